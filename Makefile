@@ -1,0 +1,51 @@
+# escalation: PGXS build
+EXTENSION = escalation
+MODULE_big = escalation
+OBJS = \
+	$(WIN32RES) \
+	src/escalation.o \
+	src/guc.o \
+	src/catalog.o \
+	src/tokenize.o \
+	src/row.o \
+	src/rules.o \
+	src/record.o \
+	src/trigger.o \
+	src/funcs.o
+PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
+
+DATA = $(wildcard escalation--*.sql)
+DOCS = README.md
+
+PG_CPPFLAGS = -I$(srcdir)/src
+
+# pg_regress: one topic per file, run in this order
+REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
+          cache bad_input privileges
+REGRESS_OPTS = --dbname=escalation_regression
+
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation
+
+EXTRA_CLEAN = results regression.diffs regression.out test/isolation/output_iso tmp_check
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+ifeq ($(shell test $(VERSION_NUM) -lt 130000 && echo old),old)
+$(error escalation needs PostgreSQL 13 or later)
+endif
+
+.PHONY: demo test pgtap bench
+
+# The two commands the README opens with.
+demo:
+	scripts/demo.sh
+
+test:
+	scripts/test.sh
+
+# pgTAP against an already running, preloaded server (used by scripts/test.sh)
+pgtap:
+	pg_prove --ext .sql --failures test/pgtap

@@ -1,0 +1,341 @@
+/*-------------------------------------------------------------------------
+ *
+ * escalation.h
+ *	  Shared types, GUC variables and prototypes of the escalation extension,
+ *	  grouped by the .c file that defines them.
+ *
+ * The data flow is: trigger.c extracts the mapped columns of a helpdesk row
+ * (attribute numbers cached by catalog.c), tokenize.c finds the keywords in
+ * its text, rules.c decides which rules fire (pure: no SPI, no catalog), and
+ * trigger.c writes the escalation through SPI, with context.c building the
+ * snapshot the receiving agent reads.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ESCALATION_H
+#define ESCALATION_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "regex/regex.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+#include "utils/date.h"
+
+#include "compat.h"
+
+/* ---------- roles of ticket-table columns (order = attach() argument order) */
+typedef enum EscRole
+{
+	ESC_ROLE_KEY = 0,
+	ESC_ROLE_STATUS,
+	ESC_ROLE_CREATED_AT,
+	ESC_ROLE_UPDATED_AT,
+	ESC_ROLE_RESOLVED_AT,
+	ESC_ROLE_PRIORITY,
+	ESC_ROLE_CHANNEL,
+	ESC_ROLE_SUBJECT,
+	ESC_ROLE_BODY,
+	ESC_ROLE_REQUESTER,
+	ESC_ROLE_ACCOUNT,
+	ESC_ROLE_ASSIGNEE,
+	ESC_ROLE_TEAM,
+	ESC_NUM_ROLES
+} EscRole;
+
+/* roles of messages-table columns */
+typedef enum EscMsgRole
+{
+	ESC_MSG_TICKET = 0,
+	ESC_MSG_CREATED_AT,
+	ESC_MSG_BODY,
+	ESC_MSG_AUTHOR,
+	ESC_MSG_PRIVATE,
+	ESC_NUM_MSG_ROLES
+} EscMsgRole;
+
+/* what a status value means */
+typedef enum EscStatus
+{
+	ESC_STATUS_UNKNOWN = 0,		/* no status mapped, or value not in the map */
+	ESC_STATUS_OPEN,
+	ESC_STATUS_PENDING,
+	ESC_STATUS_SOLVED,
+	ESC_STATUS_OTHER
+} EscStatus;
+
+/* who wrote a message */
+typedef enum EscAuthor
+{
+	ESC_AUTHOR_UNKNOWN = 0,
+	ESC_AUTHOR_CUSTOMER,
+	ESC_AUTHOR_AGENT,
+	ESC_AUTHOR_BOT,
+	ESC_AUTHOR_INTERNAL
+} EscAuthor;
+
+/* one mapped column */
+typedef struct EscColumn
+{
+	const char *name;			/* column name, NULL when the role is unmapped */
+	AttrNumber	attnum;
+	Oid			typid;
+	Oid			outfunc;		/* type output function */
+	bool		typisvarlena;
+} EscColumn;
+
+/* a value map: raw value (as text) -> meaning; optional lookup chain first */
+typedef struct EscValueMap
+{
+	HTAB	   *lookup;			/* raw value -> looked-up value, or NULL */
+	HTAB	   *map;			/* value -> meaning, or NULL */
+} EscValueMap;
+
+#define ESC_MAX_WORD	64		/* bytes; longer words are never keywords */
+#define ESC_MAX_ALT		4		/* alternative stems kept per word */
+
+/* ---------- tokenize.c: keyword lexicon and matcher */
+
+/* one position of a keyword (a phrase has several) */
+typedef struct EscKwPart
+{
+	int			offset;			/* word offset from the phrase's first word */
+	int			nalt;
+	int			alt[ESC_MAX_ALT];	/* lexeme ids that match this position */
+} EscKwPart;
+
+typedef struct EscKeyword
+{
+	char	   *text;			/* as written in the rule */
+	int			nparts;
+	EscKwPart  *parts;
+} EscKeyword;
+
+typedef struct EscLexicon
+{
+	MemoryContext cxt;
+	Oid			cfgid;			/* text search configuration */
+	HTAB	   *lexemes;		/* lexeme -> id */
+	int			nlexemes;
+	int			nkeywords;
+	int			maxkeywords;
+	EscKeyword *keywords;
+	List	  **first;			/* lexeme id -> List of keyword indexes whose
+								 * first part can be that lexeme */
+	HTAB	   *memo;			/* text word -> keyword lexeme ids */
+	long		memo_entries;
+} EscLexicon;
+
+/* result of matching one text */
+typedef struct EscMatch
+{
+	int			nkeywords;
+	bool	   *matched;		/* per keyword */
+	int		   *start;			/* byte offset of the first matching occurrence */
+	int		   *end;
+	int			nwords;			/* words seen in the text */
+} EscMatch;
+
+extern EscLexicon *esc_lexicon_create(MemoryContext parent, Oid cfgid);
+extern int	esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword);
+extern void esc_lexicon_match(EscLexicon *lex, const char *text, int len, EscMatch *m);
+extern List *esc_keyword_stems(Oid cfgid, const char *keyword);
+
+/* ---------- catalog.c: the configuration cache */
+
+typedef struct EscAccount
+{
+	char	   *key;
+	bool		found;			/* false: no such account row */
+	char	   *tier;
+	bool		vip;
+	bool		has_value;
+	double		annual_value;
+	char	   *annual_value_text;
+	bool		has_renewal;
+	DateADT		renewal_date;
+	char	   *owner_agent;
+} EscAccount;
+
+typedef struct EscRule
+{
+	int32		rule_id;
+	char	   *name;
+	bool		on_ticket;
+	bool		on_message;
+	/* conditions */
+	int			nkeywords;
+	int		   *kwids;			/* keyword ids in the source's lexicon */
+	char	   *pattern;
+	regex_t    *regex;			/* compiled, or NULL */
+	int			npriorities;
+	char	  **priorities;
+	int			nchannels;
+	char	  **channels;
+	char	   *field;			/* field name as in the rule */
+	int			field_index;	/* index into EscSource.fields, -1 = unmapped */
+	char	   *field_op;
+	char	   *field_value;
+	bool		field_numeric;
+	double		field_number;
+	int			account_vip;	/* -1 = no condition, 0/1 */
+	int			naccount_tiers;
+	char	  **account_tiers;
+	bool		has_min_value;
+	double		min_annual_value;
+	bool		has_renewal_within;
+	Interval	renewal_within;
+	/* target */
+	char	   *target_team;
+	int			ntarget_skills;
+	char	  **target_skills;
+	int			target_tier;	/* 0 = none */
+	char	   *kind;
+	int			severity;
+	int			level;
+} EscRule;
+
+/* an extra named field (fields.<name> in the mapping) or a standard one */
+typedef struct EscField
+{
+	char	   *name;
+	EscColumn	col;
+} EscField;
+
+typedef struct EscSource
+{
+	int32		source_id;
+	char	   *name;
+	Oid			relid;
+	char	   *relname_q;		/* schema-qualified, quoted */
+	Oid			cfgid;
+	char	   *time_zone;
+	bool		broken;			/* mapping no longer matches the table */
+	EscColumn	cols[ESC_NUM_ROLES];
+	int			nfields;
+	EscField   *fields;			/* priority, channel, status, then fields.* */
+	EscValueMap status_map;
+	EscValueMap priority_map;
+	EscValueMap channel_map;
+	EscValueMap author_map;
+	char	   *author_map_json;	/* for the context query */
+	/* messages */
+	Oid			msg_relid;
+	char	   *msg_relname_q;
+	EscColumn	msgcols[ESC_NUM_MSG_ROLES];
+	/* rules, compiled for this source */
+	EscLexicon *lexicon;
+	int			nrules;
+	EscRule   **rules;
+	bool		any_message_rule;
+	bool		any_account_rule;
+	/* SPI plans, prepared on first use */
+	SPIPlanPtr	fetch_plan;
+	SPIPlanPtr	context_plan;
+} EscSource;
+
+extern MemoryContext esc_cache_context(void);
+extern void esc_cache_init(void);
+extern EscSource *esc_get_source(int32 source_id);
+extern EscSource *esc_get_source_by_relid(Oid relid);
+extern EscAccount *esc_lookup_account(const char *key);
+extern Oid	esc_extension_owner(void);
+extern const char *esc_value_map_get(EscValueMap *vm, const char *raw);
+extern SPIPlanPtr esc_prepare_config_plan(const char *sql, int nargs, Oid *argtypes);
+extern SPIPlanPtr esc_prepare_kept_plan(const char *sql, int nargs, Oid *argtypes);
+extern void esc_cache_release_retired(void);
+
+/* ---------- rules.c: pure decision logic */
+
+/* what is known about the row being judged */
+typedef struct EscFacts
+{
+	bool		is_message;
+	EscStatus	status;
+	const char *priority;		/* after the priority map; NULL if unknown */
+	const char *channel;
+	const char **field_values;	/* per EscSource.fields; NULL = SQL NULL */
+	EscAccount *account;		/* NULL: no account on the row */
+	TimestampTz at;				/* the row's time, for renewal windows */
+	const char *text;			/* subject + body (ticket) or body (message) */
+	int			textlen;
+	EscMatch   *match;			/* keywords found in text */
+	pg_wchar   *wtext;			/* text as wide chars, built lazily */
+	int			wlen;
+} EscFacts;
+
+typedef struct EscVerdict
+{
+	bool		fires;
+	const char *why_not;		/* first condition that failed */
+	int			pattern_so;		/* byte offsets of the pattern match */
+	int			pattern_eo;
+} EscVerdict;
+
+extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
+extern bool esc_compare_field(const char *value, const char *op,
+							  const char *threshold, bool numeric, double number);
+extern bool esc_parse_number(const char *s, double *out);
+
+/* ---------- row.c: reading helpdesk rows into facts */
+
+/* a ticket row, read through the source's mapping */
+typedef struct EscRow
+{
+	EscSource  *src;
+	bool		present;		/* false: no ticket row (message for unknown ticket) */
+	char	   *vals[ESC_NUM_ROLES];	/* mapped values as text, NULL = SQL NULL */
+	const char *status_meaning;
+	char	   *key;			/* ticket key as text */
+	char	   *requester;
+	TimestampTz created_at;		/* 0 when unknown */
+	char	   *text;			/* subject + body */
+	int			textlen;
+	EscFacts	facts;
+	EscMatch	match;
+} EscRow;
+
+extern char *esc_datum_text(EscColumn *col, Datum value);
+extern TimestampTz esc_datum_time(EscSource *src, EscColumn *col, Datum value);
+extern void esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc,
+							EscRow *row, TimestampTz at, bool need_account);
+extern bool esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup,
+							TupleDesc desc);
+extern void esc_match_row(EscSource *src, EscRow *row);
+extern HeapTuple esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
+								  MemoryContext into);
+extern const char *esc_status_name(EscStatus s);
+
+/* ---------- record.c: reasons, context snapshots, writing escalations */
+
+/* a rule that fired, with its verdict */
+typedef struct EscFired
+{
+	EscRule    *rule;
+	EscVerdict	verdict;
+} EscFired;
+
+extern int	esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired);
+extern void esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule,
+							  EscFacts *facts, EscVerdict *v);
+extern Datum esc_build_context(EscSource *src, EscRow *row);
+extern Datum esc_cstring_to_jsonb(const char *s);
+extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,
+					   bool may_exist);
+extern void esc_record_first_response(EscSource *src, const char *ticket_key,
+									  TimestampTz at, const char *author);
+extern void esc_become_owner(Oid *save_userid, int *save_sec);
+extern void esc_restore_user(Oid save_userid, int save_sec);
+
+/* ---------- guc.c */
+extern bool esc_enabled;
+extern int	esc_context_messages;
+extern int	esc_context_tickets;
+extern int	esc_memo_size;
+extern void esc_define_gucs(void);
+
+#endif							/* ESCALATION_H */

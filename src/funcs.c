@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ *
+ * funcs.c
+ *	  SQL-callable functions that are not triggers: explain(), the context
+ *	  snapshot for hand escalations, and the keyword matcher exposed for
+ *	  testing and for validation of rules.
+ *
+ * explain() and ticket_context() read the ticket as the caller, so the
+ * helpdesk's row-level security and grants apply to them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "tsearch/ts_cache.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "escalation.h"
+
+PG_FUNCTION_INFO_V1(escalation_explain);
+PG_FUNCTION_INFO_V1(escalation_ticket_context);
+PG_FUNCTION_INFO_V1(escalation_match_keywords);
+PG_FUNCTION_INFO_V1(escalation_keyword_lexemes);
+
+/* set up a materialised SRF; returns the tuple store */
+static Tuplestorestate *
+begin_srf(FunctionCallInfo fcinfo, TupleDesc *desc)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	Tuplestorestate *ts;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (get_call_result_type(fcinfo, NULL, desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	*desc = CreateTupleDescCopy(*desc);
+	ts = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = ts;
+	rsinfo->setDesc = *desc;
+	MemoryContextSwitchTo(old);
+	return ts;
+}
+
+static EscSource *
+attached_source(Oid relid)
+{
+	EscSource  *src = esc_get_source_by_relid(relid);
+
+	if (src == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s is not attached", get_rel_name(relid) ? get_rel_name(relid) : "?"),
+				 errhint("Attach it with escalation.attach().")));
+	return src;
+}
+
+static Datum
+cstring_array(char **list, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(list[i]);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * escalation.explain(ticket_table regclass, ticket_key text, as_of timestamptz)
+ */
+Datum
+escalation_explain(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(2);
+	TupleDesc	outdesc;
+	Tuplestorestate *ts = begin_srf(fcinfo, &outdesc);
+	EscSource  *src = attached_source(relid);
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	HeapTuple	ticket;
+	TupleDesc	tdesc;
+	EscRow		row;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ticket = esc_fetch_ticket(src, key, &tdesc, caller_cxt);
+	if (ticket == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("ticket \"%s\" does not exist in %s", key, src->relname_q)));
+	esc_read_ticket(src, ticket, tdesc, &row, as_of, true);
+	esc_match_row(src, &row);
+
+	for (int i = 0; i < src->nrules; i++)
+	{
+		EscRule    *r = src->rules[i];
+		EscVerdict	v;
+		Datum		values[10];
+		bool		nulls[10];
+
+		memset(nulls, 0, sizeof(nulls));
+		esc_rule_evaluate(r, &row.facts, &v);
+		if (v.fires && (row.facts.status == ESC_STATUS_SOLVED || row.facts.status == ESC_STATUS_OTHER))
+		{
+			v.fires = false;
+			v.why_not = "ticket is solved";
+		}
+		values[0] = CStringGetTextDatum(r->name);
+		values[1] = BoolGetDatum(v.fires);
+		values[2] = Int32GetDatum(r->level);
+		values[3] = CStringGetTextDatum(r->kind);
+		if (r->target_team)
+			values[4] = CStringGetTextDatum(r->target_team);
+		else
+			nulls[4] = true;
+		if (r->ntarget_skills > 0)
+			values[5] = cstring_array(r->target_skills, r->ntarget_skills);
+		else
+			nulls[5] = true;
+		if (r->target_tier > 0)
+			values[6] = Int32GetDatum(r->target_tier);
+		else
+			nulls[6] = true;
+		values[7] = Int32GetDatum(r->severity);
+		if (v.fires)
+		{
+			StringInfoData buf;
+
+			initStringInfo(&buf);
+			esc_append_reason(&buf, src, r, &row.facts, &v);
+			values[8] = esc_cstring_to_jsonb(buf.data);
+			nulls[9] = true;
+		}
+		else
+		{
+			nulls[8] = true;
+			values[9] = CStringGetTextDatum(v.why_not ? v.why_not : "");
+		}
+		tuplestore_putvalues(ts, outdesc, values, nulls);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * escalation.ticket_context(source_id integer, ticket_key text) -> jsonb
+ */
+Datum
+escalation_ticket_context(PG_FUNCTION_ARGS)
+{
+	int32		source_id = PG_GETARG_INT32(0);
+	char	   *key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	EscSource  *src = esc_get_source(source_id);
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	HeapTuple	ticket;
+	TupleDesc	tdesc;
+	EscRow		row;
+	Datum		result;
+
+	if (src == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source %d is not attached", source_id)));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ticket = esc_fetch_ticket(src, key, &tdesc, caller_cxt);
+	if (ticket == NULL)
+	{
+		SPI_finish();
+		PG_RETURN_NULL();
+	}
+	esc_read_ticket(src, ticket, tdesc, &row, GetCurrentTransactionStartTimestamp(), true);
+	result = esc_build_context(src, &row);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * escalation.match_keywords(body text, keywords text[], config regconfig)
+ *	 -> (keyword, matched)
+ */
+Datum
+escalation_match_keywords(PG_FUNCTION_ARGS)
+{
+	text	   *body = PG_GETARG_TEXT_PP(0);
+	ArrayType  *kwarr = PG_GETARG_ARRAYTYPE_P(1);
+	Oid			cfgid = PG_GETARG_OID(2);
+	TupleDesc	outdesc;
+	Tuplestorestate *ts = begin_srf(fcinfo, &outdesc);
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext, "escalation match",
+											  ALLOCSET_DEFAULT_SIZES);
+	EscLexicon *lex = esc_lexicon_create(tmp, cfgid);
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+	int		   *ids;
+	EscMatch	m;
+	const char *txt = VARDATA_ANY(body);
+
+	deconstruct_array(kwarr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
+	ids = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		ids[i] = enulls[i] ? -1 : esc_lexicon_add_keyword(lex, TextDatumGetCString(elems[i]));
+	esc_lexicon_match(lex, txt, VARSIZE_ANY_EXHDR(body), &m);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		if (ids[i] < 0 || !m.matched[ids[i]])
+			continue;
+		values[0] = elems[i];
+		values[1] = PointerGetDatum(cstring_to_text_with_len(txt + m.start[ids[i]],
+															 m.end[ids[i]] - m.start[ids[i]]));
+		tuplestore_putvalues(ts, outdesc, values, nulls);
+	}
+	MemoryContextDelete(tmp);
+	return (Datum) 0;
+}
+
+/*
+ * escalation.keyword_lexemes(keyword text, config regconfig) -> text[]
+ */
+Datum
+escalation_keyword_lexemes(PG_FUNCTION_ARGS)
+{
+	char	   *kw = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			cfgid = PG_GETARG_OID(1);
+	List	   *stems = esc_keyword_stems(cfgid, kw);
+	int			n = list_length(stems);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, stems)
+	{
+		char	   *s = (char *) lfirst(lc);
+
+		nulls[i] = (s == NULL);
+		elems[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+		i++;
+	}
+	if (n == 0)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID,
+											 -1, false, TYPALIGN_INT));
+}

@@ -1,0 +1,591 @@
+/*-------------------------------------------------------------------------
+ *
+ * record.c
+ *	  Turning fired rules into escalations: the reasons with their evidence,
+ *	  the context snapshot for the receiving agent, and the write itself.
+ *
+ * Writes go through SPI with plans prepared once and kept, as the
+ * extension's owner (SECURITY_LOCAL_USERID_CHANGE, as pg_cron does), so the
+ * helpdesk's application role needs no privilege on escalation's tables.
+ *
+ * Rules that fire with the same level and target become one escalation
+ * whose reasons list every rule.  The unique index escalations_one_open
+ * keeps one open escalation per ticket, level and target: a rule firing
+ * again adds its reason if it is new, and does nothing otherwise, so
+ * repeated UPDATEs are idempotent.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "escalation.h"
+
+static SPIPlanPtr insert_plan = NULL;
+static SPIPlanPtr existing_plan = NULL;
+static SPIPlanPtr first_response_plan = NULL;
+
+void
+esc_become_owner(Oid *save_userid, int *save_sec)
+{
+	GetUserIdAndSecContext(save_userid, save_sec);
+	SetUserIdAndSecContext(esc_extension_owner(),
+						   *save_sec | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+esc_restore_user(Oid save_userid, int save_sec)
+{
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+Datum
+esc_cstring_to_jsonb(const char *s)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+}
+
+int
+esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired)
+{
+	int			n = 0;
+
+	for (int i = 0; i < src->nrules; i++)
+	{
+		esc_rule_evaluate(src->rules[i], facts, &fired[n].verdict);
+		if (fired[n].verdict.fires)
+			fired[n++].rule = src->rules[i];
+	}
+	return n;
+}
+
+static void
+json_key(StringInfo buf, bool *first, const char *key)
+{
+	if (!*first)
+		appendStringInfoString(buf, ", ");
+	*first = false;
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+}
+
+static void
+json_str(StringInfo buf, bool *first, const char *key, const char *value)
+{
+	json_key(buf, first, key);
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+static void
+json_substr(StringInfo buf, const char *text, int start, int end)
+{
+	char	   *s = pnstrdup(text + start, end - start);
+
+	escape_json(buf, s);
+	pfree(s);
+}
+
+static void
+append_account_json(StringInfo buf, EscAccount *acc)
+{
+	bool		first = true;
+
+	if (acc == NULL || !acc->found)
+	{
+		appendStringInfoString(buf, "null");
+		return;
+	}
+	appendStringInfoChar(buf, '{');
+	json_str(buf, &first, "key", acc->key);
+	json_str(buf, &first, "tier", acc->tier);
+	json_key(buf, &first, "vip");
+	appendStringInfoString(buf, acc->vip ? "true" : "false");
+	json_key(buf, &first, "annual_value");
+	appendStringInfoString(buf, acc->has_value ? acc->annual_value_text : "null");
+	json_key(buf, &first, "renewal_date");
+	if (acc->has_renewal)
+		escape_json(buf, DatumGetCString(DirectFunctionCall1(date_out,
+															 DateADTGetDatum(acc->renewal_date))));
+	else
+		appendStringInfoString(buf, "null");
+	json_str(buf, &first, "owner_agent", acc->owner_agent);
+	appendStringInfoChar(buf, '}');
+}
+
+/*
+ * One reason: the rule and the evidence of each of its conditions.
+ */
+void
+esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule, EscFacts *facts,
+				  EscVerdict *v)
+{
+	bool		first = true;
+
+	appendStringInfoChar(buf, '{');
+	json_str(buf, &first, "rule", rule->name);
+	json_key(buf, &first, "rule_id");
+	appendStringInfo(buf, "%d", rule->rule_id);
+	json_str(buf, &first, "on", facts->is_message ? "message" : "ticket");
+	json_key(buf, &first, "severity");
+	appendStringInfo(buf, "%d", rule->severity);
+
+	if (rule->nkeywords > 0 && facts->match)
+	{
+		bool		any = false;
+
+		json_key(buf, &first, "keywords");
+		appendStringInfoChar(buf, '[');
+		for (int i = 0; i < rule->nkeywords; i++)
+		{
+			int			k = rule->kwids[i];
+
+			if (k < 0 || k >= facts->match->nkeywords || !facts->match->matched[k])
+				continue;
+			if (any)
+				appendStringInfoString(buf, ", ");
+			any = true;
+			appendStringInfoString(buf, "{\"keyword\": ");
+			escape_json(buf, src->lexicon->keywords[k].text);
+			appendStringInfoString(buf, ", \"matched\": ");
+			json_substr(buf, facts->text, facts->match->start[k], facts->match->end[k]);
+			appendStringInfoChar(buf, '}');
+		}
+		appendStringInfoChar(buf, ']');
+	}
+	if (rule->regex && v->pattern_so >= 0)
+	{
+		json_key(buf, &first, "pattern");
+		appendStringInfoString(buf, "{\"pattern\": ");
+		escape_json(buf, rule->pattern);
+		appendStringInfoString(buf, ", \"matched\": ");
+		json_substr(buf, facts->text, v->pattern_so, Min(v->pattern_eo, v->pattern_so + 200));
+		appendStringInfoChar(buf, '}');
+	}
+	if (rule->npriorities > 0)
+		json_str(buf, &first, "priority", facts->priority);
+	if (rule->nchannels > 0)
+		json_str(buf, &first, "channel", facts->channel);
+	if (rule->field && rule->field_index >= 0)
+	{
+		json_key(buf, &first, "field");
+		appendStringInfoString(buf, "{\"name\": ");
+		escape_json(buf, rule->field);
+		appendStringInfoString(buf, ", \"op\": ");
+		escape_json(buf, rule->field_op);
+		appendStringInfoString(buf, ", \"threshold\": ");
+		escape_json(buf, rule->field_value);
+		appendStringInfoString(buf, ", \"value\": ");
+		escape_json(buf, facts->field_values[rule->field_index]);
+		appendStringInfoChar(buf, '}');
+	}
+	if (rule->account_vip >= 0 || rule->naccount_tiers > 0 || rule->has_min_value ||
+		rule->has_renewal_within)
+	{
+		json_key(buf, &first, "account");
+		append_account_json(buf, facts->account);
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+/*
+ * The context snapshot: the mapped ticket fields and the account, built
+ * here from the row we already hold, plus the recent conversation and the
+ * requester's other recent tickets, read with one prepared query per
+ * source.
+ */
+Datum
+esc_build_context(EscSource *src, EscRow *row)
+{
+	StringInfoData buf;
+	bool		first = true;
+	bool		tfirst = true;
+	EscAccount *acc = row->facts.account;
+	Datum		base;
+	const int	body_max = 2000;
+
+	if (acc == NULL && row->vals[ESC_ROLE_ACCOUNT] != NULL)
+		acc = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	json_key(&buf, &first, "source");
+	escape_json(&buf, src->name);
+	json_key(&buf, &first, "ticket");
+	if (!row->present)
+		appendStringInfoString(&buf, "null");
+	else
+	{
+		appendStringInfoChar(&buf, '{');
+		json_str(&buf, &tfirst, "key", row->key);
+		if (src->cols[ESC_ROLE_STATUS].name)
+		{
+			json_str(&buf, &tfirst, "status", row->vals[ESC_ROLE_STATUS]);
+			json_str(&buf, &tfirst, "status_meaning", row->status_meaning);
+		}
+		if (src->cols[ESC_ROLE_PRIORITY].name)
+			json_str(&buf, &tfirst, "priority", row->facts.priority);
+		if (src->cols[ESC_ROLE_CHANNEL].name)
+			json_str(&buf, &tfirst, "channel", row->facts.channel);
+		if (src->cols[ESC_ROLE_SUBJECT].name)
+			json_str(&buf, &tfirst, "subject", row->vals[ESC_ROLE_SUBJECT]);
+		if (src->cols[ESC_ROLE_BODY].name && !row->facts.is_message)
+		{
+			int			n = pg_mbcliplen(row->text, row->textlen, body_max);
+
+			json_key(&buf, &tfirst, "text");
+			json_substr(&buf, row->text, 0, n);
+		}
+		for (int r = ESC_ROLE_REQUESTER; r <= ESC_ROLE_TEAM; r++)
+		{
+			static const char *const names[] = {"requester", "account", "assignee", "team"};
+
+			if (src->cols[r].name)
+				json_str(&buf, &tfirst, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
+		}
+		if (row->created_at != 0)
+			json_str(&buf, &tfirst, "created_at", timestamptz_to_str(row->created_at));
+		if (src->nfields > 3)
+		{
+			bool		ffirst = true;
+
+			json_key(&buf, &tfirst, "fields");
+			appendStringInfoChar(&buf, '{');
+			for (int i = 3; i < src->nfields; i++)
+				json_str(&buf, &ffirst, src->fields[i].name, row->facts.field_values[i]);
+			appendStringInfoChar(&buf, '}');
+		}
+		appendStringInfoChar(&buf, '}');
+	}
+	if (row->facts.is_message)
+	{
+		int			n = pg_mbcliplen(row->facts.text, row->facts.textlen, body_max);
+
+		json_key(&buf, &first, "message");
+		json_substr(&buf, row->facts.text, 0, n);
+	}
+	json_key(&buf, &first, "account");
+	append_account_json(&buf, acc);
+	appendStringInfoChar(&buf, '}');
+	base = esc_cstring_to_jsonb(buf.data);
+
+	if (!OidIsValid(src->msg_relid) && src->cols[ESC_ROLE_REQUESTER].name == NULL)
+		return base;
+
+	/* the conversation and the requester's other tickets */
+	if (src->context_plan == NULL)
+	{
+		StringInfoData sql;
+		Oid			argtypes[6] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, INT4OID};
+		EscColumn  *key = &src->cols[ESC_ROLE_KEY];
+		EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
+
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT $3 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(");
+		if (OidIsValid(src->msg_relid))
+		{
+			EscColumn  *mc = src->msgcols;
+
+			appendStringInfoString(&sql, "'messages', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT ");
+			if (mc[ESC_MSG_CREATED_AT].name)
+				appendStringInfo(&sql, "m.%s AS at, ", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+			if (mc[ESC_MSG_AUTHOR].name)
+				appendStringInfo(&sql, "COALESCE($4 OPERATOR(pg_catalog.->>) m.%s::pg_catalog.text, m.%s::pg_catalog.text) AS author, ",
+								 quote_identifier(mc[ESC_MSG_AUTHOR].name),
+								 quote_identifier(mc[ESC_MSG_AUTHOR].name));
+			if (mc[ESC_MSG_PRIVATE].name)
+				appendStringInfo(&sql, "m.%s AS private, ", quote_identifier(mc[ESC_MSG_PRIVATE].name));
+			appendStringInfo(&sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1::%s",
+							 quote_identifier(mc[ESC_MSG_BODY].name), body_max,
+							 src->msg_relname_q,
+							 quote_identifier(mc[ESC_MSG_TICKET].name),
+							 format_type_be_qualified(mc[ESC_MSG_TICKET].typid));
+			if (mc[ESC_MSG_CREATED_AT].name)
+				appendStringInfo(&sql, " ORDER BY m.%s DESC", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+			appendStringInfoString(&sql, " LIMIT $5) x)");
+		}
+		if (src->cols[ESC_ROLE_REQUESTER].name)
+		{
+			if (OidIsValid(src->msg_relid))
+				appendStringInfoString(&sql, ", ");
+			appendStringInfo(&sql, "'requester_tickets', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT t.%s::pg_catalog.text AS key",
+							 quote_identifier(key->name));
+			if (src->cols[ESC_ROLE_SUBJECT].name)
+				appendStringInfo(&sql, ", t.%s AS subject", quote_identifier(src->cols[ESC_ROLE_SUBJECT].name));
+			if (src->cols[ESC_ROLE_STATUS].name)
+				appendStringInfo(&sql, ", t.%s AS status", quote_identifier(src->cols[ESC_ROLE_STATUS].name));
+			if (created->name)
+				appendStringInfo(&sql, ", t.%s AS created_at", quote_identifier(created->name));
+			appendStringInfo(&sql, " FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $2::%s AND t.%s OPERATOR(pg_catalog.<>) $1::%s",
+							 src->relname_q,
+							 quote_identifier(src->cols[ESC_ROLE_REQUESTER].name),
+							 format_type_be_qualified(src->cols[ESC_ROLE_REQUESTER].typid),
+							 quote_identifier(key->name),
+							 format_type_be_qualified(key->typid));
+			if (created->name)
+				appendStringInfo(&sql, " ORDER BY t.%s DESC", quote_identifier(created->name));
+			appendStringInfoString(&sql, " LIMIT $6) x)");
+		}
+		appendStringInfoChar(&sql, ')');
+		src->context_plan = esc_prepare_config_plan(sql.data, 6, argtypes);
+	}
+
+	{
+		Datum		args[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		bool		isnull;
+
+		if (row->key == NULL)
+			return base;
+		args[0] = CStringGetTextDatum(row->key);
+		args[1] = row->requester ? CStringGetTextDatum(row->requester) : (Datum) 0;
+		if (row->requester == NULL)
+			nulls[1] = 'n';
+		args[2] = base;
+		args[3] = src->author_map_json ? esc_cstring_to_jsonb(src->author_map_json) : (Datum) 0;
+		if (src->author_map_json == NULL)
+			nulls[3] = 'n';
+		args[4] = Int32GetDatum(esc_context_messages);
+		args[5] = Int32GetDatum(esc_context_tickets);
+		if (SPI_execute_plan(src->context_plan, args, nulls, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not build escalation context");
+		return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											   1, &isnull), false, -1);
+	}
+}
+
+/* team|skills|tier, as the generated column escalations.target_key */
+static char *
+target_key(EscRule *r)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (r->target_team)
+		appendStringInfoString(&buf, r->target_team);
+	appendStringInfoChar(&buf, '|');
+	for (int i = 0; i < r->ntarget_skills; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, r->target_skills[i]);
+	}
+	appendStringInfoChar(&buf, '|');
+	if (r->target_tier > 0)
+		appendStringInfo(&buf, "%d", r->target_tier);
+	return buf.data;
+}
+
+static void
+prepare_plans(void)
+{
+	if (insert_plan == NULL)
+	{
+		Oid			types[12] = {INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID,
+		INT4OID, INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+
+		insert_plan = esc_prepare_kept_plan(
+											"INSERT INTO escalation.escalations AS e "
+											"(source_id, ticket_key, level, kind, origin, target_team, target_skills, "
+											" target_tier, severity, reasons, context, created_at, updated_at, last_actor) "
+											"VALUES ($1, $2, $3, $4, $12, $5, $6, $7, $8, $9, $10, $11, $11, 'trigger') "
+											"ON CONFLICT (source_id, ticket_key, level, target_key) "
+											"WHERE status IN ('queued', 'offered', 'accepted') "
+											"DO UPDATE SET reasons = escalation.merge_reasons(e.reasons, excluded.reasons), "
+											"  severity = GREATEST(e.severity, excluded.severity), "
+											"  updated_at = excluded.updated_at, last_actor = 'trigger' "
+											"WHERE escalation.merge_reasons(e.reasons, excluded.reasons) "
+											"  OPERATOR(pg_catalog.<>) e.reasons",
+											12, types);
+	}
+	if (existing_plan == NULL)
+	{
+		Oid			types[2] = {INT4OID, TEXTOID};
+
+		existing_plan = esc_prepare_kept_plan(
+											  "SELECT e.level, e.target_key, "
+											  "  ARRAY(SELECT (r OPERATOR(pg_catalog.->>) 'rule_id')::pg_catalog.int4 "
+											  "        FROM pg_catalog.jsonb_array_elements(e.reasons) r) "
+											  "FROM escalation.escalations e "
+											  "WHERE e.source_id OPERATOR(pg_catalog.=) $1 "
+											  "  AND e.ticket_key OPERATOR(pg_catalog.=) $2 "
+											  "  AND e.status IN ('queued', 'offered', 'accepted')",
+											  2, types);
+	}
+}
+
+/* does an open escalation at this level and target already carry the rule? */
+static bool
+already_recorded(SPITupleTable *tt, uint64 n, int level, const char *tkey, int32 rule_id,
+				 bool *group_exists)
+{
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int			l = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+		char	   *k = SPI_getvalue(tt->vals[i], tt->tupdesc, 2);
+		Datum		arr;
+		Datum	   *ids;
+		bool	   *idnulls;
+		int			nids;
+
+		if (l != level || strcmp(k, tkey) != 0)
+			continue;
+		*group_exists = true;
+		arr = SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull);
+		if (isnull)
+			return false;
+		deconstruct_array(DatumGetArrayTypeP(arr), INT4OID, sizeof(int32), true,
+						  TYPALIGN_INT, &ids, &idnulls, &nids);
+		for (int j = 0; j < nids; j++)
+			if (!idnulls[j] && DatumGetInt32(ids[j]) == rule_id)
+				return true;
+		return false;
+	}
+	return false;
+}
+
+/*
+ * Write the escalations for the rules that fired on a row.  may_exist is
+ * false for a brand-new ticket, which cannot have an open escalation yet,
+ * and saves the look-up.  Must be called with SPI connected, as the owner.
+ */
+void
+esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_exist)
+{
+	bool	   *done = palloc0(sizeof(bool) * nfired);
+	SPITupleTable *existing = NULL;
+	uint64		nexisting = 0;
+	Datum		context = (Datum) 0;
+
+	prepare_plans();
+
+	if (may_exist)
+	{
+		Datum		args[2] = {Int32GetDatum(src->source_id), CStringGetTextDatum(row->key)};
+
+		if (SPI_execute_plan(existing_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read open escalations");
+		existing = SPI_tuptable;
+		nexisting = SPI_processed;
+	}
+
+	for (int i = 0; i < nfired; i++)
+	{
+		EscRule    *lead = fired[i].rule;
+		char	   *tkey;
+		StringInfoData reasons;
+		int			severity = lead->severity;
+		bool		group_exists = false;
+		bool		anything_new = false;
+		Datum		args[12];
+		char		nulls[12];
+
+		if (done[i])
+			continue;
+		tkey = target_key(lead);
+		initStringInfo(&reasons);
+		appendStringInfoChar(&reasons, '[');
+		for (int j = i; j < nfired; j++)
+		{
+			EscRule    *r = fired[j].rule;
+			char	   *k;
+
+			if (done[j] || r->level != lead->level)
+				continue;
+			k = (j == i) ? tkey : target_key(r);
+			if (strcmp(k, tkey) != 0)
+				continue;
+			done[j] = true;
+			if (existing && already_recorded(existing, nexisting, r->level, tkey,
+											 r->rule_id, &group_exists))
+				continue;
+			if (anything_new)
+				appendStringInfoString(&reasons, ", ");
+			anything_new = true;
+			esc_append_reason(&reasons, src, r, &row->facts, &fired[j].verdict);
+			severity = Max(severity, r->severity);
+		}
+		appendStringInfoChar(&reasons, ']');
+		if (!anything_new)
+			continue;
+
+		/* the snapshot is built once per row, and only for a new escalation */
+		if (!group_exists && context == (Datum) 0)
+			context = esc_build_context(src, row);
+
+		memset(nulls, ' ', sizeof(nulls));
+		args[0] = Int32GetDatum(src->source_id);
+		args[1] = CStringGetTextDatum(row->key);
+		args[2] = Int32GetDatum(lead->level);
+		args[3] = CStringGetTextDatum(lead->kind);
+		if (lead->target_team)
+			args[4] = CStringGetTextDatum(lead->target_team);
+		else
+			nulls[4] = 'n';
+		if (lead->ntarget_skills > 0)
+		{
+			Datum	   *elems = palloc(sizeof(Datum) * lead->ntarget_skills);
+
+			for (int s = 0; s < lead->ntarget_skills; s++)
+				elems[s] = CStringGetTextDatum(lead->target_skills[s]);
+			args[5] = PointerGetDatum(construct_array(elems, lead->ntarget_skills, TEXTOID,
+													  -1, false, TYPALIGN_INT));
+		}
+		else
+			nulls[5] = 'n';
+		if (lead->target_tier > 0)
+			args[6] = Int32GetDatum(lead->target_tier);
+		else
+			nulls[6] = 'n';
+		args[7] = Int32GetDatum(severity);
+		args[8] = esc_cstring_to_jsonb(reasons.data);
+		args[9] = group_exists ? esc_cstring_to_jsonb("{}") : context;
+		args[10] = TimestampTzGetDatum(row->facts.at);
+		args[11] = CStringGetTextDatum("rule");
+
+		if (SPI_execute_plan(insert_plan, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert escalation");
+	}
+}
+
+/*
+ * The first customer-visible agent reply of a ticket.
+ */
+void
+esc_record_first_response(EscSource *src, const char *ticket_key, TimestampTz at,
+						  const char *author)
+{
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	if (first_response_plan == NULL)
+	{
+		Oid			types[4] = {INT4OID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+
+		first_response_plan = esc_prepare_kept_plan(
+													"INSERT INTO escalation.first_responses (source_id, ticket_key, responded_at, author) "
+													"VALUES ($1, $2, $3, $4) ON CONFLICT (source_id, ticket_key) DO UPDATE "
+													"SET responded_at = excluded.responded_at, author = excluded.author "
+													"WHERE excluded.responded_at OPERATOR(pg_catalog.<) first_responses.responded_at",
+													4, types);
+	}
+	args[0] = Int32GetDatum(src->source_id);
+	args[1] = CStringGetTextDatum(ticket_key);
+	args[2] = TimestampTzGetDatum(at);
+	if (author)
+		args[3] = CStringGetTextDatum(author);
+	else
+		nulls[3] = 'n';
+	if (SPI_execute_plan(first_response_plan, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record first response");
+}

@@ -1,0 +1,273 @@
+/*-------------------------------------------------------------------------
+ *
+ * row.c
+ *	  Reading a helpdesk row through a source's mapping: mapped columns by
+ *	  their cached attribute numbers (no SPI to read the row we were given),
+ *	  value maps applied, times normalised to timestamptz, and the facts the
+ *	  rules are judged on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+
+#include "escalation.h"
+
+const char *
+esc_status_name(EscStatus s)
+{
+	switch (s)
+	{
+		case ESC_STATUS_OPEN:
+			return "open";
+		case ESC_STATUS_PENDING:
+			return "pending";
+		case ESC_STATUS_SOLVED:
+			return "solved";
+		case ESC_STATUS_OTHER:
+			return "other";
+		default:
+			return NULL;
+	}
+}
+
+static EscStatus
+status_from_meaning(const char *m)
+{
+	if (m == NULL)
+		return ESC_STATUS_UNKNOWN;
+	if (strcmp(m, "open") == 0)
+		return ESC_STATUS_OPEN;
+	if (strcmp(m, "pending") == 0)
+		return ESC_STATUS_PENDING;
+	if (strcmp(m, "solved") == 0)
+		return ESC_STATUS_SOLVED;
+	if (strcmp(m, "other") == 0)
+		return ESC_STATUS_OTHER;
+	return ESC_STATUS_UNKNOWN;
+}
+
+/* a value as text, through its type's output function */
+char *
+esc_datum_text(EscColumn *col, Datum value)
+{
+	switch (col->typid)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+			return TextDatumGetCString(value);
+		default:
+			return OidOutputFunctionCall(col->outfunc, value);
+	}
+}
+
+/* a time column as timestamptz; naive timestamps are in the source's zone */
+TimestampTz
+esc_datum_time(EscSource *src, EscColumn *col, Datum value)
+{
+	Datum		ts;
+
+	switch (col->typid)
+	{
+		case TIMESTAMPTZOID:
+			return DatumGetTimestampTz(value);
+		case TIMESTAMPOID:
+			ts = value;
+			break;
+		case DATEOID:
+			ts = DirectFunctionCall1(date_timestamp, value);
+			break;
+		default:
+			return 0;
+	}
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone,
+												   CStringGetTextDatum(src->time_zone),
+												   ts));
+}
+
+static char *
+get_text(EscColumn *col, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (col->name == NULL)
+		return NULL;
+	d = heap_getattr(tuple, col->attnum, desc, &isnull);
+	return isnull ? NULL : esc_datum_text(col, d);
+}
+
+/*
+ * Did an UPDATE change any mapped column?  Binary comparison: a value
+ * rewritten to itself is no change.
+ */
+bool
+esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
+{
+	for (int r = 0; r < ESC_NUM_ROLES + src->nfields; r++)
+	{
+		EscColumn  *col = r < ESC_NUM_ROLES ? &src->cols[r] : &src->fields[r - ESC_NUM_ROLES].col;
+		Form_pg_attribute att;
+		bool		n1,
+					n2;
+		Datum		d1,
+					d2;
+
+		if (col->name == NULL)
+			continue;
+		att = TupleDescAttr(desc, col->attnum - 1);
+		d1 = heap_getattr(oldtup, col->attnum, desc, &n1);
+		d2 = heap_getattr(newtup, col->attnum, desc, &n2);
+		if (n1 != n2)
+			return true;
+		if (!n1 && !datumIsEqual(d1, d2, att->attbyval, att->attlen))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Read a ticket row.  `at` is the time the row is judged at (renewal
+ * windows); need_account says whether to look the account up now.
+ */
+void
+esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
+				TimestampTz at, bool need_account)
+{
+	EscFacts   *f = &row->facts;
+	StringInfoData buf;
+	bool		isnull;
+	Datum		d;
+
+	memset(row, 0, sizeof(EscRow));
+	row->src = src;
+	row->present = true;
+	for (int r = 0; r < ESC_NUM_ROLES; r++)
+	{
+		if (r == ESC_ROLE_SUBJECT || r == ESC_ROLE_BODY)
+			continue;			/* read once, below, into the text */
+		if (r == ESC_ROLE_CREATED_AT || r == ESC_ROLE_UPDATED_AT || r == ESC_ROLE_RESOLVED_AT)
+			continue;
+		row->vals[r] = get_text(&src->cols[r], tuple, desc);
+	}
+	row->key = row->vals[ESC_ROLE_KEY];
+	row->requester = row->vals[ESC_ROLE_REQUESTER];
+
+	if (src->cols[ESC_ROLE_CREATED_AT].name)
+	{
+		d = heap_getattr(tuple, src->cols[ESC_ROLE_CREATED_AT].attnum, desc, &isnull);
+		if (!isnull)
+			row->created_at = esc_datum_time(src, &src->cols[ESC_ROLE_CREATED_AT], d);
+	}
+
+	/* subject and body: one text, tokenised once */
+	initStringInfo(&buf);
+	for (int r = ESC_ROLE_SUBJECT; r <= ESC_ROLE_BODY; r++)
+	{
+		EscColumn  *col = &src->cols[r];
+
+		if (col->name == NULL)
+			continue;
+		d = heap_getattr(tuple, col->attnum, desc, &isnull);
+		if (isnull)
+			continue;
+		if (buf.len > 0)
+			appendStringInfoString(&buf, "\n");
+		{
+			text	   *t = DatumGetTextPP(d);
+
+			appendBinaryStringInfo(&buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			if (r == ESC_ROLE_SUBJECT)
+				row->vals[r] = text_to_cstring(t);
+		}
+	}
+	row->text = buf.data;
+	row->textlen = buf.len;
+
+	/* facts */
+	row->status_meaning = esc_value_map_get(&src->status_map, row->vals[ESC_ROLE_STATUS]);
+	if (src->status_map.map == NULL && src->status_map.lookup == NULL)
+		row->status_meaning = NULL;
+	f->status = status_from_meaning(row->status_meaning);
+	f->priority = src->priority_map.map || src->priority_map.lookup
+		? esc_value_map_get(&src->priority_map, row->vals[ESC_ROLE_PRIORITY])
+		: row->vals[ESC_ROLE_PRIORITY];
+	f->channel = src->channel_map.map || src->channel_map.lookup
+		? esc_value_map_get(&src->channel_map, row->vals[ESC_ROLE_CHANNEL])
+		: row->vals[ESC_ROLE_CHANNEL];
+	f->field_values = palloc0(sizeof(char *) * Max(src->nfields, 1));
+	f->field_values[0] = f->priority;
+	f->field_values[1] = f->channel;
+	f->field_values[2] = row->status_meaning ? row->status_meaning : row->vals[ESC_ROLE_STATUS];
+	for (int i = 3; i < src->nfields; i++)
+		f->field_values[i] = get_text(&src->fields[i].col, tuple, desc);
+	if (need_account && row->vals[ESC_ROLE_ACCOUNT] != NULL)
+		f->account = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
+	f->at = at;
+	f->text = row->text;
+	f->textlen = row->textlen;
+	f->match = &row->match;
+}
+
+/* find the source's keywords in the row's text */
+void
+esc_match_row(EscSource *src, EscRow *row)
+{
+	esc_lexicon_match(src->lexicon, row->facts.text, row->facts.textlen, &row->match);
+	row->facts.match = &row->match;
+}
+
+/*
+ * Fetch a ticket row by key (as text) with the table's own row type, so
+ * that attribute numbers are those of the mapping.  Needs SPI connected;
+ * the tuple and descriptor are allocated in `into`.  Returns NULL if there is none.
+ */
+HeapTuple
+esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc, MemoryContext into)
+{
+	Datum		arg;
+	bool		isnull;
+	HeapTupleHeader td;
+	HeapTupleData tmp;
+	HeapTuple	result;
+	MemoryContext old;
+
+	if (src->fetch_plan == NULL)
+	{
+		StringInfoData sql;
+		Oid			argtypes[1] = {TEXTOID};
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT t FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $1::%s",
+						 src->relname_q,
+						 quote_identifier(src->cols[ESC_ROLE_KEY].name),
+						 format_type_be_qualified(src->cols[ESC_ROLE_KEY].typid));
+		src->fetch_plan = esc_prepare_config_plan(sql.data, 1, argtypes);
+	}
+	arg = CStringGetTextDatum(key);
+	if (SPI_execute_plan(src->fetch_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not fetch ticket");
+	if (SPI_processed == 0)
+		return NULL;
+	td = DatumGetHeapTupleHeader(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		return NULL;
+	tmp.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tmp.t_self);
+	tmp.t_tableOid = src->relid;
+	tmp.t_data = td;
+
+	old = MemoryContextSwitchTo(into);
+	result = heap_copytuple(&tmp);
+	*desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(td),
+										HeapTupleHeaderGetTypMod(td));
+	MemoryContextSwitchTo(old);
+	return result;
+}

@@ -1,0 +1,270 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules.c
+ *	  Pure decision logic: does a rule fire for what we know about a row?
+ *
+ * No SPI, no catalog access, no writes: the input is an EscFacts (filled by
+ * trigger.c or funcs.c) and the output an EscVerdict.  The same function
+ * serves the trigger and escalation.explain(), so "why did this fire" and
+ * "why did this not fire" are answered by the code that decided.
+ *
+ * Conditions are checked cheapest first (fields, account, keywords found in
+ * the one tokenising pass) and the regular expression last, so the regex
+ * engine only runs for rules whose other conditions already hold.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+
+#include "escalation.h"
+
+/*
+ * Parse a number the way a user writes one ("500", "-1.5e3", " 42 ").
+ * Returns false for anything else, including NaN and infinities.
+ */
+bool
+esc_parse_number(const char *s, double *out)
+{
+	char	   *end;
+	double		d;
+
+	if (s == NULL)
+		return false;
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	if (*s == '\0')
+		return false;
+	errno = 0;
+	d = strtod(s, &end);
+	if (end == s || errno == ERANGE || isnan(d) || isinf(d))
+		return false;
+	while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+		end++;
+	if (*end != '\0')
+		return false;
+	*out = d;
+	return true;
+}
+
+/*
+ * Compare a field value with a rule's threshold.  Numbers compare as numbers
+ * when both sides are numbers; otherwise = and <> compare text and the
+ * ordering operators are false (a non-number is never "over 500").
+ */
+bool
+esc_compare_field(const char *value, const char *op, const char *threshold,
+				  bool numeric, double number)
+{
+	double		v;
+	int			cmp;
+
+	if (value == NULL)
+		return false;
+
+	if (numeric && esc_parse_number(value, &v))
+		cmp = (v < number) ? -1 : (v > number) ? 1 : 0;
+	else if (op[0] == '=' || (op[0] == '<' && op[1] == '>'))
+		cmp = strcmp(value, threshold);
+	else
+		return false;
+
+	if (op[0] == '=')
+		return cmp == 0;
+	if (op[0] == '<' && op[1] == '>')
+		return cmp != 0;
+	if (op[0] == '<')
+		return op[1] == '=' ? cmp <= 0 : cmp < 0;
+	if (op[0] == '>')
+		return op[1] == '=' ? cmp >= 0 : cmp > 0;
+	return false;
+}
+
+static bool
+in_list(const char *value, char **list, int n)
+{
+	if (value == NULL)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (strcmp(value, list[i]) == 0)
+			return true;
+	return false;
+}
+
+/* the row's text as wide characters, for the regex engine */
+static void
+ensure_wide_text(EscFacts *facts)
+{
+	if (facts->wtext != NULL || facts->text == NULL)
+		return;
+	facts->wtext = palloc(sizeof(pg_wchar) * (facts->textlen + 1));
+	facts->wlen = pg_mb2wchar_with_len(facts->text, facts->wtext, facts->textlen);
+}
+
+/* byte offset in the text of wide-character offset woff */
+static int
+wide_to_byte_offset(EscFacts *facts, int woff)
+{
+	const char *p = facts->text;
+
+	for (int i = 0; i < woff && p < facts->text + facts->textlen; i++)
+		p += pg_mblen(p);
+	return p - facts->text;
+}
+
+/*
+ * Is the renewal date within `within` of the row's time (and not past)?
+ */
+static bool
+renewal_is_near(EscAccount *acc, TimestampTz at, Interval *within)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tz;
+	DateADT		today;
+	TimestampTz horizon;
+	struct pg_tm htm;
+	DateADT		horizon_date;
+
+	if (!acc->has_renewal)
+		return false;
+	if (timestamp2tm(at, &tz, &tm, &fsec, NULL, NULL) != 0)
+		return false;
+	today = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+
+	horizon = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													  TimestampTzGetDatum(at),
+													  IntervalPGetDatum(within)));
+	if (timestamp2tm(horizon, &tz, &htm, &fsec, NULL, NULL) != 0)
+		return false;
+	horizon_date = date2j(htm.tm_year, htm.tm_mon, htm.tm_mday) - POSTGRES_EPOCH_JDATE;
+
+	return acc->renewal_date >= today && acc->renewal_date <= horizon_date;
+}
+
+void
+esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
+{
+	v->fires = false;
+	v->why_not = NULL;
+	v->pattern_so = v->pattern_eo = -1;
+
+	if (facts->is_message ? !rule->on_message : !rule->on_ticket)
+	{
+		v->why_not = facts->is_message ? "rule applies to tickets, not messages"
+			: "rule applies to messages, not tickets";
+		return;
+	}
+
+	if (rule->npriorities > 0 && !in_list(facts->priority, rule->priorities, rule->npriorities))
+	{
+		v->why_not = "priority is not one of the rule's priorities";
+		return;
+	}
+	if (rule->nchannels > 0 && !in_list(facts->channel, rule->channels, rule->nchannels))
+	{
+		v->why_not = "channel is not one of the rule's channels";
+		return;
+	}
+	if (rule->field)
+	{
+		if (rule->field_index < 0)
+		{
+			v->why_not = "the rule's field is not mapped for this source";
+			return;
+		}
+		if (!esc_compare_field(facts->field_values[rule->field_index], rule->field_op,
+							   rule->field_value, rule->field_numeric, rule->field_number))
+		{
+			v->why_not = "field condition does not hold";
+			return;
+		}
+	}
+
+	if (rule->account_vip >= 0 || rule->naccount_tiers > 0 ||
+		rule->has_min_value || rule->has_renewal_within)
+	{
+		EscAccount *acc = facts->account;
+
+		if (acc == NULL || !acc->found)
+		{
+			v->why_not = "ticket has no known account";
+			return;
+		}
+		if (rule->account_vip >= 0 && acc->vip != (rule->account_vip == 1))
+		{
+			v->why_not = rule->account_vip ? "account is not VIP" : "account is VIP";
+			return;
+		}
+		if (rule->naccount_tiers > 0 && !in_list(acc->tier, rule->account_tiers, rule->naccount_tiers))
+		{
+			v->why_not = "account tier is not one of the rule's tiers";
+			return;
+		}
+		if (rule->has_min_value &&
+			(!acc->has_value || acc->annual_value < rule->min_annual_value))
+		{
+			v->why_not = "account annual value is below the rule's minimum";
+			return;
+		}
+		if (rule->has_renewal_within &&
+			!renewal_is_near(acc, facts->at, &rule->renewal_within))
+		{
+			v->why_not = "account renewal is not within the rule's window";
+			return;
+		}
+	}
+
+	if (rule->nkeywords > 0)
+	{
+		bool		any = false;
+
+		for (int i = 0; i < rule->nkeywords && !any; i++)
+		{
+			int			k = rule->kwids[i];
+
+			any = (k >= 0 && facts->match && k < facts->match->nkeywords &&
+				   facts->match->matched[k]);
+		}
+		if (!any)
+		{
+			v->why_not = "no keyword matched";
+			return;
+		}
+	}
+
+	if (rule->regex)
+	{
+		regmatch_t	pm[1];
+		int			rc;
+
+		if (facts->text == NULL || facts->textlen == 0)
+		{
+			v->why_not = "pattern did not match (no text)";
+			return;
+		}
+		ensure_wide_text(facts);
+		rc = pg_regexec(rule->regex, facts->wtext, facts->wlen, 0, NULL, 1, pm, 0);
+		if (rc == REG_NOMATCH)
+		{
+			v->why_not = "pattern did not match";
+			return;
+		}
+		if (rc != REG_OKAY)
+		{
+			/* regex engine limits (e.g. too complex): treated as no match */
+			v->why_not = "pattern could not be evaluated";
+			return;
+		}
+		v->pattern_so = wide_to_byte_offset(facts, pm[0].rm_so);
+		v->pattern_eo = wide_to_byte_offset(facts, pm[0].rm_eo);
+	}
+
+	v->fires = true;
+}

@@ -1,0 +1,472 @@
+/*-------------------------------------------------------------------------
+ *
+ * tokenize.c
+ *	  Keyword matching on stems, at a cost a row trigger can afford.
+ *
+ * Building a tsvector of every ticket (to_tsvector) costs about twice a bare
+ * insert, because every word of the text goes through the parser and the
+ * dictionaries.  Rules only care about a few dozen stems, so we do this:
+ *
+ *	1. Split the text into words with a cheap byte loop: a word is a run of
+ *	   ASCII letters and digits or of non-ASCII bytes (UTF-8 letters).  ASCII
+ *	   letters are folded to lower case.  This is the same split the default
+ *	   parser makes for ordinary words, hyphens and apostrophes included
+ *	   ("charge-back" is two words, "can't" is "can" and "t").
+ *	2. Each distinct word goes once through PostgreSQL's own parser and the
+ *	   source's text search configuration (parsetext), giving its stems; the
+ *	   stems that some keyword uses are remembered per word in a memo table.
+ *	   Afterwards the word costs one hash probe.  Words no keyword can match
+ *	   are remembered too, with no stems.
+ *	3. Keywords are split and stemmed the same way when the rules are
+ *	   compiled, so "refunds" in a ticket matches the keyword "refund", and a
+ *	   phrase ("cancel my subscription") matches its stems at the same word
+ *	   offsets as in the keyword, stop words holding their place, as
+ *	   phraseto_tsquery() would.
+ *
+ * The memo is bounded (escalation.word_cache_size) and starts over when full.
+ * Everything lives in the lexicon's memory context, a child of the
+ * configuration cache, and goes away with it when the rules change.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "tsearch/ts_cache.h"
+#include "tsearch/ts_utils.h"
+#include "utils/memutils.h"
+
+#include "escalation.h"
+
+typedef struct LexemeEntry
+{
+	char		lexeme[ESC_MAX_WORD];	/* hash key */
+	int			id;
+} LexemeEntry;
+
+typedef struct MemoEntry
+{
+	char		word[ESC_MAX_WORD];	/* hash key */
+	int			n;
+	int			ids[ESC_MAX_ALT];
+} MemoEntry;
+
+/* one occurrence of a phrase stem in the text */
+typedef struct Occurrence
+{
+	int			id;
+	int			pos;
+	int			start;
+	int			end;
+} Occurrence;
+
+static inline bool
+is_word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c >= 0x80;
+}
+
+/*
+ * Find the next word in text[*pos .. len).  Returns false at the end.
+ */
+static inline bool
+next_word(const char *text, int len, int *pos, int *start, int *end)
+{
+	int			i = *pos;
+
+	while (i < len && !is_word_byte((unsigned char) text[i]))
+		i++;
+	if (i >= len)
+	{
+		*pos = i;
+		return false;
+	}
+	*start = i;
+	while (i < len && is_word_byte((unsigned char) text[i]))
+		i++;
+	*end = i;
+	*pos = i;
+	return true;
+}
+
+/* copy a word, folding ASCII to lower case; false if it is too long */
+static inline bool
+fold_word(const char *text, int start, int end, char *buf)
+{
+	int			n = end - start;
+
+	if (n >= ESC_MAX_WORD)
+		return false;
+	for (int i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) text[start + i];
+
+		buf[i] = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
+	}
+	buf[n] = '\0';
+	return true;
+}
+
+/*
+ * Stems of one word through the configuration's parser and dictionaries.
+ * Returns a List of palloc'd C strings (empty for a stop word).
+ */
+static List *
+word_stems(Oid cfgid, const char *word, int len)
+{
+	ParsedText	prs;
+	List	   *result = NIL;
+
+	prs.lenwords = 4;
+	prs.curwords = 0;
+	prs.pos = 0;
+	prs.words = (ParsedWord *) palloc(sizeof(ParsedWord) * prs.lenwords);
+	parsetext(cfgid, &prs, (char *) word, len);
+
+	for (int i = 0; i < prs.curwords; i++)
+		result = lappend(result, pnstrdup(prs.words[i].word, prs.words[i].len));
+	return result;
+}
+
+EscLexicon *
+esc_lexicon_create(MemoryContext parent, Oid cfgid)
+{
+	MemoryContext cxt;
+	EscLexicon *lex;
+	HASHCTL		ctl;
+
+	cxt = AllocSetContextCreate(parent, "escalation lexicon", ALLOCSET_DEFAULT_SIZES);
+	lex = MemoryContextAllocZero(cxt, sizeof(EscLexicon));
+	lex->cxt = cxt;
+	lex->cfgid = cfgid;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = ESC_MAX_WORD;
+	ctl.entrysize = sizeof(LexemeEntry);
+	ctl.hcxt = cxt;
+	lex->lexemes = hash_create("escalation lexemes", 64, &ctl,
+							   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	lex->maxkeywords = 16;
+	lex->keywords = MemoryContextAllocZero(cxt, sizeof(EscKeyword) * lex->maxkeywords);
+	lex->first = MemoryContextAllocZero(cxt, sizeof(List *) * 64);
+	return lex;
+}
+
+static void
+memo_reset(EscLexicon *lex)
+{
+	HASHCTL		ctl;
+
+	if (lex->memo)
+		hash_destroy(lex->memo);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = ESC_MAX_WORD;
+	ctl.entrysize = sizeof(MemoEntry);
+	ctl.hcxt = lex->cxt;
+	lex->memo = hash_create("escalation word memo", 1024, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	lex->memo_entries = 0;
+}
+
+static int
+lexeme_id(EscLexicon *lex, const char *lexeme)
+{
+	LexemeEntry *e;
+	bool		found;
+	char		key[ESC_MAX_WORD];
+
+	if (strlen(lexeme) >= ESC_MAX_WORD)
+		return -1;
+	strlcpy(key, lexeme, ESC_MAX_WORD);
+	e = hash_search(lex->lexemes, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		/* keep lex->first as large as the number of lexemes */
+		if ((lex->nlexemes & (lex->nlexemes - 1)) == 0 && lex->nlexemes >= 64)
+		{
+			lex->first = repalloc(lex->first, sizeof(List *) * lex->nlexemes * 2);
+			memset(lex->first + lex->nlexemes, 0, sizeof(List *) * lex->nlexemes);
+		}
+		e->id = lex->nlexemes++;
+	}
+	return e->id;
+}
+
+/*
+ * Add a keyword or phrase.  Returns its index, or -1 when it has no word the
+ * configuration keeps (only stop words); rule validation refuses those, so
+ * that cannot happen for stored rules.
+ */
+int
+esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword)
+{
+	MemoryContext old = MemoryContextSwitchTo(lex->cxt);
+	int			len = strlen(keyword);
+	int			pos = 0,
+				start,
+				end,
+				wordno = 0,
+				first_wordno = -1;
+	List	   *parts = NIL;
+	EscKeyword *kw;
+	int			idx;
+	ListCell   *lc;
+
+	while (next_word(keyword, len, &pos, &start, &end))
+	{
+		List	   *stems = word_stems(lex->cfgid, keyword + start, end - start);
+		EscKwPart  *part;
+
+		if (stems != NIL)
+		{
+			part = palloc0(sizeof(EscKwPart));
+			if (first_wordno < 0)
+				first_wordno = wordno;
+			part->offset = wordno - first_wordno;
+			foreach(lc, stems)
+			{
+				int			id = lexeme_id(lex, (char *) lfirst(lc));
+
+				if (id >= 0 && part->nalt < ESC_MAX_ALT)
+					part->alt[part->nalt++] = id;
+			}
+			if (part->nalt > 0)
+				parts = lappend(parts, part);
+		}
+		wordno++;
+	}
+
+	if (parts == NIL)
+	{
+		MemoryContextSwitchTo(old);
+		return -1;
+	}
+
+	if (lex->nkeywords == lex->maxkeywords)
+	{
+		lex->maxkeywords *= 2;
+		lex->keywords = repalloc(lex->keywords, sizeof(EscKeyword) * lex->maxkeywords);
+	}
+	idx = lex->nkeywords++;
+	kw = &lex->keywords[idx];
+	kw->text = pstrdup(keyword);
+	kw->nparts = list_length(parts);
+	kw->parts = palloc(sizeof(EscKwPart) * kw->nparts);
+	for (int i = 0; i < kw->nparts; i++)
+		kw->parts[i] = *(EscKwPart *) list_nth(parts, i);
+	for (int a = 0; a < kw->parts[0].nalt; a++)
+	{
+		int			id = kw->parts[0].alt[a];
+
+		lex->first[id] = lappend_int(lex->first[id], idx);
+	}
+
+	/* new stems make remembered words stale */
+	memo_reset(lex);
+	MemoryContextSwitchTo(old);
+	return idx;
+}
+
+/* the memo entry of a word, computing it on first sight */
+static MemoEntry *
+memo_lookup(EscLexicon *lex, const char *word, int len)
+{
+	MemoEntry  *e;
+	bool		found;
+
+	e = hash_search(lex->memo, word, HASH_FIND, NULL);
+	if (e)
+		return e;
+
+	if (lex->memo_entries >= esc_memo_size)
+		memo_reset(lex);
+
+	{
+		List	   *stems = word_stems(lex->cfgid, word, len);
+		ListCell   *lc;
+		int			ids[ESC_MAX_ALT];
+		int			n = 0;
+
+		foreach(lc, stems)
+		{
+			char	   *s = (char *) lfirst(lc);
+			LexemeEntry *le;
+
+			if (strlen(s) >= ESC_MAX_WORD)
+				continue;
+			le = hash_search(lex->lexemes, s, HASH_FIND, NULL);
+			if (le && n < ESC_MAX_ALT)
+				ids[n++] = le->id;
+		}
+		e = hash_search(lex->memo, word, HASH_ENTER, &found);
+		e->n = n;
+		memcpy(e->ids, ids, sizeof(int) * n);
+		lex->memo_entries++;
+	}
+	return e;
+}
+
+static bool
+part_has(const EscKwPart *part, int id)
+{
+	for (int a = 0; a < part->nalt; a++)
+		if (part->alt[a] == id)
+			return true;
+	return false;
+}
+
+/*
+ * Find every keyword of the lexicon in a text.  m->matched and friends are
+ * allocated in the current memory context.
+ */
+void
+esc_lexicon_match(EscLexicon *lex, const char *text, int len, EscMatch *m)
+{
+	int			pos = 0,
+				start,
+				end,
+				wordno = 0;
+	Occurrence *occ = NULL;
+	int			nocc = 0,
+				maxocc = 0;
+	bool		any_phrase = false;
+	char		word[ESC_MAX_WORD];
+
+	m->nkeywords = lex->nkeywords;
+	m->matched = palloc0(sizeof(bool) * Max(lex->nkeywords, 1));
+	m->start = palloc0(sizeof(int) * Max(lex->nkeywords, 1));
+	m->end = palloc0(sizeof(int) * Max(lex->nkeywords, 1));
+	m->nwords = 0;
+	if (lex->nkeywords == 0 || text == NULL)
+		return;
+	if (lex->memo == NULL)
+		memo_reset(lex);
+
+	while (next_word(text, len, &pos, &start, &end))
+	{
+		MemoEntry  *e;
+
+		if (!fold_word(text, start, end, word))
+		{
+			wordno++;
+			continue;
+		}
+		e = memo_lookup(lex, word, end - start);
+		for (int i = 0; i < e->n; i++)
+		{
+			int			id = e->ids[i];
+			ListCell   *lc;
+
+			foreach(lc, lex->first[id])
+			{
+				int			k = lfirst_int(lc);
+
+				if (lex->keywords[k].nparts == 1)
+				{
+					if (!m->matched[k])
+					{
+						m->matched[k] = true;
+						m->start[k] = start;
+						m->end[k] = end;
+					}
+				}
+				else
+					any_phrase = true;
+			}
+			/* remember every keyword stem: phrases check later parts too */
+			if (nocc == maxocc)
+			{
+				maxocc = maxocc ? maxocc * 2 : 32;
+				occ = occ ? repalloc(occ, sizeof(Occurrence) * maxocc)
+					: palloc(sizeof(Occurrence) * maxocc);
+			}
+			occ[nocc].id = id;
+			occ[nocc].pos = wordno;
+			occ[nocc].start = start;
+			occ[nocc].end = end;
+			nocc++;
+		}
+		wordno++;
+	}
+	m->nwords = wordno;
+
+	if (!any_phrase)
+		return;
+
+	/* phrases: every part at its offset from an occurrence of the first */
+	for (int k = 0; k < lex->nkeywords; k++)
+	{
+		EscKeyword *kw = &lex->keywords[k];
+
+		if (kw->nparts < 2 || m->matched[k])
+			continue;
+		for (int o = 0; o < nocc && !m->matched[k]; o++)
+		{
+			int			last_end = occ[o].end;
+			bool		all = true;
+
+			if (!part_has(&kw->parts[0], occ[o].id))
+				continue;
+			for (int p = 1; p < kw->nparts && all; p++)
+			{
+				bool		found = false;
+
+				for (int q = o + 1; q < nocc; q++)
+				{
+					if (occ[q].pos > occ[o].pos + kw->parts[p].offset)
+						break;
+					if (occ[q].pos == occ[o].pos + kw->parts[p].offset &&
+						part_has(&kw->parts[p], occ[q].id))
+					{
+						found = true;
+						last_end = occ[q].end;
+						break;
+					}
+				}
+				all = found;
+			}
+			if (all)
+			{
+				m->matched[k] = true;
+				m->start[k] = occ[o].start;
+				m->end[k] = last_end;
+			}
+		}
+	}
+}
+
+/*
+ * The stems a keyword is matched on, one list element per word position:
+ * NULL for a stop word, "a|b" where a word has several stems.
+ */
+List *
+esc_keyword_stems(Oid cfgid, const char *keyword)
+{
+	int			len = strlen(keyword);
+	int			pos = 0,
+				start,
+				end;
+	List	   *result = NIL;
+
+	while (next_word(keyword, len, &pos, &start, &end))
+	{
+		List	   *stems = word_stems(cfgid, keyword + start, end - start);
+		StringInfoData buf;
+		ListCell   *lc;
+
+		if (stems == NIL)
+		{
+			result = lappend(result, NULL);
+			continue;
+		}
+		initStringInfo(&buf);
+		foreach(lc, stems)
+		{
+			if (buf.len > 0)
+				appendStringInfoChar(&buf, '|');
+			appendStringInfoString(&buf, (char *) lfirst(lc));
+		}
+		result = lappend(result, buf.data);
+	}
+	return result;
+}

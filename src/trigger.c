@@ -1,0 +1,269 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger.c
+ *	  The C row triggers attach() installs on a helpdesk's own tables.
+ *	  Protocol checks, reading the row, hand-off to the rules and to
+ *	  record.c; nothing else.
+ *
+ * escalation_ticket_trigger: AFTER INSERT OR UPDATE OF <mapped columns> ON
+ *	 the ticket table.  An UPDATE that leaves every mapped column as it was
+ *	 costs one comparison per mapped column and nothing more.  Solved (and
+ *	 "other": merged, removed) tickets are not escalated.
+ *
+ * escalation_message_trigger: AFTER INSERT ON the messages table.  A
+ *	 customer's message is judged by the rules that apply to messages, with
+ *	 the ticket's fields and account (the ticket row is fetched by key); a
+ *	 customer-visible agent reply is recorded as the ticket's first
+ *	 response.  Internal notes and bots count for neither.
+ *
+ * The writer's transaction is ours: an escalation exists exactly when the
+ * row that raised it commits.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "escalation.h"
+
+PG_FUNCTION_INFO_V1(escalation_ticket_trigger);
+PG_FUNCTION_INFO_V1(escalation_message_trigger);
+
+static void
+check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager", fname)));
+	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired AFTER ROW", fname)));
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
+		(insert_only || !TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired for %s", fname,
+						insert_only ? "INSERT" : "INSERT or UPDATE")));
+	if (td->tg_trigger->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" needs the source id as its only argument", fname),
+				 errhint("Install escalation triggers with escalation.attach().")));
+}
+
+static int32
+trigger_source_id(TriggerData *td)
+{
+	return (int32) strtol(td->tg_trigger->tgargs[0], NULL, 10);
+}
+
+Datum
+escalation_ticket_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	EscSource  *src;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		is_update;
+	EscRow		row;
+	EscFired   *fired;
+	int			nfired;
+	TimestampTz at = 0;
+	Oid			save_userid;
+	int			save_sec;
+
+	check_protocol(fcinfo, "ticket_trigger", false);
+	if (!esc_enabled)
+		return PointerGetDatum(NULL);
+
+	src = esc_get_source(trigger_source_id(td));
+	if (src == NULL || src->relid != RelationGetRelid(td->tg_relation) || src->nrules == 0)
+		return PointerGetDatum(NULL);
+
+	is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+	tuple = is_update ? td->tg_newtuple : td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+
+	if (is_update && !esc_row_changed(src, td->tg_trigtuple, tuple, desc))
+		return PointerGetDatum(NULL);
+
+	/* the time the row is judged at: its own time when mapped */
+	{
+		EscColumn  *tcol = &src->cols[is_update ? ESC_ROLE_UPDATED_AT : ESC_ROLE_CREATED_AT];
+
+		if (tcol->name)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tuple, tcol->attnum, desc, &isnull);
+
+			if (!isnull)
+				at = esc_datum_time(src, tcol, d);
+		}
+		if (at == 0)
+			at = GetCurrentTransactionStartTimestamp();
+	}
+
+	esc_become_owner(&save_userid, &save_sec);
+	esc_read_ticket(src, tuple, desc, &row, at, src->any_account_rule);
+	if (row.key == NULL ||
+		row.facts.status == ESC_STATUS_SOLVED || row.facts.status == ESC_STATUS_OTHER)
+	{
+		esc_restore_user(save_userid, save_sec);
+		return PointerGetDatum(NULL);
+	}
+
+	esc_match_row(src, &row);
+	fired = palloc(sizeof(EscFired) * src->nrules);
+	nfired = esc_evaluate_all(src, &row.facts, fired);
+	if (nfired > 0)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		esc_record(src, &row, fired, nfired, is_update);
+		SPI_finish();
+	}
+	esc_restore_user(save_userid, save_sec);
+	return PointerGetDatum(NULL);
+}
+
+Datum
+escalation_message_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	EscSource  *src;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	EscColumn  *mc;
+	bool		isnull;
+	Datum		d;
+	char	   *ticket_key;
+	EscAuthor	author = ESC_AUTHOR_CUSTOMER;
+	char	   *author_raw = NULL;
+	TimestampTz at = 0;
+	text	   *body = NULL;
+	Oid			save_userid;
+	int			save_sec;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+
+	check_protocol(fcinfo, "message_trigger", true);
+	if (!esc_enabled)
+		return PointerGetDatum(NULL);
+
+	src = esc_get_source(trigger_source_id(td));
+	if (src == NULL || src->msg_relid != RelationGetRelid(td->tg_relation))
+		return PointerGetDatum(NULL);
+
+	tuple = td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+	mc = src->msgcols;
+
+	d = heap_getattr(tuple, mc[ESC_MSG_TICKET].attnum, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	ticket_key = esc_datum_text(&mc[ESC_MSG_TICKET], d);
+
+	if (mc[ESC_MSG_AUTHOR].name)
+	{
+		const char *meaning;
+
+		d = heap_getattr(tuple, mc[ESC_MSG_AUTHOR].attnum, desc, &isnull);
+		author_raw = isnull ? NULL : esc_datum_text(&mc[ESC_MSG_AUTHOR], d);
+		meaning = (src->author_map.map || src->author_map.lookup)
+			? esc_value_map_get(&src->author_map, author_raw) : author_raw;
+		if (meaning == NULL)
+			author = ESC_AUTHOR_UNKNOWN;
+		else if (strcmp(meaning, "customer") == 0)
+			author = ESC_AUTHOR_CUSTOMER;
+		else if (strcmp(meaning, "agent") == 0)
+			author = ESC_AUTHOR_AGENT;
+		else if (strcmp(meaning, "bot") == 0)
+			author = ESC_AUTHOR_BOT;
+		else if (strcmp(meaning, "internal") == 0)
+			author = ESC_AUTHOR_INTERNAL;
+		else
+			author = ESC_AUTHOR_UNKNOWN;
+	}
+	if (mc[ESC_MSG_PRIVATE].name)
+	{
+		d = heap_getattr(tuple, mc[ESC_MSG_PRIVATE].attnum, desc, &isnull);
+		if (!isnull && DatumGetBool(d))
+			author = ESC_AUTHOR_INTERNAL;
+	}
+	if (author != ESC_AUTHOR_CUSTOMER && author != ESC_AUTHOR_AGENT)
+		return PointerGetDatum(NULL);
+
+	if (mc[ESC_MSG_CREATED_AT].name)
+	{
+		d = heap_getattr(tuple, mc[ESC_MSG_CREATED_AT].attnum, desc, &isnull);
+		if (!isnull)
+			at = esc_datum_time(src, &mc[ESC_MSG_CREATED_AT], d);
+	}
+	if (at == 0)
+		at = GetCurrentTransactionStartTimestamp();
+
+	if (author == ESC_AUTHOR_AGENT)
+	{
+		esc_become_owner(&save_userid, &save_sec);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		esc_record_first_response(src, ticket_key, at, author_raw);
+		SPI_finish();
+		esc_restore_user(save_userid, save_sec);
+		return PointerGetDatum(NULL);
+	}
+
+	/* a customer's message */
+	if (!src->any_message_rule)
+		return PointerGetDatum(NULL);
+	d = heap_getattr(tuple, mc[ESC_MSG_BODY].attnum, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(NULL);
+	body = DatumGetTextPP(d);
+
+	esc_become_owner(&save_userid, &save_sec);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		EscRow		row;
+		TupleDesc	tdesc;
+		HeapTuple	ticket = esc_fetch_ticket(src, ticket_key, &tdesc, caller_cxt);
+		EscFired   *fired;
+		int			nfired;
+
+		if (ticket)
+			esc_read_ticket(src, ticket, tdesc, &row, at, src->any_account_rule);
+		else
+		{
+			memset(&row, 0, sizeof(row));
+			row.src = src;
+			row.facts.field_values = palloc0(sizeof(char *) * Max(src->nfields, 1));
+		}
+		row.key = ticket_key;
+		row.facts.is_message = true;
+		row.facts.at = at;
+		row.facts.text = VARDATA_ANY(body);
+		row.facts.textlen = VARSIZE_ANY_EXHDR(body);
+		row.facts.wtext = NULL;
+
+		if (row.facts.status != ESC_STATUS_OTHER)
+		{
+			esc_match_row(src, &row);
+			fired = palloc(sizeof(EscFired) * src->nrules);
+			nfired = esc_evaluate_all(src, &row.facts, fired);
+			if (nfired > 0)
+				esc_record(src, &row, fired, nfired, true);
+		}
+	}
+	SPI_finish();
+	esc_restore_user(save_userid, save_sec);
+	return PointerGetDatum(NULL);
+}
