@@ -11,6 +11,7 @@ OBJS = \
 	src/rules.o \
 	src/record.o \
 	src/trigger.o \
+	src/journey.o \
 	src/funcs.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 
@@ -32,6 +33,9 @@ EXTRA_CLEAN = results regression.diffs regression.out test/isolation/output_iso 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track header dependencies
+$(OBJS): src/escalation.h src/compat.h
 
 ifeq ($(shell test $(VERSION_NUM) -lt 130000 && echo old),old)
 $(error escalation needs PostgreSQL 13 or later)

@@ -201,7 +201,11 @@ esc_prepare_kept_plan(const char *sql, int nargs, Oid *argtypes)
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	plan = SPI_prepare(sql, nargs, argtypes);
+	/*
+	 * Generic plans: our statements are small and their best plan does not
+	 * depend on the values, so planning once beats a custom plan per row.
+	 */
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
 			 SPI_result_code_string(SPI_result));
@@ -513,6 +517,30 @@ compile_pattern(const char *pattern, bool case_sensitive)
 }
 
 /*
+ * Can a pattern be OR-ed into the prefilter, (?:p1)|(?:p2)|...?  Not when
+ * it starts with a director ("***=") or embedded options ("(?i)"), which
+ * are only valid at the start, nor with back-references, whose numbers
+ * would change.
+ */
+static bool
+pattern_combinable(const char *p)
+{
+	if (strncmp(p, "***", 3) == 0 || strncmp(p, "(?", 2) == 0)
+		return false;
+	for (const char *c = p; *c; c++)
+	{
+		if (*c == '\\')
+		{
+			if (c[1] >= '1' && c[1] <= '9')
+				return false;
+			if (c[1] != '\0')
+				c++;
+		}
+	}
+	return true;
+}
+
+/*
  * Resolve one source's columns, maps and lookups and compile its rules.
  * May ERROR (a lookup table dropped, a configuration gone); the caller
  * catches that and marks the source broken.
@@ -525,6 +553,8 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 	ListCell   *lc;
 	int			nextra = 0;
 	int			fi;
+	StringInfoData combined[2];	/* case-insensitive, case-sensitive */
+	int			ncombined[2] = {0, 0};
 
 	/* columns */
 	foreach(lc, mapping)
@@ -620,6 +650,8 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 	}
 
 	/* rules */
+	initStringInfo(&combined[0]);
+	initStringInfo(&combined[1]);
 	src->lexicon = esc_lexicon_create(config->cxt, src->cfgid);
 	src->rules = palloc(sizeof(EscRule *) * Max(list_length(rules), 1));
 	src->nrules = 0;
@@ -634,6 +666,7 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 			continue;
 		r = palloc(sizeof(EscRule));
 		*r = *proto;
+		r->prefilter = -1;
 		if (r->nkeywords > 0)
 		{
 			r->kwids = palloc(sizeof(int) * r->nkeywords);
@@ -652,12 +685,36 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 			if (r->regex == NULL)
 				continue;
 		}
+		if (r->regex && pattern_combinable(r->pattern))
+		{
+			int			g = list_nth_int(rule_case, i) != 0 ? 1 : 0;
+
+			r->prefilter = g;
+			if (combined[g].len > 0)
+				appendStringInfoChar(&combined[g], '|');
+			appendStringInfo(&combined[g], "(?:%s)", r->pattern);
+			ncombined[g]++;
+		}
 		if (r->on_message)
 			src->any_message_rule = true;
 		if (r->account_vip >= 0 || r->naccount_tiers > 0 || r->has_min_value ||
 			r->has_renewal_within)
 			src->any_account_rule = true;
 		src->rules[src->nrules++] = r;
+	}
+
+	/*
+	 * One scan of the text tells whether any pattern can match; only then
+	 * does each pattern run on its own.  Worth it from two patterns on.
+	 */
+	for (int g = 0; g < 2; g++)
+	{
+		if (ncombined[g] >= 2)
+			src->prefilter[g] = compile_pattern(combined[g].data, g == 1);
+		if (src->prefilter[g] == NULL)
+			for (int k = 0; k < src->nrules; k++)
+				if (src->rules[k]->prefilter == g)
+					src->rules[k]->prefilter = -1;
 	}
 }
 
@@ -731,6 +788,8 @@ build_config(void)
 			   *rule_case = NIL;
 	const char *const config_tables[] = {"rules", "sources", "teams"};
 	uint64		start_count = inval_count;
+	Oid			save_userid;
+	int			save_sec;
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "escalation cache", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -776,6 +835,16 @@ build_config(void)
 	for (int i = 0; i < (int) lengthof(config_tables); i++)
 		watch(get_relname_relid(config_tables[i], nsp));
 	c->accounts_relid = get_relname_relid("accounts", nsp);
+
+	/*
+	 * Read the configuration as the extension's owner: the first trigger
+	 * call of a backend may come from an application role that has no
+	 * privilege on escalation's tables (or on the lookup tables), and the
+	 * build must not depend on who happened to trigger it.  An ERROR
+	 * restores the user id when the (sub)transaction aborts.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(c->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -886,6 +955,7 @@ build_config(void)
 	}
 
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
 	MemoryContextSwitchTo(old);
 	/* an invalidation that arrived while we read makes this build stale */
 	config_valid = (inval_count == start_count);

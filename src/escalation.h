@@ -126,7 +126,8 @@ typedef struct EscLexicon
 	EscKeyword *keywords;
 	List	  **first;			/* lexeme id -> List of keyword indexes whose
 								 * first part can be that lexeme */
-	HTAB	   *memo;			/* text word -> keyword lexeme ids */
+	struct EscMemo *memo;		/* text word -> keyword lexeme ids */
+	MemoryContext memo_cxt;
 	long		memo_entries;
 } EscLexicon;
 
@@ -142,7 +143,8 @@ typedef struct EscMatch
 
 extern EscLexicon *esc_lexicon_create(MemoryContext parent, Oid cfgid);
 extern int	esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword);
-extern void esc_lexicon_match(EscLexicon *lex, const char *text, int len, EscMatch *m);
+extern void esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break,
+							  EscMatch *m);
 extern List *esc_keyword_stems(Oid cfgid, const char *keyword);
 
 /* ---------- catalog.c: the configuration cache */
@@ -172,6 +174,7 @@ typedef struct EscRule
 	int		   *kwids;			/* keyword ids in the source's lexicon */
 	char	   *pattern;
 	regex_t    *regex;			/* compiled, or NULL */
+	int			prefilter;		/* which EscSource.prefilter covers it, -1 none */
 	int			npriorities;
 	char	  **priorities;
 	int			nchannels;
@@ -231,6 +234,7 @@ typedef struct EscSource
 	EscLexicon *lexicon;
 	int			nrules;
 	EscRule   **rules;
+	regex_t    *prefilter[2];	/* all combinable patterns OR-ed, per case mode */
 	bool		any_message_rule;
 	bool		any_account_rule;
 	/* SPI plans, prepared on first use */
@@ -266,6 +270,8 @@ typedef struct EscFacts
 	EscMatch   *match;			/* keywords found in text */
 	pg_wchar   *wtext;			/* text as wide chars, built lazily */
 	int			wlen;
+	regex_t    *prefilter[2];	/* the source's combined patterns */
+	int			prefilter_state[2];	/* -1 not run yet, 0 no match, 1 match */
 } EscFacts;
 
 typedef struct EscVerdict
@@ -295,6 +301,8 @@ typedef struct EscRow
 	TimestampTz created_at;		/* 0 when unknown */
 	char	   *text;			/* subject + body */
 	int			textlen;
+	int			text_break;		/* byte offset of the body in text, -1 if
+								 * text holds only one of them */
 	EscFacts	facts;
 	EscMatch	match;
 } EscRow;

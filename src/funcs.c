@@ -29,6 +29,7 @@ PG_FUNCTION_INFO_V1(escalation_explain);
 PG_FUNCTION_INFO_V1(escalation_ticket_context);
 PG_FUNCTION_INFO_V1(escalation_match_keywords);
 PG_FUNCTION_INFO_V1(escalation_keyword_lexemes);
+PG_FUNCTION_INFO_V1(escalation_target_key);
 
 /* set up a materialised SRF; returns the tuple store */
 static Tuplestorestate *
@@ -215,7 +216,7 @@ escalation_match_keywords(PG_FUNCTION_ARGS)
 	ids = palloc(sizeof(int) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 		ids[i] = enulls[i] ? -1 : esc_lexicon_add_keyword(lex, TextDatumGetCString(elems[i]));
-	esc_lexicon_match(lex, txt, VARSIZE_ANY_EXHDR(body), &m);
+	esc_lexicon_match(lex, txt, VARSIZE_ANY_EXHDR(body), -1, &m);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		values[2];
@@ -261,4 +262,46 @@ escalation_keyword_lexemes(PG_FUNCTION_ARGS)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
 	PG_RETURN_ARRAYTYPE_P(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID,
 											 -1, false, TYPALIGN_INT));
+}
+
+/*
+ * escalation.target_key(team text, skills text[], tier integer) -> text
+ *
+ * team|skill,skill|tier, with empty parts for NULLs: the generated column
+ * that keeps one open escalation per ticket, level and target.  In C, and
+ * immutable, because it runs for every escalation written.  record.c
+ * computes the same string for rules (target_key()).
+ */
+Datum
+escalation_target_key(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (!PG_ARGISNULL(0))
+		appendStringInfoString(&buf, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	appendStringInfoChar(&buf, '|');
+	if (!PG_ARGISNULL(1))
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		bool		first = true;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			if (nulls[i])
+				continue;
+			if (!first)
+				appendStringInfoChar(&buf, ',');
+			first = false;
+			appendStringInfoString(&buf, TextDatumGetCString(elems[i]));
+		}
+	}
+	appendStringInfoChar(&buf, '|');
+	if (!PG_ARGISNULL(2))
+		appendStringInfo(&buf, "%d", PG_GETARG_INT32(2));
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
 }

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
@@ -210,7 +211,7 @@ esc_build_context(EscSource *src, EscRow *row)
 	bool		tfirst = true;
 	EscAccount *acc = row->facts.account;
 	Datum		base;
-	const int	body_max = 2000;
+	const int	body_max = 1000;
 
 	if (acc == NULL && row->vals[ESC_ROLE_ACCOUNT] != NULL)
 		acc = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
@@ -252,7 +253,14 @@ esc_build_context(EscSource *src, EscRow *row)
 				json_str(&buf, &tfirst, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
 		}
 		if (row->created_at != 0)
-			json_str(&buf, &tfirst, "created_at", timestamptz_to_str(row->created_at));
+		{
+			/* ISO 8601, as jsonb writes the other times of the snapshot */
+			char		ts[MAXDATELEN + 1];
+
+			json_str(&buf, &tfirst, "created_at",
+					 JsonEncodeDateTime(ts, TimestampTzGetDatum(row->created_at),
+										TIMESTAMPTZOID, NULL));
+		}
 		if (src->nfields > 3)
 		{
 			bool		ffirst = true;
@@ -402,7 +410,7 @@ prepare_plans(void)
 											"WHERE status IN ('queued', 'offered', 'accepted') "
 											"DO UPDATE SET reasons = escalation.merge_reasons(e.reasons, excluded.reasons), "
 											"  severity = GREATEST(e.severity, excluded.severity), "
-											"  updated_at = excluded.updated_at, last_actor = 'trigger' "
+											"  updated_at = excluded.updated_at, last_actor = 'trigger', last_note = NULL "
 											"WHERE escalation.merge_reasons(e.reasons, excluded.reasons) "
 											"  OPERATOR(pg_catalog.<>) e.reasons",
 											12, types);

@@ -168,6 +168,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 
 	/* subject and body: one text, tokenised once */
 	initStringInfo(&buf);
+	row->text_break = -1;
 	for (int r = ESC_ROLE_SUBJECT; r <= ESC_ROLE_BODY; r++)
 	{
 		EscColumn  *col = &src->cols[r];
@@ -178,7 +179,10 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 		if (isnull)
 			continue;
 		if (buf.len > 0)
+		{
 			appendStringInfoString(&buf, "\n");
+			row->text_break = buf.len;
+		}
 		{
 			text	   *t = DatumGetTextPP(d);
 
@@ -210,6 +214,9 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	if (need_account && row->vals[ESC_ROLE_ACCOUNT] != NULL)
 		f->account = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
 	f->at = at;
+	f->prefilter[0] = src->prefilter[0];
+	f->prefilter[1] = src->prefilter[1];
+	f->prefilter_state[0] = f->prefilter_state[1] = -1;
 	f->text = row->text;
 	f->textlen = row->textlen;
 	f->match = &row->match;
@@ -219,7 +226,10 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 void
 esc_match_row(EscSource *src, EscRow *row)
 {
-	esc_lexicon_match(src->lexicon, row->facts.text, row->facts.textlen, &row->match);
+	/* a phrase never runs from the subject into the body */
+	int			brk = (row->facts.text == row->text && row->text != NULL) ? row->text_break : -1;
+
+	esc_lexicon_match(src->lexicon, row->facts.text, row->facts.textlen, brk, &row->match);
 	row->facts.match = &row->match;
 }
 

@@ -250,6 +250,20 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 			return;
 		}
 		ensure_wide_text(facts);
+		if (rule->prefilter >= 0 && facts->prefilter[rule->prefilter] != NULL)
+		{
+			int			g = rule->prefilter;
+
+			if (facts->prefilter_state[g] < 0)
+				facts->prefilter_state[g] =
+					pg_regexec(facts->prefilter[g], facts->wtext, facts->wlen, 0, NULL,
+							   0, NULL, 0) == REG_OKAY ? 1 : 0;
+			if (facts->prefilter_state[g] == 0)
+			{
+				v->why_not = "pattern did not match";
+				return;
+			}
+		}
 		rc = pg_regexec(rule->regex, facts->wtext, facts->wlen, 0, NULL, 1, pm, 0);
 		if (rc == REG_NOMATCH)
 		{

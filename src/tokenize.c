@@ -33,6 +33,7 @@
 
 #include "tsearch/ts_cache.h"
 #include "tsearch/ts_utils.h"
+#include "common/hashfn.h"
 #include "utils/memutils.h"
 
 #include "escalation.h"
@@ -43,12 +44,28 @@ typedef struct LexemeEntry
 	int			id;
 } LexemeEntry;
 
+/*
+ * The word memo: open addressing with linear probing, power-of-two size,
+ * keyed by the folded word.  dynahash with string keys cost a strlen, a
+ * 64-byte strncmp and a function call per probe; this is the trigger's
+ * innermost loop (one probe per word of every ticket), so it gets its own
+ * table.
+ */
 typedef struct MemoEntry
 {
-	char		word[ESC_MAX_WORD];	/* hash key */
-	int			n;
+	uint32		hash;
+	uint16		len;			/* 0 = empty slot */
+	uint16		n;				/* number of ids */
 	int			ids[ESC_MAX_ALT];
+	char	   *word;
 } MemoEntry;
+
+typedef struct EscMemo
+{
+	uint32		mask;			/* size - 1 */
+	uint32		used;
+	MemoEntry  *slots;
+} EscMemo;
 
 /* one occurrence of a phrase stem in the text */
 typedef struct Occurrence
@@ -155,17 +172,40 @@ esc_lexicon_create(MemoryContext parent, Oid cfgid)
 static void
 memo_reset(EscLexicon *lex)
 {
-	HASHCTL		ctl;
+	uint32		size = 1024;
 
-	if (lex->memo)
-		hash_destroy(lex->memo);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = ESC_MAX_WORD;
-	ctl.entrysize = sizeof(MemoEntry);
-	ctl.hcxt = lex->cxt;
-	lex->memo = hash_create("escalation word memo", 1024, &ctl,
-							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	if (lex->memo_cxt)
+		MemoryContextDelete(lex->memo_cxt);
+	lex->memo_cxt = AllocSetContextCreate(lex->cxt, "escalation word memo",
+										  ALLOCSET_DEFAULT_SIZES);
+	lex->memo = MemoryContextAlloc(lex->memo_cxt, sizeof(EscMemo));
+	lex->memo->mask = size - 1;
+	lex->memo->used = 0;
+	lex->memo->slots = MemoryContextAllocZero(lex->memo_cxt, sizeof(MemoEntry) * size);
 	lex->memo_entries = 0;
+}
+
+static void
+memo_grow(EscLexicon *lex)
+{
+	EscMemo    *m = lex->memo;
+	uint32		oldsize = m->mask + 1;
+	uint32		newsize = oldsize * 2;
+	MemoEntry  *old = m->slots;
+
+	m->slots = MemoryContextAllocZero(lex->memo_cxt, sizeof(MemoEntry) * newsize);
+	m->mask = newsize - 1;
+	for (uint32 i = 0; i < oldsize; i++)
+	{
+		uint32		j;
+
+		if (old[i].len == 0)
+			continue;
+		for (j = old[i].hash & m->mask; m->slots[j].len != 0; j = (j + 1) & m->mask)
+			;
+		m->slots[j] = old[i];
+	}
+	pfree(old);
 }
 
 static int
@@ -262,7 +302,12 @@ esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword)
 	}
 
 	/* new stems make remembered words stale */
-	memo_reset(lex);
+	if (lex->memo_cxt)
+	{
+		MemoryContextDelete(lex->memo_cxt);
+		lex->memo_cxt = NULL;
+		lex->memo = NULL;
+	}
 	MemoryContextSwitchTo(old);
 	return idx;
 }
@@ -271,22 +316,39 @@ esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword)
 static MemoEntry *
 memo_lookup(EscLexicon *lex, const char *word, int len)
 {
+	EscMemo    *m = lex->memo;
+	uint32		h = hash_bytes((const unsigned char *) word, len);
+	uint32		j;
 	MemoEntry  *e;
-	bool		found;
 
-	e = hash_search(lex->memo, word, HASH_FIND, NULL);
-	if (e)
-		return e;
+	for (j = h & m->mask; m->slots[j].len != 0; j = (j + 1) & m->mask)
+	{
+		e = &m->slots[j];
+		if (e->hash == h && e->len == len && memcmp(e->word, word, len) == 0)
+			return e;
+	}
 
+	/* a new word: stem it once through the dictionaries */
 	if (lex->memo_entries >= esc_memo_size)
+	{
 		memo_reset(lex);
-
+		return memo_lookup(lex, word, len);
+	}
+	if ((m->used + 1) * 2 > m->mask + 1)
+	{
+		memo_grow(lex);
+		return memo_lookup(lex, word, len);
+	}
 	{
 		List	   *stems = word_stems(lex->cfgid, word, len);
 		ListCell   *lc;
-		int			ids[ESC_MAX_ALT];
-		int			n = 0;
 
+		e = &m->slots[j];
+		e->hash = h;
+		e->len = len;
+		e->n = 0;
+		e->word = MemoryContextAlloc(lex->memo_cxt, len);
+		memcpy(e->word, word, len);
 		foreach(lc, stems)
 		{
 			char	   *s = (char *) lfirst(lc);
@@ -295,12 +357,10 @@ memo_lookup(EscLexicon *lex, const char *word, int len)
 			if (strlen(s) >= ESC_MAX_WORD)
 				continue;
 			le = hash_search(lex->lexemes, s, HASH_FIND, NULL);
-			if (le && n < ESC_MAX_ALT)
-				ids[n++] = le->id;
+			if (le && e->n < ESC_MAX_ALT)
+				e->ids[e->n++] = le->id;
 		}
-		e = hash_search(lex->memo, word, HASH_ENTER, &found);
-		e->n = n;
-		memcpy(e->ids, ids, sizeof(int) * n);
+		m->used++;
 		lex->memo_entries++;
 	}
 	return e;
@@ -315,17 +375,24 @@ part_has(const EscKwPart *part, int id)
 	return false;
 }
 
+/* word positions skipped at a field break, so that no phrase spans it */
+#define ESC_FIELD_GAP	(1 << 20)
+
 /*
- * Find every keyword of the lexicon in a text.  m->matched and friends are
- * allocated in the current memory context.
+ * Find every keyword of the lexicon in a text.  field_break is the byte
+ * offset at which a second field (the body after the subject) begins, or -1:
+ * a phrase never matches across it.  m->matched and friends are allocated in
+ * the current memory context.
  */
 void
-esc_lexicon_match(EscLexicon *lex, const char *text, int len, EscMatch *m)
+esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, EscMatch *m)
 {
 	int			pos = 0,
 				start,
 				end,
-				wordno = 0;
+				wordno = 0,
+				nwords = 0;
+	bool		past_break = (field_break < 0);
 	Occurrence *occ = NULL;
 	int			nocc = 0,
 				maxocc = 0;
@@ -346,6 +413,12 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, EscMatch *m)
 	{
 		MemoEntry  *e;
 
+		nwords++;
+		if (!past_break && start >= field_break)
+		{
+			wordno += ESC_FIELD_GAP;
+			past_break = true;
+		}
 		if (!fold_word(text, start, end, word))
 		{
 			wordno++;
@@ -388,7 +461,7 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, EscMatch *m)
 		}
 		wordno++;
 	}
-	m->nwords = wordno;
+	m->nwords = nwords;
 
 	if (!any_phrase)
 		return;

@@ -24,6 +24,9 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tupconvert.h"
+#include "catalog/partition.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
@@ -66,13 +69,42 @@ trigger_source_id(TriggerData *td)
 	return (int32) strtol(td->tg_trigger->tgargs[0], NULL, 10);
 }
 
+/*
+ * The descriptor the mapping's attribute numbers refer to.  On a
+ * partitioned table our row trigger fires on the partition, whose columns
+ * may be numbered differently (dropped or reordered columns); then this
+ * returns the attached table's descriptor and sets *map to convert the
+ * partition's tuples to it (NULL when they already fit).  Returns NULL when
+ * rel is neither the attached table nor one of its partitions.
+ */
+static TupleDesc
+attached_desc(Relation rel, Oid attached_relid, TupleConversionMap **map)
+{
+	Relation	parent;
+	TupleDesc	desc;
+
+	*map = NULL;
+	if (RelationGetRelid(rel) == attached_relid)
+		return RelationGetDescr(rel);
+	if (!rel->rd_rel->relispartition ||
+		!list_member_oid(get_partition_ancestors(RelationGetRelid(rel)), attached_relid))
+		return NULL;
+	parent = table_open(attached_relid, AccessShareLock);
+	desc = CreateTupleDescCopy(RelationGetDescr(parent));
+	table_close(parent, NoLock);
+	*map = convert_tuples_by_name(RelationGetDescr(rel), desc);
+	return desc;
+}
+
 Datum
 escalation_ticket_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	EscSource  *src;
 	HeapTuple	tuple;
+	HeapTuple	oldtuple;
 	TupleDesc	desc;
+	TupleConversionMap *map;
 	bool		is_update;
 	EscRow		row;
 	EscFired   *fired;
@@ -86,14 +118,23 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	src = esc_get_source(trigger_source_id(td));
-	if (src == NULL || src->relid != RelationGetRelid(td->tg_relation) || src->nrules == 0)
+	if (src == NULL || src->nrules == 0)
+		return PointerGetDatum(NULL);
+	desc = attached_desc(td->tg_relation, src->relid, &map);
+	if (desc == NULL)
 		return PointerGetDatum(NULL);
 
 	is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	tuple = is_update ? td->tg_newtuple : td->tg_trigtuple;
-	desc = RelationGetDescr(td->tg_relation);
+	oldtuple = td->tg_trigtuple;
+	if (map)
+	{
+		tuple = execute_attr_map_tuple(tuple, map);
+		if (is_update)
+			oldtuple = execute_attr_map_tuple(oldtuple, map);
+	}
 
-	if (is_update && !esc_row_changed(src, td->tg_trigtuple, tuple, desc))
+	if (is_update && !esc_row_changed(src, oldtuple, tuple, desc))
 		return PointerGetDatum(NULL);
 
 	/* the time the row is judged at: its own time when mapped */
@@ -142,6 +183,7 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 	EscSource  *src;
 	HeapTuple	tuple;
 	TupleDesc	desc;
+	TupleConversionMap *map;
 	EscColumn  *mc;
 	bool		isnull;
 	Datum		d;
@@ -159,11 +201,15 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	src = esc_get_source(trigger_source_id(td));
-	if (src == NULL || src->msg_relid != RelationGetRelid(td->tg_relation))
+	if (src == NULL || !OidIsValid(src->msg_relid))
+		return PointerGetDatum(NULL);
+	desc = attached_desc(td->tg_relation, src->msg_relid, &map);
+	if (desc == NULL)
 		return PointerGetDatum(NULL);
 
 	tuple = td->tg_trigtuple;
-	desc = RelationGetDescr(td->tg_relation);
+	if (map)
+		tuple = execute_attr_map_tuple(tuple, map);
 	mc = src->msgcols;
 
 	d = heap_getattr(tuple, mc[ESC_MSG_TICKET].attnum, desc, &isnull);
@@ -253,6 +299,9 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		row.facts.text = VARDATA_ANY(body);
 		row.facts.textlen = VARSIZE_ANY_EXHDR(body);
 		row.facts.wtext = NULL;
+		row.facts.prefilter[0] = src->prefilter[0];
+		row.facts.prefilter[1] = src->prefilter[1];
+		row.facts.prefilter_state[0] = row.facts.prefilter_state[1] = -1;
 
 		if (row.facts.status != ESC_STATUS_OTHER)
 		{
