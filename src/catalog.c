@@ -107,10 +107,25 @@ xact_callback(XactEvent event, void *arg)
 		esc_cache_release_retired();
 }
 
+/*
+ * A text search configuration changed or was dropped: the stems we compiled
+ * (and remembered per word) may be stale, and stemming a new word through a
+ * dropped configuration would fail the helpdesk's write.  Rebuild, which
+ * disables a source whose configuration is gone.
+ */
+static void
+ts_config_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	inval_count++;
+	config_valid = false;
+}
+
 void
 esc_cache_init(void)
 {
 	CacheRegisterRelcacheCallback(invalidate_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSCONFIGOID, ts_config_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(TSCONFIGMAP, ts_config_callback, (Datum) 0);
 	RegisterXactCallback(xact_callback, NULL);
 }
 
@@ -652,6 +667,11 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 	/* rules */
 	initStringInfo(&combined[0]);
 	initStringInfo(&combined[1]);
+	if (!SearchSysCacheExists1(TSCONFIGOID, ObjectIdGetDatum(src->cfgid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the text search configuration of source \"%s\" no longer exists",
+						src->name)));
 	src->lexicon = esc_lexicon_create(config->cxt, src->cfgid);
 	src->rules = palloc(sizeof(EscRule *) * Max(list_length(rules), 1));
 	src->nrules = 0;

@@ -1,0 +1,122 @@
+--
+-- context: the snapshot an escalation carries for the agent who receives
+-- it (ticket fields, recent messages, account, the requester's other
+-- tickets), its size limits, and the escalation.context_messages /
+-- escalation.context_tickets settings.
+--
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+CREATE SCHEMA ctx_hd;
+CREATE TABLE ctx_hd.tickets (
+    id         integer PRIMARY KEY,
+    status     text NOT NULL DEFAULT 'open',
+    priority   text,
+    channel    text,
+    subject    text,
+    body       text,
+    requester  text,
+    account    text,
+    assignee   text,
+    team       text,
+    product    text,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz
+);
+CREATE TABLE ctx_hd.messages (
+    id         serial PRIMARY KEY,
+    ticket_id  integer NOT NULL REFERENCES ctx_hd.tickets (id),
+    author     text NOT NULL,
+    private    boolean NOT NULL DEFAULT false,
+    body       text,
+    created_at timestamptz NOT NULL
+);
+SELECT escalation.attach('ctx_hd.tickets', key => 'id', status => 'status',
+           status_map => '{"open": ["open"], "solved": ["solved"]}',
+           priority => 'priority', channel => 'channel', subject => 'subject', body => 'body',
+           requester => 'requester', account => 'account', assignee => 'assignee', team => 'team',
+           created_at => 'created_at', updated_at => 'updated_at', fields => '{"product": "product"}',
+           messages => 'ctx_hd.messages', message_ticket => 'ticket_id', message_body => 'body',
+           message_author => 'author', message_private => 'private', message_created_at => 'created_at',
+           author_map => '{"customer": ["c"], "agent": ["a"]}', name => 'context') AS sid \gset
+INSERT INTO escalation.rules (name, source_id, keywords, target_team)
+VALUES ('context: outage', :sid, '{outage}', 'tier2');
+
+-- ann's history: six tickets, one of them solved
+INSERT INTO ctx_hd.tickets (id, status, subject, body, requester, account, created_at)
+SELECT i, CASE WHEN i = 2 THEN 'solved' ELSE 'open' END, 'Question ' || i, 'body ' || i,
+       'ann@initech.example', 'initech', '2024-01-01 09:00+00'::timestamptz + i * interval '1 day'
+  FROM generate_series(1, 6) i;
+-- someone else's ticket never shows in ann's context
+INSERT INTO ctx_hd.tickets (id, subject, body, requester, created_at)
+VALUES (7, 'Other', 'body 7', 'zed@example.com', '2024-01-08 09:00+00');
+
+-- ticket 10: a conversation of seven messages, then it turns into an outage
+INSERT INTO ctx_hd.tickets (id, priority, channel, subject, body, requester, account, assignee, team,
+                            product, created_at)
+VALUES (10, 'high', 'chat', 'VPN', 'The VPN drops', 'ann@initech.example', 'initech', 'dave', 'tier1',
+        'vpn-client', '2024-01-10 09:00+00');
+INSERT INTO ctx_hd.messages (ticket_id, author, private, body, created_at)
+SELECT 10, CASE WHEN i % 2 = 1 THEN 'c' ELSE 'a' END, i = 6, 'message ' || i,
+       '2024-01-10 09:00+00'::timestamptz + i * interval '10 minutes'
+  FROM generate_series(1, 7) i;
+UPDATE ctx_hd.tickets SET body = 'The VPN drops: a full outage now', updated_at = '2024-01-10 11:00+00'
+ WHERE id = 10;
+
+SELECT ticket_key, created_at, jsonb_pretty(context) AS context
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '10';
+
+-- fewer messages and tickets, by setting
+SET escalation.context_messages = 2;
+SET escalation.context_tickets = 1;
+INSERT INTO ctx_hd.messages (ticket_id, author, body, created_at)
+VALUES (5, 'c', 'hello', '2024-01-11 09:00+00'), (5, 'a', 'hi', '2024-01-11 09:05+00'),
+       (5, 'c', 'anything?', '2024-01-11 09:10+00');
+UPDATE ctx_hd.tickets SET subject = 'Outage', updated_at = '2024-01-11 10:00+00' WHERE id = 5;
+SELECT jsonb_path_query_array(context, '$.messages[*].body') AS messages,
+       jsonb_path_query_array(context, '$.requester_tickets[*].key') AS requester_tickets
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '5';
+
+-- none at all
+SET escalation.context_messages = 0;
+SET escalation.context_tickets = 0;
+UPDATE ctx_hd.tickets SET subject = 'Outage', updated_at = '2024-01-11 10:00+00' WHERE id = 4;
+SELECT context->'messages' AS messages, context->'requester_tickets' AS requester_tickets
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '4';
+RESET escalation.context_messages;
+RESET escalation.context_tickets;
+
+-- the settings' limits
+SELECT regress_error($$SET escalation.context_messages = 101$$);
+SELECT regress_error($$SET escalation.context_tickets = -1$$);
+SELECT name, setting, min_val, max_val, context FROM pg_settings
+ WHERE name IN ('escalation.context_messages', 'escalation.context_tickets') ORDER BY name;
+
+-- long texts are cut: the ticket's text to 1000 bytes, at a character
+-- boundary; each message to 1000 characters
+INSERT INTO ctx_hd.tickets (id, subject, body, requester, created_at)
+VALUES (20, 'VPN', repeat('ü', 3000), 'ann@initech.example', '2024-01-20 09:00+00');
+INSERT INTO ctx_hd.messages (ticket_id, author, body, created_at)
+VALUES (20, 'c', repeat('é', 3000), '2024-01-20 09:30+00');
+UPDATE ctx_hd.tickets SET body = body || ' outage', updated_at = '2024-01-20 10:00+00' WHERE id = 20;
+SELECT length(context->'ticket'->>'text') AS text_chars,
+       octet_length(context->'ticket'->>'text') AS text_bytes,
+       length(context->'messages'->0->>'body') AS message_chars,
+       octet_length(context->'messages'->0->>'body') AS message_bytes
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '20';
+
+-- a source without messages or requester: ticket and account only
+CREATE TABLE ctx_hd.plain (id text PRIMARY KEY, body text, account text);
+SELECT escalation.attach('ctx_hd.plain', key => 'id', body => 'body', account => 'account') AS plain \gset
+INSERT INTO escalation.rules (name, source_id, keywords, target_team)
+VALUES ('context: plain outage', :plain, '{outage}', 'tier2');
+INSERT INTO ctx_hd.plain VALUES ('P-1', 'outage', 'acme'), ('P-2', 'outage', 'no such account');
+SELECT ticket_key, context FROM escalation.escalations WHERE source_id = :plain ORDER BY ticket_key;
+
+-- escalation.ticket_context(): the same snapshot, on demand
+SELECT jsonb_path_query_array(escalation.ticket_context(:sid, '6'), '$.requester_tickets[*].key') AS others,
+       escalation.ticket_context(:sid, '6')->'ticket'->>'subject' AS subject;
+SELECT escalation.ticket_context(:sid, '999') IS NULL AS unknown_ticket_is_null;
+SELECT regress_error(format($$SELECT escalation.ticket_context(%s, 'not a number')$$, :sid)) AS not_a_key;
+SELECT escalation.ticket_context(:sid, NULL) IS NULL AS null_key_is_null;
+SELECT regress_error($$SELECT escalation.ticket_context(-1, '1')$$) AS unknown_source;
