@@ -23,7 +23,6 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
           cache bad_input privileges
-REGRESS_OPTS = --dbname=escalation_regression
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation
@@ -33,6 +32,9 @@ EXTRA_CLEAN = results regression.diffs regression.out test/isolation/output_iso 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS passes --dbname=$(CONTRIB_TESTDB) to pg_regress; name ours
+CONTRIB_TESTDB = escalation_regression
 
 # PGXS does not track header dependencies
 $(OBJS): src/escalation.h src/compat.h

@@ -11,7 +11,7 @@
 #
 # Every suite runs even when an earlier one failed. Counts are per individual
 # test, and the last line printed is always
-#     escalation tests: N passed, N failed
+#     escalation: N passed, N failed
 # The exit status is non-zero when anything failed.
 set -euo pipefail
 
@@ -269,5 +269,5 @@ while read -r suite p f status; do
     failed=$((failed + f))
 done <"$RESULTS"
 
-echo "escalation tests: $passed passed, $failed failed"
+echo "escalation: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
