@@ -12,7 +12,8 @@ OBJS = \
 	src/record.o \
 	src/trigger.o \
 	src/journey.o \
-	src/funcs.o
+	src/funcs.o \
+	src/calendar.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 
 DATA = $(wildcard escalation--*.sql)
@@ -22,7 +23,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input privileges
+          cache bad_input privileges calendar
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation

@@ -1070,6 +1070,206 @@ COMMENT ON FUNCTION escalation.cancel(bigint, text, timestamptz) IS
   'cancel an open escalation, with the reason';
 
 --------------------------------------------------------------------------
+-- Business calendars and business time
+--
+-- A calendar is a time zone, working periods per weekday and holidays;
+-- business time elapses only inside working periods.  The arithmetic is C
+-- (src/calendar.c); every backend caches the calendars it used and drops
+-- them when one of these tables changes (statement trigger
+-- invalidate_cache, as for the configuration).
+--------------------------------------------------------------------------
+CREATE FUNCTION escalation.is_zone_name(tz text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'escalation_is_zone_name'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION escalation.is_zone_name(text) IS
+  'true for a time zone PostgreSQL loads with its rules (Europe/Berlin, UTC), false for an abbreviation (PST, CEST), which is a fixed offset without daylight saving time';
+
+CREATE TABLE escalation.calendars (
+    calendar_id serial PRIMARY KEY,
+    name        text NOT NULL UNIQUE CHECK (btrim(name) <> ''),
+    time_zone   text NOT NULL CHECK (escalation.is_time_zone(time_zone)),
+    description text,
+    CONSTRAINT calendars_zone_has_rules CHECK (escalation.is_zone_name(time_zone))
+);
+COMMENT ON TABLE escalation.calendars IS
+  'Business calendars: a time zone, working periods (calendar_hours) and holidays (calendar_holidays). Business time elapses only inside working periods';
+COMMENT ON COLUMN escalation.calendars.name IS 'what escalation.business_add(), business_time() and business_periods() are given';
+COMMENT ON COLUMN escalation.calendars.time_zone IS 'zone of the working periods'' wall-clock times and of the holidays'' dates: a zone name such as Europe/Berlin, not an abbreviation';
+
+CREATE TABLE escalation.calendar_hours (
+    calendar_id integer NOT NULL REFERENCES escalation.calendars (calendar_id) ON DELETE CASCADE,
+    weekday     integer NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+    starts      time NOT NULL CHECK (starts < '24:00'),
+    ends        time NOT NULL,
+    PRIMARY KEY (calendar_id, weekday, starts),
+    CONSTRAINT calendar_hours_not_empty CHECK (ends <> starts)
+);
+COMMENT ON TABLE escalation.calendar_hours IS
+  'Working periods of a calendar, in local wall-clock time; a weekday may have several (lunch breaks). Periods of one calendar never overlap, also across midnight';
+COMMENT ON COLUMN escalation.calendar_hours.weekday IS '0 = Sunday .. 6 = Saturday, as extract(dow ...)';
+COMMENT ON COLUMN escalation.calendar_hours.starts IS 'local time the period starts; a start inside a spring-forward gap means the first instant after the gap';
+COMMENT ON COLUMN escalation.calendar_hours.ends IS 'local time the period ends; 24:00 is midnight; at or before starts, the period runs past midnight into the next weekday (22:00-06:00)';
+
+CREATE TABLE escalation.calendar_holidays (
+    calendar_id integer NOT NULL REFERENCES escalation.calendars (calendar_id) ON DELETE CASCADE,
+    day         date NOT NULL CHECK (isfinite(day)),
+    recurring   boolean NOT NULL DEFAULT false,
+    name        text,
+    PRIMARY KEY (calendar_id, day)
+);
+COMMENT ON TABLE escalation.calendar_holidays IS
+  'Holidays of a calendar: no business time elapses on that local date (periods running past midnight are cut at its midnights)';
+COMMENT ON COLUMN escalation.calendar_holidays.recurring IS 'true: the same month and day every year from day on (a February 29 only in leap years)';
+
+/*
+ * One function, two triggers: BEFORE checks the row on its own, the AFTER
+ * constraint trigger checks it against the calendar's other periods once
+ * the statement is done (or at commit, with SET CONSTRAINTS ... DEFERRED).
+ */
+CREATE FUNCTION escalation.validate_calendar_hours()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    days constant text[] := ARRAY['Sunday', 'Monday', 'Tuesday', 'Wednesday',
+                                  'Thursday', 'Friday', 'Saturday'];
+    day_us constant bigint := 86400000000;
+    week_us constant bigint := 7 * 86400000000;
+    cal text;
+    new_s bigint;
+    new_e bigint;
+    o record;
+    msg text;
+BEGIN
+    IF TG_WHEN = 'BEFORE' THEN
+        -- NOT NULL constraints report missing values
+        IF NEW.weekday IS NULL OR NEW.starts IS NULL OR NEW.ends IS NULL THEN
+            RETURN NEW;
+        END IF;
+        IF NEW.weekday NOT BETWEEN 0 AND 6 THEN
+            RAISE EXCEPTION 'weekday % is not between 0 (Sunday) and 6 (Saturday)', NEW.weekday
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NEW.starts = '24:00' THEN
+            RAISE EXCEPTION 'a working period cannot start at 24:00'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Start it at 00:00 of the next weekday.';
+        END IF;
+        IF NEW.ends = NEW.starts THEN
+            RAISE EXCEPTION 'working period % %-% is empty', days[NEW.weekday + 1],
+                            to_char(NEW.starts::interval, 'HH24:MI'), to_char(NEW.ends::interval, 'HH24:MI')
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'A period that ends at or before its start runs past midnight; a whole day is 00:00-24:00.';
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    -- one writer per calendar at a time, so that two transactions cannot
+    -- each add one of two overlapping periods
+    SELECT c.name INTO cal FROM escalation.calendars c
+     WHERE c.calendar_id = NEW.calendar_id FOR NO KEY UPDATE;
+    -- a deferred check: the row may have changed or gone since
+    PERFORM 1 FROM escalation.calendar_hours h
+     WHERE h.calendar_id = NEW.calendar_id AND h.weekday = NEW.weekday
+       AND h.starts = NEW.starts AND h.ends = NEW.ends;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+
+    -- positions in the week in microseconds; a period is at most a day long,
+    -- so comparing with the other period shifted a week either way is enough
+    new_s := NEW.weekday * day_us + (extract(epoch FROM NEW.starts) * 1000000)::bigint;
+    new_e := new_s + (extract(epoch FROM NEW.ends) * 1000000)::bigint
+           - (extract(epoch FROM NEW.starts) * 1000000)::bigint
+           + CASE WHEN NEW.ends > NEW.starts THEN 0 ELSE day_us END;
+    SELECT h.weekday, h.starts, h.ends INTO o
+      FROM escalation.calendar_hours h,
+           LATERAL (SELECT h.weekday * day_us + (extract(epoch FROM h.starts) * 1000000)::bigint AS s) hs,
+           LATERAL (SELECT hs.s + (extract(epoch FROM h.ends) * 1000000)::bigint
+                               - (extract(epoch FROM h.starts) * 1000000)::bigint
+                               + CASE WHEN h.ends > h.starts THEN 0 ELSE day_us END AS e) he
+     WHERE h.calendar_id = NEW.calendar_id
+       AND (h.weekday, h.starts) <> (NEW.weekday, NEW.starts)
+       AND EXISTS (SELECT 1 FROM unnest(ARRAY[-1, 0, 1]) AS k(w)
+                    WHERE new_s < he.e + k.w * week_us AND hs.s + k.w * week_us < new_e)
+     ORDER BY h.weekday, h.starts
+     LIMIT 1;
+    IF FOUND THEN
+        msg := format('working period %s %s-%s of calendar "%s" overlaps %s %s-%s',
+                      days[NEW.weekday + 1],
+                      to_char(NEW.starts::interval, 'HH24:MI'), to_char(NEW.ends::interval, 'HH24:MI'),
+                      cal, days[o.weekday + 1],
+                      to_char(o.starts::interval, 'HH24:MI'), to_char(o.ends::interval, 'HH24:MI'));
+        IF NEW.ends <= NEW.starts OR o.ends <= o.starts THEN
+            RAISE EXCEPTION '%', msg
+                USING ERRCODE = 'exclusion_violation',
+                      DETAIL = 'A period that ends at or before its start runs past midnight into the next weekday.',
+                      HINT = 'Periods of one calendar must not overlap; make them one period, or shorten one.';
+        END IF;
+        RAISE EXCEPTION '%', msg
+            USING ERRCODE = 'exclusion_violation',
+                  HINT = 'Periods of one calendar must not overlap; make them one period, or shorten one.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_calendar_hours() IS
+  'trigger on escalation.calendar_hours: BEFORE refuses empty periods, AFTER (constraint trigger, deferrable) refuses periods that overlap another period of the calendar, midnight-crossing ones included';
+
+CREATE TRIGGER validate_calendar_hours BEFORE INSERT OR UPDATE ON escalation.calendar_hours
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_calendar_hours();
+CREATE CONSTRAINT TRIGGER calendar_hours_no_overlap AFTER INSERT OR UPDATE ON escalation.calendar_hours
+    DEFERRABLE INITIALLY IMMEDIATE
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_calendar_hours();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.calendars
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.calendar_hours
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.calendar_holidays
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();
+
+CREATE FUNCTION escalation.business_add(calendar text, start timestamptz, duration interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'escalation_business_add'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION escalation.business_add(text, timestamptz, interval) IS
+  'the earliest instant at which duration of business time has elapsed since start on the calendar (NULL: 24x7). A day of duration counts as 24 hours; months and negative durations are refused; gives up after 20 years';
+
+CREATE FUNCTION escalation.business_time(calendar text, "from" timestamptz, "to" timestamptz)
+RETURNS interval
+AS 'MODULE_PATHNAME', 'escalation_business_time'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION escalation.business_time(text, timestamptz, timestamptz) IS
+  'business time between two instants on the calendar (NULL: 24x7), in hours, minutes and seconds (never days); negative when from is after to';
+
+CREATE FUNCTION escalation.business_periods(calendar text, "from" timestamptz, "to" timestamptz)
+RETURNS TABLE (starts timestamptz, ends timestamptz)
+AS 'MODULE_PATHNAME', 'escalation_business_periods'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 20;
+COMMENT ON FUNCTION escalation.business_periods(text, timestamptz, timestamptz) IS
+  'the working periods of the calendar (NULL: 24x7) between two instants, clipped to them, in order; what business_time() adds up';
+
+SELECT pg_catalog.pg_extension_config_dump('escalation.calendars', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.calendars_calendar_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.calendar_hours', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.calendar_holidays', '');
+
+GRANT SELECT ON escalation.calendars, escalation.calendar_hours, escalation.calendar_holidays
+      TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT INSERT, UPDATE, DELETE ON escalation.calendars, escalation.calendar_hours,
+      escalation.calendar_holidays TO escalation_admin;
+GRANT USAGE ON SEQUENCE escalation.calendars_calendar_id_seq TO escalation_admin;
+-- is_zone_name: the CHECK on calendars.time_zone runs it as the writer
+GRANT EXECUTE ON FUNCTION
+      escalation.business_add(text, timestamptz, interval),
+      escalation.business_time(text, timestamptz, timestamptz),
+      escalation.business_periods(text, timestamptz, timestamptz),
+      escalation.is_zone_name(text)
+      TO escalation_admin, escalation_agent, escalation_analyst;
+
+--------------------------------------------------------------------------
 -- pg_dump: configuration and history are user data
 --------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('escalation.teams', '');

@@ -701,11 +701,14 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 					r->field_index = fi;
 		if (r->pattern)
 		{
-			r->regex = compile_pattern(r->pattern, list_nth_int(rule_case, i) != 0);
+			r->case_sensitive = list_nth_int(rule_case, i) != 0;
+			r->regex = compile_pattern(r->pattern, r->case_sensitive);
 			if (r->regex == NULL)
 				continue;
+			r->literal = esc_required_literal(r->pattern, r->case_sensitive);
 		}
-		if (r->regex && pattern_combinable(r->pattern))
+		/* patterns without a literal of their own share one prefilter scan */
+		if (r->regex && r->literal == NULL && pattern_combinable(r->pattern))
 		{
 			int			g = list_nth_int(rule_case, i) != 0 ? 1 : 0;
 

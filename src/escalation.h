@@ -173,8 +173,11 @@ typedef struct EscRule
 	int			nkeywords;
 	int		   *kwids;			/* keyword ids in the source's lexicon */
 	char	   *pattern;
+	bool		case_sensitive;
 	regex_t    *regex;			/* compiled, or NULL */
 	int			prefilter;		/* which EscSource.prefilter covers it, -1 none */
+	char	   *literal;		/* text every match contains (folded unless
+								 * case-sensitive), or NULL */
 	int			npriorities;
 	char	  **priorities;
 	int			nchannels;
@@ -272,6 +275,7 @@ typedef struct EscFacts
 	int			wlen;
 	regex_t    *prefilter[2];	/* the source's combined patterns */
 	int			prefilter_state[2];	/* -1 not run yet, 0 no match, 1 match */
+	char	   *folded;			/* text with ASCII folded to lower case, lazily */
 } EscFacts;
 
 typedef struct EscVerdict
@@ -286,6 +290,7 @@ extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern bool esc_compare_field(const char *value, const char *op,
 							  const char *threshold, bool numeric, double number);
 extern bool esc_parse_number(const char *s, double *out);
+extern char *esc_required_literal(const char *pattern, bool case_sensitive);
 
 /* ---------- row.c: reading helpdesk rows into facts */
 
@@ -338,6 +343,49 @@ extern void esc_record_first_response(EscSource *src, const char *ticket_key,
 									  TimestampTz at, const char *author);
 extern void esc_become_owner(Oid *save_userid, int *save_sec);
 extern void esc_restore_user(Oid save_userid, int save_sec);
+
+/* ---------- calendar.c: business calendars and business-time arithmetic */
+
+/* a working stretch of one weekday, microseconds from local midnight */
+typedef struct EscCalSpan
+{
+	int64		start;
+	int64		end;			/* > start, at most USECS_PER_DAY */
+} EscCalSpan;
+
+/* a holiday repeated every year on its month and day, from its first date on */
+typedef struct EscCalRecurring
+{
+	int			month;
+	int			mday;
+	DateADT		first;
+} EscCalRecurring;
+
+typedef struct EscCalendar
+{
+	int32		calendar_id;
+	char	   *name;
+	char	   *time_zone;
+	pg_tz	   *tz;
+	int			nspans[7];		/* per weekday, 0 = Sunday */
+	EscCalSpan *spans[7];		/* sorted, disjoint; midnight-crossing periods
+								 * already split at midnight */
+	int			maxspans;
+	int64		week_usecs;		/* working time of a week without holidays
+								 * or UTC offset changes */
+	int			nholidays;
+	DateADT    *holidays;		/* sorted */
+	int			nrecurring;
+	EscCalRecurring *recurring;
+} EscCalendar;
+
+/* valid until the next esc_calendar_get() of the transaction or its end */
+extern EscCalendar *esc_calendar_get(const char *name);
+extern TimestampTz esc_business_add(const EscCalendar *cal, TimestampTz start, int64 usecs);
+extern int64 esc_business_between(const EscCalendar *cal, TimestampTz from, TimestampTz to);
+typedef void (*EscPeriodEmit) (void *arg, TimestampTz starts, TimestampTz ends);
+extern void esc_business_periods(const EscCalendar *cal, TimestampTz from, TimestampTz to,
+								 EscPeriodEmit emit, void *arg);
 
 /* ---------- guc.c */
 extern bool esc_enabled;

@@ -148,6 +148,153 @@ renewal_is_near(EscAccount *acc, TimestampTz at, Interval *within)
 	return acc->renewal_date >= today && acc->renewal_date <= horizon_date;
 }
 
+/* end the current literal run, keeping the longest */
+static void
+literal_flush(StringInfo cur, StringInfo best)
+{
+	if (cur->len > best->len)
+	{
+		resetStringInfo(best);
+		appendBinaryStringInfo(best, cur->data, cur->len);
+	}
+	resetStringInfo(cur);
+}
+
+/* skip a bracket expression; returns the position of its closing ']' */
+static const char *
+skip_bracket(const char *c)
+{
+	c++;						/* past '[' */
+	if (*c == '^')
+		c++;
+	if (*c == ']')
+		c++;
+	while (*c && *c != ']')
+	{
+		if (*c == '[' && (c[1] == ':' || c[1] == '.' || c[1] == '='))
+		{
+			char		close = c[1];
+
+			c += 2;
+			while (*c && !(*c == close && c[1] == ']'))
+				c++;
+			if (*c)
+				c++;
+		}
+		else if (*c == '\\' && c[1])
+			c++;
+		if (*c)
+			c++;
+	}
+	return c;
+}
+
+/*
+ * A literal that every match of the pattern contains, or NULL: the longest
+ * run of plain ASCII characters at the top level of the pattern (outside
+ * groups and bracket expressions, not made optional by a quantifier), at
+ * least three characters long.  Conservative by construction: anything it
+ * does not understand ends a run.  A pattern with top-level alternation,
+ * embedded options or a director has none.  Checking for this literal with
+ * memmem() before running the regex engine is what makes pattern rules
+ * cheap on the many tickets they do not match.
+ */
+char *
+esc_required_literal(const char *p, bool case_sensitive)
+{
+	StringInfoData cur,
+				best;
+
+	if (strncmp(p, "***", 3) == 0 || strncmp(p, "(?", 2) == 0)
+		return NULL;
+	initStringInfo(&cur);
+	initStringInfo(&best);
+	for (const char *c = p; *c; c++)
+	{
+		unsigned char ch = (unsigned char) *c;
+
+		if (ch == '\\')
+		{
+			literal_flush(&cur, &best);
+			if (c[1])
+				c++;
+		}
+		else if (ch == '[')
+		{
+			literal_flush(&cur, &best);
+			c = skip_bracket(c);
+			if (*c == '\0')
+				return NULL;
+		}
+		else if (ch == '(')
+		{
+			int			depth = 1;
+
+			literal_flush(&cur, &best);
+			for (c++; *c && depth > 0; c++)
+			{
+				if (*c == '\\' && c[1])
+					c++;
+				else if (*c == '[')
+				{
+					c = skip_bracket(c);
+					if (*c == '\0')
+						return NULL;
+				}
+				else if (*c == '(')
+					depth++;
+				else if (*c == ')')
+					depth--;
+			}
+			if (depth > 0)
+				return NULL;
+			c--;				/* at the closing ')' */
+		}
+		else if (ch == '|')
+			return NULL;
+		else if (ch == '?' || ch == '*' || ch == '{')
+		{
+			/* the character before is optional or repeated */
+			if (cur.len > 0)
+				cur.data[--cur.len] = '\0';
+			literal_flush(&cur, &best);
+			if (ch == '{')
+			{
+				while (*c && *c != '}')
+					c++;
+				if (*c == '\0')
+					return NULL;
+			}
+		}
+		else if (ch == '+' || ch == '.' || ch == '^' || ch == '$' || ch == ')' || ch >= 0x80)
+			literal_flush(&cur, &best);
+		else
+			appendStringInfoChar(&cur, case_sensitive ? (char) ch : (char) pg_ascii_tolower(ch));
+	}
+	literal_flush(&cur, &best);
+	return best.len >= 3 ? best.data : NULL;
+}
+
+/* does the text contain the rule's literal? */
+static bool
+has_literal(EscRule *rule, EscFacts *facts, bool case_sensitive)
+{
+	const char *hay = facts->text;
+
+	if (!case_sensitive)
+	{
+		if (facts->folded == NULL)
+		{
+			facts->folded = palloc(facts->textlen + 1);
+			for (int i = 0; i < facts->textlen; i++)
+				facts->folded[i] = pg_ascii_tolower((unsigned char) facts->text[i]);
+			facts->folded[facts->textlen] = '\0';
+		}
+		hay = facts->folded;
+	}
+	return memmem(hay, facts->textlen, rule->literal, strlen(rule->literal)) != NULL;
+}
+
 void
 esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 {
@@ -247,6 +394,11 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 		if (facts->text == NULL || facts->textlen == 0)
 		{
 			v->why_not = "pattern did not match (no text)";
+			return;
+		}
+		if (rule->literal && !has_literal(rule, facts, rule->case_sensitive))
+		{
+			v->why_not = "pattern did not match";
 			return;
 		}
 		ensure_wide_text(facts);

@@ -7,13 +7,16 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(215);
+SELECT plan(265);
 -- tables
 SELECT has_schema('escalation');
-SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'escalations', 'events', 'first_responses', 'rules', 'skills', 'sources', 'teams']);
+SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'escalations', 'events', 'first_responses', 'rules', 'skills', 'sources', 'teams']);
 SELECT has_table('escalation', 'accounts', 'table escalation.accounts exists');
 SELECT has_table('escalation', 'agent_skills', 'table escalation.agent_skills exists');
 SELECT has_table('escalation', 'agents', 'table escalation.agents exists');
+SELECT has_table('escalation', 'calendar_holidays', 'table escalation.calendar_holidays exists');
+SELECT has_table('escalation', 'calendar_hours', 'table escalation.calendar_hours exists');
+SELECT has_table('escalation', 'calendars', 'table escalation.calendars exists');
 SELECT has_table('escalation', 'escalations', 'table escalation.escalations exists');
 SELECT has_table('escalation', 'events', 'table escalation.events exists');
 SELECT has_table('escalation', 'first_responses', 'table escalation.first_responses exists');
@@ -23,9 +26,12 @@ SELECT has_table('escalation', 'sources', 'table escalation.sources exists');
 SELECT has_table('escalation', 'teams', 'table escalation.teams exists');
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'attach', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'detach', 'escalate', 'explain', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_time_zone', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'record_event', 'resolve', 'set_status', 'target_key', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_rule']);
+SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'detach', 'escalate', 'explain', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'record_event', 'resolve', 'set_status', 'target_key', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule']);
 SELECT has_function('escalation', 'accept', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[]);
+SELECT has_function('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[]);
+SELECT has_function('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[]);
+SELECT has_function('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'cancel', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'check_column', ARRAY['regclass', 'text', 'text', 'text[]']::name[]);
 SELECT has_function('escalation', 'check_lookup', ARRAY['text', 'jsonb']::name[]);
@@ -37,6 +43,7 @@ SELECT has_function('escalation', 'invalidate_cache', ARRAY[]::name[]);
 SELECT has_function('escalation', 'invert_value_map', ARRAY['text', 'jsonb', 'text[]']::name[]);
 SELECT has_function('escalation', 'is_clean_text_array', ARRAY['text[]']::name[]);
 SELECT has_function('escalation', 'is_time_zone', ARRAY['text']::name[]);
+SELECT has_function('escalation', 'is_zone_name', ARRAY['text']::name[]);
 SELECT has_function('escalation', 'keyword_lexemes', ARRAY['text', 'regconfig']::name[]);
 SELECT has_function('escalation', 'match_keywords', ARRAY['text', 'text[]', 'regconfig']::name[]);
 SELECT has_function('escalation', 'merge_reasons', ARRAY['jsonb', 'jsonb']::name[]);
@@ -48,12 +55,21 @@ SELECT has_function('escalation', 'target_key', ARRAY['text', 'text[]', 'integer
 SELECT has_function('escalation', 'ticket_context', ARRAY['integer', 'text']::name[]);
 SELECT has_function('escalation', 'ticket_trigger', ARRAY[]::name[]);
 SELECT has_function('escalation', 'transition_allowed', ARRAY['text', 'text']::name[]);
+SELECT has_function('escalation', 'validate_calendar_hours', ARRAY[]::name[]);
 SELECT has_function('escalation', 'validate_rule', ARRAY[]::name[]);
 SELECT function_returns('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'integer');
 SELECT function_returns('escalation', 'escalate', ARRAY['regclass', 'text', 'text', 'text[]', 'integer', 'text', 'integer', 'text', 'jsonb', 'integer', 'timestamp with time zone']::name[], 'bigint');
 SELECT function_returns('escalation', 'explain', ARRAY['regclass', 'text', 'timestamp with time zone']::name[], 'setof record');
 SELECT function_returns('escalation', 'ticket_context', ARRAY['integer', 'text']::name[], 'jsonb');
 SELECT function_returns('escalation', 'accept', ARRAY['bigint', 'text', 'timestamp with time zone']::name[], 'escalation.escalations');
+SELECT function_returns('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[], 'timestamp with time zone');
+SELECT function_returns('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'interval');
+SELECT function_returns('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'setof record');
+SELECT volatility_is('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[], 'stable');
+SELECT volatility_is('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'stable');
+SELECT volatility_is('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'stable');
+SELECT isnt_strict('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[]);
+SELECT isnt_strict('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[]);
 
 -- keys
 SELECT col_is_pk('escalation', 'teams', 'name', 'escalation.teams is keyed by name');
@@ -111,6 +127,11 @@ SELECT index_is_unique('escalation', 'escalations', 'escalations_one_open');
 SELECT index_is_unique('escalation', 'sources', 'sources_attached_table');
 SELECT index_is_unique('escalation', 'sources', 'sources_attached_name');
 SELECT fk_ok('escalation', 'rules', 'target_team', 'escalation', 'teams', 'name');
+SELECT col_is_pk('escalation', 'calendars', 'calendar_id', 'escalation.calendars is keyed by calendar_id');
+SELECT col_is_pk('escalation', 'calendar_hours', ARRAY['calendar_id', 'weekday', 'starts'], 'escalation.calendar_hours is keyed by calendar, weekday and start');
+SELECT col_is_pk('escalation', 'calendar_holidays', ARRAY['calendar_id', 'day'], 'escalation.calendar_holidays is keyed by calendar and day');
+SELECT fk_ok('escalation', 'calendar_hours', 'calendar_id', 'escalation', 'calendars', 'calendar_id');
+SELECT fk_ok('escalation', 'calendar_holidays', 'calendar_id', 'escalation', 'calendars', 'calendar_id');
 
 -- triggers on the extension's own tables
 SELECT has_trigger('escalation', 'escalations', 'check_transition', 'escalation.escalations has trigger check_transition');
@@ -120,6 +141,11 @@ SELECT has_trigger('escalation', 'rules', 'invalidate_cache', 'escalation.rules 
 SELECT has_trigger('escalation', 'sources', 'invalidate_cache', 'escalation.sources has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'accounts', 'invalidate_cache', 'escalation.accounts has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'teams', 'invalidate_cache', 'escalation.teams has trigger invalidate_cache');
+SELECT has_trigger('escalation', 'calendars', 'invalidate_cache', 'escalation.calendars has trigger invalidate_cache');
+SELECT has_trigger('escalation', 'calendar_hours', 'invalidate_cache', 'escalation.calendar_hours has trigger invalidate_cache');
+SELECT has_trigger('escalation', 'calendar_holidays', 'invalidate_cache', 'escalation.calendar_holidays has trigger invalidate_cache');
+SELECT has_trigger('escalation', 'calendar_hours', 'validate_calendar_hours', 'escalation.calendar_hours has trigger validate_calendar_hours');
+SELECT has_trigger('escalation', 'calendar_hours', 'calendar_hours_no_overlap', 'escalation.calendar_hours has constraint trigger calendar_hours_no_overlap');
 
 -- roles
 SELECT has_role('escalation_admin');
@@ -203,6 +229,19 @@ SELECT function_privs_are('escalation', 'keyword_lexemes', ARRAY['text', 'regcon
 SELECT function_privs_are('escalation', 'keyword_lexemes', ARRAY['text', 'regconfig']::name[], 'escalation_agent', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'keyword_lexemes', ARRAY['text', 'regconfig']::name[], 'escalation_analyst', ARRAY['EXECUTE']);
 
+SELECT function_privs_are('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[], 'escalation_agent', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[], 'escalation_analyst', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_agent', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_analyst', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_agent', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_analyst', ARRAY['EXECUTE']);
+
 -- who may read and write what
 SELECT table_privs_are('escalation', 'accounts', 'public', ARRAY[]::name[]);
 SELECT table_privs_are('escalation', 'accounts', 'escalation_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]);
@@ -216,6 +255,18 @@ SELECT table_privs_are('escalation', 'agents', 'public', ARRAY[]::name[]);
 SELECT table_privs_are('escalation', 'agents', 'escalation_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]);
 SELECT table_privs_are('escalation', 'agents', 'escalation_agent', ARRAY['SELECT']::name[]);
 SELECT table_privs_are('escalation', 'agents', 'escalation_analyst', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'calendar_holidays', 'public', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'calendar_holidays', 'escalation_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]);
+SELECT table_privs_are('escalation', 'calendar_holidays', 'escalation_agent', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'calendar_holidays', 'escalation_analyst', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'calendar_hours', 'public', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'calendar_hours', 'escalation_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]);
+SELECT table_privs_are('escalation', 'calendar_hours', 'escalation_agent', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'calendar_hours', 'escalation_analyst', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'calendars', 'public', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'calendars', 'escalation_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]);
+SELECT table_privs_are('escalation', 'calendars', 'escalation_agent', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'calendars', 'escalation_analyst', ARRAY['SELECT']::name[]);
 SELECT table_privs_are('escalation', 'escalations', 'public', ARRAY[]::name[]);
 SELECT table_privs_are('escalation', 'escalations', 'escalation_admin', ARRAY['SELECT']::name[]);
 SELECT table_privs_are('escalation', 'escalations', 'escalation_agent', ARRAY['SELECT']::name[]);

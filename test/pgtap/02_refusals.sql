@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(44);
+SELECT plan(51);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -144,6 +144,28 @@ SELECT results_eq(
     'explain: which rules fire');
 SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid), 2,
     'explain wrote nothing (the 1 MB ticket and the unknown ticket''s message)');
+
+-- calendars
+INSERT INTO escalation.calendars (name, time_zone) VALUES ('tap office', 'Europe/Berlin'), ('tap never', 'UTC');
+INSERT INTO escalation.calendar_hours (calendar_id, weekday, starts, ends)
+SELECT calendar_id, 1, '22:00', '06:00' FROM escalation.calendars WHERE name = 'tap office';
+SELECT throws_ok($$INSERT INTO escalation.calendar_hours (calendar_id, weekday, starts, ends)
+                   SELECT calendar_id, 2, '05:00', '09:00' FROM escalation.calendars WHERE name = 'tap office'$$,
+    '23P01', 'working period Tuesday 05:00-09:00 of calendar "tap office" overlaps Monday 22:00-06:00',
+    'calendar: a period overlapping last night''s');
+SELECT throws_ok($$INSERT INTO escalation.calendar_hours (calendar_id, weekday, starts, ends)
+                   SELECT calendar_id, 3, '09:00', '09:00' FROM escalation.calendars WHERE name = 'tap office'$$,
+    '22023', 'working period Wednesday 09:00-09:00 is empty', 'calendar: an empty period');
+SELECT throws_ok($$SELECT escalation.business_add('tap nowhere', now(), '1 hour')$$,
+    '42704', 'calendar "tap nowhere" does not exist', 'business_add: unknown calendar');
+SELECT throws_ok($$SELECT escalation.business_time('tap never', now(), now() + interval '1 day')$$,
+    '55000', 'calendar "tap never" has no working hours', 'business_time: a calendar that never works');
+SELECT throws_ok($$SELECT escalation.business_add('tap office', now(), '-1 hour')$$,
+    '22023', 'business time to add cannot be negative', 'business_add: negative duration');
+SELECT throws_ok($$SELECT escalation.business_add('tap office', now(), '1 month')$$,
+    '22023', 'business time cannot be given in months or years', 'business_add: months');
+SELECT is(escalation.business_time('tap office', '2024-06-03 00:00+02', '2024-06-04 00:00+02'), '02:00:00'::interval,
+    'business_time: Monday 22:00 to midnight');
 
 SELECT * FROM finish();
 ROLLBACK;
