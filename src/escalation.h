@@ -126,6 +126,7 @@ typedef struct EscLexicon
 	EscKeyword *keywords;
 	List	  **first;			/* lexeme id -> List of keyword indexes whose
 								 * first part can be that lexeme */
+	bool		digit_stems;	/* some keyword stem has a digit */
 	struct EscMemo *memo;		/* text word -> keyword lexeme ids */
 	MemoryContext memo_cxt;
 	long		memo_entries;

@@ -106,11 +106,15 @@ next_word(const char *text, int len, int *pos, int *start, int *end)
 	return true;
 }
 
-/* copy a word, folding ASCII to lower case; false if it is too long */
+/*
+ * Copy a word, folding ASCII to lower case; false if it is too long.
+ * *digits tells whether it holds a digit.
+ */
 static inline bool
-fold_word(const char *text, int start, int end, char *buf)
+fold_word(const char *text, int start, int end, char *buf, bool *digits)
 {
 	int			n = end - start;
+	bool		d = false;
 
 	if (n >= ESC_MAX_WORD)
 		return false;
@@ -119,8 +123,10 @@ fold_word(const char *text, int start, int end, char *buf)
 		unsigned char c = (unsigned char) text[start + i];
 
 		buf[i] = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
+		d |= (c >= '0' && c <= '9');
 	}
 	buf[n] = '\0';
+	*digits = d;
 	return true;
 }
 
@@ -217,6 +223,8 @@ lexeme_id(EscLexicon *lex, const char *lexeme)
 
 	if (strlen(lexeme) >= ESC_MAX_WORD)
 		return -1;
+	if (strpbrk(lexeme, "0123456789") != NULL)
+		lex->digit_stems = true;
 	strlcpy(key, lexeme, ESC_MAX_WORD);
 	e = hash_search(lex->lexemes, key, HASH_ENTER, &found);
 	if (!found)
@@ -412,6 +420,7 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 	while (next_word(text, len, &pos, &start, &end))
 	{
 		MemoEntry  *e;
+		bool		digits;
 
 		nwords++;
 		if (!past_break && start >= field_break)
@@ -419,8 +428,15 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 			wordno += ESC_FIELD_GAP;
 			past_break = true;
 		}
-		if (!fold_word(text, start, end, word))
+
+		if (!fold_word(text, start, end, word, &digits) ||
+			(digits && !lex->digit_stems))
 		{
+			/*
+			 * Order numbers, versions, amounts: a word with a digit keeps it
+			 * in its stems, so unless a keyword has a digit it cannot match,
+			 * and such words, mostly seen once, would only crowd the memo.
+			 */
 			wordno++;
 			continue;
 		}

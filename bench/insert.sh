@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# summary: per-insert cost of the C trigger (attached ticket table) vs no trigger and vs a PL/pgSQL trigger
+#
+# bench/insert.sh -- called as `bench/run insert`; see docs/benchmarks.md.
+#
+# Builds and installs the extension, starts a throwaway cluster with
+# escalation preloaded (pg_virtualenv), creates a helpdesk of its own
+# (helpdesk.tickets and two identical twins, each with the same 100,000
+# tickets of history), 1,000 accounts, 50 rules and a pool of 20,000 ~1 KB
+# ticket texts, then measures with pgbench (one INSERT per transaction, one
+# client) the inserts per second into
+#   bare      helpdesk.tickets_bare     no trigger
+#   attached  helpdesk.tickets          escalation.attach()ed: the C trigger
+#   plpgsql   helpdesk.tickets_plpgsql  a naive PL/pgSQL trigger doing the same job
+# in alternating rounds, and reports the median per-insert cost of each.
+# Then it checks the escalation rate of the attached table, and that the C
+# trigger and the PL/pgSQL evaluation agree ticket by ticket.
+#
+# Environment:
+#   BENCH_SECONDS    length of one pgbench run (default 20)
+#   BENCH_ROUNDS     alternating rounds (default 5)
+#   BENCH_BREAKDOWN  1 (default) adds one attached run with all rules disabled
+#                    and one without the pattern rules, to show where time goes
+#   BENCH_PERF       1 records a perf profile of the backend during one more
+#                    attached run (needs perf; report in bench/out/)
+#   BENCH_HISTORY    tickets of history per table before the runs (default 100000)
+#   BENCH_NO_BUILD   1 skips the build and install
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+
+if [ -z "${ESC_BENCH_INSIDE:-}" ]; then
+    if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+        echo "== building and installing the extension"
+        if [ -x scripts/build.sh ]; then
+            scripts/build.sh
+        else
+            make -s
+            make -s install
+        fi
+    fi
+    mkdir -p bench/out
+    export ESC_BENCH_INSIDE=1
+    export ESC_BENCH_LOG="$root/bench/out/insert-$(date -u +%Y%m%dT%H%M%SZ).log"
+    export ESC_BENCH_RESULT
+    ESC_BENCH_RESULT="$(mktemp -t esc-bench-result.XXXXXX)"
+    chmod 666 "$ESC_BENCH_RESULT"
+    venv=(pg_virtualenv)
+    [ "$(id -u)" = 0 ] && venv+=(-t)     # a private cluster directory, even as root
+    echo "== starting a throwaway cluster (log: ${ESC_BENCH_LOG#"$root"/})"
+    set +e
+    "${venv[@]}" \
+        -o shared_preload_libraries=escalation \
+        -o fsync=off -o synchronous_commit=off -o full_page_writes=off \
+        -o autovacuum=off -o shared_buffers=4GB -o max_wal_size=8GB \
+        bash "$here/insert.sh" "$@" 2>&1 | tee -a "$ESC_BENCH_LOG"
+    rc=${PIPESTATUS[0]}
+    set -e
+    result="$(cat "$ESC_BENCH_RESULT")"
+    rm -f "$ESC_BENCH_RESULT"
+    if [ "$rc" != 0 ] || [ -z "$result" ]; then
+        echo "bench/run insert: failed (exit $rc); see ${ESC_BENCH_LOG#"$root"/}" >&2
+        exit 1
+    fi
+    echo "$result" >> "$ESC_BENCH_LOG"
+    # the last line of the output, and the only RESULT line
+    echo "$result"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- inside the cluster
+
+SECS="${BENCH_SECONDS:-20}"
+ROUNDS="${BENCH_ROUNDS:-5}"
+POOL_SIZE=20000
+HISTORY="${BENCH_HISTORY:-100000}"
+PGBENCH_LOG="${ESC_BENCH_LOG%.log}-pgbench.log"
+work="$(mktemp -d -t esc-bench-insert.XXXXXX)"
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+scalar() { psql -X -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+# pgbench through the Unix socket when it can be reached (TCP adds the same
+# round-trip cost to every variant and so hides part of the trigger's cost)
+sockdir="$(scalar "SHOW unix_socket_directories" | cut -d, -f1)"
+# (root reaches it as the postgres user: the socket uses peer authentication)
+if [ "$(id -u)" = 0 ] && runuser -u postgres -- env PGHOST="$sockdir" PGPORT="$PGPORT" \
+        psql -X -A -t -d "$PGDATABASE" -c 'SELECT 1' >/dev/null 2>&1; then
+    transport="unix socket (as postgres)"
+    pgbench_run() {
+        runuser -u postgres -- env PGHOST="$sockdir" PGPORT="$PGPORT" PGDATABASE="$PGDATABASE" pgbench "$@"
+    }
+elif [ "$(id -u)" != 0 ] && PGHOST="$sockdir" psql -X -A -t -c 'SELECT 1' >/dev/null 2>&1; then
+    transport="unix socket"
+    pgbench_run() { PGHOST="$sockdir" pgbench "$@"; }
+else
+    transport="TCP ($PGHOST)"
+    pgbench_run() { pgbench "$@"; }
+fi
+
+echo "== machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); $(psql -X -A -t -c 'SELECT version()' | cut -d, -f1)"
+echo "== setup: helpdesk schema, pool of $POOL_SIZE ticket texts, $HISTORY tickets of history per table, accounts, rules, attach"
+t0=$(date +%s)
+psql_q -c "CREATE EXTENSION escalation"
+psql_q -f bench/insert/01_helpdesk.sql
+psql_q -v pool_size="$POOL_SIZE" -f bench/insert/02_pool.sql < bench/data/vocabulary.txt >/dev/null
+psql_q -v pool_size="$POOL_SIZE" -v history="$HISTORY" -f bench/insert/03_history.sql
+psql_q -c "VACUUM ANALYZE helpdesk.tickets, helpdesk.tickets_bare, helpdesk.tickets_plpgsql, helpdesk.messages"
+psql_q -f bench/insert/04_config.sql >/dev/null
+psql_q -f bench/insert/05_plpgsql.sql
+echo "   setup took $(( $(date +%s) - t0 )) s; $(scalar "SELECT count(*) || ' rules (' || count(pattern) || ' with a pattern), ' || (SELECT count(*) FROM escalation.accounts) || ' accounts, bodies of ' || (SELECT round(avg(length(body))) FROM bench.pool) || ' characters on average' FROM escalation.rules")"
+
+for v in bare attached plpgsql; do
+    case $v in
+        bare) t=tickets_bare ;;
+        attached) t=tickets ;;
+        plpgsql) t=tickets_plpgsql ;;
+    esac
+    sed -e "s/@TABLE@/$t/" -e "s/@POOL_SIZE@/$POOL_SIZE/" bench/insert/insert.pgbench.in > "$work/$v.pgbench"
+done
+chmod 644 "$work"/*.pgbench
+
+# one run: prints the per-insert cost in microseconds
+run() {
+    local variant="$1" secs="$2" out tps
+    psql_q -c "VACUUM ANALYZE helpdesk.tickets, helpdesk.tickets_bare, helpdesk.tickets_plpgsql" -c "CHECKPOINT"
+    out="$(pgbench_run -n -c 1 -j 1 -M prepared -P 10 -T "$secs" -f "$work/$variant.pgbench" 2>&1)" || {
+        echo "$out" >&2
+        return 1
+    }
+    printf '### %s %s s\n%s\n' "$variant" "$secs" "$out" >> "$PGBENCH_LOG"
+    tps="$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | tail -1)"
+    if [ -z "$tps" ]; then
+        echo "$out" >&2
+        return 1
+    fi
+    awk -v t="$tps" 'BEGIN { printf "%.1f\n", 1e6 / t }'
+}
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+echo "== warm-up (5 s each)"
+for v in bare attached plpgsql; do run "$v" 5 >/dev/null; done
+
+echo "== $ROUNDS rounds of ${SECS} s per variant, order rotating; pgbench -n -c 1 -j 1 -M prepared over $transport, one INSERT per transaction"
+declare -A costs=([bare]="" [attached]="" [plpgsql]="")
+variants=(bare attached plpgsql)
+for ((r = 0; r < ROUNDS; r++)); do
+    line="   round $((r + 1)):"
+    for ((i = 0; i < 3; i++)); do
+        v="${variants[$(((i + r) % 3))]}"
+        us="$(run "$v" "$SECS")"
+        costs[$v]+=" $us"
+        line+="  $v ${us} µs"
+    done
+    echo "$line"
+done
+
+bare_us="$(echo "${costs[bare]}" | median)"
+att_us="$(echo "${costs[attached]}" | median)"
+pl_us="$(echo "${costs[plpgsql]}" | median)"
+
+echo "== escalations (of the tickets inserted by the benchmark; history is not judged)"
+src="$(scalar "SELECT source_id FROM escalation.sources WHERE ticket_table = 'helpdesk.tickets'::regclass AND attached")"
+psql -X -v ON_ERROR_STOP=1 -P footer=off <<SQL
+SELECT 'attached (C)' AS trigger, t.n AS tickets, e.n AS escalations, e.tickets AS escalated_tickets,
+       round(100.0 * e.tickets / nullif(t.n, 0), 1) AS escalated_pct
+  FROM (SELECT count(*) AS n FROM helpdesk.tickets WHERE id > $HISTORY) t,
+       (SELECT count(*) AS n, count(DISTINCT ticket_key) AS tickets
+          FROM escalation.escalations WHERE source_id = $src) e
+UNION ALL
+SELECT 'plpgsql', t.n, e.n, e.tickets, round(100.0 * e.tickets / nullif(t.n, 0), 1)
+  FROM (SELECT count(*) AS n FROM helpdesk.tickets_plpgsql WHERE id > $HISTORY) t,
+       (SELECT count(*) AS n, count(DISTINCT ticket_id) AS tickets FROM bench.pl_escalations) e;
+SQL
+esc_pct="$(scalar "SELECT round(100.0 * (SELECT count(DISTINCT ticket_key) FROM escalation.escalations WHERE source_id = $src)
+                          / nullif((SELECT count(*) FROM helpdesk.tickets WHERE id > $HISTORY), 0), 1)")"
+echo "   escalations per team (attached):"
+psql -X -A -t -F ' ' -c "SELECT '     ' || rpad(coalesce(target_team, '-'), 18) || lpad(count(*)::text, 8)
+                           FROM escalation.escalations WHERE source_id = $src GROUP BY target_team ORDER BY count(*) DESC"
+
+echo "== cross-check: rules fired by the C trigger vs bench.pl_evaluate(), on 5,000 attached tickets"
+psql -X -q -v ON_ERROR_STOP=1 -P footer=off -v src="$src" -v history="$HISTORY" -f bench/insert/06_crosscheck.sql
+
+if [ "${BENCH_BREAKDOWN:-1}" = 1 ]; then
+    echo "== breakdown (one ${SECS} s run each, attached table)"
+    psql_q -c "UPDATE escalation.rules SET enabled = false"
+    echo "   no rule enabled (trigger, ticket read, nothing to match):  $(run attached "$SECS") µs"
+    psql_q -c "UPDATE escalation.rules SET enabled = (pattern IS NULL)"
+    echo "   keyword and condition rules only (no pattern rule):      $(run attached "$SECS") µs"
+    psql_q -c "UPDATE escalation.rules SET enabled = true"
+    echo "   all 50 rules (as measured above, for comparison):         $(run attached "$SECS") µs"
+fi
+
+if [ "${BENCH_PERF:-0}" = 1 ]; then
+    if command -v perf >/dev/null; then
+        echo "== perf profile of the backend during one ${SECS} s attached run"
+        perfdata="$root/bench/out/insert-perf.data"
+        pgbench_run -n -c 1 -j 1 -M prepared -T "$((SECS + 5))" -f "$work/attached.pgbench" >"$work/perf-pgbench.txt" 2>&1 &
+        bgpid=$!
+        sleep 2
+        bpid="$(scalar "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND state IS NOT NULL LIMIT 1")"
+        if [ -n "$bpid" ]; then
+            # keep the escalation.so the backend runs, even if a newer one is installed meanwhile
+            so_range="$(awk '/escalation\.so/ { print $1; exit }' "/proc/$bpid/maps")"
+            so_end="$(awk '/escalation\.so/ { split($1, r, "-"); e = r[2] } END { print e }' "/proc/$bpid/maps")"
+            if [ -n "$so_range" ] && cp "/proc/$bpid/map_files/$so_range" "$work/escalation.so" 2>/dev/null; then
+                perf buildid-cache -a "$work/escalation.so" >/dev/null 2>&1 || true
+            fi
+            perf record -g --buildid-mmap -p "$bpid" -o "$perfdata" -- sleep "$SECS" >/dev/null 2>&1 || true
+            wait "$bgpid" || true
+            perf report -i "$perfdata" --children --stdio --sort dso,symbol --percent-limit 2 2>/dev/null \
+                | grep -v '^$' | grep -v '^#' > "$work/callgraph.txt" || true
+            # name the call graph's frames in an escalation.so replaced during the run
+            if [ -f "$work/escalation.so" ] && grep -q '0x7f' "$work/callgraph.txt" && command -v addr2line >/dev/null; then
+                base=$((16#${so_range%%-*}))
+                end=$((16#$so_end))
+                sedscript="$work/names.sed"
+                : > "$sedscript"
+                # frames of call chains carry run-time addresses
+                for a in $(grep -o '0x7f[0-9a-f]*' "$work/callgraph.txt" | sort -u); do
+                    if (( a >= base && a < end )); then
+                        fn="$(addr2line -f -e "$work/escalation.so" "$(printf '0x%x' $((a - base)))" | head -1)"
+                        [ -n "$fn" ] && [ "$fn" != "??" ] && echo "s/$a/$fn/g" >> "$sedscript"
+                    fi
+                done
+                # entries carry addresses relative to the library
+                for a in $(grep 'escalation\.so' "$work/callgraph.txt" | grep -o '0x0000[0-9a-f]*' | sort -u); do
+                    fn="$(addr2line -f -e "$work/escalation.so" "$a" | head -1)"
+                    [ -n "$fn" ] && [ "$fn" != "??" ] && echo "s/$a/$fn/g" >> "$sedscript"
+                done
+                sed -f "$sedscript" "$work/callgraph.txt" > "$root/bench/out/insert-perf.txt"
+            else
+                cp "$work/callgraph.txt" "$root/bench/out/insert-perf.txt"
+            fi
+            echo "   self time by DSO:"
+            perf report -i "$perfdata" --no-children --stdio --sort dso -g none 2>/dev/null \
+                | grep '%' | head -6 | sed 's/^/   /' || true
+            # self time by function; functions of an escalation.so that was replaced
+            # on disk during the run are named from the copy taken above
+            perf report -i "$perfdata" --no-children --stdio --sort dso,symbol -g none 2>/dev/null \
+                | grep '%' > "$work/self.txt" || true
+            : > "$work/addr.map"
+            if [ -f "$work/escalation.so" ] && command -v addr2line >/dev/null; then
+                for a in $(grep 'escalation\.so' "$work/self.txt" | grep -o '0x[0-9a-f]*' | sort -u); do
+                    echo "$a $(addr2line -f -e "$work/escalation.so" "$a" | head -1)" >> "$work/addr.map"
+                done
+            fi
+            echo "   self time by function (top 25):"
+            awk 'FILENAME == ARGV[1] { fn[$1] = $2; next }
+                 { pct = $1; sub(/%/, "", pct)
+                   if ($0 ~ /escalation\.so/) { dso = "escalation.so" } else { dso = $2 }
+                   sym = $NF == "-" ? "" : $NF
+                   for (i = 1; i <= NF; i++) if ($i == "[.]" || $i == "[k]") sym = $(i + 1)
+                   if (sym in fn) sym = fn[sym]
+                   # an unnamed (static) function: group its addresses by 4 KB page
+                   if (sym ~ /^0x[0-9a-f]+$/) sym = "(unnamed) " substr(sym, 1, length(sym) - 3) "xxx"
+                   t[dso " " sym] += pct }
+                 END { for (k in t) printf "%7.2f%%  %s\n", t[k], k }' \
+                "$work/addr.map" "$work/self.txt" | sort -rn | head -25 | sed 's/^/   /' || true
+            echo "   inclusive time of the trigger's parts (share of the backend's time):"
+            grep -E '^ +[0-9.]+% +[0-9.]+% +[^ ]+( \(deleted\))? +\[\.\] (escalation_ticket_trigger|esc_[a-z_]+|pg_regexec|SPI_execute_plan|CommitTransactionCommand|ExecInsertIndexTuples|heap_insert|pq_getbyte|__GI___kill) ' \
+                "$root/bench/out/insert-perf.txt" | awk '{ printf "   %8s  %s\n", $1, $NF == "-" ? $(NF-2) : $NF }' | head -20 || true
+            echo "   call graphs: bench/out/insert-perf.txt"
+        else
+            wait "$bgpid" || true
+            echo "   could not find the pgbench backend"
+        fi
+    else
+        echo "== perf not installed: no profile"
+    fi
+fi
+
+cost_ratio="$(awk -v a="$att_us" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')"
+pl_ratio="$(awk -v a="$pl_us" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')"
+vs_pl="$(awk -v a="$att_us" -v b="$pl_us" 'BEGIN { printf "%.2f", a / b }')"
+echo "== per-insert cost (median of $ROUNDS runs)"
+echo "   bare      ${bare_us} µs"
+echo "   attached  ${att_us} µs   (+$(awk -v a="$att_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the C trigger)"
+echo "   plpgsql   ${pl_us} µs   (+$(awk -v a="$pl_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the PL/pgSQL trigger)"
+echo "   vs_plpgsql=${vs_pl} (attached cost / PL/pgSQL cost); target cost_ratio <= 1.5"
+echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio}" > "$ESC_BENCH_RESULT"
