@@ -705,10 +705,10 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 			r->regex = compile_pattern(r->pattern, r->case_sensitive);
 			if (r->regex == NULL)
 				continue;
-			r->literal = esc_required_literal(r->pattern, r->case_sensitive);
+			r->literals = esc_required_literals(r->pattern, r->case_sensitive);
 		}
 		/* patterns without a literal of their own share one prefilter scan */
-		if (r->regex && r->literal == NULL && pattern_combinable(r->pattern))
+		if (r->regex && r->literals == NIL && pattern_combinable(r->pattern))
 		{
 			int			g = list_nth_int(rule_case, i) != 0 ? 1 : 0;
 

@@ -177,8 +177,8 @@ typedef struct EscRule
 	bool		case_sensitive;
 	regex_t    *regex;			/* compiled, or NULL */
 	int			prefilter;		/* which EscSource.prefilter covers it, -1 none */
-	char	   *literal;		/* text every match contains (folded unless
-								 * case-sensitive), or NULL */
+	List	   *literals;		/* every match contains one of these (folded
+								 * unless case-sensitive); NIL = unknown */
 	int			npriorities;
 	char	  **priorities;
 	int			nchannels;
@@ -291,7 +291,7 @@ extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern bool esc_compare_field(const char *value, const char *op,
 							  const char *threshold, bool numeric, double number);
 extern bool esc_parse_number(const char *s, double *out);
-extern char *esc_required_literal(const char *pattern, bool case_sensitive);
+extern List *esc_required_literals(const char *pattern, bool case_sensitive);
 
 /* ---------- row.c: reading helpdesk rows into facts */
 

@@ -189,57 +189,102 @@ skip_bracket(const char *c)
 	return c;
 }
 
+#define MIN_LITERAL 3
+
+static List *required_literals(const char *p, int len, bool case_sensitive, bool top);
+
 /*
- * A literal that every match of the pattern contains, or NULL: the longest
- * run of plain ASCII characters at the top level of the pattern (outside
- * groups and bracket expressions, not made optional by a quantifier), at
- * least three characters long.  Conservative by construction: anything it
- * does not understand ends a run.  A pattern with top-level alternation,
- * embedded options or a director has none.  Checking for this literal with
- * memmem() before running the regex engine is what makes pattern rules
- * cheap on the many tickets they do not match.
+ * The literals of a group's branches, if every branch has one: any match
+ * of the group contains one of them.  p points at '(' and `end` at the
+ * matching ')'.
  */
-char *
-esc_required_literal(const char *p, bool case_sensitive)
+static List *
+branch_literals(const char *p, const char *end, bool case_sensitive)
+{
+	List	   *result = NIL;
+	const char *b = p + 1;
+	int			depth = 0;
+
+	if (p[1] == '?')			/* (?: (?= (?! ...: keep it simple */
+		return NIL;
+	for (const char *c = p + 1; c <= end; c++)
+	{
+		if (*c == '\\' && c < end)
+			c++;
+		else if (*c == '[')
+			c = skip_bracket(c);
+		else if (*c == '(')
+			depth++;
+		else if (*c == ')' && depth > 0)
+			depth--;
+		else if ((*c == '|' && depth == 0) || c == end)
+		{
+			List	   *l = required_literals(b, c - b, case_sensitive, false);
+
+			if (list_length(l) != 1)
+				return NIL;		/* a branch without one literal of its own */
+			result = lappend(result, linitial(l));
+			b = c + 1;
+		}
+	}
+	return result;
+}
+
+/*
+ * Literals every match of the pattern contains one of, or NIL: either the
+ * longest run of plain ASCII characters at the top level of the pattern
+ * (outside groups and bracket expressions, not made optional by a
+ * quantifier), at least three characters long; or, failing that, the
+ * literals of a required group whose every branch has one ("(timeout|
+ * refused)").  Conservative by construction: anything it does not
+ * understand ends a run.  Checking for these literals with memmem() before
+ * running the regex engine is what makes pattern rules cheap on the many
+ * tickets they do not match.
+ */
+static List *
+required_literals(const char *p, int len, bool case_sensitive, bool top)
 {
 	StringInfoData cur,
 				best;
+	List	   *set = NIL;
+	const char *end = p + len;
 
-	if (strncmp(p, "***", 3) == 0 || strncmp(p, "(?", 2) == 0)
-		return NULL;
+	if (top && (strncmp(p, "***", 3) == 0 || strncmp(p, "(?", 2) == 0))
+		return NIL;
 	initStringInfo(&cur);
 	initStringInfo(&best);
-	for (const char *c = p; *c; c++)
+	for (const char *c = p; c < end; c++)
 	{
 		unsigned char ch = (unsigned char) *c;
 
 		if (ch == '\\')
 		{
 			literal_flush(&cur, &best);
-			if (c[1])
+			if (c + 1 < end)
 				c++;
 		}
 		else if (ch == '[')
 		{
 			literal_flush(&cur, &best);
 			c = skip_bracket(c);
-			if (*c == '\0')
-				return NULL;
+			if (c >= end)
+				return NIL;
 		}
 		else if (ch == '(')
 		{
 			int			depth = 1;
+			const char *open = c;
 
 			literal_flush(&cur, &best);
-			for (c++; *c && depth > 0; c++)
+			for (c++; c < end && depth > 0; c++)
 			{
-				if (*c == '\\' && c[1])
+				if (*c == '\\' && c + 1 < end)
 					c++;
 				else if (*c == '[')
 				{
 					c = skip_bracket(c);
-					if (*c == '\0')
-						return NULL;
+					if (c >= end)
+						return NIL;
 				}
 				else if (*c == '(')
 					depth++;
@@ -247,11 +292,14 @@ esc_required_literal(const char *p, bool case_sensitive)
 					depth--;
 			}
 			if (depth > 0)
-				return NULL;
+				return NIL;
 			c--;				/* at the closing ')' */
+			/* a group that must match: its branches' literals, if all have one */
+			if (set == NIL && (c + 1 >= end || strchr("?*{", c[1]) == NULL))
+				set = branch_literals(open, c, case_sensitive);
 		}
 		else if (ch == '|')
-			return NULL;
+			return NIL;
 		else if (ch == '?' || ch == '*' || ch == '{')
 		{
 			/* the character before is optional or repeated */
@@ -260,10 +308,10 @@ esc_required_literal(const char *p, bool case_sensitive)
 			literal_flush(&cur, &best);
 			if (ch == '{')
 			{
-				while (*c && *c != '}')
+				while (c < end && *c != '}')
 					c++;
-				if (*c == '\0')
-					return NULL;
+				if (c >= end)
+					return NIL;
 			}
 		}
 		else if (ch == '+' || ch == '.' || ch == '^' || ch == '$' || ch == ')' || ch >= 0x80)
@@ -272,16 +320,25 @@ esc_required_literal(const char *p, bool case_sensitive)
 			appendStringInfoChar(&cur, case_sensitive ? (char) ch : (char) pg_ascii_tolower(ch));
 	}
 	literal_flush(&cur, &best);
-	return best.len >= 3 ? best.data : NULL;
+	if (best.len >= MIN_LITERAL)
+		return list_make1(best.data);
+	return set;
 }
 
-/* does the text contain the rule's literal? */
+List *
+esc_required_literals(const char *pattern, bool case_sensitive)
+{
+	return required_literals(pattern, strlen(pattern), case_sensitive, true);
+}
+
+/* does the text contain one of the rule's literals? */
 static bool
-has_literal(EscRule *rule, EscFacts *facts, bool case_sensitive)
+has_literal(EscRule *rule, EscFacts *facts)
 {
 	const char *hay = facts->text;
+	ListCell   *lc;
 
-	if (!case_sensitive)
+	if (!rule->case_sensitive)
 	{
 		if (facts->folded == NULL)
 		{
@@ -292,7 +349,14 @@ has_literal(EscRule *rule, EscFacts *facts, bool case_sensitive)
 		}
 		hay = facts->folded;
 	}
-	return memmem(hay, facts->textlen, rule->literal, strlen(rule->literal)) != NULL;
+	foreach(lc, rule->literals)
+	{
+		const char *lit = (const char *) lfirst(lc);
+
+		if (memmem(hay, facts->textlen, lit, strlen(lit)) != NULL)
+			return true;
+	}
+	return false;
 }
 
 void
@@ -396,7 +460,7 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 			v->why_not = "pattern did not match (no text)";
 			return;
 		}
-		if (rule->literal && !has_literal(rule, facts, rule->case_sensitive))
+		if (rule->literals != NIL && !has_literal(rule, facts))
 		{
 			v->why_not = "pattern did not match";
 			return;
