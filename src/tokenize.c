@@ -56,9 +56,28 @@ typedef struct MemoEntry
 	uint32		hash;
 	uint16		len;			/* 0 = empty slot */
 	uint16		n;				/* number of ids */
+	uint64		prefix;			/* first 8 bytes of the word, zero-padded */
 	int			ids[ESC_MAX_ALT];
 	char	   *word;
 } MemoEntry;
+
+/* a word of the text being matched, between the two passes */
+typedef struct Token
+{
+	int			start;
+	int			end;
+	int			wordno;
+	uint32		hash;
+} Token;
+
+static inline uint64
+word_prefix(const char *w, int len)
+{
+	uint64		p = 0;
+
+	memcpy(&p, w, Min(len, 8));
+	return p;
+}
 
 typedef struct EscMemo
 {
@@ -322,17 +341,18 @@ esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword)
 
 /* the memo entry of a word, computing it on first sight */
 static MemoEntry *
-memo_lookup(EscLexicon *lex, const char *word, int len)
+memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
 {
 	EscMemo    *m = lex->memo;
-	uint32		h = hash_bytes((const unsigned char *) word, len);
+	uint64		prefix = word_prefix(word, len);
 	uint32		j;
 	MemoEntry  *e;
 
 	for (j = h & m->mask; m->slots[j].len != 0; j = (j + 1) & m->mask)
 	{
 		e = &m->slots[j];
-		if (e->hash == h && e->len == len && memcmp(e->word, word, len) == 0)
+		if (e->hash == h && e->len == len && e->prefix == prefix &&
+			(len <= 8 || memcmp(e->word + 8, word + 8, len - 8) == 0))
 			return e;
 	}
 
@@ -340,12 +360,12 @@ memo_lookup(EscLexicon *lex, const char *word, int len)
 	if (lex->memo_entries >= esc_memo_size)
 	{
 		memo_reset(lex);
-		return memo_lookup(lex, word, len);
+		return memo_lookup(lex, word, len, h);
 	}
 	if ((m->used + 1) * 2 > m->mask + 1)
 	{
 		memo_grow(lex);
-		return memo_lookup(lex, word, len);
+		return memo_lookup(lex, word, len, h);
 	}
 	{
 		List	   *stems = word_stems(lex->cfgid, word, len);
@@ -354,6 +374,7 @@ memo_lookup(EscLexicon *lex, const char *word, int len)
 		e = &m->slots[j];
 		e->hash = h;
 		e->len = len;
+		e->prefix = prefix;
 		e->n = 0;
 		e->word = MemoryContextAlloc(lex->memo_cxt, len);
 		memcpy(e->word, word, len);
@@ -405,7 +426,9 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 	int			nocc = 0,
 				maxocc = 0;
 	bool		any_phrase = false;
-	char		word[ESC_MAX_WORD];
+	char	   *folded;
+	Token	   *tokens;
+	int			ntokens = 0;
 
 	m->nkeywords = lex->nkeywords;
 	m->matched = palloc0(sizeof(bool) * Max(lex->nkeywords, 1));
@@ -417,9 +440,16 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 	if (lex->memo == NULL)
 		memo_reset(lex);
 
+	/*
+	 * Pass 1: find the words, fold them, hash them, and prefetch their memo
+	 * slots.  Between two inserts the rest of the backend's work evicts the
+	 * memo from the CPU caches, so probing word by word would wait on one
+	 * cache miss after another; this way the misses overlap.
+	 */
+	folded = palloc(len + 1);
+	tokens = palloc(sizeof(Token) * (len / 2 + 1));
 	while (next_word(text, len, &pos, &start, &end))
 	{
-		MemoEntry  *e;
 		bool		digits;
 
 		nwords++;
@@ -429,7 +459,7 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 			past_break = true;
 		}
 
-		if (!fold_word(text, start, end, word, &digits) ||
+		if (!fold_word(text, start, end, folded + start, &digits) ||
 			(digits && !lex->digit_stems))
 		{
 			/*
@@ -440,7 +470,24 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 			wordno++;
 			continue;
 		}
-		e = memo_lookup(lex, word, end - start);
+		tokens[ntokens].start = start;
+		tokens[ntokens].end = end;
+		tokens[ntokens].wordno = wordno++;
+		tokens[ntokens].hash = hash_bytes((const unsigned char *) folded + start, end - start);
+		__builtin_prefetch(&lex->memo->slots[tokens[ntokens].hash & lex->memo->mask]);
+		ntokens++;
+	}
+	m->nwords = nwords;
+
+	/* pass 2: look the words up */
+	for (int t = 0; t < ntokens; t++)
+	{
+		MemoEntry  *e;
+
+		start = tokens[t].start;
+		end = tokens[t].end;
+		wordno = tokens[t].wordno;
+		e = memo_lookup(lex, folded + start, end - start, tokens[t].hash);
 		for (int i = 0; i < e->n; i++)
 		{
 			int			id = e->ids[i];
@@ -475,9 +522,7 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 			occ[nocc].end = end;
 			nocc++;
 		}
-		wordno++;
 	}
-	m->nwords = nwords;
 
 	if (!any_phrase)
 		return;
