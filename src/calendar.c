@@ -168,8 +168,9 @@ wall_to_instant(const EscCalendar *cal, Timestamp L, int64 *off_out, TimestampTz
  * Holidays
  * ----------------------------------------------------------------
  */
-static bool
-is_holiday(const EscCalendar *cal, DateADT d)
+/* index of the first one-off holiday on or after d (binary search) */
+static int
+holiday_lower_bound(const EscCalendar *cal, DateADT d)
 {
 	int			lo = 0,
 				hi = cal->nholidays;
@@ -183,6 +184,14 @@ is_holiday(const EscCalendar *cal, DateADT d)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static bool
+is_holiday(const EscCalendar *cal, DateADT d)
+{
+	int			lo = holiday_lower_bound(cal, d);
+
 	if (lo < cal->nholidays && cal->holidays[lo] == d)
 		return true;
 	if (cal->nrecurring > 0)
@@ -205,18 +214,8 @@ static DateADT
 next_holiday(const EscCalendar *cal, DateADT d)
 {
 	DateADT		best = DATEVAL_NOEND;
-	int			lo = 0,
-				hi = cal->nholidays;
+	int			lo = holiday_lower_bound(cal, d);
 
-	while (lo < hi)
-	{
-		int			mid = (lo + hi) / 2;
-
-		if (cal->holidays[mid] < d)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo < cal->nholidays)
 		best = cal->holidays[lo];
 
