@@ -17,8 +17,8 @@
 # trigger and the PL/pgSQL evaluation agree ticket by ticket.
 #
 # Environment:
-#   BENCH_SECONDS    length of one pgbench run (default 20)
-#   BENCH_ROUNDS     alternating rounds (default 5)
+#   BENCH_SECONDS    length of one pgbench run (default 15)
+#   BENCH_ROUNDS     alternating rounds (default 7)
 #   BENCH_BREAKDOWN  1 (default) adds one attached run with all rules disabled
 #                    and one without the pattern rules, to show where time goes
 #   BENCH_PERF       1 records a perf profile of the backend during one more
@@ -43,7 +43,8 @@ if [ -z "${ESC_BENCH_INSIDE:-}" ]; then
     fi
     mkdir -p bench/out
     export ESC_BENCH_INSIDE=1
-    export ESC_BENCH_LOG="$root/bench/out/insert-$(date -u +%Y%m%dT%H%M%SZ).log"
+    ESC_BENCH_LOG="$root/bench/out/insert-$(date -u +%Y%m%dT%H%M%SZ).log"
+    export ESC_BENCH_LOG
     export ESC_BENCH_RESULT
     ESC_BENCH_RESULT="$(mktemp -t esc-bench-result.XXXXXX)"
     chmod 666 "$ESC_BENCH_RESULT"
@@ -72,8 +73,8 @@ fi
 
 # ---------------------------------------------------------------- inside the cluster
 
-SECS="${BENCH_SECONDS:-20}"
-ROUNDS="${BENCH_ROUNDS:-5}"
+SECS="${BENCH_SECONDS:-15}"
+ROUNDS="${BENCH_ROUNDS:-7}"
 POOL_SIZE=20000
 HISTORY="${BENCH_HISTORY:-100000}"
 PGBENCH_LOG="${ESC_BENCH_LOG%.log}-pgbench.log"
@@ -221,16 +222,17 @@ if [ "${BENCH_PERF:-0}" = 1 ]; then
                 end=$((16#$so_end))
                 sedscript="$work/names.sed"
                 : > "$sedscript"
-                # frames of call chains carry run-time addresses
-                for a in $(grep -o '0x7f[0-9a-f]*' "$work/callgraph.txt" | sort -u); do
-                    if (( a >= base && a < end )); then
-                        fn="$(addr2line -f -e "$work/escalation.so" "$(printf '0x%x' $((a - base)))" | head -1)"
-                        [ -n "$fn" ] && [ "$fn" != "??" ] && echo "s/$a/$fn/g" >> "$sedscript"
+                # run-time addresses (call chains, entries) and library-relative ones
+                for a in $(grep -o '0x[0-9a-f]\{6,\}' "$work/callgraph.txt" | sort -u); do
+                    v=$((a))
+                    if (( v >= base && v < end )); then
+                        off=$((v - base))
+                    elif (( v < end - base )) && grep -q "escalation\.so.*$a" "$work/callgraph.txt"; then
+                        off=$v
+                    else
+                        continue
                     fi
-                done
-                # entries carry addresses relative to the library
-                for a in $(grep 'escalation\.so' "$work/callgraph.txt" | grep -o '0x0000[0-9a-f]*' | sort -u); do
-                    fn="$(addr2line -f -e "$work/escalation.so" "$a" | head -1)"
+                    fn="$(addr2line -f -e "$work/escalation.so" "$(printf '0x%x' "$off")" | head -1)"
                     [ -n "$fn" ] && [ "$fn" != "??" ] && echo "s/$a/$fn/g" >> "$sedscript"
                 done
                 sed -f "$sedscript" "$work/callgraph.txt" > "$root/bench/out/insert-perf.txt"
@@ -263,8 +265,15 @@ if [ "${BENCH_PERF:-0}" = 1 ]; then
                  END { for (k in t) printf "%7.2f%%  %s\n", t[k], k }' \
                 "$work/addr.map" "$work/self.txt" | sort -rn | head -25 | sed 's/^/   /' || true
             echo "   inclusive time of the trigger's parts (share of the backend's time):"
-            grep -E '^ +[0-9.]+% +[0-9.]+% +[^ ]+( \(deleted\))? +\[\.\] (escalation_ticket_trigger|esc_[a-z_]+|pg_regexec|SPI_execute_plan|CommitTransactionCommand|ExecInsertIndexTuples|heap_insert|pq_getbyte|__GI___kill) ' \
-                "$root/bench/out/insert-perf.txt" | awk '{ printf "   %8s  %s\n", $1, $NF == "-" ? $(NF-2) : $NF }' | head -20 || true
+            # (a function seen at several return addresses is summed over them)
+            awk '/^ +[0-9.]+% +[0-9.]+% / && /\[\.\]/ {
+                     sym = $NF == "-" ? $(NF - 2) : $NF
+                     if (sym ~ /^(escalation_ticket_trigger|esc_[a-z_]+|pg_regexec|SPI_execute_plan|CommitTransactionCommand|ExecInsertIndexTuples|heap_insert|pq_getbyte|__GI___kill)$/) {
+                         p = $1; sub(/%/, "", p); t[sym] += p
+                     }
+                 }
+                 END { for (k in t) printf "   %7.2f%%  %s\n", t[k], k }' \
+                "$root/bench/out/insert-perf.txt" | sort -rn | head -20 || true
             echo "   call graphs: bench/out/insert-perf.txt"
         else
             wait "$bgpid" || true

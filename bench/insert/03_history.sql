@@ -13,7 +13,7 @@ CREATE TEMP TABLE hist AS
 SELECT g AS n,
        1 + floor(random() * :pool_size)::int AS bid,
        1 + floor(random() * 1100)::int AS acc,
-       1 + floor(random() * 50000)::int AS req,
+       1 + floor(random() * 200000)::int AS req,
        random() AS st,
        now() - interval '365 days' + g * (interval '365 days' / :history) AS at
   FROM generate_series(1, :history) AS g;
