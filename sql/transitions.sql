@@ -164,3 +164,19 @@ SELECT origin, jsonb_path_query_array(reasons, '$[*].kind') AS kinds,
   FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '6';
 SELECT v.event, CASE WHEN v.actor = session_user THEN '<me>' ELSE v.actor END AS actor, v.note, v.at
   FROM escalation.events v WHERE v.source_id = :sid AND v.ticket_key = '6' ORDER BY v.event_id;
+
+-- once resolved, an escalation does not come back when the ticket is edited
+-- without new text (a new requester, a status round trip); new text is new
+-- evidence, and a reopened ticket is judged afresh
+INSERT INTO tr_hd.tickets (id, subject, body, created_at) VALUES (7, 'Help', 'we were hacked', '2024-04-04 09:00+00');
+SELECT escalation_id AS e7 FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '7' \gset
+SELECT status FROM escalation.resolve(:e7, 'locked the account', '2024-04-04 10:00+00');
+UPDATE tr_hd.tickets SET requester = 'ann', updated_at = '2024-04-04 11:00+00' WHERE id = 7;
+UPDATE tr_hd.tickets SET status = 'pending', updated_at = '2024-04-04 11:10+00' WHERE id = 7;
+UPDATE tr_hd.tickets SET status = 'open', updated_at = '2024-04-04 11:20+00' WHERE id = 7;
+SELECT status, created_at FROM escalation.escalations
+ WHERE source_id = :sid AND ticket_key = '7' ORDER BY created_at;
+UPDATE tr_hd.tickets SET status = 'solved', updated_at = '2024-04-04 12:00+00' WHERE id = 7;
+UPDATE tr_hd.tickets SET status = 'open', updated_at = '2024-04-05 09:00+00' WHERE id = 7;
+SELECT status, created_at FROM escalation.escalations
+ WHERE source_id = :sid AND ticket_key = '7' ORDER BY created_at;

@@ -96,6 +96,40 @@ attached_desc(Relation rel, Oid attached_relid, TupleConversionMap **map)
 	return desc;
 }
 
+/*
+ * On an UPDATE that leaves subject and body as they were, a rule escalates
+ * only if it did not already hold for the old row.  Otherwise every later
+ * edit of a ticket (a new assignee, a priority change) would raise again a
+ * rule whose escalation was already resolved.  New text is new evidence
+ * and is judged in full, and so is a ticket leaving a solved (or merged)
+ * state: reopening judges it afresh.  Returns the number of fired rules
+ * kept, compacted at the front of `fired`.
+ */
+static int
+keep_new_reasons(EscSource *src, EscRow *row, HeapTuple oldtuple, TupleDesc desc,
+				 TimestampTz at, EscFired *fired, int nfired)
+{
+	EscRow		old;
+	int			kept = 0;
+
+	esc_read_ticket(src, oldtuple, desc, &old, at, src->any_account_rule);
+	if (old.key == NULL ||
+		old.facts.status == ESC_STATUS_SOLVED || old.facts.status == ESC_STATUS_OTHER)
+		return nfired;
+	if (old.textlen != row->textlen || memcmp(old.text, row->text, row->textlen) != 0)
+		return nfired;
+	esc_match_row(src, &old);
+	for (int i = 0; i < nfired; i++)
+	{
+		EscVerdict	v;
+
+		esc_rule_evaluate(fired[i].rule, &old.facts, &v);
+		if (!v.fires)
+			fired[kept++] = fired[i];
+	}
+	return kept;
+}
+
 Datum
 escalation_ticket_trigger(PG_FUNCTION_ARGS)
 {
@@ -165,6 +199,8 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 	esc_match_row(src, &row);
 	fired = palloc(sizeof(EscFired) * src->nrules);
 	nfired = esc_evaluate_all(src, &row.facts, fired);
+	if (nfired > 0 && is_update)
+		nfired = keep_new_reasons(src, &row, oldtuple, desc, at, fired, nfired);
 	if (nfired > 0)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
