@@ -173,12 +173,6 @@ escalation_invalidate_cache(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(NULL);
 }
 
-MemoryContext
-esc_cache_context(void)
-{
-	return config ? config->cxt : TopMemoryContext;
-}
-
 Oid
 esc_extension_owner(void)
 {

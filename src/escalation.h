@@ -246,7 +246,6 @@ typedef struct EscSource
 	SPIPlanPtr	context_plan;
 } EscSource;
 
-extern MemoryContext esc_cache_context(void);
 extern void esc_cache_init(void);
 extern EscSource *esc_get_source(int32 source_id);
 extern EscSource *esc_get_source_by_relid(Oid relid);
@@ -322,7 +321,6 @@ extern bool esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup,
 extern void esc_match_row(EscSource *src, EscRow *row);
 extern HeapTuple esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
 								  MemoryContext into);
-extern const char *esc_status_name(EscStatus s);
 
 /* ---------- record.c: reasons, context snapshots, writing escalations */
 
@@ -342,6 +340,8 @@ extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,
 					   bool may_exist);
 extern void esc_record_first_response(EscSource *src, const char *ticket_key,
 									  TimestampTz at, const char *author);
+extern char *esc_target_key(const char *team, char **skills, int nskills,
+							bool has_tier, int tier);
 extern void esc_become_owner(Oid *save_userid, int *save_sec);
 extern void esc_restore_user(Oid save_userid, int save_sec);
 

@@ -269,39 +269,31 @@ escalation_keyword_lexemes(PG_FUNCTION_ARGS)
  *
  * team|skill,skill|tier, with empty parts for NULLs: the generated column
  * that keeps one open escalation per ticket, level and target.  In C, and
- * immutable, because it runs for every escalation written.  record.c
- * computes the same string for rules (target_key()).
+ * immutable, because it runs for every escalation written; the string is
+ * built by esc_target_key(), which the trigger uses too.
  */
 Datum
 escalation_target_key(PG_FUNCTION_ARGS)
 {
-	StringInfoData buf;
+	char	  **skills = NULL;
+	int			nskills = 0;
+	char	   *key;
 
-	initStringInfo(&buf);
-	if (!PG_ARGISNULL(0))
-		appendStringInfoString(&buf, text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	appendStringInfoChar(&buf, '|');
 	if (!PG_ARGISNULL(1))
 	{
 		Datum	   *elems;
 		bool	   *nulls;
 		int			n;
-		bool		first = true;
 
 		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &nulls, &n);
+		skills = palloc(sizeof(char *) * Max(n, 1));
 		for (int i = 0; i < n; i++)
-		{
-			if (nulls[i])
-				continue;
-			if (!first)
-				appendStringInfoChar(&buf, ',');
-			first = false;
-			appendStringInfoString(&buf, TextDatumGetCString(elems[i]));
-		}
+			if (!nulls[i])
+				skills[nskills++] = TextDatumGetCString(elems[i]);
 	}
-	appendStringInfoChar(&buf, '|');
-	if (!PG_ARGISNULL(2))
-		appendStringInfo(&buf, "%d", PG_GETARG_INT32(2));
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+	key = esc_target_key(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+						 skills, nskills,
+						 !PG_ARGISNULL(2), PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2));
+	PG_RETURN_TEXT_P(cstring_to_text(key));
 }

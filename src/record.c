@@ -371,26 +371,39 @@ esc_build_context(EscSource *src, EscRow *row)
 	}
 }
 
-/* team|skills|tier, as the generated column escalations.target_key */
-static char *
-target_key(EscRule *r)
+/*
+ * team|skill,skill|tier, with empty parts for what is missing: the target
+ * key that keeps one open escalation per ticket, level and target.  The
+ * generated column escalations.target_key (escalation.target_key()) and the
+ * trigger's look-up of open escalations both use this one function, so
+ * they cannot disagree.
+ */
+char *
+esc_target_key(const char *team, char **skills, int nskills, bool has_tier, int tier)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	if (r->target_team)
-		appendStringInfoString(&buf, r->target_team);
+	if (team)
+		appendStringInfoString(&buf, team);
 	appendStringInfoChar(&buf, '|');
-	for (int i = 0; i < r->ntarget_skills; i++)
+	for (int i = 0; i < nskills; i++)
 	{
 		if (i > 0)
 			appendStringInfoChar(&buf, ',');
-		appendStringInfoString(&buf, r->target_skills[i]);
+		appendStringInfoString(&buf, skills[i]);
 	}
 	appendStringInfoChar(&buf, '|');
-	if (r->target_tier > 0)
-		appendStringInfo(&buf, "%d", r->target_tier);
+	if (has_tier)
+		appendStringInfo(&buf, "%d", tier);
 	return buf.data;
+}
+
+static char *
+target_key(EscRule *r)
+{
+	return esc_target_key(r->target_team, r->target_skills, r->ntarget_skills,
+						  r->target_tier > 0, r->target_tier);
 }
 
 static void

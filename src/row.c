@@ -19,24 +19,6 @@
 
 #include "escalation.h"
 
-const char *
-esc_status_name(EscStatus s)
-{
-	switch (s)
-	{
-		case ESC_STATUS_OPEN:
-			return "open";
-		case ESC_STATUS_PENDING:
-			return "pending";
-		case ESC_STATUS_SOLVED:
-			return "solved";
-		case ESC_STATUS_OTHER:
-			return "other";
-		default:
-			return NULL;
-	}
-}
-
 static EscStatus
 status_from_meaning(const char *m)
 {
