@@ -13,7 +13,8 @@ OBJS = \
 	src/trigger.o \
 	src/journey.o \
 	src/funcs.o \
-	src/calendar.o
+	src/calendar.o \
+	src/sla.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 
 DATA = $(wildcard escalation--*.sql)
@@ -23,7 +24,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input privileges calendar
+          cache bad_input privileges calendar sla
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation

@@ -1278,6 +1278,1164 @@ GRANT EXECUTE ON FUNCTION
       TO escalation_admin, escalation_agent, escalation_analyst;
 
 --------------------------------------------------------------------------
+-- SLA policies, clocks and the cycle
+--
+-- Policies are ordered; a ticket takes the first enabled one whose
+-- conditions all hold.  A policy's targets (first response, next
+-- response, periodic update, resolution, age) each run on a calendar or
+-- 24x7.  The C triggers tell escalation.sla_track_ticket() and
+-- sla_track_message() what happened to a tracked ticket; those keep one
+-- clock row per ticket, target and round, with its running segments (the
+-- audit trail business time is recomputed from) and next_at, the instant
+-- its next step (warning, breach, ladder level) is due.  A cycle
+-- (run_batch / run_cycle, called by the background worker or pg_cron)
+-- claims what is due through the partial index on next_at, so it costs
+-- what is due, not what is open.  Each step fires once: clock_firings'
+-- primary key is the ledger.
+--------------------------------------------------------------------------
+ALTER TABLE escalation.teams
+    ADD COLUMN calendar text REFERENCES escalation.calendars (name)
+        ON UPDATE CASCADE ON DELETE SET NULL,
+    ADD COLUMN wake_severity integer NOT NULL DEFAULT 4 CHECK (wake_severity BETWEEN 1 AND 5);
+COMMENT ON COLUMN escalation.teams.calendar IS
+  'working hours of the team: SLA notifications addressed to it outside them wait for the next working period (NULL: always reachable)';
+COMMENT ON COLUMN escalation.teams.wake_severity IS
+  'notifications of at least this severity go out at once, even outside working hours (5: never)';
+
+CREATE FUNCTION escalation.compare_value(value text, op text, threshold text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN value IS NULL OR op IS NULL OR threshold IS NULL THEN false
+        WHEN value ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$'
+         AND threshold ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$' THEN
+            CASE op
+                WHEN '='  THEN value::float8 =  threshold::float8
+                WHEN '<>' THEN value::float8 <> threshold::float8
+                WHEN '<'  THEN value::float8 <  threshold::float8
+                WHEN '<=' THEN value::float8 <= threshold::float8
+                WHEN '>'  THEN value::float8 >  threshold::float8
+                WHEN '>=' THEN value::float8 >= threshold::float8
+            END
+        ELSE
+            CASE op
+                WHEN '='  THEN value =  threshold
+                WHEN '<>' THEN value <> threshold
+                WHEN '<'  THEN value <  threshold
+                WHEN '<=' THEN value <= threshold
+                WHEN '>'  THEN value >  threshold
+                WHEN '>=' THEN value >= threshold
+            END
+    END
+$$;
+COMMENT ON FUNCTION escalation.compare_value(text, text, text) IS
+  'value op threshold, as numbers when both are numbers, else as text; false when any is NULL (the comparison rules use)';
+
+CREATE TABLE escalation.sla_policies (
+    policy_id     serial PRIMARY KEY,
+    name          text NOT NULL UNIQUE CHECK (btrim(name) <> ''),
+    description   text,
+    source_id     integer REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    position      integer NOT NULL UNIQUE,
+    enabled       boolean NOT NULL DEFAULT true,
+    -- conditions: every condition given must hold
+    priorities    text[] CHECK (escalation.is_clean_text_array(priorities)),
+    channels      text[] CHECK (escalation.is_clean_text_array(channels)),
+    teams         text[] CHECK (escalation.is_clean_text_array(teams)),
+    account_tiers text[] CHECK (escalation.is_clean_text_array(account_tiers)),
+    account_vip   boolean,
+    field         text CHECK (btrim(field) <> ''),
+    field_op      text CHECK (field_op IN ('=', '<>', '<', '<=', '>', '>=')),
+    field_value   text,
+    CONSTRAINT sla_policies_field_complete
+        CHECK ((field IS NULL AND field_op IS NULL AND field_value IS NULL)
+               OR (field IS NOT NULL AND field_op IS NOT NULL AND field_value IS NOT NULL))
+);
+COMMENT ON TABLE escalation.sla_policies IS
+  'SLA policies: a ticket gets the enabled policy with the lowest position whose conditions all hold (no condition: every ticket). Overlaps are listed in escalation.sla_policy_overlaps and warned about when written';
+COMMENT ON COLUMN escalation.sla_policies.source_id IS 'the source this policy applies to; NULL = every source';
+COMMENT ON COLUMN escalation.sla_policies.position IS 'order of evaluation: the first policy that matches applies';
+COMMENT ON COLUMN escalation.sla_policies.priorities IS 'ticket priority (after the source''s priority map) must be one of these';
+COMMENT ON COLUMN escalation.sla_policies.teams IS 'the ticket''s mapped team must be one of these';
+COMMENT ON COLUMN escalation.sla_policies.field IS 'an extra mapped field (fields.<name> in the mapping, given without the prefix) compared with field_value by field_op';
+
+CREATE FUNCTION escalation.is_sla_duration(d interval)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT d IS NULL
+        OR (extract(month FROM d) = 0 AND extract(year FROM d) = 0
+            AND d >= '0'::interval AND d <= '366 days'::interval
+            AND extract(day FROM d) >= 0 AND extract(epoch FROM d) >= 0)
+$$;
+COMMENT ON FUNCTION escalation.is_sla_duration(interval) IS
+  'true for a duration an SLA can count: days, hours, minutes, seconds, not negative, at most 366 days; months and years are refused (their length depends on the date)';
+
+CREATE TABLE escalation.sla_targets (
+    policy_id integer NOT NULL REFERENCES escalation.sla_policies (policy_id) ON DELETE CASCADE,
+    metric    text NOT NULL CHECK (metric IN ('first_response', 'next_response', 'periodic_update',
+                                              'resolution', 'age')),
+    target    interval NOT NULL,
+    calendar  text REFERENCES escalation.calendars (name) ON UPDATE CASCADE ON DELETE RESTRICT,
+    warn_at   integer[] NOT NULL DEFAULT '{75}',
+    PRIMARY KEY (policy_id, metric),
+    CONSTRAINT sla_targets_target_valid
+        CHECK (escalation.is_sla_duration(target) AND target > '0'::interval),
+    CONSTRAINT sla_targets_warn_at_valid
+        CHECK (array_ndims(warn_at) IS NULL
+               OR (array_ndims(warn_at) = 1 AND 0 < ALL (warn_at) AND 100 > ALL (warn_at)
+                   AND array_position(warn_at, NULL) IS NULL))
+);
+COMMENT ON TABLE escalation.sla_targets IS
+  'What a policy promises: per metric a target duration, counted in business time on a calendar or 24x7, with warnings at percentages of it';
+COMMENT ON COLUMN escalation.sla_targets.metric IS
+  'first_response: created -> first customer-visible agent reply; next_response: oldest waiting customer message -> next agent reply; periodic_update: an agent reply at least every target; resolution: created -> solved (pending pauses, a reopen continues); age: created -> solved, never paused';
+COMMENT ON COLUMN escalation.sla_targets.calendar IS 'business calendar the target runs on; NULL = 24x7';
+COMMENT ON COLUMN escalation.sla_targets.warn_at IS 'warnings at these percentages of the target (1-99); the breach is 100';
+
+CREATE TABLE escalation.sla_ladder (
+    policy_id        integer NOT NULL,
+    metric           text NOT NULL,
+    level            integer NOT NULL CHECK (level BETWEEN 1 AND 9),
+    after            interval NOT NULL DEFAULT '0',
+    target_team      text REFERENCES escalation.teams (name) ON UPDATE CASCADE ON DELETE RESTRICT,
+    target_tier      integer CHECK (target_tier BETWEEN 1 AND 9),
+    to_account_owner boolean NOT NULL DEFAULT false,
+    kind             text NOT NULL DEFAULT 'hierarchical' CHECK (kind IN ('functional', 'hierarchical')),
+    severity         integer NOT NULL DEFAULT 3 CHECK (severity BETWEEN 1 AND 4),
+    PRIMARY KEY (policy_id, metric, level),
+    FOREIGN KEY (policy_id, metric) REFERENCES escalation.sla_targets (policy_id, metric)
+        ON UPDATE CASCADE ON DELETE CASCADE,
+    CONSTRAINT sla_ladder_after_valid CHECK (escalation.is_sla_duration(after)),
+    CONSTRAINT sla_ladder_has_target
+        CHECK (target_team IS NOT NULL OR target_tier IS NOT NULL OR to_account_owner)
+);
+COMMENT ON TABLE escalation.sla_ladder IS
+  'Escalation ladder of a target: level 1 fires its "after" past the breach, each further level its "after" past the previous one (in the target''s clock time: pauses count as for the target); every level escalates';
+COMMENT ON COLUMN escalation.sla_ladder.to_account_owner IS
+  'escalate to the account''s owner (escalations.agent_id, the owner''s team); target_team / target_tier are the fallback when the account has no owner';
+
+CREATE TABLE escalation.sla_tickets (
+    source_id   integer NOT NULL,
+    ticket_key  text NOT NULL,
+    created_at  timestamptz NOT NULL,
+    status      text NOT NULL,
+    priority    text,
+    channel     text,
+    team        text,
+    account_key text,
+    fields      jsonb NOT NULL DEFAULT '{}',
+    policy_id   integer,
+    updated_at  timestamptz NOT NULL,
+    PRIMARY KEY (source_id, ticket_key)
+);
+COMMENT ON TABLE escalation.sla_tickets IS
+  'Tickets under an SLA: the facts policies were matched on, as the triggers last saw them, so that clocks can be recomputed without reading the helpdesk';
+
+CREATE TABLE escalation.clocks (
+    clock_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source_id     integer NOT NULL,
+    ticket_key    text NOT NULL,
+    metric        text NOT NULL,
+    round         integer NOT NULL DEFAULT 1,
+    policy_id     integer NOT NULL,
+    target        interval NOT NULL,
+    calendar      text,
+    state         text NOT NULL CHECK (state IN ('running', 'paused', 'met', 'stopped')),
+    started_at    timestamptz NOT NULL,
+    elapsed       interval NOT NULL DEFAULT '0',
+    running_since timestamptz,
+    due_at        timestamptz,
+    next_at       timestamptz,
+    breached_at   timestamptz,
+    finished_at   timestamptz,
+    UNIQUE (source_id, ticket_key, metric, round),
+    CHECK ((state = 'running') = (running_since IS NOT NULL))
+);
+CREATE INDEX clocks_next ON escalation.clocks (next_at) WHERE next_at IS NOT NULL;
+COMMENT ON TABLE escalation.clocks IS
+  'One SLA clock per ticket, metric and round (next_response and periodic_update start a new round each time). elapsed is the business time counted before running_since; next_at is when the next warning, breach or ladder level is due';
+COMMENT ON COLUMN escalation.clocks.state IS 'running, paused (ticket pending), met (target reached: reply given, ticket solved) or stopped (no longer applies)';
+COMMENT ON COLUMN escalation.clocks.due_at IS 'when the target is breached if the clock keeps running; NULL when paused or finished';
+COMMENT ON COLUMN escalation.clocks.next_at IS 'when the next step is due; the cycle claims clocks through an index on it. A paused or finished clock whose time crossed a step no cycle fired yet keeps the instant it crossed it, so that nothing is missed';
+
+CREATE TABLE escalation.clock_segments (
+    clock_id bigint NOT NULL,
+    starts   timestamptz NOT NULL,
+    ends     timestamptz,
+    PRIMARY KEY (clock_id, starts)
+);
+COMMENT ON TABLE escalation.clock_segments IS
+  'The running stretches of each clock (paused time is between them): the audit trail escalation.recompute_sla() recounts business time from';
+
+CREATE TABLE escalation.clock_firings (
+    clock_id      bigint NOT NULL,
+    step          text NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('warning', 'breach', 'level')),
+    percent       integer,
+    level         integer,
+    source_id     integer NOT NULL,
+    ticket_key    text NOT NULL,
+    metric        text NOT NULL,
+    policy_id     integer NOT NULL,
+    due_at        timestamptz NOT NULL,
+    fired_at      timestamptz NOT NULL,
+    escalation_id bigint,
+    PRIMARY KEY (clock_id, step)
+);
+CREATE INDEX clock_firings_ticket ON escalation.clock_firings (source_id, ticket_key);
+COMMENT ON TABLE escalation.clock_firings IS
+  'Every warning, breach and ladder level fired, once: the primary key makes a second firing of the same step impossible, however many cycles run';
+COMMENT ON COLUMN escalation.clock_firings.step IS 'warning:<percent>, breach or level:<n>';
+COMMENT ON COLUMN escalation.clock_firings.due_at IS 'the exact instant the step became due (fired_at is when a cycle fired it)';
+
+CREATE TABLE escalation.notifications (
+    notification_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    clock_id        bigint NOT NULL,
+    step            text NOT NULL,
+    team            text,
+    severity        integer NOT NULL,
+    payload         jsonb NOT NULL,
+    created_at      timestamptz NOT NULL,
+    notify_at       timestamptz NOT NULL,
+    sent_at         timestamptz,
+    UNIQUE (clock_id, step)
+);
+CREATE INDEX notifications_due ON escalation.notifications (notify_at) WHERE sent_at IS NULL;
+COMMENT ON TABLE escalation.notifications IS
+  'SLA notifications (NOTIFY escalation_sla): sent when fired, or at the start of the addressed team''s next working period when fired outside it and below the team''s wake_severity';
+
+-- what time means for a clock: business time on a calendar, or 24x7
+CREATE FUNCTION escalation.sla_add(calendar text, start timestamptz, secs float8)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN calendar IS NULL THEN start + make_interval(secs => greatest(secs, 0))
+                ELSE escalation.business_add(calendar, start, make_interval(secs => greatest(secs, 0)))
+           END
+$$;
+COMMENT ON FUNCTION escalation.sla_add(text, timestamptz, float8) IS
+  'internal: start plus secs seconds of clock time on the calendar (NULL: 24x7)';
+
+CREATE FUNCTION escalation.sla_between(calendar text, "from" timestamptz, "to" timestamptz)
+RETURNS float8
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT greatest(0, extract(epoch FROM
+        CASE WHEN calendar IS NULL THEN "to" - "from"
+             ELSE escalation.business_time(calendar, "from", "to") END))::float8
+$$;
+COMMENT ON FUNCTION escalation.sla_between(text, timestamptz, timestamptz) IS
+  'internal: seconds of clock time between two instants on the calendar (NULL: 24x7), never negative';
+
+-- the steps of a target, in the order they fall due
+CREATE FUNCTION escalation.sla_steps(policy_id integer, metric text, target interval)
+RETURNS TABLE (step text, kind text, percent integer, level integer, at_secs float8)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT s.* FROM (
+        SELECT 'warning:' || w AS step, 'warning' AS kind, w AS percent, NULL::integer AS level,
+               extract(epoch FROM sla_steps.target)::float8 * w / 100 AS at_secs
+          FROM escalation.sla_targets t, unnest(t.warn_at) AS w
+         WHERE t.policy_id = sla_steps.policy_id AND t.metric = sla_steps.metric
+        UNION ALL
+        SELECT 'breach', 'breach', 100, NULL, extract(epoch FROM sla_steps.target)::float8
+        UNION ALL
+        SELECT 'level:' || l.level, 'level', NULL, l.level,
+               extract(epoch FROM sla_steps.target)::float8
+               + sum(extract(epoch FROM l.after)::float8) OVER (ORDER BY l.level)
+          FROM escalation.sla_ladder l
+         WHERE l.policy_id = sla_steps.policy_id AND l.metric = sla_steps.metric
+    ) s
+    ORDER BY s.at_secs, CASE s.kind WHEN 'warning' THEN 0 WHEN 'breach' THEN 1 ELSE 2 END, s.level
+$$;
+COMMENT ON FUNCTION escalation.sla_steps(integer, text, interval) IS
+  'the steps of a clock: warnings, the breach, ladder levels, each with the clock time (seconds) at which it is due';
+
+CREATE FUNCTION escalation.sla_policy_for(source_id integer, priority text, channel text,
+                                          team text, account_key text, fields jsonb)
+RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.policy_id
+      FROM escalation.sla_policies p
+      LEFT JOIN escalation.accounts a ON a.account_key = sla_policy_for.account_key
+     WHERE p.enabled
+       AND (p.source_id IS NULL OR p.source_id = sla_policy_for.source_id)
+       AND (p.priorities IS NULL OR sla_policy_for.priority = ANY (p.priorities))
+       AND (p.channels IS NULL OR sla_policy_for.channel = ANY (p.channels))
+       AND (p.teams IS NULL OR sla_policy_for.team = ANY (p.teams))
+       AND (p.account_tiers IS NULL OR a.tier = ANY (p.account_tiers))
+       AND (p.account_vip IS NULL OR coalesce(a.vip, false) = p.account_vip)
+       AND (p.field IS NULL
+            OR escalation.compare_value(sla_policy_for.fields ->> p.field, p.field_op, p.field_value))
+     ORDER BY p.position
+     LIMIT 1
+$$;
+COMMENT ON FUNCTION escalation.sla_policy_for(integer, text, text, text, text, jsonb) IS
+  'the SLA policy a ticket with these facts gets: the first enabled one, by position, whose conditions all hold';
+
+CREATE VIEW escalation.sla_policy_overlaps AS
+SELECT a.name AS policy, b.name AS other_policy, a.position, b.position AS other_position,
+       CASE WHEN a.position < b.position THEN a.name ELSE b.name END AS applies
+  FROM escalation.sla_policies a
+  JOIN escalation.sla_policies b ON a.policy_id <> b.policy_id
+ WHERE a.enabled AND b.enabled
+   AND (a.source_id IS NULL OR b.source_id IS NULL OR a.source_id = b.source_id)
+   AND (a.priorities IS NULL OR b.priorities IS NULL OR a.priorities && b.priorities)
+   AND (a.channels IS NULL OR b.channels IS NULL OR a.channels && b.channels)
+   AND (a.teams IS NULL OR b.teams IS NULL OR a.teams && b.teams)
+   AND (a.account_tiers IS NULL OR b.account_tiers IS NULL OR a.account_tiers && b.account_tiers)
+   AND (a.account_vip IS NULL OR b.account_vip IS NULL OR a.account_vip = b.account_vip);
+COMMENT ON VIEW escalation.sla_policy_overlaps IS
+  'pairs of enabled policies a ticket could match both of (field conditions are assumed to overlap), each pair in both orders; applies names the one such a ticket gets (the lower position)';
+
+CREATE FUNCTION escalation.warn_policy_overlaps()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o record;
+BEGIN
+    FOR o IN SELECT * FROM escalation.sla_policy_overlaps v WHERE v.policy = NEW.name
+              ORDER BY v.other_position LOOP
+        RAISE WARNING 'SLA policy "%" overlaps policy "%"', o.policy, o.other_policy
+            USING DETAIL = format('A ticket matching both gets "%s", the policy with the lower position (%s).',
+                                  o.applies, least(o.position, o.other_position)),
+                  HINT = 'Narrow the conditions or reorder the policies if that is not intended; escalation.sla_policy_overlaps lists every overlap.';
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.warn_policy_overlaps() IS
+  'AFTER INSERT OR UPDATE trigger on escalation.sla_policies: warns about policies the written one overlaps';
+CREATE TRIGGER warn_policy_overlaps AFTER INSERT OR UPDATE ON escalation.sla_policies
+    FOR EACH ROW EXECUTE FUNCTION escalation.warn_policy_overlaps();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.sla_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();
+
+----------------------------------------------------------------------
+-- clock operations (internal; called with the clock row locked)
+----------------------------------------------------------------------
+
+-- the instant a clock's time reached secs, walking its running segments
+CREATE FUNCTION escalation.clock_crossing(c escalation.clocks, secs float8)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    cum float8 := 0;
+    seg float8;
+    last_end timestamptz;
+BEGIN
+    IF c.state = 'running' AND secs >= extract(epoch FROM c.elapsed) THEN
+        RETURN escalation.sla_add(c.calendar, c.running_since, secs - extract(epoch FROM c.elapsed));
+    END IF;
+    FOR s IN SELECT * FROM escalation.clock_segments x
+              WHERE x.clock_id = c.clock_id AND x.ends IS NOT NULL
+              ORDER BY x.starts LOOP
+        seg := escalation.sla_between(c.calendar, s.starts, s.ends);
+        IF cum + seg >= secs THEN
+            RETURN escalation.sla_add(c.calendar, s.starts, secs - cum);
+        END IF;
+        cum := cum + seg;
+        last_end := s.ends;
+    END LOOP;
+    -- time counted on another calendar before a retarget: the best known instant
+    RETURN coalesce(last_end, c.running_since, c.finished_at, c.started_at);
+END
+$$;
+COMMENT ON FUNCTION escalation.clock_crossing(escalation.clocks, float8) IS
+  'internal: the instant the clock''s counted time reached secs seconds';
+
+-- due_at and next_at of a clock, from the steps not fired yet
+CREATE FUNCTION escalation.clock_schedule(c escalation.clocks)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done float8 := extract(epoch FROM c.elapsed);
+    nxt float8;
+BEGIN
+    SELECT min(s.at_secs) INTO nxt
+      FROM escalation.sla_steps(c.policy_id, c.metric, c.target) s
+     WHERE NOT EXISTS (SELECT 1 FROM escalation.clock_firings f
+                        WHERE f.clock_id = c.clock_id AND f.step = s.step);
+    IF c.state <> 'running' THEN
+        -- a step its time crossed before it stopped is still owed
+        UPDATE escalation.clocks x
+           SET due_at = NULL,
+               next_at = CASE WHEN nxt <= done THEN escalation.clock_crossing(c, nxt) END
+         WHERE x.clock_id = c.clock_id;
+        RETURN;
+    END IF;
+    UPDATE escalation.clocks x
+       SET due_at = escalation.sla_add(c.calendar, c.running_since,
+                                       extract(epoch FROM c.target)::float8 - done),
+           next_at = CASE WHEN nxt IS NULL THEN NULL
+                          WHEN nxt < done THEN escalation.clock_crossing(c, nxt)
+                          ELSE escalation.sla_add(c.calendar, c.running_since, nxt - done) END
+     WHERE x.clock_id = c.clock_id;
+END
+$$;
+
+CREATE FUNCTION escalation.clock_start(p_source integer, p_key text, p_metric text,
+                                       p_policy integer, p_start timestamptz, p_paused boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t escalation.sla_targets;
+    c escalation.clocks;
+BEGIN
+    SELECT * INTO t FROM escalation.sla_targets x WHERE x.policy_id = p_policy AND x.metric = p_metric;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    INSERT INTO escalation.clocks AS k
+        (source_id, ticket_key, metric, round, policy_id, target, calendar, state,
+         started_at, running_since)
+    VALUES (p_source, p_key, p_metric,
+            coalesce((SELECT max(o.round) + 1 FROM escalation.clocks o
+                       WHERE o.source_id = p_source AND o.ticket_key = p_key
+                         AND o.metric = p_metric), 1),
+            p_policy, t.target, t.calendar,
+            CASE WHEN p_paused THEN 'paused' ELSE 'running' END,
+            p_start, CASE WHEN p_paused THEN NULL ELSE p_start END)
+    RETURNING * INTO c;
+    IF NOT p_paused THEN
+        INSERT INTO escalation.clock_segments (clock_id, starts) VALUES (c.clock_id, p_start);
+        PERFORM escalation.clock_schedule(c);
+    END IF;
+END
+$$;
+
+-- pause, resume or finish a clock at instant at
+CREATE FUNCTION escalation.clock_set(c escalation.clocks, new_state text, at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    el interval := c.elapsed;
+    t timestamptz := greatest(at, c.started_at);
+BEGIN
+    IF c.state = new_state THEN
+        RETURN;
+    END IF;
+    IF c.state = 'running' THEN
+        t := greatest(t, c.running_since);
+        el := el + make_interval(secs => escalation.sla_between(c.calendar, c.running_since, t));
+        UPDATE escalation.clock_segments s SET ends = t
+         WHERE s.clock_id = c.clock_id AND s.starts = c.running_since;
+    END IF;
+    IF new_state = 'running' THEN
+        -- a reopened clock runs again from here; a segment never starts twice
+        INSERT INTO escalation.clock_segments (clock_id, starts) VALUES (c.clock_id, t)
+            ON CONFLICT (clock_id, starts) DO UPDATE SET ends = NULL;
+    END IF;
+    UPDATE escalation.clocks x
+       SET state = new_state,
+           elapsed = el,
+           running_since = CASE WHEN new_state = 'running' THEN t END,
+           finished_at = CASE WHEN new_state IN ('met', 'stopped') THEN t END,
+           due_at = NULL,
+           next_at = NULL
+     WHERE x.clock_id = c.clock_id
+    RETURNING * INTO c;
+    PERFORM escalation.clock_schedule(c);
+END
+$$;
+
+-- move the unfinished clocks of a ticket to its (new) policy, keeping elapsed time
+CREATE FUNCTION escalation.clocks_retarget(p_source integer, p_key text, p_policy integer,
+                                           p_status text, at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c escalation.clocks;
+    t escalation.sla_targets;
+    el interval;
+BEGIN
+    FOR c IN SELECT * FROM escalation.clocks x
+              WHERE x.source_id = p_source AND x.ticket_key = p_key
+                AND x.state IN ('running', 'paused')
+              ORDER BY x.clock_id FOR UPDATE LOOP
+        SELECT * INTO t FROM escalation.sla_targets x
+         WHERE x.policy_id = p_policy AND x.metric = c.metric;
+        IF NOT FOUND THEN
+            PERFORM escalation.clock_set(c, 'stopped', at);
+            CONTINUE;
+        END IF;
+        -- time counted so far stays counted, on the clock's old calendar
+        el := c.elapsed;
+        IF c.state = 'running' THEN
+            el := el + make_interval(secs => escalation.sla_between(c.calendar, c.running_since,
+                                                                    greatest(at, c.running_since)));
+            UPDATE escalation.clock_segments s SET ends = greatest(at, c.running_since)
+             WHERE s.clock_id = c.clock_id AND s.starts = c.running_since;
+            INSERT INTO escalation.clock_segments (clock_id, starts)
+                VALUES (c.clock_id, greatest(at, c.running_since))
+                ON CONFLICT (clock_id, starts) DO UPDATE SET ends = NULL;
+        END IF;
+        UPDATE escalation.clocks x
+           SET policy_id = p_policy, target = t.target, calendar = t.calendar, elapsed = el,
+               running_since = CASE WHEN c.state = 'running' THEN greatest(at, c.running_since) END
+         WHERE x.clock_id = c.clock_id
+        RETURNING * INTO c;
+        PERFORM escalation.clock_schedule(c);
+    END LOOP;
+END
+$$;
+
+----------------------------------------------------------------------
+-- what the triggers report
+----------------------------------------------------------------------
+CREATE FUNCTION escalation.sla_track_ticket(p_source integer, p_key text, p_at timestamptz,
+                                            p_created timestamptz, p_status text, p_priority text,
+                                            p_channel text, p_team text, p_account text,
+                                            p_fields jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    prev escalation.sla_tickets;
+    pol integer;
+    created timestamptz := coalesce(p_created, p_at);
+    was_closed boolean;
+    is_closed boolean := p_status IN ('solved', 'other');
+    c escalation.clocks;
+    m text;
+BEGIN
+    pol := escalation.sla_policy_for(p_source, p_priority, p_channel, p_team, p_account,
+                                     coalesce(p_fields, '{}'));
+    SELECT * INTO prev FROM escalation.sla_tickets x
+     WHERE x.source_id = p_source AND x.ticket_key = p_key FOR UPDATE;
+    IF NOT FOUND THEN
+        IF pol IS NULL THEN
+            RETURN;
+        END IF;
+        INSERT INTO escalation.sla_tickets
+            (source_id, ticket_key, created_at, status, priority, channel, team, account_key,
+             fields, policy_id, updated_at)
+        VALUES (p_source, p_key, created, p_status, p_priority, p_channel, p_team, p_account,
+                coalesce(p_fields, '{}'), pol, p_at);
+        IF is_closed THEN
+            RETURN;
+        END IF;
+        FOREACH m IN ARRAY ARRAY['first_response', 'periodic_update', 'resolution', 'age'] LOOP
+            -- a ticket whose first response came before its SLA started needs none
+            CONTINUE WHEN m = 'first_response' AND EXISTS (
+                SELECT 1 FROM escalation.first_responses f
+                 WHERE f.source_id = p_source AND f.ticket_key = p_key);
+            PERFORM escalation.clock_start(p_source, p_key, m, pol, created,
+                                           p_status = 'pending' AND m <> 'age');
+        END LOOP;
+        RETURN;
+    END IF;
+
+    UPDATE escalation.sla_tickets x
+       SET status = p_status, priority = p_priority, channel = p_channel, team = p_team,
+           account_key = p_account, fields = coalesce(p_fields, '{}'), policy_id = pol,
+           updated_at = p_at
+     WHERE x.source_id = p_source AND x.ticket_key = p_key;
+
+    IF pol IS DISTINCT FROM prev.policy_id THEN
+        PERFORM escalation.clocks_retarget(p_source, p_key, pol, p_status, p_at);
+    END IF;
+
+    IF p_status IS NOT DISTINCT FROM prev.status THEN
+        RETURN;
+    END IF;
+    was_closed := prev.status IN ('solved', 'other');
+
+    IF is_closed AND NOT was_closed THEN
+        FOR c IN SELECT * FROM escalation.clocks x
+                  WHERE x.source_id = p_source AND x.ticket_key = p_key
+                    AND x.state IN ('running', 'paused')
+                  ORDER BY x.clock_id FOR UPDATE LOOP
+            PERFORM escalation.clock_set(c,
+                CASE WHEN p_status = 'solved' AND c.metric IN ('resolution', 'age') THEN 'met'
+                     ELSE 'stopped' END, p_at);
+        END LOOP;
+    ELSIF was_closed AND NOT is_closed THEN
+        -- a reopen continues resolution and age, and needs updates again
+        IF pol IS NULL THEN
+            RETURN;
+        END IF;
+        FOR c IN SELECT * FROM escalation.clocks x
+                  WHERE x.clock_id IN (
+                        SELECT DISTINCT ON (y.metric) y.clock_id FROM escalation.clocks y
+                         WHERE y.source_id = p_source AND y.ticket_key = p_key
+                           AND y.metric IN ('resolution', 'age')
+                         ORDER BY y.metric, y.round DESC)
+                  ORDER BY x.clock_id FOR UPDATE LOOP
+            PERFORM escalation.clocks_retarget_one(c, pol, p_at);
+            SELECT * INTO c FROM escalation.clocks x WHERE x.clock_id = c.clock_id;
+            CONTINUE WHEN c.state = 'stopped';
+            PERFORM escalation.clock_set(c,
+                CASE WHEN p_status = 'pending' AND c.metric <> 'age' THEN 'paused' ELSE 'running' END,
+                p_at);
+        END LOOP;
+        PERFORM escalation.clock_start(p_source, p_key, 'periodic_update', pol, p_at,
+                                       p_status = 'pending');
+    ELSIF p_status = 'pending' THEN
+        FOR c IN SELECT * FROM escalation.clocks x
+                  WHERE x.source_id = p_source AND x.ticket_key = p_key
+                    AND x.state = 'running' AND x.metric <> 'age'
+                  ORDER BY x.clock_id FOR UPDATE LOOP
+            PERFORM escalation.clock_set(c, 'paused', p_at);
+        END LOOP;
+    ELSIF prev.status = 'pending' THEN
+        FOR c IN SELECT * FROM escalation.clocks x
+                  WHERE x.source_id = p_source AND x.ticket_key = p_key
+                    AND x.state = 'paused'
+                  ORDER BY x.clock_id FOR UPDATE LOOP
+            PERFORM escalation.clock_set(c, 'running', p_at);
+        END LOOP;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION escalation.sla_track_ticket(integer, text, timestamptz, timestamptz, text,
+    text, text, text, text, jsonb) IS
+  'internal, called by the ticket trigger: starts, pauses, resumes, finishes and retargets the ticket''s SLA clocks';
+
+-- a finished clock that a reopen continues: on the ticket's current policy
+CREATE FUNCTION escalation.clocks_retarget_one(c escalation.clocks, p_policy integer, at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t escalation.sla_targets;
+BEGIN
+    SELECT * INTO t FROM escalation.sla_targets x WHERE x.policy_id = p_policy AND x.metric = c.metric;
+    IF NOT FOUND THEN
+        UPDATE escalation.clocks x SET state = 'stopped', finished_at = coalesce(x.finished_at, at)
+         WHERE x.clock_id = c.clock_id;
+        RETURN;
+    END IF;
+    UPDATE escalation.clocks x
+       SET policy_id = p_policy, target = t.target, calendar = t.calendar,
+           state = CASE WHEN x.state = 'met' THEN 'paused' ELSE x.state END,
+           finished_at = NULL
+     WHERE x.clock_id = c.clock_id AND x.state IN ('met', 'paused');
+END
+$$;
+
+CREATE FUNCTION escalation.sla_track_message(p_source integer, p_key text, p_author text,
+                                             p_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tk escalation.sla_tickets;
+    c escalation.clocks;
+BEGIN
+    SELECT * INTO tk FROM escalation.sla_tickets x
+     WHERE x.source_id = p_source AND x.ticket_key = p_key FOR UPDATE;
+    IF NOT FOUND OR tk.policy_id IS NULL THEN
+        RETURN;
+    END IF;
+    IF p_author = 'agent' THEN
+        FOR c IN SELECT * FROM escalation.clocks x
+                  WHERE x.source_id = p_source AND x.ticket_key = p_key
+                    AND x.metric IN ('first_response', 'next_response', 'periodic_update')
+                    AND x.state IN ('running', 'paused')
+                    AND x.started_at <= p_at
+                  ORDER BY x.clock_id FOR UPDATE LOOP
+            PERFORM escalation.clock_set(c, 'met', p_at);
+        END LOOP;
+        IF tk.status NOT IN ('solved', 'other') THEN
+            PERFORM escalation.clock_start(p_source, p_key, 'periodic_update', tk.policy_id, p_at,
+                                           tk.status = 'pending');
+        END IF;
+    ELSIF tk.status NOT IN ('solved', 'other')
+          AND NOT EXISTS (SELECT 1 FROM escalation.clocks x
+                           WHERE x.source_id = p_source AND x.ticket_key = p_key
+                             AND x.metric = 'next_response' AND x.state IN ('running', 'paused')) THEN
+        -- the oldest waiting customer message starts the clock; later ones wait with it
+        PERFORM escalation.clock_start(p_source, p_key, 'next_response', tk.policy_id, p_at,
+                                       tk.status = 'pending');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION escalation.sla_track_message(integer, text, text, timestamptz) IS
+  'internal, called by the message trigger: an agent''s customer-visible reply meets the response clocks and restarts the periodic-update clock; a customer''s message starts the next-response clock unless one is already waiting';
+
+----------------------------------------------------------------------
+-- the cycle
+----------------------------------------------------------------------
+
+-- escalate a ticket for a ladder level; returns the escalation (NULL: none)
+CREATE FUNCTION escalation.sla_escalate(c escalation.clocks, l escalation.sla_ladder,
+                                        due timestamptz, as_of timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner text;
+    team text := l.target_team;
+    ctx jsonb;
+    reason jsonb;
+    eid bigint;
+BEGIN
+    IF l.to_account_owner THEN
+        SELECT a.owner_agent, coalesce(g.team, l.target_team) INTO owner, team
+          FROM escalation.sla_tickets t
+          JOIN escalation.accounts a ON a.account_key = t.account_key
+          LEFT JOIN escalation.agents g ON g.agent_id = a.owner_agent
+         WHERE t.source_id = c.source_id AND t.ticket_key = c.ticket_key;
+        IF owner IS NULL THEN
+            team := l.target_team;
+        END IF;
+    END IF;
+    IF team IS NULL AND l.target_tier IS NULL AND owner IS NULL THEN
+        RETURN NULL;
+    END IF;
+    ctx := coalesce(escalation.ticket_context(c.source_id, c.ticket_key), '{}');
+    reason := jsonb_build_object(
+        'rule', 'sla:' || c.metric || ':level:' || l.level,
+        'kind', 'sla', 'metric', c.metric,
+        'policy', (SELECT p.name FROM escalation.sla_policies p WHERE p.policy_id = c.policy_id),
+        'level', l.level, 'target', c.target::text, 'due_at', due,
+        'breached_at', c.breached_at, 'account_owner', owner);
+    INSERT INTO escalation.escalations AS e
+        (source_id, ticket_key, level, kind, origin, target_team, target_tier, severity,
+         reasons, context, agent_id, created_at, updated_at, last_actor)
+    VALUES (c.source_id, c.ticket_key, l.level, l.kind, 'sla', team, l.target_tier, l.severity,
+            jsonb_build_array(reason), ctx, owner, as_of, as_of, 'sla')
+    ON CONFLICT (source_id, ticket_key, level, target_key)
+       WHERE status IN ('queued', 'offered', 'accepted')
+    DO UPDATE SET reasons = escalation.merge_reasons(e.reasons, excluded.reasons),
+                  severity = greatest(e.severity, excluded.severity),
+                  updated_at = excluded.updated_at
+    RETURNING e.escalation_id INTO eid;
+    RETURN eid;
+END
+$$;
+
+-- the next working instant of a team at or after t (t itself when it has no calendar)
+CREATE FUNCTION escalation.team_reachable_at(team text, t timestamptz)
+RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(
+        (SELECT coalesce((SELECT p.starts
+                            FROM escalation.business_periods(g.calendar, t, t + interval '400 days') p
+                           ORDER BY p.starts LIMIT 1), t)
+           FROM escalation.teams g WHERE g.name = team AND g.calendar IS NOT NULL),
+        t)
+$$;
+COMMENT ON FUNCTION escalation.team_reachable_at(text, timestamptz) IS
+  'the first instant at or after t inside the team''s working hours (t when the team has no calendar)';
+
+-- fire every due step of one (locked) clock
+CREATE FUNCTION escalation.clock_fire(c escalation.clocks, as_of timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done float8 := extract(epoch FROM c.elapsed);
+    now_secs float8 := done + CASE WHEN c.state = 'running'
+                                   THEN escalation.sla_between(c.calendar, c.running_since, as_of)
+                                   ELSE 0 END;
+    s record;
+    l escalation.sla_ladder;
+    tk escalation.sla_tickets;
+    due timestamptz;
+    eid bigint;
+    team text;
+    sev integer;
+    payload jsonb;
+    notify_at timestamptz;
+    fired integer := 0;
+BEGIN
+    SELECT * INTO tk FROM escalation.sla_tickets x
+     WHERE x.source_id = c.source_id AND x.ticket_key = c.ticket_key;
+    FOR s IN SELECT * FROM escalation.sla_steps(c.policy_id, c.metric, c.target) st
+              WHERE st.at_secs <= now_secs
+                AND NOT EXISTS (SELECT 1 FROM escalation.clock_firings f
+                                 WHERE f.clock_id = c.clock_id AND f.step = st.step) LOOP
+        due := escalation.clock_crossing(c, s.at_secs);
+        IF due > as_of THEN
+            due := as_of;
+        END IF;
+        INSERT INTO escalation.clock_firings
+            (clock_id, step, kind, percent, level, source_id, ticket_key, metric, policy_id,
+             due_at, fired_at)
+        VALUES (c.clock_id, s.step, s.kind, s.percent, s.level, c.source_id, c.ticket_key,
+                c.metric, c.policy_id, due, as_of)
+        ON CONFLICT DO NOTHING;
+        CONTINUE WHEN NOT FOUND;
+        fired := fired + 1;
+        eid := NULL;
+        team := tk.team;
+        sev := CASE s.kind WHEN 'warning' THEN 2 ELSE 3 END;
+        IF s.kind = 'breach' THEN
+            UPDATE escalation.clocks x SET breached_at = due WHERE x.clock_id = c.clock_id;
+            c.breached_at := due;
+        END IF;
+        -- a clock met or stopped before a cycle saw its step: recorded, but
+        -- nobody is paged and nothing is escalated for what is over
+        CONTINUE WHEN c.state IN ('met', 'stopped');
+        IF s.kind = 'level' THEN
+            SELECT * INTO l FROM escalation.sla_ladder x
+             WHERE x.policy_id = c.policy_id AND x.metric = c.metric AND x.level = s.level;
+            eid := escalation.sla_escalate(c, l, due, as_of);
+            UPDATE escalation.clock_firings f SET escalation_id = eid
+             WHERE f.clock_id = c.clock_id AND f.step = s.step;
+            team := coalesce((SELECT e.target_team FROM escalation.escalations e
+                               WHERE e.escalation_id = eid), l.target_team);
+            sev := l.severity;
+        END IF;
+        payload := jsonb_build_object(
+            'event', s.kind, 'step', s.step, 'percent', s.percent, 'level', s.level,
+            'clock_id', c.clock_id, 'source_id', c.source_id, 'ticket_key', c.ticket_key,
+            'metric', c.metric,
+            'policy', (SELECT p.name FROM escalation.sla_policies p WHERE p.policy_id = c.policy_id),
+            'due_at', due, 'team', team, 'severity', sev, 'escalation_id', eid);
+        notify_at := as_of;
+        IF team IS NOT NULL
+           AND sev < coalesce((SELECT g.wake_severity FROM escalation.teams g WHERE g.name = team), 5) THEN
+            notify_at := escalation.team_reachable_at(team, as_of);
+        END IF;
+        INSERT INTO escalation.notifications
+            (clock_id, step, team, severity, payload, created_at, notify_at, sent_at)
+        VALUES (c.clock_id, s.step, team, sev, payload, as_of, notify_at,
+                CASE WHEN notify_at <= as_of THEN as_of END)
+        ON CONFLICT DO NOTHING;
+        IF FOUND AND notify_at <= as_of THEN
+            PERFORM pg_notify('escalation_sla', payload::text);
+        END IF;
+    END LOOP;
+    PERFORM escalation.clock_schedule(c);
+    RETURN fired;
+END
+$$;
+
+CREATE FUNCTION escalation.run_batch(as_of timestamptz, batch_size integer)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c escalation.clocks;
+    n record;
+    handled integer := 0;
+BEGIN
+    IF as_of IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'run_batch needs an instant and a batch size of at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR c IN SELECT * FROM escalation.clocks x
+              WHERE x.next_at <= as_of
+              ORDER BY x.next_at
+              LIMIT batch_size
+              FOR UPDATE SKIP LOCKED LOOP
+        PERFORM escalation.clock_fire(c, as_of);
+        handled := handled + 1;
+    END LOOP;
+    FOR n IN SELECT * FROM escalation.notifications x
+              WHERE x.sent_at IS NULL AND x.notify_at <= as_of
+              ORDER BY x.notify_at
+              LIMIT batch_size - handled
+              FOR UPDATE SKIP LOCKED LOOP
+        PERFORM pg_notify('escalation_sla', n.payload::text);
+        UPDATE escalation.notifications x SET sent_at = as_of
+         WHERE x.notification_id = n.notification_id;
+        handled := handled + 1;
+    END LOOP;
+    RETURN handled;
+END
+$$;
+COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
+  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours; returns how many clocks and notifications it handled. The background worker runs one transaction per batch';
+
+CREATE FUNCTION escalation.run_cycle(as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    batch integer := coalesce(nullif(current_setting('escalation.batch_size', true), '')::integer, 500);
+    n integer;
+    total integer := 0;
+BEGIN
+    LOOP
+        n := escalation.run_batch(as_of, batch);
+        total := total + n;
+        EXIT WHEN n < batch;
+    END LOOP;
+    RETURN total;
+END
+$$;
+COMMENT ON FUNCTION escalation.run_cycle(timestamptz) IS
+  'one whole cycle as of an instant, in the caller''s transaction: batches of escalation.batch_size until nothing is due; returns clocks and notifications handled. For pg_cron where the worker cannot be preloaded, and for tests';
+
+----------------------------------------------------------------------
+-- recomputing after a policy or calendar change, and what it would change
+----------------------------------------------------------------------
+CREATE FUNCTION escalation.sla_recomputed(p_source integer, as_of timestamptz)
+RETURNS TABLE (clock_id bigint, ticket_key text, metric text, state text,
+               old_policy integer, new_policy integer, old_target interval, new_target interval,
+               old_calendar text, new_calendar text,
+               old_elapsed interval, new_elapsed interval, old_due_at timestamptz,
+               new_due_at timestamptz, breached_now boolean, breached_after boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH cur AS (
+        SELECT c.*, t.policy_id AS pol,
+               escalation.sla_policy_for(t.source_id, t.priority, t.channel, t.team,
+                                         t.account_key, t.fields) AS np
+          FROM escalation.clocks c
+          JOIN escalation.sla_tickets t USING (source_id, ticket_key)
+         WHERE c.source_id = p_source AND c.state IN ('running', 'paused')
+    ), nt AS (
+        SELECT cur.*, st.target AS ntarget, st.calendar AS ncal, st.policy_id IS NOT NULL AS has_target
+          FROM cur
+          LEFT JOIN escalation.sla_targets st ON st.policy_id = cur.np AND st.metric = cur.metric
+    ), el AS (
+        SELECT nt.*,
+               (SELECT coalesce(sum(escalation.sla_between(nt.ncal, s.starts,
+                                                           least(coalesce(s.ends, as_of), as_of))), 0)
+                  FROM escalation.clock_segments s
+                 WHERE s.clock_id = nt.clock_id AND s.starts < as_of) AS nsecs,
+               extract(epoch FROM nt.elapsed)::float8
+               + CASE WHEN nt.state = 'running'
+                      THEN escalation.sla_between(nt.calendar, nt.running_since, as_of) ELSE 0 END
+                 AS osecs
+          FROM nt
+    )
+    SELECT el.clock_id, el.ticket_key, el.metric, el.state,
+           el.policy_id, CASE WHEN el.has_target THEN el.np END,
+           el.target, el.ntarget, el.calendar, el.ncal,
+           make_interval(secs => el.osecs), make_interval(secs => el.nsecs),
+           el.due_at,
+           CASE WHEN el.has_target AND el.state = 'running'
+                THEN escalation.sla_add(el.ncal, greatest(as_of, el.running_since),
+                                        extract(epoch FROM el.ntarget)::float8 - el.nsecs) END,
+           el.osecs >= extract(epoch FROM el.target),
+           CASE WHEN el.has_target THEN el.nsecs >= extract(epoch FROM el.ntarget) ELSE false END
+      FROM el
+$$;
+COMMENT ON FUNCTION escalation.sla_recomputed(integer, timestamptz) IS
+  'internal: every unfinished clock of a source as it is and as the current policies and calendars would have it, elapsed time recounted from its segments';
+
+CREATE FUNCTION escalation.sla_what_if(ticket_table regclass, as_of timestamptz DEFAULT now())
+RETURNS TABLE (ticket_key text, metric text, change text, old_policy text, new_policy text,
+               old_due_at timestamptz, new_due_at timestamptz,
+               old_elapsed interval, new_elapsed interval)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src integer;
+BEGIN
+    SELECT s.source_id INTO src FROM escalation.sources s
+     WHERE s.ticket_table = sla_what_if.ticket_table AND s.attached;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY
+    SELECT r.ticket_key, r.metric,
+           CASE WHEN r.new_policy IS NULL THEN 'would stop'
+                WHEN r.breached_after AND NOT r.breached_now THEN 'would breach now'
+                WHEN r.breached_now AND NOT r.breached_after THEN 'would no longer be breached'
+                WHEN r.new_due_at < r.old_due_at THEN 'due earlier'
+                WHEN r.new_due_at > r.old_due_at THEN 'due later'
+                ELSE 'recounted' END,
+           (SELECT p.name FROM escalation.sla_policies p WHERE p.policy_id = r.old_policy),
+           (SELECT p.name FROM escalation.sla_policies p WHERE p.policy_id = r.new_policy),
+           r.old_due_at, r.new_due_at, r.old_elapsed, r.new_elapsed
+      FROM escalation.sla_recomputed(src, as_of) r
+     WHERE r.new_policy IS DISTINCT FROM r.old_policy
+        OR r.new_target IS DISTINCT FROM r.old_target
+        OR r.new_calendar IS DISTINCT FROM r.old_calendar
+        OR abs(extract(epoch FROM r.new_elapsed - r.old_elapsed)) >= 1
+        OR r.breached_after IS DISTINCT FROM r.breached_now
+     ORDER BY r.ticket_key, r.metric;
+END
+$$;
+COMMENT ON FUNCTION escalation.sla_what_if(regclass, timestamptz) IS
+  'read-only: which open clocks of a source escalation.recompute_sla() would change, and how (would breach now, due earlier or later, would stop), under the current policies and calendars';
+
+CREATE FUNCTION escalation.recompute_sla(ticket_table regclass, as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src integer;
+    r record;
+    c escalation.clocks;
+    n integer := 0;
+BEGIN
+    SELECT s.source_id INTO src FROM escalation.sources s
+     WHERE s.ticket_table = recompute_sla.ticket_table AND s.attached;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
+    END IF;
+    -- one writer at a time per ticket: lock the tickets' rows first, as the triggers do
+    PERFORM 1 FROM escalation.sla_tickets t WHERE t.source_id = src ORDER BY t.ticket_key FOR UPDATE;
+    UPDATE escalation.sla_tickets t
+       SET policy_id = escalation.sla_policy_for(t.source_id, t.priority, t.channel, t.team,
+                                                 t.account_key, t.fields)
+     WHERE t.source_id = src;
+    FOR r IN SELECT * FROM escalation.sla_recomputed(src, as_of) LOOP
+        SELECT * INTO c FROM escalation.clocks x WHERE x.clock_id = r.clock_id FOR UPDATE;
+        IF r.new_policy IS NULL THEN
+            PERFORM escalation.clock_set(c, 'stopped', as_of);
+            n := n + 1;
+            CONTINUE;
+        END IF;
+        CONTINUE WHEN r.new_policy = r.old_policy AND r.new_target = r.old_target
+                  AND r.new_calendar IS NOT DISTINCT FROM r.old_calendar
+                  AND abs(extract(epoch FROM r.new_elapsed - r.old_elapsed)) < 1;
+        IF c.state = 'running' THEN
+            -- close the segment at as_of and open the next one there
+            UPDATE escalation.clock_segments s SET ends = greatest(as_of, c.running_since)
+             WHERE s.clock_id = c.clock_id AND s.starts = c.running_since;
+            INSERT INTO escalation.clock_segments (clock_id, starts)
+                VALUES (c.clock_id, greatest(as_of, c.running_since))
+                ON CONFLICT (clock_id, starts) DO UPDATE SET ends = NULL;
+        END IF;
+        UPDATE escalation.clocks x
+           SET policy_id = r.new_policy, target = r.new_target, calendar = r.new_calendar,
+               elapsed = r.new_elapsed,
+               running_since = CASE WHEN x.state = 'running' THEN greatest(as_of, x.running_since) END
+         WHERE x.clock_id = c.clock_id
+        RETURNING * INTO c;
+        PERFORM escalation.clock_schedule(c);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION escalation.recompute_sla(regclass, timestamptz) IS
+  'after a policy or calendar change: matches the source''s tracked tickets to the policies again and recounts every open clock''s elapsed time from its segments on its (new) calendar; steps already fired stay fired, steps now due fire in the next cycle. Returns the clocks changed; escalation.sla_what_if() shows the same without changing anything';
+
+----------------------------------------------------------------------
+-- calibration: targets proposed from the team's own history
+----------------------------------------------------------------------
+-- an expression reading a mapped time column as timestamptz: naive
+-- timestamps are in the source's zone ($4), epoch integers are seconds
+CREATE FUNCTION escalation.instant_expr(tbl regclass, col text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE a.atttypid
+               WHEN 'timestamptz'::regtype THEN format('%I', col)
+               WHEN 'timestamp'::regtype THEN format('(%I AT TIME ZONE $4)', col)
+               WHEN 'date'::regtype THEN format('(%I::timestamp AT TIME ZONE $4)', col)
+               ELSE format('to_timestamp(nullif(%I, 0))', col)
+           END
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND NOT a.attisdropped
+$$;
+COMMENT ON FUNCTION escalation.instant_expr(regclass, text) IS
+  'internal: SQL reading a mapped time column as timestamptz (timestamp in the source''s zone, date, or epoch seconds with 0 as unset)';
+
+CREATE FUNCTION escalation.propose_sla_targets(ticket_table regclass, k float8 DEFAULT 2,
+                                               quantile float8 DEFAULT 0.9,
+                                               since timestamptz DEFAULT NULL)
+RETURNS TABLE (priority text, metric text, tickets bigint, p50 interval, p90 interval,
+               at_quantile interval, proposed interval)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s escalation.sources;
+    key_col text;
+    created_col text;
+    resolved_col text;
+    prio_col text;
+BEGIN
+    SELECT * INTO s FROM escalation.sources x
+     WHERE x.ticket_table = propose_sla_targets.ticket_table AND x.attached;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
+    END IF;
+    IF k IS NULL OR k <= 0 OR quantile IS NULL OR quantile <= 0 OR quantile >= 1 THEN
+        RAISE EXCEPTION 'k must be positive and quantile between 0 and 1 (exclusive)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- every interpolated name is a column attach() validated, quoted with %I
+    key_col := s.mapping ->> 'key';
+    created_col := s.mapping ->> 'created_at';
+    resolved_col := s.mapping ->> 'resolved_at';
+    prio_col := s.mapping ->> 'priority';
+    IF created_col IS NULL THEN
+        RAISE EXCEPTION 'source "%" maps no created_at column', s.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Calibration measures from the ticket''s creation time.';
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        WITH t AS (
+            SELECT %1$s AS prio, %2$I::text AS key, %3$s AS created, %4$s AS resolved
+              FROM %5$s
+        ), d AS (
+            SELECT t.prio, 'resolution'::text AS metric, t.resolved - t.created AS took
+              FROM t WHERE t.resolved >= t.created AND ($3 IS NULL OR t.created >= $3)
+            UNION ALL
+            SELECT t.prio, 'first_response', f.responded_at - t.created
+              FROM t JOIN escalation.first_responses f
+                ON f.source_id = $5 AND f.ticket_key = t.key
+             WHERE f.responded_at >= t.created AND ($3 IS NULL OR t.created >= $3)
+        )
+        SELECT d.prio, d.metric, count(*),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY d.took),
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY d.took),
+               percentile_cont($2) WITHIN GROUP (ORDER BY d.took),
+               date_trunc('minute', percentile_cont($2) WITHIN GROUP (ORDER BY d.took) * $1
+                                    + interval '59 seconds')
+          FROM d GROUP BY d.prio, d.metric ORDER BY d.metric, d.prio $q$,
+        CASE WHEN prio_col IS NULL THEN 'NULL::text' ELSE format('%I::text', prio_col) END,
+        key_col,
+        escalation.instant_expr(s.ticket_table, created_col),
+        CASE WHEN resolved_col IS NULL THEN 'NULL::timestamptz'
+             ELSE escalation.instant_expr(s.ticket_table, resolved_col) END,
+        s.ticket_table)
+    USING k, quantile, since, s.time_zone, s.source_id;
+END
+$$;
+COMMENT ON FUNCTION escalation.propose_sla_targets(regclass, float8, float8, timestamptz) IS
+  'calibration: per raw priority value, how long resolution and first response took (calendar time) in the source''s history, and a proposed target of k times the given quantile (default 2 x p90: "if the team resolves 90% within 24 hours, a 48-hour target catches the outliers"), rounded up to the minute';
+
+SELECT pg_catalog.pg_extension_config_dump('escalation.sla_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.sla_policies_policy_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.sla_targets', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.sla_ladder', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.sla_tickets', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.clocks', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.clocks_clock_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.clock_segments', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.clock_firings', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.notifications', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.notifications_notification_id_seq', '');
+
+--------------------------------------------------------------------------
 -- pg_dump: configuration and history are user data
 --------------------------------------------------------------------------
 SELECT pg_catalog.pg_extension_config_dump('escalation.teams', '');
@@ -1354,3 +2512,25 @@ GRANT EXECUTE ON FUNCTION
 GRANT SELECT ON escalation.escalations, escalation.events, escalation.first_responses,
       escalation.teams, escalation.agents, escalation.rules, escalation.sources
       TO escalation_analyst;
+
+-- SLA: administrators configure policies and run cycles; everyone who reads
+-- the record reads the clocks
+GRANT SELECT, INSERT, UPDATE, DELETE ON escalation.sla_policies, escalation.sla_targets,
+      escalation.sla_ladder TO escalation_admin;
+GRANT USAGE ON SEQUENCE escalation.sla_policies_policy_id_seq TO escalation_admin;
+GRANT SELECT ON escalation.sla_policies, escalation.sla_targets, escalation.sla_ladder,
+      escalation.sla_policy_overlaps, escalation.sla_tickets, escalation.clocks,
+      escalation.clock_segments, escalation.clock_firings, escalation.notifications
+      TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT EXECUTE ON FUNCTION
+      escalation.run_batch(timestamptz, integer),
+      escalation.run_cycle(timestamptz),
+      escalation.recompute_sla(regclass, timestamptz)
+      TO escalation_admin;
+GRANT EXECUTE ON FUNCTION
+      escalation.sla_what_if(regclass, timestamptz),
+      escalation.propose_sla_targets(regclass, float8, float8, timestamptz)
+      TO escalation_admin, escalation_analyst;
+-- CHECK constraints run as the writer
+GRANT EXECUTE ON FUNCTION escalation.is_sla_duration(interval), escalation.compare_value(text, text, text)
+      TO PUBLIC;

@@ -803,7 +803,7 @@ build_config(void)
 			   *rule_sources = NIL,
 			   *rule_keywords = NIL,
 			   *rule_case = NIL;
-	const char *const config_tables[] = {"rules", "sources", "teams"};
+	const char *const config_tables[] = {"rules", "sources", "teams", "sla_policies"};
 	uint64		start_count = inval_count;
 	Oid			save_userid;
 	int			save_sec;
@@ -968,6 +968,22 @@ build_config(void)
 
 			build_source_safely(src, mapping, msgmapping, valuemaps, lookups,
 								rules, rule_sources, rule_keywords, rule_case);
+		}
+	}
+
+	/* which sources have SLA clocks to keep (NULL source_id: all of them) */
+	if (OidIsValid(get_relname_relid("sla_policies", nsp)))
+	{
+		spi_select("SELECT DISTINCT source_id FROM escalation.sla_policies WHERE enabled",
+				   "escalation.sla_policies");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+			for (int k = 0; k < c->nsources; k++)
+				if (isnull || c->sources[k]->source_id == DatumGetInt32(d))
+					c->sources[k]->has_sla = true;
 		}
 	}
 

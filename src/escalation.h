@@ -241,6 +241,7 @@ typedef struct EscSource
 	regex_t    *prefilter[2];	/* all combinable patterns OR-ed, per case mode */
 	bool		any_message_rule;
 	bool		any_account_rule;
+	bool		has_sla;		/* some enabled SLA policy applies to it */
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
 	SPIPlanPtr	context_plan;
@@ -344,6 +345,11 @@ extern char *esc_target_key(const char *team, char **skills, int nskills,
 							bool has_tier, int tier);
 extern void esc_become_owner(Oid *save_userid, int *save_sec);
 extern void esc_restore_user(Oid save_userid, int save_sec);
+
+/* ---------- sla.c: telling the SLA clocks what happened */
+extern void esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at);
+extern void esc_sla_message(EscSource *src, const char *ticket_key, bool by_agent,
+							TimestampTz at);
 
 /* ---------- calendar.c: business calendars and business-time arithmetic */
 

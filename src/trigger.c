@@ -152,7 +152,7 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	src = esc_get_source(trigger_source_id(td));
-	if (src == NULL || src->nrules == 0)
+	if (src == NULL || (src->nrules == 0 && !src->has_sla))
 		return PointerGetDatum(NULL);
 	desc = attached_desc(td->tg_relation, src->relid, &map);
 	if (desc == NULL)
@@ -189,7 +189,22 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 
 	esc_become_owner(&save_userid, &save_sec);
 	esc_read_ticket(src, tuple, desc, &row, at, src->any_account_rule);
-	if (row.key == NULL ||
+	if (row.key == NULL)
+	{
+		esc_restore_user(save_userid, save_sec);
+		return PointerGetDatum(NULL);
+	}
+
+	/* clocks first: the rules' escalations below may queue behind a cycle */
+	if (src->has_sla)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		esc_sla_ticket(src, &row, at);
+		SPI_finish();
+	}
+
+	if (src->nrules == 0 ||
 		row.facts.status == ESC_STATUS_SOLVED || row.facts.status == ESC_STATUS_OTHER)
 	{
 		esc_restore_user(save_userid, save_sec);
@@ -298,12 +313,23 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		esc_record_first_response(src, ticket_key, at, author_raw);
+		if (src->has_sla)
+			esc_sla_message(src, ticket_key, true, at);
 		SPI_finish();
 		esc_restore_user(save_userid, save_sec);
 		return PointerGetDatum(NULL);
 	}
 
 	/* a customer's message */
+	if (src->has_sla)
+	{
+		esc_become_owner(&save_userid, &save_sec);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		esc_sla_message(src, ticket_key, false, at);
+		SPI_finish();
+		esc_restore_user(save_userid, save_sec);
+	}
 	if (!src->any_message_rule)
 		return PointerGetDatum(NULL);
 	d = heap_getattr(tuple, mc[ESC_MSG_BODY].attnum, desc, &isnull);
