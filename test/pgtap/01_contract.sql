@@ -7,10 +7,10 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(265);
+SELECT plan(278);
 -- tables
 SELECT has_schema('escalation');
-SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'escalations', 'events', 'first_responses', 'rules', 'skills', 'sources', 'teams']);
+SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'escalations', 'events', 'first_responses', 'rules', 'sentiment_terms', 'skills', 'sources', 'teams']);
 SELECT has_table('escalation', 'accounts', 'table escalation.accounts exists');
 SELECT has_table('escalation', 'agent_skills', 'table escalation.agent_skills exists');
 SELECT has_table('escalation', 'agents', 'table escalation.agents exists');
@@ -21,12 +21,13 @@ SELECT has_table('escalation', 'escalations', 'table escalation.escalations exis
 SELECT has_table('escalation', 'events', 'table escalation.events exists');
 SELECT has_table('escalation', 'first_responses', 'table escalation.first_responses exists');
 SELECT has_table('escalation', 'rules', 'table escalation.rules exists');
+SELECT has_table('escalation', 'sentiment_terms', 'table escalation.sentiment_terms exists');
 SELECT has_table('escalation', 'skills', 'table escalation.skills exists');
 SELECT has_table('escalation', 'sources', 'table escalation.sources exists');
 SELECT has_table('escalation', 'teams', 'table escalation.teams exists');
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'detach', 'escalate', 'explain', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'record_event', 'resolve', 'set_status', 'target_key', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule']);
+SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'detach', 'escalate', 'explain', 'frustration', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'record_event', 'resolve', 'sentiment', 'sentiment_detail', 'set_status', 'target_key', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule']);
 SELECT has_function('escalation', 'accept', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[]);
 SELECT has_function('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[]);
@@ -39,6 +40,7 @@ SELECT has_function('escalation', 'check_transition', ARRAY[]::name[]);
 SELECT has_function('escalation', 'detach', ARRAY['regclass']::name[]);
 SELECT has_function('escalation', 'escalate', ARRAY['regclass', 'text', 'text', 'text[]', 'integer', 'text', 'integer', 'text', 'jsonb', 'integer', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'explain', ARRAY['regclass', 'text', 'timestamp with time zone']::name[]);
+SELECT has_function('escalation', 'frustration', ARRAY['text']::name[]);
 SELECT has_function('escalation', 'invalidate_cache', ARRAY[]::name[]);
 SELECT has_function('escalation', 'invert_value_map', ARRAY['text', 'jsonb', 'text[]']::name[]);
 SELECT has_function('escalation', 'is_clean_text_array', ARRAY['text[]']::name[]);
@@ -50,6 +52,12 @@ SELECT has_function('escalation', 'merge_reasons', ARRAY['jsonb', 'jsonb']::name
 SELECT has_function('escalation', 'message_trigger', ARRAY[]::name[]);
 SELECT has_function('escalation', 'record_event', ARRAY[]::name[]);
 SELECT has_function('escalation', 'resolve', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
+SELECT has_function('escalation', 'sentiment', ARRAY['text']::name[]);
+SELECT has_function('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[]);
+SELECT function_returns('escalation', 'sentiment', ARRAY['text']::name[], 'double precision');
+SELECT volatility_is('escalation', 'sentiment', ARRAY['text']::name[], 'immutable');
+SELECT volatility_is('escalation', 'frustration', ARRAY['text']::name[], 'immutable');
+SELECT volatility_is('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[], 'stable');
 SELECT has_function('escalation', 'set_status', ARRAY['bigint', 'text', 'text', 'text', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'target_key', ARRAY['text', 'text[]', 'integer']::name[]);
 SELECT has_function('escalation', 'ticket_context', ARRAY['integer', 'text']::name[]);
@@ -130,6 +138,7 @@ SELECT fk_ok('escalation', 'rules', 'target_team', 'escalation', 'teams', 'name'
 SELECT col_is_pk('escalation', 'calendars', 'calendar_id', 'escalation.calendars is keyed by calendar_id');
 SELECT col_is_pk('escalation', 'calendar_hours', ARRAY['calendar_id', 'weekday', 'starts'], 'escalation.calendar_hours is keyed by calendar, weekday and start');
 SELECT col_is_pk('escalation', 'calendar_holidays', ARRAY['calendar_id', 'day'], 'escalation.calendar_holidays is keyed by calendar and day');
+SELECT fk_ok('escalation', 'sentiment_terms', 'source_id', 'escalation', 'sources', 'source_id');
 SELECT fk_ok('escalation', 'calendar_hours', 'calendar_id', 'escalation', 'calendars', 'calendar_id');
 SELECT fk_ok('escalation', 'calendar_holidays', 'calendar_id', 'escalation', 'calendars', 'calendar_id');
 
@@ -141,6 +150,7 @@ SELECT has_trigger('escalation', 'rules', 'invalidate_cache', 'escalation.rules 
 SELECT has_trigger('escalation', 'sources', 'invalidate_cache', 'escalation.sources has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'accounts', 'invalidate_cache', 'escalation.accounts has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'teams', 'invalidate_cache', 'escalation.teams has trigger invalidate_cache');
+SELECT has_trigger('escalation', 'sentiment_terms', 'invalidate_cache', 'escalation.sentiment_terms has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'calendars', 'invalidate_cache', 'escalation.calendars has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'calendar_hours', 'invalidate_cache', 'escalation.calendar_hours has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'calendar_holidays', 'invalidate_cache', 'escalation.calendar_holidays has trigger invalidate_cache');
@@ -188,6 +198,9 @@ SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'tex
 SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_admin', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_agent', ARRAY[]::name[]);
 SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_analyst', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'sentiment', ARRAY['text']::name[], 'public', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[], 'escalation_agent', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'detach', ARRAY['regclass']::name[], 'public', ARRAY[]::name[]);
 SELECT function_privs_are('escalation', 'detach', ARRAY['regclass']::name[], 'escalation_admin', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'detach', ARRAY['regclass']::name[], 'escalation_agent', ARRAY[]::name[]);
