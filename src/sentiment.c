@@ -20,12 +20,16 @@
  *	- "!" (up to four) and "??" add intensity to the sentence's sum, which
  *	  is squashed into -1 .. +1 by x / sqrt(x^2 + 15).
  *
- * Deliberate differences from VADER's Python: "ok," and "no." are found
- * (VADER keeps punctuation on words of two letters); curly apostrophes read
- * as "'"; the "but" rule scales by position (VADER's scales by the first
- * equal value); a text of several sentences scores the mean of its
- * sentences that carry sentiment, so a long ticket does not saturate at
- * +-1 and a neutral "Thanks." does not dilute an angry one.
+ * Deliberate differences from VADER's Python (each measured: see
+ * docs/benchmarks.md): "ok," and "no." are found (VADER keeps punctuation
+ * on words of two letters); curly apostrophes read as "'"; an unknown word
+ * is looked up by its base form ("crashed" -> "crash"); "like" counts only
+ * as a verb ("I like it", not "looks like a toy"); "nobody" negates; the
+ * "but" rule scales by position (VADER's scales by the first equal value);
+ * a text of several sentences scores the mean of its sentences that carry
+ * sentiment, so a long ticket does not saturate at +-1.  The generator
+ * adds product and support words and makes "please", "thanks" and
+ * "support" neutral (data/sentiment/support_lexicon.txt).
  *
  * Frustration is ours: support cues (data/sentiment/frustration_cues.txt:
  * repeated contacts, waiting, nobody caring, cancelling, asking for a
