@@ -14,7 +14,10 @@ OBJS = \
 	src/journey.o \
 	src/funcs.o \
 	src/calendar.o \
-	src/sla.o
+	src/sla.o \
+	src/sentiment.o \
+	src/sentiment_lexicon.o \
+	src/sentiment_funcs.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 
 DATA = $(wildcard escalation--*.sql)
@@ -24,7 +27,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input privileges calendar sla
+          cache bad_input privileges calendar sla sentiment
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation
@@ -40,6 +43,13 @@ CONTRIB_TESTDB = escalation_regression
 
 # PGXS does not track header dependencies
 $(OBJS): src/escalation.h src/compat.h
+src/sentiment.o src/sentiment_lexicon.o: src/sentiment_lexicon.h
+
+# src/sentiment_lexicon.c is generated from data/sentiment/ and committed,
+# so that building needs no Python; `make lexicon` regenerates it.
+.PHONY: lexicon
+lexicon:
+	python3 scripts/gen_sentiment_lexicon.py
 
 ifeq ($(shell test $(VERSION_NUM) -lt 130000 && echo old),old)
 $(error escalation needs PostgreSQL 13 or later)

@@ -183,6 +183,10 @@ CREATE TABLE escalation.rules (
     account_tiers    text[] CHECK (escalation.is_clean_text_array(account_tiers)),
     min_annual_value numeric CHECK (min_annual_value >= 0),
     renewal_within   interval CHECK (renewal_within >= '0'::interval),
+    -- sentiment of the ticket's subject and body, or of the customer's message
+    -- (escalation.sentiment(), with the source's escalation.sentiment_terms)
+    sentiment_below   float8,
+    frustration_above float8,
     -- target
     target_team      text REFERENCES escalation.teams (name) ON UPDATE CASCADE ON DELETE RESTRICT,
     target_skills    text[] CHECK (escalation.is_clean_text_array(target_skills)),
@@ -196,7 +200,14 @@ CREATE TABLE escalation.rules (
         CHECK (keywords IS NOT NULL OR pattern IS NOT NULL OR priorities IS NOT NULL
                OR channels IS NOT NULL OR field IS NOT NULL OR account_vip IS NOT NULL
                OR account_tiers IS NOT NULL OR min_annual_value IS NOT NULL
-               OR renewal_within IS NOT NULL),
+               OR renewal_within IS NOT NULL OR sentiment_below IS NOT NULL
+               OR frustration_above IS NOT NULL),
+    -- polarity is in [-1, 1]: "below -1" could never fire; NaN is refused too
+    CONSTRAINT rules_sentiment_below_range
+        CHECK (sentiment_below > -1 AND sentiment_below <= 1),
+    -- frustration is in [0, 1): "above 1" could never fire
+    CONSTRAINT rules_frustration_above_range
+        CHECK (frustration_above >= 0 AND frustration_above < 1),
     CONSTRAINT rules_field_complete
         CHECK ((field IS NULL AND field_op IS NULL AND field_value IS NULL)
                OR (field IS NOT NULL AND field_op IS NOT NULL AND field_value IS NOT NULL))
@@ -210,6 +221,8 @@ COMMENT ON COLUMN escalation.rules.pattern IS 'a PostgreSQL regular expression (
 COMMENT ON COLUMN escalation.rules.priorities IS 'ticket priority (after the source''s priority map) must be one of these';
 COMMENT ON COLUMN escalation.rules.field IS 'a mapped field (priority, channel, status or fields.<name>) compared with field_value by field_op; numeric when both sides are numbers';
 COMMENT ON COLUMN escalation.rules.renewal_within IS 'account renewal date falls within this interval of the ticket''s time';
+COMMENT ON COLUMN escalation.rules.sentiment_below IS 'fires when the sentiment (polarity, -1 .. +1) of the ticket''s subject and body, or of the customer''s message, is below this; in (-1, 1]';
+COMMENT ON COLUMN escalation.rules.frustration_above IS 'fires when the frustration (0 .. 1) of the ticket''s subject and body, or of the customer''s message, is above this; in [0, 1)';
 COMMENT ON COLUMN escalation.rules.kind IS 'functional (to expertise) or hierarchical (to authority)';
 COMMENT ON COLUMN escalation.rules.severity IS '1 low, 2 normal, 3 high, 4 critical';
 COMMENT ON COLUMN escalation.rules.level IS 'escalation level; a ticket holds at most one open escalation per level and target';
@@ -2534,3 +2547,82 @@ GRANT EXECUTE ON FUNCTION
 -- CHECK constraints run as the writer
 GRANT EXECUTE ON FUNCTION escalation.is_sla_duration(interval), escalation.compare_value(text, text, text)
       TO PUBLIC;
+
+--------------------------------------------------------------------------
+-- Sentiment and frustration (issue 6, section 1)
+--
+-- A C scorer (src/sentiment.c): VADER-style polarity in [-1, +1] from a
+-- lexicon derived from VADER's (MIT, C.J. Hutto; see data/sentiment/) plus
+-- rules for negation, boosters, "but", capitals, exclamation, emoticons and
+-- emoji, and a frustration score in [0, 1] from support cues (repeated
+-- contacts, waiting, nobody caring, cancelling, asking for a manager).
+-- sentiment() and frustration() use the built-in lexicon only and are
+-- IMMUTABLE; rules (sentiment_below, frustration_above) and
+-- sentiment_detail(text, source_id) add the source's own terms from
+-- escalation.sentiment_terms, cached per backend like the configuration.
+--------------------------------------------------------------------------
+CREATE FUNCTION escalation.sentiment(body text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'escalation_sentiment'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION escalation.sentiment(text) IS
+  'polarity of a text, -1 (most negative) .. +1 (most positive): the mean of its sentences that carry sentiment, each scored VADER-style; built-in lexicon only';
+
+CREATE FUNCTION escalation.frustration(body text)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'escalation_frustration'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION escalation.frustration(text) IS
+  'frustration of a text, 0 .. 1: support cues ("third time", "nobody", "cancel my subscription", "manager"...), shouting and negative sentences add up; built-in cues only';
+
+CREATE FUNCTION escalation.sentiment_detail(body text, source_id integer DEFAULT NULL)
+RETURNS TABLE (sentence integer, text text, polarity float8, frustration float8, cues text[])
+AS 'MODULE_PATHNAME', 'escalation_sentiment_detail'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION escalation.sentiment_detail(text, integer) IS
+  'per sentence: its text, polarity, frustration and the frustration cues it matched; with a source_id, with that source''s escalation.sentiment_terms, as its rules see the text';
+
+CREATE TABLE escalation.sentiment_terms (
+    term_id     serial PRIMARY KEY,
+    source_id   integer REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    term        text NOT NULL,
+    valence     float8,
+    frustration float8,
+    -- one to four lower-case words, each short enough to be looked up
+    CONSTRAINT sentiment_terms_term_form
+        CHECK (term ~ '^[^[:space:][:upper:]]{1,31}( [^[:space:][:upper:]]{1,31}){0,3}$'),
+    CONSTRAINT sentiment_terms_valence_range CHECK (valence BETWEEN -4 AND 4),
+    CONSTRAINT sentiment_terms_frustration_range CHECK (frustration > 0 AND frustration <= 4),
+    CONSTRAINT sentiment_terms_has_weight CHECK (valence IS NOT NULL OR frustration IS NOT NULL),
+    -- a valence belongs to one word; phrases are frustration cues
+    CONSTRAINT sentiment_terms_valence_one_word CHECK (valence IS NULL OR strpos(term, ' ') = 0)
+);
+CREATE UNIQUE INDEX sentiment_terms_unique
+    ON escalation.sentiment_terms (COALESCE(source_id, 0), term);
+COMMENT ON TABLE escalation.sentiment_terms IS
+  'A team''s own sentiment vocabulary, per source (source_id) or for every source (NULL): a word''s valence replaces the built-in lexicon''s; a phrase of up to four words with a frustration weight is a frustration cue. Used by sentiment rules and sentiment_detail(text, source_id)';
+COMMENT ON COLUMN escalation.sentiment_terms.term IS 'one to four lower-case words, as the scorer splits text (punctuation around words is ignored)';
+COMMENT ON COLUMN escalation.sentiment_terms.valence IS 'VADER''s scale, -4 (most negative) .. +4 (most positive); 0 makes a word neutral; one word only';
+COMMENT ON COLUMN escalation.sentiment_terms.frustration IS 'weight of the cue, (0, 4]; the built-in cues weigh 0.4 .. 1.5, and frustration = 1 - exp(-sum of weights / 2)';
+
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.sentiment_terms
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();
+
+SELECT pg_catalog.pg_extension_config_dump('escalation.sentiment_terms', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.sentiment_terms_term_id_seq', '');
+
+-- the functions created above come after section 8's REVOKE ... FROM PUBLIC
+REVOKE ALL ON FUNCTION escalation.sentiment(text), escalation.frustration(text),
+      escalation.sentiment_detail(text, integer) FROM PUBLIC;
+REVOKE ALL ON escalation.sentiment_terms FROM PUBLIC;
+REVOKE ALL ON SEQUENCE escalation.sentiment_terms_term_id_seq FROM PUBLIC;
+-- pure functions of their argument: harmless, like match_keywords()
+GRANT EXECUTE ON FUNCTION escalation.sentiment(text), escalation.frustration(text)
+      TO PUBLIC;
+-- sentiment_detail() with a source_id reads that source's terms
+GRANT EXECUTE ON FUNCTION escalation.sentiment_detail(text, integer)
+      TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT SELECT ON escalation.sentiment_terms
+      TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT INSERT, UPDATE, DELETE ON escalation.sentiment_terms TO escalation_admin;
+GRANT USAGE ON SEQUENCE escalation.sentiment_terms_term_id_seq TO escalation_admin;

@@ -501,6 +501,14 @@ read_rule(HeapTuple tup, TupleDesc desc, int32 *source_id, char ***keywords)
 	r->kind = getstr(tup, desc, 20);
 	r->severity = DatumGetInt32(SPI_getbinval(tup, desc, 21, &isnull));
 	r->level = DatumGetInt32(SPI_getbinval(tup, desc, 22, &isnull));
+	d = SPI_getbinval(tup, desc, 23, &isnull);
+	r->has_sentiment_below = !isnull;
+	if (!isnull)
+		r->sentiment_below = DatumGetFloat8(d);
+	d = SPI_getbinval(tup, desc, 24, &isnull);
+	r->has_frustration_above = !isnull;
+	if (!isnull)
+		r->frustration_above = DatumGetFloat8(d);
 	return r;
 }
 
@@ -791,6 +799,105 @@ list_of_strings(int n,...)
 	return l;
 }
 
+/* a row of escalation.sentiment_terms */
+typedef struct TermRow
+{
+	int32		source_id;		/* 0 = every source */
+	char	   *term;
+	bool		has_valence;
+	double		valence;
+	bool		has_frustration;
+	double		frustration;
+} TermRow;
+
+/* order: first word, longer phrases first, a source's own before global */
+static int
+term_cmp(const void *a, const void *b)
+{
+	const EscSentTerm *x = (const EscSentTerm *) a;
+	const EscSentTerm *y = (const EscSentTerm *) b;
+	int			c = strcmp(x->words[0], y->words[0]);
+
+	if (c != 0)
+		return c;
+	if (x->nwords != y->nwords)
+		return y->nwords - x->nwords;
+	return x->source_rank - y->source_rank;
+}
+
+/*
+ * A source's sentiment terms (its own and every source's), grouped by
+ * first word and hashed on it for sentiment.c.  NULL when there are none.
+ */
+static EscSentimentTerms *
+build_sentiment_terms(List *rows, int32 source_id)
+{
+	EscSentimentTerms *st;
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, rows)
+	{
+		TermRow    *tr = (TermRow *) lfirst(lc);
+
+		if (tr->source_id == 0 || tr->source_id == source_id)
+			n++;
+	}
+	if (n == 0)
+		return NULL;
+	st = palloc0(sizeof(EscSentimentTerms));
+	st->terms = palloc0(sizeof(EscSentTerm) * n);
+	/* a source's own rows first, so that after a stable grouping they win */
+	for (int pass = 0; pass < 2; pass++)
+	{
+		foreach(lc, rows)
+		{
+			TermRow    *tr = (TermRow *) lfirst(lc);
+			EscSentTerm *t;
+			char	   *copy;
+			char	   *tok;
+			char	   *save = NULL;
+
+			if (pass == 0 ? tr->source_id != source_id || source_id == 0
+				: tr->source_id != 0)
+				continue;
+			t = &st->terms[st->nterms];
+			t->term = pstrdup(tr->term);
+			copy = pstrdup(tr->term);
+			for (tok = strtok_r(copy, " ", &save); tok && t->nwords < 4;
+				 tok = strtok_r(NULL, " ", &save))
+				t->words[t->nwords++] = tok;
+			if (t->nwords == 0)
+				continue;
+			t->has_valence = tr->has_valence && t->nwords == 1;
+			t->valence = tr->valence;
+			t->has_frustration = tr->has_frustration;
+			t->frustration = tr->frustration;
+			t->source_rank = pass;
+			st->nterms++;
+		}
+	}
+	qsort(st->terms, st->nterms, sizeof(EscSentTerm), term_cmp);
+
+	st->hash_size = 16;
+	while (st->hash_size < st->nterms * 2)
+		st->hash_size *= 2;
+	st->slots = palloc0(sizeof(int) * st->hash_size);
+	for (int i = 0; i < st->nterms; i++)
+	{
+		uint32		h;
+
+		if (i > 0 && strcmp(st->terms[i].words[0], st->terms[i - 1].words[0]) == 0)
+			continue;			/* the group's first term is in the hash */
+		h = esc_sentiment_hash(st->terms[i].words[0], strlen(st->terms[i].words[0])) &
+			(st->hash_size - 1);
+		while (st->slots[h] != 0)
+			h = (h + 1) & (st->hash_size - 1);
+		st->slots[h] = i + 1;
+	}
+	return st;
+}
+
 static void
 build_config(void)
 {
@@ -803,7 +910,9 @@ build_config(void)
 			   *rule_sources = NIL,
 			   *rule_keywords = NIL,
 			   *rule_case = NIL;
-	const char *const config_tables[] = {"rules", "sources", "teams", "sla_policies"};
+	const char *const config_tables[] = {"rules", "sources", "teams", "sla_policies",
+		"sentiment_terms"};
+	List	   *terms = NIL;
 	uint64		start_count = inval_count;
 	Oid			save_userid;
 	int			save_sec;
@@ -872,7 +981,7 @@ build_config(void)
 					"case_sensitive, priorities, channels, field, field_op, field_value, "
 					"account_vip, account_tiers, min_annual_value::pg_catalog.float8, "
 					"renewal_within, target_team, target_skills, target_tier, kind, "
-					"severity, level "
+					"severity, level, sentiment_below, frustration_above "
 					"FROM escalation.rules WHERE enabled ORDER BY rule_id",
 					"escalation.rules");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -888,6 +997,30 @@ build_config(void)
 		rule_case = lappend_int(rule_case,
 								DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
 														   SPI_tuptable->tupdesc, 7, &isnull)) ? 1 : 0);
+	}
+
+	/* the teams' own sentiment terms, every source's (NULL) and each source's */
+	spi_select("SELECT source_id, pg_catalog.lower(term), valence, frustration "
+			   "FROM escalation.sentiment_terms",
+			   "escalation.sentiment_terms");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+		TermRow    *tr = palloc0(sizeof(TermRow));
+
+		d = SPI_getbinval(tup, desc, 1, &isnull);
+		tr->source_id = isnull ? 0 : DatumGetInt32(d);
+		tr->term = getstr(tup, desc, 2);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		tr->has_valence = !isnull;
+		tr->valence = isnull ? 0 : DatumGetFloat8(d);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		tr->has_frustration = !isnull;
+		tr->frustration = isnull ? 0 : DatumGetFloat8(d);
+		terms = lappend(terms, tr);
 	}
 
 	spi_select("SELECT source_id, name, ticket_table::pg_catalog.oid, "
@@ -968,6 +1101,7 @@ build_config(void)
 
 			build_source_safely(src, mapping, msgmapping, valuemaps, lookups,
 								rules, rule_sources, rule_keywords, rule_case);
+			src->sentiment_terms = build_sentiment_terms(terms, src->source_id);
 		}
 	}
 

@@ -148,6 +148,48 @@ extern void esc_lexicon_match(EscLexicon *lex, const char *text, int len, int fi
 							  EscMatch *m);
 extern List *esc_keyword_stems(Oid cfgid, const char *keyword);
 
+/* ---------- sentiment.c: polarity and frustration of a text (pure) */
+
+#define ESC_SENT_MAX_CUES	16	/* matched cues reported per text */
+
+/* a team's own term (escalation.sentiment_terms), lower case */
+typedef struct EscSentTerm
+{
+	char	   *term;			/* as configured, lower-cased */
+	int			nwords;			/* 1..4 */
+	char	   *words[4];
+	bool		has_valence;	/* one word only */
+	float		valence;
+	bool		has_frustration;
+	float		frustration;
+	int			source_rank;	/* 0: the source's own, 1: every source's */
+} EscSentTerm;
+
+/* a source's terms, grouped by first word (longest first), hashed on it */
+typedef struct EscSentimentTerms
+{
+	int			nterms;
+	EscSentTerm *terms;
+	int			hash_size;		/* power of two */
+	int		   *slots;			/* first term of a first word + 1, 0 = empty */
+} EscSentimentTerms;
+
+typedef struct EscSentiment
+{
+	double		polarity;		/* -1 .. +1 */
+	double		frustration;	/* 0 .. 1 */
+	int			nsentences;
+	int			ncues;
+	const char *cues[ESC_SENT_MAX_CUES];	/* frustration cues matched */
+} EscSentiment;
+
+typedef void (*EscSentenceEmit) (void *arg, const char *sentence, int len,
+								 const EscSentiment *s);
+
+extern void esc_sentiment(const char *text, int len, const EscSentimentTerms *terms,
+						  EscSentiment *out, EscSentenceEmit emit, void *arg);
+extern uint32 esc_sentiment_hash(const char *s, int len);
+
 /* ---------- catalog.c: the configuration cache */
 
 typedef struct EscAccount
@@ -196,6 +238,10 @@ typedef struct EscRule
 	double		min_annual_value;
 	bool		has_renewal_within;
 	Interval	renewal_within;
+	bool		has_sentiment_below;
+	double		sentiment_below;	/* fires when polarity < this */
+	bool		has_frustration_above;
+	double		frustration_above;	/* fires when frustration > this */
 	/* target */
 	char	   *target_team;
 	int			ntarget_skills;
@@ -242,6 +288,7 @@ typedef struct EscSource
 	bool		any_message_rule;
 	bool		any_account_rule;
 	bool		has_sla;		/* some enabled SLA policy applies to it */
+	EscSentimentTerms *sentiment_terms;	/* the source's own terms, or NULL */
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
 	SPIPlanPtr	context_plan;
@@ -277,6 +324,9 @@ typedef struct EscFacts
 	regex_t    *prefilter[2];	/* the source's combined patterns */
 	int			prefilter_state[2];	/* -1 not run yet, 0 no match, 1 match */
 	char	   *folded;			/* text with ASCII folded to lower case, lazily */
+	const EscSentimentTerms *sentiment_terms;	/* the source's own terms */
+	bool		sentiment_done;	/* sentiment computed (lazily, once) */
+	EscSentiment sentiment;
 } EscFacts;
 
 typedef struct EscVerdict
@@ -288,6 +338,7 @@ typedef struct EscVerdict
 } EscVerdict;
 
 extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
+extern void esc_facts_sentiment(EscFacts *facts);
 extern bool esc_compare_field(const char *value, const char *op,
 							  const char *threshold, bool numeric, double number);
 extern bool esc_parse_number(const char *s, double *out);

@@ -194,6 +194,29 @@ esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule, EscFacts *facts
 		json_key(buf, &first, "account");
 		append_account_json(buf, facts->account);
 	}
+	if (rule->has_sentiment_below || rule->has_frustration_above)
+	{
+		esc_facts_sentiment(facts);
+		if (rule->has_sentiment_below)
+		{
+			json_key(buf, &first, "sentiment");
+			appendStringInfo(buf, "{\"polarity\": %.3f, \"below\": %g}",
+							 facts->sentiment.polarity, rule->sentiment_below);
+		}
+		if (rule->has_frustration_above)
+		{
+			json_key(buf, &first, "frustration");
+			appendStringInfo(buf, "{\"score\": %.3f, \"above\": %g, \"cues\": [",
+							 facts->sentiment.frustration, rule->frustration_above);
+			for (int i = 0; i < facts->sentiment.ncues; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(buf, ", ");
+				escape_json(buf, facts->sentiment.cues[i]);
+			}
+			appendStringInfoString(buf, "]}");
+		}
+	}
 	appendStringInfoChar(buf, '}');
 }
 

@@ -202,6 +202,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	f->text = row->text;
 	f->textlen = row->textlen;
 	f->match = &row->match;
+	f->sentiment_terms = src->sentiment_terms;
 }
 
 /* find the source's keywords in the row's text */

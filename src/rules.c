@@ -9,7 +9,8 @@
  * "why did this not fire" are answered by the code that decided.
  *
  * Conditions are checked cheapest first (fields, account, keywords found in
- * the one tokenising pass) and the regular expression last, so the regex
+ * the one tokenising pass), then sentiment (one pass of sentiment.c over
+ * the text, once per row), and the regular expression last, so the regex
  * engine only runs for rules whose other conditions already hold.
  *
  *-------------------------------------------------------------------------
@@ -359,6 +360,21 @@ has_literal(EscRule *rule, EscFacts *facts)
 	return false;
 }
 
+/*
+ * The sentiment of the row's text (subject and body of a ticket, the body
+ * of a message), with the source's own terms; computed once per row, and
+ * only when a rule asks.
+ */
+void
+esc_facts_sentiment(EscFacts *facts)
+{
+	if (facts->sentiment_done)
+		return;
+	esc_sentiment(facts->text ? facts->text : "", facts->text ? facts->textlen : 0,
+				  facts->sentiment_terms, &facts->sentiment, NULL, NULL);
+	facts->sentiment_done = true;
+}
+
 void
 esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 {
@@ -446,6 +462,23 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 		if (!any)
 		{
 			v->why_not = "no keyword matched";
+			return;
+		}
+	}
+
+	if (rule->has_sentiment_below || rule->has_frustration_above)
+	{
+		esc_facts_sentiment(facts);
+		if (rule->has_sentiment_below &&
+			!(facts->sentiment.polarity < rule->sentiment_below))
+		{
+			v->why_not = "sentiment is not below the rule's threshold";
+			return;
+		}
+		if (rule->has_frustration_above &&
+			!(facts->sentiment.frustration > rule->frustration_above))
+		{
+			v->why_not = "frustration is not above the rule's threshold";
 			return;
 		}
 	}

@@ -7,10 +7,10 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(323);
+SELECT plan(336);
 -- tables
 SELECT has_schema('escalation');
-SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'escalations', 'events', 'first_responses', 'notifications', 'rules', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams']);
+SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'escalations', 'events', 'first_responses', 'notifications', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams']);
 SELECT has_table('escalation', 'accounts', 'table escalation.accounts exists');
 SELECT has_table('escalation', 'agent_skills', 'table escalation.agent_skills exists');
 SELECT has_table('escalation', 'agents', 'table escalation.agents exists');
@@ -21,6 +21,7 @@ SELECT has_table('escalation', 'escalations', 'table escalation.escalations exis
 SELECT has_table('escalation', 'events', 'table escalation.events exists');
 SELECT has_table('escalation', 'first_responses', 'table escalation.first_responses exists');
 SELECT has_table('escalation', 'rules', 'table escalation.rules exists');
+SELECT has_table('escalation', 'sentiment_terms', 'table escalation.sentiment_terms exists');
 SELECT has_table('escalation', 'skills', 'table escalation.skills exists');
 SELECT has_table('escalation', 'sources', 'table escalation.sources exists');
 SELECT has_table('escalation', 'teams', 'table escalation.teams exists');
@@ -35,7 +36,7 @@ SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exis
 SELECT views_are('escalation', ARRAY['sla_policy_overlaps']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'compare_value', 'detach', 'escalate', 'explain', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'propose_sla_targets', 'recompute_sla', 'record_event', 'resolve', 'run_batch', 'run_cycle', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'warn_policy_overlaps']);
+SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'compare_value', 'detach', 'escalate', 'explain', 'frustration', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'propose_sla_targets', 'recompute_sla', 'record_event', 'resolve', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'warn_policy_overlaps']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -73,6 +74,7 @@ SELECT has_function('escalation', 'check_transition', ARRAY[]::name[]);
 SELECT has_function('escalation', 'detach', ARRAY['regclass']::name[]);
 SELECT has_function('escalation', 'escalate', ARRAY['regclass', 'text', 'text', 'text[]', 'integer', 'text', 'integer', 'text', 'jsonb', 'integer', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'explain', ARRAY['regclass', 'text', 'timestamp with time zone']::name[]);
+SELECT has_function('escalation', 'frustration', ARRAY['text']::name[]);
 SELECT has_function('escalation', 'invalidate_cache', ARRAY[]::name[]);
 SELECT has_function('escalation', 'invert_value_map', ARRAY['text', 'jsonb', 'text[]']::name[]);
 SELECT has_function('escalation', 'is_clean_text_array', ARRAY['text[]']::name[]);
@@ -84,6 +86,12 @@ SELECT has_function('escalation', 'merge_reasons', ARRAY['jsonb', 'jsonb']::name
 SELECT has_function('escalation', 'message_trigger', ARRAY[]::name[]);
 SELECT has_function('escalation', 'record_event', ARRAY[]::name[]);
 SELECT has_function('escalation', 'resolve', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
+SELECT has_function('escalation', 'sentiment', ARRAY['text']::name[]);
+SELECT has_function('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[]);
+SELECT function_returns('escalation', 'sentiment', ARRAY['text']::name[], 'double precision');
+SELECT volatility_is('escalation', 'sentiment', ARRAY['text']::name[], 'immutable');
+SELECT volatility_is('escalation', 'frustration', ARRAY['text']::name[], 'immutable');
+SELECT volatility_is('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[], 'stable');
 SELECT has_function('escalation', 'set_status', ARRAY['bigint', 'text', 'text', 'text', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'target_key', ARRAY['text', 'text[]', 'integer']::name[]);
 SELECT has_function('escalation', 'ticket_context', ARRAY['integer', 'text']::name[]);
@@ -164,6 +172,7 @@ SELECT fk_ok('escalation', 'rules', 'target_team', 'escalation', 'teams', 'name'
 SELECT col_is_pk('escalation', 'calendars', 'calendar_id', 'escalation.calendars is keyed by calendar_id');
 SELECT col_is_pk('escalation', 'calendar_hours', ARRAY['calendar_id', 'weekday', 'starts'], 'escalation.calendar_hours is keyed by calendar, weekday and start');
 SELECT col_is_pk('escalation', 'calendar_holidays', ARRAY['calendar_id', 'day'], 'escalation.calendar_holidays is keyed by calendar and day');
+SELECT fk_ok('escalation', 'sentiment_terms', 'source_id', 'escalation', 'sources', 'source_id');
 SELECT fk_ok('escalation', 'calendar_hours', 'calendar_id', 'escalation', 'calendars', 'calendar_id');
 SELECT fk_ok('escalation', 'calendar_holidays', 'calendar_id', 'escalation', 'calendars', 'calendar_id');
 
@@ -175,6 +184,7 @@ SELECT has_trigger('escalation', 'rules', 'invalidate_cache', 'escalation.rules 
 SELECT has_trigger('escalation', 'sources', 'invalidate_cache', 'escalation.sources has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'accounts', 'invalidate_cache', 'escalation.accounts has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'teams', 'invalidate_cache', 'escalation.teams has trigger invalidate_cache');
+SELECT has_trigger('escalation', 'sentiment_terms', 'invalidate_cache', 'escalation.sentiment_terms has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'calendars', 'invalidate_cache', 'escalation.calendars has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'calendar_hours', 'invalidate_cache', 'escalation.calendar_hours has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'calendar_holidays', 'invalidate_cache', 'escalation.calendar_holidays has trigger invalidate_cache');
@@ -222,6 +232,9 @@ SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'tex
 SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_admin', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_agent', ARRAY[]::name[]);
 SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_analyst', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'sentiment', ARRAY['text']::name[], 'public', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[], 'escalation_agent', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'detach', ARRAY['regclass']::name[], 'public', ARRAY[]::name[]);
 SELECT function_privs_are('escalation', 'detach', ARRAY['regclass']::name[], 'escalation_admin', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'detach', ARRAY['regclass']::name[], 'escalation_agent', ARRAY[]::name[]);

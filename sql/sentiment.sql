@@ -1,0 +1,241 @@
+--
+-- sentiment: the scorer (polarity -1 .. +1 and frustration 0 .. 1), its
+-- rules (negation, boosters, "but", capitals, exclamation, emoticons,
+-- emoji), frustration cues, per-sentence detail, a team's own terms, the
+-- rule kind (sentiment_below, frustration_above) on tickets and customer
+-- messages with its evidence and explain(), and refusals with errcodes.
+--
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+-- scores rounded to 3 places: the figures are stable, the last bits need not be
+CREATE FUNCTION public.s(t text) RETURNS numeric LANGUAGE sql IMMUTABLE
+    AS $$ SELECT round(escalation.sentiment(t)::numeric, 3) $$;
+CREATE FUNCTION public.f(t text) RETURNS numeric LANGUAGE sql IMMUTABLE
+    AS $$ SELECT round(escalation.frustration(t)::numeric, 3) $$;
+
+--------------------------------------------------------------------------
+-- polarity: the lexicon and each rule
+--------------------------------------------------------------------------
+SELECT t, s(t) FROM (VALUES
+    ('The answer was helpful.'),
+    ('The answer was not helpful.'),            -- negation
+    ('The answer wasn''t helpful.'),            -- "n't"
+    ('The answer wasn’t helpful.'),             -- curly apostrophe
+    ('The answer was very helpful.'),           -- booster
+    ('The answer was slightly helpful.'),       -- dampener
+    ('The answer was kind of helpful.'),        -- two-word dampener
+    ('The answer was VERY helpful.'),           -- booster in capitals
+    ('The answer was HELPFUL.'),                -- word in capitals among others
+    ('THE ANSWER WAS HELPFUL.'),                     -- all capitals: no emphasis
+    ('The answer was helpful!'),                -- exclamation
+    ('The answer was helpful!!!'),
+    ('The answer was helpful!!!!!!!!'),         -- at most four count
+    ('Was the answer helpful??'),                   -- question marks
+    ('The app is good, but the support is terrible.'),-- "but": the second half weighs more
+    ('The support is terrible, but the app is good.'),
+    ('It is not bad at all.'),
+    ('This is the worst service ever.'),
+    ('The update broke everything and the app crashes.'),  -- product words of ours
+    ('It looks like a toy.'),                         -- "like" comparing
+    ('I like it.'),                                   -- "like" the verb
+    ('Thanks :)'),                                    -- emoticons
+    ('It broke :('),
+    ('ok, fine.'),                                    -- short word with punctuation
+    ('Got my refund 😊'),                             -- emoji
+    ('Still waiting 😡'),
+    ('great😁'),                                      -- emoji glued to a word
+    ('Please fix this. Thanks.'),                     -- politeness formulas are neutral
+    ('The invoice is attached as a PDF.')             -- neutral
+) AS v(t);
+
+-- several sentences: the mean of those that carry sentiment, so a neutral
+-- "Thanks." does not dilute an angry ticket
+SELECT s('This is terrible.') AS one, s('This is terrible. Thanks, Ann.') AS with_neutral,
+       s('This is terrible. This is great.') AS mixed;
+
+-- empty, white space, punctuation only, NULL (STRICT)
+SELECT s('') AS empty, s('   ') AS blank, s('?!...') AS punctuation,
+       escalation.sentiment(NULL) IS NULL AS null_in_null_out,
+       escalation.frustration(NULL) IS NULL AS null_frustration;
+
+-- 1 MB of text, with and without sentence ends, and one 1 MB word
+SELECT s(repeat('The app crashes again and nobody helps. ', 26000)) AS mb_sentences,
+       f(repeat('The app crashes again and nobody helps. ', 26000)) AS mb_frustration,
+       s(repeat('terrible awful ', 70000)) AS mb_one_sentence,
+       s(repeat('x', 1048576)) AS mb_one_word;
+
+-- the range holds on extreme text
+SELECT s(repeat('GREAT!!! ', 1000)) AS max_like, s(repeat('HORRIBLE!!! ', 1000)) AS min_like,
+       f(repeat('UNACCEPTABLE!!! cancel my subscription. ', 1000)) AS max_frustration;
+
+--------------------------------------------------------------------------
+-- frustration: support cues add up; shouting and negative sentences add a little
+--------------------------------------------------------------------------
+SELECT t, f(t) AS frustration, s(t) AS polarity FROM (VALUES
+    ('Thanks, that fixed it.'),
+    ('The printer does not print.'),
+    ('I''ve been trying to resolve this for three days and nobody seems to care'),
+    ('This is the third time I contact you about this.'),
+    ('Still not working. Please escalate to a manager.'),
+    ('I want to cancel my subscription.'),
+    ('This is unacceptable and a waste of time!!'),
+    ('No one answered again. I am fed up.'),
+    ('WHY IS THIS STILL BROKEN??')
+) AS v(t);
+
+--------------------------------------------------------------------------
+-- per sentence: text, polarity, frustration, cues
+--------------------------------------------------------------------------
+SELECT sentence, text, round(polarity::numeric, 3) AS polarity,
+       round(frustration::numeric, 3) AS frustration, cues
+  FROM escalation.sentiment_detail(
+    'Hello. I''ve been trying to resolve this for three days and nobody seems to care! '
+    'The app crashes every time I open it.' || E'\n' || 'Please escalate this to your manager. Thanks :)');
+SELECT count(*) AS rows_for_null FROM escalation.sentiment_detail(NULL);
+SELECT count(*) AS rows_for_empty FROM escalation.sentiment_detail('');
+-- a long sentence is scored in pieces of 128 words
+SELECT count(*) AS pieces FROM escalation.sentiment_detail(repeat('word ', 300));
+
+--------------------------------------------------------------------------
+-- the rule kind, on tickets and customer messages
+--------------------------------------------------------------------------
+CREATE SCHEMA sent_hd;
+CREATE TABLE sent_hd.tickets (
+    id         integer PRIMARY KEY,
+    status     text NOT NULL DEFAULT 'open',
+    subject    text,
+    body       text,
+    created_at timestamptz NOT NULL DEFAULT '2024-03-01 09:00+00'
+);
+CREATE TABLE sent_hd.messages (
+    id         serial PRIMARY KEY,
+    ticket_id  integer,
+    author     text,
+    body       text,
+    created_at timestamptz NOT NULL DEFAULT '2024-03-01 10:00+00'
+);
+SELECT escalation.attach('sent_hd.tickets', key => 'id', status => 'status',
+           status_map => '{"open": ["open"], "solved": ["solved"]}',
+           subject => 'subject', body => 'body', created_at => 'created_at',
+           messages => 'sent_hd.messages', message_ticket => 'ticket_id', message_body => 'body',
+           message_author => 'author', message_created_at => 'created_at',
+           author_map => '{"customer": ["customer"], "agent": ["agent"]}') AS sid \gset
+
+INSERT INTO escalation.rules (name, source_id, applies_to, sentiment_below, target_team, kind, severity) VALUES
+    ('angry ticket', :sid, 'ticket', -0.5, 'tier2', 'hierarchical', 3);
+INSERT INTO escalation.rules (name, source_id, applies_to, frustration_above, target_team, kind, severity) VALUES
+    ('frustrated follow-up', :sid, 'message', 0.6, 'management', 'hierarchical', 4);
+-- both conditions on one rule: both must hold
+INSERT INTO escalation.rules (name, source_id, applies_to, sentiment_below, frustration_above, target_team, kind) VALUES
+    ('angry and frustrated', :sid, 'both', -0.3, 0.5, 'tier2', 'hierarchical');
+
+INSERT INTO sent_hd.tickets (id, subject, body) VALUES
+    (1, 'Export', 'How do I export my invoices?'),
+    (2, 'Terrible service', 'The app crashes constantly. This is awful and I am very angry.'),
+    (3, 'Thanks', 'Great product, the new version is excellent!');
+SELECT ticket_key, level, target_team, severity,
+       jsonb_path_query_array(reasons, '$[*].rule') AS rules
+  FROM escalation.escalations WHERE source_id = :sid ORDER BY ticket_key, target_team;
+-- the evidence: the polarity and the threshold
+SELECT r - 'rule_id' AS reason
+  FROM escalation.escalations e, jsonb_array_elements(e.reasons) r
+ WHERE e.source_id = :sid AND e.ticket_key = '2' ORDER BY r->>'rule';
+
+-- customer follow-ups: a calm one, a frustrated one; an agent's never counts
+INSERT INTO sent_hd.messages (ticket_id, author, body) VALUES
+    (1, 'customer', 'Thanks, I found the export button.'),
+    (1, 'agent', 'This is the third time nobody cares, unacceptable!'),
+    (1, 'customer', 'I have asked three times already. Nobody answers. This is unacceptable, I want to speak to a manager.');
+SELECT ticket_key, target_team, severity,
+       jsonb_path_query_array(reasons, '$[*].rule') AS rules
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '1' ORDER BY target_team;
+SELECT r - 'rule_id' AS reason
+  FROM escalation.escalations e, jsonb_array_elements(e.reasons) r
+ WHERE e.source_id = :sid AND e.ticket_key = '1' AND r->>'rule' = 'frustrated follow-up';
+
+-- explain() shows the sentiment evidence, and why a rule does not fire
+SELECT rule, fires, evidence - 'rule_id' AS evidence, why_not
+  FROM escalation.explain('sent_hd.tickets', '3') ORDER BY rule;
+SELECT rule, fires, evidence - 'rule_id' AS evidence, why_not
+  FROM escalation.explain('sent_hd.tickets', '2') ORDER BY rule;
+
+--------------------------------------------------------------------------
+-- a team's own terms: per source or for every source, valences and cues
+--------------------------------------------------------------------------
+-- the built-in scores first
+SELECT sentence, round(polarity::numeric, 3) AS polarity, round(frustration::numeric, 3) AS frustration, cues
+  FROM escalation.sentiment_detail('The sync is flaky. We got a chargeback notice. Can I talk to your CTO', :sid);
+INSERT INTO escalation.sentiment_terms (source_id, term, valence) VALUES
+    (:sid, 'flaky', -2.5);
+INSERT INTO escalation.sentiment_terms (source_id, term, frustration) VALUES
+    (:sid, 'talk to your cto', 1.5);
+INSERT INTO escalation.sentiment_terms (source_id, term, valence, frustration) VALUES
+    (NULL, 'chargeback', -2.0, 1.0);   -- every source: a valence, and a heavier cue than the built-in one
+-- the same text, with the terms (the cache is rebuilt after the change)
+SELECT sentence, round(polarity::numeric, 3) AS polarity, round(frustration::numeric, 3) AS frustration, cues
+  FROM escalation.sentiment_detail('The sync is flaky. We got a chargeback notice. Can I talk to your CTO', :sid);
+-- without a source: the built-in lexicon only, as sentiment() and frustration()
+SELECT sentence, round(polarity::numeric, 3) AS polarity, cues
+  FROM escalation.sentiment_detail('The sync is flaky. We got a chargeback notice.');
+-- a source's own valence wins over the one for every source; 0 neutralises a word
+INSERT INTO escalation.sentiment_terms (source_id, term, valence) VALUES (NULL, 'flaky', 1.0), (:sid, 'awful', 0);
+SELECT sentence, round(polarity::numeric, 3) AS polarity
+  FROM escalation.sentiment_detail('The sync is flaky. The sync is awful.', :sid);
+
+-- the trigger uses them: "flaky" now makes a ticket angry enough
+INSERT INTO sent_hd.tickets (id, subject, body) VALUES (4, 'Sync', 'The sync is flaky!!! Flaky, FLAKY.');
+SELECT ticket_key, target_team, jsonb_path_query_array(reasons, '$[*].rule') AS rules,
+       jsonb_path_query_array(reasons, '$[*].sentiment') AS evidence
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '4';
+-- and a custom cue in a follow-up
+INSERT INTO sent_hd.messages (ticket_id, author, body) VALUES
+    (4, 'customer', 'Again nothing. I will talk to your CTO and file a chargeback.');
+SELECT r->'frustration' AS frustration
+  FROM escalation.escalations e, jsonb_array_elements(e.reasons) r
+ WHERE e.source_id = :sid AND e.ticket_key = '4' AND r->>'rule' = 'frustrated follow-up';
+
+SELECT regress_error($$SELECT * FROM escalation.sentiment_detail('text', 999999)$$);
+
+--------------------------------------------------------------------------
+-- refusals, each with its errcode
+--------------------------------------------------------------------------
+SELECT regress_error($$INSERT INTO escalation.rules (name, sentiment_below, target_team) VALUES ('x', -1, 'tier2')$$);
+SELECT regress_error($$INSERT INTO escalation.rules (name, sentiment_below, target_team) VALUES ('x', 1.5, 'tier2')$$);
+SELECT regress_error($$INSERT INTO escalation.rules (name, sentiment_below, target_team) VALUES ('x', 'NaN', 'tier2')$$);
+SELECT regress_error($$INSERT INTO escalation.rules (name, frustration_above, target_team) VALUES ('x', 1, 'tier2')$$);
+SELECT regress_error($$INSERT INTO escalation.rules (name, frustration_above, target_team) VALUES ('x', -0.1, 'tier2')$$);
+SELECT regress_error($$INSERT INTO escalation.rules (name, frustration_above, target_team) VALUES ('x', 'Infinity', 'tier2')$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term, valence) VALUES ('Flaky', -1)$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term, valence) VALUES ('two words', -1)$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term, frustration) VALUES ('one two three four five', 1)$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term, frustration) VALUES ('  padded', 1)$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term, valence) VALUES ('meh', 5)$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term, frustration) VALUES ('meh', 0)$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term) VALUES ('meh')$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term, valence) VALUES ('chargeback', 1)$$);
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (source_id, term, valence) VALUES (999999, 'meh', 1)$$);
+
+--------------------------------------------------------------------------
+-- privileges: sentiment() for everyone, terms written by admins only
+--------------------------------------------------------------------------
+SET ROLE escalation_agent;
+SELECT s('good') AS agent_scores;
+SELECT count(*) >= 0 AS agent_reads_terms FROM escalation.sentiment_terms;
+SELECT regress_error($$INSERT INTO escalation.sentiment_terms (term, valence) VALUES ('meh', -1)$$);
+RESET ROLE;
+SET ROLE escalation_admin;
+INSERT INTO escalation.sentiment_terms (term, valence) VALUES ('meh', -1);
+RESET ROLE;
+
+-- the volatility the planner sees
+SELECT p.oid::regprocedure AS function, p.provolatile, p.proisstrict, p.proparallel
+  FROM pg_proc p
+ WHERE p.pronamespace = 'escalation'::regnamespace
+   AND p.proname IN ('sentiment', 'frustration', 'sentiment_detail')
+ ORDER BY 1;
+
+SELECT escalation.detach('sent_hd.tickets');
+DROP SCHEMA sent_hd CASCADE;
+DROP FUNCTION public.s(text);
+DROP FUNCTION public.f(text);
