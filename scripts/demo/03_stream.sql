@@ -305,13 +305,20 @@ SELECT coalesce(followed_at + interval '3 hours', replied_at + interval '2 hours
 
 -- replay, in time order, one write at a time
 \echo
-\echo '== Replaying two weeks of helpdesk traffic (4-15 March 2024), one write at a time ...'
+\echo '== Replaying two weeks of helpdesk traffic (4-15 March 2024), one write at a time, with an SLA cycle every 15 minutes of it ...'
 DO $replay$
 DECLARE
     e record;
     t tickets_full;
+    next_cycle timestamptz;
 BEGIN
     FOR e IN SELECT * FROM stream ORDER BY at, ord, ticket_id, author_kind LOOP
+        -- the SLA worker, in accelerated time: one cycle every 15 minutes
+        next_cycle := coalesce(next_cycle, date_trunc('hour', e.at));
+        WHILE next_cycle <= e.at LOOP
+            PERFORM escalation.run_cycle(next_cycle);
+            next_cycle := next_cycle + interval '15 minutes';
+        END LOOP;
         IF e.what = 'ticket' THEN
             SELECT * INTO t FROM tickets_full f WHERE f.id = e.ticket_id;
             INSERT INTO helpdesk.tickets (id, created_at, updated_at, status, priority, channel, subject,
@@ -333,6 +340,11 @@ BEGIN
         ELSIF e.what = 'status' THEN
             UPDATE helpdesk.tickets SET status = e.body, updated_at = e.at WHERE id = e.ticket_id;
         END IF;
+    END LOOP;
+    -- and on, until a week after the last write
+    FOR i IN 1 .. 7 * 96 LOOP
+        PERFORM escalation.run_cycle(next_cycle);
+        next_cycle := next_cycle + interval '15 minutes';
     END LOOP;
 END
 $replay$;
