@@ -13,7 +13,12 @@ OBJS = \
 	src/trigger.o \
 	src/journey.o \
 	src/funcs.o \
-	src/calendar.o
+	src/calendar.o \
+	src/shmem.o \
+	src/launcher.o \
+	src/worker.o \
+	src/ddl.o \
+	src/status.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 
 DATA = $(wildcard escalation--*.sql)

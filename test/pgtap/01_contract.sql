@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(265);
+SELECT plan(295);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'escalations', 'events', 'first_responses', 'rules', 'skills', 'sources', 'teams']);
@@ -26,7 +26,7 @@ SELECT has_table('escalation', 'sources', 'table escalation.sources exists');
 SELECT has_table('escalation', 'teams', 'table escalation.teams exists');
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'detach', 'escalate', 'explain', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'record_event', 'resolve', 'set_status', 'target_key', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule']);
+SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'detach', 'escalate', 'explain', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'record_event', 'resolve', 'set_status', 'target_key', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'wakeup', 'worker_status']);
 SELECT has_function('escalation', 'accept', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[]);
 SELECT has_function('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[]);
@@ -57,6 +57,10 @@ SELECT has_function('escalation', 'ticket_trigger', ARRAY[]::name[]);
 SELECT has_function('escalation', 'transition_allowed', ARRAY['text', 'text']::name[]);
 SELECT has_function('escalation', 'validate_calendar_hours', ARRAY[]::name[]);
 SELECT has_function('escalation', 'validate_rule', ARRAY[]::name[]);
+SELECT has_function('escalation', 'wakeup', ARRAY[]::name[]);
+SELECT has_function('escalation', 'worker_status', ARRAY[]::name[]);
+SELECT function_returns('escalation', 'wakeup', ARRAY[]::name[], 'boolean');
+SELECT function_returns('escalation', 'worker_status', ARRAY[]::name[], 'setof record');
 SELECT function_returns('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'integer');
 SELECT function_returns('escalation', 'escalate', ARRAY['regclass', 'text', 'text', 'text[]', 'integer', 'text', 'integer', 'text', 'jsonb', 'integer', 'timestamp with time zone']::name[], 'bigint');
 SELECT function_returns('escalation', 'explain', ARRAY['regclass', 'text', 'timestamp with time zone']::name[], 'setof record');
@@ -147,7 +151,16 @@ SELECT has_trigger('escalation', 'calendar_holidays', 'invalidate_cache', 'escal
 SELECT has_trigger('escalation', 'calendar_hours', 'validate_calendar_hours', 'escalation.calendar_hours has trigger validate_calendar_hours');
 SELECT has_trigger('escalation', 'calendar_hours', 'calendar_hours_no_overlap', 'escalation.calendar_hours has constraint trigger calendar_hours_no_overlap');
 
+-- views
+SELECT views_are('escalation', ARRAY['workers']);
+SELECT has_view('escalation', 'workers', 'view escalation.workers exists');
+SELECT columns_are('escalation', 'workers', ARRAY['database', 'pid', 'state', 'started', 'last_cycle_start', 'last_cycle_end', 'items_last_cycle', 'items_total', 'cycles', 'errors', 'last_error', 'last_error_at', 'next_start', 'datid']);
+
 -- roles
+SELECT has_role('escalation_worker');
+SELECT isnt_superuser('escalation_worker');
+SELECT is((SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = 'escalation_worker'), false,
+    'escalation_worker cannot log in (the worker switches to it)');
 SELECT has_role('escalation_admin');
 SELECT isnt_superuser('escalation_admin');
 SELECT has_role('escalation_agent');
@@ -242,7 +255,23 @@ SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'times
 SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_agent', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_analyst', ARRAY['EXECUTE']);
 
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'escalation_agent', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'escalation_analyst', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'pg_monitor', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'wakeup', ARRAY[]::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'wakeup', ARRAY[]::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'wakeup', ARRAY[]::name[], 'escalation_agent', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'wakeup', ARRAY[]::name[], 'escalation_analyst', ARRAY[]::name[]);
+
 -- who may read and write what
+SELECT table_privs_are('escalation', 'workers', 'public', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'workers', 'escalation_admin', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'workers', 'escalation_agent', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'workers', 'escalation_analyst', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'workers', 'pg_monitor', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'workers', 'escalation_worker', ARRAY[]::name[]);
 SELECT table_privs_are('escalation', 'accounts', 'public', ARRAY[]::name[]);
 SELECT table_privs_are('escalation', 'accounts', 'escalation_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]);
 SELECT table_privs_are('escalation', 'accounts', 'escalation_agent', ARRAY['SELECT']::name[]);
@@ -301,12 +330,26 @@ SELECT schema_privs_are('escalation', 'public', ARRAY[]::name[]);
 SELECT schema_privs_are('escalation', 'escalation_admin', ARRAY['USAGE']);
 SELECT schema_privs_are('escalation', 'escalation_agent', ARRAY['USAGE']);
 SELECT schema_privs_are('escalation', 'escalation_analyst', ARRAY['USAGE']);
+SELECT schema_privs_are('escalation', 'escalation_worker', ARRAY['USAGE']);
 
 -- the GUCs exist with their defaults
 SELECT is(current_setting('escalation.enabled'), 'on', 'escalation.enabled defaults to on');
 SELECT is(current_setting('escalation.context_messages'), '5', 'escalation.context_messages defaults to 5');
 SELECT is(current_setting('escalation.context_tickets'), '5', 'escalation.context_tickets defaults to 5');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'escalation.enabled'), 'superuser', 'escalation.enabled is superuser-only');
+
+-- the background worker's parameters: defaults and contexts
+SELECT is((SELECT string_agg(name || '=' || setting || ' ' || context, ', ' ORDER BY name)
+             FROM pg_catalog.pg_settings
+            WHERE name IN ('escalation.max_workers', 'escalation.worker_enabled', 'escalation.naptime',
+                           'escalation.launcher_naptime', 'escalation.databases',
+                           'escalation.worker_role', 'escalation.batch_size')),
+    'escalation.batch_size=500 sighup, escalation.databases= sighup, escalation.launcher_naptime=10000 sighup, escalation.max_workers=8 postmaster, escalation.naptime=10000 sighup, escalation.worker_enabled=on sighup, escalation.worker_role=escalation_worker sighup',
+    'worker parameters: defaults, and only max_workers needs a restart');
+SELECT is((SELECT unit FROM pg_catalog.pg_settings WHERE name = 'escalation.naptime'), 'ms',
+    'escalation.naptime takes units (''10s'')');
+SELECT lives_ok($$SELECT * FROM escalation.workers$$, 'escalation.workers can be read (preloaded)');
+SELECT is(escalation.wakeup(), true, 'wakeup() returns true when preloaded');
 
 SELECT * FROM finish();
 ROLLBACK;
