@@ -142,10 +142,12 @@ wakeup_at_commit(XactEvent event, void *arg)
 	if (!wakeup_pending)
 		return;
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
-		event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT)
+		event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT &&
+		event != XACT_EVENT_PREPARE)
 		return;
 	wakeup_pending = false;
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	/* rolled back, or prepared (its COMMIT PREPARED may run anywhere): nothing */
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT)
 		return;
 
 	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);

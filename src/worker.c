@@ -206,7 +206,7 @@ run_batch(TimestampTz as_of, int batch_size)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	pgstat_report_stat(false);
+	pgstat_report_stat(true);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return n;
 }
