@@ -17,7 +17,12 @@ OBJS = \
 	src/sla.o \
 	src/sentiment.o \
 	src/sentiment_lexicon.o \
-	src/sentiment_funcs.o
+	src/sentiment_funcs.o \
+	src/shmem.o \
+	src/launcher.o \
+	src/worker.o \
+	src/ddl.o \
+	src/status.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 
 DATA = $(wildcard escalation--*.sql)

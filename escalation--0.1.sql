@@ -2626,3 +2626,60 @@ GRANT SELECT ON escalation.sentiment_terms
       TO escalation_admin, escalation_agent, escalation_analyst;
 GRANT INSERT, UPDATE, DELETE ON escalation.sentiment_terms TO escalation_admin;
 GRANT USAGE ON SEQUENCE escalation.sentiment_terms_term_id_seq TO escalation_admin;
+
+--------------------------------------------------------------------------
+-- Background worker: its role, its status, waking it up (issue 3, §3).
+-- Self-contained: its own grants and comments.  The worker itself is C
+-- (launcher.c, worker.c); what it calls each cycle is escalation.run_batch().
+--------------------------------------------------------------------------
+
+-- The role the worker runs its transactions as (escalation.worker_role).
+-- NOLOGIN: the worker does not log in, it switches to this role (worker.c).
+-- Whatever escalation.run_batch() needs is granted to it where run_batch is.
+DO $worker_role$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'escalation_worker') THEN
+        CREATE ROLE escalation_worker NOLOGIN;
+    END IF;
+END
+$worker_role$;
+GRANT USAGE ON SCHEMA escalation TO escalation_worker;
+
+CREATE FUNCTION escalation.worker_status(
+    OUT datid oid, OUT database text, OUT pid integer, OUT state text,
+    OUT started timestamptz, OUT last_cycle_start timestamptz, OUT last_cycle_end timestamptz,
+    OUT items_last_cycle bigint, OUT items_total bigint, OUT cycles bigint, OUT errors bigint,
+    OUT last_error text, OUT last_error_at timestamptz, OUT next_start timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'escalation_worker_status';
+COMMENT ON FUNCTION escalation.worker_status() IS
+  'one row per database served by the background worker, from shared memory (needs shared_preload_libraries)';
+
+CREATE VIEW escalation.workers AS
+SELECT database, pid, state, started, last_cycle_start, last_cycle_end,
+       items_last_cycle, items_total, cycles, errors, last_error, last_error_at,
+       next_start, datid
+  FROM escalation.worker_status();
+COMMENT ON VIEW escalation.workers IS
+  'the background worker of each database served, cluster-wide: pid, cycles, items handled, last error';
+
+CREATE FUNCTION escalation.wakeup()
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'escalation_wakeup';
+COMMENT ON FUNCTION escalation.wakeup() IS
+  'at commit, starts a cycle of this database''s worker now (or has the launcher start the worker); false when not preloaded';
+
+REVOKE ALL ON FUNCTION escalation.worker_status(), escalation.wakeup() FROM PUBLIC;
+REVOKE ALL ON escalation.workers FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escalation.worker_status()
+      TO escalation_admin, escalation_analyst, pg_monitor;
+GRANT SELECT ON escalation.workers TO escalation_admin, escalation_analyst, pg_monitor;
+GRANT EXECUTE ON FUNCTION escalation.wakeup() TO escalation_admin;
+
+-- a worker for this database now, rather than at the launcher's next recheck
+SELECT escalation.wakeup();
+
+-- what the worker calls, one transaction per batch (SECURITY DEFINER)
+GRANT EXECUTE ON FUNCTION escalation.run_batch(timestamptz, integer) TO escalation_worker;

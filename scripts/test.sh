@@ -263,7 +263,7 @@ if [ "$setup_ok" -eq 1 ]; then
     log "starting throwaway PostgreSQL $PGVER cluster (pg_virtualenv)"
     rc=0
     pg_virtualenv -t -v "$PGVER" \
-        -o shared_preload_libraries=escalation -o fsync=off \
+        -o shared_preload_libraries=escalation -o fsync=off -o escalation.worker_enabled=off \
         "$SELF" --inside || rc=$?
     if [ "$rc" -ne 0 ]; then
         # The suites' own failures are recorded by them; this is the

@@ -36,6 +36,43 @@
 #define ESC_MODULE_MAGIC PG_MODULE_MAGIC
 #endif
 
+/* database ownership (ddl.c) */
+#if PG_VERSION_NUM >= 160000
+#define esc_database_ownercheck(dboid, roleid) \
+	object_ownercheck(DatabaseRelationId, (dboid), (roleid))
+#else
+#define esc_database_ownercheck(dboid, roleid) pg_database_ownercheck((dboid), (roleid))
+#endif
+
+/* a database left half-dropped by an interrupted DROP DATABASE (15.4+, 16+) */
+#include "catalog/pg_database.h"
+#ifdef DATCONNLIMIT_INVALID_DB
+#define esc_database_is_invalid(form) ((form)->datconnlimit == DATCONNLIMIT_INVALID_DB)
+#else
+#define esc_database_is_invalid(form) false
+#endif
+
+/* shared memory is requested from shmem_request_hook from 15 on, from _PG_init before */
+#if PG_VERSION_NUM >= 150000
+#define ESC_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
+/* the worker's wait event: a named one from 17 on ("EscalationMain") */
+#include "utils/wait_event.h"
+#if PG_VERSION_NUM >= 170000
+static inline uint32
+esc_wait_event(void)
+{
+	static uint32 event = 0;
+
+	if (event == 0)
+		event = WaitEventExtensionNew("EscalationMain");
+	return event;
+}
+#else
+#define esc_wait_event() PG_WAIT_EXTENSION
+#endif
+
 /* regex memory: malloc'ed (needs pg_regfree) before 16, context-managed after */
 #define esc_regfree(re) pg_regfree(re)
 

@@ -6,7 +6,7 @@
  *
  * The library works loaded on demand (the first trigger call loads it) and
  * preloaded through shared_preload_libraries; the time-based background
- * worker, when it exists, needs the latter.
+ * worker (shmem.c, launcher.c, worker.c, ddl.c) needs the latter.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,4 +29,12 @@ _PG_init(void)
 
 	esc_define_gucs();
 	esc_cache_init();
+
+	/* the background worker and what it shares: only when preloaded */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		esc_shmem_init();
+		esc_ddl_init();
+		esc_launcher_register();
+	}
 }

@@ -22,6 +22,8 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "regex/regex.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 #include "utils/date.h"
@@ -450,6 +452,72 @@ extern bool esc_enabled;
 extern int	esc_context_messages;
 extern int	esc_context_tickets;
 extern int	esc_memo_size;
+extern int	esc_max_workers;
+extern bool esc_worker_enabled;
+extern int	esc_naptime;
+extern int	esc_launcher_naptime;
+extern char *esc_databases;
+extern char *esc_worker_role;
+extern int	esc_batch_size;
 extern void esc_define_gucs(void);
+extern List *esc_database_list(void);
+
+/* ---------- shmem.c: the worker slots shared by launcher, workers and views */
+
+#define ESC_ERROR_LEN	512
+
+typedef enum EscSlotState
+{
+	ESC_SLOT_FREE = 0,
+	ESC_SLOT_STARTING,			/* registered by the launcher, not attached yet */
+	ESC_SLOT_RUNNING,			/* a worker holds it (pid != 0) */
+	ESC_SLOT_STOPPED,			/* its worker exited; restarted after retry_after */
+	ESC_SLOT_ABSENT				/* the extension is not installed there */
+} EscSlotState;
+
+/* one database served by a worker; see shmem.c for who writes what */
+typedef struct EscWorkerSlot
+{
+	EscSlotState state;
+	Oid			dboid;
+	pid_t		pid;
+	Latch	   *latch;
+	TimestampTz started;
+	TimestampTz retry_after;	/* launcher: do not start before */
+	TimestampTz cycle_start;	/* last cycle */
+	TimestampTz cycle_end;
+	int64		items_last_cycle;
+	int64		items_total;
+	int64		cycles;
+	int64		errors;
+	TimestampTz error_at;
+	char		last_error[ESC_ERROR_LEN];
+} EscWorkerSlot;
+
+typedef struct EscalationSharedState
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	uint32		wakeup_epoch;	/* bumped by wakeup(): recheck every database */
+	int			nslots;
+	EscWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} EscalationSharedState;
+
+extern EscalationSharedState *esc_shared;
+extern void esc_shmem_init(void);
+extern void esc_check_shared_state(void);
+extern int	esc_slot_find(Oid dboid);
+extern bool esc_stop_database_worker(Oid dboid, int holdoff_ms);
+
+/* ---------- launcher.c */
+extern void esc_launcher_register(void);
+extern PGDLLEXPORT void esc_launcher_main(Datum arg);
+
+/* ---------- worker.c */
+extern PGDLLEXPORT void esc_worker_main(Datum arg);
+
+/* ---------- ddl.c: database DDL that a connected worker would block */
+extern void esc_ddl_init(void);
 
 #endif							/* ESCALATION_H */

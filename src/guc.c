@@ -8,11 +8,20 @@
  * while an application role cannot; the context sizes only shape what is
  * stored with an escalation, so any session may tune them.
  *
+ * The background worker's parameters: escalation.max_workers sizes shared
+ * memory (PGC_POSTMASTER); the others are read by the launcher and the
+ * workers after each SIGHUP (PGC_SIGHUP), so ALTER SYSTEM + pg_reload_conf()
+ * changes them without a restart.  Whether a role exists or is a superuser
+ * cannot be checked here (the postmaster reads no catalogs): worker.c checks
+ * escalation.worker_role in every transaction it runs.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "escalation.h"
 
@@ -20,6 +29,62 @@ bool		esc_enabled = true;
 int			esc_context_messages = 5;
 int			esc_context_tickets = 5;
 int			esc_memo_size = 65536;
+int			esc_max_workers = 8;
+bool		esc_worker_enabled = true;
+int			esc_naptime = 10000;
+int			esc_launcher_naptime = 10000;
+char	   *esc_databases = NULL;
+char	   *esc_worker_role = NULL;
+int			esc_batch_size = 500;
+
+/* escalation.databases must be a list of names */
+static bool
+check_databases(char **newval, void **extra, GucSource source)
+{
+	char	   *raw = pstrdup(*newval);
+	List	   *names = NIL;
+	bool		ok = SplitIdentifierString(raw, ',', &names);
+
+	list_free(names);
+	pfree(raw);
+	if (!ok)
+		GUC_check_errdetail("List syntax is invalid.");
+	return ok;
+}
+
+/* escalation.worker_role must name a role (whether it exists is checked later) */
+static bool
+check_worker_role(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+	{
+		GUC_check_errdetail("The worker needs a role to run as.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The databases named in escalation.databases, as a List of palloc'ed
+ * names in the current memory context; NIL when the list is empty, which
+ * means every database.
+ */
+List *
+esc_database_list(void)
+{
+	char	   *raw = pstrdup(esc_databases ? esc_databases : "");
+	List	   *names = NIL;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	if (!SplitIdentifierString(raw, ',', &names))
+		return NIL;				/* cannot happen: check_databases */
+	foreach(lc, names)
+		result = lappend(result, pstrdup((char *) lfirst(lc)));
+	list_free(names);
+	pfree(raw);
+	return result;
+}
 
 void
 esc_define_gucs(void)
@@ -58,6 +123,71 @@ esc_define_gucs(void)
 							&esc_memo_size,
 							65536, 1024, 4194304,
 							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	/* ---- the background worker */
+	DefineCustomIntVariable("escalation.max_workers",
+							"Maximum number of databases the background worker serves at once.",
+							"One shared-memory slot and one background worker process per database; "
+							"max_worker_processes must leave room for them and the launcher.",
+							&esc_max_workers,
+							8, 1, 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("escalation.worker_enabled",
+							 "Runs the time-based background worker.",
+							 "When off, the launcher stops the workers and starts none.",
+							 &esc_worker_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("escalation.naptime",
+							"Time between two cycles of a database's worker.",
+							"A cycle that ends with a full batch is followed at once by the next one.",
+							&esc_naptime,
+							10000, 100, 86400000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("escalation.launcher_naptime",
+							"Time between two scans of pg_database by the launcher.",
+							"Also the delay before a worker that stopped is started again.",
+							&esc_launcher_naptime,
+							10000, 1000, 3600000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("escalation.databases",
+							   "Databases the background worker serves (comma-separated).",
+							   "Empty: every database where the extension is installed.",
+							   &esc_databases,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_LIST_INPUT,
+							   check_databases, NULL, NULL);
+
+	DefineCustomStringVariable("escalation.worker_role",
+							   "Role the background worker runs its transactions as.",
+							   "Must not be a superuser.",
+							   &esc_worker_role,
+							   "escalation_worker",
+							   PGC_SIGHUP,
+							   0,
+							   check_worker_role, NULL, NULL);
+
+	DefineCustomIntVariable("escalation.batch_size",
+							"Maximum number of due clock steps one transaction of the worker handles.",
+							NULL,
+							&esc_batch_size,
+							500, 1, 100000,
+							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
 

@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(336);
+SELECT plan(365);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'escalations', 'events', 'first_responses', 'notifications', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams']);
@@ -33,10 +33,10 @@ SELECT has_table('escalation', 'sla_ladder', 'table escalation.sla_ladder exists
 SELECT has_table('escalation', 'sla_policies', 'table escalation.sla_policies exists');
 SELECT has_table('escalation', 'sla_targets', 'table escalation.sla_targets exists');
 SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exists');
-SELECT views_are('escalation', ARRAY['sla_policy_overlaps']);
+SELECT views_are('escalation', ARRAY['sla_policy_overlaps', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'compare_value', 'detach', 'escalate', 'explain', 'frustration', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'propose_sla_targets', 'recompute_sla', 'record_event', 'resolve', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'warn_policy_overlaps']);
+SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'compare_value', 'detach', 'escalate', 'explain', 'frustration', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'propose_sla_targets', 'recompute_sla', 'record_event', 'resolve', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'wakeup', 'warn_policy_overlaps', 'worker_status']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -99,6 +99,10 @@ SELECT has_function('escalation', 'ticket_trigger', ARRAY[]::name[]);
 SELECT has_function('escalation', 'transition_allowed', ARRAY['text', 'text']::name[]);
 SELECT has_function('escalation', 'validate_calendar_hours', ARRAY[]::name[]);
 SELECT has_function('escalation', 'validate_rule', ARRAY[]::name[]);
+SELECT has_function('escalation', 'wakeup', ARRAY[]::name[]);
+SELECT has_function('escalation', 'worker_status', ARRAY[]::name[]);
+SELECT function_returns('escalation', 'wakeup', ARRAY[]::name[], 'boolean');
+SELECT function_returns('escalation', 'worker_status', ARRAY[]::name[], 'setof record');
 SELECT function_returns('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'integer');
 SELECT function_returns('escalation', 'escalate', ARRAY['regclass', 'text', 'text', 'text[]', 'integer', 'text', 'integer', 'text', 'jsonb', 'integer', 'timestamp with time zone']::name[], 'bigint');
 SELECT function_returns('escalation', 'explain', ARRAY['regclass', 'text', 'timestamp with time zone']::name[], 'setof record');
@@ -191,7 +195,15 @@ SELECT has_trigger('escalation', 'calendar_holidays', 'invalidate_cache', 'escal
 SELECT has_trigger('escalation', 'calendar_hours', 'validate_calendar_hours', 'escalation.calendar_hours has trigger validate_calendar_hours');
 SELECT has_trigger('escalation', 'calendar_hours', 'calendar_hours_no_overlap', 'escalation.calendar_hours has constraint trigger calendar_hours_no_overlap');
 
+-- views
+SELECT has_view('escalation', 'workers', 'view escalation.workers exists');
+SELECT columns_are('escalation', 'workers', ARRAY['database', 'pid', 'state', 'started', 'last_cycle_start', 'last_cycle_end', 'items_last_cycle', 'items_total', 'cycles', 'errors', 'last_error', 'last_error_at', 'next_start', 'datid']);
+
 -- roles
+SELECT has_role('escalation_worker');
+SELECT isnt_superuser('escalation_worker');
+SELECT is((SELECT rolcanlogin FROM pg_catalog.pg_roles WHERE rolname = 'escalation_worker'), false,
+    'escalation_worker cannot log in (the worker switches to it)');
 SELECT has_role('escalation_admin');
 SELECT isnt_superuser('escalation_admin');
 SELECT has_role('escalation_agent');
@@ -289,7 +301,23 @@ SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'times
 SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_agent', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[], 'escalation_analyst', ARRAY['EXECUTE']);
 
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'escalation_agent', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'escalation_analyst', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'worker_status', ARRAY[]::name[], 'pg_monitor', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'wakeup', ARRAY[]::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'wakeup', ARRAY[]::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'wakeup', ARRAY[]::name[], 'escalation_agent', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'wakeup', ARRAY[]::name[], 'escalation_analyst', ARRAY[]::name[]);
+
 -- who may read and write what
+SELECT table_privs_are('escalation', 'workers', 'public', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'workers', 'escalation_admin', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'workers', 'escalation_agent', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'workers', 'escalation_analyst', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'workers', 'pg_monitor', ARRAY['SELECT']::name[]);
+SELECT table_privs_are('escalation', 'workers', 'escalation_worker', ARRAY[]::name[]);
 SELECT table_privs_are('escalation', 'accounts', 'public', ARRAY[]::name[]);
 SELECT table_privs_are('escalation', 'accounts', 'escalation_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']::name[]);
 SELECT table_privs_are('escalation', 'accounts', 'escalation_agent', ARRAY['SELECT']::name[]);
@@ -348,6 +376,7 @@ SELECT schema_privs_are('escalation', 'public', ARRAY[]::name[]);
 SELECT schema_privs_are('escalation', 'escalation_admin', ARRAY['USAGE']);
 SELECT schema_privs_are('escalation', 'escalation_agent', ARRAY['USAGE']);
 SELECT schema_privs_are('escalation', 'escalation_analyst', ARRAY['USAGE']);
+SELECT schema_privs_are('escalation', 'escalation_worker', ARRAY['USAGE']);
 
 -- the GUCs exist with their defaults
 SELECT is(current_setting('escalation.enabled'), 'on', 'escalation.enabled defaults to on');

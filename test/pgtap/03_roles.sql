@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(32);
+SELECT plan(41);
 SET LOCAL client_min_messages = warning;
 
 CREATE ROLE regress_tap_plain;
@@ -111,6 +111,25 @@ SELECT throws_ok(format($$SELECT escalation.cancel(%s, 'no')$$, :eid),
 SELECT throws_ok($$SELECT count(*) FROM escalation.accounts$$,
     '42501', NULL, 'analyst: cannot read accounts');
 RESET ROLE;
+
+-- the background worker's status and wake-up
+SET LOCAL ROLE regress_tap_analyst;
+SELECT lives_ok($$SELECT count(*) FROM escalation.workers$$, 'analyst: reads escalation.workers');
+SELECT throws_ok($$SELECT escalation.wakeup()$$, '42501', NULL, 'analyst: cannot wake the worker');
+RESET ROLE;
+SET LOCAL ROLE regress_tap_admin;
+SELECT lives_ok($$SELECT count(*) FROM escalation.workers$$, 'admin: reads escalation.workers');
+SELECT lives_ok($$SELECT escalation.wakeup()$$, 'admin: wakes the worker');
+RESET ROLE;
+SET LOCAL ROLE regress_tap_agent;
+SELECT throws_ok($$SELECT count(*) FROM escalation.workers$$, '42501', NULL, 'agent: cannot read escalation.workers');
+RESET ROLE;
+SET LOCAL ROLE regress_tap_plain;
+SELECT throws_ok($$SELECT count(*) FROM escalation.workers$$, '42501', NULL, 'plain: cannot read escalation.workers');
+SELECT throws_ok($$SELECT escalation.wakeup()$$, '42501', NULL, 'plain: cannot wake the worker');
+SELECT throws_ok($$SET escalation.naptime = '1s'$$, '55P02', NULL, 'plain: cannot set escalation.naptime in a session');
+RESET ROLE;
+SELECT throws_ok($$SET escalation.naptime = '1s'$$, '55P02', NULL, 'nor can a superuser: it is read from the configuration files');
 
 SELECT * FROM finish();
 ROLLBACK;

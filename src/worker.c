@@ -1,0 +1,381 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The per-database escalation worker: every escalation.naptime it runs
+ *	  one cycle of escalation.run_batch() calls, one transaction each.
+ *
+ * Started by the launcher (launcher.c) with its slot number as main
+ * argument and its database's OID in bgw_extra.  It claims the slot before
+ * it connects, so that ddl.c can find and stop it even while it connects,
+ * and releases it in a before_shmem_exit callback, saying whether it
+ * stopped or found no extension (the launcher does not start it again in a
+ * loop then).
+ *
+ * A cycle:
+ *	- as_of is the cycle's start (one instant for the whole cycle, so that
+ *	  what becomes due while the cycle runs waits for the next one and a
+ *	  cycle always ends);
+ *	- it calls SELECT escalation.run_batch(as_of, escalation.batch_size)
+ *	  in its own transaction, as escalation.worker_role, until a call
+ *	  returns less than batch_size; after escalation.naptime it stops
+ *	  calling and the next cycle starts at once with a fresh as_of, as it
+ *	  does after a SIGHUP;
+ *	- an ERROR aborts the transaction and ends the cycle: it is logged and
+ *	  stored in the slot (escalation.workers.last_error), and the worker
+ *	  sleeps as usual.  Batches committed before it stay committed.
+ *
+ * Role: PostgreSQL before 17 lets a background worker connect only as a
+ * role that may log in, and the worker role should not be able to.  So the
+ * worker connects as the bootstrap superuser (like autovacuum) and runs
+ * each transaction as escalation.worker_role with SECURITY_LOCAL_USERID_CHANGE,
+ * which forbids SET ROLE and SET SESSION AUTHORIZATION inside it; the role
+ * is looked up in every transaction and refused if it is a superuser.
+ *
+ * Signals: SIGHUP reloads the configuration (and wakes the worker), SIGTERM
+ * exits at the next interrupt check (die), SIGINT cancels the running
+ * batch like a query cancel.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "escalation.h"
+
+#define BATCH_SQL "SELECT escalation.run_batch($1, $2)"
+
+static int	my_slot = -1;
+static bool exit_absent = false;	/* the extension is not installed */
+static SPIPlanPtr batch_plan = NULL;
+static char *my_dbname;
+
+/* claim slot i for dboid; false when it is not ours to take */
+static bool
+claim_slot(int i, Oid dboid)
+{
+	EscWorkerSlot *slot;
+	bool		ok;
+
+	if (i < 0 || i >= esc_shared->nslots)
+		return false;
+	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
+	slot = &esc_shared->slots[i];
+	ok = (slot->state != ESC_SLOT_FREE && slot->dboid == dboid && slot->pid == 0 &&
+		  slot->retry_after <= GetCurrentTimestamp());
+	if (ok)
+	{
+		slot->state = ESC_SLOT_RUNNING;
+		slot->pid = MyProcPid;
+		slot->latch = MyLatch;
+		slot->started = GetCurrentTimestamp();
+	}
+	else if (slot->state == ESC_SLOT_STARTING && slot->dboid == dboid && slot->pid == 0)
+		slot->state = ESC_SLOT_STOPPED; /* held off by ddl.c meanwhile */
+	LWLockRelease(esc_shared->lock);
+	return ok;
+}
+
+static void
+release_slot(int code, Datum arg)
+{
+	EscWorkerSlot *slot = &esc_shared->slots[my_slot];
+	TimestampTz hold;
+
+	hold = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), esc_launcher_naptime);
+	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
+	if (slot->pid == MyProcPid)
+	{
+		slot->pid = 0;
+		slot->latch = NULL;
+		slot->state = exit_absent ? ESC_SLOT_ABSENT : ESC_SLOT_STOPPED;
+		if (slot->retry_after < hold)
+			slot->retry_after = hold;
+	}
+	LWLockRelease(esc_shared->lock);
+}
+
+/* escalation.worker_role, checked; inside a transaction */
+static Oid
+worker_role(void)
+{
+	Oid			roleid = get_role_oid(esc_worker_role, true);
+
+	if (!OidIsValid(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"%s\" named in \"escalation.worker_role\" does not exist",
+						esc_worker_role),
+				 errhint("Create the role, or set \"escalation.worker_role\" to a role that is not a superuser.")));
+	if (superuser_arg(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("role \"%s\" named in \"escalation.worker_role\" is a superuser",
+						esc_worker_role),
+				 errdetail("The escalation worker does not run as a superuser."),
+				 errhint("Set \"escalation.worker_role\" to a role without superuser privileges, such as \"escalation_worker\".")));
+	return roleid;
+}
+
+/*
+ * One call of escalation.run_batch() in one transaction (the worker_spi
+ * sequence).  Returns what it returned, or -1 when the extension is gone.
+ */
+static int
+run_batch(TimestampTz as_of, int batch_size)
+{
+	Oid			roleid;
+	Oid			save_userid;
+	int			save_sec;
+	Datum		values[2];
+	Datum		d;
+	bool		isnull;
+	int			n;
+	int			ret;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, BATCH_SQL);
+
+	if (!OidIsValid(get_extension_oid("escalation", true)))
+	{
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return -1;
+	}
+
+	roleid = worker_role();
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(roleid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+
+	if (batch_plan == NULL)
+	{
+		Oid			argtypes[2] = {TIMESTAMPTZOID, INT4OID};
+		SPIPlanPtr	plan = SPI_prepare(BATCH_SQL, 2, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 BATCH_SQL, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		batch_plan = plan;
+	}
+
+	values[0] = TimestampTzGetDatum(as_of);
+	values[1] = Int32GetDatum(batch_size);
+	ret = SPI_execute_plan(batch_plan, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "\"%s\" returned %s, " UINT64_FORMAT " rows",
+			 BATCH_SQL, SPI_result_code_string(ret), SPI_processed);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("escalation.run_batch() returned NULL"),
+				 errdetail("It must return how many due clock steps it handled.")));
+	n = DatumGetInt32(d);
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("escalation.run_batch() returned %d", n),
+				 errdetail("It must return how many due clock steps it handled.")));
+
+	SetUserIdAndSecContext(save_userid, save_sec);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(true);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return n;
+}
+
+static void
+slot_add_items(int n)
+{
+	EscWorkerSlot *slot = &esc_shared->slots[my_slot];
+
+	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
+	slot->items_total += n;
+	LWLockRelease(esc_shared->lock);
+}
+
+/*
+ * One cycle.  Returns false when the extension is gone (the worker exits);
+ * *more is set when the cycle stopped with work left (time is up, or a
+ * reload is pending), so that the next one starts without sleeping.
+ */
+static bool
+run_cycle(MemoryContext cxt, bool *more)
+{
+	EscWorkerSlot *slot = &esc_shared->slots[my_slot];
+	TimestampTz as_of = GetCurrentTimestamp();
+	TimestampTz deadline = TimestampTzPlusMilliseconds(as_of, esc_naptime);
+	int			batch_size = esc_batch_size;
+	int64		items = 0;
+	int			batches = 0;
+	volatile bool gone = false;
+	ErrorData  *edata = NULL;
+
+	*more = false;
+	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
+	slot->cycle_start = as_of;
+	LWLockRelease(esc_shared->lock);
+
+	PG_TRY();
+	{
+		for (;;)
+		{
+			int			n = run_batch(as_of, batch_size);
+
+			if (n < 0)
+			{
+				gone = true;
+				break;
+			}
+			items += n;
+			batches++;
+			slot_add_items(n);
+			if (n < batch_size)
+				break;
+			CHECK_FOR_INTERRUPTS();
+			if (ConfigReloadPending || GetCurrentTimestamp() >= deadline)
+			{
+				*more = true;
+				break;
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContext ecxt;
+
+		HOLD_INTERRUPTS();
+		ecxt = MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		MemoryContextSwitchTo(ecxt);
+		EmitErrorReport();
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+
+	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
+	slot->cycle_end = GetCurrentTimestamp();
+	slot->items_last_cycle = items;
+	slot->cycles++;
+	if (edata != NULL)
+	{
+		slot->errors++;
+		slot->error_at = slot->cycle_end;
+		strlcpy(slot->last_error, edata->message ? edata->message : "(no message)",
+				ESC_ERROR_LEN);
+	}
+	LWLockRelease(esc_shared->lock);
+
+	ereport(DEBUG1,
+			(errmsg_internal("escalation worker cycle in database \"%s\": %d batches, " INT64_FORMAT " items%s",
+							 my_dbname, batches, items, edata ? ", failed" : "")));
+	return !gone;
+}
+
+void
+esc_worker_main(Datum arg)
+{
+	Oid			dboid;
+	bool		quiet;
+	bool		installed;
+	MemoryContext loop_cxt;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&quiet, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(bool));
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (!claim_slot(DatumGetInt32(arg), dboid))
+		proc_exit(0);
+	my_slot = DatumGetInt32(arg);
+	before_shmem_exit(release_slot, 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("escalation worker");
+	/* nothing the worker runs should depend on a search_path */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	my_dbname = MemoryContextStrdup(TopMemoryContext, get_database_name(dboid));
+	installed = OidIsValid(get_extension_oid("escalation", true));
+	CommitTransactionCommand();
+
+	if (!installed)
+	{
+		exit_absent = true;
+		ereport(quiet ? DEBUG1 : LOG,
+				(errmsg("escalation worker for database \"%s\" exits: extension \"escalation\" is not installed",
+						my_dbname),
+				 errdetail("The launcher tries again after CREATE EXTENSION escalation, or in five minutes.")));
+		proc_exit(0);
+	}
+	ereport(LOG, (errmsg("escalation worker started for database \"%s\"", my_dbname)));
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "escalation worker loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		bool		more;
+
+		/* a cancel (SIGINT) that arrived while idle has no batch to cancel */
+		QueryCancelPending = false;
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MemoryContextSwitchTo(loop_cxt);
+		if (!run_cycle(loop_cxt, &more))
+		{
+			exit_absent = true;
+			ereport(LOG,
+					(errmsg("escalation worker for database \"%s\" exits: extension \"escalation\" was dropped",
+							my_dbname)));
+			proc_exit(0);
+		}
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_cxt);
+		if (more)
+			continue;
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 esc_naptime, esc_wait_event());
+		ResetLatch(MyLatch);
+	}
+}
