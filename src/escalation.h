@@ -345,6 +345,10 @@ extern char *esc_target_key(const char *team, char **skills, int nskills,
 extern void esc_become_owner(Oid *save_userid, int *save_sec);
 extern void esc_restore_user(Oid save_userid, int save_sec);
 
+/* ---------- journey.c: the journey (escalation.events) */
+
+extern void esc_journey_own_created(bool own);
+
 /* ---------- calendar.c: business calendars and business-time arithmetic */
 
 /* a working stretch of one weekday, microseconds from local midnight */

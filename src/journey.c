@@ -5,10 +5,16 @@
  *	  escalation.escalations that appends every change to the journey,
  *	  escalation.events.
  *
- * Every writer (the C row triggers, escalate(), accept(), resolve(),
- * cancel(), an administrator's own UPDATE) goes through this one trigger,
- * so the journey cannot miss a step.  It is in C, with one kept plan,
- * because it runs for every escalation the helpdesk's own inserts raise.
+ * Every writer (escalate(), accept(), resolve(), cancel(), an
+ * administrator's own INSERT or UPDATE, a further rule firing on an open
+ * escalation) goes through this one trigger, so the journey cannot miss a
+ * step.  One writer does part of the trigger's work itself: the statement
+ * with which the C row triggers create an escalation (record.c) appends the
+ * "created" event in the same execution, which costs a fraction of a second
+ * statement on the helpdesk's insert.  While that statement runs,
+ * esc_journey_own_created(true) tells this trigger to leave its INSERTs
+ * alone; its UPDATEs (an open escalation that got the new reasons instead)
+ * are still recorded here.
  *
  * Events: created; reasons_added (a further rule fired on an open
  * escalation); offered, accepted, resolved, cancelled (the new status);
@@ -31,6 +37,15 @@
 PG_FUNCTION_INFO_V1(escalation_record_event);
 
 static SPIPlanPtr event_plan = NULL;
+
+/* the statement running now writes the "created" events of its INSERTs */
+static bool own_created = false;
+
+void
+esc_journey_own_created(bool own)
+{
+	own_created = own;
+}
 
 /* columns of escalation.escalations we read, in the order of `names` */
 enum
@@ -90,6 +105,8 @@ escalation_record_event(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
+		if (own_created)
+			return PointerGetDatum(NULL);
 		newtup = td->tg_trigtuple;
 		event = "created";
 	}
