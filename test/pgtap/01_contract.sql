@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(265);
+SELECT plan(267);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'escalations', 'events', 'first_responses', 'rules', 'skills', 'sources', 'teams']);
@@ -26,7 +26,7 @@ SELECT has_table('escalation', 'sources', 'table escalation.sources exists');
 SELECT has_table('escalation', 'teams', 'table escalation.teams exists');
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'detach', 'escalate', 'explain', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'record_event', 'resolve', 'set_status', 'target_key', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule']);
+SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'detach', 'escalate', 'escalation_valid', 'event_valid', 'explain', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'record_event', 'resolve', 'set_status', 'target_key', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule']);
 SELECT has_function('escalation', 'accept', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[]);
 SELECT has_function('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[]);
@@ -47,6 +47,8 @@ SELECT has_function('escalation', 'is_zone_name', ARRAY['text']::name[]);
 SELECT has_function('escalation', 'keyword_lexemes', ARRAY['text', 'regconfig']::name[]);
 SELECT has_function('escalation', 'match_keywords', ARRAY['text', 'text[]', 'regconfig']::name[]);
 SELECT has_function('escalation', 'merge_reasons', ARRAY['jsonb', 'jsonb']::name[]);
+SELECT has_function('escalation', 'escalation_valid', ARRAY['integer', 'text', 'text', 'integer', 'text', 'jsonb']::name[]);
+SELECT has_function('escalation', 'event_valid', ARRAY['text']::name[]);
 SELECT has_function('escalation', 'message_trigger', ARRAY[]::name[]);
 SELECT has_function('escalation', 'record_event', ARRAY[]::name[]);
 SELECT has_function('escalation', 'resolve', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
