@@ -56,6 +56,7 @@ if [ -z "${ESC_BENCH_INSIDE:-}" ]; then
         -o shared_preload_libraries=escalation \
         -o fsync=off -o synchronous_commit=off -o full_page_writes=off \
         -o autovacuum=off -o shared_buffers=4GB -o max_wal_size=8GB \
+        -o escalation.worker_enabled=off \
         bash "$here/insert.sh" "$@" 2>&1 | tee -a "$ESC_BENCH_LOG"
     rc=${PIPESTATUS[0]}
     set -e
