@@ -1331,7 +1331,6 @@ COMMENT ON COLUMN escalation.teams.wake_severity IS
 CREATE FUNCTION escalation.compare_value(value text, op text, threshold text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN value IS NULL OR op IS NULL OR threshold IS NULL THEN false
@@ -1390,7 +1389,6 @@ COMMENT ON COLUMN escalation.sla_policies.field IS 'an extra mapped field (field
 CREATE FUNCTION escalation.is_sla_duration(d interval)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT d IS NULL
         OR (extract(month FROM d) = 0 AND extract(year FROM d) = 0
@@ -1538,7 +1536,6 @@ COMMENT ON TABLE escalation.notifications IS
 CREATE FUNCTION escalation.sla_add(calendar text, start timestamptz, secs float8)
 RETURNS timestamptz
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN calendar IS NULL THEN start + make_interval(secs => greatest(secs, 0))
                 ELSE escalation.business_add(calendar, start, make_interval(secs => greatest(secs, 0)))
@@ -1550,7 +1547,6 @@ COMMENT ON FUNCTION escalation.sla_add(text, timestamptz, float8) IS
 CREATE FUNCTION escalation.sla_between(calendar text, "from" timestamptz, "to" timestamptz)
 RETURNS float8
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT greatest(0, extract(epoch FROM
         CASE WHEN calendar IS NULL THEN "to" - "from"
@@ -1563,7 +1559,6 @@ COMMENT ON FUNCTION escalation.sla_between(text, timestamptz, timestamptz) IS
 CREATE FUNCTION escalation.sla_steps(policy_id integer, metric text, target interval)
 RETURNS TABLE (step text, kind text, percent integer, level integer, at_secs float8)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT s.* FROM (
         SELECT 'warning:' || w AS step, 'warning' AS kind, w AS percent, NULL::integer AS level,
@@ -1588,7 +1583,6 @@ CREATE FUNCTION escalation.sla_policy_for(source_id integer, priority text, chan
                                           team text, account_key text, fields jsonb)
 RETURNS integer
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT p.policy_id
       FROM escalation.sla_policies p
@@ -2062,7 +2056,6 @@ $$;
 CREATE FUNCTION escalation.team_reachable_at(team text, t timestamptz)
 RETURNS timestamptz
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(
         (SELECT coalesce((SELECT p.starts
