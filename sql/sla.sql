@@ -14,6 +14,8 @@
 --
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+-- routing (run_batch's last step) is off here: this file is about clocks
+INSERT INTO escalation.routing_settings (enabled) VALUES (false);
 SET IntervalStyle = 'postgres';
 
 CREATE SCHEMA sla_hd;
@@ -357,3 +359,4 @@ DROP SCHEMA sla_hd CASCADE;
 DROP FUNCTION public.say(integer, text, timestamptz, boolean);
 DROP FUNCTION public.clocks(integer);
 DROP FUNCTION public.firings(integer);
+DELETE FROM escalation.routing_settings;
