@@ -2089,6 +2089,23 @@ DECLARE
     notify_at timestamptz;
     fired integer := 0;
 BEGIN
+    -- a detached source's clocks are retired, not fired
+    IF NOT EXISTS (SELECT 1 FROM escalation.sources x WHERE x.source_id = c.source_id AND x.attached) THEN
+        IF c.state = 'running' THEN
+            UPDATE escalation.clock_segments x SET ends = greatest(as_of, c.running_since)
+             WHERE x.clock_id = c.clock_id AND x.starts = c.running_since;
+        END IF;
+        UPDATE escalation.clocks x
+           SET state = CASE WHEN x.state IN ('met', 'stopped') THEN x.state ELSE 'stopped' END,
+               elapsed = x.elapsed + CASE WHEN x.state = 'running'
+                   THEN make_interval(secs => escalation.sla_between(x.calendar, x.running_since,
+                                                                     greatest(as_of, x.running_since)))
+                   ELSE '0'::interval END,
+               running_since = NULL, due_at = NULL, next_at = NULL,
+               finished_at = coalesce(x.finished_at, as_of)
+         WHERE x.clock_id = c.clock_id;
+        RETURN 0;
+    END IF;
     SELECT * INTO tk FROM escalation.sla_tickets x
      WHERE x.source_id = c.source_id AND x.ticket_key = c.ticket_key;
     FOR s IN SELECT * FROM escalation.sla_steps(c.policy_id, c.metric, c.target) st
