@@ -339,16 +339,21 @@ context_needs_query(EscSource *src)
  * parsed into jsonb once, not built and concatenated as jsonb in SQL.  The
  * author map is a constant of the plan, which is prepared again when the
  * configuration changes.  Parameters: $1 the ticket key, $2 the requester
- * (text), $3 and $4 how many messages and tickets (int4).
+ * (text), $3 and $4 how many messages and tickets (int4).  Without
+ * with_messages the conversation is '[]' without a query (a new ticket,
+ * when the messages table's foreign key guarantees there is none yet:
+ * src->messages_follow_tickets).
  */
 static void
-append_context_sql(StringInfo sql, EscSource *src)
+append_context_sql(StringInfo sql, EscSource *src, bool with_messages)
 {
 	EscColumn  *key = &src->cols[ESC_ROLE_KEY];
 	EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
 
 	appendStringInfoString(sql, "SELECT ");
-	if (OidIsValid(src->msg_relid))
+	if (OidIsValid(src->msg_relid) && !with_messages)
+		appendStringInfoString(sql, "'[]'::pg_catalog.text, ");
+	else if (OidIsValid(src->msg_relid))
 	{
 		EscColumn  *mc = src->msgcols;
 
@@ -418,13 +423,14 @@ append_queried(StringInfo buf, HeapTuple tup, TupleDesc desc, int col, const cha
 
 /*
  * The context snapshot: the base built here, completed by one prepared,
- * read-only query per source.  Must be called with SPI connected.  Read-only, it sees the helpdesk's tables as
+ * read-only query per source.  Read-only, it sees the helpdesk's tables as
  * the statement that fired the trigger saw them: not the rows that
  * statement is writing (the message being judged, the other tickets of a
- * multi-row INSERT).
+ * multi-row INSERT).  new_ticket: the row is a ticket being inserted.
+ * Must be called with SPI connected.
  */
 Datum
-esc_build_context(EscSource *src, EscRow *row)
+esc_build_context(EscSource *src, EscRow *row, bool new_ticket)
 {
 	StringInfoData buf;
 	Datum		args[4];
@@ -435,14 +441,17 @@ esc_build_context(EscSource *src, EscRow *row)
 
 	if (context_needs_query(src) && row->key != NULL)
 	{
-		if (src->context_plan == NULL)
+		bool		with_messages = !(new_ticket && src->messages_follow_tickets);
+		SPIPlanPtr *plan = with_messages ? &src->context_plan : &src->context_plan_new;
+
+		if (*plan == NULL)
 		{
 			StringInfoData sql;
 			Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, INT4OID};
 
 			initStringInfo(&sql);
-			append_context_sql(&sql, src);
-			src->context_plan = esc_prepare_config_plan(sql.data, 4, argtypes);
+			append_context_sql(&sql, src, with_messages);
+			*plan = esc_prepare_config_plan(sql.data, 4, argtypes);
 		}
 
 		args[0] = CStringGetTextDatum(row->key);
@@ -451,7 +460,7 @@ esc_build_context(EscSource *src, EscRow *row)
 			nulls[1] = 'n';
 		args[2] = Int32GetDatum(esc_context_messages);
 		args[3] = Int32GetDatum(esc_context_tickets);
-		if (SPI_execute_plan(src->context_plan, args, nulls, true, 1) != SPI_OK_SELECT ||
+		if (SPI_execute_plan(*plan, args, nulls, true, 1) != SPI_OK_SELECT ||
 			SPI_processed != 1)
 			elog(ERROR, "could not build escalation context");
 		append_queried(&buf, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "messages");
@@ -731,7 +740,8 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		else
 		{
 			if (context == (Datum) 0)
-				context = esc_build_context(src, row);
+				context = esc_build_context(src, row,
+											!may_exist && !row->facts.is_message);
 			args[9] = context;
 		}
 		args[10] = TimestampTzGetDatum(row->facts.at);
