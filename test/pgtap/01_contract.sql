@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(363);
+SELECT plan(365);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'escalations', 'events', 'first_responses', 'notifications', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams']);
@@ -36,7 +36,7 @@ SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exis
 SELECT views_are('escalation', ARRAY['sla_policy_overlaps', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'compare_value', 'detach', 'escalate', 'escalation_valid', 'event_valid', 'explain', 'frustration', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'propose_sla_targets', 'recompute_sla', 'record_event', 'resolve', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'wakeup', 'warn_policy_overlaps', 'worker_status']);
+SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'compare_value', 'detach', 'escalate', 'escalation_valid', 'event_valid', 'explain', 'frustration', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'propose_sla_targets', 'recompute_sla', 'record_event', 'resolve', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'validate_sla', 'wakeup', 'warn_policy_overlaps', 'worker_status']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -412,5 +412,7 @@ SELECT fk_ok('escalation', 'sla_targets', 'policy_id', 'escalation', 'sla_polici
 SELECT fk_ok('escalation', 'sla_ladder', ARRAY['policy_id', 'metric'], 'escalation', 'sla_targets', ARRAY['policy_id', 'metric']);
 SELECT has_trigger('escalation', 'sla_policies', 'invalidate_cache', 'escalation.sla_policies has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'sla_policies', 'warn_policy_overlaps', 'escalation.sla_policies has trigger warn_policy_overlaps');
+SELECT has_trigger('escalation', 'sla_targets', 'validate_sla', 'escalation.sla_targets has trigger validate_sla');
+SELECT has_trigger('escalation', 'sla_ladder', 'validate_sla', 'escalation.sla_ladder has trigger validate_sla');
 SELECT * FROM finish();
 ROLLBACK;
