@@ -1533,6 +1533,66 @@ CREATE INDEX notifications_due ON escalation.notifications (notify_at) WHERE sen
 COMMENT ON TABLE escalation.notifications IS
   'SLA notifications (NOTIFY escalation_sla): sent when fired, or at the start of the addressed team''s next working period when fired outside it and below the team''s wake_severity';
 
+-- Clear refusals, before the constraints (which stay as the backstop)
+CREATE FUNCTION escalation.validate_sla()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d interval;
+    what text;
+    w integer;
+BEGIN
+    IF TG_TABLE_NAME = 'sla_targets' THEN
+        d := NEW.target;
+        what := format('target of the %s SLA', NEW.metric);
+        IF d IS NOT NULL AND d <= '0'::interval THEN
+            RAISE EXCEPTION 'the % must be longer than zero, not %', what, d
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NEW.warn_at IS NOT NULL THEN
+            FOREACH w IN ARRAY NEW.warn_at LOOP
+                IF w IS NULL OR w < 1 OR w > 99 THEN
+                    RAISE EXCEPTION 'warnings of the % must be percentages from 1 to 99, not %',
+                                    what, coalesce(w::text, 'NULL')
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'The breach itself is 100%; ladder levels come after it (escalation.sla_ladder).';
+                END IF;
+            END LOOP;
+        END IF;
+    ELSE
+        d := NEW.after;
+        what := format('"after" of ladder level %s', NEW.level);
+        IF NEW.target_team IS NULL AND NEW.target_tier IS NULL AND NOT coalesce(NEW.to_account_owner, false) THEN
+            RAISE EXCEPTION 'ladder level % escalates to nobody', NEW.level
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Give target_team, target_tier or to_account_owner.';
+        END IF;
+    END IF;
+    IF d IS NOT NULL AND (extract(month FROM d) <> 0 OR extract(year FROM d) <> 0) THEN
+        RAISE EXCEPTION 'the % is %: months and years have no fixed length', what, d
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Write days instead, e.g. ''30 days''.';
+    END IF;
+    IF d IS NOT NULL AND (d < '0'::interval OR extract(day FROM d) < 0 OR extract(epoch FROM d) < 0) THEN
+        RAISE EXCEPTION 'the % cannot be negative (%)', what, d
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF d IS NOT NULL AND d > '366 days'::interval THEN
+        RAISE EXCEPTION 'the % is %, longer than 366 days', what, d
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_sla() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.sla_targets and sla_ladder: refuses impossible targets, warnings and ladder levels with a clear message';
+CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_targets
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
+CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_ladder
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
+
 -- what time means for a clock: business time on a calendar, or 24x7
 CREATE FUNCTION escalation.sla_add(calendar text, start timestamptz, secs float8)
 RETURNS timestamptz
@@ -2090,6 +2150,23 @@ DECLARE
     notify_at timestamptz;
     fired integer := 0;
 BEGIN
+    -- a detached source's clocks are retired, not fired
+    IF NOT EXISTS (SELECT 1 FROM escalation.sources x WHERE x.source_id = c.source_id AND x.attached) THEN
+        IF c.state = 'running' THEN
+            UPDATE escalation.clock_segments x SET ends = greatest(as_of, c.running_since)
+             WHERE x.clock_id = c.clock_id AND x.starts = c.running_since;
+        END IF;
+        UPDATE escalation.clocks x
+           SET state = CASE WHEN x.state IN ('met', 'stopped') THEN x.state ELSE 'stopped' END,
+               elapsed = x.elapsed + CASE WHEN x.state = 'running'
+                   THEN make_interval(secs => escalation.sla_between(x.calendar, x.running_since,
+                                                                     greatest(as_of, x.running_since)))
+                   ELSE '0'::interval END,
+               running_since = NULL, due_at = NULL, next_at = NULL,
+               finished_at = coalesce(x.finished_at, as_of)
+         WHERE x.clock_id = c.clock_id;
+        RETURN 0;
+    END IF;
     SELECT * INTO tk FROM escalation.sla_tickets x
      WHERE x.source_id = c.source_id AND x.ticket_key = c.ticket_key;
     FOR s IN SELECT * FROM escalation.sla_steps(c.policy_id, c.metric, c.target) st

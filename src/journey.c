@@ -17,6 +17,11 @@
  * UPDATEs (an open escalation that got the new reasons instead) are still
  * recorded here.
  *
+ * Rows loaded with COPY carry their history with them: pg_restore loads
+ * escalations and then their events, and a journey written again for the
+ * restored rows would collide with the restored one.  So COPY into
+ * escalation.escalations writes no events (a bulk load by hand neither).
+ *
  * Events: created; reasons_added (a further rule fired on an open
  * escalation); offered, accepted, resolved, cancelled (the new status);
  * requeued (offered -> queued); updated (agent or severity changed).
@@ -31,8 +36,10 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/portal.h"
 #include "utils/rel.h"
 
 #include "escalation.h"
@@ -113,6 +120,10 @@ escalation_record_event(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired AFTER ROW", "record_event")));
+
+	/* COPY (pg_restore): the rows bring their own journey */
+	if (ActivePortal != NULL && ActivePortal->commandTag == CMDTAG_COPY)
+		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(td->tg_relation);
 	for (int i = 0; i < NCOLS; i++)

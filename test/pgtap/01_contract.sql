@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(385);
+SELECT plan(387);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'escalations', 'events', 'first_responses', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams']);
@@ -36,7 +36,7 @@ SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exis
 SELECT views_are('escalation', ARRAY['reescalations', 'sla_policy_overlaps', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'agent_load', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_accept', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compare_value', 'decline', 'detach', 'escalate', 'escalation_valid', 'event_valid', 'explain', 'explain_route', 'frustration', 'handoff', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'propose_sla_targets', 'reassign', 'recompute_sla', 'record_event', 'reescalate', 'requeue', 'resolve', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
+SELECT functions_are('escalation', ARRAY['accept', 'agent_load', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_accept', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compare_value', 'decline', 'detach', 'escalate', 'escalation_valid', 'event_valid', 'explain', 'explain_route', 'frustration', 'handoff', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'propose_sla_targets', 'reassign', 'recompute_sla', 'record_event', 'reescalate', 'requeue', 'resolve', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'validate_sla', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -436,5 +436,7 @@ SELECT table_privs_are('escalation', 'routing_weights', 'escalation_agent', ARRA
 SELECT table_privs_are('escalation', 'assignments', 'escalation_admin', ARRAY['SELECT']);
 SELECT table_privs_are('escalation', 'assignments', 'public', ARRAY[]::text[]);
 
+SELECT has_trigger('escalation', 'sla_targets', 'validate_sla', 'escalation.sla_targets has trigger validate_sla');
+SELECT has_trigger('escalation', 'sla_ladder', 'validate_sla', 'escalation.sla_ladder has trigger validate_sla');
 SELECT * FROM finish();
 ROLLBACK;
