@@ -56,6 +56,7 @@ if [ -z "${ESC_BENCH_INSIDE:-}" ]; then
         -o shared_preload_libraries=escalation \
         -o fsync=off -o synchronous_commit=off -o full_page_writes=off \
         -o autovacuum=off -o shared_buffers=4GB -o max_wal_size=8GB \
+        -o escalation.worker_enabled=off \
         bash "$here/insert.sh" "$@" 2>&1 | tee -a "$ESC_BENCH_LOG"
     rc=${PIPESTATUS[0]}
     set -e
@@ -128,16 +129,24 @@ chmod 644 "$work"/*.pgbench
 # one run: prints the per-insert cost in microseconds
 run() {
     local variant="$1" secs="$2" out tps
+    local lsn0 lsn1 n
     psql_q -c "VACUUM ANALYZE helpdesk.tickets, helpdesk.tickets_bare, helpdesk.tickets_plpgsql" -c "CHECKPOINT"
+    lsn0="$(scalar "SELECT pg_current_wal_insert_lsn()")"
     out="$(pgbench_run -n -c 1 -j 1 -M prepared -P 10 -T "$secs" -f "$work/$variant.pgbench" 2>&1)" || {
         echo "$out" >&2
         return 1
     }
+    lsn1="$(scalar "SELECT pg_current_wal_insert_lsn()")"
     printf '### %s %s s\n%s\n' "$variant" "$secs" "$out" >> "$PGBENCH_LOG"
     tps="$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | tail -1)"
     if [ -z "$tps" ]; then
         echo "$out" >&2
         return 1
+    fi
+    # WAL written per insert (the async commit wakes the WAL writer per page of WAL)
+    n="$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')"
+    if [ -n "$n" ] && [ "$n" -gt 0 ]; then
+        scalar "SELECT round(pg_wal_lsn_diff('$lsn1', '$lsn0') / $n)" >> "$work/wal.$variant"
     fi
     awk -v t="$tps" 'BEGIN { printf "%.1f\n", 1e6 / t }'
 }
@@ -146,6 +155,7 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2
 
 echo "== warm-up (5 s each)"
 for v in bare attached plpgsql; do run "$v" 5 >/dev/null; done
+rm -f "$work"/wal.*
 
 echo "== $ROUNDS rounds of ${SECS} s per variant, order rotating; pgbench -n -c 1 -j 1 -M prepared over $transport, one INSERT per transaction"
 declare -A costs=([bare]="" [attached]="" [plpgsql]="")
@@ -164,6 +174,9 @@ done
 bare_us="$(echo "${costs[bare]}" | median)"
 att_us="$(echo "${costs[attached]}" | median)"
 pl_us="$(echo "${costs[plpgsql]}" | median)"
+bare_wal="$(median < "$work/wal.bare")"
+att_wal="$(median < "$work/wal.attached")"
+pl_wal="$(median < "$work/wal.plpgsql")"
 
 echo "== escalations (of the tickets inserted by the benchmark; history is not judged)"
 src="$(scalar "SELECT source_id FROM escalation.sources WHERE ticket_table = 'helpdesk.tickets'::regclass AND attached")"
@@ -288,8 +301,8 @@ cost_ratio="$(awk -v a="$att_us" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }
 pl_ratio="$(awk -v a="$pl_us" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')"
 vs_pl="$(awk -v a="$att_us" -v b="$pl_us" 'BEGIN { printf "%.2f", a / b }')"
 echo "== per-insert cost (median of $ROUNDS runs)"
-echo "   bare      ${bare_us} µs"
-echo "   attached  ${att_us} µs   (+$(awk -v a="$att_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the C trigger)"
-echo "   plpgsql   ${pl_us} µs   (+$(awk -v a="$pl_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the PL/pgSQL trigger)"
+echo "   bare      ${bare_us} µs   (WAL ${bare_wal} bytes per insert)"
+echo "   attached  ${att_us} µs   (+$(awk -v a="$att_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the C trigger; WAL ${att_wal} bytes per insert)"
+echo "   plpgsql   ${pl_us} µs   (+$(awk -v a="$pl_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the PL/pgSQL trigger; WAL ${pl_wal} bytes per insert)"
 echo "   vs_plpgsql=${vs_pl} (attached cost / PL/pgSQL cost); target cost_ratio <= 1.5"
-echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio}" > "$ESC_BENCH_RESULT"
+echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio} bare_wal=${bare_wal} attached_wal=${att_wal}" > "$ESC_BENCH_RESULT"

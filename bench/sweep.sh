@@ -45,6 +45,7 @@ if [ -z "${ESC_BENCH_INSIDE:-}" ]; then
         -o shared_preload_libraries=escalation \
         -o fsync=off -o synchronous_commit=off -o full_page_writes=off \
         -o autovacuum=off -o shared_buffers=2GB -o max_wal_size=8GB \
+        -o escalation.worker_enabled=off \
         bash "$here/sweep.sh" "$@" 2>&1 | tee -a "$ESC_BENCH_LOG"
     rc=${PIPESTATUS[0]}
     set -e
@@ -85,12 +86,12 @@ BEGIN
 END
 $$;
 -- the naive sweep: compute every open clock's due time
-CREATE FUNCTION bench.timed_naive(as_of timestamptz, OUT ms float8, OUT found bigint)
+CREATE FUNCTION bench.timed_naive(as_of timestamptz, OUT ms float8, OUT n_due bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     t0 timestamptz := clock_timestamp();
 BEGIN
-    SELECT count(*) INTO found FROM escalation.clocks c
+    SELECT count(*) INTO n_due FROM escalation.clocks c
      WHERE c.state = 'running'
        AND escalation.sla_add(c.calendar, c.running_since,
                               extract(epoch FROM c.target - c.elapsed)::float8) <= as_of;
@@ -158,7 +159,7 @@ for n in 10000 1000000; do
     echo "   cycle (run_cycle, rolled back): ${runs[*]} ms; median ${cycle[$n]} ms"
     runs=()
     for _ in 1 2 3; do
-        runs+=("$(psql_q -c "SELECT round(ms::numeric, 2) || ' ' || found FROM bench.timed_naive('2024-06-03 10:00+00')" | awk '{print $1}')")
+        runs+=("$(psql_q -c "SELECT round(ms::numeric, 2) || ' ' || n_due FROM bench.timed_naive('2024-06-03 10:00+00')" | awk '{print $1}')")
     done
     naive[$n]=$(printf '%s\n' "${runs[@]}" | median)
     echo "   naive sweep (due time of every open clock): ${runs[*]} ms; median ${naive[$n]} ms"

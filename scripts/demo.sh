@@ -35,6 +35,7 @@ if [ -z "${ESC_DEMO_INSIDE:-}" ]; then
     venv=(pg_virtualenv)
     [ "$(id -u)" = 0 ] && venv+=(-t)     # a private cluster directory, even as root
     ESC_DEMO_INSIDE=1 exec "${venv[@]}" -o shared_preload_libraries=escalation -o fsync=off \
+        -o escalation.worker_enabled=off \
         bash "$root/scripts/demo.sh"
 fi
 

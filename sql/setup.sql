@@ -32,7 +32,7 @@ SELECT tgrelid::regclass AS config_table, tgname
  ORDER BY tgrelid::regclass::text;
 
 -- the GUCs and their defaults
-SELECT name, setting, context FROM pg_settings WHERE name LIKE 'escalation.%' ORDER BY name;
+SELECT name, boot_val AS default, context FROM pg_settings WHERE name LIKE 'escalation.%' ORDER BY name;
 
 -- Run a statement; return its SQLSTATE and message (with DETAIL and HINT),
 -- or 'no error'.  Used by every file to show refusals with their errcodes.

@@ -409,6 +409,10 @@ extern void esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at);
 extern void esc_sla_message(EscSource *src, const char *ticket_key, bool by_agent,
 							TimestampTz at);
 
+/* ---------- journey.c: the journey (escalation.events) */
+
+extern void esc_journey_own_created(bool own);
+
 /* ---------- calendar.c: business calendars and business-time arithmetic */
 
 /* a working stretch of one weekday, microseconds from local midnight */

@@ -5,10 +5,22 @@
  *	  escalation.escalations that appends every change to the journey,
  *	  escalation.events.
  *
- * Every writer (the C row triggers, escalate(), accept(), resolve(),
- * cancel(), an administrator's own UPDATE) goes through this one trigger,
- * so the journey cannot miss a step.  It is in C, with one kept plan,
- * because it runs for every escalation the helpdesk's own inserts raise.
+ * Every writer (escalate(), accept(), resolve(), cancel(), an
+ * administrator's own INSERT or UPDATE, a further rule firing on an open
+ * escalation) goes through this one trigger, so the journey cannot miss a
+ * step.  One writer does part of the trigger's work itself: the statement
+ * with which the C row triggers create an escalation (record.c) appends the
+ * "created" event in the same execution, which costs a fraction of a second
+ * statement on the helpdesk's insert.  While that statement runs,
+ * esc_journey_own_created(true) tells this trigger to leave the rows that
+ * statement inserts alone (origin "rule", last actor "trigger"); its
+ * UPDATEs (an open escalation that got the new reasons instead) are still
+ * recorded here.
+ *
+ * Rows loaded with COPY carry their history with them: pg_restore loads
+ * escalations and then their events, and a journey written again for the
+ * restored rows would collide with the restored one.  So COPY into
+ * escalation.escalations writes no events (a bulk load by hand neither).
  *
  * Events: created; reasons_added (a further rule fired on an open
  * escalation); offered, accepted, resolved, cancelled (the new status);
@@ -22,8 +34,10 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/portal.h"
 #include "utils/rel.h"
 
 #include "escalation.h"
@@ -32,16 +46,25 @@ PG_FUNCTION_INFO_V1(escalation_record_event);
 
 static SPIPlanPtr event_plan = NULL;
 
+/* the statement running now writes the "created" events of its INSERTs */
+static bool own_created = false;
+
+void
+esc_journey_own_created(bool own)
+{
+	own_created = own;
+}
+
 /* columns of escalation.escalations we read, in the order of `names` */
 enum
 {
 	C_ID, C_SOURCE, C_TICKET, C_STATUS, C_REASONS, C_SEVERITY, C_TEAM,
-	C_AGENT, C_ACTOR, C_NOTE, C_UPDATED, NCOLS
+	C_AGENT, C_ACTOR, C_NOTE, C_UPDATED, C_ORIGIN, NCOLS
 };
 
 static const char *const names[NCOLS] = {
 	"escalation_id", "source_id", "ticket_key", "status", "reasons", "severity",
-	"target_team", "agent_id", "last_actor", "last_note", "updated_at"
+	"target_team", "agent_id", "last_actor", "last_note", "updated_at", "origin"
 };
 
 static bool
@@ -56,6 +79,21 @@ changed(HeapTuple a, HeapTuple b, TupleDesc desc, int attnum)
 	if (n1 || n2)
 		return n1 != n2;
 	return !datumIsEqual(d1, d2, att->attbyval, att->attlen);
+}
+
+/*
+ * Is this new row one that the C triggers' statement writes (origin "rule",
+ * last actor "trigger")?  Only those have their "created" event written by
+ * that statement; anything else inserted meanwhile (by a trigger someone
+ * added to escalations, say) is recorded here as usual.
+ */
+static bool
+written_by_rule(HeapTuple tup, TupleDesc desc, const int *att)
+{
+	char	   *origin = SPI_getvalue(tup, desc, att[C_ORIGIN]);
+	char	   *actor = SPI_getvalue(tup, desc, att[C_ACTOR]);
+
+	return origin && actor && strcmp(origin, "rule") == 0 && strcmp(actor, "trigger") == 0;
 }
 
 Datum
@@ -80,6 +118,10 @@ escalation_record_event(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired AFTER ROW", "record_event")));
 
+	/* COPY (pg_restore): the rows bring their own journey */
+	if (ActivePortal != NULL && ActivePortal->commandTag == CMDTAG_COPY)
+		return PointerGetDatum(NULL);
+
 	desc = RelationGetDescr(td->tg_relation);
 	for (int i = 0; i < NCOLS; i++)
 	{
@@ -91,6 +133,8 @@ escalation_record_event(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		newtup = td->tg_trigtuple;
+		if (own_created && written_by_rule(newtup, desc, att))
+			return PointerGetDatum(NULL);
 		event = "created";
 	}
 	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))

@@ -28,7 +28,9 @@
 
 #include "escalation.h"
 
-static SPIPlanPtr insert_plan = NULL;
+/* how much of a ticket's or message's text the snapshot keeps */
+#define CONTEXT_BODY_MAX	1000
+
 static SPIPlanPtr existing_plan = NULL;
 static SPIPlanPtr first_response_plan = NULL;
 
@@ -221,20 +223,17 @@ esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule, EscFacts *facts
 }
 
 /*
- * The context snapshot: the mapped ticket fields and the account, built
- * here from the row we already hold, plus the recent conversation and the
- * requester's other recent tickets, read with one prepared query per
- * source.
+ * The part of the context snapshot built here, from the row we already
+ * hold: the source, the mapped ticket fields and the account.
  */
-Datum
-esc_build_context(EscSource *src, EscRow *row)
+static Datum
+context_base(EscSource *src, EscRow *row)
 {
 	StringInfoData buf;
 	bool		first = true;
 	bool		tfirst = true;
 	EscAccount *acc = row->facts.account;
-	Datum		base;
-	const int	body_max = 1000;
+	const int	body_max = CONTEXT_BODY_MAX;
 
 	if (acc == NULL && row->vals[ESC_ROLE_ACCOUNT] != NULL)
 		acc = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
@@ -306,92 +305,141 @@ esc_build_context(EscSource *src, EscRow *row)
 	json_key(&buf, &first, "account");
 	append_account_json(&buf, acc);
 	appendStringInfoChar(&buf, '}');
-	base = esc_cstring_to_jsonb(buf.data);
+	return esc_cstring_to_jsonb(buf.data);
+}
 
-	if (!OidIsValid(src->msg_relid) && src->cols[ESC_ROLE_REQUESTER].name == NULL)
+/* does the snapshot need a query (the conversation, the requester's tickets)? */
+static bool
+context_needs_query(EscSource *src)
+{
+	return OidIsValid(src->msg_relid) || src->cols[ESC_ROLE_REQUESTER].name != NULL;
+}
+
+/*
+ * The SQL expression that completes the snapshot: the base ($base) plus the
+ * recent conversation and the requester's other recent tickets.  Parameters
+ * are given by number: $key (text), $req (text), $base (jsonb), $authors
+ * (jsonb: the author map), $nmsg and $ntix (int4: how many of each).
+ */
+static void
+append_context_sql(StringInfo sql, EscSource *src, int key_p, int req_p, int base_p,
+				   int authors_p, int nmsg_p, int ntix_p)
+{
+	EscColumn  *key = &src->cols[ESC_ROLE_KEY];
+	EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
+
+	if (!context_needs_query(src))
+	{
+		appendStringInfo(sql, "$%d", base_p);
+		return;
+	}
+	appendStringInfo(sql, "($%d OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(", base_p);
+	if (OidIsValid(src->msg_relid))
+	{
+		EscColumn  *mc = src->msgcols;
+
+		appendStringInfoString(sql, "'messages', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT ");
+		if (mc[ESC_MSG_CREATED_AT].name)
+			appendStringInfo(sql, "m.%s AS at, ", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+		if (mc[ESC_MSG_AUTHOR].name)
+			appendStringInfo(sql, "COALESCE($%d OPERATOR(pg_catalog.->>) m.%s::pg_catalog.text, m.%s::pg_catalog.text) AS author, ",
+							 authors_p,
+							 quote_identifier(mc[ESC_MSG_AUTHOR].name),
+							 quote_identifier(mc[ESC_MSG_AUTHOR].name));
+		if (mc[ESC_MSG_PRIVATE].name)
+			appendStringInfo(sql, "m.%s AS private, ", quote_identifier(mc[ESC_MSG_PRIVATE].name));
+		appendStringInfo(sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $%d::%s",
+						 quote_identifier(mc[ESC_MSG_BODY].name), CONTEXT_BODY_MAX,
+						 src->msg_relname_q,
+						 quote_identifier(mc[ESC_MSG_TICKET].name),
+						 key_p,
+						 format_type_be_qualified(mc[ESC_MSG_TICKET].typid));
+		if (mc[ESC_MSG_CREATED_AT].name)
+			appendStringInfo(sql, " ORDER BY m.%s DESC", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+		appendStringInfo(sql, " LIMIT $%d) x)", nmsg_p);
+	}
+	if (src->cols[ESC_ROLE_REQUESTER].name)
+	{
+		if (OidIsValid(src->msg_relid))
+			appendStringInfoString(sql, ", ");
+		appendStringInfo(sql, "'requester_tickets', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT t.%s::pg_catalog.text AS key",
+						 quote_identifier(key->name));
+		if (src->cols[ESC_ROLE_SUBJECT].name)
+			appendStringInfo(sql, ", t.%s AS subject", quote_identifier(src->cols[ESC_ROLE_SUBJECT].name));
+		if (src->cols[ESC_ROLE_STATUS].name)
+			appendStringInfo(sql, ", t.%s AS status", quote_identifier(src->cols[ESC_ROLE_STATUS].name));
+		if (created->name)
+			appendStringInfo(sql, ", t.%s AS created_at", quote_identifier(created->name));
+		appendStringInfo(sql, " FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $%d::%s AND t.%s OPERATOR(pg_catalog.<>) $%d::%s",
+						 src->relname_q,
+						 quote_identifier(src->cols[ESC_ROLE_REQUESTER].name),
+						 req_p,
+						 format_type_be_qualified(src->cols[ESC_ROLE_REQUESTER].typid),
+						 quote_identifier(key->name),
+						 key_p,
+						 format_type_be_qualified(key->typid));
+		if (created->name)
+			appendStringInfo(sql, " ORDER BY t.%s DESC", quote_identifier(created->name));
+		appendStringInfo(sql, " LIMIT $%d) x)", ntix_p);
+	}
+	appendStringInfoString(sql, "))");
+}
+
+/* the author map as a parameter of the context expression */
+static void
+author_map_arg(EscSource *src, Datum *arg, char *null)
+{
+	if (src->author_map_json)
+		*arg = esc_cstring_to_jsonb(src->author_map_json);
+	else
+	{
+		*arg = (Datum) 0;
+		*null = 'n';
+	}
+}
+
+/*
+ * The context snapshot: the base built here, completed by one prepared,
+ * read-only query per source.  Read-only, it sees the helpdesk's tables as
+ * the statement that fired the trigger saw them: not the rows that
+ * statement is writing (the message being judged, the other tickets of a
+ * multi-row INSERT).
+ */
+Datum
+esc_build_context(EscSource *src, EscRow *row)
+{
+	Datum		base = context_base(src, row);
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	if (!context_needs_query(src) || row->key == NULL)
 		return base;
 
-	/* the conversation and the requester's other tickets */
 	if (src->context_plan == NULL)
 	{
 		StringInfoData sql;
 		Oid			argtypes[6] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, INT4OID};
-		EscColumn  *key = &src->cols[ESC_ROLE_KEY];
-		EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
 
 		initStringInfo(&sql);
-		appendStringInfoString(&sql, "SELECT $3 OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(");
-		if (OidIsValid(src->msg_relid))
-		{
-			EscColumn  *mc = src->msgcols;
-
-			appendStringInfoString(&sql, "'messages', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT ");
-			if (mc[ESC_MSG_CREATED_AT].name)
-				appendStringInfo(&sql, "m.%s AS at, ", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
-			if (mc[ESC_MSG_AUTHOR].name)
-				appendStringInfo(&sql, "COALESCE($4 OPERATOR(pg_catalog.->>) m.%s::pg_catalog.text, m.%s::pg_catalog.text) AS author, ",
-								 quote_identifier(mc[ESC_MSG_AUTHOR].name),
-								 quote_identifier(mc[ESC_MSG_AUTHOR].name));
-			if (mc[ESC_MSG_PRIVATE].name)
-				appendStringInfo(&sql, "m.%s AS private, ", quote_identifier(mc[ESC_MSG_PRIVATE].name));
-			appendStringInfo(&sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1::%s",
-							 quote_identifier(mc[ESC_MSG_BODY].name), body_max,
-							 src->msg_relname_q,
-							 quote_identifier(mc[ESC_MSG_TICKET].name),
-							 format_type_be_qualified(mc[ESC_MSG_TICKET].typid));
-			if (mc[ESC_MSG_CREATED_AT].name)
-				appendStringInfo(&sql, " ORDER BY m.%s DESC", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
-			appendStringInfoString(&sql, " LIMIT $5) x)");
-		}
-		if (src->cols[ESC_ROLE_REQUESTER].name)
-		{
-			if (OidIsValid(src->msg_relid))
-				appendStringInfoString(&sql, ", ");
-			appendStringInfo(&sql, "'requester_tickets', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT t.%s::pg_catalog.text AS key",
-							 quote_identifier(key->name));
-			if (src->cols[ESC_ROLE_SUBJECT].name)
-				appendStringInfo(&sql, ", t.%s AS subject", quote_identifier(src->cols[ESC_ROLE_SUBJECT].name));
-			if (src->cols[ESC_ROLE_STATUS].name)
-				appendStringInfo(&sql, ", t.%s AS status", quote_identifier(src->cols[ESC_ROLE_STATUS].name));
-			if (created->name)
-				appendStringInfo(&sql, ", t.%s AS created_at", quote_identifier(created->name));
-			appendStringInfo(&sql, " FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $2::%s AND t.%s OPERATOR(pg_catalog.<>) $1::%s",
-							 src->relname_q,
-							 quote_identifier(src->cols[ESC_ROLE_REQUESTER].name),
-							 format_type_be_qualified(src->cols[ESC_ROLE_REQUESTER].typid),
-							 quote_identifier(key->name),
-							 format_type_be_qualified(key->typid));
-			if (created->name)
-				appendStringInfo(&sql, " ORDER BY t.%s DESC", quote_identifier(created->name));
-			appendStringInfoString(&sql, " LIMIT $6) x)");
-		}
-		appendStringInfoChar(&sql, ')');
+		appendStringInfoString(&sql, "SELECT ");
+		append_context_sql(&sql, src, 1, 2, 3, 4, 5, 6);
 		src->context_plan = esc_prepare_config_plan(sql.data, 6, argtypes);
 	}
 
-	{
-		Datum		args[6];
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-		bool		isnull;
-
-		if (row->key == NULL)
-			return base;
-		args[0] = CStringGetTextDatum(row->key);
-		args[1] = row->requester ? CStringGetTextDatum(row->requester) : (Datum) 0;
-		if (row->requester == NULL)
-			nulls[1] = 'n';
-		args[2] = base;
-		args[3] = src->author_map_json ? esc_cstring_to_jsonb(src->author_map_json) : (Datum) 0;
-		if (src->author_map_json == NULL)
-			nulls[3] = 'n';
-		args[4] = Int32GetDatum(esc_context_messages);
-		args[5] = Int32GetDatum(esc_context_tickets);
-		if (SPI_execute_plan(src->context_plan, args, nulls, true, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "could not build escalation context");
-		return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-											   1, &isnull), false, -1);
-	}
+	args[0] = CStringGetTextDatum(row->key);
+	args[1] = row->requester ? CStringGetTextDatum(row->requester) : (Datum) 0;
+	if (row->requester == NULL)
+		nulls[1] = 'n';
+	args[2] = base;
+	author_map_arg(src, &args[3], &nulls[3]);
+	args[4] = Int32GetDatum(esc_context_messages);
+	args[5] = Int32GetDatum(esc_context_tickets);
+	if (SPI_execute_plan(src->context_plan, args, nulls, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not build escalation context");
+	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										   1, &isnull), false, -1);
 }
 
 /*
@@ -429,28 +477,64 @@ target_key(EscRule *r)
 						  r->target_tier > 0, r->target_tier);
 }
 
-static void
-prepare_plans(void)
-{
-	if (insert_plan == NULL)
-	{
-		Oid			types[12] = {INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID,
-		INT4OID, INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+/*
+ * The one statement that writes an escalation: it inserts the escalation,
+ * or adds the new reasons to the open one at the same level and target,
+ * and appends the "created" journey event of a new escalation, in one
+ * execution.  (The context snapshot is read before, by its own read-only
+ * query: that one sees the helpdesk's tables as the helpdesk's statement
+ * saw them, without the rows that statement is writing.)
+ *
+ * The new escalation's id is drawn first ("drawn"), so that the returned
+ * row tells whether it was inserted (it carries that id) or an open one was
+ * updated (a concurrent writer got there first: record_event's UPDATE
+ * branch then writes "reasons_added").  record_event skips the INSERTs of
+ * this statement (esc_journey_own_created), whose event is written here.
+ *
+ * $1 source_id, $2 ticket_key, $3 level, $4 kind, $5 target_team,
+ * $6 target_skills, $7 target_tier, $8 severity, $9 reasons,
+ * $10 context (NULL: the escalation exists, keep '{}'), $11 time, $12 origin.
+ */
+#define RECORD_NARGS 12
 
-		insert_plan = esc_prepare_kept_plan(
-											"INSERT INTO escalation.escalations AS e "
-											"(source_id, ticket_key, level, kind, origin, target_team, target_skills, "
-											" target_tier, severity, reasons, context, created_at, updated_at, last_actor) "
-											"VALUES ($1, $2, $3, $4, $12, $5, $6, $7, $8, $9, $10, $11, $11, 'trigger') "
-											"ON CONFLICT (source_id, ticket_key, level, target_key) "
-											"WHERE status IN ('queued', 'offered', 'accepted') "
-											"DO UPDATE SET reasons = escalation.merge_reasons(e.reasons, excluded.reasons), "
-											"  severity = GREATEST(e.severity, excluded.severity), "
-											"  updated_at = excluded.updated_at, last_actor = 'trigger', last_note = NULL "
-											"WHERE escalation.merge_reasons(e.reasons, excluded.reasons) "
-											"  OPERATOR(pg_catalog.<>) e.reasons",
-											12, types);
-	}
+static SPIPlanPtr record_plan = NULL;
+
+static void
+prepare_record_plan(void)
+{
+	Oid			types[RECORD_NARGS] = {INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID,
+	INT4OID, INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+
+	if (record_plan)
+		return;
+	record_plan = esc_prepare_kept_plan(
+										"WITH drawn AS (SELECT pg_catalog.nextval('escalation.escalations_escalation_id_seq'::pg_catalog.regclass) AS id), "
+										"ins AS (INSERT INTO escalation.escalations AS e "
+										"(escalation_id, source_id, ticket_key, level, kind, origin, target_team, target_skills, "
+										" target_tier, severity, reasons, context, created_at, updated_at, last_actor) "
+										"VALUES ((SELECT id FROM drawn), $1, $2, $3, $4, $12, $5, $6, $7, $8, $9, "
+										"  COALESCE($10, '{}'::pg_catalog.jsonb), $11, $11, 'trigger') "
+										"ON CONFLICT (source_id, ticket_key, level, target_key) "
+										"WHERE status IN ('queued', 'offered', 'accepted') "
+										"DO UPDATE SET reasons = escalation.merge_reasons(e.reasons, excluded.reasons), "
+										"  severity = GREATEST(e.severity, excluded.severity), "
+										"  updated_at = excluded.updated_at, last_actor = 'trigger', last_note = NULL "
+										"WHERE escalation.merge_reasons(e.reasons, excluded.reasons) "
+										"  OPERATOR(pg_catalog.<>) e.reasons "
+										"RETURNING e.escalation_id, e.source_id, e.ticket_key, e.status, e.reasons, "
+										"  e.severity, e.target_team, e.last_actor, e.updated_at) "
+										"INSERT INTO escalation.events (escalation_id, source_id, ticket_key, event, "
+										"  from_status, to_status, actor, note, detail, at) "
+										"SELECT i.escalation_id, i.source_id, i.ticket_key, 'created', NULL, i.status, "
+										"  i.last_actor, NULL, pg_catalog.jsonb_build_object('reasons', i.reasons, "
+										"  'severity', i.severity, 'target_team', i.target_team), i.updated_at "
+										"FROM ins i WHERE i.escalation_id OPERATOR(pg_catalog.=) (SELECT id FROM drawn)",
+										RECORD_NARGS, types);
+}
+
+static void
+prepare_existing_plan(void)
+{
 	if (existing_plan == NULL)
 	{
 		Oid			types[2] = {INT4OID, TEXTOID};
@@ -465,6 +549,26 @@ prepare_plans(void)
 											  "  AND e.status IN ('queued', 'offered', 'accepted')",
 											  2, types);
 	}
+}
+
+/* run the record statement; record_event leaves its INSERTs to it */
+static void
+execute_record(SPIPlanPtr plan, Datum *args, char *nulls)
+{
+	volatile int rc = 0;
+
+	esc_journey_own_created(true);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, args, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		esc_journey_own_created(false);
+	}
+	PG_END_TRY();
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert escalation");
 }
 
 /* does an open escalation at this level and target already carry the rule? */
@@ -511,12 +615,13 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 	uint64		nexisting = 0;
 	Datum		context = (Datum) 0;
 
-	prepare_plans();
+	prepare_record_plan();
 
 	if (may_exist)
 	{
 		Datum		args[2] = {Int32GetDatum(src->source_id), CStringGetTextDatum(row->key)};
 
+		prepare_existing_plan();
 		if (SPI_execute_plan(existing_plan, args, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read open escalations");
 		existing = SPI_tuptable;
@@ -531,8 +636,8 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		int			severity = lead->severity;
 		bool		group_exists = false;
 		bool		anything_new = false;
-		Datum		args[12];
-		char		nulls[12];
+		Datum		args[RECORD_NARGS];
+		char		nulls[RECORD_NARGS];
 
 		if (done[i])
 			continue;
@@ -563,10 +668,6 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		if (!anything_new)
 			continue;
 
-		/* the snapshot is built once per row, and only for a new escalation */
-		if (!group_exists && context == (Datum) 0)
-			context = esc_build_context(src, row);
-
 		memset(nulls, ' ', sizeof(nulls));
 		args[0] = Int32GetDatum(src->source_id);
 		args[1] = CStringGetTextDatum(row->key);
@@ -593,12 +694,19 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 			nulls[6] = 'n';
 		args[7] = Int32GetDatum(severity);
 		args[8] = esc_cstring_to_jsonb(reasons.data);
-		args[9] = group_exists ? esc_cstring_to_jsonb("{}") : context;
+		/* the snapshot is built once per row, and only for a new escalation */
+		if (group_exists)
+			nulls[9] = 'n';
+		else
+		{
+			if (context == (Datum) 0)
+				context = esc_build_context(src, row);
+			args[9] = context;
+		}
 		args[10] = TimestampTzGetDatum(row->facts.at);
 		args[11] = CStringGetTextDatum("rule");
 
-		if (SPI_execute_plan(insert_plan, args, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert escalation");
+		execute_record(record_plan, args, nulls);
 	}
 }
 

@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(51);
+SELECT plan(58);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -96,6 +96,29 @@ SELECT throws_ok($$INSERT INTO escalation.agents (agent_id, capacity) VALUES ('t
     '23514', NULL, 'agent: negative capacity');
 SELECT throws_ok($$INSERT INTO escalation.agents (agent_id, time_zone) VALUES ('tap tz', 'Nowhere/Nothing')$$,
     '23514', NULL, 'agent: unknown time zone');
+
+-- the record's own CHECK constraints (C functions) refuse what they list
+SELECT lives_ok($$INSERT INTO escalation.escalations (source_id, ticket_key, kind, origin, target_team, reasons)
+                  VALUES (0, 'tap ok', 'functional', 'manual', 'tap security', '[]')$$,
+    'escalation: a valid row');
+SELECT throws_ok($$INSERT INTO escalation.escalations (source_id, ticket_key, kind, origin, target_team, status)
+                   VALUES (0, 'tap x', 'functional', 'manual', 'tap security', 'lost')$$,
+    '23514', NULL, 'escalation: unknown status');
+SELECT throws_ok($$INSERT INTO escalation.escalations (source_id, ticket_key, kind, origin, target_team, severity)
+                   VALUES (0, 'tap x', 'functional', 'manual', 'tap security', 5)$$,
+    '23514', NULL, 'escalation: severity out of range');
+SELECT throws_ok($$INSERT INTO escalation.escalations (source_id, ticket_key, kind, origin, target_team)
+                   VALUES (0, 'tap x', 'sideways', 'manual', 'tap security')$$,
+    '23514', NULL, 'escalation: unknown kind');
+SELECT throws_ok($$INSERT INTO escalation.escalations (source_id, ticket_key, kind, origin, target_team, reasons)
+                   VALUES (0, 'tap x', 'functional', 'manual', 'tap security', '{}')$$,
+    '23514', NULL, 'escalation: reasons not an array');
+SELECT throws_ok($$INSERT INTO escalation.events (escalation_id, source_id, ticket_key, event, to_status, at)
+                   VALUES (0, 0, 'tap x', 'vanished', 'queued', now())$$,
+    '23514', NULL, 'event: unknown event');
+SELECT is((SELECT count(*)::int FROM escalation.events e JOIN escalation.escalations x USING (escalation_id)
+            WHERE x.ticket_key = 'tap ok' AND e.event = 'created'), 1,
+    'an escalation inserted by hand gets its created event from the journey trigger');
 
 -- the helpdesk's writes
 SELECT lives_ok($$INSERT INTO tap_hd.tickets (id) VALUES (1)$$, 'an all-NULL row is written');

@@ -1,5 +1,5 @@
 # The background worker: launcher and per-database worker in a preloaded
-# server.  escalation.run_batch() is a test double defined here (the real one
+# server.  escalation.run_batch() is replaced here by a test double (the real one
 # comes with the SLA clocks): it fires rows of tap.due with FOR UPDATE SKIP
 # LOCKED, records every call in tap.calls, and fails or sleeps on demand
 # (tap.ctl), so that the worker's mechanics are tested on their own: batches,
@@ -289,9 +289,6 @@ $node->safe_psql(
 	'other', q{
 BEGIN;
 CREATE EXTENSION escalation;
-CREATE FUNCTION escalation.run_batch(as_of timestamptz, batch_size integer)
-RETURNS integer LANGUAGE sql AS 'SELECT 0';
-GRANT EXECUTE ON FUNCTION escalation.run_batch(timestamptz, integer) TO escalation_worker;
 COMMIT;
 });
 ok( $node->poll_query_until(
