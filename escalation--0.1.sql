@@ -2933,6 +2933,18 @@ CREATE INDEX metric_paths_key ON escalation.metric_paths (source_id, path);
 COMMENT ON TABLE escalation.metric_paths IS
   'Rollup of escalations: path = false rows count escalations per target team (from_team) and how many needed a further one; path = true rows count re-escalations from_team -> to_team (deltas, compacted by compact_metrics())';
 
+-- a COPY into our own record (pg_restore) brings its rollups with it
+CREATE FUNCTION escalation.restoring()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.current_query() OPERATOR(pg_catalog.~*)
+                    '^\s*COPY\s+"?escalation"?\."?(ticket_facts|escalations)"?[\s(]', false)
+$$;
+COMMENT ON FUNCTION escalation.restoring() IS
+  'internal: true while the top-level statement is a COPY into escalation.ticket_facts or escalation.escalations (pg_restore), whose rollups are restored with them';
+
 -- a ticket's contribution to metric_days, metric_tte
 CREATE FUNCTION escalation.fact_days(f escalation.ticket_facts, tz text, sign integer)
 RETURNS escalation.metric_days
@@ -2982,6 +2994,11 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- pg_restore COPYs ticket_facts and the rollups alike: the restored
+    -- rollups already count these rows
+    IF escalation.restoring() THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO escalation.metric_days
         SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
@@ -3189,6 +3206,10 @@ DECLARE
     prev escalation.escalations;
     had_child boolean;
 BEGIN
+    -- pg_restore COPYs escalations, ticket_facts and metric_paths alike
+    IF escalation.restoring() THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         UPDATE escalation.ticket_facts f
            SET escalations = f.escalations + 1,
@@ -4026,7 +4047,7 @@ REVOKE ALL ON escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.agent_load, escalation.team_load, escalation.misroutes,
       escalation.bypass_candidates, escalation.team_keywords, escalation.sla_target_proposals,
       escalation.csat_comparison, escalation.accounts_at_risk FROM PUBLIC;
-REVOKE ALL ON FUNCTION escalation.visible_sources(),
+REVOKE ALL ON FUNCTION escalation.visible_sources(), escalation.restoring(),
       escalation.fact_days(escalation.ticket_facts, text, integer),
       escalation.tte_minutes(escalation.ticket_facts),
       escalation.facts_delta(),
