@@ -282,6 +282,7 @@ typedef struct EscSource
 	Oid			msg_relid;
 	char	   *msg_relname_q;
 	EscColumn	msgcols[ESC_NUM_MSG_ROLES];
+	bool		messages_follow_tickets;	/* a new ticket has no messages */
 	/* rules, compiled for this source */
 	EscLexicon *lexicon;
 	int			nrules;
@@ -295,6 +296,7 @@ typedef struct EscSource
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
 	SPIPlanPtr	context_plan;
+	SPIPlanPtr	context_plan_new;	/* for a new ticket without messages */
 } EscSource;
 
 extern void esc_cache_init(void);
@@ -389,7 +391,7 @@ typedef struct EscFired
 extern int	esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired);
 extern void esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule,
 							  EscFacts *facts, EscVerdict *v);
-extern Datum esc_build_context(EscSource *src, EscRow *row);
+extern Datum esc_build_context(EscSource *src, EscRow *row, bool new_ticket);
 extern Datum esc_cstring_to_jsonb(const char *s);
 extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,
 					   bool may_exist);
