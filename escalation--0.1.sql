@@ -3627,9 +3627,9 @@ COMMENT ON FUNCTION escalation.restoring() IS
 CREATE FUNCTION escalation.fact_days(f escalation.ticket_facts, tz text, sign integer)
 RETURNS escalation.metric_days
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT f.source_id,
+    -- one ROW(...) column, so that the planner can inline the function
+    SELECT ROW(f.source_id,
            (f.created_at AT TIME ZONE tz)::date,
            f.team, f.channel, f.priority, f.account_tier,
            sign::bigint,
@@ -3649,7 +3649,7 @@ AS $$
            (sign * (f.reopened OPERATOR(pg_catalog.>) 0)::integer)::bigint,
            (sign * (f.transfers OPERATOR(pg_catalog.>) 0)::integer)::bigint,
            (sign * f.transfers)::bigint,
-           false
+           false)::escalation.metric_days
 $$;
 COMMENT ON FUNCTION escalation.fact_days(escalation.ticket_facts, text, integer) IS
   'internal: what one ticket adds to (sign 1) or takes from (sign -1) escalation.metric_days';
@@ -3657,7 +3657,6 @@ COMMENT ON FUNCTION escalation.fact_days(escalation.ticket_facts, text, integer)
 CREATE FUNCTION escalation.tte_minutes(f escalation.ticket_facts)
 RETURNS integer
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.floor(extract(epoch FROM f.first_escalated_at OPERATOR(pg_catalog.-) f.created_at)
                             OPERATOR(pg_catalog./) 60)::integer
@@ -3685,7 +3684,7 @@ BEGIN
                sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
                sum((d).transfers), false
           FROM (SELECT escalation.fact_days(n, s.time_zone, 1) AS d
-                  FROM new_facts n JOIN escalation.sources s ON s.source_id = n.source_id) x
+                  FROM new_facts n JOIN escalation.sources s ON s.source_id = n.source_id OFFSET 0) x
          GROUP BY 1, 2, 3, 4, 5, 6;
         INSERT INTO escalation.metric_tte
         SELECT n.source_id, n.first_team, escalation.tte_minutes(n), count(*),
@@ -3703,7 +3702,7 @@ BEGIN
                   FROM old_facts o JOIN escalation.sources s ON s.source_id = o.source_id
                 UNION ALL
                 SELECT escalation.fact_days(n, s.time_zone, 1)
-                  FROM new_facts n JOIN escalation.sources s ON s.source_id = n.source_id) x
+                  FROM new_facts n JOIN escalation.sources s ON s.source_id = n.source_id OFFSET 0) x
          GROUP BY 1, 2, 3, 4, 5, 6
         HAVING sum((d).tickets) <> 0 OR sum((d).escalated) <> 0 OR sum((d).tte_secs) <> 0
             OR sum((d).resolved) <> 0 OR sum((d).resolution_secs) <> 0
@@ -3729,7 +3728,7 @@ BEGIN
                sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
                sum((d).transfers), false
           FROM (SELECT escalation.fact_days(o, s.time_zone, -1) AS d
-                  FROM old_facts o JOIN escalation.sources s ON s.source_id = o.source_id) x
+                  FROM old_facts o JOIN escalation.sources s ON s.source_id = o.source_id OFFSET 0) x
          GROUP BY 1, 2, 3, 4, 5, 6;
         INSERT INTO escalation.metric_tte
         SELECT o.source_id, o.first_team, escalation.tte_minutes(o), -count(*),
@@ -4065,7 +4064,7 @@ BEGIN
            sum((d).transfers), true
       FROM (SELECT escalation.fact_days(f, x.time_zone, 1) AS d
               FROM escalation.ticket_facts f
-              JOIN escalation.sources x ON x.source_id = f.source_id) q
+              JOIN escalation.sources x ON x.source_id = f.source_id OFFSET 0) q
      GROUP BY 1, 2, 3, 4, 5, 6;
     INSERT INTO escalation.metric_tte
     SELECT f.source_id, f.first_team, escalation.tte_minutes(f), count(*),
