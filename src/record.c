@@ -267,9 +267,9 @@ context_base(EscSource *src, EscRow *row)
 			json_key(&buf, &tfirst, "text");
 			json_substr(&buf, row->text, 0, n);
 		}
-		for (int r = ESC_ROLE_REQUESTER; r <= ESC_ROLE_TEAM; r++)
+		for (int r = ESC_ROLE_REQUESTER; r <= ESC_ROLE_TENANT; r++)
 		{
-			static const char *const names[] = {"requester", "account", "assignee", "team"};
+			static const char *const names[] = {"requester", "account", "assignee", "team", "tenant"};
 
 			if (src->cols[r].name)
 				json_str(&buf, &tfirst, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
