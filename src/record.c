@@ -337,25 +337,35 @@ append_context_sql(StringInfo sql, EscSource *src, int key_p, int req_p, int bas
 	if (OidIsValid(src->msg_relid))
 	{
 		EscColumn  *mc = src->msgcols;
+		/* metadata columns: on the message row, or on its message_via row */
+		const char *v = OidIsValid(src->via_relid) ? "v" : "m";
 
 		appendStringInfoString(sql, "'messages', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT ");
 		if (mc[ESC_MSG_CREATED_AT].name)
-			appendStringInfo(sql, "m.%s AS at, ", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+			appendStringInfo(sql, "%s.%s AS at, ", v, quote_identifier(mc[ESC_MSG_CREATED_AT].name));
 		if (mc[ESC_MSG_AUTHOR].name)
-			appendStringInfo(sql, "COALESCE($%d OPERATOR(pg_catalog.->>) m.%s::pg_catalog.text, m.%s::pg_catalog.text) AS author, ",
+			appendStringInfo(sql, "COALESCE($%d OPERATOR(pg_catalog.->>) %s.%s::pg_catalog.text, %s.%s::pg_catalog.text) AS author, ",
 							 authors_p,
-							 quote_identifier(mc[ESC_MSG_AUTHOR].name),
-							 quote_identifier(mc[ESC_MSG_AUTHOR].name));
+							 v, quote_identifier(mc[ESC_MSG_AUTHOR].name),
+							 v, quote_identifier(mc[ESC_MSG_AUTHOR].name));
 		if (mc[ESC_MSG_PRIVATE].name)
-			appendStringInfo(sql, "m.%s AS private, ", quote_identifier(mc[ESC_MSG_PRIVATE].name));
-		appendStringInfo(sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $%d::%s",
+			appendStringInfo(sql, "%s.%s AS private, ", v, quote_identifier(mc[ESC_MSG_PRIVATE].name));
+		if (mc[ESC_MSG_VISIBLE].name)
+			appendStringInfo(sql, "%s.%s AS visible, ", v, quote_identifier(mc[ESC_MSG_VISIBLE].name));
+		appendStringInfo(sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m",
 						 quote_identifier(mc[ESC_MSG_BODY].name), CONTEXT_BODY_MAX,
-						 src->msg_relname_q,
-						 quote_identifier(mc[ESC_MSG_TICKET].name),
+						 src->msg_relname_q);
+		if (OidIsValid(src->via_relid))
+			appendStringInfo(sql, " JOIN %s v ON v.%s OPERATOR(pg_catalog.=) m.%s",
+							 src->via_relname_q,
+							 quote_identifier(mc[ESC_MSG_VIA_KEY].name),
+							 quote_identifier(mc[ESC_MSG_REF].name));
+		appendStringInfo(sql, " WHERE %s.%s OPERATOR(pg_catalog.=) $%d::%s",
+						 v, quote_identifier(mc[ESC_MSG_TICKET].name),
 						 key_p,
 						 format_type_be_qualified(mc[ESC_MSG_TICKET].typid));
 		if (mc[ESC_MSG_CREATED_AT].name)
-			appendStringInfo(sql, " ORDER BY m.%s DESC", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+			appendStringInfo(sql, " ORDER BY %s.%s DESC", v, quote_identifier(mc[ESC_MSG_CREATED_AT].name));
 		appendStringInfo(sql, " LIMIT $%d) x)", nmsg_p);
 	}
 	if (src->cols[ESC_ROLE_REQUESTER].name)
