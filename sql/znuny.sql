@@ -23,7 +23,7 @@ SET search_path = "Znuny", public;
 \i test/fixtures/znuny_schema.sql
 \set ECHO all
 
-SELECT escalation.attach('"Znuny".ticket', key => 'id', name => 'znuny',
+SELECT escalation.attach('"Znuny".ticket', key => 'id', name => 'Znuny',
            status => 'ticket_state_id',
            status_map => '{"open": ["new", "open"], "pending": ["pending reminder", "pending auto"],
                            "solved": ["closed"], "other": ["removed", "merged"]}',
@@ -111,7 +111,7 @@ LANGUAGE sql AS $$
                THEN escalation.sla_between(c.calendar, c.running_since, '2025-03-14 16:00+00') ELSE 0 END),
            c.due_at, c.breached_at IS NOT NULL
       FROM escalation.clocks c JOIN escalation.sources s USING (source_id)
-     WHERE s.name = 'znuny' AND c.ticket_key::int = ANY (keys)
+     WHERE s.name = 'Znuny' AND c.ticket_key::int = ANY (keys)
        AND c.metric IN ('first_response', 'resolution')
      ORDER BY c.ticket_key::int, c.metric, c.round
 $$;
@@ -120,13 +120,13 @@ $$;
 SELECT t.ticket_key, t.status, t.priority, p.name AS policy
   FROM escalation.sla_tickets t JOIN escalation.sources s USING (source_id)
   LEFT JOIN escalation.sla_policies p USING (policy_id)
- WHERE s.name = 'znuny' ORDER BY t.ticket_key::int;
+ WHERE s.name = 'Znuny' ORDER BY t.ticket_key::int;
 
 -- T9, "5 very high" in Support::Billing, new for four days, no answer
 SELECT * FROM zn_clocks('{9}');
 SELECT f.metric, f.step, f.escalation_id IS NOT NULL AS escalated
   FROM escalation.clock_firings f JOIN escalation.sources s USING (source_id)
- WHERE s.name = 'znuny' AND f.ticket_key = '9' ORDER BY f.metric, f.step;
+ WHERE s.name = 'Znuny' AND f.ticket_key = '9' ORDER BY f.metric, f.step;
 
 -- T4 and T7 pending reminder, T13 pending auto close: paused
 SELECT * FROM zn_clocks('{4,7,13}');
@@ -138,26 +138,26 @@ SELECT * FROM zn_clocks('{3}');
 -- and resolution, recorded when the cycle ran, escalating nothing
 SELECT c.ticket_key, string_agg(c.metric || ':' || c.state, ' ' ORDER BY c.metric) AS clocks
   FROM escalation.clocks c JOIN escalation.sources s USING (source_id)
- WHERE s.name = 'znuny' AND c.ticket_key IN ('5', '8', '10', '11', '14', '15', '19', '20')
+ WHERE s.name = 'Znuny' AND c.ticket_key IN ('5', '8', '10', '11', '14', '15', '19', '20')
    AND c.metric IN ('first_response', 'resolution')
  GROUP BY 1 ORDER BY c.ticket_key::int;
 SELECT f.ticket_key, f.metric, f.step, f.escalation_id IS NOT NULL AS escalated
   FROM escalation.clock_firings f JOIN escalation.sources s USING (source_id)
- WHERE s.name = 'znuny' AND f.ticket_key IN ('5', '8', '10', '11', '14', '15', '19', '20')
+ WHERE s.name = 'Znuny' AND f.ticket_key IN ('5', '8', '10', '11', '14', '15', '19', '20')
  ORDER BY f.ticket_key::int, f.metric, f.step;
 
 -- T12, closed 5 days ago and reopened: the resolution clock continued
 SELECT * FROM zn_clocks('{12}');
 SELECT (SELECT count(*) FROM escalation.clock_segments g WHERE g.clock_id = c.clock_id) AS segments
   FROM escalation.clocks c JOIN escalation.sources s USING (source_id)
- WHERE s.name = 'znuny' AND c.ticket_key = '12' AND c.metric = 'resolution';
+ WHERE s.name = 'Znuny' AND c.ticket_key = '12' AND c.metric = 'resolution';
 
 -- escalations so far: T9's opening article ("charged twice") and its SLA
 -- ladder; the owner-1 sentinel reads as "unassigned"
 SELECT e.ticket_key, e.origin, e.target_team, e.severity, e.context -> 'ticket' ->> 'assignee' AS assignee,
        e.context -> 'ticket' ->> 'requester' AS requester
   FROM escalation.escalations e JOIN escalation.sources s USING (source_id)
- WHERE s.name = 'znuny' ORDER BY e.escalation_id;
+ WHERE s.name = 'Znuny' ORDER BY e.escalation_id;
 
 --------------------------------------------------------------------------
 -- Live: Znuny's escalation index rebuild changes nothing of ours; a new
@@ -195,7 +195,7 @@ VALUES (2003, 'Thank you, your request was received.', 1741968420, '2025-03-14 1
 SELECT e.ticket_key, e.origin, e.target_team, e.status, e.reasons -> 0 ->> 'on' AS judged,
        e.context -> 'ticket' ->> 'assignee' AS assignee
   FROM escalation.escalations e JOIN escalation.sources s USING (source_id)
- WHERE s.name = 'znuny' AND e.ticket_key IN ('1', '18') ORDER BY e.escalation_id;
+ WHERE s.name = 'Znuny' AND e.ticket_key IN ('1', '18') ORDER BY e.escalation_id;
 SELECT * FROM zn_clocks('{1,17}');
 
 --------------------------------------------------------------------------
