@@ -78,13 +78,15 @@ CREATE TABLE escalation.teams (
                 CHECK (kind IN ('functional', 'hierarchical')),
     tier        integer NOT NULL DEFAULT 1 CHECK (tier BETWEEN 1 AND 9),
     lead_agent  text,
-    description text
+    description text,
+    tenant      text CHECK (btrim(tenant) <> '')
 );
 COMMENT ON TABLE escalation.teams IS
   'Teams that receive escalations: functional (expertise: billing, security...) or hierarchical (authority: tier 2, management)';
 COMMENT ON COLUMN escalation.teams.kind IS 'functional or hierarchical';
 COMMENT ON COLUMN escalation.teams.tier IS 'support tier of the team, 1 = front line';
 COMMENT ON COLUMN escalation.teams.lead_agent IS 'agent_id of the team lead (overflow target)';
+COMMENT ON COLUMN escalation.teams.tenant IS 'the tenant (value of a source''s mapped tenant column, as text) the team belongs to; NULL = every tenant';
 
 CREATE TABLE escalation.agents (
     agent_id     text PRIMARY KEY CHECK (btrim(agent_id) <> ''),
@@ -96,11 +98,13 @@ CREATE TABLE escalation.agents (
     time_zone    text NOT NULL DEFAULT 'UTC' CHECK (escalation.is_time_zone(time_zone)),
     availability text NOT NULL DEFAULT 'online'
                  CHECK (availability IN ('online', 'away', 'offline')),
-    active       boolean NOT NULL DEFAULT true
+    active       boolean NOT NULL DEFAULT true,
+    tenant       text CHECK (btrim(tenant) <> '')
 );
 COMMENT ON TABLE escalation.agents IS
   'Agents who can receive escalations; agent_id is the helpdesk''s own user id, as text';
 COMMENT ON COLUMN escalation.agents.capacity IS 'maximum number of escalations the agent holds at once';
+COMMENT ON COLUMN escalation.agents.tenant IS 'the tenant the agent works for; NULL = every tenant. Routing never gives an agent an escalation of another tenant';
 COMMENT ON COLUMN escalation.agents.languages IS 'languages the agent works in (ISO 639-1 codes)';
 
 ALTER TABLE escalation.teams
@@ -144,13 +148,17 @@ CREATE TABLE escalation.sources (
     lookups       jsonb NOT NULL DEFAULT '{}',
     message_table regclass,
     message_mapping jsonb,
+    message_via   regclass,
+    sentinels     jsonb NOT NULL DEFAULT '{}',
     ts_config     regconfig NOT NULL DEFAULT 'english',
     time_zone     text NOT NULL DEFAULT 'UTC' CHECK (escalation.is_time_zone(time_zone)),
     attached      boolean NOT NULL DEFAULT true,
     attached_at   timestamptz NOT NULL DEFAULT now(),
     detached_at   timestamptz,
     CHECK (jsonb_typeof(mapping) = 'object'),
-    CHECK ((message_table IS NULL) = (message_mapping IS NULL))
+    CHECK ((message_table IS NULL) = (message_mapping IS NULL)),
+    CHECK (message_via IS NULL OR message_table IS NOT NULL),
+    CHECK (jsonb_typeof(sentinels) = 'object')
 );
 CREATE UNIQUE INDEX sources_attached_table ON escalation.sources (ticket_table) WHERE attached;
 -- a detached source keeps its name, so that the table can be attached again
@@ -160,6 +168,8 @@ COMMENT ON TABLE escalation.sources IS
 COMMENT ON COLUMN escalation.sources.mapping IS 'role -> column name of the ticket table (key, status, priority, body...); fields.* are extra named fields';
 COMMENT ON COLUMN escalation.sources.value_maps IS 'per role, raw value (as text) -> meaning: status -> open|pending|solved|other, priority -> name, author -> customer|agent|bot|internal';
 COMMENT ON COLUMN escalation.sources.lookups IS 'per role, a chain of lookup tables that turns a stored id into the value the value map reads';
+COMMENT ON COLUMN escalation.sources.message_via IS 'table holding each message''s ticket, author, visibility and time when the messages table holds only the text (Znuny article_data_mime -> article)';
+COMMENT ON COLUMN escalation.sources.sentinels IS 'per role, stored values that mean "none" (Znuny owner 1, a 1970-01-01 date); read as NULL';
 COMMENT ON COLUMN escalation.sources.ts_config IS 'text search configuration used to stem keywords and ticket text';
 COMMENT ON COLUMN escalation.sources.time_zone IS 'zone in which naive timestamp columns of this source are written';
 
@@ -168,6 +178,7 @@ CREATE TABLE escalation.rules (
     name             text NOT NULL UNIQUE CHECK (btrim(name) <> ''),
     description      text,
     source_id        integer REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    tenant           text CHECK (btrim(tenant) <> ''),
     enabled          boolean NOT NULL DEFAULT true,
     applies_to       text NOT NULL DEFAULT 'both' CHECK (applies_to IN ('ticket', 'message', 'both')),
     -- conditions: every condition given must hold
@@ -215,6 +226,7 @@ CREATE TABLE escalation.rules (
 COMMENT ON TABLE escalation.rules IS
   'Event-driven escalation rules, evaluated by the C row trigger in the writer''s transaction. Every condition given must hold; keywords match if any keyword matches';
 COMMENT ON COLUMN escalation.rules.source_id IS 'the source this rule applies to; NULL = every source';
+COMMENT ON COLUMN escalation.rules.tenant IS 'only tickets of this tenant (the source''s mapped tenant column, as text); NULL = every tenant';
 COMMENT ON COLUMN escalation.rules.applies_to IS 'ticket (rows of the ticket table), message (customer messages), or both';
 COMMENT ON COLUMN escalation.rules.keywords IS 'words or phrases, matched on stems with the source''s text search configuration';
 COMMENT ON COLUMN escalation.rules.pattern IS 'a PostgreSQL regular expression (ARE) searched in subject and body';
@@ -610,17 +622,22 @@ BEGIN
                   DETAIL = format('It was given as the %s column.', role);
     END IF;
     IF kinds IS NOT NULL THEN
+        -- integers in a time role are Unix epoch seconds (Znuny's deadlines)
         IF ('time' = ANY (kinds) AND typ IN ('timestamp with time zone'::regtype,
-                                             'timestamp without time zone'::regtype, 'date'::regtype))
+                                             'timestamp without time zone'::regtype, 'date'::regtype,
+                                             'integer'::regtype, 'bigint'::regtype))
            OR ('text' = ANY (kinds) AND cat = 'S')
-           OR ('bool' = ANY (kinds) AND typ = 'boolean'::regtype) THEN
+           OR ('bool' = ANY (kinds) AND typ = 'boolean'::regtype)
+           OR ('flag' = ANY (kinds) AND typ IN ('boolean'::regtype, 'smallint'::regtype,
+                                                'integer'::regtype, 'bigint'::regtype)) THEN
             RETURN;
         END IF;
         RAISE EXCEPTION 'column "%" of relation % has type %, which cannot serve as the % column',
                         col, tbl, typ, role
             USING ERRCODE = 'datatype_mismatch',
-                  HINT = CASE WHEN 'time' = ANY (kinds) THEN 'Use a timestamptz, timestamp or date column.'
+                  HINT = CASE WHEN 'time' = ANY (kinds) THEN 'Use a timestamptz, timestamp, date or integer (Unix epoch seconds) column.'
                               WHEN 'text' = ANY (kinds) THEN 'Use a text, varchar or char column.'
+                              WHEN 'flag' = ANY (kinds) THEN 'Use a boolean or integer (0 = false) column.'
                               ELSE 'Use a boolean column.' END;
     END IF;
 END
@@ -689,7 +706,15 @@ CREATE FUNCTION escalation.attach(
     message_private    text DEFAULT NULL,
     ts_config          regconfig DEFAULT 'english',
     time_zone          text DEFAULT 'UTC',
-    name               text DEFAULT NULL)
+    name               text DEFAULT NULL,
+    tenant             text DEFAULT NULL,
+    sentinels          jsonb DEFAULT NULL,
+    message_sender     text DEFAULT NULL,
+    sender_map         jsonb DEFAULT NULL,
+    message_visible    text DEFAULT NULL,
+    message_via        regclass DEFAULT NULL,
+    message_via_key    text DEFAULT NULL,
+    message_ref        text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -710,6 +735,8 @@ DECLARE
     ktyp       regtype;
     mtyp       regtype;
     lk         jsonb := coalesce(lookups, '{}');
+    sent       jsonb := '{}';
+    meta       regclass;
 BEGIN
     -- the table: a plain or partitioned table the caller owns, not yet attached
     SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE')
@@ -762,12 +789,39 @@ BEGIN
     PERFORM escalation.check_column(ticket_table, 'account', account);
     PERFORM escalation.check_column(ticket_table, 'assignee', assignee);
     PERFORM escalation.check_column(ticket_table, 'team', team);
+    PERFORM escalation.check_column(ticket_table, 'tenant', tenant);
 
     m := jsonb_strip_nulls(jsonb_build_object(
         'key', key, 'status', status, 'created_at', created_at, 'updated_at', updated_at,
         'resolved_at', resolved_at, 'priority', priority, 'channel', channel,
         'subject', subject, 'body', body, 'requester', requester, 'account', account,
-        'assignee', assignee, 'team', team));
+        'assignee', assignee, 'team', team, 'tenant', tenant));
+
+    -- sentinels: {"role": [stored value, ...]}, values that mean "none"
+    IF sentinels IS NOT NULL THEN
+        IF jsonb_typeof(sentinels) <> 'object' THEN
+            RAISE EXCEPTION 'sentinels must be a JSON object of role -> stored values'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example {"assignee": [1], "created_at": ["1970-01-01 00:00:00"]}.';
+        END IF;
+        FOR k, v IN SELECT * FROM jsonb_each(sentinels) LOOP
+            IF k = 'key' OR NOT m ? k THEN
+                RAISE EXCEPTION 'a sentinel cannot be given for "%"', k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Sentinels are given for mapped ticket roles other than the key.';
+            END IF;
+            IF jsonb_typeof(v) <> 'array' THEN
+                v := jsonb_build_array(v);
+            END IF;
+            IF EXISTS (SELECT 1 FROM jsonb_array_elements(v) e
+                        WHERE jsonb_typeof(e) NOT IN ('string', 'number', 'boolean')) THEN
+                RAISE EXCEPTION 'sentinels for "%" must be stored values', k
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            sent := sent || jsonb_build_object(k,
+                (SELECT jsonb_agg(e #>> '{}') FROM jsonb_array_elements(v) e));
+        END LOOP;
+    END IF;
 
     IF fields IS NOT NULL THEN
         IF jsonb_typeof(fields) <> 'object' THEN
@@ -800,7 +854,8 @@ BEGIN
     vmaps := jsonb_strip_nulls(jsonb_build_object(
         'status', escalation.invert_value_map('status', status_map, '{open,pending,solved,other}'),
         'priority', escalation.invert_value_map('priority', priority_map, NULL),
-        'author', escalation.invert_value_map('author', author_map, '{customer,agent,bot,internal}')));
+        'author', escalation.invert_value_map('author', author_map, '{customer,agent,bot,internal}'),
+        'sender', escalation.invert_value_map('sender', sender_map, '{customer,agent,bot,internal}')));
 
     -- lookups: {"status": [hops], "priority": [hops], "author": [hops]}
     IF jsonb_typeof(lk) <> 'object' THEN
@@ -808,10 +863,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR k, v IN SELECT * FROM jsonb_each(lk) LOOP
-        IF k NOT IN ('status', 'priority', 'author', 'channel') THEN
+        IF k NOT IN ('status', 'priority', 'author', 'channel', 'sender') THEN
             RAISE EXCEPTION 'a lookup cannot be given for "%"', k
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Lookups exist for status, priority, channel and author.';
+                      HINT = 'Lookups exist for status, priority, channel, author and sender.';
         END IF;
         PERFORM escalation.check_lookup(k, v);
     END LOOP;
@@ -831,35 +886,73 @@ BEGIN
             RAISE EXCEPTION 'must be owner of table %', messages
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        PERFORM escalation.check_column(messages, 'message_ticket', message_ticket);
+        -- the message's metadata (ticket, author, visibility, time) is on the
+        -- messages table itself, or on the table message_ref points into
+        meta := messages;
+        IF message_via IS NOT NULL THEN
+            IF message_via_key IS NULL OR message_ref IS NULL THEN
+                RAISE EXCEPTION 'message_via needs message_via_key and message_ref'
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'message_ref is the column of the messages table that holds the message_via_key of the message_via table.';
+            END IF;
+            IF NOT has_table_privilege(message_via, 'SELECT') THEN
+                RAISE EXCEPTION 'permission denied for table %', message_via
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            PERFORM escalation.check_column(message_via, 'message_via_key', message_via_key);
+            PERFORM escalation.check_column(messages, 'message_ref', message_ref);
+            IF NOT EXISTS (
+                SELECT 1 FROM pg_index i
+                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                 WHERE i.indrelid = message_via AND i.indisunique AND i.indnkeyatts = 1
+                   AND i.indpred IS NULL AND i.indexprs IS NULL AND a.attname = message_via_key) THEN
+                RAISE EXCEPTION 'table % has no unique key on column "%"', message_via, message_via_key
+                    USING ERRCODE = 'invalid_table_definition',
+                          HINT = 'message_via_key must be the primary key of the message_via table or carry a unique index of its own.';
+            END IF;
+            meta := message_via;
+        ELSIF message_via_key IS NOT NULL OR message_ref IS NOT NULL THEN
+            RAISE EXCEPTION 'message_via_key and message_ref given without message_via'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        PERFORM escalation.check_column(meta, 'message_ticket', message_ticket);
         -- every ticket reference must read as a ticket key, or the message
         -- trigger's look-up of the ticket would fail the helpdesk's insert
         SELECT ka.atttypid, ma.atttypid INTO ktyp, mtyp
           FROM pg_attribute ka, pg_attribute ma
          WHERE ka.attrelid = ticket_table AND ka.attname = key
-           AND ma.attrelid = messages AND ma.attname = message_ticket;
+           AND ma.attrelid = meta AND ma.attname = message_ticket;
         IF mtyp <> ktyp
            AND (SELECT t.typcategory FROM pg_type t WHERE t.oid = ktyp) <> 'S'
            AND NOT (ktyp = 'bigint'::regtype AND mtyp IN ('smallint'::regtype, 'integer'::regtype))
            AND NOT (ktyp = 'integer'::regtype AND mtyp = 'smallint'::regtype) THEN
             RAISE EXCEPTION 'column "%" of relation % has type %, which cannot hold every key of % (type %)',
-                            message_ticket, messages, mtyp, ticket_table, ktyp
+                            message_ticket, meta, mtyp, ticket_table, ktyp
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'The message_ticket column must have the type of the ticket key.';
         END IF;
-        PERFORM escalation.check_column(messages, 'message_created_at', message_created_at, '{time}');
+        PERFORM escalation.check_column(meta, 'message_created_at', message_created_at, '{time}');
         PERFORM escalation.check_column(messages, 'message_body', message_body, '{text}');
-        PERFORM escalation.check_column(messages, 'message_author', message_author);
-        PERFORM escalation.check_column(messages, 'message_private', message_private, '{bool}');
+        PERFORM escalation.check_column(meta, 'message_author', message_author);
+        PERFORM escalation.check_column(meta, 'message_sender', message_sender);
+        PERFORM escalation.check_column(meta, 'message_private', message_private, '{flag}');
+        PERFORM escalation.check_column(meta, 'message_visible', message_visible, '{flag}');
         IF author_map IS NOT NULL AND message_author IS NULL THEN
             RAISE EXCEPTION 'author_map given without a message_author column'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        IF sender_map IS NOT NULL AND message_sender IS NULL THEN
+            RAISE EXCEPTION 'sender_map given without a message_sender column'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
         mm := jsonb_strip_nulls(jsonb_build_object(
             'ticket', message_ticket, 'created_at', message_created_at, 'body', message_body,
-            'author', message_author, 'private', message_private));
+            'author', message_author, 'private', message_private, 'sender', message_sender,
+            'visible', message_visible, 'ref', message_ref, 'via_key', message_via_key));
     ELSIF coalesce(message_ticket, message_created_at, message_body, message_author,
-                   message_private) IS NOT NULL OR author_map IS NOT NULL THEN
+                   message_private, message_sender, message_visible, message_via_key,
+                   message_ref) IS NOT NULL
+          OR author_map IS NOT NULL OR sender_map IS NOT NULL OR message_via IS NOT NULL THEN
         RAISE EXCEPTION 'message columns given without a messages table'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -868,16 +961,23 @@ BEGIN
 
     INSERT INTO escalation.sources AS s
         (name, ticket_table, mapping, value_maps, lookups, message_table, message_mapping,
-         ts_config, time_zone)
-    VALUES (srcname, ticket_table, m, vmaps, lk, messages, mm, ts_config, time_zone)
+         message_via, sentinels, ts_config, time_zone)
+    VALUES (srcname, ticket_table, m, vmaps, lk, messages, mm, message_via, sent, ts_config,
+            time_zone)
     RETURNING s.source_id INTO sid;
 
     -- rules that already exist for every source must make sense for this one too
     UPDATE escalation.rules r SET enabled = r.enabled WHERE r.source_id IS NULL;
 
-    -- triggers: only UPDATEs that touch a mapped column fire ours
+    -- triggers: only UPDATEs that touch a mapped column fire ours.  The
+    -- updated_at column is only the time a change is judged at: helpdesks
+    -- (Znuny, Zammad) bump it on every bookkeeping write, which alone is no
+    -- change of ours (unless the same column also serves another role)
     SELECT string_agg(quote_ident(c), ', ' ORDER BY c) INTO upd_cols
-      FROM (SELECT DISTINCT value AS c FROM jsonb_each_text(m)) d;
+      FROM (SELECT DISTINCT e.value AS c FROM jsonb_each_text(m) e
+             WHERE e.key <> 'updated_at'
+                OR e.value IN (SELECT o.value FROM jsonb_each_text(m) o
+                                WHERE o.key <> 'updated_at')) d;
     EXECUTE format('CREATE TRIGGER escalation_ticket AFTER INSERT OR UPDATE OF %s ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION escalation.ticket_trigger(%L)',
                    upd_cols, ticket_table, sid);
@@ -903,7 +1003,7 @@ END
 $$;
 COMMENT ON FUNCTION escalation.attach(regclass, text, text, jsonb, text, text, text, text, jsonb,
     text, text, text, text, text, text, text, jsonb, jsonb, regclass, text, text, text, text,
-    jsonb, text, regconfig, text, text) IS
+    jsonb, text, regconfig, text, text, text, jsonb, text, jsonb, text, regclass, text, text) IS
   'attach an existing ticket table (and optionally its messages table) as a source: validates the column mapping against the catalog, then installs the escalation triggers. Returns the source_id';
 
 CREATE FUNCTION escalation.detach(ticket_table regclass)
@@ -1364,6 +1464,7 @@ CREATE TABLE escalation.sla_policies (
     name          text NOT NULL UNIQUE CHECK (btrim(name) <> ''),
     description   text,
     source_id     integer REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    tenant        text CHECK (btrim(tenant) <> ''),
     position      integer NOT NULL UNIQUE,
     enabled       boolean NOT NULL DEFAULT true,
     -- conditions: every condition given must hold
@@ -1382,6 +1483,7 @@ CREATE TABLE escalation.sla_policies (
 COMMENT ON TABLE escalation.sla_policies IS
   'SLA policies: a ticket gets the enabled policy with the lowest position whose conditions all hold (no condition: every ticket). Overlaps are listed in escalation.sla_policy_overlaps and warned about when written';
 COMMENT ON COLUMN escalation.sla_policies.source_id IS 'the source this policy applies to; NULL = every source';
+COMMENT ON COLUMN escalation.sla_policies.tenant IS 'only tickets of this tenant (the source''s mapped tenant column, as text); NULL = every tenant';
 COMMENT ON COLUMN escalation.sla_policies.position IS 'order of evaluation: the first policy that matches applies';
 COMMENT ON COLUMN escalation.sla_policies.priorities IS 'ticket priority (after the source''s priority map) must be one of these';
 COMMENT ON COLUMN escalation.sla_policies.teams IS 'the ticket''s mapped team must be one of these';
@@ -1650,6 +1752,7 @@ AS $$
       LEFT JOIN escalation.accounts a ON a.account_key = sla_policy_for.account_key
      WHERE p.enabled
        AND (p.source_id IS NULL OR p.source_id = sla_policy_for.source_id)
+       AND (p.tenant IS NULL OR p.tenant = sla_policy_for.fields ->> 'tenant')
        AND (p.priorities IS NULL OR sla_policy_for.priority = ANY (p.priorities))
        AND (p.channels IS NULL OR sla_policy_for.channel = ANY (p.channels))
        AND (p.teams IS NULL OR sla_policy_for.team = ANY (p.teams))
@@ -2586,7 +2689,7 @@ GRANT SELECT ON escalation.escalations, escalation.events, escalation.first_resp
 GRANT EXECUTE ON FUNCTION
       escalation.attach(regclass, text, text, jsonb, text, text, text, text, jsonb,
           text, text, text, text, text, text, text, jsonb, jsonb, regclass, text, text, text, text,
-          jsonb, text, regconfig, text, text),
+          jsonb, text, regconfig, text, text, text, jsonb, text, jsonb, text, regclass, text, text),
       escalation.detach(regclass),
       escalation.invert_value_map(text, jsonb, text[]),
       escalation.check_column(regclass, text, text, text[]),

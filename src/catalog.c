@@ -84,11 +84,13 @@ static bool accounts_valid = false;
 
 static const char *const role_names[ESC_NUM_ROLES] = {
 	"key", "status", "created_at", "updated_at", "resolved_at", "priority",
-	"channel", "subject", "body", "requester", "account", "assignee", "team"
+	"channel", "subject", "body", "requester", "account", "assignee", "team",
+	"tenant"
 };
 
 static const char *const msg_role_names[ESC_NUM_MSG_ROLES] = {
-	"ticket", "created_at", "body", "author", "private"
+	"ticket", "created_at", "body", "author", "private", "sender", "visible",
+	"ref", "via_key"
 };
 
 static void invalidate_callback(Datum arg, Oid relid);
@@ -305,7 +307,8 @@ watch(Oid relid)
  * with that key, which the key's uniqueness and the foreign key's delete
  * action rule out), and the snapshot of a new ticket leaves the
  * conversation unqueried.  A change of the constraint invalidates the
- * messages table, and so this source.
+ * messages table, and so this source.  With a message_via table the
+ * ticket column, and so the foreign key, is that table's.
  */
 static bool
 messages_follow_tickets(EscSource *src)
@@ -323,7 +326,7 @@ messages_follow_tickets(EscSource *src)
 					 "AND c.conkey = '{%d}' AND c.confkey = '{%d}' "
 					 "AND NOT c.condeferrable AND c.convalidated "
 					 "AND c.confdeltype <> 'd' AND c.confupdtype <> 'd')",
-					 src->msg_relid, src->relid,
+					 OidIsValid(src->via_relid) ? src->via_relid : src->msg_relid, src->relid,
 					 src->msgcols[ESC_MSG_TICKET].attnum, src->cols[ESC_ROLE_KEY].attnum);
 	spi_select(sql.data, "foreign keys");
 	result = SPI_processed == 1 &&
@@ -425,6 +428,8 @@ value_map_for(EscSource *src, const char *role)
 		return &src->channel_map;
 	if (strcmp(role, "author") == 0)
 		return &src->author_map;
+	if (strcmp(role, "sender") == 0)
+		return &src->sender_map;
 	return NULL;
 }
 
@@ -504,6 +509,7 @@ read_rule(HeapTuple tup, TupleDesc desc, int32 *source_id, char ***keywords)
 	char	   *s;
 
 	r->rule_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	r->tenant = getstr(tup, desc, 25);
 	r->name = getstr(tup, desc, 2);
 	d = SPI_getbinval(tup, desc, 3, &isnull);
 	*source_id = isnull ? 0 : DatumGetInt32(d);
@@ -667,17 +673,30 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 		src->msg_relname_q = qualified_relname(src->msg_relid);
 		if (src->msg_relname_q == NULL)
 			elog(ERROR, "messages table of source %d no longer exists", src->source_id);
+		if (OidIsValid(src->via_relid))
+		{
+			src->via_relname_q = qualified_relname(src->via_relid);
+			if (src->via_relname_q == NULL)
+				elog(ERROR, "message_via table of source %d no longer exists", src->source_id);
+			watch(src->via_relid);
+		}
 		foreach(lc, msgmapping)
 		{
 			List	   *kv = (List *) lfirst(lc);
 
 			for (int r = 0; r < ESC_NUM_MSG_ROLES; r++)
+			{
+				bool		on_via = OidIsValid(src->via_relid) && ESC_MSG_ROLE_ON_VIA(r);
+
 				if (strcmp((char *) linitial(kv), msg_role_names[r]) == 0 &&
-					!resolve_column(src->msg_relid, (char *) lsecond(kv), &src->msgcols[r]))
+					!resolve_column(on_via ? src->via_relid : src->msg_relid,
+									(char *) lsecond(kv), &src->msgcols[r]))
 					ereport(ERROR,
 							(errcode(ERRCODE_UNDEFINED_COLUMN),
 							 errmsg("column \"%s\" of relation %s does not exist",
-									(char *) lsecond(kv), src->msg_relname_q)));
+									(char *) lsecond(kv),
+									on_via ? src->via_relname_q : src->msg_relname_q)));
+			}
 		}
 		watch(src->msg_relid);
 		src->messages_follow_tickets = messages_follow_tickets(src);
@@ -1019,7 +1038,7 @@ build_config(void)
 					"case_sensitive, priorities, channels, field, field_op, field_value, "
 					"account_vip, account_tiers, min_annual_value::pg_catalog.float8, "
 					"renewal_within, target_team, target_skills, target_tier, kind, "
-					"severity, level, sentiment_below, frustration_above "
+					"severity, level, sentiment_below, frustration_above, tenant "
 					"FROM escalation.rules WHERE enabled ORDER BY rule_id",
 					"escalation.rules");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -1071,7 +1090,10 @@ build_config(void)
 					"        (h.x OPERATOR(pg_catalog.->>) 'key'), (h.x OPERATOR(pg_catalog.->>) 'value')] ORDER BY l.r, h.n) "
 					"   FROM pg_catalog.jsonb_each(lookups) AS l(r, c), "
 					"        pg_catalog.jsonb_array_elements(l.c) WITH ORDINALITY AS h(x, n)), "
-					"(value_maps OPERATOR(pg_catalog.->) 'author')::pg_catalog.text "
+					"(value_maps OPERATOR(pg_catalog.->) 'author')::pg_catalog.text, "
+					"message_via::pg_catalog.oid, "
+					"(SELECT pg_catalog.array_agg(ARRAY[r, v]) FROM pg_catalog.jsonb_each(sentinels) AS st(r, a), "
+					"        pg_catalog.jsonb_array_elements_text(st.a) AS e(v)) "
 					"FROM escalation.sources WHERE attached ORDER BY source_id",
 					"escalation.sources");
 
@@ -1102,6 +1124,17 @@ build_config(void)
 			d = SPI_getbinval(tup, desc, 6, &isnull);
 			src->msg_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 			src->author_map_json = getstr(tup, desc, 11);
+			d = SPI_getbinval(tup, desc, 12, &isnull);
+			src->via_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+			flat = text_array(tup, desc, 13, &n);
+			for (int k = 0; k + 1 < n; k += 2)
+				for (int r = 0; r < ESC_NUM_ROLES; r++)
+					if (strcmp(flat[k], role_names[r]) == 0)
+					{
+						if (src->sentinels[r] == NULL)
+							src->sentinels[r] = palloc0(sizeof(char *) * (n / 2));
+						src->sentinels[r][src->nsentinels[r]++] = flat[k + 1];
+					}
 			c->sources[c->nsources++] = src;
 			watch(src->relid);
 

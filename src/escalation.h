@@ -46,6 +46,7 @@ typedef enum EscRole
 	ESC_ROLE_ACCOUNT,
 	ESC_ROLE_ASSIGNEE,
 	ESC_ROLE_TEAM,
+	ESC_ROLE_TENANT,
 	ESC_NUM_ROLES
 } EscRole;
 
@@ -57,8 +58,19 @@ typedef enum EscMsgRole
 	ESC_MSG_BODY,
 	ESC_MSG_AUTHOR,
 	ESC_MSG_PRIVATE,
+	ESC_MSG_SENDER,				/* refines author: who (person, bot) sent it */
+	ESC_MSG_VISIBLE,			/* true/non-zero when the customer sees it */
+	ESC_MSG_REF,				/* messages table: key of its message_via row */
+	ESC_MSG_VIA_KEY,			/* message_via table: its key */
 	ESC_NUM_MSG_ROLES
 } EscMsgRole;
+
+/*
+ * With a message_via table, these roles are columns of that table (the
+ * message's metadata); body and ref are columns of the messages table.
+ */
+#define ESC_MSG_ROLE_ON_VIA(r) \
+	((r) != ESC_MSG_BODY && (r) != ESC_MSG_REF)
 
 /* what a status value means */
 typedef enum EscStatus
@@ -212,6 +224,7 @@ typedef struct EscRule
 {
 	int32		rule_id;
 	char	   *name;
+	char	   *tenant;			/* only tickets of this tenant, or NULL */
 	bool		on_ticket;
 	bool		on_message;
 	/* conditions */
@@ -277,11 +290,18 @@ typedef struct EscSource
 	EscValueMap priority_map;
 	EscValueMap channel_map;
 	EscValueMap author_map;
+	EscValueMap sender_map;
 	char	   *author_map_json;	/* for the context query */
+	/* per role, stored values that mean "none" (as text), or NULL */
+	int			nsentinels[ESC_NUM_ROLES];
+	char	  **sentinels[ESC_NUM_ROLES];
 	/* messages */
 	Oid			msg_relid;
 	char	   *msg_relname_q;
 	EscColumn	msgcols[ESC_NUM_MSG_ROLES];
+	Oid			via_relid;		/* message_via table, or InvalidOid */
+	char	   *via_relname_q;
+	SPIPlanPtr	via_plan;
 	bool		messages_follow_tickets;	/* a new ticket has no messages */
 	/* rules, compiled for this source */
 	EscLexicon *lexicon;
@@ -318,6 +338,7 @@ typedef struct EscFacts
 	EscStatus	status;
 	const char *priority;		/* after the priority map; NULL if unknown */
 	const char *channel;
+	const char *tenant;			/* the ticket's tenant, NULL if none */
 	const char **field_values;	/* per EscSource.fields; NULL = SQL NULL */
 	EscAccount *account;		/* NULL: no account on the row */
 	TimestampTz at;				/* the row's time, for renewal windows */
@@ -378,6 +399,8 @@ extern bool esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup,
 extern void esc_match_row(EscSource *src, EscRow *row);
 extern HeapTuple esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
 								  MemoryContext into);
+extern HeapTuple esc_fetch_via(EscSource *src, Datum ref, TupleDesc *desc,
+							   MemoryContext into);
 
 /* ---------- record.c: reasons, context snapshots, writing escalations */
 

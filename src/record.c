@@ -285,9 +285,9 @@ context_base(StringInfo buf, EscSource *src, EscRow *row)
 			json_key(buf, &tfirst, "text");
 			json_substr(buf, row->text, 0, n);
 		}
-		for (int r = ESC_ROLE_REQUESTER; r <= ESC_ROLE_TEAM; r++)
+		for (int r = ESC_ROLE_REQUESTER; r <= ESC_ROLE_TENANT; r++)
 		{
-			static const char *const names[] = {"requester", "account", "assignee", "team"};
+			static const char *const names[] = {"requester", "account", "assignee", "team", "tenant"};
 
 			if (src->cols[r].name)
 				json_str(buf, &tfirst, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
@@ -356,29 +356,39 @@ append_context_sql(StringInfo sql, EscSource *src, bool with_messages)
 	else if (OidIsValid(src->msg_relid))
 	{
 		EscColumn  *mc = src->msgcols;
+		/* metadata columns: on the message row, or on its message_via row */
+		const char *v = OidIsValid(src->via_relid) ? "v" : "m";
 
 		appendStringInfoString(sql, "(SELECT COALESCE(pg_catalog.json_agg(x), '[]') FROM (SELECT ");
 		if (mc[ESC_MSG_CREATED_AT].name)
-			appendStringInfo(sql, "m.%s AS at, ", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+			appendStringInfo(sql, "%s.%s AS at, ", v, quote_identifier(mc[ESC_MSG_CREATED_AT].name));
 		if (mc[ESC_MSG_AUTHOR].name)
 		{
 			const char *author = quote_identifier(mc[ESC_MSG_AUTHOR].name);
 
 			if (src->author_map_json)
-				appendStringInfo(sql, "COALESCE(%s::pg_catalog.jsonb OPERATOR(pg_catalog.->>) m.%s::pg_catalog.text, m.%s::pg_catalog.text) AS author, ",
-								 quote_literal_cstr(src->author_map_json), author, author);
+				appendStringInfo(sql, "COALESCE(%s::pg_catalog.jsonb OPERATOR(pg_catalog.->>) %s.%s::pg_catalog.text, %s.%s::pg_catalog.text) AS author, ",
+								 quote_literal_cstr(src->author_map_json), v, author, v, author);
 			else
-				appendStringInfo(sql, "m.%s::pg_catalog.text AS author, ", author);
+				appendStringInfo(sql, "%s.%s::pg_catalog.text AS author, ", v, author);
 		}
 		if (mc[ESC_MSG_PRIVATE].name)
-			appendStringInfo(sql, "m.%s AS private, ", quote_identifier(mc[ESC_MSG_PRIVATE].name));
-		appendStringInfo(sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1::%s",
+			appendStringInfo(sql, "%s.%s AS private, ", v, quote_identifier(mc[ESC_MSG_PRIVATE].name));
+		if (mc[ESC_MSG_VISIBLE].name)
+			appendStringInfo(sql, "%s.%s AS visible, ", v, quote_identifier(mc[ESC_MSG_VISIBLE].name));
+		appendStringInfo(sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m",
 						 quote_identifier(mc[ESC_MSG_BODY].name), CONTEXT_BODY_MAX,
-						 src->msg_relname_q,
-						 quote_identifier(mc[ESC_MSG_TICKET].name),
+						 src->msg_relname_q);
+		if (OidIsValid(src->via_relid))
+			appendStringInfo(sql, " JOIN %s v ON v.%s OPERATOR(pg_catalog.=) m.%s",
+							 src->via_relname_q,
+							 quote_identifier(mc[ESC_MSG_VIA_KEY].name),
+							 quote_identifier(mc[ESC_MSG_REF].name));
+		appendStringInfo(sql, " WHERE %s.%s OPERATOR(pg_catalog.=) $1::%s",
+						 v, quote_identifier(mc[ESC_MSG_TICKET].name),
 						 format_type_be_qualified(mc[ESC_MSG_TICKET].typid));
 		if (mc[ESC_MSG_CREATED_AT].name)
-			appendStringInfo(sql, " ORDER BY m.%s DESC", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+			appendStringInfo(sql, " ORDER BY %s.%s DESC", v, quote_identifier(mc[ESC_MSG_CREATED_AT].name));
 		appendStringInfoString(sql, " LIMIT $3) x)::pg_catalog.text, ");
 	}
 	else

@@ -49,16 +49,30 @@ esc_datum_text(EscColumn *col, Datum value)
 	}
 }
 
-/* a time column as timestamptz; naive timestamps are in the source's zone */
+/*
+ * A time column as timestamptz; naive timestamps are in the source's zone.
+ * Integers are Unix epoch seconds, and 0 is "unset" (Znuny's deadlines):
+ * 0 is returned for it, which every caller reads as "unknown".
+ */
 TimestampTz
 esc_datum_time(EscSource *src, EscColumn *col, Datum value)
 {
 	Datum		ts;
+	int64		secs;
 
 	switch (col->typid)
 	{
 		case TIMESTAMPTZOID:
 			return DatumGetTimestampTz(value);
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			secs = col->typid == INT8OID ? DatumGetInt64(value)
+				: col->typid == INT4OID ? DatumGetInt32(value) : DatumGetInt16(value);
+			if (secs <= 0 || secs > INT64CONST(253402300799))	/* up to 9999-12-31 */
+				return 0;
+			return (TimestampTz) ((secs - (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
+								  * USECS_PER_SEC);
 		case TIMESTAMPOID:
 			ts = value;
 			break;
@@ -71,6 +85,16 @@ esc_datum_time(EscSource *src, EscColumn *col, Datum value)
 	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone,
 												   CStringGetTextDatum(src->time_zone),
 												   ts));
+}
+
+/* is this stored value one the mapping says means "none"? */
+static bool
+is_sentinel(EscSource *src, int role, const char *v)
+{
+	for (int i = 0; i < src->nsentinels[role]; i++)
+		if (strcmp(src->sentinels[role][i], v) == 0)
+			return true;
+	return false;
 }
 
 static char *
@@ -102,6 +126,9 @@ esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup, TupleDesc de
 					d2;
 
 		if (col->name == NULL)
+			continue;
+		/* only the time a change is judged at; alone it changes nothing */
+		if (r == ESC_ROLE_UPDATED_AT)
 			continue;
 		att = TupleDescAttr(desc, col->attnum - 1);
 		d1 = heap_getattr(oldtup, col->attnum, desc, &n1);
@@ -137,15 +164,23 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 		if (r == ESC_ROLE_CREATED_AT || r == ESC_ROLE_UPDATED_AT || r == ESC_ROLE_RESOLVED_AT)
 			continue;
 		row->vals[r] = get_text(&src->cols[r], tuple, desc);
+		if (row->vals[r] && src->nsentinels[r] > 0 && r != ESC_ROLE_KEY &&
+			is_sentinel(src, r, row->vals[r]))
+			row->vals[r] = NULL;
 	}
 	row->key = row->vals[ESC_ROLE_KEY];
 	row->requester = row->vals[ESC_ROLE_REQUESTER];
 
 	if (src->cols[ESC_ROLE_CREATED_AT].name)
 	{
-		d = heap_getattr(tuple, src->cols[ESC_ROLE_CREATED_AT].attnum, desc, &isnull);
+		EscColumn  *ccol = &src->cols[ESC_ROLE_CREATED_AT];
+
+		d = heap_getattr(tuple, ccol->attnum, desc, &isnull);
+		if (!isnull && src->nsentinels[ESC_ROLE_CREATED_AT] > 0 &&
+			is_sentinel(src, ESC_ROLE_CREATED_AT, esc_datum_text(ccol, d)))
+			isnull = true;
 		if (!isnull)
-			row->created_at = esc_datum_time(src, &src->cols[ESC_ROLE_CREATED_AT], d);
+			row->created_at = esc_datum_time(src, ccol, d);
 	}
 
 	/* subject and body: one text, tokenised once */
@@ -187,6 +222,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	f->channel = src->channel_map.map || src->channel_map.lookup
 		? esc_value_map_get(&src->channel_map, row->vals[ESC_ROLE_CHANNEL])
 		: row->vals[ESC_ROLE_CHANNEL];
+	f->tenant = row->vals[ESC_ROLE_TENANT];
 	f->field_values = palloc0(sizeof(char *) * Max(src->nfields, 1));
 	f->field_values[0] = f->priority;
 	f->field_values[1] = f->channel;
@@ -255,6 +291,59 @@ esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc, MemoryContext
 	tmp.t_len = HeapTupleHeaderGetDatumLength(td);
 	ItemPointerSetInvalid(&tmp.t_self);
 	tmp.t_tableOid = src->relid;
+	tmp.t_data = td;
+
+	old = MemoryContextSwitchTo(into);
+	result = heap_copytuple(&tmp);
+	*desc = lookup_rowtype_tupdesc_copy(HeapTupleHeaderGetTypeId(td),
+										HeapTupleHeaderGetTypMod(td));
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/*
+ * Fetch the message_via row (the message's metadata: Znuny's article) that
+ * a message row's ref column points at, with that table's own row type.
+ * Needs SPI connected; the tuple and descriptor are allocated in `into`.
+ * Returns NULL if there is none.  The row was written by an earlier
+ * statement of the helpdesk's transaction (the metadata row first, then
+ * its text), so the trigger's snapshot sees it.
+ */
+HeapTuple
+esc_fetch_via(EscSource *src, Datum ref, TupleDesc *desc, MemoryContext into)
+{
+	EscColumn  *refcol = &src->msgcols[ESC_MSG_REF];
+	Datum		arg;
+	bool		isnull;
+	HeapTupleHeader td;
+	HeapTupleData tmp;
+	HeapTuple	result;
+	MemoryContext old;
+
+	if (src->via_plan == NULL)
+	{
+		StringInfoData sql;
+		Oid			argtypes[1] = {TEXTOID};
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT v FROM %s v WHERE v.%s OPERATOR(pg_catalog.=) $1::%s",
+						 src->via_relname_q,
+						 quote_identifier(src->msgcols[ESC_MSG_VIA_KEY].name),
+						 format_type_be_qualified(src->msgcols[ESC_MSG_VIA_KEY].typid));
+		src->via_plan = esc_prepare_config_plan(sql.data, 1, argtypes);
+	}
+	arg = CStringGetTextDatum(esc_datum_text(refcol, ref));
+	if (SPI_execute_plan(src->via_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not fetch the message's metadata row");
+	if (SPI_processed == 0)
+		return NULL;
+	td = DatumGetHeapTupleHeader(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		return NULL;
+	tmp.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tmp.t_self);
+	tmp.t_tableOid = src->via_relid;
 	tmp.t_data = td;
 
 	old = MemoryContextSwitchTo(into);

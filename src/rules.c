@@ -389,6 +389,12 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 		return;
 	}
 
+	/* a tenant's rule never judges another tenant's ticket */
+	if (rule->tenant && (facts->tenant == NULL || strcmp(facts->tenant, rule->tenant) != 0))
+	{
+		v->why_not = "ticket belongs to another tenant";
+		return;
+	}
 	if (rule->npriorities > 0 && !in_list(facts->priority, rule->priorities, rule->npriorities))
 	{
 		v->why_not = "priority is not one of the rule's priorities";

@@ -101,6 +101,14 @@ fields_json(EscSource *src, EscRow *row)
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
+	/* the tenant: policies of a tenant match only its tickets */
+	if (row->vals[ESC_ROLE_TENANT] != NULL)
+	{
+		first = false;
+		escape_json(&buf, "tenant");
+		appendStringInfoString(&buf, ": ");
+		escape_json(&buf, row->vals[ESC_ROLE_TENANT]);
+	}
 	/* fields[0..2] are priority, channel and status, passed on their own */
 	for (int i = 3; i < src->nfields; i++)
 	{

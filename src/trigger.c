@@ -27,6 +27,7 @@
 #include "access/table.h"
 #include "access/tupconvert.h"
 #include "catalog/partition.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
@@ -94,6 +95,47 @@ attached_desc(Relation rel, Oid attached_relid, TupleConversionMap **map)
 	table_close(parent, NoLock);
 	*map = convert_tuples_by_name(RelationGetDescr(rel), desc);
 	return desc;
+}
+
+/* what an author or sender value means */
+static EscAuthor
+author_meaning(EscValueMap *vm, const char *raw)
+{
+	const char *meaning = (vm->map || vm->lookup) ? esc_value_map_get(vm, raw) : raw;
+
+	if (meaning == NULL)
+		return ESC_AUTHOR_UNKNOWN;
+	if (strcmp(meaning, "customer") == 0)
+		return ESC_AUTHOR_CUSTOMER;
+	if (strcmp(meaning, "agent") == 0)
+		return ESC_AUTHOR_AGENT;
+	if (strcmp(meaning, "bot") == 0)
+		return ESC_AUTHOR_BOT;
+	if (strcmp(meaning, "internal") == 0)
+		return ESC_AUTHOR_INTERNAL;
+	return ESC_AUTHOR_UNKNOWN;
+}
+
+/* a boolean or integer flag column: true, or non-zero; NULL is false */
+static bool
+flag_value(EscColumn *col, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, col->attnum, desc, &isnull);
+
+	if (isnull)
+		return false;
+	switch (col->typid)
+	{
+		case INT2OID:
+			return DatumGetInt16(d) != 0;
+		case INT4OID:
+			return DatumGetInt32(d) != 0;
+		case INT8OID:
+			return DatumGetInt64(d) != 0;
+		default:
+			return DatumGetBool(d);
+	}
 }
 
 /*
@@ -241,6 +283,8 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 	TupleDesc	desc;
 	TupleConversionMap *map;
+	HeapTuple	meta;			/* the row holding the metadata roles */
+	TupleDesc	meta_desc;
 	EscColumn  *mc;
 	bool		isnull;
 	Datum		d;
@@ -269,44 +313,69 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		tuple = execute_attr_map_tuple(tuple, map);
 	mc = src->msgcols;
 
-	d = heap_getattr(tuple, mc[ESC_MSG_TICKET].attnum, desc, &isnull);
+	/*
+	 * The metadata roles (ticket, author, sender, visibility, time) are on
+	 * the message row itself, or on the message_via row its ref points at
+	 * (Znuny: article_data_mime holds the text, article the rest).
+	 */
+	meta = tuple;
+	meta_desc = desc;
+	if (OidIsValid(src->via_relid))
+	{
+		d = heap_getattr(tuple, mc[ESC_MSG_REF].attnum, desc, &isnull);
+		if (isnull)
+			return PointerGetDatum(NULL);
+		esc_become_owner(&save_userid, &save_sec);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		meta = esc_fetch_via(src, d, &meta_desc, caller_cxt);
+		SPI_finish();
+		esc_restore_user(save_userid, save_sec);
+		if (meta == NULL)
+			return PointerGetDatum(NULL);
+	}
+
+	d = heap_getattr(meta, mc[ESC_MSG_TICKET].attnum, meta_desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(NULL);
 	ticket_key = esc_datum_text(&mc[ESC_MSG_TICKET], d);
 
 	if (mc[ESC_MSG_AUTHOR].name)
 	{
-		const char *meaning;
-
-		d = heap_getattr(tuple, mc[ESC_MSG_AUTHOR].attnum, desc, &isnull);
+		d = heap_getattr(meta, mc[ESC_MSG_AUTHOR].attnum, meta_desc, &isnull);
 		author_raw = isnull ? NULL : esc_datum_text(&mc[ESC_MSG_AUTHOR], d);
-		meaning = (src->author_map.map || src->author_map.lookup)
-			? esc_value_map_get(&src->author_map, author_raw) : author_raw;
-		if (meaning == NULL)
-			author = ESC_AUTHOR_UNKNOWN;
-		else if (strcmp(meaning, "customer") == 0)
-			author = ESC_AUTHOR_CUSTOMER;
-		else if (strcmp(meaning, "agent") == 0)
-			author = ESC_AUTHOR_AGENT;
-		else if (strcmp(meaning, "bot") == 0)
-			author = ESC_AUTHOR_BOT;
-		else if (strcmp(meaning, "internal") == 0)
-			author = ESC_AUTHOR_INTERNAL;
-		else
-			author = ESC_AUTHOR_UNKNOWN;
+		author = author_meaning(&src->author_map, author_raw);
 	}
-	if (mc[ESC_MSG_PRIVATE].name)
+
+	/*
+	 * The sender refines the author: an "agent" message (Chatwoot's
+	 * outgoing) that no person sent is a bot's or an automation's, and a
+	 * sender that is a bot or internal makes the message so whatever its
+	 * direction.
+	 */
+	if (mc[ESC_MSG_SENDER].name)
 	{
-		d = heap_getattr(tuple, mc[ESC_MSG_PRIVATE].attnum, desc, &isnull);
-		if (!isnull && DatumGetBool(d))
-			author = ESC_AUTHOR_INTERNAL;
+		char	   *sender_raw;
+		EscAuthor	sender;
+
+		d = heap_getattr(meta, mc[ESC_MSG_SENDER].attnum, meta_desc, &isnull);
+		sender_raw = isnull ? NULL : esc_datum_text(&mc[ESC_MSG_SENDER], d);
+		sender = author_meaning(&src->sender_map, sender_raw);
+		if (sender == ESC_AUTHOR_BOT || sender == ESC_AUTHOR_INTERNAL)
+			author = sender;
+		else if (author == ESC_AUTHOR_AGENT && sender != ESC_AUTHOR_AGENT)
+			author = ESC_AUTHOR_BOT;
 	}
+	if (mc[ESC_MSG_PRIVATE].name && flag_value(&mc[ESC_MSG_PRIVATE], meta, meta_desc))
+		author = ESC_AUTHOR_INTERNAL;
+	if (mc[ESC_MSG_VISIBLE].name && !flag_value(&mc[ESC_MSG_VISIBLE], meta, meta_desc))
+		author = ESC_AUTHOR_INTERNAL;
 	if (author != ESC_AUTHOR_CUSTOMER && author != ESC_AUTHOR_AGENT)
 		return PointerGetDatum(NULL);
 
 	if (mc[ESC_MSG_CREATED_AT].name)
 	{
-		d = heap_getattr(tuple, mc[ESC_MSG_CREATED_AT].attnum, desc, &isnull);
+		d = heap_getattr(meta, mc[ESC_MSG_CREATED_AT].attnum, meta_desc, &isnull);
 		if (!isnull)
 			at = esc_datum_time(src, &mc[ESC_MSG_CREATED_AT], d);
 	}

@@ -63,7 +63,7 @@ SELECT has_function('escalation', 'sla_what_if', ARRAY['regclass', 'timestamp wi
 SELECT has_function('escalation', 'team_reachable_at', ARRAY['text', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'warn_policy_overlaps', ARRAY[]::name[]);
 SELECT has_function('escalation', 'accept', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
-SELECT has_function('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[]);
+SELECT has_function('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text', 'text', 'jsonb', 'text', 'jsonb', 'text', 'regclass', 'text', 'text']::name[]);
 SELECT has_function('escalation', 'business_add', ARRAY['text', 'timestamp with time zone', 'interval']::name[]);
 SELECT has_function('escalation', 'business_periods', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'business_time', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[]);
@@ -105,7 +105,7 @@ SELECT has_function('escalation', 'wakeup', ARRAY[]::name[]);
 SELECT has_function('escalation', 'worker_status', ARRAY[]::name[]);
 SELECT function_returns('escalation', 'wakeup', ARRAY[]::name[], 'boolean');
 SELECT function_returns('escalation', 'worker_status', ARRAY[]::name[], 'setof record');
-SELECT function_returns('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'integer');
+SELECT function_returns('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text', 'text', 'jsonb', 'text', 'jsonb', 'text', 'regclass', 'text', 'text']::name[], 'integer');
 SELECT function_returns('escalation', 'escalate', ARRAY['regclass', 'text', 'text', 'text[]', 'integer', 'text', 'integer', 'text', 'jsonb', 'integer', 'timestamp with time zone']::name[], 'bigint');
 SELECT function_returns('escalation', 'explain', ARRAY['regclass', 'text', 'timestamp with time zone']::name[], 'setof record');
 SELECT function_returns('escalation', 'ticket_context', ARRAY['integer', 'text']::name[], 'jsonb');
@@ -215,7 +215,7 @@ SELECT isnt_superuser('escalation_analyst');
 
 -- SECURITY DEFINER: exactly the state transitions, each with search_path pinned
 SELECT is_definer('escalation', 'accept', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
-SELECT isnt_definer('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[]);
+SELECT isnt_definer('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text', 'text', 'jsonb', 'text', 'jsonb', 'text', 'regclass', 'text', 'text']::name[]);
 SELECT is_definer('escalation', 'cancel', ARRAY['bigint', 'text', 'timestamp with time zone']::name[]);
 SELECT isnt_definer('escalation', 'detach', ARRAY['regclass']::name[]);
 SELECT is_definer('escalation', 'escalate', ARRAY['regclass', 'text', 'text', 'text[]', 'integer', 'text', 'integer', 'text', 'jsonb', 'integer', 'timestamp with time zone']::name[]);
@@ -242,10 +242,10 @@ SELECT is_empty(
     'every PL/pgSQL function in schema escalation pins search_path');
 
 -- who may call what
-SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'public', ARRAY[]::name[]);
-SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_admin', ARRAY['EXECUTE']);
-SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_agent', ARRAY[]::name[]);
-SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text']::name[], 'escalation_analyst', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text', 'text', 'jsonb', 'text', 'jsonb', 'text', 'regclass', 'text', 'text']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text', 'text', 'jsonb', 'text', 'jsonb', 'text', 'regclass', 'text', 'text']::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text', 'text', 'jsonb', 'text', 'jsonb', 'text', 'regclass', 'text', 'text']::name[], 'escalation_agent', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'attach', ARRAY['regclass', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'regclass', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'regconfig', 'text', 'text', 'text', 'jsonb', 'text', 'jsonb', 'text', 'regclass', 'text', 'text']::name[], 'escalation_analyst', ARRAY[]::name[]);
 SELECT function_privs_are('escalation', 'sentiment', ARRAY['text']::name[], 'public', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[], 'public', ARRAY[]::name[]);
 SELECT function_privs_are('escalation', 'sentiment_detail', ARRAY['text', 'integer']::name[], 'escalation_agent', ARRAY['EXECUTE']);
