@@ -2762,7 +2762,7 @@ CREATE FUNCTION escalation.train(
     holdout_fraction float8 DEFAULT 0.2,
     resolved_only    boolean DEFAULT false,
     activate         text DEFAULT 'if_better',
-    cost             float8 DEFAULT 1.0,
+    cost             float8 DEFAULT 0.5,
     class_balance    float8 DEFAULT 0.5,
     min_df           integer DEFAULT 2,
     OUT model_id integer, OUT version integer, OUT activated boolean,
