@@ -25,7 +25,10 @@ OBJS = \
 	src/launcher.o \
 	src/worker.o \
 	src/ddl.o \
-	src/status.o
+	src/status.o \
+	src/route.o \
+	src/route_data.o \
+	src/route_funcs.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 
 DATA = $(wildcard escalation--*.sql)
@@ -35,7 +38,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input privileges calendar sla sentiment triage
+          cache bad_input privileges calendar sla sentiment routing triage
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation
@@ -52,6 +55,7 @@ CONTRIB_TESTDB = escalation_regression
 # PGXS does not track header dependencies
 $(OBJS): src/escalation.h src/compat.h
 src/sentiment.o src/sentiment_lexicon.o: src/sentiment_lexicon.h
+src/route_data.o src/route_funcs.o: src/route_data.h
 
 # src/sentiment_lexicon.c is generated from data/sentiment/ and committed,
 # so that building needs no Python; `make lexicon` regenerates it.

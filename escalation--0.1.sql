@@ -1076,6 +1076,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM escalation.agents a WHERE a.agent_id = accept.agent_id) THEN
         RAISE EXCEPTION 'agent "%" does not exist', agent_id USING ERRCODE = 'foreign_key_violation';
     END IF;
+    PERFORM escalation.check_accept(escalation_id, agent_id);  -- routing: offers, capacity
     RETURN escalation.set_status(escalation_id, 'accepted', agent_id, NULL, as_of);
 END
 $$;
@@ -1540,6 +1541,66 @@ CREATE TABLE escalation.notifications (
 CREATE INDEX notifications_due ON escalation.notifications (notify_at) WHERE sent_at IS NULL;
 COMMENT ON TABLE escalation.notifications IS
   'SLA notifications (NOTIFY escalation_sla): sent when fired, or at the start of the addressed team''s next working period when fired outside it and below the team''s wake_severity';
+
+-- Clear refusals, before the constraints (which stay as the backstop)
+CREATE FUNCTION escalation.validate_sla()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d interval;
+    what text;
+    w integer;
+BEGIN
+    IF TG_TABLE_NAME = 'sla_targets' THEN
+        d := NEW.target;
+        what := format('target of the %s SLA', NEW.metric);
+        IF d IS NOT NULL AND d <= '0'::interval THEN
+            RAISE EXCEPTION 'the % must be longer than zero, not %', what, d
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF NEW.warn_at IS NOT NULL THEN
+            FOREACH w IN ARRAY NEW.warn_at LOOP
+                IF w IS NULL OR w < 1 OR w > 99 THEN
+                    RAISE EXCEPTION 'warnings of the % must be percentages from 1 to 99, not %',
+                                    what, coalesce(w::text, 'NULL')
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'The breach itself is 100%; ladder levels come after it (escalation.sla_ladder).';
+                END IF;
+            END LOOP;
+        END IF;
+    ELSE
+        d := NEW.after;
+        what := format('"after" of ladder level %s', NEW.level);
+        IF NEW.target_team IS NULL AND NEW.target_tier IS NULL AND NOT coalesce(NEW.to_account_owner, false) THEN
+            RAISE EXCEPTION 'ladder level % escalates to nobody', NEW.level
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Give target_team, target_tier or to_account_owner.';
+        END IF;
+    END IF;
+    IF d IS NOT NULL AND (extract(month FROM d) <> 0 OR extract(year FROM d) <> 0) THEN
+        RAISE EXCEPTION 'the % is %: months and years have no fixed length', what, d
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Write days instead, e.g. ''30 days''.';
+    END IF;
+    IF d IS NOT NULL AND (d < '0'::interval OR extract(day FROM d) < 0 OR extract(epoch FROM d) < 0) THEN
+        RAISE EXCEPTION 'the % cannot be negative (%)', what, d
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF d IS NOT NULL AND d > '366 days'::interval THEN
+        RAISE EXCEPTION 'the % is %, longer than 366 days', what, d
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_sla() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.sla_targets and sla_ladder: refuses impossible targets, warnings and ladder levels with a clear message';
+CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_targets
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
+CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_ladder
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
 
 -- what time means for a clock: business time on a calendar, or 24x7
 CREATE FUNCTION escalation.sla_add(calendar text, start timestamptz, secs float8)
@@ -2098,6 +2159,23 @@ DECLARE
     notify_at timestamptz;
     fired integer := 0;
 BEGIN
+    -- a detached source's clocks are retired, not fired
+    IF NOT EXISTS (SELECT 1 FROM escalation.sources x WHERE x.source_id = c.source_id AND x.attached) THEN
+        IF c.state = 'running' THEN
+            UPDATE escalation.clock_segments x SET ends = greatest(as_of, c.running_since)
+             WHERE x.clock_id = c.clock_id AND x.starts = c.running_since;
+        END IF;
+        UPDATE escalation.clocks x
+           SET state = CASE WHEN x.state IN ('met', 'stopped') THEN x.state ELSE 'stopped' END,
+               elapsed = x.elapsed + CASE WHEN x.state = 'running'
+                   THEN make_interval(secs => escalation.sla_between(x.calendar, x.running_since,
+                                                                     greatest(as_of, x.running_since)))
+                   ELSE '0'::interval END,
+               running_since = NULL, due_at = NULL, next_at = NULL,
+               finished_at = coalesce(x.finished_at, as_of)
+         WHERE x.clock_id = c.clock_id;
+        RETURN 0;
+    END IF;
     SELECT * INTO tk FROM escalation.sla_tickets x
      WHERE x.source_id = c.source_id AND x.ticket_key = c.ticket_key;
     FOR s IN SELECT * FROM escalation.sla_steps(c.policy_id, c.metric, c.target) st
@@ -2193,13 +2271,17 @@ BEGIN
          WHERE x.notification_id = n.notification_id;
         handled := handled + 1;
     END LOOP;
+    -- routing (issue 4) with what is left of the batch
+    IF handled < batch_size THEN
+        handled := handled + escalation.route(as_of, batch_size - handled);
+    END IF;
     -- triage models due for retraining (escalation.triage_schedules)
     handled := handled + escalation.retrain_due(as_of);
     RETURN handled;
 END
 $$;
 COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
-  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours; returns how many clocks and notifications it handled. The background worker runs one transaction per batch';
+  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then routes queued escalations (escalation.route) with the rest of the batch; returns how many clocks, notifications and escalations it handled. The background worker runs one transaction per batch';
 
 CREATE FUNCTION escalation.run_cycle(as_of timestamptz DEFAULT now())
 RETURNS integer
@@ -2702,6 +2784,678 @@ SELECT escalation.wakeup();
 
 -- what the worker calls, one transaction per batch (SECURITY DEFINER)
 GRANT EXECUTE ON FUNCTION escalation.run_batch(timestamptz, integer) TO escalation_worker;
+
+--------------------------------------------------------------------------
+-- Routing (issue 4): agent fit, offers, overflow, re-escalation, handoff
+--
+-- The fit score is C (src/route.c, pure); src/route_data.c reads the
+-- agents once per batch and the queue in urgency order (severity, then
+-- time to SLA breach, then age); escalation.route_plan() decides a batch
+-- without writing, and escalation.route() applies each decision under
+-- lock: the escalation FOR UPDATE SKIP LOCKED, then the chosen agent's
+-- row FOR NO KEY UPDATE, then its load re-counted, so two routers can
+-- never both take an agent's last slot.  route() runs at the end of
+-- escalation.run_batch(), so the worker and run_cycle() route too.
+-- Offers expire after routing_settings.offer_timeout and go to the next
+-- best agent; a decline puts the escalation back in the queue with its
+-- age, and the decliner is skipped for it.  Every offer is a row of
+-- escalation.assignments with the full factor breakdown, copied into the
+-- escalation (routing) and its journey, and announced with
+-- NOTIFY escalation.  The routing tables are read per batch, not cached,
+-- so they need no invalidate_cache trigger.
+--------------------------------------------------------------------------
+
+ALTER TABLE escalation.agents ADD COLUMN calendar text
+    REFERENCES escalation.calendars (name) ON UPDATE CASCADE ON DELETE SET NULL;
+COMMENT ON COLUMN escalation.agents.calendar IS
+  'shift calendar (escalation.calendars.name): outside its working periods the agent is not routed to, and the time left in the period is a factor; NULL = always on shift';
+
+-- what an escalation asks of an agent besides its target
+ALTER TABLE escalation.escalations
+    ADD COLUMN optional_skills text[],
+    ADD COLUMN language text,
+    ADD COLUMN routing jsonb;
+COMMENT ON COLUMN escalation.escalations.target_skills IS
+  'mandatory skills: only agents with all of them are routed to';
+COMMENT ON COLUMN escalation.escalations.optional_skills IS
+  'optional skills: required while the escalation has waited less than routing_settings.relax_after, then they only add to the skills factor';
+COMMENT ON COLUMN escalation.escalations.language IS
+  'language the customer writes in (ISO 639-1); NULL: the ticket''s field "language" if mapped';
+COMMENT ON COLUMN escalation.escalations.routing IS
+  'the latest routing decision: chosen agent, every factor with its weight, candidates, runner-up, offer expiry, overflow';
+
+CREATE INDEX escalations_agent ON escalation.escalations (agent_id)
+    WHERE status IN ('offered', 'accepted');
+CREATE INDEX escalations_resolved_account
+    ON escalation.escalations ((context #>> '{ticket,account}'), closed_at) WHERE status = 'resolved';
+CREATE INDEX escalations_resolved_requester
+    ON escalation.escalations ((context #>> '{ticket,requester}'), closed_at) WHERE status = 'resolved';
+
+CREATE TABLE escalation.routing_weights (
+    factor text PRIMARY KEY
+           CHECK (factor IN ('skills', 'tier', 'workload', 'availability', 'shift',
+                             'language', 'continuity', 'fairness')),
+    weight float8 NOT NULL CHECK (weight >= 0 AND weight <= 100)
+);
+COMMENT ON TABLE escalation.routing_weights IS
+  'Weight of each routing factor; a factor without a row keeps its default (skills 3, tier 1, workload 2, availability 1, shift 0.5, language 2, continuity 1.5, fairness 1). Each factor is 0..1; the fit is the weighted sum';
+
+CREATE TABLE escalation.routing_settings (
+    singleton         boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    enabled           boolean NOT NULL DEFAULT true,
+    offer_timeout     interval NOT NULL DEFAULT '10 minutes' CHECK (offer_timeout > '0'),
+    relax_after       interval NOT NULL DEFAULT '15 minutes' CHECK (relax_after >= '0'),
+    overflow_after    interval NOT NULL DEFAULT '30 minutes' CHECK (overflow_after >= '0'),
+    continuity_window interval NOT NULL DEFAULT '90 days' CHECK (continuity_window > '0')
+);
+COMMENT ON TABLE escalation.routing_settings IS
+  'Routing settings, at most one row; without one the column defaults apply (escalation.routing_config() shows what is in force)';
+COMMENT ON COLUMN escalation.routing_settings.enabled IS 'false: route() (and so the worker''s cycle) assigns nothing; offers already made stay';
+COMMENT ON COLUMN escalation.routing_settings.offer_timeout IS 'an offer not accepted within this goes to the next best agent';
+COMMENT ON COLUMN escalation.routing_settings.relax_after IS 'after waiting this long, optional skills no longer filter agents';
+COMMENT ON COLUMN escalation.routing_settings.overflow_after IS 'an escalation nobody fits (optional skills relaxed) overflows to the team lead or the next tier after waiting this long, and again after each further wait';
+COMMENT ON COLUMN escalation.routing_settings.continuity_window IS 'resolved escalations of the same account or requester within this count for continuity';
+
+CREATE TABLE escalation.routing_sources (
+    source_id      integer PRIMARY KEY REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    write_assignee boolean NOT NULL DEFAULT true
+);
+COMMENT ON TABLE escalation.routing_sources IS
+  'Per source: write the offered agent''s agent_id into the ticket table''s mapped assignee column, so the helpdesk shows it';
+
+CREATE TABLE escalation.assignments (
+    assignment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    escalation_id bigint NOT NULL REFERENCES escalation.escalations (escalation_id) ON DELETE CASCADE,
+    agent_id      text NOT NULL,
+    kind          text NOT NULL CHECK (kind IN ('routed', 'reopen', 'overflow', 'reassigned')),
+    offered_at    timestamptz NOT NULL,
+    expires_at    timestamptz NOT NULL,
+    outcome       text NOT NULL DEFAULT 'offered'
+                  CHECK (outcome IN ('offered', 'accepted', 'declined', 'timed_out', 'withdrawn')),
+    decided_at    timestamptz,
+    total         float8,
+    decision      jsonb NOT NULL,
+    note          text,
+    CHECK ((outcome = 'offered') = (decided_at IS NULL))
+);
+CREATE UNIQUE INDEX assignments_one_open ON escalation.assignments (escalation_id)
+    WHERE outcome = 'offered';
+CREATE INDEX assignments_expiry ON escalation.assignments (expires_at) WHERE outcome = 'offered';
+CREATE INDEX assignments_agent ON escalation.assignments (agent_id, offered_at);
+CREATE INDEX assignments_escalation ON escalation.assignments (escalation_id);
+COMMENT ON TABLE escalation.assignments IS
+  'Every offer of an escalation to an agent, with the factor breakdown it was chosen on and how it ended: accepted, declined, timed_out, or withdrawn (agent offline, reassigned, escalation closed)';
+COMMENT ON COLUMN escalation.assignments.kind IS 'routed (best fit), reopen (the ticket''s previous agent), overflow (team lead), reassigned (by hand)';
+COMMENT ON COLUMN escalation.assignments.decision IS 'agent, total, every factor with value and weight, number of candidates, runner-up';
+
+-- settings in force
+CREATE FUNCTION escalation.routing_config(OUT offer_timeout interval, OUT relax_after interval,
+                                          OUT overflow_after interval, OUT continuity_window interval)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE(s.offer_timeout, '10 minutes'), COALESCE(s.relax_after, '15 minutes'),
+           COALESCE(s.overflow_after, '30 minutes'), COALESCE(s.continuity_window, '90 days')
+      FROM (SELECT) AS one LEFT JOIN escalation.routing_settings s ON true
+$$;
+COMMENT ON FUNCTION escalation.routing_config() IS
+  'the routing settings in force: the row of escalation.routing_settings, or the defaults';
+
+-- an agent's load: offered and accepted escalations, except tickets waiting
+-- on the customer (Freshdesk's rule); fully qualified so that it inlines
+CREATE FUNCTION escalation.agent_load(agent_id text)
+RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.count(*) FROM escalation.escalations e
+     WHERE e.agent_id OPERATOR(pg_catalog.=) $1
+       AND e.status OPERATOR(pg_catalog.=) ANY ('{offered,accepted}'::text[])
+       AND NOT EXISTS (SELECT 1 FROM escalation.sla_tickets t
+                        WHERE t.source_id OPERATOR(pg_catalog.=) e.source_id
+                          AND t.ticket_key OPERATOR(pg_catalog.=) e.ticket_key
+                          AND t.status OPERATOR(pg_catalog.=) 'pending')
+$$;
+COMMENT ON FUNCTION escalation.agent_load(text) IS
+  'escalations an agent holds against its capacity: offered or accepted, except tickets pending on the customer';
+
+CREATE FUNCTION escalation.route_plan(as_of timestamptz, max_decisions integer)
+RETURNS TABLE (escalation_id bigint, action text, agent_ids text[], totals float8[],
+               decision jsonb, candidates integer, note text)
+AS 'MODULE_PATHNAME', 'escalation_route_plan'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION escalation.route_plan(timestamptz, integer) IS
+  'the decisions of one routing batch, without writing: queued escalations in urgency order, each with its best agents (up to 3, best first) and the factor breakdown, or an overflow; counts its own offers against capacity';
+
+CREATE FUNCTION escalation.explain_route(escalation_id bigint, as_of timestamptz DEFAULT now())
+RETURNS TABLE (agent_id text, rank integer, total float8, skills float8, tier float8,
+               workload float8, availability float8, shift float8, language float8,
+               continuity float8, fairness float8, excluded_because text)
+AS 'MODULE_PATHNAME', 'escalation_explain_route'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION escalation.explain_route(bigint, timestamptz) IS
+  'why routing would choose whom for an escalation: every candidate with each factor (0..1) and the weighted total, best first, then every excluded agent with the reason';
+
+-- close an offer that ends by accept / resolve / cancel
+CREATE FUNCTION escalation.close_offer()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE escalation.assignments a
+       SET outcome = CASE WHEN NEW.status = 'accepted' AND a.agent_id = NEW.agent_id
+                          THEN 'accepted' ELSE 'withdrawn' END,
+           decided_at = NEW.updated_at
+     WHERE a.escalation_id = NEW.escalation_id AND a.outcome = 'offered';
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.close_offer() IS
+  'AFTER UPDATE trigger on escalation.escalations: an offered escalation accepted, resolved or cancelled closes its open offer';
+CREATE TRIGGER close_offer AFTER UPDATE OF status ON escalation.escalations
+    FOR EACH ROW WHEN (OLD.status = 'offered' AND NEW.status IN ('accepted', 'resolved', 'cancelled'))
+    EXECUTE FUNCTION escalation.close_offer();
+
+-- accept(): an offer is for its agent; taking queued work needs a free slot
+CREATE FUNCTION escalation.check_accept(p_escalation bigint, p_agent text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e escalation.escalations;
+    cap integer;
+BEGIN
+    SELECT * INTO e FROM escalation.escalations x WHERE x.escalation_id = p_escalation FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;                 -- set_status reports it
+    END IF;
+    IF e.status = 'offered' AND e.agent_id IS DISTINCT FROM p_agent THEN
+        RAISE EXCEPTION 'escalation % is offered to another agent', p_escalation
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'An offer can be accepted only by the agent it was offered to.';
+    END IF;
+    IF e.status = 'queued' THEN
+        SELECT g.capacity INTO cap FROM escalation.agents g
+         WHERE g.agent_id = p_agent FOR NO KEY UPDATE;
+        IF escalation.agent_load(p_agent) >= cap THEN
+            RAISE EXCEPTION 'agent "%" is at capacity', p_agent
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Resolve or hand back an escalation first, or raise the agent''s capacity.';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION escalation.check_accept(bigint, text) IS
+  'internal (accept): refuses another agent''s offer, and queued work beyond the agent''s capacity';
+
+-- write the agent into the helpdesk's assignee column (routing_sources)
+CREATE FUNCTION escalation.write_assignee(p_source integer, p_key text, p_agent text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbl regclass;
+    acol text;
+    kcol text;
+    atype text;
+    ktype text;
+BEGIN
+    SELECT s.ticket_table, s.mapping ->> 'assignee', s.mapping ->> 'key'
+      INTO tbl, acol, kcol
+      FROM escalation.sources s WHERE s.source_id = p_source AND s.attached;
+    IF tbl IS NULL OR acol IS NULL THEN
+        RETURN;
+    END IF;
+    -- names and types from the catalog, quoted; values are parameters
+    SELECT format_type(a.atttypid, a.atttypmod) INTO atype FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = acol AND NOT a.attisdropped;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO ktype FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = kcol AND NOT a.attisdropped;
+    IF atype IS NULL OR ktype IS NULL THEN
+        RAISE WARNING 'assignee or key column of source % no longer exists; not written back', p_source;
+        RETURN;
+    END IF;
+    EXECUTE format('UPDATE %s SET %I = CAST($1 AS %s) WHERE %I = CAST($2 AS %s)',
+                   tbl, acol, atype, kcol, ktype)
+      USING p_agent, p_key;
+END
+$$;
+COMMENT ON FUNCTION escalation.write_assignee(integer, text, text) IS
+  'internal: writes an agent_id into a source''s mapped assignee column (names from the catalog, quoted; values as parameters)';
+
+-- offer a locked, queued escalation to an agent if it has a free slot
+CREATE FUNCTION escalation.offer(e escalation.escalations, p_agent text, p_kind text,
+                                 p_decision jsonb, p_note text, as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cap integer;
+    expires timestamptz := as_of + (SELECT c.offer_timeout FROM escalation.routing_config() c);
+    total float8 := (p_decision ->> 'total')::float8;
+BEGIN
+    -- the agent's row serialises everyone who gives it work; its load is
+    -- counted after the lock, so it includes what they committed
+    SELECT g.capacity INTO cap FROM escalation.agents g
+     WHERE g.agent_id = p_agent AND g.active AND g.availability <> 'offline'
+       FOR NO KEY UPDATE;
+    IF NOT FOUND OR escalation.agent_load(p_agent) >= cap THEN
+        RETURN false;
+    END IF;
+    INSERT INTO escalation.assignments
+        (escalation_id, agent_id, kind, offered_at, expires_at, total, decision, note)
+    VALUES (e.escalation_id, p_agent, p_kind, as_of, expires, total, p_decision, p_note);
+    UPDATE escalation.escalations x
+       SET status = 'offered', agent_id = p_agent, updated_at = as_of,
+           routing = COALESCE(x.routing, '{}') || p_decision
+                     || jsonb_build_object('kind', p_kind, 'offered_at', as_of, 'expires_at', expires),
+           last_actor = 'escalation routing', last_note = p_note
+     WHERE x.escalation_id = e.escalation_id;
+    IF EXISTS (SELECT 1 FROM escalation.routing_sources r
+                WHERE r.source_id = e.source_id AND r.write_assignee) THEN
+        PERFORM escalation.write_assignee(e.source_id, e.ticket_key, p_agent);
+    END IF;
+    PERFORM pg_notify('escalation', jsonb_build_object(
+        'event', 'offered', 'escalation_id', e.escalation_id, 'agent_id', p_agent,
+        'kind', p_kind, 'source_id', e.source_id, 'ticket_key', e.ticket_key,
+        'severity', e.severity, 'total', total, 'expires_at', expires)::text);
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION escalation.offer(escalation.escalations, text, text, jsonb, text, timestamptz) IS
+  'internal: offers a locked queued escalation to an agent, under the agent''s row lock and within its capacity; records the assignment, writes the assignee back, NOTIFY escalation';
+
+-- an open offer ends without acceptance: back to the queue, age kept
+CREATE FUNCTION escalation.requeue(p_escalation bigint, p_outcome text, p_actor text,
+                                   p_note text, as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE escalation.assignments a SET outcome = p_outcome, decided_at = as_of,
+           note = COALESCE(p_note, a.note)
+     WHERE a.escalation_id = p_escalation AND a.outcome = 'offered';
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    UPDATE escalation.escalations x
+       SET status = 'queued', agent_id = NULL, updated_at = as_of,
+           last_actor = p_actor, last_note = p_note
+     WHERE x.escalation_id = p_escalation AND x.status = 'offered';
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION escalation.requeue(bigint, text, text, text, timestamptz) IS
+  'internal: closes an escalation''s open offer (declined, timed_out, withdrawn) and puts it back in the queue with its original age';
+
+-- nobody fits: to the team lead, or up a tier, as a hierarchical escalation
+CREATE FUNCTION escalation.overflow(e escalation.escalations, p_lead text, p_decision jsonb,
+                                    p_reason text, as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o jsonb := p_decision -> 'overflow';
+BEGIN
+    BEGIN
+        UPDATE escalation.escalations x
+           SET kind = 'hierarchical',
+               target_team = CASE WHEN p_lead IS NULL THEN NULL ELSE x.target_team END,
+               target_tier = CASE WHEN p_lead IS NULL THEN (o ->> 'tier')::integer ELSE x.target_tier END,
+               optional_skills = NULL,
+               reasons = x.reasons || jsonb_build_array(jsonb_build_object(
+                   'rule', NULL, 'kind', 'overflow', 'reason', p_reason,
+                   'to', COALESCE(p_lead, 'tier ' || (o ->> 'tier')), 'at', as_of)),
+               routing = COALESCE(x.routing, '{}') || jsonb_build_object('overflow_at', as_of, 'overflow', o),
+               updated_at = as_of, last_actor = 'escalation routing', last_note = p_reason
+         WHERE x.escalation_id = e.escalation_id
+        RETURNING * INTO e;
+    EXCEPTION WHEN unique_violation THEN
+        RETURN false;           -- the ticket already has that escalation open
+    END;
+    IF p_lead IS NOT NULL THEN
+        PERFORM escalation.offer(e, p_lead, 'overflow',
+                                 jsonb_build_object('agent_id', p_lead, 'overflow', o),
+                                 p_reason, as_of);
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION escalation.overflow(escalation.escalations, text, jsonb, text, timestamptz) IS
+  'internal: an escalation nobody fits becomes hierarchical, offered to its team''s lead or targeted at the next tier, with the reason in its reasons';
+
+CREATE FUNCTION escalation.route(as_of timestamptz DEFAULT now(), batch_size integer DEFAULT 500)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    handled integer := 0;
+    o record;
+    p record;
+    e escalation.escalations;
+BEGIN
+    IF as_of IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'route needs an instant and a batch size of at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM escalation.routing_settings s WHERE NOT s.enabled) THEN
+        RETURN 0;
+    END IF;
+    -- 1. offers that expired, or whose agent went offline or inactive
+    FOR o IN SELECT a.escalation_id,
+                    CASE WHEN a.expires_at <= as_of THEN 'timed_out' ELSE 'withdrawn' END AS outcome,
+                    CASE WHEN a.expires_at <= as_of THEN 'offer to ' || a.agent_id || ' timed out'
+                         ELSE a.agent_id || ' is no longer available' END AS note
+               FROM escalation.assignments a
+               JOIN escalation.escalations x ON x.escalation_id = a.escalation_id
+               LEFT JOIN escalation.agents g ON g.agent_id = a.agent_id
+              WHERE a.outcome = 'offered' AND x.status = 'offered'
+                AND (a.expires_at <= as_of OR g.agent_id IS NULL OR NOT g.active
+                     OR g.availability = 'offline')
+              ORDER BY a.expires_at, a.assignment_id
+              LIMIT batch_size
+                FOR UPDATE OF x SKIP LOCKED LOOP
+        IF escalation.requeue(o.escalation_id, o.outcome, 'escalation routing', o.note, as_of) THEN
+            handled := handled + 1;
+        END IF;
+    END LOOP;
+    -- 2. queued escalations, most urgent first, to their best agents
+    IF handled < batch_size THEN
+        FOR p IN SELECT * FROM escalation.route_plan(as_of, batch_size - handled) LOOP
+            SELECT * INTO e FROM escalation.escalations x
+             WHERE x.escalation_id = p.escalation_id AND x.status = 'queued'
+               FOR UPDATE SKIP LOCKED;
+            CONTINUE WHEN NOT FOUND;
+            IF p.action = 'overflow' THEN
+                IF escalation.overflow(e, p.agent_ids[1], p.decision, p.note, as_of) THEN
+                    handled := handled + 1;
+                END IF;
+                CONTINUE;
+            END IF;
+            -- the best agent, or the next best if its last slot went meanwhile
+            FOR i IN 1 .. cardinality(p.agent_ids) LOOP
+                IF escalation.offer(e, p.agent_ids[i],
+                                    CASE WHEN p.decision ? 'previous_agent' AND i = 1
+                                         THEN 'reopen' ELSE 'routed' END,
+                                    CASE WHEN i = 1 THEN p.decision
+                                         ELSE (p.decision - 'factors' - 'runner_up')
+                                              || jsonb_build_object('agent_id', p.agent_ids[i],
+                                                                    'total', p.totals[i], 'rank', i)
+                                    END,
+                                    p.note, as_of) THEN
+                    handled := handled + 1;
+                    EXIT;
+                END IF;
+            END LOOP;
+        END LOOP;
+    END IF;
+    RETURN handled;
+END
+$$;
+COMMENT ON FUNCTION escalation.route(timestamptz, integer) IS
+  'one routing batch: re-queues offers that timed out or whose agent went offline, then offers queued escalations (most urgent first, FOR UPDATE SKIP LOCKED) to their best-fit agents within capacity, or overflows them; returns how many it handled. run_batch() calls it';
+
+CREATE FUNCTION escalation.decline(escalation_id bigint, agent_id text, reason text DEFAULT NULL,
+                                   as_of timestamptz DEFAULT now())
+RETURNS escalation.escalations
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e escalation.escalations;
+BEGIN
+    SELECT * INTO e FROM escalation.escalations x
+     WHERE x.escalation_id = decline.escalation_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'escalation % does not exist', decline.escalation_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    IF e.status <> 'offered' OR e.agent_id IS DISTINCT FROM decline.agent_id THEN
+        RAISE EXCEPTION 'escalation % is not offered to agent "%"', decline.escalation_id, decline.agent_id
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM escalation.requeue(e.escalation_id, 'declined', decline.agent_id,
+                               'declined' || COALESCE(': ' || reason, ''), as_of);
+    SELECT * INTO e FROM escalation.escalations x WHERE x.escalation_id = decline.escalation_id;
+    RETURN e;
+END
+$$;
+COMMENT ON FUNCTION escalation.decline(bigint, text, text, timestamptz) IS
+  'the agent an escalation is offered to declines it: back to the queue with its original age; routing skips this agent for it';
+
+CREATE FUNCTION escalation.reassign(escalation_id bigint, agent_id text, reason text,
+                                    as_of timestamptz DEFAULT now())
+RETURNS escalation.escalations
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e escalation.escalations;
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'reassigning an escalation needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO e FROM escalation.escalations x
+     WHERE x.escalation_id = reassign.escalation_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'escalation % does not exist', reassign.escalation_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF e.status NOT IN ('queued', 'offered') THEN
+        RAISE EXCEPTION 'escalation % is %; only queued or offered escalations can be reassigned',
+            reassign.escalation_id, e.status USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF e.status = 'offered' THEN
+        PERFORM escalation.requeue(e.escalation_id, 'withdrawn', session_user::text,
+                                   'reassigned: ' || reason, as_of);
+        SELECT * INTO e FROM escalation.escalations x WHERE x.escalation_id = reassign.escalation_id;
+    END IF;
+    IF NOT escalation.offer(e, reassign.agent_id, 'reassigned',
+                            jsonb_build_object('agent_id', reassign.agent_id, 'by', session_user::text),
+                            reason, as_of) THEN
+        RAISE EXCEPTION 'agent "%" cannot take escalation %', reassign.agent_id, reassign.escalation_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The agent does not exist, is inactive or offline, or is at capacity.';
+    END IF;
+    SELECT * INTO e FROM escalation.escalations x WHERE x.escalation_id = reassign.escalation_id;
+    RETURN e;
+END
+$$;
+COMMENT ON FUNCTION escalation.reassign(bigint, text, text, timestamptz) IS
+  'offer a queued or offered escalation to a given agent (within its capacity), withdrawing any open offer';
+
+CREATE FUNCTION escalation.reescalate(escalation_id bigint, reason text,
+                                      target_team text DEFAULT NULL, target_skills text[] DEFAULT NULL,
+                                      target_tier integer DEFAULT NULL, kind text DEFAULT 'hierarchical',
+                                      as_of timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    p escalation.escalations;
+    child bigint;
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 're-escalating needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF kind IS NULL OR kind NOT IN ('functional', 'hierarchical') THEN
+        RAISE EXCEPTION 'kind must be "functional" or "hierarchical", not "%"', kind
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF target_team IS NULL AND target_skills IS NULL AND target_tier IS NULL THEN
+        RAISE EXCEPTION 'a re-escalation needs a target team, skills or tier'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF target_team IS NOT NULL AND NOT EXISTS (SELECT 1 FROM escalation.teams t WHERE t.name = target_team) THEN
+        RAISE EXCEPTION 'team "%" does not exist', target_team USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    SELECT * INTO p FROM escalation.escalations x WHERE x.escalation_id = reescalate.escalation_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'escalation % does not exist', escalation_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF p.status NOT IN ('queued', 'offered', 'accepted') THEN
+        RAISE EXCEPTION 'escalation % is %; only an open escalation can be re-escalated', escalation_id, p.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF p.level >= 9 THEN
+        RAISE EXCEPTION 'escalation % is at the highest level', escalation_id
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    INSERT INTO escalation.escalations AS e
+        (source_id, ticket_key, level, kind, origin, target_team, target_skills, target_tier,
+         severity, reasons, context, language, parent_id, created_at, updated_at, last_actor, last_note)
+    VALUES (p.source_id, p.ticket_key, p.level + 1, kind, 'reescalation', target_team, target_skills,
+            target_tier, p.severity,
+            jsonb_build_array(jsonb_build_object('rule', NULL, 'kind', 'reescalation',
+                                                 'from', p.escalation_id, 'from_team', p.target_team,
+                                                 'by', session_user::text, 'reason', reason)),
+            p.context, p.language, p.escalation_id, as_of, as_of, session_user::text, reason)
+    RETURNING e.escalation_id INTO child;
+    PERFORM escalation.set_status(p.escalation_id, 'cancelled', NULL,
+                                  're-escalated to ' || child || ': ' || reason, as_of);
+    RETURN child;
+END
+$$;
+COMMENT ON FUNCTION escalation.reescalate(bigint, text, text, text[], integer, text, timestamptz) IS
+  'escalate an open escalation further: a child one level up (to another team: functional; upward: hierarchical) linked by parent_id, with the reason; the parent is closed (cancelled, "re-escalated to N")';
+
+CREATE VIEW escalation.reescalations AS
+WITH RECURSIVE chain AS (
+    SELECT e.escalation_id, e.parent_id, e.escalation_id AS root_id, 0 AS depth
+      FROM escalation.escalations e WHERE e.parent_id IS NULL
+    UNION ALL
+    SELECT c.escalation_id, c.parent_id, chain.root_id, chain.depth + 1
+      FROM escalation.escalations c JOIN chain ON c.parent_id = chain.escalation_id
+)
+SELECT chain.root_id, chain.depth, c.escalation_id, c.parent_id, c.kind,
+       p.target_team AS from_team, c.target_team AS to_team,
+       (c.kind = 'functional' AND p.kind = 'functional'
+        AND c.target_team IS DISTINCT FROM p.target_team) AS misroute,
+       c.reasons -> 0 ->> 'reason' AS reason, c.created_at
+  FROM chain
+  JOIN escalation.escalations c ON c.escalation_id = chain.escalation_id
+  JOIN escalation.escalations p ON p.escalation_id = chain.parent_id;
+COMMENT ON VIEW escalation.reescalations IS
+  'every re-escalation: its chain (root and depth), from which team to which, and whether it was a misroute (a functional escalation sent on to a different functional team)';
+
+CREATE FUNCTION escalation.handoff(ticket_table regclass, ticket_key text, bot text,
+                                   action text, skills text[] DEFAULT NULL,
+                                   tried jsonb DEFAULT NULL, worked jsonb DEFAULT NULL,
+                                   target_team text DEFAULT NULL, severity integer DEFAULT 2,
+                                   language text DEFAULT NULL, summary text DEFAULT NULL,
+                                   as_of timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    src integer;
+    ctx jsonb;
+    h jsonb;
+    eid bigint;
+BEGIN
+    SELECT s.source_id INTO src FROM escalation.sources s
+     WHERE s.ticket_table = handoff.ticket_table AND s.attached;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
+    END IF;
+    IF bot IS NULL OR btrim(bot) = '' OR action IS NULL OR btrim(action) = '' THEN
+        RAISE EXCEPTION 'a handoff needs the bot''s name and the action needed from a human'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF skills IS NULL AND target_team IS NULL THEN
+        RAISE EXCEPTION 'a handoff needs the skills the action needs or a target team'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT escalation.is_clean_text_array(skills) THEN
+        RAISE EXCEPTION 'skills must be a non-empty array without NULL or blank elements'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF severity IS NULL OR severity NOT BETWEEN 1 AND 4 THEN
+        RAISE EXCEPTION 'severity must be between 1 and 4, not %', coalesce(severity::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF target_team IS NOT NULL AND NOT EXISTS (SELECT 1 FROM escalation.teams t WHERE t.name = target_team) THEN
+        RAISE EXCEPTION 'team "%" does not exist', target_team USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    ctx := escalation.ticket_context(src, ticket_key);
+    IF ctx IS NULL THEN
+        RAISE EXCEPTION 'ticket % does not exist in %', ticket_key, ticket_table USING ERRCODE = 'no_data_found';
+    END IF;
+    h := jsonb_build_object('from', bot, 'action', action, 'skills', skills, 'tried', tried,
+                            'worked', worked, 'summary', summary, 'at', as_of);
+    ctx := ctx || jsonb_build_object('handoff', h, 'tried', tried);
+    INSERT INTO escalation.escalations AS e
+        (source_id, ticket_key, level, kind, origin, target_team, target_skills, severity,
+         reasons, context, language, created_at, updated_at, last_actor, last_note)
+    VALUES (src, ticket_key, 1, 'functional', 'handoff', target_team, skills, severity,
+            jsonb_build_array(jsonb_build_object('rule', NULL, 'kind', 'handoff', 'by', bot,
+                                                 'action', action, 'tried', tried, 'worked', worked)),
+            ctx, language, as_of, as_of, bot, action)
+    ON CONFLICT (source_id, ticket_key, level, target_key)
+       WHERE status IN ('queued', 'offered', 'accepted')
+    DO NOTHING
+    RETURNING e.escalation_id INTO eid;
+    IF eid IS NULL THEN
+        RAISE EXCEPTION 'ticket % already has an open escalation for this target', ticket_key
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    RETURN eid;
+END
+$$;
+COMMENT ON FUNCTION escalation.handoff(regclass, text, text, text, text[], jsonb, jsonb, text, integer, text, text, timestamptz) IS
+  'a bot or AI agent hands a ticket to a human: what it tried, what worked and the action needed go into the context snapshot and the reasons; the skills the action needs are what routing requires';
+
+SELECT pg_catalog.pg_extension_config_dump('escalation.routing_weights', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.routing_settings', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.routing_sources', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.assignments', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.assignments_assignment_id_seq', '');
+
+-- the functions created above come after section 8's REVOKE ... FROM PUBLIC
+REVOKE ALL ON FUNCTION escalation.routing_config(), escalation.agent_load(text),
+      escalation.route_plan(timestamptz, integer), escalation.explain_route(bigint, timestamptz),
+      escalation.close_offer(), escalation.check_accept(bigint, text),
+      escalation.write_assignee(integer, text, text),
+      escalation.offer(escalation.escalations, text, text, jsonb, text, timestamptz),
+      escalation.requeue(bigint, text, text, text, timestamptz),
+      escalation.overflow(escalation.escalations, text, jsonb, text, timestamptz),
+      escalation.route(timestamptz, integer),
+      escalation.decline(bigint, text, text, timestamptz),
+      escalation.reassign(bigint, text, text, timestamptz),
+      escalation.reescalate(bigint, text, text, text[], integer, text, timestamptz),
+      escalation.handoff(regclass, text, text, text, text[], jsonb, jsonb, text, integer, text, text, timestamptz)
+      FROM PUBLIC;
+REVOKE ALL ON escalation.routing_weights, escalation.routing_settings, escalation.routing_sources,
+      escalation.assignments, escalation.reescalations FROM PUBLIC;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON escalation.routing_weights, escalation.routing_settings,
+      escalation.routing_sources TO escalation_admin;
+GRANT SELECT ON escalation.routing_weights, escalation.routing_settings, escalation.routing_sources
+      TO escalation_agent, escalation_analyst;
+GRANT SELECT ON escalation.assignments, escalation.reescalations
+      TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT EXECUTE ON FUNCTION escalation.routing_config(), escalation.agent_load(text)
+      TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT EXECUTE ON FUNCTION
+      escalation.route(timestamptz, integer),
+      escalation.route_plan(timestamptz, integer),
+      escalation.reassign(bigint, text, text, timestamptz)
+      TO escalation_admin;
+GRANT EXECUTE ON FUNCTION
+      escalation.explain_route(bigint, timestamptz),
+      escalation.decline(bigint, text, text, timestamptz),
+      escalation.reescalate(bigint, text, text, text[], integer, text, timestamptz),
+      escalation.handoff(regclass, text, text, text, text[], jsonb, jsonb, text, integer, text, text, timestamptz)
+      TO escalation_admin, escalation_agent;
 
 --------------------------------------------------------------------------
 -- Learned triage and predictive escalation (issue 6, sections 2 and 3)

@@ -19,8 +19,10 @@
 # Environment:
 #   BENCH_SECONDS    length of one pgbench run (default 15)
 #   BENCH_ROUNDS     alternating rounds (default 7)
-#   BENCH_BREAKDOWN  1 (default) adds one attached run with all rules disabled
-#                    and one without the pattern rules, to show where time goes
+#   BENCH_BREAKDOWN  1 (default) adds attached runs with all rules disabled,
+#                    without the pattern rules, with all rules, and with all
+#                    rules but no requester's tickets in the snapshot, to
+#                    show where time goes
 #   BENCH_PERF       1 records a perf profile of the backend during one more
 #                    attached run (needs perf; report in bench/out/)
 #   BENCH_HISTORY    tickets of history per table before the runs (default 100000)
@@ -208,6 +210,12 @@ if [ "${BENCH_BREAKDOWN:-1}" = 1 ]; then
     echo "   keyword and condition rules only (no pattern rule):      $(run attached "$SECS") µs"
     psql_q -c "UPDATE escalation.rules SET enabled = true"
     echo "   all 50 rules (as measured above, for comparison):         $(run attached "$SECS") µs"
+    # what the requester's other tickets cost in the snapshot, on the tables
+    # as they have grown by now (LIMIT 0: the executor fetches none)
+    psql_q -c "ALTER DATABASE \"$PGDATABASE\" SET escalation.context_tickets = 0"
+    echo "   all 50 rules, snapshot without the requester's tickets:  $(run attached "$SECS") µs"
+    psql_q -c "ALTER DATABASE \"$PGDATABASE\" RESET escalation.context_tickets"
+    echo "   requester's tickets per requester by now (attached table): $(scalar "SELECT round(count(*)::numeric / count(DISTINCT requester), 2) FROM helpdesk.tickets")"
 fi
 
 if [ "${BENCH_PERF:-0}" = 1 ]; then

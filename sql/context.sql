@@ -120,3 +120,29 @@ SELECT escalation.ticket_context(:sid, '999') IS NULL AS unknown_ticket_is_null;
 SELECT regress_error(format($$SELECT escalation.ticket_context(%s, 'not a number')$$, :sid)) AS not_a_key;
 SELECT escalation.ticket_context(:sid, NULL) IS NULL AS null_key_is_null;
 SELECT regress_error($$SELECT escalation.ticket_context(-1, '1')$$) AS unknown_source;
+
+-- a new ticket's conversation: unqueried when the messages table's foreign
+-- key guarantees there is none yet; queried when the key is deferrable (a
+-- message may then be written before its ticket, in the same transaction)
+CREATE TABLE ctx_hd.dtickets (id integer PRIMARY KEY, body text, requester text);
+CREATE TABLE ctx_hd.dmessages (
+    id        serial PRIMARY KEY,
+    ticket_id integer NOT NULL REFERENCES ctx_hd.dtickets (id) DEFERRABLE INITIALLY DEFERRED,
+    body      text
+);
+SELECT escalation.attach('ctx_hd.dtickets', key => 'id', body => 'body', requester => 'requester',
+           messages => 'ctx_hd.dmessages', message_ticket => 'ticket_id', message_body => 'body') AS dsid \gset
+INSERT INTO escalation.rules (name, source_id, keywords, target_team)
+VALUES ('context: deferred outage', :dsid, '{outage}', 'tier2');
+BEGIN;
+INSERT INTO ctx_hd.dmessages (ticket_id, body) VALUES (1, 'written before its ticket');
+INSERT INTO ctx_hd.dtickets VALUES (1, 'outage', 'bo@example.com');
+COMMIT;
+SELECT jsonb_path_query_array(context, '$.messages[*].body') AS messages
+  FROM escalation.escalations WHERE source_id = :dsid AND ticket_key = '1';
+-- the same tables with a key that is not deferrable: a new ticket's
+-- conversation is empty without a query
+ALTER TABLE ctx_hd.dmessages ALTER CONSTRAINT dmessages_ticket_id_fkey NOT DEFERRABLE;
+INSERT INTO ctx_hd.dtickets VALUES (2, 'outage', 'bo@example.com');
+SELECT context->'messages' AS messages, jsonb_path_query_array(context, '$.requester_tickets[*].key') AS others
+  FROM escalation.escalations WHERE source_id = :dsid AND ticket_key = '2';

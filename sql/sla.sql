@@ -14,6 +14,8 @@
 --
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+-- routing (run_batch's last step) is off here: this file is about clocks
+INSERT INTO escalation.routing_settings (enabled) VALUES (false);
 SET IntervalStyle = 'postgres';
 
 CREATE SCHEMA sla_hd;
@@ -352,8 +354,18 @@ INSERT INTO sla_hd.tickets (id, subject, created_at, updated_at)
 VALUES (11, 'untracked', '2024-03-12 08:00+00', '2024-03-12 08:00+00');
 SELECT count(*) AS clocks_of_11 FROM escalation.clocks WHERE ticket_key = '11';
 
+-- after detach, nothing of the source fires again: a cycle retires (stops)
+-- its due clocks instead of firing them; the others have nothing left to fire
+SELECT count(*) > 0 AS open_clocks FROM escalation.clocks c
+ WHERE c.source_id = :sid AND c.state IN ('running', 'paused');
 SELECT escalation.detach('sla_hd.tickets');
+SELECT escalation.run_cycle('2024-06-01 00:00+00') >= 0 AS cycled;
+SELECT count(*) AS still_running, count(*) FILTER (WHERE next_at IS NOT NULL) AS still_due
+  FROM escalation.clocks c WHERE c.source_id = :sid AND c.state IN ('running', 'paused');
+SELECT count(*) AS fired_after_detach FROM escalation.clock_firings f
+ WHERE f.source_id = :sid AND f.fired_at = '2024-06-01 00:00+00';
 DROP SCHEMA sla_hd CASCADE;
 DROP FUNCTION public.say(integer, text, timestamptz, boolean);
 DROP FUNCTION public.clocks(integer);
 DROP FUNCTION public.firings(integer);
+DELETE FROM escalation.routing_settings;

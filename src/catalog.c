@@ -296,6 +296,43 @@ watch(Oid relid)
 	config->watched[config->nwatched++] = relid;
 }
 
+/*
+ * Can a message reference a ticket only while that ticket exists?  True
+ * when a validated, not deferrable foreign key ties the messages table's
+ * ticket column to the ticket table's key and no action of it sets a
+ * default.  Then a ticket being inserted has no message the statement
+ * inserting it can see (one referencing its key would have needed a ticket
+ * with that key, which the key's uniqueness and the foreign key's delete
+ * action rule out), and the snapshot of a new ticket leaves the
+ * conversation unqueried.  A change of the constraint invalidates the
+ * messages table, and so this source.
+ */
+static bool
+messages_follow_tickets(EscSource *src)
+{
+	StringInfoData sql;
+	bool		isnull;
+	bool		result;
+
+	if (src->msgcols[ESC_MSG_TICKET].attnum <= 0 || src->cols[ESC_ROLE_KEY].attnum <= 0)
+		return false;
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT EXISTS (SELECT FROM pg_catalog.pg_constraint c "
+					 "WHERE c.contype = 'f' AND c.conrelid = %u AND c.confrelid = %u "
+					 "AND c.conkey = '{%d}' AND c.confkey = '{%d}' "
+					 "AND NOT c.condeferrable AND c.convalidated "
+					 "AND c.confdeltype <> 'd' AND c.confupdtype <> 'd')",
+					 src->msg_relid, src->relid,
+					 src->msgcols[ESC_MSG_TICKET].attnum, src->cols[ESC_ROLE_KEY].attnum);
+	spi_select(sql.data, "foreign keys");
+	result = SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) &&
+		!isnull;
+	pfree(sql.data);
+	return result;
+}
+
 static EscSource *
 find_source(int32 source_id)
 {
@@ -651,6 +688,7 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 									(char *) lsecond(kv), src->msg_relname_q)));
 		}
 		watch(src->msg_relid);
+		src->messages_follow_tickets = messages_follow_tickets(src);
 	}
 
 	/* value maps: (role, raw, meaning) */

@@ -384,6 +384,7 @@ typedef struct EscSource
 	Oid			msg_relid;
 	char	   *msg_relname_q;
 	EscColumn	msgcols[ESC_NUM_MSG_ROLES];
+	bool		messages_follow_tickets;	/* a new ticket has no messages */
 	/* rules, compiled for this source */
 	EscLexicon *lexicon;
 	int			nrules;
@@ -397,6 +398,7 @@ typedef struct EscSource
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
 	SPIPlanPtr	context_plan;
+	SPIPlanPtr	context_plan_new;	/* for a new ticket without messages */
 } EscSource;
 
 extern void esc_cache_init(void);
@@ -497,7 +499,7 @@ typedef struct EscFired
 extern int	esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired);
 extern void esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule,
 							  EscFacts *facts, EscVerdict *v);
-extern Datum esc_build_context(EscSource *src, EscRow *row);
+extern Datum esc_build_context(EscSource *src, EscRow *row, bool new_ticket);
 extern Datum esc_cstring_to_jsonb(const char *s);
 extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,
 					   bool may_exist);
@@ -559,6 +561,116 @@ extern int64 esc_business_between(const EscCalendar *cal, TimestampTz from, Time
 typedef void (*EscPeriodEmit) (void *arg, TimestampTz starts, TimestampTz ends);
 extern void esc_business_periods(const EscCalendar *cal, TimestampTz from, TimestampTz to,
 								 EscPeriodEmit emit, void *arg);
+
+/* ---------- route.c: agent fit score and choice (pure: no SPI, no catalog) */
+
+typedef enum EscRouteFactor
+{
+	ESC_RF_SKILLS = 0,
+	ESC_RF_TIER,
+	ESC_RF_WORKLOAD,
+	ESC_RF_AVAILABILITY,
+	ESC_RF_SHIFT,
+	ESC_RF_LANGUAGE,
+	ESC_RF_CONTINUITY,
+	ESC_RF_FAIRNESS,
+	ESC_RF_COUNT
+} EscRouteFactor;
+
+/* why an agent is not a candidate; ESC_RX_NONE: it is one */
+typedef enum EscRouteExclusion
+{
+	ESC_RX_NONE = 0,
+	ESC_RX_INACTIVE,
+	ESC_RX_OFFLINE,
+	ESC_RX_OUTSIDE_SHIFT,
+	ESC_RX_SKIPPED,				/* declined it, or let its offer time out */
+	ESC_RX_TEAM,
+	ESC_RX_TIER,
+	ESC_RX_SKILL,				/* lacks a mandatory skill */
+	ESC_RX_OPTIONAL_SKILL,		/* lacks an optional skill, not relaxed yet */
+	ESC_RX_CAPACITY,
+	ESC_RX_COUNT
+} EscRouteExclusion;
+
+typedef enum EscAvailability
+{
+	ESC_AVAIL_ONLINE = 0,
+	ESC_AVAIL_AWAY,
+	ESC_AVAIL_OFFLINE
+} EscAvailability;
+
+/* an agent, as routing sees it; skills are ids into the batch's skill list */
+typedef struct EscRouteAgent
+{
+	char	   *agent_id;
+	int			team;			/* team index, -1 none */
+	int			tier;
+	int			capacity;
+	int			load;			/* escalations counted against capacity */
+	EscAvailability availability;
+	bool		active;
+	bool		has_shift;		/* has a shift calendar */
+	bool		in_shift;
+	double		shift_left;		/* seconds left in the current working period */
+	double		since_last;		/* seconds since its last assignment, < 0: never */
+	uint64	   *skills;			/* bitmap of skill ids, nwords words */
+	uint8	   *levels;			/* per skill id: 0 none, 1..5 */
+	uint64		languages;		/* bitmap of language ids < 64 */
+} EscRouteAgent;
+
+/* an escalation to place */
+typedef struct EscRouteRequest
+{
+	bool		hierarchical;
+	int			team;			/* team index; -1 any; -2 a team with no agent */
+	int			tier;			/* 0: none */
+	int			nwords;			/* words of the skill bitmaps */
+	uint64	   *mandatory;		/* bitmap */
+	uint64	   *optional;		/* bitmap */
+	bool		unknown_skill;	/* a mandatory skill no agent has */
+	bool		unknown_optional;	/* an optional skill no agent has */
+	int			nrequested;		/* mandatory + optional skill ids below */
+	int		   *requested;
+	bool		relaxed;		/* optional skills no longer filter */
+	int			language;		/* language id; -1 none; -2 nobody speaks it */
+	int			nskip;
+	const int  *skip;			/* agent indexes: declined or timed out */
+	int			ncontinuity;
+	const int  *continuity_agent;	/* agent indexes with recent good work */
+	const double *continuity;	/* 0..1 */
+	int			prefer;			/* agent index: the reopened ticket's previous
+								 * agent, -1 none */
+} EscRouteRequest;
+
+typedef struct EscRouteWeights
+{
+	double		w[ESC_RF_COUNT];
+} EscRouteWeights;
+
+typedef struct EscRouteScore
+{
+	EscRouteExclusion excluded;
+	double		f[ESC_RF_COUNT];	/* each factor, 0..1 */
+	double		total;			/* sum of weight * factor */
+} EscRouteScore;
+
+typedef struct EscRouteChoice
+{
+	int			agent;			/* agent index */
+	double		total;
+} EscRouteChoice;
+
+extern const char *const esc_route_factor_names[ESC_RF_COUNT];
+extern const double esc_route_default_weights[ESC_RF_COUNT];
+extern const char *const esc_route_exclusion_names[ESC_RX_COUNT];
+extern EscRouteExclusion esc_route_filter(const EscRouteRequest *req, const EscRouteAgent *a,
+										  int index);
+extern void esc_route_score(const EscRouteRequest *req, const EscRouteAgent *a, int index,
+							const EscRouteWeights *w, EscRouteScore *out);
+extern int	esc_route_choose(const EscRouteRequest *req, const EscRouteAgent *agents,
+							 const int *cand, int ncand, const EscRouteWeights *w,
+							 int k, EscRouteChoice *top, bool *preferred);
 
 /* ---------- guc.c */
 extern bool esc_enabled;

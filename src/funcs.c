@@ -193,7 +193,7 @@ escalation_ticket_context(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	}
 	esc_read_ticket(src, ticket, tdesc, &row, GetCurrentTransactionStartTimestamp(), true);
-	result = esc_build_context(src, &row);
+	result = esc_build_context(src, &row, false);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

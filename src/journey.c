@@ -17,9 +17,16 @@
  * UPDATEs (an open escalation that got the new reasons instead) are still
  * recorded here.
  *
+ * Rows loaded with COPY carry their history with them: pg_restore loads
+ * escalations and then their events, and a journey written again for the
+ * restored rows would collide with the restored one.  So COPY into
+ * escalation.escalations writes no events (a bulk load by hand neither).
+ *
  * Events: created; reasons_added (a further rule fired on an open
  * escalation); offered, accepted, resolved, cancelled (the new status);
  * requeued (offered -> queued); updated (agent or severity changed).
+ * An offer's detail carries the routing decision (agent, factors, weights)
+ * that routing stored with it (escalations.routing).
  *
  *-------------------------------------------------------------------------
  */
@@ -29,8 +36,10 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/portal.h"
 #include "utils/rel.h"
 
 #include "escalation.h"
@@ -52,12 +61,13 @@ esc_journey_own_created(bool own)
 enum
 {
 	C_ID, C_SOURCE, C_TICKET, C_STATUS, C_REASONS, C_SEVERITY, C_TEAM,
-	C_AGENT, C_ACTOR, C_NOTE, C_UPDATED, C_ORIGIN, NCOLS
+	C_AGENT, C_ACTOR, C_NOTE, C_UPDATED, C_ORIGIN, C_ROUTING, NCOLS
 };
 
 static const char *const names[NCOLS] = {
 	"escalation_id", "source_id", "ticket_key", "status", "reasons", "severity",
-	"target_team", "agent_id", "last_actor", "last_note", "updated_at", "origin"
+	"target_team", "agent_id", "last_actor", "last_note", "updated_at", "origin",
+	"routing"
 };
 
 static bool
@@ -98,8 +108,8 @@ escalation_record_event(PG_FUNCTION_ARGS)
 				oldtup = NULL;
 	int			att[NCOLS];
 	const char *event;
-	Datum		args[13];
-	char		nulls[13];
+	Datum		args[14];
+	char		nulls[14];
 	bool		isnull;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -110,6 +120,10 @@ escalation_record_event(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired AFTER ROW", "record_event")));
+
+	/* COPY (pg_restore): the rows bring their own journey */
+	if (ActivePortal != NULL && ActivePortal->commandTag == CMDTAG_COPY)
+		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(td->tg_relation);
 	for (int i = 0; i < NCOLS; i++)
@@ -155,8 +169,8 @@ escalation_record_event(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	if (event_plan == NULL)
 	{
-		Oid			types[13] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-			TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+		Oid			types[14] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+			TEXTOID, TEXTOID, JSONBOID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, JSONBOID};
 
 		event_plan = esc_prepare_kept_plan(
 			"INSERT INTO escalation.events (escalation_id, source_id, ticket_key, event, "
@@ -165,8 +179,11 @@ escalation_record_event(PG_FUNCTION_ARGS)
 			"  CASE $4 WHEN 'created' THEN pg_catalog.jsonb_build_object("
 			"            'reasons', $9, 'severity', $10, 'target_team', $11) "
 			"          WHEN 'reasons_added' THEN pg_catalog.jsonb_build_object('reasons', $9) "
+			"          WHEN 'offered' THEN CASE WHEN $14 IS NULL "
+			"            THEN pg_catalog.jsonb_build_object('agent_id', $12) "
+			"            ELSE pg_catalog.jsonb_build_object('agent_id', $12, 'routing', $14) END "
 			"          ELSE pg_catalog.jsonb_build_object('agent_id', $12) END, $13)",
-			13, types);
+			14, types);
 	}
 
 	memset(nulls, ' ', sizeof(nulls));
@@ -180,9 +197,10 @@ escalation_record_event(PG_FUNCTION_ARGS)
 		nulls[4] = 'n';
 	args[5] = heap_getattr(newtup, att[C_STATUS], desc, &isnull);
 	{
-		static const int cols[7] = {C_ACTOR, C_NOTE, C_REASONS, C_SEVERITY, C_TEAM, C_AGENT, C_UPDATED};
+		static const int cols[8] = {C_ACTOR, C_NOTE, C_REASONS, C_SEVERITY, C_TEAM, C_AGENT,
+		C_UPDATED, C_ROUTING};
 
-		for (int i = 0; i < 7; i++)
+		for (int i = 0; i < 8; i++)
 		{
 			args[6 + i] = heap_getattr(newtup, att[cols[i]], desc, &isnull);
 			if (isnull)

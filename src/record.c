@@ -260,13 +260,32 @@ esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule, EscFacts *facts
 }
 
 /*
- * The part of the context snapshot built here, from the row we already
- * hold: the source, the mapped ticket fields and the account.
+ * A reason as the "created" journey event records it: the rule, without
+ * the evidence.
  */
-static Datum
-context_base(EscSource *src, EscRow *row)
+static void
+append_reason_rule(StringInfo buf, EscRule *rule, EscFacts *facts)
 {
-	StringInfoData buf;
+	bool		first = true;
+
+	appendStringInfoChar(buf, '{');
+	json_str(buf, &first, "rule", rule->name);
+	json_key(buf, &first, "rule_id");
+	appendStringInfo(buf, "%d", rule->rule_id);
+	json_str(buf, &first, "on", facts->is_message ? "message" : "ticket");
+	json_key(buf, &first, "severity");
+	appendStringInfo(buf, "%d", rule->severity);
+	appendStringInfoChar(buf, '}');
+}
+
+/*
+ * The part of the context snapshot built here, from the row we already
+ * hold: the source, the mapped ticket fields and the account.  Appended to
+ * buf as a JSON object left open, so that the queried parts can follow.
+ */
+static void
+context_base(StringInfo buf, EscSource *src, EscRow *row)
+{
 	bool		first = true;
 	bool		tfirst = true;
 	EscAccount *acc = row->facts.account;
@@ -275,48 +294,47 @@ context_base(EscSource *src, EscRow *row)
 	if (acc == NULL && row->vals[ESC_ROLE_ACCOUNT] != NULL)
 		acc = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	json_key(&buf, &first, "source");
-	escape_json(&buf, src->name);
-	json_key(&buf, &first, "ticket");
+	appendStringInfoChar(buf, '{');
+	json_key(buf, &first, "source");
+	escape_json(buf, src->name);
+	json_key(buf, &first, "ticket");
 	if (!row->present)
-		appendStringInfoString(&buf, "null");
+		appendStringInfoString(buf, "null");
 	else
 	{
-		appendStringInfoChar(&buf, '{');
-		json_str(&buf, &tfirst, "key", row->key);
+		appendStringInfoChar(buf, '{');
+		json_str(buf, &tfirst, "key", row->key);
 		if (src->cols[ESC_ROLE_STATUS].name)
 		{
-			json_str(&buf, &tfirst, "status", row->vals[ESC_ROLE_STATUS]);
-			json_str(&buf, &tfirst, "status_meaning", row->status_meaning);
+			json_str(buf, &tfirst, "status", row->vals[ESC_ROLE_STATUS]);
+			json_str(buf, &tfirst, "status_meaning", row->status_meaning);
 		}
 		if (src->cols[ESC_ROLE_PRIORITY].name)
-			json_str(&buf, &tfirst, "priority", row->facts.priority);
+			json_str(buf, &tfirst, "priority", row->facts.priority);
 		if (src->cols[ESC_ROLE_CHANNEL].name)
-			json_str(&buf, &tfirst, "channel", row->facts.channel);
+			json_str(buf, &tfirst, "channel", row->facts.channel);
 		if (src->cols[ESC_ROLE_SUBJECT].name)
-			json_str(&buf, &tfirst, "subject", row->vals[ESC_ROLE_SUBJECT]);
+			json_str(buf, &tfirst, "subject", row->vals[ESC_ROLE_SUBJECT]);
 		if (src->cols[ESC_ROLE_BODY].name && !row->facts.is_message)
 		{
 			int			n = pg_mbcliplen(row->text, row->textlen, body_max);
 
-			json_key(&buf, &tfirst, "text");
-			json_substr(&buf, row->text, 0, n);
+			json_key(buf, &tfirst, "text");
+			json_substr(buf, row->text, 0, n);
 		}
 		for (int r = ESC_ROLE_REQUESTER; r <= ESC_ROLE_TEAM; r++)
 		{
 			static const char *const names[] = {"requester", "account", "assignee", "team"};
 
 			if (src->cols[r].name)
-				json_str(&buf, &tfirst, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
+				json_str(buf, &tfirst, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
 		}
 		if (row->created_at != 0)
 		{
 			/* ISO 8601, as jsonb writes the other times of the snapshot */
 			char		ts[MAXDATELEN + 1];
 
-			json_str(&buf, &tfirst, "created_at",
+			json_str(buf, &tfirst, "created_at",
 					 JsonEncodeDateTime(ts, TimestampTzGetDatum(row->created_at),
 										TIMESTAMPTZOID, NULL));
 		}
@@ -324,25 +342,23 @@ context_base(EscSource *src, EscRow *row)
 		{
 			bool		ffirst = true;
 
-			json_key(&buf, &tfirst, "fields");
-			appendStringInfoChar(&buf, '{');
+			json_key(buf, &tfirst, "fields");
+			appendStringInfoChar(buf, '{');
 			for (int i = 3; i < src->nfields; i++)
-				json_str(&buf, &ffirst, src->fields[i].name, row->facts.field_values[i]);
-			appendStringInfoChar(&buf, '}');
+				json_str(buf, &ffirst, src->fields[i].name, row->facts.field_values[i]);
+			appendStringInfoChar(buf, '}');
 		}
-		appendStringInfoChar(&buf, '}');
+		appendStringInfoChar(buf, '}');
 	}
 	if (row->facts.is_message)
 	{
 		int			n = pg_mbcliplen(row->facts.text, row->facts.textlen, body_max);
 
-		json_key(&buf, &first, "message");
-		json_substr(&buf, row->facts.text, 0, n);
+		json_key(buf, &first, "message");
+		json_substr(buf, row->facts.text, 0, n);
 	}
-	json_key(&buf, &first, "account");
-	append_account_json(&buf, acc);
-	appendStringInfoChar(&buf, '}');
-	return esc_cstring_to_jsonb(buf.data);
+	json_key(buf, &first, "account");
+	append_account_json(buf, acc);
 }
 
 /* does the snapshot need a query (the conversation, the requester's tickets)? */
@@ -353,53 +369,60 @@ context_needs_query(EscSource *src)
 }
 
 /*
- * The SQL expression that completes the snapshot: the base ($base) plus the
- * recent conversation and the requester's other recent tickets.  Parameters
- * are given by number: $key (text), $req (text), $base (jsonb), $authors
- * (jsonb: the author map), $nmsg and $ntix (int4: how many of each).
+ * The query that completes the snapshot: one row of two JSON arrays as
+ * text, the recent conversation and the requester's other recent tickets
+ * (NULL when the source maps no messages table or no requester).  Plain
+ * subqueries and json_agg: the snapshot is put together as text here and
+ * parsed into jsonb once, not built and concatenated as jsonb in SQL.  The
+ * author map is a constant of the plan, which is prepared again when the
+ * configuration changes.  Parameters: $1 the ticket key, $2 the requester
+ * (text), $3 and $4 how many messages and tickets (int4).  Without
+ * with_messages the conversation is '[]' without a query (a new ticket,
+ * when the messages table's foreign key guarantees there is none yet:
+ * src->messages_follow_tickets).
  */
 static void
-append_context_sql(StringInfo sql, EscSource *src, int key_p, int req_p, int base_p,
-				   int authors_p, int nmsg_p, int ntix_p)
+append_context_sql(StringInfo sql, EscSource *src, bool with_messages)
 {
 	EscColumn  *key = &src->cols[ESC_ROLE_KEY];
 	EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
 
-	if (!context_needs_query(src))
-	{
-		appendStringInfo(sql, "$%d", base_p);
-		return;
-	}
-	appendStringInfo(sql, "($%d OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(", base_p);
-	if (OidIsValid(src->msg_relid))
+	appendStringInfoString(sql, "SELECT ");
+	if (OidIsValid(src->msg_relid) && !with_messages)
+		appendStringInfoString(sql, "'[]'::pg_catalog.text, ");
+	else if (OidIsValid(src->msg_relid))
 	{
 		EscColumn  *mc = src->msgcols;
 
-		appendStringInfoString(sql, "'messages', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT ");
+		appendStringInfoString(sql, "(SELECT COALESCE(pg_catalog.json_agg(x), '[]') FROM (SELECT ");
 		if (mc[ESC_MSG_CREATED_AT].name)
 			appendStringInfo(sql, "m.%s AS at, ", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
 		if (mc[ESC_MSG_AUTHOR].name)
-			appendStringInfo(sql, "COALESCE($%d OPERATOR(pg_catalog.->>) m.%s::pg_catalog.text, m.%s::pg_catalog.text) AS author, ",
-							 authors_p,
-							 quote_identifier(mc[ESC_MSG_AUTHOR].name),
-							 quote_identifier(mc[ESC_MSG_AUTHOR].name));
+		{
+			const char *author = quote_identifier(mc[ESC_MSG_AUTHOR].name);
+
+			if (src->author_map_json)
+				appendStringInfo(sql, "COALESCE(%s::pg_catalog.jsonb OPERATOR(pg_catalog.->>) m.%s::pg_catalog.text, m.%s::pg_catalog.text) AS author, ",
+								 quote_literal_cstr(src->author_map_json), author, author);
+			else
+				appendStringInfo(sql, "m.%s::pg_catalog.text AS author, ", author);
+		}
 		if (mc[ESC_MSG_PRIVATE].name)
 			appendStringInfo(sql, "m.%s AS private, ", quote_identifier(mc[ESC_MSG_PRIVATE].name));
-		appendStringInfo(sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $%d::%s",
+		appendStringInfo(sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m WHERE m.%s OPERATOR(pg_catalog.=) $1::%s",
 						 quote_identifier(mc[ESC_MSG_BODY].name), CONTEXT_BODY_MAX,
 						 src->msg_relname_q,
 						 quote_identifier(mc[ESC_MSG_TICKET].name),
-						 key_p,
 						 format_type_be_qualified(mc[ESC_MSG_TICKET].typid));
 		if (mc[ESC_MSG_CREATED_AT].name)
 			appendStringInfo(sql, " ORDER BY m.%s DESC", quote_identifier(mc[ESC_MSG_CREATED_AT].name));
-		appendStringInfo(sql, " LIMIT $%d) x)", nmsg_p);
+		appendStringInfoString(sql, " LIMIT $3) x)::pg_catalog.text, ");
 	}
+	else
+		appendStringInfoString(sql, "NULL::pg_catalog.text, ");
 	if (src->cols[ESC_ROLE_REQUESTER].name)
 	{
-		if (OidIsValid(src->msg_relid))
-			appendStringInfoString(sql, ", ");
-		appendStringInfo(sql, "'requester_tickets', (SELECT COALESCE(pg_catalog.jsonb_agg(x), '[]') FROM (SELECT t.%s::pg_catalog.text AS key",
+		appendStringInfo(sql, "(SELECT COALESCE(pg_catalog.json_agg(x), '[]') FROM (SELECT t.%s::pg_catalog.text AS key",
 						 quote_identifier(key->name));
 		if (src->cols[ESC_ROLE_SUBJECT].name)
 			appendStringInfo(sql, ", t.%s AS subject", quote_identifier(src->cols[ESC_ROLE_SUBJECT].name));
@@ -407,32 +430,32 @@ append_context_sql(StringInfo sql, EscSource *src, int key_p, int req_p, int bas
 			appendStringInfo(sql, ", t.%s AS status", quote_identifier(src->cols[ESC_ROLE_STATUS].name));
 		if (created->name)
 			appendStringInfo(sql, ", t.%s AS created_at", quote_identifier(created->name));
-		appendStringInfo(sql, " FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $%d::%s AND t.%s OPERATOR(pg_catalog.<>) $%d::%s",
+		appendStringInfo(sql, " FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $2::%s AND t.%s OPERATOR(pg_catalog.<>) $1::%s",
 						 src->relname_q,
 						 quote_identifier(src->cols[ESC_ROLE_REQUESTER].name),
-						 req_p,
 						 format_type_be_qualified(src->cols[ESC_ROLE_REQUESTER].typid),
 						 quote_identifier(key->name),
-						 key_p,
 						 format_type_be_qualified(key->typid));
 		if (created->name)
 			appendStringInfo(sql, " ORDER BY t.%s DESC", quote_identifier(created->name));
-		appendStringInfo(sql, " LIMIT $%d) x)", ntix_p);
+		appendStringInfoString(sql, " LIMIT $4) x)::pg_catalog.text");
 	}
-	appendStringInfoString(sql, "))");
+	else
+		appendStringInfoString(sql, "NULL::pg_catalog.text");
 }
 
-/* the author map as a parameter of the context expression */
+/* one queried part of the snapshot: a JSON array as text, unless NULL */
 static void
-author_map_arg(EscSource *src, Datum *arg, char *null)
+append_queried(StringInfo buf, HeapTuple tup, TupleDesc desc, int col, const char *key)
 {
-	if (src->author_map_json)
-		*arg = esc_cstring_to_jsonb(src->author_map_json);
-	else
-	{
-		*arg = (Datum) 0;
-		*null = 'n';
-	}
+	char	   *json = SPI_getvalue(tup, desc, col);
+
+	if (json == NULL)
+		return;
+	appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	appendStringInfoString(buf, json);
 }
 
 /*
@@ -440,43 +463,49 @@ author_map_arg(EscSource *src, Datum *arg, char *null)
  * read-only query per source.  Read-only, it sees the helpdesk's tables as
  * the statement that fired the trigger saw them: not the rows that
  * statement is writing (the message being judged, the other tickets of a
- * multi-row INSERT).
+ * multi-row INSERT).  new_ticket: the row is a ticket being inserted.
+ * Must be called with SPI connected.
  */
 Datum
-esc_build_context(EscSource *src, EscRow *row)
+esc_build_context(EscSource *src, EscRow *row, bool new_ticket)
 {
-	Datum		base = context_base(src, row);
-	Datum		args[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	bool		isnull;
+	StringInfoData buf;
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 
-	if (!context_needs_query(src) || row->key == NULL)
-		return base;
+	initStringInfo(&buf);
+	context_base(&buf, src, row);
 
-	if (src->context_plan == NULL)
+	if (context_needs_query(src) && row->key != NULL)
 	{
-		StringInfoData sql;
-		Oid			argtypes[6] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, INT4OID, INT4OID};
+		bool		with_messages = !(new_ticket && src->messages_follow_tickets);
+		SPIPlanPtr *plan = with_messages ? &src->context_plan : &src->context_plan_new;
 
-		initStringInfo(&sql);
-		appendStringInfoString(&sql, "SELECT ");
-		append_context_sql(&sql, src, 1, 2, 3, 4, 5, 6);
-		src->context_plan = esc_prepare_config_plan(sql.data, 6, argtypes);
+		if (*plan == NULL)
+		{
+			StringInfoData sql;
+			Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, INT4OID};
+
+			initStringInfo(&sql);
+			append_context_sql(&sql, src, with_messages);
+			*plan = esc_prepare_config_plan(sql.data, 4, argtypes);
+		}
+
+		args[0] = CStringGetTextDatum(row->key);
+		args[1] = row->requester ? CStringGetTextDatum(row->requester) : (Datum) 0;
+		if (row->requester == NULL)
+			nulls[1] = 'n';
+		args[2] = Int32GetDatum(esc_context_messages);
+		args[3] = Int32GetDatum(esc_context_tickets);
+		if (SPI_execute_plan(*plan, args, nulls, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not build escalation context");
+		append_queried(&buf, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "messages");
+		append_queried(&buf, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "requester_tickets");
 	}
-
-	args[0] = CStringGetTextDatum(row->key);
-	args[1] = row->requester ? CStringGetTextDatum(row->requester) : (Datum) 0;
-	if (row->requester == NULL)
-		nulls[1] = 'n';
-	args[2] = base;
-	author_map_arg(src, &args[3], &nulls[3]);
-	args[4] = Int32GetDatum(esc_context_messages);
-	args[5] = Int32GetDatum(esc_context_tickets);
-	if (SPI_execute_plan(src->context_plan, args, nulls, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not build escalation context");
-	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-										   1, &isnull), false, -1);
+	appendStringInfoChar(&buf, '}');
+	/* in the caller's memory, which outlives this SPI connection */
+	return SPI_datumTransfer(esc_cstring_to_jsonb(buf.data), false, -1);
 }
 
 /*
@@ -539,9 +568,12 @@ target_key(EscFired *f)
  *
  * $1 source_id, $2 ticket_key, $3 level, $4 kind, $5 target_team,
  * $6 target_skills, $7 target_tier, $8 severity, $9 reasons,
- * $10 context (NULL: the escalation exists, keep '{}'), $11 time, $12 origin.
+ * $10 context (NULL: the escalation exists, keep '{}'), $11 time, $12 origin,
+ * $13 the reasons as the "created" event records them: which rules, without
+ * their evidence, which is on the escalation row (the journey says what
+ * happened; the row says why, once).
  */
-#define RECORD_NARGS 12
+#define RECORD_NARGS 13
 
 static SPIPlanPtr record_plan = NULL;
 
@@ -549,7 +581,7 @@ static void
 prepare_record_plan(void)
 {
 	Oid			types[RECORD_NARGS] = {INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID,
-	INT4OID, INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID};
+	INT4OID, INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, JSONBOID};
 
 	if (record_plan)
 		return;
@@ -572,7 +604,7 @@ prepare_record_plan(void)
 										"INSERT INTO escalation.events (escalation_id, source_id, ticket_key, event, "
 										"  from_status, to_status, actor, note, detail, at) "
 										"SELECT i.escalation_id, i.source_id, i.ticket_key, 'created', NULL, i.status, "
-										"  i.last_actor, NULL, pg_catalog.jsonb_build_object('reasons', i.reasons, "
+										"  i.last_actor, NULL, pg_catalog.jsonb_build_object('reasons', $13, "
 										"  'severity', i.severity, 'target_team', i.target_team), i.updated_at "
 										"FROM ins i WHERE i.escalation_id OPERATOR(pg_catalog.=) (SELECT id FROM drawn)",
 										RECORD_NARGS, types);
@@ -679,6 +711,7 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		EscRule    *lead = fired[i].rule;
 		char	   *tkey;
 		StringInfoData reasons;
+		StringInfoData rules;
 		int			severity = lead->severity;
 		bool		group_exists = false;
 		bool		anything_new = false;
@@ -690,6 +723,8 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		tkey = target_key(&fired[i]);
 		initStringInfo(&reasons);
 		appendStringInfoChar(&reasons, '[');
+		initStringInfo(&rules);
+		appendStringInfoChar(&rules, '[');
 		for (int j = i; j < nfired; j++)
 		{
 			EscRule    *r = fired[j].rule;
@@ -705,12 +740,17 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 											 r->rule_id, &group_exists))
 				continue;
 			if (anything_new)
+			{
 				appendStringInfoString(&reasons, ", ");
+				appendStringInfoString(&rules, ", ");
+			}
 			anything_new = true;
 			esc_append_reason(&reasons, src, r, &row->facts, &fired[j].verdict);
+			append_reason_rule(&rules, r, &row->facts);
 			severity = Max(severity, r->severity);
 		}
 		appendStringInfoChar(&reasons, ']');
+		appendStringInfoChar(&rules, ']');
 		if (!anything_new)
 			continue;
 
@@ -746,11 +786,13 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		else
 		{
 			if (context == (Datum) 0)
-				context = esc_build_context(src, row);
+				context = esc_build_context(src, row,
+											!may_exist && !row->facts.is_message);
 			args[9] = context;
 		}
 		args[10] = TimestampTzGetDatum(row->facts.at);
 		args[11] = CStringGetTextDatum("rule");
+		args[12] = esc_cstring_to_jsonb(rules.data);
 
 		execute_record(record_plan, args, nulls);
 	}

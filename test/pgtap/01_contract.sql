@@ -7,10 +7,10 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(363);
+SELECT plan(387);
 -- tables
 SELECT has_schema('escalation');
-SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'escalations', 'events', 'first_responses', 'notifications', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams']);
+SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'escalations', 'events', 'first_responses', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'triage_schedules']);
 SELECT has_table('escalation', 'accounts', 'table escalation.accounts exists');
 SELECT has_table('escalation', 'agent_skills', 'table escalation.agent_skills exists');
 SELECT has_table('escalation', 'agents', 'table escalation.agents exists');
@@ -33,10 +33,10 @@ SELECT has_table('escalation', 'sla_ladder', 'table escalation.sla_ladder exists
 SELECT has_table('escalation', 'sla_policies', 'table escalation.sla_policies exists');
 SELECT has_table('escalation', 'sla_targets', 'table escalation.sla_targets exists');
 SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exists');
-SELECT views_are('escalation', ARRAY['sla_policy_overlaps', 'workers']);
+SELECT views_are('escalation', ARRAY['reescalations', 'sla_policy_overlaps', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_column', 'check_lookup', 'check_transition', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'compare_value', 'detach', 'escalate', 'escalation_valid', 'event_valid', 'explain', 'frustration', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'propose_sla_targets', 'recompute_sla', 'record_event', 'resolve', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'wakeup', 'warn_policy_overlaps', 'worker_status']);
+SELECT functions_are('escalation', ARRAY['accept', 'agent_load', 'attach', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_accept', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compare_value', 'decline', 'detach', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'frustration', 'handoff', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'propose_sla_targets', 'reassign', 'recompute_sla', 'record_event', 'reescalate', 'requeue', 'resolve', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'train', 'transition_allowed', 'validate_calendar_hours', 'validate_rule', 'validate_sla', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -412,5 +412,31 @@ SELECT fk_ok('escalation', 'sla_targets', 'policy_id', 'escalation', 'sla_polici
 SELECT fk_ok('escalation', 'sla_ladder', ARRAY['policy_id', 'metric'], 'escalation', 'sla_targets', ARRAY['policy_id', 'metric']);
 SELECT has_trigger('escalation', 'sla_policies', 'invalidate_cache', 'escalation.sla_policies has trigger invalidate_cache');
 SELECT has_trigger('escalation', 'sla_policies', 'warn_policy_overlaps', 'escalation.sla_policies has trigger warn_policy_overlaps');
+-- routing (issue 4)
+SELECT has_table('escalation', 'assignments', 'table escalation.assignments exists');
+SELECT has_table('escalation', 'routing_weights', 'table escalation.routing_weights exists');
+SELECT has_table('escalation', 'routing_settings', 'table escalation.routing_settings exists');
+SELECT has_table('escalation', 'routing_sources', 'table escalation.routing_sources exists');
+SELECT index_is_unique('escalation', 'assignments', 'assignments_one_open');
+SELECT is_definer('escalation', 'route', ARRAY['timestamp with time zone', 'integer']::name[]);
+SELECT is_definer('escalation', 'decline', ARRAY['bigint', 'text', 'text', 'timestamp with time zone']::name[]);
+SELECT is_definer('escalation', 'reassign', ARRAY['bigint', 'text', 'text', 'timestamp with time zone']::name[]);
+SELECT is_definer('escalation', 'reescalate', ARRAY['bigint', 'text', 'text', 'text[]', 'integer', 'text', 'timestamp with time zone']::name[]);
+SELECT is_definer('escalation', 'handoff', ARRAY['regclass', 'text', 'text', 'text', 'text[]', 'jsonb', 'jsonb', 'text', 'integer', 'text', 'text', 'timestamp with time zone']::name[]);
+SELECT isnt_definer('escalation', 'explain_route', ARRAY['bigint', 'timestamp with time zone']::name[]);
+SELECT function_privs_are('escalation', 'route', ARRAY['timestamp with time zone', 'integer']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'route', ARRAY['timestamp with time zone', 'integer']::name[], 'escalation_agent', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'route', ARRAY['timestamp with time zone', 'integer']::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'offer', ARRAY['escalation.escalations', 'text', 'text', 'jsonb', 'text', 'timestamp with time zone']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'decline', ARRAY['bigint', 'text', 'text', 'timestamp with time zone']::name[], 'escalation_agent', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'handoff', ARRAY['regclass', 'text', 'text', 'text', 'text[]', 'jsonb', 'jsonb', 'text', 'integer', 'text', 'text', 'timestamp with time zone']::name[], 'escalation_agent', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'explain_route', ARRAY['bigint', 'timestamp with time zone']::name[], 'escalation_analyst', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'routing_weights', 'escalation_admin', ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']);
+SELECT table_privs_are('escalation', 'routing_weights', 'escalation_agent', ARRAY['SELECT']);
+SELECT table_privs_are('escalation', 'assignments', 'escalation_admin', ARRAY['SELECT']);
+SELECT table_privs_are('escalation', 'assignments', 'public', ARRAY[]::text[]);
+
+SELECT has_trigger('escalation', 'sla_targets', 'validate_sla', 'escalation.sla_targets has trigger validate_sla');
+SELECT has_trigger('escalation', 'sla_ladder', 'validate_sla', 'escalation.sla_ladder has trigger validate_sla');
 SELECT * FROM finish();
 ROLLBACK;

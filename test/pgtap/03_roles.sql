@@ -9,7 +9,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(41);
+SELECT plan(46);
 SET LOCAL client_min_messages = warning;
 
 CREATE ROLE regress_tap_plain;
@@ -130,6 +130,21 @@ SELECT throws_ok($$SELECT escalation.wakeup()$$, '42501', NULL, 'plain: cannot w
 SELECT throws_ok($$SET escalation.naptime = '1s'$$, '55P02', NULL, 'plain: cannot set escalation.naptime in a session');
 RESET ROLE;
 SELECT throws_ok($$SET escalation.naptime = '1s'$$, '55P02', NULL, 'nor can a superuser: it is read from the configuration files');
+
+-- routing: agents decline and explain, only administrators route and weigh
+SET LOCAL ROLE regress_tap_agent;
+SELECT throws_ok($$SELECT escalation.route(now(), 10)$$, '42501', NULL, 'agent: cannot run routing');
+SELECT throws_ok($$INSERT INTO escalation.routing_weights VALUES ('skills', 5)$$, '42501', NULL,
+    'agent: cannot change routing weights');
+SELECT lives_ok($$SELECT * FROM escalation.assignments$$, 'agent: reads assignments');
+RESET ROLE;
+SET LOCAL ROLE regress_tap_admin;
+SELECT lives_ok($$INSERT INTO escalation.routing_weights VALUES ('skills', 5)$$, 'admin: sets a routing weight');
+RESET ROLE;
+SET LOCAL ROLE regress_tap_plain;
+SELECT throws_ok($$SELECT * FROM escalation.explain_route(1, now())$$, '42501', NULL,
+    'plain: cannot explain routing');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

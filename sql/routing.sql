@@ -1,0 +1,250 @@
+--
+-- routing: the fit score's factors and exclusions (explain_route), offers
+-- within capacity, decline, timeout, an agent going offline, overflow to
+-- the team lead and to the next tier, re-escalation chains, reopen to the
+-- previous agent, handoff from a bot, write-back, run_batch integration.
+--
+-- Every call takes its instant (as_of); nothing sleeps.  Routing routes the
+-- whole queue, so this file first cancels what earlier files left open.
+--
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+SELECT count(*) > 0 AS cleaned FROM (
+    SELECT escalation.cancel(escalation_id, 'routing test: clean queue', '2024-06-03 09:00+00')
+      FROM escalation.escalations WHERE status IN ('queued', 'offered', 'accepted')) c
+UNION ALL SELECT true LIMIT 1;
+
+CREATE SCHEMA rt_hd;
+CREATE TABLE rt_hd.tickets (
+    id         integer PRIMARY KEY,
+    status     text NOT NULL DEFAULT 'open',
+    subject    text,
+    body       text,
+    requester  text,
+    account    text,
+    assignee   text,
+    created_at timestamptz NOT NULL
+);
+SELECT escalation.attach('rt_hd.tickets', key => 'id', status => 'status',
+           status_map => '{"open": ["open"], "pending": ["pending"], "solved": ["solved"]}',
+           subject => 'subject', body => 'body', requester => 'requester', account => 'account',
+           assignee => 'assignee', created_at => 'created_at') AS sid \gset
+INSERT INTO rt_hd.tickets (id, subject, requester, account, created_at)
+SELECT i, 'ticket ' || i, 'cust' || (i % 3), CASE WHEN i % 2 = 0 THEN 'rt acme' END,
+       '2024-06-03 08:00+00'
+  FROM generate_series(1, 20) i;
+
+-- a shift calendar: nights only
+INSERT INTO escalation.calendars (name, time_zone) VALUES ('rt nights', 'UTC');
+INSERT INTO escalation.calendar_hours (calendar_id, weekday, starts, ends)
+SELECT calendar_id, d, '22:00', '06:00' FROM escalation.calendars, generate_series(0, 6) d
+ WHERE name = 'rt nights';
+INSERT INTO escalation.calendars (name, time_zone) VALUES ('rt days', 'UTC');
+INSERT INTO escalation.calendar_hours (calendar_id, weekday, starts, ends)
+SELECT calendar_id, d, '08:00', '11:00' FROM escalation.calendars, generate_series(0, 6) d
+ WHERE name = 'rt days';
+
+INSERT INTO escalation.teams (name, kind, tier) VALUES
+    ('rt billing', 'functional', 1), ('rt tier2', 'hierarchical', 2), ('rt tax', 'functional', 1);
+INSERT INTO escalation.skills (name) VALUES ('rt refunds'), ('rt invoices'), ('rt tax law');
+INSERT INTO escalation.agents (agent_id, team, tier, capacity, languages, availability, active, calendar) VALUES
+    ('rt_ann',  'rt billing', 1, 2, '{en,de}', 'online',  true,  'rt days'),
+    ('rt_bob',  'rt billing', 1, 1, '{en}',    'online',  true,  NULL),
+    ('rt_cat',  'rt billing', 2, 3, '{fr}',    'away',    true,  NULL),
+    ('rt_dan',  'rt billing', 1, 5, '{en}',    'offline', true,  NULL),
+    ('rt_eve',  'rt billing', 1, 5, '{en}',    'online',  false, NULL),
+    ('rt_fay',  'rt billing', 1, 5, '{en}',    'online',  true,  'rt nights'),
+    ('rt_lead', 'rt billing', 3, 2, '{en}',    'online',  true,  NULL),
+    ('rt_gus',  'rt tier2',   2, 2, '{en}',    'online',  true,  NULL),
+    ('rt_hal',  'rt tier2',   1, 2, '{en}',    'online',  true,  NULL);
+INSERT INTO escalation.agent_skills (agent_id, skill, level) VALUES
+    ('rt_ann', 'rt refunds', 4), ('rt_ann', 'rt invoices', 3),
+    ('rt_bob', 'rt refunds', 2),
+    ('rt_cat', 'rt refunds', 5), ('rt_cat', 'rt invoices', 5),
+    ('rt_dan', 'rt refunds', 5), ('rt_eve', 'rt refunds', 5), ('rt_fay', 'rt refunds', 5),
+    ('rt_gus', 'rt refunds', 1), ('rt_hal', 'rt refunds', 1);
+UPDATE escalation.teams SET lead_agent = 'rt_lead' WHERE name = 'rt billing';
+
+-- escalations by hand: E1 needs refunds, prefers invoices, in German
+SELECT escalation.escalate('rt_hd.tickets', '1', target_team => 'rt billing',
+           target_skills => '{rt refunds}', severity => 3, as_of => '2024-06-03 10:00+00') AS e1 \gset
+UPDATE escalation.escalations SET optional_skills = '{rt invoices}', language = 'de'
+ WHERE escalation_id = :e1;
+
+--------------------------------------------------------------------------
+-- explain_route: every factor, every exclusion
+--------------------------------------------------------------------------
+SELECT agent_id, rank, total, skills, tier, workload, availability, shift, language,
+       continuity, fairness, excluded_because
+  FROM escalation.explain_route(:e1, '2024-06-03 10:00+00')
+ WHERE agent_id LIKE 'rt\_%';
+-- 20 minutes later optional skills are relaxed: bob is a candidate; ann's
+-- shift ends at 11:00 (40 minutes left)
+SELECT agent_id, rank, total, skills, shift, excluded_because
+  FROM escalation.explain_route(:e1, '2024-06-03 10:20+00')
+ WHERE agent_id LIKE 'rt\_%' AND (rank IS NOT NULL OR excluded_because LIKE '%skill%');
+-- weights are rows
+INSERT INTO escalation.routing_weights VALUES ('language', 0), ('skills', 10);
+SELECT agent_id, rank, total FROM escalation.explain_route(:e1, '2024-06-03 10:20+00') WHERE rank IS NOT NULL;
+DELETE FROM escalation.routing_weights;
+SELECT regress_error($$SELECT * FROM escalation.explain_route(-1, now())$$);
+SELECT regress_error($$INSERT INTO escalation.routing_weights VALUES ('charm', 1)$$);
+SELECT * FROM escalation.routing_config();
+
+--------------------------------------------------------------------------
+-- route(): offers in urgency order, the decision stored and journeyed
+--------------------------------------------------------------------------
+SELECT escalation.escalate('rt_hd.tickets', '2', target_team => 'rt billing',
+           target_skills => '{rt refunds}', severity => 2, as_of => '2024-06-03 09:50+00') AS e2 \gset
+SELECT escalation.escalate('rt_hd.tickets', '3', target_team => 'rt billing',
+           target_skills => '{rt refunds}', severity => 4, as_of => '2024-06-03 09:55+00') AS e3 \gset
+SELECT escalation_id = :e3 AS e3_first, action, agent_ids, candidates, note
+  FROM escalation.route_plan('2024-06-03 10:00+00', 10) ORDER BY escalation_id = :e3 DESC, escalation_id;
+SELECT escalation.route('2024-06-03 10:00+00', 10) AS handled;
+SELECT escalation_id = :e1 AS e1, escalation_id = :e3 AS e3, status, agent_id,
+       routing->>'total' AS total, routing->'factors'->'skills' AS skills, routing->>'candidates' AS candidates,
+       routing->'runner_up'->>'agent_id' AS runner_up, routing->>'expires_at' AS expires
+  FROM escalation.escalations WHERE escalation_id IN (:e1, :e2, :e3) ORDER BY escalation_id;
+SELECT escalation_id = :e1 AS e1, agent_id, kind, outcome, expires_at, total
+  FROM escalation.assignments ORDER BY assignment_id;
+SELECT event, to_status, actor, detail->>'agent_id' AS agent, detail->'routing'->'factors'->'workload' AS workload
+  FROM escalation.events WHERE escalation_id = :e3 ORDER BY event_id;
+-- capacity: bob (1) and cat are full or busy; nothing more is offered beyond capacity
+SELECT agent_id, escalation.agent_load(agent_id), capacity FROM escalation.agents
+ WHERE agent_id LIKE 'rt\_%' AND escalation.agent_load(agent_id) > 0 ORDER BY agent_id;
+SELECT agent_id, excluded_because FROM escalation.explain_route(:e1, '2024-06-03 10:00+00')
+ WHERE agent_id IN ('rt_bob', 'rt_ann', 'rt_cat') ORDER BY agent_id;
+-- a ticket pending on the customer does not count as load
+INSERT INTO escalation.sla_tickets (source_id, ticket_key, created_at, status, updated_at)
+SELECT :sid, e.ticket_key, '2024-06-03 08:00+00', 'pending', '2024-06-03 10:00+00'
+  FROM escalation.escalations e WHERE e.agent_id = 'rt_bob' AND e.status = 'offered';
+SELECT escalation.agent_load('rt_bob') AS bob_load_while_pending;
+DELETE FROM escalation.sla_tickets WHERE source_id = :sid;
+
+--------------------------------------------------------------------------
+-- accept, decline (back to the queue with its age; decliner skipped),
+-- timeout (re-offered to the next best), offline agent (withdrawn)
+--------------------------------------------------------------------------
+SELECT agent_id AS e3_agent FROM escalation.escalations WHERE escalation_id = :e3 \gset
+SELECT regress_error(format($$SELECT escalation.accept(%s, 'rt_hal', '2024-06-03 10:01+00')$$, :e3)) ~ 'offered to another agent' AS other_refused;
+SELECT status, agent_id FROM escalation.accept(:e3, :'e3_agent', '2024-06-03 10:01+00');
+SELECT outcome FROM escalation.assignments WHERE escalation_id = :e3;
+SELECT agent_id AS e2_agent FROM escalation.escalations WHERE escalation_id = :e2 \gset
+SELECT status, agent_id, created_at FROM escalation.decline(:e2, :'e2_agent', 'not my area', '2024-06-03 10:02+00');
+SELECT regress_error(format($$SELECT escalation.decline(%s, 'rt_ann')$$, :e2)) ~ 'is not offered to agent' AS decline_refused;
+SELECT agent_id = :'e2_agent' AS decliner, excluded_because FROM escalation.explain_route(:e2, '2024-06-03 10:03+00')
+ WHERE agent_id = :'e2_agent';
+SELECT escalation.route('2024-06-03 10:03+00', 10) AS handled;
+SELECT status, agent_id = :'e2_agent' AS same_agent FROM escalation.escalations WHERE escalation_id = :e2;
+-- E1's offer times out at 10:10; at 10:11 it goes to the next best
+SELECT agent_id AS e1_agent FROM escalation.escalations WHERE escalation_id = :e1 \gset
+SELECT escalation.route('2024-06-03 10:11+00', 10) AS handled;
+SELECT a.agent_id = :'e1_agent' AS first_agent, a.outcome, a.kind
+  FROM escalation.assignments a WHERE a.escalation_id = :e1 ORDER BY a.assignment_id;
+SELECT event, actor, note FROM escalation.events WHERE escalation_id = :e1 ORDER BY event_id;
+-- the agent holding E1's offer goes offline: the offer is withdrawn
+UPDATE escalation.agents SET availability = 'offline'
+ WHERE agent_id = (SELECT agent_id FROM escalation.escalations WHERE escalation_id = :e1);
+SELECT escalation.route('2024-06-03 10:12+00', 10) >= 1 AS handled;
+SELECT outcome, note FROM escalation.assignments WHERE escalation_id = :e1 ORDER BY assignment_id DESC LIMIT 1;
+UPDATE escalation.agents SET availability = 'online' WHERE agent_id LIKE 'rt\_%' AND agent_id NOT IN ('rt_dan');
+
+--------------------------------------------------------------------------
+-- overflow: nobody in billing has tax law; after 30 minutes the lead gets it
+--------------------------------------------------------------------------
+SELECT escalation.escalate('rt_hd.tickets', '4', target_team => 'rt billing',
+           target_skills => '{rt tax law}', as_of => '2024-06-03 10:00+00') AS e4 \gset
+SELECT count(*) AS decisions FROM escalation.route_plan('2024-06-03 10:20+00', 10) WHERE escalation_id = :e4;
+SELECT action, agent_ids, note, decision FROM escalation.route_plan('2024-06-03 10:31+00', 10) WHERE escalation_id = :e4;
+SELECT escalation.route('2024-06-03 10:31+00', 10) >= 1 AS handled;
+SELECT kind, status, agent_id, reasons->-1->>'kind' AS reason_kind, reasons->-1->>'to' AS reason_to
+  FROM escalation.escalations WHERE escalation_id = :e4;
+-- with the lead full, a team without a lead: up a tier
+SELECT escalation.escalate('rt_hd.tickets', '5', target_team => 'rt tax',
+           target_skills => '{rt tax law}', as_of => '2024-06-03 10:00+00') AS e5 \gset
+SELECT escalation.route('2024-06-03 10:31+00', 10) >= 1 AS handled;
+SELECT kind, status, target_team, target_tier, reasons->-1->>'to' AS reason_to, routing ? 'overflow_at' AS overflowed
+  FROM escalation.escalations WHERE escalation_id = :e5;
+
+--------------------------------------------------------------------------
+-- re-escalation chains, and misroutes
+--------------------------------------------------------------------------
+SELECT escalation.reescalate(:e3, 'needs a tier 2 decision', target_team => 'rt tier2',
+           target_tier => 2, as_of => '2024-06-03 10:40+00') AS c1 \gset
+SELECT escalation.reescalate(:c1, 'it is a tax question', target_team => 'rt tax',
+           kind => 'functional', as_of => '2024-06-03 10:41+00') AS c2 \gset
+SELECT escalation.reescalate(:c2, 'back to billing after all', target_team => 'rt billing',
+           kind => 'functional', as_of => '2024-06-03 10:42+00') AS c3 \gset
+SELECT escalation_id = :c1 AS c1, escalation_id = :c2 AS c2, parent_id IS NOT NULL AS has_parent, level, kind, origin, status, target_team
+  FROM escalation.escalations WHERE escalation_id IN (:e3, :c1, :c2, :c3) ORDER BY escalation_id;
+SELECT root_id = :e3 AS same_root, depth, kind, from_team, to_team, misroute, reason
+  FROM escalation.reescalations WHERE root_id = :e3 ORDER BY depth;
+SELECT regress_error(format($$SELECT escalation.reescalate(%s, 'again', target_tier => 3)$$, :e3)) ~ 'only an open escalation' AS closed_refused;
+
+--------------------------------------------------------------------------
+-- reopen: back to the previous agent only if available
+--------------------------------------------------------------------------
+SELECT escalation.escalate('rt_hd.tickets', '6', target_team => 'rt billing',
+           target_skills => '{rt refunds}', as_of => '2024-06-03 11:00+00') AS r1 \gset
+SELECT status, agent_id FROM escalation.reassign(:r1, 'rt_hal', 'hal knows the customer', '2024-06-03 11:00+00');
+SELECT status, agent_id FROM escalation.accept(:r1, 'rt_hal', '2024-06-03 11:01+00');
+SELECT status FROM escalation.resolve(:r1, 'refunded', '2024-06-03 11:30+00');
+SELECT escalation.escalate('rt_hd.tickets', '6', target_team => 'rt billing',
+           target_skills => '{rt refunds}', as_of => '2024-06-03 12:00+00') AS r2 \gset
+-- hal is not in billing and lacks nothing else: the previous agent still
+-- must be a candidate, so he is not chosen
+SELECT agent_ids[1] = 'rt_hal' AS to_hal FROM escalation.route_plan('2024-06-03 12:00+00', 50) WHERE escalation_id = :r2;
+UPDATE escalation.escalations SET target_team = NULL WHERE escalation_id = :r2;
+SELECT agent_ids[1], note, decision->>'previous_agent' AS previous
+  FROM escalation.route_plan('2024-06-03 12:00+00', 50) WHERE escalation_id = :r2;
+SELECT agent_id, rank, excluded_because FROM escalation.explain_route(:r2, '2024-06-03 12:00+00') WHERE rank = 1;
+UPDATE escalation.agents SET availability = 'away' WHERE agent_id = 'rt_hal';
+SELECT agent_ids[1] = 'rt_hal' AS to_hal_while_away, note
+  FROM escalation.route_plan('2024-06-03 12:00+00', 50) WHERE escalation_id = :r2;
+UPDATE escalation.agents SET availability = 'online' WHERE agent_id = 'rt_hal';
+
+--------------------------------------------------------------------------
+-- continuity and fairness
+--------------------------------------------------------------------------
+SELECT escalation.escalate('rt_hd.tickets', '8', target_skills => '{rt refunds}',
+           as_of => '2024-06-03 12:00+00') AS k1 \gset
+SELECT agent_id, continuity, fairness FROM escalation.explain_route(:k1, '2024-06-03 12:00+00')
+ WHERE agent_id IN ('rt_hal', 'rt_gus') ORDER BY agent_id;
+-- hal resolved ticket 6 (account none, requester cust0); ticket 12 is cust0 too
+SELECT escalation.escalate('rt_hd.tickets', '12', target_skills => '{rt refunds}',
+           as_of => '2024-06-03 12:00+00') AS k2 \gset
+SELECT agent_id, continuity FROM escalation.explain_route(:k2, '2024-06-03 12:00+00')
+ WHERE agent_id IN ('rt_hal', 'rt_gus') ORDER BY agent_id;
+
+--------------------------------------------------------------------------
+-- handoff from a bot; write-back to the helpdesk's assignee column
+--------------------------------------------------------------------------
+INSERT INTO escalation.routing_sources (source_id) VALUES (:sid);
+SELECT escalation.handoff('rt_hd.tickets', '10', 'rt-bot', 'refund the double charge',
+           skills => '{rt refunds}', tried => '["checked the invoice", "re-sent the receipt"]',
+           worked => '["identified the duplicate payment"]', language => 'en',
+           as_of => '2024-06-03 12:00+00') AS h1 \gset
+SELECT origin, kind, target_skills, language, reasons->0->>'kind' AS reason, reasons->0->>'action' AS action,
+       context->'handoff'->>'from' AS bot, context->'handoff'->'worked' AS worked, context->'tried' AS tried
+  FROM escalation.escalations WHERE escalation_id = :h1;
+SELECT regress_error($$SELECT escalation.handoff('rt_hd.tickets', '11', 'rt-bot', ' ', skills => '{x}')$$);
+SELECT regress_error($$SELECT escalation.handoff('rt_hd.tickets', '11', 'rt-bot', 'do it')$$);
+SELECT escalation.route('2024-06-03 12:01+00', 100) > 0 AS handled;
+SELECT e.status, e.agent_id = t.assignee AS written_back
+  FROM escalation.escalations e JOIN rt_hd.tickets t ON t.id::text = e.ticket_key
+ WHERE e.escalation_id = :h1;
+
+--------------------------------------------------------------------------
+-- run_batch routes with what is left of its batch; refusals
+--------------------------------------------------------------------------
+SELECT escalation.escalate('rt_hd.tickets', '14', target_skills => '{rt refunds}',
+           as_of => '2024-06-03 13:00+00') AS b1 \gset
+SELECT escalation.run_batch('2024-06-03 13:00+00', 500) >= 1 AS routed;
+SELECT status FROM escalation.escalations WHERE escalation_id = :b1;
+SELECT regress_error($$SELECT escalation.route(NULL, 10)$$);
+SELECT regress_error($$SELECT escalation.route(now(), 0)$$);
+SELECT regress_error(format($$SELECT escalation.reassign(%s, 'rt_dan', 'try')$$, :e5)) ~ 'cannot take' AS offline_refused;
+-- never beyond capacity
+SELECT a.agent_id FROM escalation.agents a
+ WHERE escalation.agent_load(a.agent_id) > a.capacity;

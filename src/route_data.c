@@ -1,0 +1,693 @@
+/*-------------------------------------------------------------------------
+ *
+ * route_data.c
+ *	  What routing decides on, read once per batch through SPI: agents
+ *	  (with their skills, load, shift and last assignment), teams, skills,
+ *	  weights and settings; then the queue in urgency order, a chunk at a
+ *	  time, with what each chunk needs besides (who declined, the reopened
+ *	  ticket's previous agent, continuity with the account or requester).
+ *	  route.c decides; route_funcs.c is what SQL calls.
+ *
+ * Everything is read as the extension's owner (the callers are SECURITY
+ * DEFINER or administrators anyway) with plans prepared once per backend,
+ * search_path pinned, operators qualified.  Nothing here is cached across
+ * calls: a batch sees the agents as they are when it starts, and the rows
+ * it then writes are re-checked under lock (route() in the install script).
+ *
+ * Names are turned into small integers once: agents, teams and skills are
+ * sorted by name (COLLATE "C") and found by binary search; an agent's
+ * skills are a bitmap and a level per skill id, its languages a 64-bit
+ * bitmap over the languages the agents speak.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "escalation.h"
+#include "route_data.h"
+
+static SPIPlanPtr plans[8];
+
+static SPIPlanPtr
+plan(int which, const char *sql, int nargs, Oid *types)
+{
+	if (plans[which] == NULL)
+		plans[which] = esc_prepare_kept_plan(sql, nargs, types);
+	return plans[which];
+}
+
+static void
+run(SPIPlanPtr p, Datum *args, const char *what)
+{
+	MemoryContext cur = CurrentMemoryContext;
+
+	if (SPI_execute_plan(p, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read %s", what);
+	MemoryContextSwitchTo(cur);
+}
+
+static char *
+col_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int
+find_name(char **names, int n, const char *name)
+{
+	char	  **hit;
+
+	if (name == NULL || n == 0)
+		return -1;
+	hit = bsearch(&name, names, n, sizeof(char *), cmp_str);
+	return hit ? (int) (hit - names) : -1;
+}
+
+int
+esc_route_agent_index(EscRouteData *d, const char *agent_id)
+{
+	return find_name(d->agent_ids, d->nagents, agent_id);
+}
+
+int
+esc_route_team_index(EscRouteData *d, const char *team)
+{
+	return find_name(d->team_names, d->nteams, team);
+}
+
+int
+esc_route_skill_index(EscRouteData *d, const char *skill)
+{
+	return find_name(d->skill_names, d->nskills, skill);
+}
+
+static int
+language_id(EscRouteData *d, const char *lang, bool add)
+{
+	for (int i = 0; i < d->nlanguages; i++)
+		if (strcmp(d->languages[i], lang) == 0)
+			return i;
+	if (!add || d->nlanguages >= 64)
+		return -2;
+	d->languages[d->nlanguages] = pstrdup(lang);
+	return d->nlanguages++;
+}
+
+/* text[] datum -> C strings */
+static int
+text_array(Datum arr, char ***out)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				m = 0;
+
+	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	*out = palloc(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			(*out)[m++] = TextDatumGetCString(elems[i]);
+	return m;
+}
+
+typedef struct FirstPeriod
+{
+	TimestampTz as_of;
+	bool		seen;
+	bool		in_shift;
+	TimestampTz ends;
+} FirstPeriod;
+
+static void
+first_period(void *arg, TimestampTz starts, TimestampTz ends)
+{
+	FirstPeriod *fp = arg;
+
+	if (fp->seen)
+		return;
+	fp->seen = true;
+	fp->in_shift = starts <= fp->as_of;
+	fp->ends = ends;
+}
+
+static void
+load_settings(EscRouteData *d)
+{
+	bool		isnull;
+	Datum		v;
+
+	run(plan(0,
+			 "SELECT pg_catalog.date_part('epoch', s.relax_after)::pg_catalog.float8, "
+			 "       pg_catalog.date_part('epoch', s.overflow_after)::pg_catalog.float8, "
+			 "       s.continuity_window FROM escalation.routing_config() s",
+			 0, NULL), NULL, "escalation.routing_settings");
+	d->relax_after = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	d->overflow_after = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	d->continuity_since = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																  TimestampTzGetDatum(d->as_of), v));
+
+	for (int f = 0; f < ESC_RF_COUNT; f++)
+		d->weights.w[f] = esc_route_default_weights[f];
+	run(plan(1, "SELECT factor, weight FROM escalation.routing_weights", 0, NULL),
+		NULL, "escalation.routing_weights");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		char	   *factor = col_text(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
+
+		for (int f = 0; f < ESC_RF_COUNT; f++)
+			if (strcmp(factor, esc_route_factor_names[f]) == 0)
+				d->weights.w[f] = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[r],
+															   SPI_tuptable->tupdesc, 2, &isnull));
+	}
+}
+
+/*
+ * Read everything but the queue.  Call inside SPI; the result lives in a
+ * new context under `parent`.
+ */
+EscRouteData *
+esc_route_load(TimestampTz as_of, MemoryContext parent)
+{
+	MemoryContext cxt = AllocSetContextCreate(parent, "escalation routing",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	EscRouteData *d = palloc0(sizeof(EscRouteData));
+	Oid			save_userid;
+	int			save_sec;
+	Oid			tstype = TIMESTAMPTZOID;
+	Datum		arg;
+	int		   *nmembers;
+	char	  **cal_names = NULL;
+	FirstPeriod *cal_first = NULL;
+	int			ncal = 0;
+
+	d->cxt = cxt;
+	d->as_of = as_of;
+	d->languages = palloc(sizeof(char *) * 64);
+	esc_become_owner(&save_userid, &save_sec);
+
+	load_settings(d);
+
+	/* teams */
+	run(plan(2, "SELECT name, tier, lead_agent FROM escalation.teams "
+			 "ORDER BY name COLLATE \"C\"", 0, NULL), NULL, "escalation.teams");
+	MemoryContextSwitchTo(cxt);
+	d->nteams = SPI_processed;
+	d->team_names = palloc(sizeof(char *) * Max(d->nteams, 1));
+	d->team_tier = palloc(sizeof(int) * Max(d->nteams, 1));
+	d->team_lead_id = palloc(sizeof(char *) * Max(d->nteams, 1));
+	for (int t = 0; t < d->nteams; t++)
+	{
+		bool		isnull;
+
+		d->team_names[t] = col_text(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 1);
+		d->team_tier[t] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 2, &isnull));
+		d->team_lead_id[t] = col_text(SPI_tuptable->vals[t], SPI_tuptable->tupdesc, 3);
+	}
+
+	/* skills */
+	run(plan(3, "SELECT name FROM escalation.skills ORDER BY name COLLATE \"C\"", 0, NULL),
+		NULL, "escalation.skills");
+	MemoryContextSwitchTo(cxt);
+	d->nskills = SPI_processed;
+	d->nwords = Max(1, (d->nskills + 63) / 64);
+	d->skill_names = palloc(sizeof(char *) * Max(d->nskills, 1));
+	for (int s = 0; s < d->nskills; s++)
+		d->skill_names[s] = col_text(SPI_tuptable->vals[s], SPI_tuptable->tupdesc, 1);
+
+	/* agents, with their load and last assignment */
+	arg = TimestampTzGetDatum(as_of);
+	run(plan(4, "SELECT a.agent_id, a.team, a.tier, a.capacity, a.availability, a.active, "
+			 "       a.languages, a.calendar, escalation.agent_load(a.agent_id), "
+			 "       pg_catalog.date_part('epoch', $1 OPERATOR(pg_catalog.-) "
+			 "         (SELECT pg_catalog.max(s.offered_at) FROM escalation.assignments s "
+			 "           WHERE s.agent_id OPERATOR(pg_catalog.=) a.agent_id)) "
+			 "  FROM escalation.agents a ORDER BY a.agent_id COLLATE \"C\"",
+			 1, &tstype), &arg, "escalation.agents");
+	MemoryContextSwitchTo(cxt);
+	d->nagents = SPI_processed;
+	d->agents = palloc0(sizeof(EscRouteAgent) * Max(d->nagents, 1));
+	d->agent_ids = palloc(sizeof(char *) * Max(d->nagents, 1));
+	d->agent_calendar = palloc0(sizeof(char *) * Max(d->nagents, 1));
+	d->skill_bits = palloc0(sizeof(uint64) * d->nwords * Max(d->nagents, 1));
+	d->skill_levels = palloc0(Max(d->nskills, 1) * Max(d->nagents, 1));
+	for (int i = 0; i < d->nagents; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		EscRouteAgent *a = &d->agents[i];
+		bool		isnull;
+		char	   *avail;
+		Datum		v;
+
+		a->agent_id = d->agent_ids[i] = col_text(tup, desc, 1);
+		a->team = esc_route_team_index(d, col_text(tup, desc, 2));
+		a->tier = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		a->capacity = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		avail = col_text(tup, desc, 5);
+		a->availability = strcmp(avail, "online") == 0 ? ESC_AVAIL_ONLINE :
+			strcmp(avail, "away") == 0 ? ESC_AVAIL_AWAY : ESC_AVAIL_OFFLINE;
+		a->active = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		v = SPI_getbinval(tup, desc, 7, &isnull);
+		if (!isnull)
+		{
+			char	  **langs;
+			int			n = text_array(v, &langs);
+
+			for (int l = 0; l < n; l++)
+			{
+				int			id = language_id(d, langs[l], true);
+
+				if (id >= 0)
+					a->languages |= UINT64CONST(1) << id;
+			}
+		}
+		d->agent_calendar[i] = col_text(tup, desc, 8);
+		a->load = (int) DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+		v = SPI_getbinval(tup, desc, 10, &isnull);
+		a->since_last = isnull ? -1.0 : Max(0.0, DatumGetFloat8(v));
+		a->skills = &d->skill_bits[(size_t) i * d->nwords];
+		a->levels = &d->skill_levels[(size_t) i * Max(d->nskills, 1)];
+	}
+
+	/* skills of every agent: one pass */
+	run(plan(5, "SELECT agent_id, skill, level FROM escalation.agent_skills", 0, NULL),
+		NULL, "escalation.agent_skills");
+	MemoryContextSwitchTo(cxt);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *agent = col_text(tup, desc, 1);
+		char	   *skill = col_text(tup, desc, 2);
+		int			i = esc_route_agent_index(d, agent);
+		int			s = find_name(d->skill_names, d->nskills, skill);
+		bool		isnull;
+
+		pfree(agent);
+		pfree(skill);
+		if (i < 0 || s < 0)
+			continue;
+		d->agents[i].skills[s / 64] |= UINT64CONST(1) << (s % 64);
+		d->agents[i].levels[s] = (uint8) DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+
+	/* shifts: each calendar once */
+	for (int i = 0; i < d->nagents; i++)
+	{
+		const char *name = d->agent_calendar[i];
+		int			c;
+
+		if (name == NULL)
+			continue;
+		for (c = 0; c < ncal; c++)
+			if (strcmp(cal_names[c], name) == 0)
+				break;
+		if (c == ncal)
+		{
+			EscCalendar *cal;
+
+			if (ncal == 0)
+			{
+				cal_names = palloc(sizeof(char *) * d->nagents);
+				cal_first = palloc0(sizeof(FirstPeriod) * d->nagents);
+			}
+			cal_names[c] = pstrdup(name);
+			cal_first[c].as_of = as_of;
+			cal = esc_calendar_get(name);
+			MemoryContextSwitchTo(cxt);
+			esc_business_periods(cal, as_of, as_of + USECS_PER_DAY, first_period, &cal_first[c]);
+			ncal++;
+		}
+		d->agents[i].has_shift = true;
+		d->agents[i].in_shift = cal_first[c].seen && cal_first[c].in_shift;
+		d->agents[i].shift_left = d->agents[i].in_shift
+			? (cal_first[c].ends - as_of) / (double) USECS_PER_SEC : 0;
+	}
+
+	/* members of each team, in agent order */
+	nmembers = palloc0(sizeof(int) * Max(d->nteams, 1));
+	for (int i = 0; i < d->nagents; i++)
+		if (d->agents[i].team >= 0)
+			nmembers[d->agents[i].team]++;
+	d->team_members = palloc(sizeof(int *) * Max(d->nteams, 1));
+	d->team_nmembers = palloc0(sizeof(int) * Max(d->nteams, 1));
+	for (int t = 0; t < d->nteams; t++)
+		d->team_members[t] = palloc(sizeof(int) * Max(nmembers[t], 1));
+	for (int i = 0; i < d->nagents; i++)
+	{
+		int			t = d->agents[i].team;
+
+		if (t >= 0)
+			d->team_members[t][d->team_nmembers[t]++] = i;
+	}
+	d->all_agents = palloc(sizeof(int) * Max(d->nagents, 1));
+	for (int i = 0; i < d->nagents; i++)
+		d->all_agents[i] = i;
+
+	esc_restore_user(save_userid, save_sec);
+	MemoryContextSwitchTo(old);
+	return d;
+}
+
+/* ------------------------------------------------------------------
+ * The queue
+ * ------------------------------------------------------------------ */
+
+#define QUEUE_COLUMNS \
+	"SELECT e.escalation_id, e.severity, e.kind, e.target_team, e.target_skills, " \
+	"       e.optional_skills, e.target_tier, " \
+	"       COALESCE(e.language, e.context OPERATOR(pg_catalog.#>>) '{ticket,fields,language}'), " \
+	"       e.created_at, e.context OPERATOR(pg_catalog.#>>) '{ticket,account}', " \
+	"       e.context OPERATOR(pg_catalog.#>>) '{ticket,requester}', e.source_id, e.ticket_key, " \
+	"       (e.routing OPERATOR(pg_catalog.->>) 'overflow_at')::pg_catalog.timestamptz " \
+	"  FROM escalation.escalations e "
+
+/* urgency: severity, then time to SLA breach, then age */
+static const char *const queue_sql =
+QUEUE_COLUMNS
+"  LEFT JOIN LATERAL (SELECT pg_catalog.min(c.due_at) AS due_at FROM escalation.clocks c "
+"                      WHERE c.source_id OPERATOR(pg_catalog.=) e.source_id "
+"                        AND c.ticket_key OPERATOR(pg_catalog.=) e.ticket_key "
+"                        AND c.state OPERATOR(pg_catalog.=) 'running') d ON true "
+" WHERE e.status OPERATOR(pg_catalog.=) 'queued' "
+" ORDER BY e.severity DESC, d.due_at NULLS LAST, e.created_at, e.escalation_id";
+
+static const char *const one_sql =
+QUEUE_COLUMNS
+" WHERE e.escalation_id OPERATOR(pg_catalog.=) $1";
+
+Portal
+esc_route_queue_open(void)
+{
+	Portal		portal;
+	Oid			save_userid;
+	int			save_sec;
+
+	esc_become_owner(&save_userid, &save_sec);
+	portal = SPI_cursor_open(NULL, plan(6, queue_sql, 0, NULL), NULL, NULL, true);
+	esc_restore_user(save_userid, save_sec);
+	return portal;
+}
+
+/* one escalation (any status); false if it does not exist */
+bool
+esc_route_fetch_one(int64 escalation_id)
+{
+	Oid			type = INT8OID;
+	Datum		arg = Int64GetDatum(escalation_id);
+	Oid			save_userid;
+	int			save_sec;
+
+	esc_become_owner(&save_userid, &save_sec);
+	if (plans[7] == NULL)
+		plans[7] = esc_prepare_kept_plan(one_sql, 1, &type);
+	run(plans[7], &arg, "escalation.escalations");
+	esc_restore_user(save_userid, save_sec);
+	return SPI_processed > 0;
+}
+
+static int
+skill_ids(EscRouteData *d, Datum arr, bool isnull, int **ids, bool *unknown, uint64 *mask)
+{
+	char	  **names;
+	int			n,
+				m = 0;
+
+	*unknown = false;
+	if (isnull)
+		return 0;
+	n = text_array(arr, &names);
+	*ids = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		int			s = find_name(d->skill_names, d->nskills, names[i]);
+
+		if (s < 0)
+			*unknown = true;
+		else
+		{
+			mask[s / 64] |= UINT64CONST(1) << (s % 64);
+			(*ids)[m++] = s;
+		}
+	}
+	return m;
+}
+
+/*
+ * Turn rows of the queue query (in SPI_tuptable) into items, in the
+ * current memory context.
+ */
+int
+esc_route_items(EscRouteData *d, SPITupleTable *tt, uint64 n, EscRouteItem *items)
+{
+	for (uint64 r = 0; r < n; r++)
+	{
+		HeapTuple	tup = tt->vals[r];
+		TupleDesc	desc = tt->tupdesc;
+		EscRouteItem *it = &items[r];
+		EscRouteRequest *req = &it->req;
+		bool		isnull;
+		Datum		v;
+		char	   *s;
+		int		   *mand = NULL,
+				   *opt = NULL;
+		int			nm,
+					no;
+		bool		unknown;
+
+		memset(it, 0, sizeof(*it));
+		it->escalation_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		it->severity = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		s = col_text(tup, desc, 3);
+		req->hierarchical = strcmp(s, "hierarchical") == 0;
+		it->team_name = col_text(tup, desc, 4);
+		req->team = it->team_name ? esc_route_team_index(d, it->team_name) : -1;
+		if (it->team_name && req->team < 0)
+			req->team = -2;
+		req->nwords = d->nwords;
+		req->mandatory = palloc0(sizeof(uint64) * d->nwords);
+		req->optional = palloc0(sizeof(uint64) * d->nwords);
+		v = SPI_getbinval(tup, desc, 5, &isnull);
+		nm = skill_ids(d, v, isnull, &mand, &unknown, req->mandatory);
+		req->unknown_skill = unknown;
+		it->mandatory = isnull ? NULL : DatumGetArrayTypePCopy(v);
+		v = SPI_getbinval(tup, desc, 6, &isnull);
+		no = skill_ids(d, v, isnull, &opt, &unknown, req->optional);
+		req->unknown_optional = unknown;
+		it->optional = isnull ? NULL : DatumGetArrayTypePCopy(v);
+		req->nrequested = nm + no;
+		req->requested = palloc(sizeof(int) * Max(nm + no, 1));
+		if (nm)
+			memcpy(req->requested, mand, sizeof(int) * nm);
+		if (no)
+			memcpy(req->requested + nm, opt, sizeof(int) * no);
+		v = SPI_getbinval(tup, desc, 7, &isnull);
+		req->tier = isnull ? 0 : DatumGetInt32(v);
+		it->language = col_text(tup, desc, 8);
+		req->language = it->language ? language_id(d, it->language, false) : -1;
+		it->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
+		it->account = col_text(tup, desc, 10);
+		it->requester = col_text(tup, desc, 11);
+		it->source_id = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
+		it->ticket_key = col_text(tup, desc, 13);
+		v = SPI_getbinval(tup, desc, 14, &isnull);
+		it->overflow_at = isnull ? it->created_at : DatumGetTimestampTz(v);
+		it->has_optional = no > 0 || req->unknown_optional;
+		req->relaxed = !it->has_optional ||
+			(d->as_of - it->created_at) >= (int64) (d->relax_after * USECS_PER_SEC);
+		req->prefer = -1;
+	}
+	return (int) n;
+}
+
+/* append to a growing int array */
+static void
+push(int **arr, int *n, int *max, int v)
+{
+	if (*n == *max)
+	{
+		*max = *max ? *max * 2 : 4;
+		*arr = *arr ? repalloc(*arr, sizeof(int) * *max) : palloc(sizeof(int) * *max);
+	}
+	(*arr)[(*n)++] = v;
+}
+
+static int
+item_index(EscRouteItem *items, int n, int64 id)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	/* items are not sorted by id: linear, chunks are small */
+	(void) hi;
+	for (; lo < n; lo++)
+		if (items[lo].escalation_id == id)
+			return lo;
+	return -1;
+}
+
+/*
+ * What a chunk of items needs besides their rows: agents to skip (declined,
+ * timed out), the previous agent of a reopened ticket, and continuity.
+ * Call inside SPI; allocates in the current memory context.
+ */
+void
+esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n)
+{
+	static SPIPlanPtr facts_plan = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
+	Datum	   *ids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *srcs = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *keys = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *accts = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *reqs = palloc(sizeof(Datum) * Max(n, 1));
+	bool	   *accts_null = palloc(sizeof(bool) * Max(n, 1));
+	bool	   *reqs_null = palloc(sizeof(bool) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Datum		args[6];
+	int		   *nskip = palloc0(sizeof(int) * Max(n, 1));
+	int		   *maxskip = palloc0(sizeof(int) * Max(n, 1));
+	int		   *ncont = palloc0(sizeof(int) * Max(n, 1));
+	int		   *maxcont = palloc0(sizeof(int) * Max(n, 1));
+	double	  **contv = palloc0(sizeof(double *) * Max(n, 1));
+	Oid			save_userid;
+	int			save_sec;
+
+	if (n == 0)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = Int64GetDatum(items[i].escalation_id);
+		srcs[i] = Int32GetDatum(items[i].source_id);
+		keys[i] = CStringGetTextDatum(items[i].ticket_key);
+		accts_null[i] = items[i].account == NULL;
+		accts[i] = accts_null[i] ? (Datum) 0 : CStringGetTextDatum(items[i].account);
+		reqs_null[i] = items[i].requester == NULL;
+		reqs[i] = reqs_null[i] ? (Datum) 0 : CStringGetTextDatum(items[i].requester);
+	}
+	args[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(srcs, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(keys, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_md_array(accts, accts_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[4] = PointerGetDatum(construct_md_array(reqs, reqs_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[5] = TimestampTzGetDatum(d->continuity_since);
+
+	if (facts_plan == NULL)
+	{
+		Oid			types[6] = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, TIMESTAMPTZOID};
+
+		facts_plan = esc_prepare_kept_plan(
+			/* agents who declined it or let an offer of it time out */
+			"SELECT a.escalation_id, 's'::pg_catalog.text, a.agent_id, 0::pg_catalog.int8 "
+			"  FROM escalation.assignments a "
+			" WHERE a.escalation_id OPERATOR(pg_catalog.=) ANY ($1) "
+			"   AND a.outcome OPERATOR(pg_catalog.=) ANY ('{declined,timed_out}') "
+			"UNION ALL "
+			/* the agent who resolved this ticket's latest escalation */
+			"SELECT q.id, 'p', p.agent_id, 0 "
+			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS q(id, src, key) "
+			"  CROSS JOIN LATERAL (SELECT p.agent_id FROM escalation.escalations p "
+			"       WHERE p.source_id OPERATOR(pg_catalog.=) q.src "
+			"         AND p.ticket_key OPERATOR(pg_catalog.=) q.key "
+			"         AND p.status OPERATOR(pg_catalog.=) 'resolved' AND p.agent_id IS NOT NULL "
+			"       ORDER BY p.closed_at DESC LIMIT 1) p "
+			"UNION ALL "
+			/* recent resolved work with the same account, or the same requester */
+			"SELECT q.id, 'c', h.agent_id, pg_catalog.count(*) "
+			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($4)) AS q(id, acct) "
+			"  JOIN escalation.escalations h "
+			"    ON (h.context OPERATOR(pg_catalog.#>>) '{ticket,account}') OPERATOR(pg_catalog.=) q.acct "
+			"   AND h.status OPERATOR(pg_catalog.=) 'resolved' "
+			"   AND h.closed_at OPERATOR(pg_catalog.>=) $6 AND h.agent_id IS NOT NULL "
+			" GROUP BY q.id, h.agent_id "
+			"UNION ALL "
+			"SELECT q.id, 'c', h.agent_id, pg_catalog.count(*) "
+			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($5)) AS q(id, req) "
+			"  JOIN escalation.escalations h "
+			"    ON (h.context OPERATOR(pg_catalog.#>>) '{ticket,requester}') OPERATOR(pg_catalog.=) q.req "
+			"   AND h.status OPERATOR(pg_catalog.=) 'resolved' "
+			"   AND h.closed_at OPERATOR(pg_catalog.>=) $6 AND h.agent_id IS NOT NULL "
+			" GROUP BY q.id, h.agent_id",
+			6, types);
+	}
+	esc_become_owner(&save_userid, &save_sec);
+	run(facts_plan, args, "routing facts");
+	esc_restore_user(save_userid, save_sec);
+	MemoryContextSwitchTo(cxt);
+
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		char	   *kind = col_text(tup, desc, 2);
+		char	   *agent = col_text(tup, desc, 3);
+		int			i = item_index(items, n, id);
+		int			a = esc_route_agent_index(d, agent);
+		EscRouteItem *it;
+
+		if (i < 0 || a < 0)
+			continue;
+		it = &items[i];
+		if (kind[0] == 's')
+		{
+			int		   *skip = (int *) it->req.skip;
+
+			push(&skip, &nskip[i], &maxskip[i], a);
+			it->req.skip = skip;
+			it->req.nskip = nskip[i];
+		}
+		else if (kind[0] == 'p')
+		{
+			it->req.prefer = a;
+			it->previous_agent = agent;
+		}
+		else
+		{
+			int64		count = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+			double		v = Min(1.0, count / 3.0);
+			int			k;
+			int		   *cagents = (int *) it->req.continuity_agent;
+
+			for (k = 0; k < ncont[i]; k++)
+				if (cagents[k] == a)
+					break;
+			if (k < ncont[i])
+			{
+				contv[i][k] = Min(1.0, contv[i][k] + v);
+				continue;
+			}
+			if (ncont[i] == maxcont[i])
+				contv[i] = contv[i] ? repalloc(contv[i], sizeof(double) * maxcont[i] * 2)
+					: palloc(sizeof(double) * 4);
+			push(&cagents, &ncont[i], &maxcont[i], a);
+			contv[i][ncont[i] - 1] = v;
+			it->req.continuity_agent = cagents;
+			it->req.continuity = contv[i];
+			it->req.ncontinuity = ncont[i];
+		}
+	}
+}
