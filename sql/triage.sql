@@ -39,23 +39,23 @@ SELECT pg_temp.err($$SELECT escalation.train('tri.tickets')$$);
 INSERT INTO tri.tickets (subject, body, status, priority, team, escalated, test)
 SELECT s.subj[1 + i % 4], s.body[1 + (i * 7) % 5], 'solved',
        CASE WHEN i % 3 = 0 THEN 'high' ELSE 'normal' END,
-       s.team, s.team <> 'desk', i % 5 = 0
+       s.team, s.team <> 'tri_desk', i % 5 = 0
   FROM (VALUES
-    ('billing',
+    ('tri_billing',
      ARRAY['Invoice is wrong', 'Refund request', 'Charged twice', 'Payment failed'],
      ARRAY['My invoice shows the wrong amount, please correct the charges.',
            'I was charged twice for the same subscription, I need a refund.',
            'The payment with my credit card failed but the invoice says paid.',
            'Please send a refund for the duplicate charge on my invoice.',
            'Billing charged my card after I cancelled, refund the payment.']),
-    ('network',
+    ('tri_network',
      ARRAY['VPN keeps dropping', 'No wifi in office', 'Router down', 'Slow connection'],
      ARRAY['The VPN connection drops every few minutes from home.',
            'Wifi in the office is down, the router shows a red light.',
            'Network connection is very slow, packets are lost on the switch.',
            'Cannot reach the server over VPN, the tunnel times out.',
            'The router restarted and the wifi network is gone.']),
-    ('desk',
+    ('tri_desk',
      ARRAY['Password reset', 'Cannot log in', 'Account locked', 'Forgot password'],
      ARRAY['Please reset my password, I forgot it.',
            'I cannot log in, my account is locked after three attempts.',
@@ -65,7 +65,7 @@ SELECT s.subj[1 + i % 4], s.body[1 + (i * 7) % 5], 'solved',
   ) AS s(team, subj, body), generate_series(1, 20) AS i;
 
 -- the rule kinds, written before any model exists
-INSERT INTO escalation.teams (name, tier) VALUES ('billing', 2), ('network', 2);
+INSERT INTO escalation.teams (name, tier) VALUES ('tri_billing', 2), ('tri_network', 2);
 INSERT INTO escalation.rules (name, team_confidence_at_least, target_tier, severity)
 VALUES ('route by model', 0.6, 2, 3);
 INSERT INTO escalation.rules (name, escalation_probability_at_least, target_tier, level)
@@ -117,7 +117,7 @@ SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '63') ORDER B
 
 -- a rule naming a team fires only when that team is predicted
 INSERT INTO escalation.rules (name, team_confidence_at_least, target_team, level)
-VALUES ('billing by model', 0.5, 'billing', 3);
+VALUES ('billing by model', 0.5, 'tri_billing', 3);
 SELECT rule, fires, target_team, why_not FROM escalation.explain('tri.tickets', '62') ORDER BY rule;
 DELETE FROM escalation.rules WHERE name = 'billing by model';
 
@@ -181,5 +181,5 @@ DELETE FROM escalation.rules WHERE name IN ('route by model', 'likely escalation
 SELECT escalation.detach('tri.tickets');
 DELETE FROM escalation.escalations WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri');
 DELETE FROM escalation.models;
-DELETE FROM escalation.teams WHERE name IN ('billing', 'network');
+DELETE FROM escalation.teams WHERE name IN ('tri_billing', 'tri_network');
 DROP SCHEMA tri CASCADE;
