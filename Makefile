@@ -15,6 +15,7 @@ OBJS = \
 	src/funcs.o \
 	src/calendar.o \
 	src/sla.o \
+	src/facts.o \
 	src/sentiment.o \
 	src/sentiment_lexicon.o \
 	src/sentiment_funcs.o \
@@ -38,7 +39,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input privileges calendar sla sentiment routing triage
+          cache bad_input privileges calendar sla sentiment routing metrics triage
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation

@@ -3457,6 +3457,1333 @@ GRANT EXECUTE ON FUNCTION
       escalation.handoff(regclass, text, text, text, text[], jsonb, jsonb, text, integer, text, text, timestamptz)
       TO escalation_admin, escalation_agent;
 
+
+--------------------------------------------------------------------------
+-- Metrics and analytics (issue 5)
+--
+-- Exact, fast SQL views for analysts.  The helpdesk's tables differ per
+-- source, so the views read our own tables only:
+--
+--   ticket_facts      one row per ticket, written by the C ticket trigger
+--                     (src/facts.c -> track_ticket_facts()) in the writer's
+--                     transaction, and by a trigger on escalations (first
+--                     escalation, count); backfill_facts() loads tickets
+--                     that existed before.
+--   ticket_transfers  every change of a mapped team or assignee column:
+--                     the transfers the helpdesk makes itself (§3).
+--   metric_days,      rollups, append-only deltas: every change of a fact
+--   metric_tte,       appends its difference (-old +new) as a row, so that
+--   metric_paths      writers never wait on a shared counter row;
+--                     compact_metrics() folds them, views sum them.  A
+--                     view is therefore exact whether or not compaction
+--                     ran; compaction only keeps it fast.
+--
+-- Exact definitions: docs/metrics.md.  Every view is security_invoker and
+-- keeps the tenant boundary: a source may be scoped to a tenant role
+-- (metric_sources.tenant_role); rows of such a source are visible only to
+-- members of that role (row-level security on our tables, and the same
+-- test in views over tables without it).
+--------------------------------------------------------------------------
+
+CREATE TABLE escalation.metric_sources (
+    source_id   integer PRIMARY KEY REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    track_facts boolean NOT NULL DEFAULT true,
+    tenant_role name
+);
+COMMENT ON TABLE escalation.metric_sources IS
+  'Metrics settings per source (no row: facts kept, no tenant scope). track_facts = false stops the trigger keeping ticket facts; tenant_role scopes the source''s metrics to members of that role';
+COMMENT ON COLUMN escalation.metric_sources.tenant_role IS
+  'only members of this role see the source''s facts and aggregates; NULL = every analyst';
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.metric_sources
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();
+
+CREATE FUNCTION escalation.visible_sources()
+RETURNS integer[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.array_agg(s.source_id), '{}')
+      FROM escalation.sources s
+      LEFT JOIN escalation.metric_sources m ON m.source_id OPERATOR(pg_catalog.=) s.source_id
+     WHERE m.tenant_role IS NULL
+        OR pg_catalog.pg_has_role(current_user, m.tenant_role, 'MEMBER')
+$$;
+COMMENT ON FUNCTION escalation.visible_sources() IS
+  'the sources whose metrics the current user may see: unscoped ones and those of tenant roles it is a member of';
+
+CREATE TABLE escalation.ticket_facts (
+    source_id          integer NOT NULL,
+    ticket_key         text NOT NULL,
+    created_at         timestamptz NOT NULL,
+    status             text NOT NULL,
+    priority           text,
+    channel            text,
+    team               text,
+    assignee           text,
+    account_key        text,
+    account_tier       text,
+    resolved_at        timestamptz,
+    reopened           integer NOT NULL DEFAULT 0,
+    transfers          integer NOT NULL DEFAULT 0,
+    sentiment          float8,
+    csat               numeric,
+    escalations        integer NOT NULL DEFAULT 0,
+    first_escalated_at timestamptz,
+    first_team         text,
+    first_reason       text,
+    updated_at         timestamptz NOT NULL,
+    PRIMARY KEY (source_id, ticket_key)
+);
+CREATE INDEX ticket_facts_account ON escalation.ticket_facts (account_key, created_at)
+    WHERE account_key IS NOT NULL;
+COMMENT ON TABLE escalation.ticket_facts IS
+  'One row per ticket of every source that keeps facts: the mapped facts as the trigger last saw them, plus what metrics need (reopens, transfers, sentiment, CSAT, first escalation). Written by the triggers; read by the metric views';
+COMMENT ON COLUMN escalation.ticket_facts.status IS 'meaning of the status: open, pending, solved, other or unknown';
+COMMENT ON COLUMN escalation.ticket_facts.account_tier IS 'tier of the account (escalation.accounts) when the ticket was last written';
+COMMENT ON COLUMN escalation.ticket_facts.resolved_at IS 'the mapped resolved time, else when the ticket last became solved; NULL while not solved';
+COMMENT ON COLUMN escalation.ticket_facts.reopened IS 'how many times the ticket left the solved state';
+COMMENT ON COLUMN escalation.ticket_facts.transfers IS 'observed transfers: changes of the mapped team or assignee column';
+COMMENT ON COLUMN escalation.ticket_facts.sentiment IS 'polarity of subject and body (escalation.sentiment, with the source''s terms) when inserted or last edited';
+COMMENT ON COLUMN escalation.ticket_facts.csat IS 'satisfaction score from the CSAT table mapped with escalation.attach_csat()';
+COMMENT ON COLUMN escalation.ticket_facts.first_escalated_at IS 'creation time of the ticket''s first escalation (earliest created_at, then lowest escalation_id)';
+COMMENT ON COLUMN escalation.ticket_facts.first_team IS 'target team of the first escalation';
+COMMENT ON COLUMN escalation.ticket_facts.first_reason IS 'rule of the first reason of the first escalation, else its origin (manual, sla, ...)';
+
+CREATE TABLE escalation.ticket_transfers (
+    transfer_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source_id     integer NOT NULL,
+    ticket_key    text NOT NULL,
+    hop           integer NOT NULL,
+    from_team     text,
+    to_team       text,
+    from_assignee text,
+    to_assignee   text,
+    kind          text CHECK (kind IN ('functional', 'hierarchical', 'reassignment')),
+    escalation_id bigint,
+    previous_at   timestamptz NOT NULL,
+    at            timestamptz NOT NULL
+);
+CREATE INDEX ticket_transfers_ticket ON escalation.ticket_transfers (source_id, ticket_key, hop);
+COMMENT ON TABLE escalation.ticket_transfers IS
+  'Observed transfers: every change of a ticket''s mapped team or assignee, as the helpdesk made it (the ticket trigger records them); part of the journey (escalation.ticket_journey)';
+COMMENT ON COLUMN escalation.ticket_transfers.hop IS '1 for the ticket''s first transfer, 2 for the second...';
+COMMENT ON COLUMN escalation.ticket_transfers.kind IS 'the receiving team''s kind (escalation.teams) when the team changed; reassignment when only the assignee did; NULL for a team we do not know';
+COMMENT ON COLUMN escalation.ticket_transfers.escalation_id IS 'the ticket''s latest open escalation at the time, if any';
+COMMENT ON COLUMN escalation.ticket_transfers.previous_at IS 'the previous transfer, or the ticket''s creation: at - previous_at is the time spent before this hop';
+
+-- rollups: append-only deltas, folded by compact_metrics()
+CREATE TABLE escalation.metric_days (
+    source_id           integer NOT NULL,
+    day                 date NOT NULL,
+    team                text,
+    channel             text,
+    priority            text,
+    account_tier        text,
+    tickets             bigint NOT NULL,
+    escalated           bigint NOT NULL,
+    tte_secs            float8 NOT NULL,
+    resolved            bigint NOT NULL,
+    resolution_secs     float8 NOT NULL,
+    esc_resolved        bigint NOT NULL,
+    esc_resolution_secs float8 NOT NULL,
+    esc_total_secs      float8 NOT NULL,
+    reopened_tickets    bigint NOT NULL,
+    transferred         bigint NOT NULL,
+    transfers           bigint NOT NULL,
+    folded              boolean NOT NULL DEFAULT false
+);
+CREATE INDEX metric_days_key ON escalation.metric_days (source_id, day);
+CREATE INDEX metric_days_unfolded ON escalation.metric_days (source_id, day) WHERE NOT folded;
+COMMENT ON TABLE escalation.metric_days IS
+  'Rollup of ticket_facts per source, local creation day (source time zone), team, channel, priority and account tier; rows are deltas (sum them), compacted by compact_metrics()';
+
+CREATE TABLE escalation.metric_tte (
+    source_id integer NOT NULL,
+    team      text,
+    minutes   integer NOT NULL,
+    n         bigint NOT NULL,
+    secs      float8 NOT NULL,
+    folded    boolean NOT NULL DEFAULT false
+);
+CREATE INDEX metric_tte_key ON escalation.metric_tte (source_id, team, minutes);
+COMMENT ON TABLE escalation.metric_tte IS
+  'Histogram of time-to-escalation in whole minutes per source and first target team (deltas, compacted by compact_metrics()): exact percentiles without sorting every escalation';
+
+CREATE TABLE escalation.metric_paths (
+    source_id   integer NOT NULL,
+    from_team   text,
+    to_team     text,
+    path        boolean NOT NULL,
+    escalations bigint NOT NULL,
+    reescalated bigint NOT NULL,
+    folded      boolean NOT NULL DEFAULT false
+);
+CREATE INDEX metric_paths_key ON escalation.metric_paths (source_id, path);
+COMMENT ON TABLE escalation.metric_paths IS
+  'Rollup of escalations: path = false rows count escalations per target team (from_team) and how many needed a further one; path = true rows count re-escalations from_team -> to_team (deltas, compacted by compact_metrics())';
+
+-- a COPY into our own record (pg_restore) brings its rollups with it
+CREATE FUNCTION escalation.restoring()
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.current_query() OPERATOR(pg_catalog.~*)
+                    '^\s*COPY\s+"?escalation"?\."?(ticket_facts|escalations)"?[\s(]', false)
+$$;
+COMMENT ON FUNCTION escalation.restoring() IS
+  'internal: true while the top-level statement is a COPY into escalation.ticket_facts or escalation.escalations (pg_restore), whose rollups are restored with them';
+
+-- a ticket's contribution to metric_days, metric_tte
+CREATE FUNCTION escalation.fact_days(f escalation.ticket_facts, tz text, sign integer)
+RETURNS escalation.metric_days
+LANGUAGE sql IMMUTABLE
+AS $$
+    -- one ROW(...) column, so that the planner can inline the function
+    SELECT ROW(f.source_id,
+           (f.created_at AT TIME ZONE tz)::date,
+           f.team, f.channel, f.priority, f.account_tier,
+           sign::bigint,
+           (sign * (f.escalations OPERATOR(pg_catalog.>) 0)::integer)::bigint,
+           CASE WHEN f.escalations OPERATOR(pg_catalog.>) 0
+                THEN sign * extract(epoch FROM f.first_escalated_at OPERATOR(pg_catalog.-) f.created_at)::float8
+                ELSE 0 END,
+           (sign * (f.resolved_at IS NOT NULL)::integer)::bigint,
+           coalesce(sign * extract(epoch FROM f.resolved_at OPERATOR(pg_catalog.-) f.created_at)::float8, 0),
+           (sign * (f.resolved_at IS NOT NULL AND f.escalations OPERATOR(pg_catalog.>) 0)::integer)::bigint,
+           CASE WHEN f.escalations OPERATOR(pg_catalog.>) 0 AND f.resolved_at IS NOT NULL
+                THEN sign * extract(epoch FROM f.resolved_at OPERATOR(pg_catalog.-) f.first_escalated_at)::float8
+                ELSE 0 END,
+           CASE WHEN f.escalations OPERATOR(pg_catalog.>) 0 AND f.resolved_at IS NOT NULL
+                THEN sign * extract(epoch FROM f.resolved_at OPERATOR(pg_catalog.-) f.created_at)::float8
+                ELSE 0 END,
+           (sign * (f.reopened OPERATOR(pg_catalog.>) 0)::integer)::bigint,
+           (sign * (f.transfers OPERATOR(pg_catalog.>) 0)::integer)::bigint,
+           (sign * f.transfers)::bigint,
+           false)::escalation.metric_days
+$$;
+COMMENT ON FUNCTION escalation.fact_days(escalation.ticket_facts, text, integer) IS
+  'internal: what one ticket adds to (sign 1) or takes from (sign -1) escalation.metric_days';
+
+CREATE FUNCTION escalation.tte_minutes(f escalation.ticket_facts)
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT pg_catalog.floor(extract(epoch FROM f.first_escalated_at OPERATOR(pg_catalog.-) f.created_at)
+                            OPERATOR(pg_catalog./) 60)::integer
+$$;
+COMMENT ON FUNCTION escalation.tte_minutes(escalation.ticket_facts) IS
+  'internal: time-to-escalation of a ticket in whole minutes (floor); NULL when not escalated';
+
+-- statement triggers on ticket_facts: append the differences
+CREATE FUNCTION escalation.facts_delta()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- pg_restore COPYs ticket_facts and the rollups alike: the restored
+    -- rollups already count these rows
+    IF escalation.restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO escalation.metric_days
+        SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
+               sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
+               sum((d).resolution_secs), sum((d).esc_resolved), sum((d).esc_resolution_secs),
+               sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
+               sum((d).transfers), false
+          FROM (SELECT escalation.fact_days(n, s.time_zone, 1) AS d
+                  FROM new_facts n JOIN escalation.sources s ON s.source_id = n.source_id OFFSET 0) x
+         GROUP BY 1, 2, 3, 4, 5, 6;
+        INSERT INTO escalation.metric_tte
+        SELECT n.source_id, n.first_team, escalation.tte_minutes(n), count(*),
+               sum(extract(epoch FROM n.first_escalated_at - n.created_at)::float8), false
+          FROM new_facts n WHERE n.escalations > 0
+         GROUP BY 1, 2, 3;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO escalation.metric_days
+        SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
+               sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
+               sum((d).resolution_secs), sum((d).esc_resolved), sum((d).esc_resolution_secs),
+               sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
+               sum((d).transfers), false
+          FROM (SELECT escalation.fact_days(o, s.time_zone, -1) AS d
+                  FROM old_facts o JOIN escalation.sources s ON s.source_id = o.source_id
+                UNION ALL
+                SELECT escalation.fact_days(n, s.time_zone, 1)
+                  FROM new_facts n JOIN escalation.sources s ON s.source_id = n.source_id OFFSET 0) x
+         GROUP BY 1, 2, 3, 4, 5, 6
+        HAVING sum((d).tickets) <> 0 OR sum((d).escalated) <> 0 OR sum((d).tte_secs) <> 0
+            OR sum((d).resolved) <> 0 OR sum((d).resolution_secs) <> 0
+            OR sum((d).esc_resolved) <> 0 OR sum((d).esc_resolution_secs) <> 0
+            OR sum((d).esc_total_secs) <> 0 OR sum((d).reopened_tickets) <> 0
+            OR sum((d).transferred) <> 0 OR sum((d).transfers) <> 0;
+        INSERT INTO escalation.metric_tte
+        SELECT source_id, team, minutes, sum(n), sum(secs), false
+          FROM (SELECT o.source_id, o.first_team AS team, escalation.tte_minutes(o) AS minutes,
+                       -1 AS n, -extract(epoch FROM o.first_escalated_at - o.created_at)::float8 AS secs
+                  FROM old_facts o WHERE o.escalations > 0
+                UNION ALL
+                SELECT n.source_id, n.first_team, escalation.tte_minutes(n),
+                       1, extract(epoch FROM n.first_escalated_at - n.created_at)::float8
+                  FROM new_facts n WHERE n.escalations > 0) x
+         GROUP BY 1, 2, 3
+        HAVING sum(n) <> 0 OR sum(secs) <> 0;
+    ELSE
+        INSERT INTO escalation.metric_days
+        SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
+               sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
+               sum((d).resolution_secs), sum((d).esc_resolved), sum((d).esc_resolution_secs),
+               sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
+               sum((d).transfers), false
+          FROM (SELECT escalation.fact_days(o, s.time_zone, -1) AS d
+                  FROM old_facts o JOIN escalation.sources s ON s.source_id = o.source_id OFFSET 0) x
+         GROUP BY 1, 2, 3, 4, 5, 6;
+        INSERT INTO escalation.metric_tte
+        SELECT o.source_id, o.first_team, escalation.tte_minutes(o), -count(*),
+               -sum(extract(epoch FROM o.first_escalated_at - o.created_at)::float8), false
+          FROM old_facts o WHERE o.escalations > 0
+         GROUP BY 1, 2, 3;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.facts_delta() IS
+  'statement trigger on escalation.ticket_facts: appends what the statement changed to the rollups (metric_days, metric_tte), as deltas';
+
+CREATE TRIGGER facts_delta_insert AFTER INSERT ON escalation.ticket_facts
+    REFERENCING NEW TABLE AS new_facts
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.facts_delta();
+CREATE TRIGGER facts_delta_update AFTER UPDATE ON escalation.ticket_facts
+    REFERENCING OLD TABLE AS old_facts NEW TABLE AS new_facts
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.facts_delta();
+CREATE TRIGGER facts_delta_delete AFTER DELETE ON escalation.ticket_facts
+    REFERENCING OLD TABLE AS old_facts
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.facts_delta();
+
+-- what the ticket trigger reports (src/facts.c), as the extension's owner
+CREATE FUNCTION escalation.track_ticket_facts(
+    p_source integer, p_key text, p_at timestamptz, p_created timestamptz, p_status text,
+    p_priority text, p_channel text, p_team text, p_assignee text, p_account text,
+    p_resolved timestamptz, p_transferred boolean, p_old_team text, p_old_assignee text,
+    p_sentiment float8)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f escalation.ticket_facts;
+    v_tier text;
+    v_solved boolean := p_status = 'solved' OR (p_status = 'unknown' AND p_resolved IS NOT NULL);
+    v_kind text;
+    v_last timestamptz;
+    v_esc bigint;
+BEGIN
+    IF p_account IS NOT NULL THEN
+        SELECT a.tier INTO v_tier FROM escalation.accounts a WHERE a.account_key = p_account;
+    END IF;
+    SELECT * INTO f FROM escalation.ticket_facts x
+     WHERE x.source_id = p_source AND x.ticket_key = p_key
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO escalation.ticket_facts AS x
+            (source_id, ticket_key, created_at, status, priority, channel, team, assignee,
+             account_key, account_tier, resolved_at, sentiment, updated_at)
+        VALUES (p_source, p_key, coalesce(p_created, p_at), p_status, p_priority, p_channel,
+                p_team, p_assignee, p_account, v_tier,
+                CASE WHEN v_solved THEN coalesce(p_resolved, p_at) END, p_sentiment, p_at);
+        -- a ticket inserted before metrics knew it gets its escalations now
+        IF EXISTS (SELECT 1 FROM escalation.escalations e
+                    WHERE e.source_id = p_source AND e.ticket_key = p_key) THEN
+            PERFORM escalation.refresh_first_escalation(p_source, p_key);
+        END IF;
+        RETURN;
+    END IF;
+
+    IF p_transferred THEN
+        IF p_team IS DISTINCT FROM p_old_team THEN
+            SELECT t.kind INTO v_kind FROM escalation.teams t WHERE t.name = p_team;
+        ELSE
+            v_kind := 'reassignment';
+        END IF;
+        SELECT max(t.at) INTO v_last FROM escalation.ticket_transfers t
+         WHERE t.source_id = p_source AND t.ticket_key = p_key;
+        SELECT max(e.escalation_id) INTO v_esc FROM escalation.escalations e
+         WHERE e.source_id = p_source AND e.ticket_key = p_key
+           AND e.status IN ('queued', 'offered', 'accepted');
+        INSERT INTO escalation.ticket_transfers
+            (source_id, ticket_key, hop, from_team, to_team, from_assignee, to_assignee, kind,
+             escalation_id, previous_at, at)
+        VALUES (p_source, p_key, f.transfers + 1, p_old_team, p_team, p_old_assignee, p_assignee,
+                v_kind, v_esc, coalesce(v_last, coalesce(p_created, f.created_at)), p_at);
+    END IF;
+
+    UPDATE escalation.ticket_facts x
+       SET created_at = coalesce(p_created, x.created_at),
+           status = p_status,
+           priority = p_priority,
+           channel = p_channel,
+           team = p_team,
+           assignee = p_assignee,
+           account_key = p_account,
+           account_tier = v_tier,
+           resolved_at = CASE WHEN NOT v_solved THEN NULL
+                              WHEN p_resolved IS NOT NULL THEN p_resolved
+                              WHEN x.resolved_at IS NOT NULL THEN x.resolved_at
+                              ELSE p_at END,
+           reopened = x.reopened + (x.resolved_at IS NOT NULL AND NOT v_solved)::integer,
+           transfers = x.transfers + p_transferred::integer,
+           sentiment = coalesce(p_sentiment, x.sentiment),
+           updated_at = p_at
+     WHERE x.source_id = p_source AND x.ticket_key = p_key;
+END
+$$;
+COMMENT ON FUNCTION escalation.track_ticket_facts(integer, text, timestamptz, timestamptz, text,
+    text, text, text, text, text, timestamptz, boolean, text, text, float8) IS
+  'internal: the ticket trigger reports a ticket''s mapped facts; keeps escalation.ticket_facts (reopens, resolution, sentiment) and records observed transfers';
+
+-- the first escalation of a ticket, recomputed from the record
+CREATE FUNCTION escalation.refresh_first_escalation(p_source integer, p_key text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    UPDATE escalation.ticket_facts f
+       SET escalations = e.n, first_escalated_at = e.created_at, first_team = e.target_team,
+           first_reason = e.reason
+      FROM (SELECT count(*) OVER () AS n, x.created_at, x.target_team,
+                   coalesce(x.reasons OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.->>) 'rule',
+                            x.origin) AS reason
+              FROM escalation.escalations x
+             WHERE x.source_id OPERATOR(pg_catalog.=) p_source
+               AND x.ticket_key OPERATOR(pg_catalog.=) p_key
+             ORDER BY x.created_at, x.escalation_id
+             LIMIT 1) e
+     WHERE f.source_id OPERATOR(pg_catalog.=) p_source
+       AND f.ticket_key OPERATOR(pg_catalog.=) p_key
+       AND (f.escalations, f.first_escalated_at, f.first_team, f.first_reason)
+           IS DISTINCT FROM (e.n::integer, e.created_at, e.target_team, e.reason)
+$$;
+COMMENT ON FUNCTION escalation.refresh_first_escalation(integer, text) IS
+  'internal: sets a ticket''s escalation count and first escalation in ticket_facts from escalation.escalations';
+
+-- the escalation an escalation re-escalates: its parent, else the ticket's
+-- previous escalation (by escalation_id)
+CREATE FUNCTION escalation.previous_escalation(e escalation.escalations)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(e.parent_id,
+                    (SELECT max(p.escalation_id) FROM escalation.escalations p
+                      WHERE p.source_id OPERATOR(pg_catalog.=) e.source_id
+                        AND p.ticket_key OPERATOR(pg_catalog.=) e.ticket_key
+                        AND p.escalation_id OPERATOR(pg_catalog.<) e.escalation_id))
+$$;
+COMMENT ON FUNCTION escalation.previous_escalation(escalation.escalations) IS
+  'the escalation this one re-escalates: parent_id when set, else the same ticket''s escalation with the next lower escalation_id; NULL for a ticket''s first';
+
+CREATE FUNCTION escalation.facts_escalated()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    prev escalation.escalations;
+    had_child boolean;
+BEGIN
+    -- pg_restore COPYs escalations, ticket_facts and metric_paths alike
+    IF escalation.restoring() THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        UPDATE escalation.ticket_facts f
+           SET escalations = f.escalations + 1,
+               first_escalated_at = CASE WHEN f.first_escalated_at IS NULL
+                                           OR NEW.created_at < f.first_escalated_at
+                                         THEN NEW.created_at ELSE f.first_escalated_at END,
+               first_team = CASE WHEN f.first_escalated_at IS NULL
+                                   OR NEW.created_at < f.first_escalated_at
+                                 THEN NEW.target_team ELSE f.first_team END,
+               first_reason = CASE WHEN f.first_escalated_at IS NULL
+                                     OR NEW.created_at < f.first_escalated_at
+                                   THEN coalesce(NEW.reasons -> 0 ->> 'rule', NEW.origin)
+                                   ELSE f.first_reason END
+         WHERE f.source_id = NEW.source_id AND f.ticket_key = NEW.ticket_key;
+
+        INSERT INTO escalation.metric_paths VALUES
+            (NEW.source_id, NEW.target_team, NULL, false, 1, 0, false);
+        SELECT * INTO prev FROM escalation.escalations p
+         WHERE p.escalation_id = escalation.previous_escalation(NEW);
+        IF FOUND THEN
+            -- did prev already need a further escalation before this one?
+            SELECT EXISTS (SELECT 1 FROM escalation.escalations c
+                            WHERE c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
+                              AND c.escalation_id <> NEW.escalation_id
+                              AND c.escalation_id > prev.escalation_id
+                              AND escalation.previous_escalation(c) = prev.escalation_id)
+                OR EXISTS (SELECT 1 FROM escalation.escalations c
+                            WHERE c.parent_id = prev.escalation_id
+                              AND c.escalation_id <> NEW.escalation_id)
+              INTO had_child;
+            INSERT INTO escalation.metric_paths VALUES
+                (NEW.source_id, prev.target_team, NEW.target_team, true, 0, 1, false),
+                (NEW.source_id, prev.target_team, NULL, false, 0, (NOT had_child)::integer, false);
+        END IF;
+    ELSE
+        -- a new target: the ticket's first escalation moves, and so do the
+        -- paths into and out of this escalation
+        PERFORM escalation.refresh_first_escalation(NEW.source_id, NEW.ticket_key);
+        SELECT EXISTS (SELECT 1 FROM escalation.escalations c
+                        WHERE (c.parent_id = NEW.escalation_id
+                               OR (c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
+                                   AND c.escalation_id > NEW.escalation_id))
+                          AND escalation.previous_escalation(c) = NEW.escalation_id)
+          INTO had_child;
+        INSERT INTO escalation.metric_paths VALUES
+            (NEW.source_id, OLD.target_team, NULL, false, -1, -(had_child::integer), false),
+            (NEW.source_id, NEW.target_team, NULL, false, 1, had_child::integer, false);
+        SELECT * INTO prev FROM escalation.escalations p
+         WHERE p.escalation_id = escalation.previous_escalation(NEW);
+        IF FOUND THEN
+            INSERT INTO escalation.metric_paths VALUES
+                (NEW.source_id, prev.target_team, OLD.target_team, true, 0, -1, false),
+                (NEW.source_id, prev.target_team, NEW.target_team, true, 0, 1, false);
+        END IF;
+        INSERT INTO escalation.metric_paths
+        SELECT NEW.source_id, t.from_team, c.target_team, true, 0, sum(t.sign), false
+          FROM escalation.escalations c,
+               LATERAL (VALUES (OLD.target_team, -1), (NEW.target_team, 1)) AS t(from_team, sign)
+         WHERE (c.parent_id = NEW.escalation_id
+                OR (c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
+                    AND c.escalation_id > NEW.escalation_id))
+           AND escalation.previous_escalation(c) = NEW.escalation_id
+         GROUP BY t.from_team, c.target_team;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.facts_escalated() IS
+  'AFTER INSERT or UPDATE OF target_team trigger on escalation.escalations: keeps the ticket''s first escalation in ticket_facts and the re-escalation rollup (metric_paths)';
+
+CREATE TRIGGER facts_escalated AFTER INSERT ON escalation.escalations
+    FOR EACH ROW EXECUTE FUNCTION escalation.facts_escalated();
+CREATE TRIGGER facts_retargeted AFTER UPDATE OF target_team ON escalation.escalations
+    FOR EACH ROW WHEN (OLD.target_team IS DISTINCT FROM NEW.target_team)
+    EXECUTE FUNCTION escalation.facts_escalated();
+CREATE INDEX escalations_parent ON escalation.escalations (parent_id) WHERE parent_id IS NOT NULL;
+
+-- the re-escalation rollup of a source, from the record
+CREATE FUNCTION escalation.rebuild_paths(p_source integer)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM escalation.metric_paths m WHERE m.source_id OPERATOR(pg_catalog.=) p_source;
+    INSERT INTO escalation.metric_paths
+    WITH e AS (
+        SELECT x.escalation_id, x.target_team,
+               coalesce(x.parent_id,
+                        pg_catalog.lag(x.escalation_id) OVER (PARTITION BY x.ticket_key
+                                                              ORDER BY x.escalation_id)) AS prev
+          FROM escalation.escalations x
+         WHERE x.source_id OPERATOR(pg_catalog.=) p_source)
+    SELECT p_source, p.target_team, c.target_team, true, 0, pg_catalog.count(*), true
+      FROM e c JOIN escalation.escalations p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
+     GROUP BY p.target_team, c.target_team
+    UNION ALL
+    SELECT p_source, e.target_team, NULL, false, pg_catalog.count(*),
+           pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM e c
+                                                     WHERE c.prev OPERATOR(pg_catalog.=) e.escalation_id)),
+           true
+      FROM e
+     GROUP BY e.target_team;
+$$;
+COMMENT ON FUNCTION escalation.rebuild_paths(integer) IS
+  'internal: recomputes the re-escalation rollup (metric_paths) of a source from escalation.escalations';
+
+-- folding the deltas: one row per key; views are exact before and after
+CREATE FUNCTION escalation.compact_metrics()
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    written bigint;
+    total bigint := 0;
+BEGIN
+    -- one compaction at a time; writers never wait (they only append)
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
+
+    WITH keys AS (SELECT DISTINCT source_id, day FROM escalation.metric_days WHERE NOT folded),
+    gone AS (DELETE FROM escalation.metric_days m USING keys k
+              WHERE m.source_id = k.source_id AND m.day = k.day RETURNING m.*)
+    INSERT INTO escalation.metric_days
+    SELECT source_id, day, team, channel, priority, account_tier, sum(tickets), sum(escalated),
+           sum(tte_secs), sum(resolved), sum(resolution_secs), sum(esc_resolved),
+           sum(esc_resolution_secs), sum(esc_total_secs), sum(reopened_tickets),
+           sum(transferred), sum(transfers), true
+      FROM gone
+     GROUP BY 1, 2, 3, 4, 5, 6
+    HAVING sum(tickets) <> 0 OR sum(escalated) <> 0 OR sum(resolved) <> 0
+        OR sum(reopened_tickets) <> 0 OR sum(transfers) <> 0;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    total := total + written;
+
+    WITH keys AS (SELECT DISTINCT source_id, team FROM escalation.metric_tte WHERE NOT folded),
+    gone AS (DELETE FROM escalation.metric_tte m USING keys k
+              WHERE m.source_id = k.source_id AND m.team IS NOT DISTINCT FROM k.team RETURNING m.*)
+    INSERT INTO escalation.metric_tte
+    SELECT source_id, team, minutes, sum(n), sum(secs), true
+      FROM gone GROUP BY 1, 2, 3 HAVING sum(n) <> 0;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    total := total + written;
+
+    WITH keys AS (SELECT DISTINCT source_id FROM escalation.metric_paths WHERE NOT folded),
+    gone AS (DELETE FROM escalation.metric_paths m USING keys k
+              WHERE m.source_id = k.source_id RETURNING m.*)
+    INSERT INTO escalation.metric_paths
+    SELECT source_id, from_team, to_team, path, sum(escalations), sum(reescalated), true
+      FROM gone GROUP BY 1, 2, 3, 4 HAVING sum(escalations) <> 0 OR sum(reescalated) <> 0;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    total := total + written;
+    RETURN total;
+END
+$$;
+COMMENT ON FUNCTION escalation.compact_metrics() IS
+  'folds the rollups'' delta rows into one row per key (the views sum rows, so they are exact either way; folding keeps them fast). Run it from the worker''s schedule or pg_cron; returns the rows written';
+
+-- rollups from scratch, set-based (after a bulk load or a TRUNCATE)
+CREATE FUNCTION escalation.rebuild_metrics()
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
+    LOCK TABLE escalation.ticket_facts IN SHARE MODE;
+    TRUNCATE escalation.metric_days, escalation.metric_tte, escalation.metric_paths;
+    INSERT INTO escalation.metric_days
+    SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
+           sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
+           sum((d).resolution_secs), sum((d).esc_resolved), sum((d).esc_resolution_secs),
+           sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
+           sum((d).transfers), true
+      FROM (SELECT escalation.fact_days(f, x.time_zone, 1) AS d
+              FROM escalation.ticket_facts f
+              JOIN escalation.sources x ON x.source_id = f.source_id OFFSET 0) q
+     GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO escalation.metric_tte
+    SELECT f.source_id, f.first_team, escalation.tte_minutes(f), count(*),
+           sum(extract(epoch FROM f.first_escalated_at - f.created_at)::float8), true
+      FROM escalation.ticket_facts f WHERE f.escalations > 0
+     GROUP BY 1, 2, 3;
+    FOR s IN SELECT DISTINCT e.source_id FROM escalation.escalations e LOOP
+        PERFORM escalation.rebuild_paths(s);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION escalation.rebuild_metrics() IS
+  'recomputes every rollup from ticket_facts and escalation.escalations, set-based (after backfill_facts() or a bulk load)';
+
+-- tickets that existed before the trigger saw them
+CREATE FUNCTION escalation.backfill_facts(ticket_table regclass, as_of timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s escalation.sources;
+    m jsonb;
+    sql text;
+    n bigint;
+    col_created text;
+    col_resolved text;
+BEGIN
+    SELECT * INTO s FROM escalation.sources x
+     WHERE x.ticket_table = backfill_facts.ticket_table AND x.attached;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = ticket_table), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', ticket_table
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF s.lookups <> '{}'::jsonb THEN
+        RAISE EXCEPTION 'source "%" reads values through lookup tables', s.name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Its facts are kept by the trigger as tickets change; backfill covers direct value maps only.';
+    END IF;
+    m := s.mapping;
+    col_created := CASE WHEN m ? 'created_at' THEN escalation.instant_expr(ticket_table, m->>'created_at') END;
+    col_resolved := CASE WHEN m ? 'resolved_at' THEN escalation.instant_expr(ticket_table, m->>'resolved_at') END;
+    -- identifiers come from the validated mapping, quoted; values are parameters
+    sql := format(
+        'INSERT INTO escalation.ticket_facts AS f (source_id, ticket_key, created_at, status, priority, '
+        '    channel, team, assignee, account_key, account_tier, resolved_at, updated_at) '
+        'SELECT $1, q.k, q.created, q.st, q.pr, q.ch, q.tm, q.asg, q.acc, a.tier, '
+        '       CASE WHEN q.st = ''solved'' OR (q.st = ''unknown'' AND q.res IS NOT NULL) '
+        '            THEN coalesce(q.res, $3) END, $3 '
+        '  FROM (SELECT t.%I::text AS k, coalesce(%s, $3) AS created, '
+        '               coalesce($2->''status''->>(%s), ''unknown'') AS st, '
+        '               CASE WHEN $2 ? ''priority'' THEN $2->''priority''->>(%s) ELSE (%s) END AS pr, '
+        '               CASE WHEN $2 ? ''channel'' THEN $2->''channel''->>(%s) ELSE (%s) END AS ch, '
+        '               (%s) AS tm, (%s) AS asg, (%s) AS acc, %s AS res '
+        '          FROM %s t) q '
+        '  LEFT JOIN escalation.accounts a ON a.account_key = q.acc '
+        'ON CONFLICT (source_id, ticket_key) DO NOTHING',
+        m->>'key',
+        coalesce(col_created, 'NULL::timestamptz'),
+        CASE WHEN m ? 'status' THEN format('t.%I::text', m->>'status') ELSE 'NULL' END,
+        CASE WHEN m ? 'priority' THEN format('t.%I::text', m->>'priority') ELSE 'NULL' END,
+        CASE WHEN m ? 'priority' THEN format('t.%I::text', m->>'priority') ELSE 'NULL' END,
+        CASE WHEN m ? 'channel' THEN format('t.%I::text', m->>'channel') ELSE 'NULL' END,
+        CASE WHEN m ? 'channel' THEN format('t.%I::text', m->>'channel') ELSE 'NULL' END,
+        CASE WHEN m ? 'team' THEN format('t.%I::text', m->>'team') ELSE 'NULL' END,
+        CASE WHEN m ? 'assignee' THEN format('t.%I::text', m->>'assignee') ELSE 'NULL' END,
+        CASE WHEN m ? 'account' THEN format('t.%I::text', m->>'account') ELSE 'NULL' END,
+        coalesce(col_resolved, 'NULL::timestamptz'),
+        ticket_table);
+    EXECUTE sql USING s.source_id, s.value_maps, as_of, s.time_zone;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    -- their escalations
+    UPDATE escalation.ticket_facts f
+       SET escalations = e.n, first_escalated_at = e.created_at, first_team = e.target_team,
+           first_reason = e.reason
+      FROM (SELECT DISTINCT ON (x.ticket_key) x.ticket_key,
+                   count(*) OVER (PARTITION BY x.ticket_key) AS n, x.created_at, x.target_team,
+                   coalesce(x.reasons -> 0 ->> 'rule', x.origin) AS reason
+              FROM escalation.escalations x
+             WHERE x.source_id = s.source_id
+             ORDER BY x.ticket_key, x.created_at, x.escalation_id) e
+     WHERE f.source_id = s.source_id AND f.ticket_key = e.ticket_key
+       AND f.escalations IS DISTINCT FROM e.n::integer;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION escalation.backfill_facts(regclass, timestamptz) IS
+  'loads the facts of tickets the trigger has not seen yet (those that existed before attach) from the ticket table through its mapping; tickets it knows are left alone. Reopens and transfers before now cannot be known. Returns the tickets added';
+
+-- CSAT: where the helpdesk keeps satisfaction ratings
+CREATE TABLE escalation.csat_sources (
+    csat_table   regclass PRIMARY KEY,
+    source_id    integer NOT NULL REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    ticket_col   text NOT NULL,
+    score_col    text NOT NULL
+);
+COMMENT ON TABLE escalation.csat_sources IS
+  'CSAT tables mapped with escalation.attach_csat(): which column holds the ticket key and which the score';
+
+CREATE FUNCTION escalation.csat_trigger()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r jsonb := to_jsonb(NEW);
+    v_score numeric;
+BEGIN
+    -- TG_ARGV: source_id, ticket column, score column (validated by attach_csat)
+    BEGIN
+        v_score := (r ->> TG_ARGV[2])::numeric;
+    EXCEPTION WHEN invalid_text_representation THEN
+        v_score := NULL;
+    END;
+    UPDATE escalation.ticket_facts f SET csat = v_score
+     WHERE f.source_id = TG_ARGV[0]::integer AND f.ticket_key = r ->> TG_ARGV[1];
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.csat_trigger() IS
+  'AFTER INSERT OR UPDATE row trigger that attach_csat() installs on a CSAT table: the ticket''s latest score goes to ticket_facts.csat';
+
+CREATE FUNCTION escalation.attach_csat(csat_table regclass, ticket_table regclass,
+                                       ticket text, score text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sid integer;
+BEGIN
+    SELECT s.source_id INTO sid FROM escalation.sources s
+     WHERE s.ticket_table = attach_csat.ticket_table AND s.attached;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = csat_table), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', csat_table USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM escalation.check_column(csat_table, 'ticket', ticket);
+    PERFORM escalation.check_column(csat_table, 'score', score);
+    IF (SELECT t.typcategory FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+         WHERE a.attrelid = csat_table AND a.attname = score) <> 'N' THEN
+        RAISE EXCEPTION 'column "%" of relation % is not numeric', score, csat_table
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'The CSAT score must be a number (1-5, 0-10, 0-100...).';
+    END IF;
+    INSERT INTO escalation.csat_sources VALUES (csat_table, sid, ticket, score);
+    EXECUTE format('CREATE TRIGGER escalation_csat AFTER INSERT OR UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION escalation.csat_trigger(%L, %L, %L)',
+                   csat_table, sid, ticket, score);
+    -- ratings given before: the latest per ticket (by physical order, as stored)
+    EXECUTE format('UPDATE escalation.ticket_facts f SET csat = c.score '
+                   '  FROM (SELECT %I::text AS k, %I::numeric AS score FROM %s) c '
+                   ' WHERE f.source_id = $1 AND f.ticket_key = c.k',
+                   ticket, score, csat_table)
+      USING sid;
+END
+$$;
+COMMENT ON FUNCTION escalation.attach_csat(regclass, regclass, text, text) IS
+  'maps the helpdesk''s CSAT table (ticket key column, numeric score column) to an attached ticket table: ratings go to ticket_facts.csat, for escalation.csat_comparison';
+
+--------------------------------------------------------------------------
+-- Metric views (docs/metrics.md has the exact definitions)
+--------------------------------------------------------------------------
+
+-- escalation rate per day, ISO week and month, with the change since the
+-- previous period of the same source (the trend)
+CREATE VIEW escalation.escalation_rates WITH (security_invoker = true) AS
+WITH d AS (
+    SELECT m.source_id, m.day, sum(m.tickets) AS tickets, sum(m.escalated) AS escalated
+      FROM escalation.metric_days m
+     WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+     GROUP BY m.source_id, m.day),
+p AS (
+    SELECT d.source_id, 'day'::text AS period, d.day AS starts, d.tickets, d.escalated FROM d
+    UNION ALL
+    SELECT d.source_id, 'week', date_trunc('week', d.day)::date, sum(d.tickets), sum(d.escalated)
+      FROM d GROUP BY 1, 3
+    UNION ALL
+    SELECT d.source_id, 'month', date_trunc('month', d.day)::date, sum(d.tickets), sum(d.escalated)
+      FROM d GROUP BY 1, 3)
+SELECT p.source_id, p.period, p.starts, p.tickets::bigint AS tickets, p.escalated::bigint AS escalated,
+       round(p.escalated / nullif(p.tickets, 0), 4) AS rate,
+       round(p.escalated / nullif(p.tickets, 0), 4)
+         - lag(round(p.escalated / nullif(p.tickets, 0), 4))
+             OVER (PARTITION BY p.source_id, p.period ORDER BY p.starts) AS rate_change
+  FROM p
+ WHERE p.tickets <> 0;
+COMMENT ON VIEW escalation.escalation_rates IS
+  'escalated tickets / tickets by creation day, ISO week and month (in the source''s time zone), with rate_change against the previous period';
+
+CREATE VIEW escalation.escalation_rates_by WITH (security_invoker = true) AS
+SELECT m.source_id, date_trunc('month', m.day)::date AS month,
+       CASE WHEN GROUPING(m.team) = 0 THEN 'team'
+            WHEN GROUPING(m.channel) = 0 THEN 'channel'
+            WHEN GROUPING(m.priority) = 0 THEN 'priority'
+            ELSE 'account_tier' END AS dimension,
+       coalesce(m.team, m.channel, m.priority, m.account_tier) AS value,
+       sum(m.tickets)::bigint AS tickets, sum(m.escalated)::bigint AS escalated,
+       round(sum(m.escalated) / nullif(sum(m.tickets), 0), 4) AS rate
+  FROM escalation.metric_days m
+ WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY GROUPING SETS ((m.source_id, 2, m.team), (m.source_id, 2, m.channel),
+                         (m.source_id, 2, m.priority), (m.source_id, 2, m.account_tier))
+HAVING sum(m.tickets) <> 0;
+COMMENT ON VIEW escalation.escalation_rates_by IS
+  'escalation rate per creation month by the ticket''s team, channel, priority and account tier (dimension, value; value NULL = not set)';
+
+CREATE VIEW escalation.time_to_escalation WITH (security_invoker = true) AS
+WITH h AS (
+    SELECT t.source_id, t.team, GROUPING(t.team) = 1 AS all_teams, t.minutes,
+           sum(t.n) AS n, sum(t.secs) AS secs
+      FROM escalation.metric_tte t
+     WHERE t.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+     GROUP BY GROUPING SETS ((t.source_id, t.team, t.minutes), (t.source_id, t.minutes))
+    HAVING sum(t.n) <> 0),
+c AS (
+    SELECT h.*, sum(h.n) OVER w AS cum, sum(h.n) OVER (PARTITION BY h.source_id, h.all_teams, h.team) AS total
+      FROM h
+    WINDOW w AS (PARTITION BY h.source_id, h.all_teams, h.team ORDER BY h.minutes))
+SELECT c.source_id, c.all_teams, CASE WHEN c.all_teams THEN NULL ELSE c.team END AS team,
+       max(c.total)::bigint AS escalated,
+       make_interval(secs => sum(c.secs) / max(c.total)) AS mean,
+       make_interval(mins => min(c.minutes) FILTER (WHERE c.cum >= greatest(ceil(0.5::float8 * c.total), 1))) AS p50,
+       make_interval(mins => min(c.minutes) FILTER (WHERE c.cum >= greatest(ceil(0.9::float8 * c.total), 1))) AS p90,
+       coalesce(sum(c.n) FILTER (WHERE c.minutes < 5), 0)::bigint AS too_fast,
+       coalesce(sum(c.n) FILTER (WHERE c.minutes >= 1440), 0)::bigint AS too_slow
+  FROM c
+ GROUP BY c.source_id, c.all_teams, c.team;
+COMMENT ON VIEW escalation.time_to_escalation IS
+  'ticket creation -> first escalation, per first target team and for all (all_teams): mean, median and p90 (whole minutes), too_fast (< 5 minutes) and too_slow (>= 24 hours) counts';
+
+CREATE VIEW escalation.time_to_escalation_by_reason WITH (security_invoker = true) AS
+SELECT f.source_id, f.first_reason AS reason, count(*) AS escalated,
+       avg(f.first_escalated_at - f.created_at) AS mean,
+       make_interval(mins => percentile_disc(0.5) WITHIN GROUP (ORDER BY escalation.tte_minutes(f))) AS p50,
+       make_interval(mins => percentile_disc(0.9) WITHIN GROUP (ORDER BY escalation.tte_minutes(f))) AS p90,
+       count(*) FILTER (WHERE escalation.tte_minutes(f) < 5) AS too_fast,
+       count(*) FILTER (WHERE escalation.tte_minutes(f) >= 1440) AS too_slow
+  FROM escalation.ticket_facts f
+ WHERE f.escalations > 0
+ GROUP BY f.source_id, f.first_reason;
+COMMENT ON VIEW escalation.time_to_escalation_by_reason IS
+  'time-to-escalation per reason of the first escalation (its first rule, else its origin); read from ticket_facts, not rolled up';
+
+CREATE VIEW escalation.resolution_times WITH (security_invoker = true) AS
+SELECT m.source_id, date_trunc('month', m.day)::date AS month,
+       sum(m.resolved)::bigint AS resolved,
+       make_interval(secs => sum(m.resolution_secs) / nullif(sum(m.resolved), 0)) AS mean_resolution,
+       sum(m.esc_resolved)::bigint AS escalated_resolved,
+       make_interval(secs => sum(m.esc_total_secs) / nullif(sum(m.esc_resolved), 0)) AS mean_resolution_escalated,
+       make_interval(secs => sum(m.esc_resolution_secs) / nullif(sum(m.esc_resolved), 0)) AS mean_escalation_resolution,
+       (sum(m.resolved) - sum(m.esc_resolved))::bigint AS other_resolved,
+       make_interval(secs => (sum(m.resolution_secs) - sum(m.esc_total_secs))
+                             / nullif(sum(m.resolved) - sum(m.esc_resolved), 0)) AS mean_resolution_other,
+       round(((sum(m.esc_total_secs) / nullif(sum(m.esc_resolved), 0))
+              / nullif(sum(m.resolution_secs) / nullif(sum(m.resolved), 0), 0))::numeric, 3) AS escalated_vs_all
+  FROM escalation.metric_days m
+ WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY m.source_id, 2
+HAVING sum(m.resolved) <> 0;
+COMMENT ON VIEW escalation.resolution_times IS
+  'per creation month, of resolved tickets: mean resolution time of all, of escalated ones (creation -> resolution and first escalation -> resolution) and of the others; escalated_vs_all > 1 means escalated tickets resolve slower';
+
+CREATE VIEW escalation.reescalation_rates WITH (security_invoker = true) AS
+SELECT p.source_id, p.from_team AS team, sum(p.escalations)::bigint AS escalations,
+       sum(p.reescalated)::bigint AS reescalated,
+       round(sum(p.reescalated) / nullif(sum(p.escalations), 0), 4) AS rate
+  FROM escalation.metric_paths p
+ WHERE NOT p.path AND p.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY p.source_id, p.from_team
+HAVING sum(p.escalations) <> 0;
+COMMENT ON VIEW escalation.reescalation_rates IS
+  'per target team: escalations, how many needed a further escalation (a child by parent_id, else a later escalation of the same ticket) and the share';
+
+CREATE VIEW escalation.reescalation_paths WITH (security_invoker = true) AS
+SELECT p.source_id, p.from_team, p.to_team, sum(p.reescalated)::bigint AS reescalations
+  FROM escalation.metric_paths p
+ WHERE p.path AND p.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY p.source_id, p.from_team, p.to_team
+HAVING sum(p.reescalated) <> 0;
+COMMENT ON VIEW escalation.reescalation_paths IS
+  're-escalations by path: the previous escalation''s target team -> the next one''s';
+
+CREATE VIEW escalation.transfer_stats WITH (security_invoker = true) AS
+SELECT m.source_id, date_trunc('month', m.day)::date AS month, sum(m.tickets)::bigint AS tickets,
+       sum(m.transferred)::bigint AS transferred,
+       round(sum(m.transferred) / nullif(sum(m.tickets), 0), 4) AS transferred_share,
+       sum(m.transfers)::bigint AS transfers,
+       round(sum(m.transfers) / nullif(sum(m.tickets), 0), 3) AS hops_per_ticket,
+       sum(m.reopened_tickets)::bigint AS reopened
+  FROM escalation.metric_days m
+ WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY m.source_id, 2
+HAVING sum(m.tickets) <> 0;
+COMMENT ON VIEW escalation.transfer_stats IS
+  'per creation month: tickets, tickets transferred at least once (observed team or assignee changes), transfers, hops per ticket, reopened tickets';
+
+CREATE VIEW escalation.transfer_hops WITH (security_invoker = true) AS
+SELECT t.source_id, t.hop, count(*) AS transfers, count(*) FILTER (WHERE t.kind = 'hierarchical') AS hierarchical,
+       count(*) FILTER (WHERE t.kind = 'functional') AS functional,
+       count(*) FILTER (WHERE t.kind = 'reassignment') AS reassignments,
+       avg(t.at - t.previous_at) AS mean_time_before
+  FROM escalation.ticket_transfers t
+ WHERE t.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY t.source_id, t.hop;
+COMMENT ON VIEW escalation.transfer_hops IS
+  'per hop number (1st, 2nd... transfer of a ticket): transfers, their kinds and the mean time spent before the hop (time lost per hop); tickets with two or more transfers are the count at hop 2';
+
+CREATE VIEW escalation.ticket_journey WITH (security_invoker = true) AS
+SELECT e.source_id, e.ticket_key, e.at, 'escalation'::text AS kind, e.event AS what,
+       e.escalation_id, x.target_team AS team, e.actor, e.note
+  FROM escalation.events e JOIN escalation.escalations x ON x.escalation_id = e.escalation_id
+ WHERE e.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+UNION ALL
+SELECT t.source_id, t.ticket_key, t.at, 'transfer', coalesce(t.kind, 'transfer'),
+       t.escalation_id, t.to_team, t.to_assignee, coalesce(t.from_team, '') || ' -> ' || coalesce(t.to_team, '')
+  FROM escalation.ticket_transfers t
+ WHERE t.source_id = ANY ((SELECT escalation.visible_sources())::integer[]);
+COMMENT ON VIEW escalation.ticket_journey IS
+  'a ticket''s whole journey: escalation events and the transfers the helpdesk made itself, in one timeline (ORDER BY at)';
+
+CREATE VIEW escalation.sla_attainment WITH (security_invoker = true) AS
+SELECT c.source_id, p.name AS policy, c.metric, t.team,
+       count(*) FILTER (WHERE c.state IN ('met', 'stopped') OR c.breached_at IS NOT NULL) AS finished,
+       count(*) FILTER (WHERE c.state = 'met' AND c.breached_at IS NULL) AS met,
+       count(*) FILTER (WHERE c.breached_at IS NOT NULL) AS breached,
+       round((count(*) FILTER (WHERE c.state = 'met' AND c.breached_at IS NULL))::numeric
+             / nullif(count(*) FILTER (WHERE (c.state = 'met') OR c.breached_at IS NOT NULL), 0), 4) AS attainment
+  FROM escalation.clocks c
+  JOIN escalation.sla_policies p ON p.policy_id = c.policy_id
+  LEFT JOIN escalation.sla_tickets t ON t.source_id = c.source_id AND t.ticket_key = c.ticket_key
+ WHERE c.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY GROUPING SETS ((c.source_id, p.name, c.metric, t.team), (c.source_id, p.name, c.metric));
+COMMENT ON VIEW escalation.sla_attainment IS
+  'per policy, metric (target) and ticket team (team NULL: all teams): clocks met in time / clocks met or breached';
+
+CREATE VIEW escalation.sla_breaches WITH (security_invoker = true) AS
+SELECT f.source_id, p.name AS policy, f.metric, f.kind,
+       CASE WHEN f.kind = 'level' THEN f.level ELSE 0 END AS level, count(*) AS firings
+  FROM escalation.clock_firings f JOIN escalation.sla_policies p ON p.policy_id = f.policy_id
+ WHERE f.kind IN ('breach', 'level') AND f.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY 1, 2, 3, 4, 5;
+COMMENT ON VIEW escalation.sla_breaches IS
+  'breaches (level 0) and ladder levels fired, per policy and metric';
+
+CREATE VIEW escalation.escalation_patterns WITH (security_invoker = true) AS
+WITH e AS (
+    SELECT x.escalation_id, x.created_at AT TIME ZONE s.time_zone AS local_at,
+           x.target_team, x.created_at,
+           CASE WHEN x.status = 'resolved' THEN x.closed_at - x.created_at END AS resolution,
+           escalation.team_reachable_at(x.target_team, x.created_at) > x.created_at AS after_hours
+      FROM escalation.escalations x JOIN escalation.sources s ON s.source_id = x.source_id
+     WHERE x.source_id = ANY ((SELECT escalation.visible_sources())::integer[]))
+SELECT 'hour'::text AS dimension, extract(hour FROM e.local_at)::integer AS bucket, count(*) AS escalations,
+       count(*) FILTER (WHERE e.after_hours) AS after_hours, avg(e.resolution) AS mean_resolution
+  FROM e GROUP BY 2
+UNION ALL
+SELECT 'weekday', extract(isodow FROM e.local_at)::integer, count(*),
+       count(*) FILTER (WHERE e.after_hours), avg(e.resolution)
+  FROM e GROUP BY 2
+UNION ALL
+SELECT 'day_of_month', extract(day FROM e.local_at)::integer, count(*),
+       count(*) FILTER (WHERE e.after_hours), avg(e.resolution)
+  FROM e GROUP BY 2;
+COMMENT ON VIEW escalation.escalation_patterns IS
+  'escalations by hour of day, ISO weekday (1 = Monday) and day of month, in the source''s time zone: how many, how many outside the target team''s working hours (its calendar), and the mean time to resolve them by when they were escalated';
+
+CREATE VIEW escalation.agent_load WITH (security_invoker = true) AS
+SELECT a.agent_id, a.team, a.capacity,
+       count(x.escalation_id) AS open_escalations,
+       round(count(x.escalation_id)::numeric / nullif(a.capacity, 0), 3) AS load
+  FROM escalation.agents a
+  LEFT JOIN escalation.escalations x
+         ON x.agent_id = a.agent_id AND x.status IN ('offered', 'accepted')
+        AND x.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ WHERE a.active
+ GROUP BY a.agent_id, a.team, a.capacity;
+COMMENT ON VIEW escalation.agent_load IS
+  'per active agent: escalations offered to or accepted by it against its capacity (load 1 = full)';
+
+CREATE VIEW escalation.team_load WITH (security_invoker = true) AS
+SELECT l.team, count(*) AS agents, sum(l.capacity) AS capacity, sum(l.open_escalations) AS open_escalations,
+       round(sum(l.open_escalations) / nullif(sum(l.capacity), 0), 3) AS load,
+       (SELECT count(*) FROM escalation.escalations q
+         WHERE q.target_team = l.team AND q.status = 'queued'
+           AND q.source_id = ANY ((SELECT escalation.visible_sources())::integer[])) AS queued
+  FROM escalation.agent_load l
+ GROUP BY l.team;
+COMMENT ON VIEW escalation.team_load IS
+  'per team: agents, capacity, escalations held, load, and escalations queued for the team';
+
+CREATE VIEW escalation.misroutes WITH (security_invoker = true) AS
+SELECT f.source_id, f.first_team AS escalated_to, f.team AS resolved_by, count(*) AS tickets
+  FROM escalation.ticket_facts f
+ WHERE f.escalations > 0 AND f.resolved_at IS NOT NULL
+   AND f.first_team IS DISTINCT FROM f.team AND f.first_team IS NOT NULL
+ GROUP BY 1, 2, 3;
+COMMENT ON VIEW escalation.misroutes IS
+  'resolved tickets whose first escalation went to one team while the ticket was resolved in another (its mapped team when solved)';
+
+CREATE VIEW escalation.bypass_candidates WITH (security_invoker = true) AS
+WITH k AS (
+    SELECT f.source_id, f.channel, f.priority, count(*) AS tickets,
+           count(*) FILTER (WHERE f.escalations > 0) AS escalated,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.resolved_at - f.first_escalated_at))
+             FILTER (WHERE f.escalations > 0 AND f.resolved_at IS NOT NULL) AS median_after_escalation_s,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.resolved_at - f.created_at))
+             FILTER (WHERE f.resolved_at IS NOT NULL) AS median_resolution_s
+      FROM escalation.ticket_facts f
+     GROUP BY 1, 2, 3)
+SELECT k.source_id, k.channel, k.priority, k.tickets, k.escalated,
+       round(k.escalated::numeric / k.tickets, 4) AS rate,
+       make_interval(secs => k.median_after_escalation_s) AS median_after_escalation,
+       make_interval(secs => k.median_resolution_s) AS median_resolution,
+       k.tickets >= 10 AND k.escalated::numeric / k.tickets >= 0.8
+         AND k.median_after_escalation_s <= k.median_resolution_s / 2 AS candidate
+  FROM k;
+COMMENT ON VIEW escalation.bypass_candidates IS
+  'kinds of tickets (channel x priority) nearly always escalated (>= 80%, >= 10 tickets) and then resolved quickly (median after escalation <= half the median resolution): route them to the receiving team directly';
+
+CREATE VIEW escalation.team_keywords WITH (security_invoker = true) AS
+WITH k AS (
+    SELECT x.source_id, x.target_team AS team, kw ->> 'keyword' AS keyword, count(DISTINCT x.escalation_id) AS escalations
+      FROM escalation.escalations x,
+           jsonb_array_elements(x.reasons) r,
+           jsonb_array_elements(CASE WHEN jsonb_typeof(r -> 'keywords') = 'array' THEN r -> 'keywords' ELSE '[]' END) kw
+     WHERE x.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+     GROUP BY 1, 2, 3),
+t AS (SELECT x.source_id, x.target_team AS team, count(*) AS escalations
+        FROM escalation.escalations x
+       WHERE x.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+       GROUP BY 1, 2)
+SELECT k.source_id, k.team, k.keyword, k.escalations,
+       round(k.escalations::numeric / t.escalations, 4) AS share_of_team
+  FROM k JOIN t ON t.source_id = k.source_id AND t.team IS NOT DISTINCT FROM k.team;
+COMMENT ON VIEW escalation.team_keywords IS
+  'keyword concentration: per target team, each matched keyword''s escalations and its share of the team''s escalations';
+
+CREATE VIEW escalation.sla_target_proposals WITH (security_invoker = true) AS
+SELECT p.name AS policy, c.metric, st.target, count(*) AS finished,
+       make_interval(secs => percentile_disc(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.elapsed))) AS p90,
+       make_interval(mins => ceil(2 * percentile_disc(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.elapsed)) / 60)::integer) AS proposed
+  FROM escalation.clocks c
+  JOIN escalation.sla_policies p ON p.policy_id = c.policy_id
+  JOIN escalation.sla_targets st ON st.policy_id = c.policy_id AND st.metric = c.metric
+ WHERE c.state = 'met' AND c.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY 1, 2, 3;
+COMMENT ON VIEW escalation.sla_target_proposals IS
+  'per policy and target: clocks met, p90 of their counted (business) time, and a proposed target of twice that, rounded up to the minute';
+
+CREATE VIEW escalation.csat_comparison WITH (security_invoker = true) AS
+SELECT f.source_id, f.escalations > 0 AS escalated, count(*) AS rated, round(avg(f.csat), 3) AS mean_csat
+  FROM escalation.ticket_facts f
+ WHERE f.csat IS NOT NULL
+ GROUP BY 1, 2;
+COMMENT ON VIEW escalation.csat_comparison IS
+  'mean CSAT of escalated vs non-escalated tickets (ratings from the table mapped with attach_csat())';
+
+-- analysts do not read escalation.accounts; at_risk_accounts() gets the
+-- facts it scores (not names or owners) of the accounts it already sees
+-- tickets of
+CREATE FUNCTION escalation.account_facts(keys text[])
+RETURNS TABLE (account_key text, tier text, annual_value numeric, renewal_date date)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.account_key, a.tier, a.annual_value, a.renewal_date
+      FROM escalation.accounts a
+     WHERE a.account_key OPERATOR(pg_catalog.=) ANY (keys)
+$$;
+COMMENT ON FUNCTION escalation.account_facts(text[]) IS
+  'internal: tier, annual value and renewal date of the given accounts, for at_risk_accounts() (analysts cannot read escalation.accounts itself)';
+REVOKE ALL ON FUNCTION escalation.account_facts(text[]) FROM PUBLIC;
+
+-- time-dependent metrics take the instant as an argument
+CREATE FUNCTION escalation.at_risk_accounts(as_of timestamptz DEFAULT now(),
+                                            window_days integer DEFAULT 30)
+RETURNS TABLE (account_key text, tier text, annual_value numeric, renewal_date date,
+               tickets_recent bigint, tickets_before bigint, escalations_recent bigint,
+               sentiment_recent float8, sentiment_before float8, reopened bigint,
+               frequency_rising boolean, sentiment_falling boolean, renewal_soon boolean,
+               score numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH w AS (
+        SELECT f.account_key,
+               count(*) FILTER (WHERE f.created_at > as_of - make_interval(days => window_days)) AS recent,
+               count(*) FILTER (WHERE f.created_at <= as_of - make_interval(days => window_days)) AS before,
+               count(*) FILTER (WHERE f.created_at > as_of - make_interval(days => window_days)
+                                  AND f.escalations > 0) AS esc,
+               avg(f.sentiment) FILTER (WHERE f.created_at > as_of - make_interval(days => window_days)) AS s_recent,
+               avg(f.sentiment) FILTER (WHERE f.created_at <= as_of - make_interval(days => window_days)) AS s_before,
+               sum(f.reopened) AS reopened
+          FROM escalation.ticket_facts f
+         WHERE f.account_key IS NOT NULL
+           AND f.created_at > as_of - make_interval(days => 2 * window_days)
+           AND f.created_at <= as_of
+         GROUP BY f.account_key),
+    x AS (
+        SELECT w.*, a.tier, a.annual_value, a.renewal_date,
+               w.recent > w.before AS rising,
+               coalesce(w.s_recent < w.s_before - 0.1, false) AS falling,
+               coalesce(a.renewal_date BETWEEN (as_of AT TIME ZONE 'UTC')::date
+                                           AND (as_of AT TIME ZONE 'UTC')::date + 90, false) AS soon
+          FROM w LEFT JOIN escalation.account_facts((SELECT array_agg(w2.account_key) FROM w w2)) a
+               ON a.account_key = w.account_key)
+    SELECT x.account_key, x.tier, x.annual_value, x.renewal_date, x.recent, x.before, x.esc,
+           x.s_recent, x.s_before, x.reopened, x.rising, x.falling, x.soon,
+           round((25 * x.rising::integer + 25 * x.falling::integer
+                  + 15 * least(x.reopened, 3) / 3.0 + 10 * least(x.esc, 3) / 3.0
+                  + 15 * x.soon::integer
+                  + 10 * least(coalesce(x.annual_value, 0) / 100000.0, 1))::numeric, 1)
+      FROM x
+     ORDER BY 14 DESC, x.account_key
+$$;
+COMMENT ON FUNCTION escalation.at_risk_accounts(timestamptz, integer) IS
+  'accounts with tickets in the last two windows before as_of, with their risk factors (ticket frequency rising, sentiment falling by more than 0.1, reopened tickets, escalations, renewal within 90 days, annual value) and a 0-100 score';
+
+CREATE VIEW escalation.accounts_at_risk WITH (security_invoker = true) AS
+SELECT * FROM escalation.at_risk_accounts(now(), 30);
+COMMENT ON VIEW escalation.accounts_at_risk IS
+  'escalation.at_risk_accounts() as of now, 30-day windows';
+
+CREATE FUNCTION escalation.retention(as_of timestamptz DEFAULT now(), window_days integer DEFAULT 90)
+RETURNS TABLE (escalated boolean, accounts bigint, retained bigint, retention numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH a AS (
+        SELECT f.account_key,
+               bool_or(f.escalations > 0) FILTER (WHERE f.created_at <= as_of - make_interval(days => window_days)) AS esc,
+               bool_or(f.created_at <= as_of - make_interval(days => window_days)) AS earlier,
+               bool_or(f.created_at > as_of - make_interval(days => window_days)) AS later
+          FROM escalation.ticket_facts f
+         WHERE f.account_key IS NOT NULL
+           AND f.created_at > as_of - make_interval(days => 2 * window_days) AND f.created_at <= as_of
+         GROUP BY f.account_key)
+    SELECT a.esc, count(*), count(*) FILTER (WHERE a.later), round(count(*) FILTER (WHERE a.later)::numeric / count(*), 4)
+      FROM a WHERE a.earlier
+     GROUP BY a.esc ORDER BY a.esc
+$$;
+COMMENT ON FUNCTION escalation.retention(timestamptz, integer) IS
+  'activity retention: of the accounts with tickets in the window before the last one, those with an escalation there vs without, and how many came back with a ticket in the last window';
+
+-- one call, a text report for psql
+CREATE FUNCTION escalation.report(as_of timestamptz DEFAULT now(), source_id integer DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    RETURN NEXT format('escalation report as of %s', as_of);
+    RETURN NEXT '';
+    RETURN NEXT 'Escalation rate by month';
+    FOR r IN SELECT * FROM escalation.escalation_rates e
+              WHERE e.period = 'month' AND (report.source_id IS NULL OR e.source_id = report.source_id)
+                AND e.starts <= as_of ORDER BY e.source_id, e.starts LOOP
+        RETURN NEXT format('  source %s  %s  tickets %s  escalated %s  rate %s%s', r.source_id,
+                           to_char(r.starts, 'YYYY-MM'), r.tickets, r.escalated, r.rate,
+                           CASE WHEN r.rate_change IS NULL THEN '' ELSE format('  (%s%s)',
+                               CASE WHEN r.rate_change >= 0 THEN '+' ELSE '' END, r.rate_change) END);
+    END LOOP;
+    RETURN NEXT '';
+    RETURN NEXT 'Time to escalation';
+    FOR r IN SELECT * FROM escalation.time_to_escalation t
+              WHERE report.source_id IS NULL OR t.source_id = report.source_id
+              ORDER BY t.source_id, t.all_teams DESC, t.team LOOP
+        RETURN NEXT format('  source %s  %-14s escalated %s  mean %s  p50 %s  p90 %s  too fast %s  too slow %s',
+                           r.source_id, CASE WHEN r.all_teams THEN 'all teams' ELSE coalesce(r.team, '(no team)') END,
+                           r.escalated, date_trunc('second', r.mean), r.p50, r.p90, r.too_fast, r.too_slow);
+    END LOOP;
+    RETURN NEXT '';
+    RETURN NEXT 'Resolution: escalated vs all';
+    FOR r IN SELECT * FROM escalation.resolution_times t
+              WHERE report.source_id IS NULL OR t.source_id = report.source_id
+              ORDER BY t.source_id, t.month LOOP
+        RETURN NEXT format('  source %s  %s  resolved %s  mean %s  escalated %s  mean %s  ratio %s',
+                           r.source_id, to_char(r.month, 'YYYY-MM'), r.resolved,
+                           date_trunc('second', r.mean_resolution), r.escalated_resolved,
+                           date_trunc('second', r.mean_resolution_escalated), r.escalated_vs_all);
+    END LOOP;
+    RETURN NEXT '';
+    RETURN NEXT 'Re-escalation';
+    FOR r IN SELECT * FROM escalation.reescalation_rates t
+              WHERE report.source_id IS NULL OR t.source_id = report.source_id
+              ORDER BY t.source_id, t.team LOOP
+        RETURN NEXT format('  source %s  %-14s escalations %s  re-escalated %s  rate %s',
+                           r.source_id, coalesce(r.team, '(no team)'), r.escalations, r.reescalated, r.rate);
+    END LOOP;
+    RETURN NEXT '';
+    RETURN NEXT 'Transfers';
+    FOR r IN SELECT * FROM escalation.transfer_stats t
+              WHERE report.source_id IS NULL OR t.source_id = report.source_id
+              ORDER BY t.source_id, t.month LOOP
+        RETURN NEXT format('  source %s  %s  tickets %s  transferred %s (%s)  hops/ticket %s  reopened %s',
+                           r.source_id, to_char(r.month, 'YYYY-MM'), r.tickets, r.transferred,
+                           r.transferred_share, r.hops_per_ticket, r.reopened);
+    END LOOP;
+    RETURN NEXT '';
+    RETURN NEXT 'Accounts at risk (top 5)';
+    FOR r IN SELECT * FROM escalation.at_risk_accounts(as_of) LIMIT 5 LOOP
+        RETURN NEXT format('  %-16s score %s  tickets %s (before %s)  escalations %s  reopened %s%s',
+                           r.account_key, r.score, r.tickets_recent, r.tickets_before,
+                           r.escalations_recent, r.reopened,
+                           CASE WHEN r.renewal_soon THEN '  renewal ' || r.renewal_date ELSE '' END);
+    END LOOP;
+    RETURN;
+END
+$$;
+COMMENT ON FUNCTION escalation.report(timestamptz, integer) IS
+  'a text report of the main metric views for psql: SELECT * FROM escalation.report();';
+
+-- tenant boundary: rows of a scoped source only for its tenant's members
+ALTER TABLE escalation.ticket_facts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE escalation.ticket_transfers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE escalation.metric_days ENABLE ROW LEVEL SECURITY;
+ALTER TABLE escalation.metric_tte ENABLE ROW LEVEL SECURITY;
+ALTER TABLE escalation.metric_paths ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.ticket_facts FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+CREATE POLICY tenant ON escalation.ticket_transfers FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+CREATE POLICY tenant ON escalation.metric_days FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+CREATE POLICY tenant ON escalation.metric_tte FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+CREATE POLICY tenant ON escalation.metric_paths FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+
+SELECT pg_catalog.pg_extension_config_dump('escalation.metric_sources', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.csat_sources', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_facts', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_transfers', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_transfers_transfer_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.metric_days', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.metric_tte', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.metric_paths', '');
+
+-- privileges: the objects above come after section 8's REVOKE ... FROM PUBLIC
+REVOKE ALL ON escalation.metric_sources, escalation.csat_sources, escalation.ticket_facts,
+      escalation.ticket_transfers, escalation.metric_days, escalation.metric_tte,
+      escalation.metric_paths FROM PUBLIC;
+REVOKE ALL ON SEQUENCE escalation.ticket_transfers_transfer_id_seq FROM PUBLIC;
+REVOKE ALL ON escalation.escalation_rates, escalation.escalation_rates_by,
+      escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
+      escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
+      escalation.transfer_stats, escalation.transfer_hops, escalation.ticket_journey,
+      escalation.sla_attainment, escalation.sla_breaches, escalation.escalation_patterns,
+      escalation.agent_load, escalation.team_load, escalation.misroutes,
+      escalation.bypass_candidates, escalation.team_keywords, escalation.sla_target_proposals,
+      escalation.csat_comparison, escalation.accounts_at_risk FROM PUBLIC;
+REVOKE ALL ON FUNCTION escalation.visible_sources(), escalation.restoring(),
+      escalation.fact_days(escalation.ticket_facts, text, integer),
+      escalation.tte_minutes(escalation.ticket_facts),
+      escalation.facts_delta(),
+      escalation.track_ticket_facts(integer, text, timestamptz, timestamptz, text, text, text,
+          text, text, text, timestamptz, boolean, text, text, float8),
+      escalation.refresh_first_escalation(integer, text),
+      escalation.previous_escalation(escalation.escalations),
+      escalation.facts_escalated(),
+      escalation.rebuild_paths(integer),
+      escalation.compact_metrics(),
+      escalation.rebuild_metrics(),
+      escalation.backfill_facts(regclass, timestamptz),
+      escalation.csat_trigger(),
+      escalation.attach_csat(regclass, regclass, text, text),
+      escalation.at_risk_accounts(timestamptz, integer),
+      escalation.retention(timestamptz, integer),
+      escalation.report(timestamptz, integer) FROM PUBLIC;
+
+-- analysts (and administrators): the views, the facts under them
+GRANT SELECT ON escalation.ticket_facts, escalation.ticket_transfers, escalation.metric_days,
+      escalation.metric_tte, escalation.metric_paths, escalation.metric_sources,
+      escalation.csat_sources,
+      escalation.escalation_rates, escalation.escalation_rates_by,
+      escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
+      escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
+      escalation.transfer_stats, escalation.transfer_hops, escalation.ticket_journey,
+      escalation.sla_attainment, escalation.sla_breaches, escalation.escalation_patterns,
+      escalation.agent_load, escalation.team_load, escalation.misroutes,
+      escalation.bypass_candidates, escalation.team_keywords, escalation.sla_target_proposals,
+      escalation.csat_comparison, escalation.accounts_at_risk
+      TO escalation_analyst, escalation_admin;
+GRANT EXECUTE ON FUNCTION escalation.visible_sources(),
+      escalation.tte_minutes(escalation.ticket_facts),
+      escalation.team_reachable_at(text, timestamptz),
+      escalation.at_risk_accounts(timestamptz, integer),
+      escalation.retention(timestamptz, integer),
+      escalation.report(timestamptz, integer)
+      TO escalation_analyst, escalation_admin;
+GRANT EXECUTE ON FUNCTION escalation.account_facts(text[]) TO escalation_analyst, escalation_admin;
+-- administrators: tenant scopes, backfill, CSAT mapping, rollup upkeep
+GRANT INSERT, UPDATE, DELETE ON escalation.metric_sources TO escalation_admin;
+GRANT EXECUTE ON FUNCTION escalation.backfill_facts(regclass, timestamptz),
+      escalation.attach_csat(regclass, regclass, text, text),
+      escalation.compact_metrics(),
+      escalation.rebuild_metrics(),
+      escalation.csat_trigger()
+      TO escalation_admin;
+
 --------------------------------------------------------------------------
 -- Learned triage and predictive escalation (issue 6, sections 2 and 3)
 --

@@ -72,7 +72,8 @@ INSERT INTO escalation.rules (name, escalation_probability_at_least, target_tier
 VALUES ('likely escalation', 0.8, 2, 2);
 INSERT INTO tri.tickets (subject, body) VALUES ('VPN down', 'The VPN tunnel drops all the time.');
 SELECT rule, fires, target_team, why_not FROM escalation.explain('tri.tickets', '61') ORDER BY rule;
-SELECT count(*) AS escalations_without_model FROM escalation.escalations;
+SELECT count(*) AS escalations_without_model FROM escalation.escalations
+ WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri');
 SELECT team, probability, model_id FROM escalation.classify('VPN down', 'tri.tickets');
 
 -- train: labels from the mapped team column and the escalated column,
@@ -106,13 +107,15 @@ SELECT level, target_team, target_tier, severity,
        (reasons -> 0 -> 'triage' ->> 'confidence')::float8 >= 0.6 AS confident,
        jsonb_array_length(reasons -> 0 -> 'triage' -> 'words') > 0 AS explained,
        (reasons -> 0 -> 'triage' ->> 'escalation_probability')::float8 >= 0.8 AS likely
-  FROM escalation.escalations WHERE ticket_key = '62' ORDER BY level;
+  FROM escalation.escalations
+ WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri') AND ticket_key = '62' ORDER BY level;
 SELECT rule, fires, target_team, why_not FROM escalation.explain('tri.tickets', '62') ORDER BY rule;
 
 -- a password reset stays with the service desk: "desk" is not a team that
 -- receives escalations, and an escalation is unlikely
 INSERT INTO tri.tickets (subject, body) VALUES ('Password reset', 'Please reset my password, I cannot log in.');
-SELECT count(*) AS desk_escalations FROM escalation.escalations WHERE ticket_key = '63';
+SELECT count(*) AS desk_escalations FROM escalation.escalations
+ WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri') AND ticket_key = '63';
 SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '63') ORDER BY rule;
 
 -- a rule naming a team fires only when that team is predicted

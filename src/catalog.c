@@ -1154,6 +1154,24 @@ build_config(void)
 		}
 	}
 
+	/* every source keeps ticket facts for the metrics unless turned off */
+	for (int k = 0; k < c->nsources; k++)
+		c->sources[k]->keep_facts = true;
+	if (OidIsValid(get_relname_relid("metric_sources", nsp)))
+	{
+		spi_select("SELECT source_id FROM escalation.metric_sources WHERE NOT track_facts",
+				   "escalation.metric_sources");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+			for (int k = 0; k < c->nsources; k++)
+				if (!isnull && c->sources[k]->source_id == DatumGetInt32(d))
+					c->sources[k]->keep_facts = false;
+		}
+	}
+
 	/* which sources have SLA clocks to keep (NULL source_id: all of them) */
 	if (OidIsValid(get_relname_relid("sla_policies", nsp)))
 	{

@@ -393,6 +393,7 @@ typedef struct EscSource
 	bool		any_message_rule;
 	bool		any_account_rule;
 	bool		has_sla;		/* some enabled SLA policy applies to it */
+	bool		keep_facts;		/* metrics: keep escalation.ticket_facts */
 	EscSentimentTerms *sentiment_terms;	/* the source's own terms, or NULL */
 	bool		any_triage_rule;	/* some rule asks the triage model */
 	/* SPI plans, prepared on first use */
@@ -509,6 +510,10 @@ extern char *esc_target_key(const char *team, char **skills, int nskills,
 							bool has_tier, int tier);
 extern void esc_become_owner(Oid *save_userid, int *save_sec);
 extern void esc_restore_user(Oid save_userid, int save_sec);
+
+/* ---------- facts.c: telling the metrics what happened */
+extern void esc_facts_ticket(EscSource *src, EscRow *row, HeapTuple newtup,
+							 HeapTuple oldtup, TupleDesc desc, TimestampTz at);
 
 /* ---------- sla.c: telling the SLA clocks what happened */
 extern void esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at);

@@ -154,7 +154,7 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	src = esc_get_source(trigger_source_id(td));
-	if (src == NULL || (src->nrules == 0 && !src->has_sla))
+	if (src == NULL || (src->nrules == 0 && !src->has_sla && !src->keep_facts))
 		return PointerGetDatum(NULL);
 	desc = attached_desc(td->tg_relation, src->relid, &map);
 	if (desc == NULL)
@@ -198,12 +198,18 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	/* clocks first: the rules' escalations below may queue behind a cycle */
-	if (src->has_sla)
+	/*
+	 * facts, then clocks: the rules' escalations below update the ticket's
+	 * facts, and may queue behind a cycle
+	 */
+	if (src->keep_facts || src->has_sla)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		esc_sla_ticket(src, &row, at);
+		if (src->keep_facts)
+			esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
+		if (src->has_sla)
+			esc_sla_ticket(src, &row, at);
 		SPI_finish();
 	}
 
