@@ -57,22 +57,30 @@ SELECT jsonb_pretty(a.decision - 'factors') AS decision,
 \echo
 \echo '== One more quarter hour by hand: queue two escalations, one agent accepts, one declines'
 SELECT max(offered_at) + interval '1 day' AS t0 FROM escalation.assignments \gset
-SELECT escalation.escalate('helpdesk.tickets', (SELECT max(id) FROM helpdesk.tickets)::text,
+-- two tickets that are not solved and have no open escalation
+SELECT min(t.id) AS t1, max(t.id) AS t2 FROM helpdesk.tickets t
+ WHERE t.status <> 'solved' AND NOT EXISTS (
+       SELECT 1 FROM escalation.escalations e WHERE e.ticket_key = t.id::text
+          AND e.status IN ('queued', 'offered', 'accepted')) \gset
+SELECT escalation.escalate('helpdesk.tickets', :'t1',
            target_team => 'billing', target_skills => '{refunds}', severity => 3,
            reason => 'demo: refund over the limit', as_of => :'t0') AS e1 \gset
-SELECT escalation.escalate('helpdesk.tickets', (SELECT max(id) - 1 FROM helpdesk.tickets)::text,
+SELECT escalation.escalate('helpdesk.tickets', :'t2',
            target_team => 'technical', target_skills => '{api}', severity => 2,
            reason => 'demo: webhook failures', as_of => :'t0') AS e2 \gset
 SELECT escalation.run_cycle(:'t0'::timestamptz + interval '1 minute') AS "cycle handled";
 SELECT escalation_id, status, agent_id, routing ->> 'total' AS fit,
        routing -> 'runner_up' ->> 'agent_id' AS "runner-up"
   FROM escalation.escalations WHERE escalation_id IN (:e1, :e2) ORDER BY escalation_id;
-SELECT escalation_id, status, agent_id FROM escalation.accept(
-           :e1, (SELECT agent_id FROM escalation.escalations WHERE escalation_id = :e1),
-           :'t0'::timestamptz + interval '3 minutes');
-SELECT escalation_id, status, last_note FROM escalation.decline(
-           :e2, (SELECT agent_id FROM escalation.escalations WHERE escalation_id = :e2),
-           'on a call with another customer', :'t0'::timestamptz + interval '4 minutes');
+SELECT a.escalation_id, a.status, a.agent_id
+  FROM escalation.escalations x,
+       LATERAL escalation.accept(x.escalation_id, x.agent_id, :'t0'::timestamptz + interval '3 minutes') a
+ WHERE x.escalation_id = :e1 AND x.status = 'offered';
+SELECT d.escalation_id, d.status, d.last_note
+  FROM escalation.escalations x,
+       LATERAL escalation.decline(x.escalation_id, x.agent_id, 'on a call with another customer',
+                                  :'t0'::timestamptz + interval '4 minutes') d
+ WHERE x.escalation_id = :e2 AND x.status = 'offered';
 SELECT escalation.run_cycle(:'t0'::timestamptz + interval '15 minutes') AS "next cycle handled";
 \echo 'The declined one went to the next best agent; the decliner is skipped for it:'
 SELECT a.escalation_id, a.agent_id, a.kind, a.outcome, a.note
