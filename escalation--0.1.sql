@@ -1009,6 +1009,27 @@ COMMENT ON FUNCTION escalation.attach(regclass, text, text, jsonb, text, text, t
     jsonb, text, regconfig, text, text, text, jsonb, text, jsonb, text, regclass, text, text) IS
   'attach an existing ticket table (and optionally its messages table) as a source: validates the column mapping against the catalog, then installs the escalation triggers. Returns the source_id';
 
+-- the attached source of a ticket table, or a clear error
+CREATE FUNCTION escalation.attached_source(ticket_table regclass)
+RETURNS escalation.sources
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src escalation.sources;
+BEGIN
+    SELECT * INTO src FROM escalation.sources s
+     WHERE s.ticket_table = attached_source.ticket_table AND s.attached;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object',
+              HINT = 'Attach it with escalation.attach().';
+    END IF;
+    RETURN src;
+END
+$$;
+COMMENT ON FUNCTION escalation.attached_source(regclass) IS
+  'internal: the attached source of a ticket table; raises undefined_object when the table is not attached';
+
 CREATE FUNCTION escalation.detach(ticket_table regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -1018,12 +1039,7 @@ DECLARE
     src escalation.sources;
     owner_ok boolean;
 BEGIN
-    SELECT * INTO src FROM escalation.sources s
-     WHERE s.ticket_table = detach.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table
-            USING ERRCODE = 'undefined_object';
-    END IF;
+    src := escalation.attached_source(ticket_table);
     SELECT pg_has_role(current_user, c.relowner, 'USAGE') INTO owner_ok
       FROM pg_class c WHERE c.oid = ticket_table;
     IF NOT owner_ok THEN
@@ -1068,11 +1084,7 @@ DECLARE
     ctx jsonb;
     eid bigint;
 BEGIN
-    SELECT s.source_id INTO src FROM escalation.sources s
-     WHERE s.ticket_table = escalate.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    src := (escalation.attached_source(ticket_table)).source_id;
     IF target_team IS NULL AND target_skills IS NULL AND target_tier IS NULL THEN
         RAISE EXCEPTION 'an escalation needs a target team, skills or tier'
             USING ERRCODE = 'invalid_parameter_value';
@@ -2462,11 +2474,7 @@ AS $$
 DECLARE
     src integer;
 BEGIN
-    SELECT s.source_id INTO src FROM escalation.sources s
-     WHERE s.ticket_table = sla_what_if.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    src := (escalation.attached_source(ticket_table)).source_id;
     RETURN QUERY
     SELECT r.ticket_key, r.metric,
            CASE WHEN r.new_policy IS NULL THEN 'would stop'
@@ -2501,11 +2509,7 @@ DECLARE
     c escalation.clocks;
     n integer := 0;
 BEGIN
-    SELECT s.source_id INTO src FROM escalation.sources s
-     WHERE s.ticket_table = recompute_sla.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    src := (escalation.attached_source(ticket_table)).source_id;
     -- one writer at a time per ticket: lock the tickets' rows first, as the triggers do
     PERFORM 1 FROM escalation.sla_tickets t WHERE t.source_id = src ORDER BY t.ticket_key FOR UPDATE;
     UPDATE escalation.sla_tickets t
@@ -2582,11 +2586,7 @@ DECLARE
     resolved_col text;
     prio_col text;
 BEGIN
-    SELECT * INTO s FROM escalation.sources x
-     WHERE x.ticket_table = propose_sla_targets.ticket_table AND x.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    s := escalation.attached_source(ticket_table);
     IF k IS NULL OR k <= 0 OR quantile IS NULL OR quantile <= 0 OR quantile >= 1 THEN
         RAISE EXCEPTION 'k must be positive and quantile between 0 and 1 (exclusive)'
             USING ERRCODE = 'invalid_parameter_value';
@@ -2697,6 +2697,7 @@ GRANT EXECUTE ON FUNCTION
           text, text, text, text, text, text, text, jsonb, jsonb, regclass, text, text, text, text,
           jsonb, text, regconfig, text, text, text, jsonb, text, jsonb, text, regclass, text, text),
       escalation.detach(regclass),
+      escalation.attached_source(regclass),
       escalation.invert_value_map(text, jsonb, text[]),
       escalation.check_column(regclass, text, text, text[]),
       escalation.check_lookup(text, jsonb),

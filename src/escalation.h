@@ -394,6 +394,7 @@ extern char *esc_datum_text(EscColumn *col, Datum value);
 extern TimestampTz esc_datum_time(EscSource *src, EscColumn *col, Datum value);
 extern void esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc,
 							EscRow *row, TimestampTz at, bool need_account);
+extern const char *esc_status_word(EscStatus status);
 extern bool esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup,
 							TupleDesc desc);
 extern void esc_match_row(EscSource *src, EscRow *row);
