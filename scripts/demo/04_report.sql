@@ -114,12 +114,16 @@ SELECT coalesce(CASE WHEN e.status = 'offered' THEN e.agent_id END, t.lead_agent
                   ORDER BY a.agent_id LIMIT 1)) AS agent
   FROM escalation.escalations e LEFT JOIN escalation.teams t ON t.name = e.target_team
  WHERE e.escalation_id = :eid \gset
+\if :{?agent}
 \echo 'SELECT escalation.accept(':eid', ''':agent''', ...);  SELECT escalation.resolve(':eid', ''...'', ...);'
 SELECT status, agent_id, accepted_at
   FROM escalation.accept(:eid, :'agent', as_of => :'at'::timestamptz + interval '25 minutes');
 SELECT status, closed_at, last_note
   FROM escalation.resolve(:eid, 'Called the customer, apologised and credited one month.',
                           as_of => :'at'::timestamptz + interval '3 hours');
+\else
+\echo '(nobody holds it now: routing will offer it again; its journey so far:)'
+\endif
 \echo
 SELECT event_id, event, from_status, to_status, actor, note, at
   FROM escalation.events WHERE escalation_id = :eid ORDER BY event_id;
