@@ -26,11 +26,12 @@ SELECT a.agent_id, g.team, g.capacity, count(*) AS offers,
   FROM escalation.assignments a JOIN escalation.agents g USING (agent_id)
  GROUP BY a.agent_id, g.team, g.capacity ORDER BY count(*) DESC, a.agent_id LIMIT 8;
 
--- one escalation to follow: the first billing escalation that was routed
+-- one escalation to follow: the first one routed to a billing agent
+-- (or, failing that, the first one routed at all)
 SELECT a.escalation_id AS e, a.offered_at AS first_offer
-  FROM escalation.assignments a JOIN escalation.escalations e USING (escalation_id)
- WHERE e.target_team = 'billing' AND a.kind = 'routed'
- ORDER BY a.offered_at, a.assignment_id LIMIT 1 \gset
+  FROM escalation.assignments a JOIN escalation.agents g USING (agent_id)
+ WHERE a.kind = 'routed'
+ ORDER BY (g.team = 'billing') DESC, a.offered_at, a.assignment_id LIMIT 1 \gset
 
 \echo
 \echo 'Its offers, one after the other (an offer not accepted in 10 minutes goes to the next best agent):'
