@@ -19,6 +19,9 @@ OBJS = \
 	src/sentiment.o \
 	src/sentiment_lexicon.o \
 	src/sentiment_funcs.o \
+	src/triage.o \
+	src/triage_learn.o \
+	src/triage_funcs.o \
 	src/shmem.o \
 	src/launcher.o \
 	src/worker.o \
@@ -36,7 +39,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input privileges calendar sla sentiment routing metrics chatwoot znuny
+          cache bad_input privileges calendar sla sentiment routing metrics chatwoot znuny triage
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation

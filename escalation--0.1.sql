@@ -198,6 +198,11 @@ CREATE TABLE escalation.rules (
     -- (escalation.sentiment(), with the source's escalation.sentiment_terms)
     sentiment_below   float8,
     frustration_above float8,
+    -- learned triage (escalation.models): the predicted team's probability
+    -- (routes to that team when target_team is NULL) and the predicted
+    -- probability of escalation; never hold without an active model
+    team_confidence_at_least       float8 CHECK (team_confidence_at_least > 0 AND team_confidence_at_least <= 1),
+    escalation_probability_at_least float8 CHECK (escalation_probability_at_least > 0 AND escalation_probability_at_least <= 1),
     -- target
     target_team      text REFERENCES escalation.teams (name) ON UPDATE CASCADE ON DELETE RESTRICT,
     target_skills    text[] CHECK (escalation.is_clean_text_array(target_skills)),
@@ -206,13 +211,15 @@ CREATE TABLE escalation.rules (
     severity         integer NOT NULL DEFAULT 2 CHECK (severity BETWEEN 1 AND 4),
     level            integer NOT NULL DEFAULT 1 CHECK (level BETWEEN 1 AND 9),
     CONSTRAINT rules_has_target
-        CHECK (target_team IS NOT NULL OR target_skills IS NOT NULL OR target_tier IS NOT NULL),
+        CHECK (target_team IS NOT NULL OR target_skills IS NOT NULL OR target_tier IS NOT NULL
+               OR team_confidence_at_least IS NOT NULL),
     CONSTRAINT rules_has_condition
         CHECK (keywords IS NOT NULL OR pattern IS NOT NULL OR priorities IS NOT NULL
                OR channels IS NOT NULL OR field IS NOT NULL OR account_vip IS NOT NULL
                OR account_tiers IS NOT NULL OR min_annual_value IS NOT NULL
                OR renewal_within IS NOT NULL OR sentiment_below IS NOT NULL
-               OR frustration_above IS NOT NULL),
+               OR frustration_above IS NOT NULL OR team_confidence_at_least IS NOT NULL
+               OR escalation_probability_at_least IS NOT NULL),
     -- polarity is in [-1, 1]: "below -1" could never fire; NaN is refused too
     CONSTRAINT rules_sentiment_below_range
         CHECK (sentiment_below > -1 AND sentiment_below <= 1),
@@ -235,6 +242,8 @@ COMMENT ON COLUMN escalation.rules.field IS 'a mapped field (priority, channel, 
 COMMENT ON COLUMN escalation.rules.renewal_within IS 'account renewal date falls within this interval of the ticket''s time';
 COMMENT ON COLUMN escalation.rules.sentiment_below IS 'fires when the sentiment (polarity, -1 .. +1) of the ticket''s subject and body, or of the customer''s message, is below this; in (-1, 1]';
 COMMENT ON COLUMN escalation.rules.frustration_above IS 'fires when the frustration (0 .. 1) of the ticket''s subject and body, or of the customer''s message, is above this; in [0, 1)';
+COMMENT ON COLUMN escalation.rules.team_confidence_at_least IS 'fires when the triage model predicts a team with at least this probability, in (0, 1]; with no target_team the escalation goes to the predicted team (which must be a row of escalation.teams), skipping tier 1; with a target_team only when that team is predicted';
+COMMENT ON COLUMN escalation.rules.escalation_probability_at_least IS 'fires when the triage model predicts at least this probability that the ticket will be escalated, in (0, 1]: escalate now';
 COMMENT ON COLUMN escalation.rules.kind IS 'functional (to expertise) or hierarchical (to authority)';
 COMMENT ON COLUMN escalation.rules.severity IS '1 low, 2 normal, 3 high, 4 critical';
 COMMENT ON COLUMN escalation.rules.level IS 'escalation level; a ticket holds at most one open escalation per level and target';
@@ -1006,6 +1015,27 @@ COMMENT ON FUNCTION escalation.attach(regclass, text, text, jsonb, text, text, t
     jsonb, text, regconfig, text, text, text, jsonb, text, jsonb, text, regclass, text, text) IS
   'attach an existing ticket table (and optionally its messages table) as a source: validates the column mapping against the catalog, then installs the escalation triggers. Returns the source_id';
 
+-- the attached source of a ticket table, or a clear error
+CREATE FUNCTION escalation.attached_source(ticket_table regclass)
+RETURNS escalation.sources
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src escalation.sources;
+BEGIN
+    SELECT * INTO src FROM escalation.sources s
+     WHERE s.ticket_table = attached_source.ticket_table AND s.attached;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object',
+              HINT = 'Attach it with escalation.attach().';
+    END IF;
+    RETURN src;
+END
+$$;
+COMMENT ON FUNCTION escalation.attached_source(regclass) IS
+  'internal: the attached source of a ticket table; raises undefined_object when the table is not attached';
+
 CREATE FUNCTION escalation.detach(ticket_table regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -1015,12 +1045,7 @@ DECLARE
     src escalation.sources;
     owner_ok boolean;
 BEGIN
-    SELECT * INTO src FROM escalation.sources s
-     WHERE s.ticket_table = detach.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table
-            USING ERRCODE = 'undefined_object';
-    END IF;
+    src := escalation.attached_source(ticket_table);
     SELECT pg_has_role(current_user, c.relowner, 'USAGE') INTO owner_ok
       FROM pg_class c WHERE c.oid = ticket_table;
     IF NOT owner_ok THEN
@@ -1065,11 +1090,7 @@ DECLARE
     ctx jsonb;
     eid bigint;
 BEGIN
-    SELECT s.source_id INTO src FROM escalation.sources s
-     WHERE s.ticket_table = escalate.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    src := (escalation.attached_source(ticket_table)).source_id;
     IF target_team IS NULL AND target_skills IS NULL AND target_tier IS NULL THEN
         RAISE EXCEPTION 'an escalation needs a target team, skills or tier'
             USING ERRCODE = 'invalid_parameter_value';
@@ -2369,6 +2390,8 @@ BEGIN
     IF handled < batch_size THEN
         handled := handled + escalation.route(as_of, batch_size - handled);
     END IF;
+    -- triage models due for retraining (escalation.triage_schedules)
+    handled := handled + escalation.retrain_due(as_of);
     -- metrics (issue 5): the last batch of a cycle folds the rollups' delta
     -- rows once batch_size of them piled up in one rollup (an index-only
     -- probe of the partial index / a short scan).  Never waits: when a
@@ -2468,11 +2491,7 @@ AS $$
 DECLARE
     src integer;
 BEGIN
-    SELECT s.source_id INTO src FROM escalation.sources s
-     WHERE s.ticket_table = sla_what_if.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    src := (escalation.attached_source(ticket_table)).source_id;
     RETURN QUERY
     SELECT r.ticket_key, r.metric,
            CASE WHEN r.new_policy IS NULL THEN 'would stop'
@@ -2507,11 +2526,7 @@ DECLARE
     c escalation.clocks;
     n integer := 0;
 BEGIN
-    SELECT s.source_id INTO src FROM escalation.sources s
-     WHERE s.ticket_table = recompute_sla.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    src := (escalation.attached_source(ticket_table)).source_id;
     -- one writer at a time per ticket: lock the tickets' rows first, as the triggers do
     PERFORM 1 FROM escalation.sla_tickets t WHERE t.source_id = src ORDER BY t.ticket_key FOR UPDATE;
     UPDATE escalation.sla_tickets t
@@ -2588,11 +2603,7 @@ DECLARE
     resolved_col text;
     prio_col text;
 BEGIN
-    SELECT * INTO s FROM escalation.sources x
-     WHERE x.ticket_table = propose_sla_targets.ticket_table AND x.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    s := escalation.attached_source(ticket_table);
     IF k IS NULL OR k <= 0 OR quantile IS NULL OR quantile <= 0 OR quantile >= 1 THEN
         RAISE EXCEPTION 'k must be positive and quantile between 0 and 1 (exclusive)'
             USING ERRCODE = 'invalid_parameter_value';
@@ -2703,6 +2714,7 @@ GRANT EXECUTE ON FUNCTION
           text, text, text, text, text, text, text, jsonb, jsonb, regclass, text, text, text, text,
           jsonb, text, regconfig, text, text, text, jsonb, text, jsonb, text, regclass, text, text),
       escalation.detach(regclass),
+      escalation.attached_source(regclass),
       escalation.invert_value_map(text, jsonb, text[]),
       escalation.check_column(regclass, text, text, text[]),
       escalation.check_lookup(text, jsonb),
@@ -4889,3 +4901,184 @@ GRANT EXECUTE ON FUNCTION escalation.backfill_facts(regclass, timestamptz),
       escalation.rebuild_metrics(),
       escalation.csat_trigger()
       TO escalation_admin;
+
+--------------------------------------------------------------------------
+-- Learned triage and predictive escalation (issue 6, sections 2 and 3)
+--
+-- escalation.train() learns, from an attached ticket table's history, a
+-- linear model of the team a ticket needs (one-vs-rest) and one of the
+-- probability that it will be escalated, on the stems and stem pairs of
+-- its subject and body (the source's text search configuration, sublinear
+-- tf-idf) and its priority, channel and account tier (src/triage*.c).
+-- Every run stores a version in escalation.models; the active one is
+-- loaded once per backend and dropped when models (or teams) change.
+-- Rules use it through rules.team_confidence_at_least and
+-- rules.escalation_probability_at_least; classify() and evaluate() expose
+-- it; escalation.triage_schedules has the worker retrain when due.
+--------------------------------------------------------------------------
+CREATE TABLE escalation.models (
+    model_id         serial PRIMARY KEY,
+    source_id        integer NOT NULL REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    version          integer NOT NULL CHECK (version >= 1),
+    active           boolean NOT NULL DEFAULT false,
+    trained_at       timestamptz NOT NULL DEFAULT now(),
+    ts_config        regconfig NOT NULL,
+    team_column      text NOT NULL,
+    escalated_column text,
+    holdout_column   text,
+    holdout_fraction float8 NOT NULL CHECK (holdout_fraction >= 0 AND holdout_fraction <= 0.9),
+    resolved_only    boolean NOT NULL DEFAULT false,
+    train_tickets    integer NOT NULL,
+    heldout_tickets  integer NOT NULL,
+    features         integer NOT NULL,
+    teams            text[] NOT NULL,
+    metrics          jsonb NOT NULL,
+    weights          bytea NOT NULL,
+    UNIQUE (source_id, version)
+);
+CREATE UNIQUE INDEX models_one_active ON escalation.models (source_id) WHERE active;
+ALTER TABLE escalation.models ALTER COLUMN weights SET STORAGE EXTERNAL;
+COMMENT ON TABLE escalation.models IS
+  'Triage models, one row per training run (versioned per source); at most one active per source, which the trigger, explain() and classify() use. Written by escalation.train()';
+COMMENT ON COLUMN escalation.models.active IS 'the model rules use; set by train() (activate => always, or if_better when it scores at least as well as the active one on the same held-out tickets); an admin may switch versions by hand';
+COMMENT ON COLUMN escalation.models.team_column IS 'column of the ticket table that held the final team';
+COMMENT ON COLUMN escalation.models.escalated_column IS 'boolean column that held "was escalated"; NULL: a ticket counted as escalated when it had an escalation in escalation.escalations';
+COMMENT ON COLUMN escalation.models.holdout_column IS 'boolean column marking held-out tickets; NULL: holdout_fraction of the tickets, chosen by a hash of the ticket key';
+COMMENT ON COLUMN escalation.models.metrics IS 'held-out accuracy, macro_f1, escalation_accuracy, hyper-parameters and calibration';
+COMMENT ON COLUMN escalation.models.weights IS 'the model (stems, idf, weights, calibration) in the format of src/triage.c';
+
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.models
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();
+
+SELECT pg_catalog.pg_extension_config_dump('escalation.models', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.models_model_id_seq', '');
+
+CREATE FUNCTION escalation.train(
+    ticket_table     regclass,
+    team_column      text DEFAULT NULL,
+    escalated_column text DEFAULT NULL,
+    holdout_column   text DEFAULT NULL,
+    holdout_fraction float8 DEFAULT 0.2,
+    resolved_only    boolean DEFAULT false,
+    activate         text DEFAULT 'if_better',
+    cost             float8 DEFAULT 0.5,
+    class_balance    float8 DEFAULT 0.5,
+    min_df           integer DEFAULT 2,
+    OUT model_id integer, OUT version integer, OUT activated boolean,
+    OUT train_tickets integer, OUT heldout_tickets integer, OUT teams integer,
+    OUT features integer, OUT accuracy float8, OUT macro_f1 float8,
+    OUT escalation_accuracy float8, OUT previous_accuracy float8,
+    OUT previous_escalation_accuracy float8, OUT seconds float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'escalation_train'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION escalation.train(regclass, text, text, text, float8, boolean, text, float8, float8, integer) IS
+  'learns the team and escalation models from an attached ticket table''s history (labels: team_column, default the mapped team; escalated_column, default "has an escalation"), evaluates them on held-out tickets and stores a new version in escalation.models; reads the ticket table with the caller''s privileges';
+
+CREATE FUNCTION escalation.evaluate(
+    ticket_table     regclass,
+    model_id         integer DEFAULT NULL,
+    holdout_column   text DEFAULT NULL,
+    holdout_fraction float8 DEFAULT NULL,
+    team_column      text DEFAULT NULL,
+    escalated_column text DEFAULT NULL,
+    OUT model_id integer, OUT tickets integer, OUT accuracy float8, OUT macro_f1 float8,
+    OUT escalation_accuracy float8, OUT confusion jsonb, OUT calibration jsonb)
+RETURNS record
+AS 'MODULE_PATHNAME', 'escalation_evaluate'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION escalation.evaluate(regclass, integer, text, float8, text, text) IS
+  'scores a model (default: the active one) on held-out tickets (default: those it was trained without): accuracy, macro-F1 over the teams present, escalation accuracy, the most frequent confusions between teams, and calibration per tenth of predicted probability';
+
+CREATE FUNCTION escalation.classify(
+    body          text,
+    ticket_table  regclass,
+    priority      text DEFAULT NULL,
+    channel       text DEFAULT NULL,
+    account_tier  text DEFAULT NULL,
+    OUT team text, OUT probability float8, OUT escalation_probability float8,
+    OUT words text[], OUT escalation_words text[], OUT model_id integer)
+RETURNS record
+AS 'MODULE_PATHNAME', 'escalation_classify'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION escalation.classify(text, regclass, text, text, text) IS
+  'the active triage model''s prediction for a text (subject and body) with the source''s stemming: the team, its probability, the probability of escalation, and the features that weighed most for each; NULLs when the source has no active model';
+
+CREATE TABLE escalation.triage_schedules (
+    source_id        integer PRIMARY KEY REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
+    every            interval NOT NULL CHECK (every >= '1 minute'::interval),
+    team_column      text,
+    escalated_column text,
+    holdout_column   text,
+    holdout_fraction float8 NOT NULL DEFAULT 0.2 CHECK (holdout_fraction > 0 AND holdout_fraction <= 0.9),
+    resolved_only    boolean NOT NULL DEFAULT false,
+    last_run_at      timestamptz,
+    last_result      jsonb
+);
+COMMENT ON TABLE escalation.triage_schedules IS
+  'Retraining on a schedule: the worker''s cycle (run_batch) calls retrain_due(), which trains every source whose last run is at least "every" ago; the new model replaces the active one only if it scores at least as well on the same held-out tickets';
+COMMENT ON COLUMN escalation.triage_schedules.last_result IS 'what the last run returned (or its error), for the DBA';
+
+SELECT pg_catalog.pg_extension_config_dump('escalation.triage_schedules', '');
+
+CREATE FUNCTION escalation.retrain_due(as_of timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s escalation.triage_schedules;
+    tbl regclass;
+    res jsonb;
+    n integer := 0;
+BEGIN
+    FOR s IN SELECT * FROM escalation.triage_schedules x
+              WHERE x.last_run_at IS NULL
+                 OR x.last_run_at OPERATOR(pg_catalog.+) x.every OPERATOR(pg_catalog.<=) as_of
+              ORDER BY x.source_id
+              FOR UPDATE SKIP LOCKED LOOP
+        SELECT src.ticket_table INTO tbl FROM escalation.sources src
+         WHERE src.source_id OPERATOR(pg_catalog.=) s.source_id AND src.attached;
+        IF tbl IS NULL THEN
+            res := jsonb_build_object('error', 'source is not attached');
+        ELSE
+            BEGIN
+                SELECT to_jsonb(t) INTO res
+                  FROM escalation.train(tbl, s.team_column, s.escalated_column, s.holdout_column,
+                                        s.holdout_fraction, s.resolved_only, 'if_better') AS t;
+            EXCEPTION WHEN OTHERS THEN
+                res := jsonb_build_object('error', SQLERRM, 'sqlstate', SQLSTATE);
+            END;
+        END IF;
+        UPDATE escalation.triage_schedules x SET last_run_at = as_of, last_result = res
+         WHERE x.source_id OPERATOR(pg_catalog.=) s.source_id;
+        n := n OPERATOR(pg_catalog.+) 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION escalation.retrain_due(timestamptz) IS
+  'retrains every source of escalation.triage_schedules that is due (activate => if_better); an error is recorded in last_result, not raised; returns how many were run. Called by run_batch each cycle';
+
+REVOKE ALL ON escalation.models, escalation.triage_schedules FROM PUBLIC;
+REVOKE ALL ON SEQUENCE escalation.models_model_id_seq FROM PUBLIC;
+REVOKE ALL ON FUNCTION escalation.train(regclass, text, text, text, float8, boolean, text, float8, float8, integer),
+      escalation.evaluate(regclass, integer, text, float8, text, text),
+      escalation.classify(text, regclass, text, text, text),
+      escalation.retrain_due(timestamptz) FROM PUBLIC;
+-- train() writes models as the extension's owner and reads the ticket table
+-- as its caller; activating a version by hand is an UPDATE
+GRANT EXECUTE ON FUNCTION escalation.train(regclass, text, text, text, float8, boolean, text, float8, float8, integer),
+      escalation.retrain_due(timestamptz) TO escalation_admin;
+GRANT EXECUTE ON FUNCTION escalation.evaluate(regclass, integer, text, float8, text, text)
+      TO escalation_admin, escalation_analyst;
+GRANT EXECUTE ON FUNCTION escalation.classify(text, regclass, text, text, text)
+      TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT SELECT (model_id, source_id, version, active, trained_at, ts_config, team_column,
+              escalated_column, holdout_column, holdout_fraction, resolved_only,
+              train_tickets, heldout_tickets, features, teams, metrics)
+      ON escalation.models TO escalation_admin, escalation_analyst;
+GRANT UPDATE (active) ON escalation.models TO escalation_admin;
+GRANT DELETE ON escalation.models TO escalation_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON escalation.triage_schedules TO escalation_admin;
+GRANT SELECT ON escalation.triage_schedules TO escalation_analyst;

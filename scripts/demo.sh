@@ -16,19 +16,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 if [ -z "${ESC_DEMO_INSIDE:-}" ]; then
-    # one build installed at a time on a machine (scripts/test.sh and
-    # bench/run take the same lock)
-    lock="${TMPDIR:-/tmp}/escalation-machine.lock"
-    if [ -z "${ESCALATION_MACHINE_LOCKED:-}" ] && command -v flock >/dev/null \
-        && { [ -w "$lock" ] || { [ ! -e "$lock" ] && [ -w "$(dirname "$lock")" ]; }; }; then
-        exec 9>>"$lock"
-        chmod 666 "$lock" 2>/dev/null || true
-        if ! flock -n 9; then
-            echo "==> demo: a test run or benchmark is using this machine's installation; waiting"
-            flock 9
-        fi
-        export ESCALATION_MACHINE_LOCKED=1
-    fi
+    # one build installed at a time on a machine (scripts/lib/machine-lock.sh)
+    # shellcheck source=scripts/lib/machine-lock.sh
+    . "$root/scripts/lib/machine-lock.sh"
+    machine_lock demo
     scripts/install-deps.sh
     scripts/build.sh
     echo "==> demo: starting a throwaway PostgreSQL cluster with escalation preloaded"

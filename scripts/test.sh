@@ -219,20 +219,10 @@ if [ "${1:-}" = "--inside" ]; then
     exit 0
 fi
 
-# One test run or benchmark at a time on a machine: each installs its own
-# build of escalation.so into the one PostgreSQL installation, so two at once
-# would test each other's builds (bench/run takes the same lock).
-lock="${TMPDIR:-/tmp}/escalation-machine.lock"
-if [ -z "${ESCALATION_MACHINE_LOCKED:-}" ] && command -v flock >/dev/null \
-    && { [ -w "$lock" ] || { [ ! -e "$lock" ] && [ -w "$(dirname "$lock")" ]; }; }; then
-    exec 9>>"$lock"
-    chmod 666 "$lock" 2>/dev/null || true
-    if ! flock -n 9; then
-        log "another test run or benchmark is using this machine's installation; waiting"
-        flock 9
-    fi
-    export ESCALATION_MACHINE_LOCKED=1
-fi
+# one test run, demo or benchmark at a time on a machine (scripts/lib/machine-lock.sh)
+# shellcheck source=scripts/lib/machine-lock.sh
+. "$ROOT/scripts/lib/machine-lock.sh"
+machine_lock test
 
 WORK=$(mktemp -d /tmp/escalation-test.XXXXXX)
 RESULTS=$WORK/results

@@ -552,6 +552,14 @@ read_rule(HeapTuple tup, TupleDesc desc, int32 *source_id, char ***keywords)
 	r->has_frustration_above = !isnull;
 	if (!isnull)
 		r->frustration_above = DatumGetFloat8(d);
+	d = SPI_getbinval(tup, desc, 26, &isnull);
+	r->has_team_confidence = !isnull;
+	if (!isnull)
+		r->team_confidence = DatumGetFloat8(d);
+	d = SPI_getbinval(tup, desc, 27, &isnull);
+	r->has_escalation_probability = !isnull;
+	if (!isnull)
+		r->escalation_probability = DatumGetFloat8(d);
 	return r;
 }
 
@@ -779,6 +787,8 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 		}
 		if (r->on_message)
 			src->any_message_rule = true;
+		if (r->has_team_confidence || r->has_escalation_probability)
+			src->any_triage_rule = true;
 		if (r->account_vip >= 0 || r->naccount_tiers > 0 || r->has_min_value ||
 			r->has_renewal_within)
 			src->any_account_rule = true;
@@ -1038,7 +1048,8 @@ build_config(void)
 					"case_sensitive, priorities, channels, field, field_op, field_value, "
 					"account_vip, account_tiers, min_annual_value::pg_catalog.float8, "
 					"renewal_within, target_team, target_skills, target_tier, kind, "
-					"severity, level, sentiment_below, frustration_above, tenant "
+					"severity, level, sentiment_below, frustration_above, tenant, "
+					"team_confidence_at_least, escalation_probability_at_least "
 					"FROM escalation.rules WHERE enabled ORDER BY rule_id",
 					"escalation.rules");
 	for (uint64 i = 0; i < SPI_processed; i++)

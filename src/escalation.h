@@ -204,6 +204,103 @@ extern void esc_sentiment(const char *text, int len, const EscSentimentTerms *te
 						  EscSentiment *out, EscSentenceEmit emit, void *arg);
 extern uint32 esc_sentiment_hash(const char *s, int len);
 
+/* ---------- triage.c: learned triage, features and scoring (pure) */
+
+#define ESC_TRIAGE_EXPLAIN	5	/* features reported per prediction */
+
+/* stems, the word memo and the feature map of a model (or of a training run) */
+typedef struct EscTriageVocab EscTriageVocab;
+
+/* a trained model, as loaded from escalation.models */
+typedef struct EscTriageModel
+{
+	MemoryContext cxt;
+	int32		model_id;
+	int32		source_id;
+	int32		version;
+	EscTriageVocab *vocab;
+	int			nfeatures;
+	char	  **features;		/* "stem", "stem stem", "priority=high" ... */
+	float	   *idf;
+	int			nclasses;
+	char	  **classes;		/* team names */
+	bool	   *routable;		/* the team is a row of escalation.teams */
+	float	   *w;				/* nfeatures x nclasses, feature-major */
+	float	   *b;				/* per class */
+	double		temperature;	/* softmax(temperature * score) */
+	bool		has_escalation;
+	float	   *we;				/* nfeatures */
+	float		be;
+	double		platt_a;		/* P(escalated) = 1 / (1 + exp(a * score + b)) */
+	double		platt_b;
+} EscTriageModel;
+
+typedef struct EscPrediction
+{
+	int			team;			/* class index, -1 when none */
+	const char *team_name;
+	double		team_prob;
+	bool		routable;
+	bool		has_escalation;
+	double		escalation_prob;
+	int			nwords;
+	const char *words[ESC_TRIAGE_EXPLAIN];	/* weighed most for the team */
+	int			nesc_words;
+	const char *esc_words[ESC_TRIAGE_EXPLAIN];	/* ... for escalation */
+} EscPrediction;
+
+/* a sparse, L2-normalised document: feature indexes and tf-idf values */
+typedef struct EscTriageDoc
+{
+	int			n;
+	int		   *feat;
+	float	   *val;
+} EscTriageDoc;
+
+extern EscTriageVocab *esc_triage_vocab_create(MemoryContext cxt, Oid cfgid, bool grow);
+extern int	esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
+								const char *priority, const char *channel, const char *tier,
+								uint64 **keys);
+extern int	esc_triage_feature_get(EscTriageVocab *v, uint64 key);
+extern int	esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value);
+extern char *esc_triage_key_text(EscTriageVocab *v, uint64 key);
+extern uint64 esc_triage_text_key(EscTriageVocab *v, const char *feature);
+extern void esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
+								 const char *priority, const char *channel, const char *tier,
+								 EscTriageDoc *doc);
+extern void esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
+							 double *team_scores, bool explain);
+extern void esc_triage_predict(EscTriageModel *m, const char *text, int len,
+							   const char *priority, const char *channel, const char *tier,
+							   EscPrediction *p, bool explain);
+extern bytea *esc_triage_serialize(EscTriageModel *m);
+extern EscTriageModel *esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid);
+
+/* ---------- triage_learn.c: linear models, calibration, metrics (pure) */
+
+/* training examples in compressed sparse rows */
+typedef struct EscTrainSet
+{
+	int			n;
+	int			nfeatures;
+	int		   *start;			/* n + 1 */
+	int		   *feat;
+	float	   *val;
+} EscTrainSet;
+
+typedef void (*EscProgress) (void *arg, const char *phase, int done, int total);
+
+extern void esc_learn_ovr(const EscTrainSet *X, const int *y, int nclasses, double C,
+						  const double *class_weight, float *w, float *b,
+						  EscProgress progress, void *arg);
+extern void esc_learn_binary(const EscTrainSet *X, const int8 *y, double C,
+							 float *w, float *b);
+extern double esc_fit_temperature(const double *scores, const int *y, int n, int nclasses);
+extern void esc_fit_platt(const double *scores, const int8 *y, int n, double *a, double *b);
+
+/* ---------- triage_funcs.c: train(), classify(), evaluate(), the model cache */
+extern EscTriageModel *esc_triage_model_for(int32 source_id);
+
 /* ---------- catalog.c: the configuration cache */
 
 typedef struct EscAccount
@@ -257,6 +354,11 @@ typedef struct EscRule
 	double		sentiment_below;	/* fires when polarity < this */
 	bool		has_frustration_above;
 	double		frustration_above;	/* fires when frustration > this */
+	bool		has_team_confidence;
+	double		team_confidence;	/* predicted team's probability >= this:
+									 * route there (target_team NULL) */
+	bool		has_escalation_probability;
+	double		escalation_probability;	/* predicted P(escalated) >= this */
 	/* target */
 	char	   *target_team;
 	int			ntarget_skills;
@@ -313,6 +415,7 @@ typedef struct EscSource
 	bool		has_sla;		/* some enabled SLA policy applies to it */
 	bool		keep_facts;		/* metrics: keep escalation.ticket_facts */
 	EscSentimentTerms *sentiment_terms;	/* the source's own terms, or NULL */
+	bool		any_triage_rule;	/* some rule asks the triage model */
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
 	SPIPlanPtr	context_plan;
@@ -353,6 +456,9 @@ typedef struct EscFacts
 	const EscSentimentTerms *sentiment_terms;	/* the source's own terms */
 	bool		sentiment_done;	/* sentiment computed (lazily, once) */
 	EscSentiment sentiment;
+	EscTriageModel *triage;		/* the source's model, NULL = none */
+	bool		triage_done;	/* prediction computed (lazily, once) */
+	EscPrediction prediction;
 } EscFacts;
 
 typedef struct EscVerdict
@@ -361,10 +467,13 @@ typedef struct EscVerdict
 	const char *why_not;		/* first condition that failed */
 	int			pattern_so;		/* byte offsets of the pattern match */
 	int			pattern_eo;
+	const char *target_team;	/* the predicted team a triage rule routes
+								 * to, NULL: the rule's own target */
 } EscVerdict;
 
 extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern void esc_facts_sentiment(EscFacts *facts);
+extern void esc_facts_triage(EscFacts *facts);
 extern bool esc_compare_field(const char *value, const char *op,
 							  const char *threshold, bool numeric, double number);
 extern bool esc_parse_number(const char *s, double *out);
@@ -394,6 +503,7 @@ extern char *esc_datum_text(EscColumn *col, Datum value);
 extern TimestampTz esc_datum_time(EscSource *src, EscColumn *col, Datum value);
 extern void esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc,
 							EscRow *row, TimestampTz at, bool need_account);
+extern const char *esc_status_word(EscStatus status);
 extern bool esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup,
 							TupleDesc desc);
 extern void esc_match_row(EscSource *src, EscRow *row);

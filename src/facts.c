@@ -40,25 +40,6 @@
 
 static SPIPlanPtr facts_plan = NULL;
 
-static const char *
-status_word(EscStatus status)
-{
-	switch (status)
-	{
-		case ESC_STATUS_OPEN:
-			return "open";
-		case ESC_STATUS_PENDING:
-			return "pending";
-		case ESC_STATUS_SOLVED:
-			return "solved";
-		case ESC_STATUS_OTHER:
-			return "other";
-		case ESC_STATUS_UNKNOWN:
-			break;
-	}
-	return "unknown";
-}
-
 /* did the column of this role change between the two tuples? */
 static bool
 column_changed(EscColumn *col, HeapTuple oldtup, HeapTuple newtup, TupleDesc desc)
@@ -136,7 +117,7 @@ esc_facts_ticket(EscSource *src, EscRow *row, HeapTuple newtup, HeapTuple oldtup
 	args[3] = TimestampTzGetDatum(row->created_at);
 	if (row->created_at == 0)
 		nulls[3] = 'n';
-	args[4] = CStringGetTextDatum(status_word(row->facts.status));
+	args[4] = CStringGetTextDatum(esc_status_word(row->facts.status));
 
 #define TEXT_ARG(i, s) \
 	do { v = (s); if (v) args[i] = CStringGetTextDatum(v); else nulls[i] = 'n'; } while (0)

@@ -109,6 +109,8 @@ escalation_explain(PG_FUNCTION_ARGS)
 				 errmsg("ticket \"%s\" does not exist in %s", key, src->relname_q)));
 	esc_read_ticket(src, ticket, tdesc, &row, as_of, true);
 	esc_match_row(src, &row);
+	if (src->any_triage_rule)
+		row.facts.triage = esc_triage_model_for(src->source_id);
 
 	for (int i = 0; i < src->nrules; i++)
 	{
@@ -128,7 +130,9 @@ escalation_explain(PG_FUNCTION_ARGS)
 		values[1] = BoolGetDatum(v.fires);
 		values[2] = Int32GetDatum(r->level);
 		values[3] = CStringGetTextDatum(r->kind);
-		if (r->target_team)
+		if (v.fires && v.target_team)
+			values[4] = CStringGetTextDatum(v.target_team);
+		else if (r->target_team)
 			values[4] = CStringGetTextDatum(r->target_team);
 		else
 			nulls[4] = true;

@@ -219,6 +219,43 @@ esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule, EscFacts *facts
 			appendStringInfoString(buf, "]}");
 		}
 	}
+	if ((rule->has_team_confidence || rule->has_escalation_probability) &&
+		facts->triage != NULL && !facts->is_message)
+	{
+		EscPrediction *p = &facts->prediction;
+
+		esc_facts_triage(facts);
+		json_key(buf, &first, "triage");
+		appendStringInfo(buf, "{\"model_id\": %d, \"version\": %d",
+						 facts->triage->model_id, facts->triage->version);
+		if (rule->has_team_confidence)
+		{
+			appendStringInfoString(buf, ", \"predicted_team\": ");
+			escape_json(buf, p->team_name ? p->team_name : "");
+			appendStringInfo(buf, ", \"confidence\": %.3f, \"at_least\": %g, \"words\": [",
+							 p->team_prob, rule->team_confidence);
+			for (int i = 0; i < p->nwords; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(buf, ", ");
+				escape_json(buf, p->words[i]);
+			}
+			appendStringInfoChar(buf, ']');
+		}
+		if (rule->has_escalation_probability)
+		{
+			appendStringInfo(buf, ", \"escalation_probability\": %.3f, \"escalation_at_least\": %g, \"escalation_words\": [",
+							 p->escalation_prob, rule->escalation_probability);
+			for (int i = 0; i < p->nesc_words; i++)
+			{
+				if (i > 0)
+					appendStringInfoString(buf, ", ");
+				escape_json(buf, p->esc_words[i]);
+			}
+			appendStringInfoChar(buf, ']');
+		}
+		appendStringInfoChar(buf, '}');
+	}
 	appendStringInfoChar(buf, '}');
 }
 
@@ -509,10 +546,19 @@ esc_target_key(const char *team, char **skills, int nskills, bool has_tier, int 
 	return buf.data;
 }
 
-static char *
-target_key(EscRule *r)
+/* the team a fired rule escalates to: its own, or the one predicted */
+static const char *
+fired_team(EscFired *f)
 {
-	return esc_target_key(r->target_team, r->target_skills, r->ntarget_skills,
+	return f->verdict.target_team ? f->verdict.target_team : f->rule->target_team;
+}
+
+static char *
+target_key(EscFired *f)
+{
+	EscRule    *r = f->rule;
+
+	return esc_target_key(fired_team(f), r->target_skills, r->ntarget_skills,
 						  r->target_tier > 0, r->target_tier);
 }
 
@@ -684,7 +730,7 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 
 		if (done[i])
 			continue;
-		tkey = target_key(lead);
+		tkey = target_key(&fired[i]);
 		initStringInfo(&reasons);
 		appendStringInfoChar(&reasons, '[');
 		initStringInfo(&rules);
@@ -696,7 +742,7 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 
 			if (done[j] || r->level != lead->level)
 				continue;
-			k = (j == i) ? tkey : target_key(r);
+			k = (j == i) ? tkey : target_key(&fired[j]);
 			if (strcmp(k, tkey) != 0)
 				continue;
 			done[j] = true;
@@ -723,8 +769,8 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		args[1] = CStringGetTextDatum(row->key);
 		args[2] = Int32GetDatum(lead->level);
 		args[3] = CStringGetTextDatum(lead->kind);
-		if (lead->target_team)
-			args[4] = CStringGetTextDatum(lead->target_team);
+		if (fired_team(&fired[i]))
+			args[4] = CStringGetTextDatum(fired_team(&fired[i]));
 		else
 			nulls[4] = 'n';
 		if (lead->ntarget_skills > 0)

@@ -353,3 +353,23 @@ esc_fetch_via(EscSource *src, Datum ref, TupleDesc *desc, MemoryContext into)
 	MemoryContextSwitchTo(old);
 	return result;
 }
+
+/* what a status meaning is called in SQL (sla_track_ticket, ticket facts) */
+const char *
+esc_status_word(EscStatus status)
+{
+	switch (status)
+	{
+		case ESC_STATUS_OPEN:
+			return "open";
+		case ESC_STATUS_PENDING:
+			return "pending";
+		case ESC_STATUS_SOLVED:
+			return "solved";
+		case ESC_STATUS_OTHER:
+			return "other";
+		case ESC_STATUS_UNKNOWN:
+			break;
+	}
+	return "unknown";
+}

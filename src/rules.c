@@ -10,7 +10,8 @@
  *
  * Conditions are checked cheapest first (fields, account, keywords found in
  * the one tokenising pass), then sentiment (one pass of sentiment.c over
- * the text, once per row), and the regular expression last, so the regex
+ * the text, once per row), then the triage model's prediction (once per
+ * row), and the regular expression last, so the regex
  * engine only runs for rules whose other conditions already hold.
  *
  *-------------------------------------------------------------------------
@@ -375,12 +376,89 @@ esc_facts_sentiment(EscFacts *facts)
 	facts->sentiment_done = true;
 }
 
+/*
+ * The triage model's prediction for the row's text and fields; computed
+ * once per row, and only when a rule asks (facts->triage must be set).
+ */
+void
+esc_facts_triage(EscFacts *facts)
+{
+	if (facts->triage_done)
+		return;
+	esc_triage_predict(facts->triage, facts->text, facts->text ? facts->textlen : 0,
+					   facts->priority, facts->channel,
+					   (facts->account && facts->account->found) ? facts->account->tier : NULL,
+					   &facts->prediction, true);
+	facts->triage_done = true;
+}
+
+/*
+ * The triage conditions: the predicted team's probability (routing to that
+ * team when the rule names none) and the predicted escalation probability.
+ * Without a model they never hold.
+ */
+static bool
+triage_holds(EscRule *rule, EscFacts *facts, EscVerdict *v)
+{
+	EscPrediction *p = &facts->prediction;
+
+	if (facts->is_message)
+	{
+		v->why_not = "triage predictions are made for tickets, not messages";
+		return false;
+	}
+	if (facts->triage == NULL)
+	{
+		v->why_not = "no triage model for this source";
+		return false;
+	}
+	esc_facts_triage(facts);
+	if (rule->has_team_confidence)
+	{
+		if (p->team < 0 || p->team_prob < rule->team_confidence)
+		{
+			v->why_not = "predicted team's confidence is below the rule's threshold";
+			return false;
+		}
+		if (rule->target_team != NULL)
+		{
+			if (strcmp(rule->target_team, p->team_name) != 0)
+			{
+				v->why_not = "predicted team is not the rule's target team";
+				return false;
+			}
+		}
+		else if (!p->routable)
+		{
+			v->why_not = "predicted team is not in escalation.teams";
+			return false;
+		}
+		else
+			v->target_team = p->team_name;
+	}
+	if (rule->has_escalation_probability)
+	{
+		if (!p->has_escalation)
+		{
+			v->why_not = "the triage model has no escalation part";
+			return false;
+		}
+		if (p->escalation_prob < rule->escalation_probability)
+		{
+			v->why_not = "predicted escalation probability is below the rule's threshold";
+			return false;
+		}
+	}
+	return true;
+}
+
 void
 esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 {
 	v->fires = false;
 	v->why_not = NULL;
 	v->pattern_so = v->pattern_eo = -1;
+	v->target_team = NULL;
 
 	if (facts->is_message ? !rule->on_message : !rule->on_ticket)
 	{
@@ -487,6 +565,13 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 			v->why_not = "frustration is not above the rule's threshold";
 			return;
 		}
+	}
+
+	if ((rule->has_team_confidence || rule->has_escalation_probability) &&
+		!triage_holds(rule, facts, v))
+	{
+		v->target_team = NULL;
+		return;
 	}
 
 	if (rule->regex)

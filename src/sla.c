@@ -34,25 +34,6 @@
 static SPIPlanPtr ticket_plan = NULL;
 static SPIPlanPtr message_plan = NULL;
 
-static const char *
-status_word(EscStatus status)
-{
-	switch (status)
-	{
-		case ESC_STATUS_OPEN:
-			return "open";
-		case ESC_STATUS_PENDING:
-			return "pending";
-		case ESC_STATUS_SOLVED:
-			return "solved";
-		case ESC_STATUS_OTHER:
-			return "other";
-		case ESC_STATUS_UNKNOWN:
-			break;
-	}
-	return "unknown";
-}
-
 /* run one bookkeeping statement; its failure is a WARNING, not the writer's */
 static void
 execute_protected(SPIPlanPtr plan, Datum *args, const char *nulls, const char *ticket_key)
@@ -154,7 +135,7 @@ esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at)
 	args[3] = TimestampTzGetDatum(row->created_at);
 	if (row->created_at == 0)
 		nulls[3] = 'n';
-	args[4] = CStringGetTextDatum(status_word(row->facts.status));
+	args[4] = CStringGetTextDatum(esc_status_word(row->facts.status));
 
 #define TEXT_ARG(i, s) \
 	do { v = (s); if (v) args[i] = CStringGetTextDatum(v); else nulls[i] = 'n'; } while (0)

@@ -154,7 +154,9 @@ keep_new_reasons(EscSource *src, EscRow *row, HeapTuple oldtuple, TupleDesc desc
 	EscRow		old;
 	int			kept = 0;
 
-	esc_read_ticket(src, oldtuple, desc, &old, at, src->any_account_rule);
+	esc_read_ticket(src, oldtuple, desc, &old, at,
+					src->any_account_rule || src->any_triage_rule);
+	old.facts.triage = row->facts.triage;
 	if (old.key == NULL ||
 		old.facts.status == ESC_STATUS_SOLVED || old.facts.status == ESC_STATUS_OTHER)
 		return nfired;
@@ -230,7 +232,8 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 	}
 
 	esc_become_owner(&save_userid, &save_sec);
-	esc_read_ticket(src, tuple, desc, &row, at, src->any_account_rule);
+	esc_read_ticket(src, tuple, desc, &row, at,
+					src->any_account_rule || src->any_triage_rule);
 	if (row.key == NULL)
 	{
 		esc_restore_user(save_userid, save_sec);
@@ -260,6 +263,8 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 	}
 
 	esc_match_row(src, &row);
+	if (src->any_triage_rule)
+		row.facts.triage = esc_triage_model_for(src->source_id);
 	fired = palloc(sizeof(EscFired) * src->nrules);
 	nfired = esc_evaluate_all(src, &row.facts, fired);
 	if (nfired > 0 && is_update)

@@ -1,0 +1,188 @@
+--
+-- triage: escalation.train() on a small history, classify() predicting the
+-- obvious team, the two rule kinds (route to the predicted team, escalate
+-- on predicted probability) with their evidence and explain(), the model
+-- cache following versions, evaluate(), and refusals with errcodes.
+--
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+CREATE SCHEMA tri;
+CREATE TABLE tri.tickets (
+    id        serial PRIMARY KEY,
+    subject   text,
+    body      text,
+    status    text NOT NULL DEFAULT 'open',
+    priority  text,
+    team      text,
+    escalated boolean,
+    test      boolean NOT NULL DEFAULT false
+);
+SELECT escalation.attach('tri.tickets', key => 'id', subject => 'subject', body => 'body',
+                         status => 'status', status_map => '{"open": ["open"], "solved": ["solved"]}',
+                         priority => 'priority', team => 'team', name => 'tri') > 0 AS attached;
+
+-- no history yet: training refuses, rules alone decide
+SELECT pg_temp.err($$SELECT escalation.train('tri.tickets')$$);
+
+-- 60 resolved tickets of three teams; every fifth one is held out.  The
+-- service desk ("desk") solves its own; billing and network are escalations.
+INSERT INTO tri.tickets (subject, body, status, priority, team, escalated, test)
+SELECT s.subj[1 + i % 4], s.body[1 + (i * 7) % 5], 'solved',
+       CASE WHEN i % 3 = 0 THEN 'high' ELSE 'normal' END,
+       s.team, s.team <> 'tri_desk', i % 5 = 0
+  FROM (VALUES
+    ('tri_billing',
+     ARRAY['Invoice is wrong', 'Refund request', 'Charged twice', 'Payment failed'],
+     ARRAY['My invoice shows the wrong amount, please correct the charges.',
+           'I was charged twice for the same subscription, I need a refund.',
+           'The payment with my credit card failed but the invoice says paid.',
+           'Please send a refund for the duplicate charge on my invoice.',
+           'Billing charged my card after I cancelled, refund the payment.']),
+    ('tri_network',
+     ARRAY['VPN keeps dropping', 'No wifi in office', 'Router down', 'Slow connection'],
+     ARRAY['The VPN connection drops every few minutes from home.',
+           'Wifi in the office is down, the router shows a red light.',
+           'Network connection is very slow, packets are lost on the switch.',
+           'Cannot reach the server over VPN, the tunnel times out.',
+           'The router restarted and the wifi network is gone.']),
+    ('tri_desk',
+     ARRAY['Password reset', 'Cannot log in', 'Account locked', 'Forgot password'],
+     ARRAY['Please reset my password, I forgot it.',
+           'I cannot log in, my account is locked after three attempts.',
+           'Login fails with invalid password, please unlock my account.',
+           'Need a password reset for my user account.',
+           'My account was locked, please reset the password so I can log in.'])
+  ) AS s(team, subj, body), generate_series(1, 20) AS i;
+
+-- the rule kinds, written before any model exists
+INSERT INTO escalation.teams (name, tier) VALUES ('tri_billing', 2), ('tri_network', 2);
+INSERT INTO escalation.rules (name, team_confidence_at_least, target_tier, severity)
+VALUES ('route by model', 0.6, 2, 3);
+INSERT INTO escalation.rules (name, escalation_probability_at_least, target_tier, level)
+VALUES ('likely escalation', 0.8, 2, 2);
+INSERT INTO tri.tickets (subject, body) VALUES ('VPN down', 'The VPN tunnel drops all the time.');
+SELECT rule, fires, target_team, why_not FROM escalation.explain('tri.tickets', '61') ORDER BY rule;
+SELECT count(*) AS escalations_without_model FROM escalation.escalations
+ WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri');
+SELECT team, probability, model_id FROM escalation.classify('VPN down', 'tri.tickets');
+
+-- train: labels from the mapped team column and the escalated column,
+-- held out by the test column; min_df 1 on such a small history
+SELECT version, activated, train_tickets, heldout_tickets, teams, features > 0 AS has_features,
+       round(accuracy::numeric, 2) AS accuracy, round(macro_f1::numeric, 2) AS macro_f1,
+       round(escalation_accuracy::numeric, 2) AS escalation_accuracy, previous_accuracy
+  FROM escalation.train('tri.tickets', escalated_column => 'escalated',
+                        holdout_column => 'test', min_df => 1);
+SELECT source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri') AS right_source,
+       version, active, team_column, escalated_column, holdout_column, teams,
+       metrics ? 'accuracy' AS has_metrics
+  FROM escalation.models ORDER BY version;
+
+-- the obvious ones
+SELECT team, probability > 0.5 AS confident, escalation_probability > 0.5 AS will_escalate,
+       cardinality(words) > 0 AS explained
+  FROM escalation.classify('I was charged twice, the invoice is wrong, please refund', 'tri.tickets');
+SELECT team, probability > 0.5 AS confident, escalation_probability > 0.5 AS will_escalate
+  FROM escalation.classify('Forgot my password, account locked', 'tri.tickets');
+SELECT 'refund' = ANY (words) AS refund_weighs
+  FROM escalation.classify('Refund the duplicate charge please', 'tri.tickets');
+
+-- the rules fire now: a network ticket goes straight to the network team
+-- (tier 2), skipping tier 1, and is escalated at level 2 as likely to be
+INSERT INTO tri.tickets (subject, body, priority)
+VALUES ('Router down again', 'The wifi router in the office is down, no network connection.', 'high');
+SELECT level, target_team, target_tier, severity,
+       reasons -> 0 ->> 'rule' AS rule,
+       reasons -> 0 -> 'triage' ->> 'predicted_team' AS predicted,
+       (reasons -> 0 -> 'triage' ->> 'confidence')::float8 >= 0.6 AS confident,
+       jsonb_array_length(reasons -> 0 -> 'triage' -> 'words') > 0 AS explained,
+       (reasons -> 0 -> 'triage' ->> 'escalation_probability')::float8 >= 0.8 AS likely
+  FROM escalation.escalations
+ WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri') AND ticket_key = '62' ORDER BY level;
+SELECT rule, fires, target_team, why_not FROM escalation.explain('tri.tickets', '62') ORDER BY rule;
+
+-- a password reset stays with the service desk: "desk" is not a team that
+-- receives escalations, and an escalation is unlikely
+INSERT INTO tri.tickets (subject, body) VALUES ('Password reset', 'Please reset my password, I cannot log in.');
+SELECT count(*) AS desk_escalations FROM escalation.escalations
+ WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri') AND ticket_key = '63';
+SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '63') ORDER BY rule;
+
+-- a rule naming a team fires only when that team is predicted
+INSERT INTO escalation.rules (name, team_confidence_at_least, target_team, level)
+VALUES ('billing by model', 0.5, 'tri_billing', 3);
+SELECT rule, fires, target_team, why_not FROM escalation.explain('tri.tickets', '62') ORDER BY rule;
+DELETE FROM escalation.rules WHERE name = 'billing by model';
+
+-- the cache follows the models table: no active model, no prediction ...
+UPDATE escalation.models SET active = false;
+SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '62') ORDER BY rule;
+SELECT team, model_id FROM escalation.classify('VPN down', 'tri.tickets');
+-- ... and a new version is used from the next statement on
+SELECT version, activated, previous_accuracy
+  FROM escalation.train('tri.tickets', escalated_column => 'escalated',
+                        holdout_column => 'test', min_df => 1);
+SELECT m.version, c.team FROM escalation.classify('VPN down', 'tri.tickets') c
+  JOIN escalation.models m USING (model_id);
+-- if_better: a third version scores as well as the second, so it replaces it
+SELECT version, activated, round(previous_accuracy::numeric, 2) AS previous_accuracy
+  FROM escalation.train('tri.tickets', escalated_column => 'escalated',
+                        holdout_column => 'test', min_df => 1);
+-- never: stored, not used
+SELECT version, activated
+  FROM escalation.train('tri.tickets', escalated_column => 'escalated',
+                        holdout_column => 'test', min_df => 1, activate => 'never');
+SELECT version, active FROM escalation.models ORDER BY version;
+
+-- evaluate(): the active model on the tickets it was trained without
+SELECT m.version, e.tickets, round(e.accuracy::numeric, 2) AS accuracy,
+       round(e.macro_f1::numeric, 2) AS macro_f1,
+       round(e.escalation_accuracy::numeric, 2) AS escalation_accuracy,
+       jsonb_typeof(e.confusion) AS confusion, e.calibration ? 'team' AS calibration
+  FROM escalation.evaluate('tri.tickets') e JOIN escalation.models m USING (model_id);
+
+-- the default escalation label: "has an escalation"; default holdout: a hash
+SELECT activated, train_tickets + heldout_tickets AS tickets, escalation_accuracy IS NOT NULL AS measured
+  FROM escalation.train('tri.tickets', min_df => 1, activate => 'never');
+
+-- retraining on a schedule: due now, then not again before "every"
+INSERT INTO escalation.triage_schedules (source_id, every, escalated_column, holdout_column)
+SELECT source_id, '1 day', 'escalated', 'test' FROM escalation.sources WHERE name = 'tri';
+SELECT escalation.retrain_due('2030-01-01 00:00+00') AS retrained,
+       escalation.retrain_due('2030-01-01 12:00+00') AS retrained_again;
+SELECT last_result ->> 'activated' AS activated, last_result ? 'accuracy' AS has_accuracy
+  FROM escalation.triage_schedules;
+
+-- refusals
+SELECT pg_temp.err($$SELECT escalation.train('pg_class')$$);
+SELECT pg_temp.err($$SELECT escalation.train('tri.tickets', holdout_fraction => 2)$$);
+SELECT pg_temp.err($$SELECT escalation.train('tri.tickets', activate => 'sometimes')$$);
+SELECT pg_temp.err($$SELECT escalation.train('tri.tickets', team_column => 'nope')$$);
+SELECT pg_temp.err($$SELECT escalation.train('tri.tickets', escalated_column => 'subject')$$);
+SELECT pg_temp.err($$SELECT escalation.train('tri.tickets', cost => 0)$$);
+SELECT pg_temp.err($$SELECT escalation.train('tri.tickets', class_balance => 1.5)$$);
+SELECT pg_temp.err($$SELECT escalation.train('tri.tickets', min_df => 0)$$);
+SELECT pg_temp.err($$SELECT escalation.evaluate('tri.tickets', model_id => 99999)$$);
+SELECT pg_temp.err($$SELECT escalation.classify('x', NULL)$$);
+SELECT pg_temp.err($$INSERT INTO escalation.rules (name, team_confidence_at_least) VALUES ('bad', 1.5)$$);
+SELECT pg_temp.err($$INSERT INTO escalation.rules (name, escalation_probability_at_least) VALUES ('bad', 0)$$);
+SELECT pg_temp.err($$INSERT INTO escalation.rules (name, escalation_probability_at_least) VALUES ('bad', 0.5)$$);
+
+-- clean up
+DELETE FROM escalation.triage_schedules;
+DELETE FROM escalation.rules WHERE name IN ('route by model', 'likely escalation');
+SELECT escalation.detach('tri.tickets');
+DELETE FROM escalation.escalations WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri');
+DELETE FROM escalation.models;
+DELETE FROM escalation.teams WHERE name IN ('tri_billing', 'tri_network');
+DROP SCHEMA tri CASCADE;
