@@ -297,6 +297,7 @@ CREATE TABLE escalation.escalations (
     closed_at     timestamptz,
     last_actor    text,
     last_note     text,
+    tenant        text,
     -- one constraint, a C function: a CHECK expression is read back and
     -- planned again by every statement that writes the table, which is one
     -- per escalation the helpdesk's insert raises; written out in SQL (IN
@@ -321,6 +322,8 @@ COMMENT ON COLUMN escalation.escalations.reasons IS 'every reason with its evide
 COMMENT ON COLUMN escalation.escalations.context IS 'snapshot for the receiving agent: ticket fields, recent messages, account, requester''s other tickets, what was tried';
 COMMENT ON COLUMN escalation.escalations.target_key IS 'team|skills|tier, used to keep one open escalation per target';
 COMMENT ON COLUMN escalation.escalations.last_actor IS 'who made the latest change (copied into the journey)';
+COMMENT ON COLUMN escalation.escalations.tenant IS
+  'the ticket''s tenant (its source''s mapped tenant column, as text), written with the escalation; NULL: none. Routing offers it only to agents of this tenant or of every tenant';
 
 CREATE TABLE escalation.events (
     event_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -1122,12 +1125,12 @@ BEGIN
     END IF;
     INSERT INTO escalation.escalations AS e
         (source_id, ticket_key, level, kind, origin, target_team, target_skills, target_tier,
-         severity, reasons, context, created_at, updated_at, last_actor, last_note)
+         severity, reasons, context, created_at, updated_at, last_actor, last_note, tenant)
     VALUES (src, ticket_key, level, kind, 'manual', target_team, target_skills, target_tier,
             severity,
             jsonb_build_array(jsonb_build_object('rule', NULL, 'kind', 'manual',
                                                  'by', session_user::text, 'reason', reason)),
-            ctx, as_of, as_of, session_user::text, reason)
+            ctx, as_of, as_of, session_user::text, reason, ctx #>> '{ticket,tenant}')
     ON CONFLICT (source_id, ticket_key, level, target_key)
        WHERE status IN ('queued', 'offered', 'accepted')
     DO NOTHING
@@ -2224,9 +2227,12 @@ BEGIN
         'breached_at', c.breached_at, 'account_owner', owner);
     INSERT INTO escalation.escalations AS e
         (source_id, ticket_key, level, kind, origin, target_team, target_tier, severity,
-         reasons, context, agent_id, created_at, updated_at, last_actor)
+         reasons, context, agent_id, created_at, updated_at, last_actor, tenant)
     VALUES (c.source_id, c.ticket_key, l.level, l.kind, 'sla', team, l.target_tier, l.severity,
-            jsonb_build_array(reason), ctx, owner, as_of, as_of, 'sla')
+            jsonb_build_array(reason), ctx, owner, as_of, as_of, 'sla',
+            coalesce(ctx #>> '{ticket,tenant}',
+                     (SELECT t.fields ->> 'tenant' FROM escalation.sla_tickets t
+                       WHERE t.source_id = c.source_id AND t.ticket_key = c.ticket_key)))
     ON CONFLICT (source_id, ticket_key, level, target_key)
        WHERE status IN ('queued', 'offered', 'accepted')
     DO UPDATE SET reasons = escalation.merge_reasons(e.reasons, excluded.reasons),
@@ -3081,6 +3087,7 @@ AS $$
 DECLARE
     e escalation.escalations;
     cap integer;
+    agent_tenant text;
 BEGIN
     SELECT * INTO e FROM escalation.escalations x WHERE x.escalation_id = p_escalation FOR UPDATE;
     IF NOT FOUND THEN
@@ -3092,8 +3099,13 @@ BEGIN
                   HINT = 'An offer can be accepted only by the agent it was offered to.';
     END IF;
     IF e.status = 'queued' THEN
-        SELECT g.capacity INTO cap FROM escalation.agents g
-         WHERE g.agent_id = p_agent FOR NO KEY UPDATE;
+        SELECT g.capacity, coalesce(g.tenant, t.tenant) INTO cap, agent_tenant
+          FROM escalation.agents g LEFT JOIN escalation.teams t ON t.name = g.team
+         WHERE g.agent_id = p_agent FOR NO KEY UPDATE OF g;
+        IF agent_tenant IS NOT NULL AND agent_tenant IS DISTINCT FROM e.tenant THEN
+            RAISE EXCEPTION 'agent "%" works for another tenant than escalation %', p_agent, p_escalation
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
         IF escalation.agent_load(p_agent) >= cap THEN
             RAISE EXCEPTION 'agent "%" is at capacity', p_agent
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -3150,15 +3162,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cap integer;
+    agent_tenant text;
     expires timestamptz := as_of + (SELECT c.offer_timeout FROM escalation.routing_config() c);
     total float8 := (p_decision ->> 'total')::float8;
 BEGIN
     -- the agent's row serialises everyone who gives it work; its load is
-    -- counted after the lock, so it includes what they committed
-    SELECT g.capacity INTO cap FROM escalation.agents g
+    -- counted after the lock, so it includes what they committed.  Its
+    -- tenant (its own, else its team's) must be the escalation's, or none:
+    -- routing never crosses tenants
+    SELECT g.capacity, coalesce(g.tenant, t.tenant) INTO cap, agent_tenant
+      FROM escalation.agents g LEFT JOIN escalation.teams t ON t.name = g.team
      WHERE g.agent_id = p_agent AND g.active AND g.availability <> 'offline'
-       FOR NO KEY UPDATE;
-    IF NOT FOUND OR escalation.agent_load(p_agent) >= cap THEN
+       FOR NO KEY UPDATE OF g;
+    IF NOT FOUND OR (agent_tenant IS NOT NULL AND agent_tenant IS DISTINCT FROM e.tenant)
+       OR escalation.agent_load(p_agent) >= cap THEN
         RETURN false;
     END IF;
     INSERT INTO escalation.assignments
@@ -3376,7 +3393,7 @@ BEGIN
                             reason, as_of) THEN
         RAISE EXCEPTION 'agent "%" cannot take escalation %', reassign.agent_id, reassign.escalation_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'The agent does not exist, is inactive or offline, or is at capacity.';
+                  DETAIL = 'The agent does not exist, is inactive or offline, is at capacity, or works for another tenant.';
     END IF;
     SELECT * INTO e FROM escalation.escalations x WHERE x.escalation_id = reassign.escalation_id;
     RETURN e;
@@ -3426,13 +3443,14 @@ BEGIN
     END IF;
     INSERT INTO escalation.escalations AS e
         (source_id, ticket_key, level, kind, origin, target_team, target_skills, target_tier,
-         severity, reasons, context, language, parent_id, created_at, updated_at, last_actor, last_note)
+         severity, reasons, context, language, parent_id, created_at, updated_at, last_actor, last_note,
+         tenant)
     VALUES (p.source_id, p.ticket_key, p.level + 1, kind, 'reescalation', target_team, target_skills,
             target_tier, p.severity,
             jsonb_build_array(jsonb_build_object('rule', NULL, 'kind', 'reescalation',
                                                  'from', p.escalation_id, 'from_team', p.target_team,
                                                  'by', session_user::text, 'reason', reason)),
-            p.context, p.language, p.escalation_id, as_of, as_of, session_user::text, reason)
+            p.context, p.language, p.escalation_id, as_of, as_of, session_user::text, reason, p.tenant)
     RETURNING e.escalation_id INTO child;
     PERFORM escalation.set_status(p.escalation_id, 'cancelled', NULL,
                                   're-escalated to ' || child || ': ' || reason, as_of);
@@ -3511,11 +3529,11 @@ BEGIN
     ctx := ctx || jsonb_build_object('handoff', h, 'tried', tried);
     INSERT INTO escalation.escalations AS e
         (source_id, ticket_key, level, kind, origin, target_team, target_skills, severity,
-         reasons, context, language, created_at, updated_at, last_actor, last_note)
+         reasons, context, language, created_at, updated_at, last_actor, last_note, tenant)
     VALUES (src, ticket_key, 1, 'functional', 'handoff', target_team, skills, severity,
             jsonb_build_array(jsonb_build_object('rule', NULL, 'kind', 'handoff', 'by', bot,
                                                  'action', action, 'tried', tried, 'worked', worked)),
-            ctx, language, as_of, as_of, bot, action)
+            ctx, language, as_of, as_of, bot, action, ctx #>> '{ticket,tenant}')
     ON CONFLICT (source_id, ticket_key, level, target_key)
        WHERE status IN ('queued', 'offered', 'accepted')
     DO NOTHING

@@ -181,5 +181,48 @@ SELECT e.ticket_key, e.origin, e.target_team, e.status, e.reasons -> 0 ->> 'on' 
  WHERE s.name = 'chatwoot' AND e.ticket_key IN ('18', '21') ORDER BY e.escalation_id;
 SELECT * FROM cw_clocks('{1}');
 
+--------------------------------------------------------------------------
+-- Routing never crosses tenants: the escalation carries the ticket's
+-- tenant; agents of tenant 1 and tenant 2 have the same skill (tenant 2's
+-- better), an agent of no tenant works for both, and an agent of no tenant
+-- in tenant 2's team counts as tenant 2's
+--------------------------------------------------------------------------
+SELECT e.ticket_key, e.origin, e.tenant
+  FROM escalation.escalations e JOIN escalation.sources s USING (source_id)
+ WHERE s.name = 'chatwoot' ORDER BY e.escalation_id;
+INSERT INTO escalation.skills (name) VALUES ('cw refunds');
+INSERT INTO escalation.teams (name, tenant) VALUES ('cw team 2', '2');
+INSERT INTO escalation.agents (agent_id, tenant, team) VALUES
+    ('cw-acct1', '1', NULL), ('cw-acct2', '2', NULL), ('cw-any', NULL, NULL),
+    ('cw-team2', NULL, 'cw team 2');
+INSERT INTO escalation.agent_skills (agent_id, skill, level) VALUES
+    ('cw-acct1', 'cw refunds', 2), ('cw-acct2', 'cw refunds', 5),
+    ('cw-any', 'cw refunds', 1), ('cw-team2', 'cw refunds', 5);
+SELECT escalation.handoff('chatwoot.conversations', '1', 'cw-bot', 'refund', skills => '{cw refunds}',
+           as_of => '2025-03-14 16:10:00+00') AS t1 \gset
+SELECT escalation.handoff('chatwoot.conversations', '21', 'cw-bot', 'refund', skills => '{cw refunds}',
+           as_of => '2025-03-14 16:10:00+00') AS t2 \gset
+SELECT escalation_id = :t1 AS tenant1, tenant FROM escalation.escalations
+ WHERE escalation_id IN (:t1, :t2) ORDER BY escalation_id;
+-- the plan ranks only agents of the escalation's tenant or of every tenant
+SELECT p.escalation_id = :t1 AS tenant1, p.action, p.agent_ids
+  FROM escalation.route_plan('2025-03-14 16:11:00+00', 1000) p
+ WHERE p.escalation_id IN (:t1, :t2) ORDER BY p.escalation_id;
+SELECT agent_id, rank, excluded_because
+  FROM escalation.explain_route(:t1, '2025-03-14 16:11:00+00') WHERE agent_id LIKE 'cw-%';
+-- route() offers them so (rolled back: the other files' queued escalations
+-- would be routed too)
+BEGIN;
+SELECT escalation.route('2025-03-14 16:11:00+00', 500) > 0 AS routed;
+SELECT escalation_id = :t1 AS tenant1, status, agent_id FROM escalation.escalations
+ WHERE escalation_id IN (:t1, :t2) ORDER BY escalation_id;
+ROLLBACK;
+-- nor by hand: reassigning, or taking queued work, across tenants is refused
+SELECT regress_error(format($$SELECT escalation.reassign(%s, 'cw-acct2', 'try')$$, :t1)) ~ 'cannot take' AS reassign_refused;
+SELECT regress_error(format($$SELECT escalation.reassign(%s, 'cw-team2', 'try')$$, :t1)) ~ 'cannot take' AS team_refused;
+SELECT regress_error(format($$SELECT escalation.accept(%s, 'cw-acct1')$$, :t2)) ~ 'works for another tenant' AS accept_refused;
+SELECT (escalation.reassign(:t1, 'cw-any', 'works for all', '2025-03-14 16:12:00+00')).agent_id AS reassigned_to;
+UPDATE escalation.agents SET active = false WHERE agent_id LIKE 'cw-%';
+
 SELECT escalation.detach('chatwoot.conversations');
 RESET search_path;

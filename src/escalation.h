@@ -610,6 +610,7 @@ typedef enum EscRouteFactor
 typedef enum EscRouteExclusion
 {
 	ESC_RX_NONE = 0,
+	ESC_RX_TENANT,				/* works for another tenant */
 	ESC_RX_INACTIVE,
 	ESC_RX_OFFLINE,
 	ESC_RX_OUTSIDE_SHIFT,
@@ -633,6 +634,8 @@ typedef enum EscAvailability
 typedef struct EscRouteAgent
 {
 	char	   *agent_id;
+	int			tenant;			/* tenant id (its own, else its team's), -1
+								 * none: works for every tenant */
 	int			team;			/* team index, -1 none */
 	int			tier;
 	int			capacity;
@@ -652,6 +655,7 @@ typedef struct EscRouteAgent
 typedef struct EscRouteRequest
 {
 	bool		hierarchical;
+	int			tenant;			/* tenant id; -1 none; -2 no agent's tenant */
 	int			team;			/* team index; -1 any; -2 a team with no agent */
 	int			tier;			/* 0: none */
 	int			nwords;			/* words of the skill bitmaps */
@@ -693,6 +697,7 @@ typedef struct EscRouteChoice
 extern const char *const esc_route_factor_names[ESC_RF_COUNT];
 extern const double esc_route_default_weights[ESC_RF_COUNT];
 extern const char *const esc_route_exclusion_names[ESC_RX_COUNT];
+extern bool esc_route_same_tenant(const EscRouteRequest *req, const EscRouteAgent *a);
 extern EscRouteExclusion esc_route_filter(const EscRouteRequest *req, const EscRouteAgent *a,
 										  int index);
 extern void esc_route_score(const EscRouteRequest *req, const EscRouteAgent *a, int index,

@@ -581,9 +581,10 @@ target_key(EscFired *f)
  * $10 context (NULL: the escalation exists, keep '{}'), $11 time, $12 origin,
  * $13 the reasons as the "created" event records them: which rules, without
  * their evidence, which is on the escalation row (the journey says what
- * happened; the row says why, once).
+ * happened; the row says why, once), $14 the ticket's tenant (its mapped
+ * tenant column, as text; routing never crosses it).
  */
-#define RECORD_NARGS 13
+#define RECORD_NARGS 14
 
 static SPIPlanPtr record_plan = NULL;
 
@@ -591,7 +592,7 @@ static void
 prepare_record_plan(void)
 {
 	Oid			types[RECORD_NARGS] = {INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID,
-	INT4OID, INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, JSONBOID};
+	INT4OID, INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TEXTOID};
 
 	if (record_plan)
 		return;
@@ -599,9 +600,9 @@ prepare_record_plan(void)
 										"WITH drawn AS (SELECT pg_catalog.nextval('escalation.escalations_escalation_id_seq'::pg_catalog.regclass) AS id), "
 										"ins AS (INSERT INTO escalation.escalations AS e "
 										"(escalation_id, source_id, ticket_key, level, kind, origin, target_team, target_skills, "
-										" target_tier, severity, reasons, context, created_at, updated_at, last_actor) "
+										" target_tier, severity, reasons, context, created_at, updated_at, last_actor, tenant) "
 										"VALUES ((SELECT id FROM drawn), $1, $2, $3, $4, $12, $5, $6, $7, $8, $9, "
-										"  COALESCE($10, '{}'::pg_catalog.jsonb), $11, $11, 'trigger') "
+										"  COALESCE($10, '{}'::pg_catalog.jsonb), $11, $11, 'trigger', $14) "
 										"ON CONFLICT (source_id, ticket_key, level, target_key) "
 										"WHERE status IN ('queued', 'offered', 'accepted') "
 										"DO UPDATE SET reasons = escalation.merge_reasons(e.reasons, excluded.reasons), "
@@ -803,6 +804,10 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		args[10] = TimestampTzGetDatum(row->facts.at);
 		args[11] = CStringGetTextDatum("rule");
 		args[12] = esc_cstring_to_jsonb(rules.data);
+		if (row->facts.tenant)
+			args[13] = CStringGetTextDatum(row->facts.tenant);
+		else
+			nulls[13] = 'n';
 
 		execute_record(record_plan, args, nulls);
 	}

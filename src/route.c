@@ -9,11 +9,12 @@
  * An agent is first filtered (esc_route_filter), in this order, and the
  * first reason that holds is the one explain_route() reports:
  *
- *	 inactive, offline, outside its shift calendar, skipped (it declined this
- *	 escalation or let an offer of it time out), not in the target team,
- *	 below the target tier (hierarchical escalations only), lacking a
- *	 mandatory skill, lacking an optional skill (until the escalation has
- *	 waited relax_after), at capacity.
+ *	 of another tenant (esc_route_same_tenant), inactive, offline, outside
+ *	 its shift calendar, skipped (it declined this escalation or let an
+ *	 offer of it time out), not in the target team, below the target tier
+ *	 (hierarchical escalations only), lacking a mandatory skill, lacking an
+ *	 optional skill (until the escalation has waited relax_after), at
+ *	 capacity.
  *
  * A candidate then gets one value in [0, 1] per factor, and the total is
  * the weighted sum (weights: escalation.routing_weights):
@@ -63,7 +64,7 @@ const double esc_route_default_weights[ESC_RF_COUNT] = {
 };
 
 const char *const esc_route_exclusion_names[ESC_RX_COUNT] = {
-	NULL, "inactive", "offline", "outside shift", "skipped", "team", "tier",
+	NULL, "other tenant", "inactive", "offline", "outside shift", "skipped", "team", "tier",
 	"skill", "optional skill", "capacity"
 };
 
@@ -79,9 +80,23 @@ has_all(const uint64 *have, const uint64 *need, int nwords)
 	return true;
 }
 
+/*
+ * Routing never crosses tenants: an agent of a tenant serves only that
+ * tenant's escalations; an agent without one (NULL: "works for all", the
+ * contract of docs/design.md) serves every escalation, with or without a
+ * tenant.
+ */
+bool
+esc_route_same_tenant(const EscRouteRequest *req, const EscRouteAgent *a)
+{
+	return a->tenant == -1 || a->tenant == req->tenant;
+}
+
 EscRouteExclusion
 esc_route_filter(const EscRouteRequest *req, const EscRouteAgent *a, int index)
 {
+	if (!esc_route_same_tenant(req, a))
+		return ESC_RX_TENANT;
 	if (!a->active)
 		return ESC_RX_INACTIVE;
 	if (a->availability == ESC_AVAIL_OFFLINE)

@@ -199,6 +199,7 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	char	  **cal_names = NULL;
 	FirstPeriod *cal_first = NULL;
 	int			ncal = 0;
+	char	  **agent_tenant;
 
 	d->cxt = cxt;
 	d->as_of = as_of;
@@ -240,8 +241,11 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 			 "       a.languages, a.calendar, escalation.agent_load(a.agent_id), "
 			 "       pg_catalog.date_part('epoch', $1 OPERATOR(pg_catalog.-) "
 			 "         (SELECT pg_catalog.max(s.offered_at) FROM escalation.assignments s "
-			 "           WHERE s.agent_id OPERATOR(pg_catalog.=) a.agent_id)) "
-			 "  FROM escalation.agents a ORDER BY a.agent_id COLLATE \"C\"",
+			 "           WHERE s.agent_id OPERATOR(pg_catalog.=) a.agent_id)), "
+			 "       COALESCE(a.tenant, t.tenant) "
+			 "  FROM escalation.agents a "
+			 "  LEFT JOIN escalation.teams t ON t.name OPERATOR(pg_catalog.=) a.team "
+			 " ORDER BY a.agent_id COLLATE \"C\"",
 			 1, &tstype), &arg, "escalation.agents");
 	MemoryContextSwitchTo(cxt);
 	d->nagents = SPI_processed;
@@ -250,6 +254,7 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	d->agent_calendar = palloc0(sizeof(char *) * Max(d->nagents, 1));
 	d->skill_bits = palloc0(sizeof(uint64) * d->nwords * Max(d->nagents, 1));
 	d->skill_levels = palloc0(Max(d->nskills, 1) * Max(d->nagents, 1));
+	agent_tenant = palloc(sizeof(char *) * Max(d->nagents, 1));
 	for (int i = 0; i < d->nagents; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -285,9 +290,28 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 		a->load = (int) DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
 		v = SPI_getbinval(tup, desc, 10, &isnull);
 		a->since_last = isnull ? -1.0 : Max(0.0, DatumGetFloat8(v));
+		agent_tenant[i] = col_text(tup, desc, 11);
 		a->skills = &d->skill_bits[(size_t) i * d->nwords];
 		a->levels = &d->skill_levels[(size_t) i * Max(d->nskills, 1)];
 	}
+
+	/* tenants: sorted, distinct, then an id per agent (-1: every tenant) */
+	d->tenant_names = palloc(sizeof(char *) * Max(d->nagents, 1));
+	for (int i = 0; i < d->nagents; i++)
+		if (agent_tenant[i] != NULL)
+			d->tenant_names[d->ntenants++] = agent_tenant[i];
+	if (d->ntenants > 1)
+	{
+		int			m = 1;
+
+		qsort(d->tenant_names, d->ntenants, sizeof(char *), cmp_str);
+		for (int t = 1; t < d->ntenants; t++)
+			if (strcmp(d->tenant_names[t], d->tenant_names[m - 1]) != 0)
+				d->tenant_names[m++] = d->tenant_names[t];
+		d->ntenants = m;
+	}
+	for (int i = 0; i < d->nagents; i++)
+		d->agents[i].tenant = find_name(d->tenant_names, d->ntenants, agent_tenant[i]);
 
 	/* skills of every agent: one pass */
 	run(plan(5, "SELECT agent_id, skill, level FROM escalation.agent_skills", 0, NULL),
@@ -379,7 +403,8 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	"       COALESCE(e.language, e.context OPERATOR(pg_catalog.#>>) '{ticket,fields,language}'), " \
 	"       e.created_at, e.context OPERATOR(pg_catalog.#>>) '{ticket,account}', " \
 	"       e.context OPERATOR(pg_catalog.#>>) '{ticket,requester}', e.source_id, e.ticket_key, " \
-	"       (e.routing OPERATOR(pg_catalog.->>) 'overflow_at')::pg_catalog.timestamptz " \
+	"       (e.routing OPERATOR(pg_catalog.->>) 'overflow_at')::pg_catalog.timestamptz, " \
+	"       e.tenant " \
 	"  FROM escalation.escalations e "
 
 /* urgency: severity, then time to SLA breach, then age */
@@ -512,6 +537,15 @@ esc_route_items(EscRouteData *d, SPITupleTable *tt, uint64 n, EscRouteItem *item
 		it->ticket_key = col_text(tup, desc, 13);
 		v = SPI_getbinval(tup, desc, 14, &isnull);
 		it->overflow_at = isnull ? it->created_at : DatumGetTimestampTz(v);
+		it->tenant = col_text(tup, desc, 15);
+		if (it->tenant == NULL)
+			req->tenant = -1;
+		else
+		{
+			req->tenant = find_name(d->tenant_names, d->ntenants, it->tenant);
+			if (req->tenant < 0)
+				req->tenant = -2;	/* only agents of every tenant serve it */
+		}
 		it->has_optional = no > 0 || req->unknown_optional;
 		req->relaxed = !it->has_optional ||
 			(d->as_of - it->created_at) >= (int64) (d->relax_after * USECS_PER_SEC);

@@ -43,6 +43,9 @@ typedef struct EscRouteData
 	char	  **skill_names;
 	int			nlanguages;
 	char	  **languages;
+	/* the agents' tenants (their own, else their team's), sorted */
+	int			ntenants;
+	char	  **tenant_names;
 } EscRouteData;
 
 /* one queued escalation, with its request */
@@ -52,6 +55,7 @@ typedef struct EscRouteItem
 	int			severity;
 	int32		source_id;
 	char	   *ticket_key;
+	char	   *tenant;			/* escalations.tenant, NULL none */
 	char	   *team_name;
 	ArrayType  *mandatory;
 	ArrayType  *optional;

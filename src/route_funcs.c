@@ -125,6 +125,9 @@ can_take_overflow(EscRouteData *d, EscRouteItem *it, int lead)
 {
 	const EscRouteAgent *a = &d->agents[lead];
 
+	/* a team lead of another tenant never takes it */
+	if (!esc_route_same_tenant(&it->req, a))
+		return false;
 	if (!a->active || a->availability == ESC_AVAIL_OFFLINE ||
 		(a->has_shift && !a->in_shift) || a->load >= a->capacity)
 		return false;
@@ -340,6 +343,8 @@ exclusion_text(EscRouteData *d, EscRouteItem *it, int i, EscRouteExclusion x)
 	{
 		case ESC_RX_NONE:
 			return NULL;
+		case ESC_RX_TENANT:
+			return pstrdup("other tenant");
 		case ESC_RX_INACTIVE:
 			return pstrdup("inactive");
 		case ESC_RX_OFFLINE:

@@ -318,6 +318,7 @@ BEGIN
         WHILE next_cycle <= e.at LOOP
             PERFORM escalation.run_cycle(next_cycle);
             next_cycle := next_cycle + interval '15 minutes';
+            COMMIT;   -- one transaction per cycle, as the worker does
         END LOOP;
         IF e.what = 'ticket' THEN
             SELECT * INTO t FROM tickets_full f WHERE f.id = e.ticket_id;
@@ -345,6 +346,7 @@ BEGIN
     FOR i IN 1 .. 7 * 96 LOOP
         PERFORM escalation.run_cycle(next_cycle);
         next_cycle := next_cycle + interval '15 minutes';
+        COMMIT;
     END LOOP;
 END
 $replay$;

@@ -54,6 +54,7 @@ SELECT e.escalation_id AS eid, e.ticket_key AS ticket, e.target_team AS team, e.
    AND (e.context -> 'account' ->> 'vip')::boolean
    AND jsonb_array_length(e.context -> 'messages') >= 2
    AND jsonb_array_length(e.context -> 'requester_tickets') >= 1
+   AND e.status IN ('queued', 'offered')
  ORDER BY e.escalation_id
  LIMIT 1 \gset
 
@@ -107,13 +108,22 @@ SELECT t.id AS xticket, t.disputed_amount AS xamount, t.subject AS xsubject,
 \echo '    An agent of the target team accepts it, then resolves it;'
 \echo '    every change is appended to escalation.events.'
 \echo '=================================================================='
-SELECT lead_agent AS agent FROM escalation.teams WHERE name = :'team' \gset
+-- whoever holds the routing offer accepts; else the team's lead
+SELECT coalesce(CASE WHEN e.status = 'offered' THEN e.agent_id END, t.lead_agent,
+                (SELECT a.agent_id FROM escalation.agents a WHERE a.team = e.target_team
+                  ORDER BY a.agent_id LIMIT 1)) AS agent
+  FROM escalation.escalations e LEFT JOIN escalation.teams t ON t.name = e.target_team
+ WHERE e.escalation_id = :eid \gset
+\if :{?agent}
 \echo 'SELECT escalation.accept(':eid', ''':agent''', ...);  SELECT escalation.resolve(':eid', ''...'', ...);'
 SELECT status, agent_id, accepted_at
   FROM escalation.accept(:eid, :'agent', as_of => :'at'::timestamptz + interval '25 minutes');
 SELECT status, closed_at, last_note
   FROM escalation.resolve(:eid, 'Called the customer, apologised and credited one month.',
                           as_of => :'at'::timestamptz + interval '3 hours');
+\else
+\echo '(nobody holds it now: routing will offer it again; its journey so far:)'
+\endif
 \echo
 SELECT event_id, event, from_status, to_status, actor, note, at
   FROM escalation.events WHERE escalation_id = :eid ORDER BY event_id;

@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(387);
+SELECT plan(388);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalations', 'events', 'first_responses', 'metric_days', 'metric_paths', 'metric_sources', 'metric_tte', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'ticket_facts', 'ticket_transfers', 'triage_schedules']);
@@ -135,6 +135,7 @@ SELECT col_not_null('escalation', 'escalations', 'ticket_key', 'escalation.escal
 SELECT col_not_null('escalation', 'escalations', 'level', 'escalation.escalations.level is NOT NULL');
 SELECT col_not_null('escalation', 'escalations', 'kind', 'escalation.escalations.kind is NOT NULL');
 SELECT col_not_null('escalation', 'escalations', 'origin', 'escalation.escalations.origin is NOT NULL');
+SELECT col_is_null('escalation', 'escalations', 'tenant', 'escalation.escalations.tenant is nullable (NULL: no tenant)');
 SELECT col_not_null('escalation', 'escalations', 'status', 'escalation.escalations.status is NOT NULL');
 SELECT col_not_null('escalation', 'escalations', 'severity', 'escalation.escalations.severity is NOT NULL');
 SELECT col_not_null('escalation', 'escalations', 'reasons', 'escalation.escalations.reasons is NOT NULL');
