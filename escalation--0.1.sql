@@ -2398,11 +2398,23 @@ BEGIN
     END IF;
     -- triage models due for retraining (escalation.triage_schedules)
     handled := handled + escalation.retrain_due(as_of);
+    -- metrics (issue 5): the last batch of a cycle folds the rollups' delta
+    -- rows once batch_size of them piled up in one rollup (an index-only
+    -- probe of the partial index / a short scan).  Never waits: when a
+    -- compaction or rebuild holds the lock, the next cycle does it.  Not
+    -- counted in handled, so the cycle still ends here.
+    IF handled < batch_size
+       AND (EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
+            OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
+            OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1))
+       AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
+        PERFORM escalation.compact_metrics();
+    END IF;
     RETURN handled;
 END
 $$;
 COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
-  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then routes queued escalations (escalation.route) with the rest of the batch; returns how many clocks, notifications and escalations it handled. The background worker runs one transaction per batch';
+  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then routes queued escalations (escalation.route) with the rest of the batch; the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications and escalations it handled. The background worker runs one transaction per batch';
 
 CREATE FUNCTION escalation.run_cycle(as_of timestamptz DEFAULT now())
 RETURNS integer
@@ -3728,6 +3740,7 @@ CREATE TABLE escalation.metric_tte (
     folded    boolean NOT NULL DEFAULT false
 );
 CREATE INDEX metric_tte_key ON escalation.metric_tte (source_id, team, minutes);
+CREATE INDEX metric_tte_unfolded ON escalation.metric_tte (source_id) WHERE NOT folded;
 COMMENT ON TABLE escalation.metric_tte IS
   'Histogram of time-to-escalation in whole minutes per source and first target team (deltas, compacted by compact_metrics()): exact percentiles without sorting every escalation';
 
@@ -3741,6 +3754,7 @@ CREATE TABLE escalation.metric_paths (
     folded      boolean NOT NULL DEFAULT false
 );
 CREATE INDEX metric_paths_key ON escalation.metric_paths (source_id, path);
+CREATE INDEX metric_paths_unfolded ON escalation.metric_paths (source_id) WHERE NOT folded;
 COMMENT ON TABLE escalation.metric_paths IS
   'Rollup of escalations: path = false rows count escalations per target team (from_team) and how many needed a further one; path = true rows count re-escalations from_team -> to_team (deltas, compacted by compact_metrics())';
 
@@ -4175,7 +4189,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.compact_metrics() IS
-  'folds the rollups'' delta rows into one row per key (the views sum rows, so they are exact either way; folding keeps them fast). Run it from the worker''s schedule or pg_cron; returns the rows written';
+  'folds the rollups'' delta rows into one row per key (the views sum rows, so they are exact either way; folding keeps them fast). The worker runs it (run_batch, once escalation.batch_size delta rows piled up); by hand or pg_cron where the worker is off; returns the rows written';
 
 -- rollups from scratch, set-based (after a bulk load or a TRUNCATE)
 CREATE FUNCTION escalation.rebuild_metrics()

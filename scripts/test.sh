@@ -4,6 +4,8 @@
 #   1. scripts/install-deps.sh   (installs only what is missing)
 #   2. scripts/build.sh          (clean, -Werror build, make install)
 #   3. in ONE throwaway cluster  (pg_virtualenv, escalation preloaded):
+#        dashboard  scripts/gen_dashboard_test.py --check (sql/dashboard.sql
+#                   in sync with docs/grafana/escalation-metrics.json)
 #        regress    make installcheck, REGRESS part   (sql/ + expected/)
 #        isolation  make installcheck, ISOLATION part (test/isolation/specs)
 #        pgtap      make pgtap                        (test/pgtap/*.sql)
@@ -82,6 +84,11 @@ parse_prove() {
         END { p = t - f; if (p < 0) p = 0; printf "%d %d\n", p, f + m }' "$1"
 }
 
+# a one-test check: its log says "in sync" when it passed
+parse_check() {
+    if grep -q 'is in sync' "$1"; then echo "1 0"; else echo "0 1"; fi
+}
+
 # record SUITE RC LOG PARSER: append "suite passed failed status" to $RESULTS.
 # A suite that exits non-zero with no counted failure (crash, connection
 # error, missing expected file, ...) is counted as one failure.
@@ -129,6 +136,15 @@ inside() {
 
     regress=$(make_var REGRESS)
     isolation=$(make_var ISOLATION)
+
+    # -- dashboard ------------------------------------------------------------
+    # sql/dashboard.sql (run by regress) is generated from the Grafana
+    # dashboard's panel queries; it must be regenerated when they change
+    log "dashboard: scripts/gen_dashboard_test.py --check"
+    rc=0
+    python3 scripts/gen_dashboard_test.py --check >"$WORK/dashboard.log" 2>&1 || rc=$?
+    cat "$WORK/dashboard.log"
+    record dashboard "$rc" "$WORK/dashboard.log" parse_check
 
     # -- regress -------------------------------------------------------------
     rm -rf results regression.diffs regression.out

@@ -199,7 +199,23 @@ SELECT 'misroutes', (SELECT count(*) FROM escalation.misroutes WHERE source_id =
 $$;
 
 SELECT * FROM m_hd.check_all();
--- folding the deltas changes nothing
+-- folding the deltas changes nothing.  The worker folds them: the last
+-- batch of a cycle (run_batch) compacts once a rollup holds batch_size
+-- delta rows, and returns only what it handled (routing is off here, and
+-- nothing is due in 2000)
+INSERT INTO escalation.routing_settings (enabled) VALUES (false);
+SELECT count(*) FILTER (WHERE NOT folded) AS unfolded_days FROM escalation.metric_days \gset
+SELECT :unfolded_days > 10 AS deltas_piled_up;
+SELECT escalation.run_batch('2000-01-01 00:00+00', :unfolded_days + 1) AS handled;
+SELECT count(*) FILTER (WHERE NOT folded) = :unfolded_days AS not_due_yet FROM escalation.metric_days;
+SELECT escalation.run_batch('2000-01-01 00:00+00', 10) AS handled;
+SELECT (SELECT count(*) FILTER (WHERE NOT folded) FROM escalation.metric_days) AS unfolded_days,
+       (SELECT count(*) FILTER (WHERE NOT folded) FROM escalation.metric_tte) AS unfolded_tte,
+       (SELECT count(*) FILTER (WHERE NOT folded) FROM escalation.metric_paths) AS unfolded_paths,
+       (SELECT count(*) FILTER (WHERE folded) FROM escalation.metric_days) > 0 AS folded_days;
+DELETE FROM escalation.routing_settings;
+SELECT view, differences FROM m_hd.check_all() WHERE differences <> 0;
+-- by hand (or pg_cron where the worker is off); nothing left to fold
 SELECT escalation.compact_metrics() > 0 AS compacted;
 SELECT view, differences FROM m_hd.check_all() WHERE differences <> 0;
 SELECT count(*) FILTER (WHERE NOT folded) AS unfolded FROM escalation.metric_days;

@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# summary: metric views (rollups) vs the naive query over the raw tables, at BENCH_TICKETS tickets; rollup upkeep per ticket
+#
+# bench/metrics.sh -- called as `bench/run metrics`; see docs/benchmarks.md.
+#
+# Builds and installs the extension, starts a throwaway cluster with
+# escalation preloaded (worker off), attaches a ticket table (time zone
+# Europe/Berlin) and generates BENCH_TICKETS tickets over two years (8
+# teams, 3 channels, 4 priorities, 80% solved) with escalations for 12.5%
+# of them, a fifth of which are re-escalated to another team: 0.15
+# escalations per ticket, the issue's 10M tickets / 1.5M escalations.
+# Tickets and escalations are bulk-loaded with the triggers off; their facts
+# come from escalation.backfill_facts() and the rollups from
+# escalation.rebuild_metrics() (both timed).  Then:
+#
+#   upkeep   BENCH_INSERTS tickets inserted one statement each through the
+#            trigger, with facts tracking off (metric_sources.track_facts =
+#            false) and on, three rounds each, rolled back (the fastest
+#            round counts): the difference per ticket is the cost of keeping
+#            facts and rollups.  Then they are inserted once more and kept.  Then each of those
+#            tickets is updated once (a fifth change team: transfers), and
+#            compact_metrics() folds the deltas.
+#   views    each metric view, warm (one untimed run, then BENCH_RUNS timed;
+#            the median counts), beside the naive query over the raw tables
+#            (bench.tickets, escalation.escalations, escalation.ticket_transfers;
+#            one untimed run, BENCH_NAIVE_RUNS timed), and whether they give
+#            identical rows (means compared to the second).
+#
+# Ends with
+#   RESULT metrics: worst_view_ms=<n> min_speedup=<n> identical=<true|false>
+#
+# Environment:
+#   BENCH_TICKETS     tickets generated (default 2000000: about 10 minutes on
+#                     a 2-core VM; the issue's scale is 10000000)
+#   BENCH_INSERTS     tickets inserted through the trigger (default 20000)
+#   BENCH_RUNS        timed runs of each view (default 5)
+#   BENCH_NAIVE_RUNS  timed runs of each naive query (default 1)
+#   BENCH_NO_BUILD    1 skips the build and install
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+
+if [ -z "${ESC_BENCH_INSIDE:-}" ]; then
+    if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+        echo "== building and installing the extension"
+        scripts/build.sh
+    fi
+    mkdir -p bench/out
+    export ESC_BENCH_INSIDE=1
+    ESC_BENCH_LOG="$root/bench/out/metrics-$(date -u +%Y%m%dT%H%M%SZ).log"
+    export ESC_BENCH_LOG
+    export ESC_BENCH_RESULT
+    ESC_BENCH_RESULT="$(mktemp -t esc-bench-result.XXXXXX)"
+    chmod 666 "$ESC_BENCH_RESULT"
+    venv=(pg_virtualenv)
+    [ "$(id -u)" = 0 ] && venv+=(-t)
+    echo "== commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
+    echo "== starting a throwaway cluster (log: ${ESC_BENCH_LOG#"$root"/})"
+    set +e
+    "${venv[@]}" \
+        -o shared_preload_libraries=escalation \
+        -o fsync=off -o synchronous_commit=off -o full_page_writes=off \
+        -o autovacuum=off -o shared_buffers=1GB -o max_wal_size=8GB \
+        -o work_mem=64MB -o maintenance_work_mem=512MB \
+        -o escalation.worker_enabled=off \
+        bash "$here/metrics.sh" "$@" 2>&1 | tee -a "$ESC_BENCH_LOG"
+    rc=${PIPESTATUS[0]}
+    set -e
+    result="$(cat "$ESC_BENCH_RESULT")"
+    rm -f "$ESC_BENCH_RESULT"
+    if [ "$rc" != 0 ] || [ -z "$result" ]; then
+        echo "bench/run metrics: failed (exit $rc); see ${ESC_BENCH_LOG#"$root"/}" >&2
+        exit 1
+    fi
+    echo "$result" >> "$ESC_BENCH_LOG"
+    echo "$result"
+    exit 0
+fi
+
+# ---------------------------------------------------------------- inside the cluster
+TICKETS="${BENCH_TICKETS:-2000000}"
+INSERTS="${BENCH_INSERTS:-20000}"
+RUNS="${BENCH_RUNS:-5}"
+NAIVE_RUNS="${BENCH_NAIVE_RUNS:-1}"
+psql_q() { psql -X -v ON_ERROR_STOP=1 -qAt "$@"; }
+export PGTZ=UTC
+
+echo "== $(psql_q -c 'select version()')"
+echo "== scale: BENCH_TICKETS=$TICKETS BENCH_INSERTS=$INSERTS BENCH_RUNS=$RUNS BENCH_NAIVE_RUNS=$NAIVE_RUNS"
+psql_q <<'SQL'
+CREATE EXTENSION escalation;
+CREATE SCHEMA bench;
+CREATE TABLE bench.tickets (
+    id          bigint PRIMARY KEY,
+    status      text NOT NULL,
+    priority    text NOT NULL,
+    channel     text NOT NULL,
+    team        text,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    resolved_at timestamptz
+);
+INSERT INTO escalation.teams (name, kind, tier)
+SELECT 'team_' || g, CASE WHEN g = 8 THEN 'hierarchical' ELSE 'functional' END, 1 + g / 3
+  FROM generate_series(1, 8) g;
+SELECT escalation.attach('bench.tickets', key => 'id', status => 'status',
+       status_map => '{"open": ["open"], "solved": ["solved"]}',
+       created_at => 'created_at', updated_at => 'updated_at', resolved_at => 'resolved_at',
+       priority => 'priority', channel => 'channel', team => 'team',
+       time_zone => 'Europe/Berlin', name => 'metrics') IS NOT NULL;
+
+-- timing: one untimed run, then n timed ones; the median in ms
+CREATE FUNCTION bench.time_query(q text, n integer) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    ms float8[] := '{}';
+    rows bigint;
+BEGIN
+    EXECUTE 'SELECT count(*) FROM (' || q || ') q' INTO rows;
+    FOR i IN 1 .. n LOOP
+        t0 := clock_timestamp();
+        EXECUTE 'SELECT count(*) FROM (' || q || ') q' INTO rows;
+        ms := ms || extract(epoch FROM clock_timestamp() - t0)::float8 * 1000;
+    END LOOP;
+    RETURN (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM unnest(ms) x);
+END
+$$;
+SQL
+
+# ------------------------------------------------------------------ generate
+echo "== generating $TICKETS tickets and their escalations (triggers off)"
+t0=$(date +%s.%N)
+psql_q -v n="$TICKETS" <<'SQL'
+SELECT setseed(0.5);
+ALTER TABLE bench.tickets DISABLE TRIGGER USER;
+-- created over two years; 80% solved after up to a week
+INSERT INTO bench.tickets (id, status, priority, channel, team, created_at, updated_at, resolved_at)
+SELECT r.g, CASE WHEN r.solved THEN 'solved' ELSE 'open' END,
+       (ARRAY['low', 'normal', 'high', 'urgent'])[1 + (r.g * 7) % 4],
+       (ARRAY['email', 'chat', 'phone'])[1 + (r.g * 13) % 3],
+       'team_' || (1 + (r.g * 31) % 7),
+       r.created, CASE WHEN r.solved THEN r.created + r.took ELSE r.created END,
+       CASE WHEN r.solved THEN r.created + r.took END
+  FROM (SELECT g, timestamptz '2023-01-01 00:00+00' + random() * interval '730 days' AS created,
+               random() < 0.8 AS solved, random() * interval '7 days' AS took
+          FROM generate_series(1, :n) g) r;
+ALTER TABLE bench.tickets ENABLE TRIGGER USER;
+SET session_replication_role = replica;   -- escalation's own triggers off for the bulk load
+-- 12.5% escalated, after 0-48 hours; a fifth of those re-escalated a day later
+INSERT INTO escalation.escalations (source_id, ticket_key, level, kind, origin, target_team,
+                                    status, created_at, updated_at, closed_at)
+SELECT s.source_id, t.id::text, 1, 'functional', 'manual', 'team_' || (1 + (t.id * 17) % 8),
+       CASE WHEN t.resolved_at IS NULL THEN 'queued' ELSE 'resolved' END,
+       t.created_at + (t.id % 2880) * interval '1 minute' + (t.id % 60) * interval '1 second',
+       t.created_at, t.resolved_at
+  FROM bench.tickets t, escalation.sources s
+ WHERE s.name = 'metrics' AND s.attached AND t.id % 8 = 0
+ ORDER BY t.id;
+INSERT INTO escalation.escalations (source_id, ticket_key, level, kind, origin, target_team,
+                                    status, created_at, updated_at, closed_at)
+SELECT e.source_id, e.ticket_key, 2, 'hierarchical', 'manual', 'team_' || (1 + (t.id * 17 + 3) % 8),
+       e.status, e.created_at + interval '1 day', e.created_at, e.closed_at
+  FROM escalation.escalations e JOIN bench.tickets t ON t.id::text = e.ticket_key
+ WHERE t.id % 40 = 0
+ ORDER BY t.id;
+RESET session_replication_role;
+SQL
+t1=$(date +%s.%N)
+psql_q -c "SET session_replication_role = replica" \
+       -c "SELECT escalation.backfill_facts('bench.tickets', '2025-01-01 00:00+00')" >/dev/null
+t2=$(date +%s.%N)
+psql_q -c "SELECT escalation.rebuild_metrics()" >/dev/null
+t3=$(date +%s.%N)
+psql_q -c "VACUUM ANALYZE" >/dev/null
+read -r n_t n_e n_days < <(psql_q -F ' ' -c "SELECT (SELECT count(*) FROM bench.tickets), (SELECT count(*) FROM escalation.escalations), (SELECT count(*) FROM escalation.metric_days)")
+printf '   %s tickets, %s escalations; generated in %.0f s, backfill_facts %.0f s, rebuild_metrics %.0f s (%s metric_days rows)\n' \
+    "$n_t" "$n_e" "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)" "$(echo "$t3 - $t2" | bc)" "$n_days"
+
+# ------------------------------------------------------------------ upkeep
+echo "== rollup upkeep: $INSERTS single-row inserts through the trigger, facts off vs on"
+PGOPTIONS="-c bench.n=$INSERTS -c bench.base=$TICKETS" psql_q -v n="$INSERTS" -v base="$TICKETS" <<'SQL' | tee "$ESC_BENCH_RESULT.upkeep"
+CREATE FUNCTION bench.insert_tickets(base bigint, n integer) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+BEGIN
+    FOR i IN 1 .. n LOOP
+        INSERT INTO bench.tickets (id, status, priority, channel, team, created_at, updated_at)
+        VALUES (base + i, 'open', (ARRAY['low', 'normal', 'high', 'urgent'])[1 + i % 4],
+                (ARRAY['email', 'chat', 'phone'])[1 + i % 3], 'team_' || (1 + i % 7),
+                timestamptz '2024-12-01 00:00+00' + i * interval '1 minute',
+                timestamptz '2024-12-01 00:00+00' + i * interval '1 minute');
+    END LOOP;
+    RETURN extract(epoch FROM clock_timestamp() - t0)::float8 * 1e6 / n;
+END
+$$;
+-- three rounds of off and on, each rolled back; the minimum counts
+CREATE TABLE bench.upkeep (mode text, us float8);
+DO $$
+DECLARE
+    us float8;
+BEGIN
+    FOR r IN 1 .. 3 LOOP
+        BEGIN
+            INSERT INTO escalation.metric_sources (source_id, track_facts)
+            SELECT source_id, false FROM escalation.sources WHERE name = 'metrics' AND attached;
+            us := bench.insert_tickets(current_setting('bench.base')::bigint, current_setting('bench.n')::integer);
+            RAISE EXCEPTION USING MESSAGE = 'off ' || us;
+        EXCEPTION WHEN raise_exception THEN
+            INSERT INTO bench.upkeep VALUES ('off', split_part(SQLERRM, ' ', 2)::float8);
+        END;
+        BEGIN
+            us := bench.insert_tickets(current_setting('bench.base')::bigint, current_setting('bench.n')::integer);
+            RAISE EXCEPTION USING MESSAGE = 'on ' || us;
+        EXCEPTION WHEN raise_exception THEN
+            INSERT INTO bench.upkeep VALUES ('on', split_part(SQLERRM, ' ', 2)::float8);
+        END;
+    END LOOP;
+END
+$$;
+SELECT mode || ' ' || min(us) FROM bench.upkeep GROUP BY mode;
+-- then kept, facts on: the views below include these tickets (the delta path)
+SELECT 'kept ' || bench.insert_tickets(:base, :n);
+SQL
+upd_us=$(psql_q -v n="$INSERTS" -v base="$TICKETS" <<'SQL'
+CREATE FUNCTION bench.update_tickets(base bigint, n integer) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+BEGIN
+    FOR i IN 1 .. n LOOP
+        IF i % 5 = 0 THEN
+            UPDATE bench.tickets SET team = 'team_8', updated_at = updated_at + interval '2 hours'
+             WHERE id = base + i;
+        ELSE
+            UPDATE bench.tickets SET status = 'solved', updated_at = updated_at + interval '5 hours',
+                   resolved_at = updated_at + interval '5 hours'
+             WHERE id = base + i;
+        END IF;
+    END LOOP;
+    RETURN extract(epoch FROM clock_timestamp() - t0)::float8 * 1e6 / n;
+END
+$$;
+SELECT round(bench.update_tickets(:base, :n)::numeric, 1);
+SQL
+)
+off_us=$(sed -n 's/^off //p' "$ESC_BENCH_RESULT.upkeep")
+on_us=$(sed -n 's/^on //p' "$ESC_BENCH_RESULT.upkeep")
+rm -f "$ESC_BENCH_RESULT.upkeep"
+upkeep_us=$(echo "$on_us - $off_us" | bc -l)
+printf '   insert: %.1f us/ticket with facts off, %.1f us with facts on: rollup upkeep %.1f us/ticket; update (facts on) %s us/ticket\n' \
+    "$off_us" "$on_us" "$upkeep_us" "$upd_us"
+read -r unfolded cms < <(psql_q -F ' ' <<'SQL'
+SELECT (SELECT count(*) FILTER (WHERE NOT folded) FROM escalation.metric_days)
+     + (SELECT count(*) FILTER (WHERE NOT folded) FROM escalation.metric_tte)
+     + (SELECT count(*) FILTER (WHERE NOT folded) FROM escalation.metric_paths),
+       (SELECT round(extract(epoch FROM clock_timestamp() - now())::numeric * 1000, 1)
+          FROM (SELECT escalation.compact_metrics()) c);
+SQL
+)
+echo "   compact_metrics(): $unfolded delta rows folded in $cms ms"
+psql_q -c "VACUUM ANALYZE" >/dev/null
+
+# ------------------------------------------------------------------ views vs naive
+echo "== views (warm, median of $RUNS) vs naive queries over the raw tables (median of $NAIVE_RUNS)"
+psql_q -v runs="$RUNS" -v nruns="$NAIVE_RUNS" <<'SQL' > "$ESC_BENCH_RESULT.views"
+CREATE TEMP TABLE pairs (ord serial, name text, view_sql text, naive_sql text);
+-- first escalation per ticket and escalations per ticket, from the raw table
+CREATE VIEW bench.naive_first AS
+SELECT DISTINCT ON (e.ticket_key) e.ticket_key, e.created_at AS first_at, e.target_team AS first_team
+  FROM escalation.escalations e
+ ORDER BY e.ticket_key, e.created_at, e.escalation_id;
+CREATE VIEW bench.naive_tickets AS
+SELECT t.*, (t.created_at AT TIME ZONE 'Europe/Berlin')::date AS day, f.first_at, f.first_team
+  FROM bench.tickets t LEFT JOIN bench.naive_first f ON f.ticket_key = t.id::text;
+INSERT INTO pairs (name, view_sql, naive_sql) VALUES
+('escalation_rates (week)',
+ $$SELECT starts, tickets, escalated FROM escalation.escalation_rates WHERE period = 'week'$$,
+ $$SELECT date_trunc('week', day)::date, count(*), count(first_at) FROM bench.naive_tickets GROUP BY 1$$),
+('escalation_rates_by (team, month)',
+ $$SELECT month, value, tickets, escalated FROM escalation.escalation_rates_by WHERE dimension = 'team'$$,
+ $$SELECT date_trunc('month', day)::date, team, count(*), count(first_at) FROM bench.naive_tickets GROUP BY 1, 2$$),
+('time_to_escalation',
+ $$SELECT team, escalated, round(extract(epoch FROM mean)), p50, p90, too_fast, too_slow
+     FROM escalation.time_to_escalation$$,
+ $$SELECT first_team, count(*), round(avg(extract(epoch FROM first_at - created_at))),
+          make_interval(mins => percentile_disc(0.5) WITHIN GROUP (ORDER BY floor(extract(epoch FROM first_at - created_at) / 60)::int)),
+          make_interval(mins => percentile_disc(0.9) WITHIN GROUP (ORDER BY floor(extract(epoch FROM first_at - created_at) / 60)::int)),
+          count(*) FILTER (WHERE first_at - created_at < interval '5 minutes'),
+          count(*) FILTER (WHERE first_at - created_at >= interval '24 hours')
+     FROM bench.naive_tickets WHERE first_at IS NOT NULL
+    GROUP BY GROUPING SETS ((first_team), ())$$),
+('resolution_times (escalated vs all)',
+ $$SELECT month, resolved, round(extract(epoch FROM mean_resolution)), escalated_resolved,
+          round(extract(epoch FROM mean_resolution_escalated)), round(extract(epoch FROM mean_escalation_resolution)),
+          round(extract(epoch FROM mean_resolution_other))
+     FROM escalation.resolution_times$$,
+ $$SELECT date_trunc('month', day)::date, count(resolved_at),
+          round(avg(extract(epoch FROM resolved_at - created_at))),
+          count(resolved_at) FILTER (WHERE first_at IS NOT NULL),
+          round(avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE first_at IS NOT NULL)),
+          round(avg(extract(epoch FROM resolved_at - first_at)) FILTER (WHERE first_at IS NOT NULL)),
+          round(avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE first_at IS NULL))
+     FROM bench.naive_tickets GROUP BY 1 HAVING count(resolved_at) > 0$$),
+('reescalation_rates',
+ $$SELECT team, escalations, reescalated FROM escalation.reescalation_rates$$,
+ $$SELECT e.target_team, count(*),
+          count(*) FILTER (WHERE EXISTS (SELECT 1 FROM escalation.escalations c
+                                          WHERE c.source_id = e.source_id AND c.ticket_key = e.ticket_key
+                                            AND c.escalation_id > e.escalation_id))
+     FROM escalation.escalations e GROUP BY 1$$),
+('reescalation_paths',
+ $$SELECT from_team, to_team, reescalations FROM escalation.reescalation_paths$$,
+ $$SELECT p.target_team, c.target_team, count(*)
+     FROM escalation.escalations c
+     JOIN LATERAL (SELECT q.target_team FROM escalation.escalations q
+                    WHERE q.source_id = c.source_id AND q.ticket_key = c.ticket_key
+                      AND q.escalation_id < c.escalation_id
+                    ORDER BY q.escalation_id DESC LIMIT 1) p ON true
+    GROUP BY 1, 2$$),
+('transfer_stats',
+ $$SELECT month, tickets, transferred, transfers FROM escalation.transfer_stats$$,
+ $$SELECT date_trunc('month', (t.created_at AT TIME ZONE 'Europe/Berlin'))::date, count(*),
+          count(x.n), coalesce(sum(x.n), 0)
+     FROM bench.tickets t
+     LEFT JOIN (SELECT ticket_key, count(*) AS n FROM escalation.ticket_transfers GROUP BY 1) x
+            ON x.ticket_key = t.id::text
+    GROUP BY 1$$);
+-- identical: the multiset difference both ways is empty
+CREATE FUNCTION pg_temp.same(a text, b text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) d', a, b, b, a) INTO n;
+    RETURN n = 0;
+END
+$$;
+SELECT format('%s|%s|%s|%s|%s', p.name, round(v.ms::numeric, 2), round(n.ms::numeric, 1),
+              round((n.ms / greatest(v.ms, 0.001))::numeric, 0), pg_temp.same(p.view_sql, p.naive_sql))
+  FROM pairs p,
+       LATERAL (SELECT bench.time_query(p.view_sql, :runs) AS ms) v,
+       LATERAL (SELECT bench.time_query(p.naive_sql, :nruns) AS ms) n
+ ORDER BY p.ord;
+SQL
+
+printf '   %-38s %10s %12s %9s %s\n' view view_ms naive_ms speedup identical
+worst=0; minsp=""; ident=true
+while IFS='|' read -r name vms nms sp same; do
+    [ -n "$name" ] || continue
+    printf '   %-38s %10s %12s %8sx %s\n' "$name" "$vms" "$nms" "$sp" "$same"
+    worst=$(echo "if ($vms > $worst) $vms else $worst" | bc -l)
+    if [ -z "$minsp" ] || [ "$(echo "$sp < $minsp" | bc -l)" = 1 ]; then minsp=$sp; fi
+    [ "$same" = t ] || ident=false
+done < "$ESC_BENCH_RESULT.views"
+rm -f "$ESC_BENCH_RESULT.views"
+printf '   rollup upkeep: %.1f us per inserted ticket (facts on vs off)\n' "$upkeep_us"
+echo "RESULT metrics: worst_view_ms=$(printf '%.2f' "$worst") min_speedup=${minsp} identical=${ident}" > "$ESC_BENCH_RESULT"
+cat "$ESC_BENCH_RESULT"
