@@ -3762,7 +3762,6 @@ COMMENT ON TABLE escalation.metric_paths IS
 CREATE FUNCTION escalation.restoring()
 RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(pg_catalog.current_query() OPERATOR(pg_catalog.~*)
                     '^\s*COPY\s+"?escalation"?\."?(ticket_facts|escalations)"?[\s(]', false)
@@ -4010,7 +4009,6 @@ COMMENT ON FUNCTION escalation.refresh_first_escalation(integer, text) IS
 CREATE FUNCTION escalation.previous_escalation(e escalation.escalations)
 RETURNS bigint
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(e.parent_id,
                     (SELECT max(p.escalation_id) FROM escalation.escalations p
