@@ -3496,11 +3496,7 @@ DECLARE
     h jsonb;
     eid bigint;
 BEGIN
-    SELECT s.source_id INTO src FROM escalation.sources s
-     WHERE s.ticket_table = handoff.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    src := (escalation.attached_source(ticket_table)).source_id;
     IF bot IS NULL OR btrim(bot) = '' OR action IS NULL OR btrim(action) = '' THEN
         RAISE EXCEPTION 'a handoff needs the bot''s name and the action needed from a human'
             USING ERRCODE = 'invalid_parameter_value';
@@ -4238,11 +4234,7 @@ DECLARE
     col_created text;
     col_resolved text;
 BEGIN
-    SELECT * INTO s FROM escalation.sources x
-     WHERE x.ticket_table = backfill_facts.ticket_table AND x.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    s := escalation.attached_source(ticket_table);
     IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = ticket_table), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', ticket_table
             USING ERRCODE = 'insufficient_privilege';
@@ -4344,11 +4336,7 @@ AS $$
 DECLARE
     sid integer;
 BEGIN
-    SELECT s.source_id INTO sid FROM escalation.sources s
-     WHERE s.ticket_table = attach_csat.ticket_table AND s.attached;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not attached', ticket_table USING ERRCODE = 'undefined_object';
-    END IF;
+    sid := (escalation.attached_source(ticket_table)).source_id;
     IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = csat_table), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', csat_table USING ERRCODE = 'insufficient_privilege';
     END IF;
