@@ -26,8 +26,10 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -235,16 +237,30 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	for (int s = 0; s < d->nskills; s++)
 		d->skill_names[s] = col_text(SPI_tuptable->vals[s], SPI_tuptable->tupdesc, 1);
 
-	/* agents, with their load and last assignment */
+	/*
+	 * Agents, with their load and last assignment.  The load is
+	 * escalation.agent_load() for every agent at once: offered and accepted
+	 * escalations (escalations_agent, index-only) less those of tickets
+	 * pending on the customer (sla_tickets_pending), counted per agent in
+	 * one pass instead of one query per agent.
+	 */
 	arg = TimestampTzGetDatum(as_of);
 	run(plan(4, "SELECT a.agent_id, a.team, a.tier, a.capacity, a.availability, a.active, "
-			 "       a.languages, a.calendar, escalation.agent_load(a.agent_id), "
+			 "       a.languages, a.calendar, COALESCE(l.load, 0), "
 			 "       pg_catalog.date_part('epoch', $1 OPERATOR(pg_catalog.-) "
 			 "         (SELECT pg_catalog.max(s.offered_at) FROM escalation.assignments s "
 			 "           WHERE s.agent_id OPERATOR(pg_catalog.=) a.agent_id)), "
 			 "       COALESCE(a.tenant, t.tenant) "
 			 "  FROM escalation.agents a "
 			 "  LEFT JOIN escalation.teams t ON t.name OPERATOR(pg_catalog.=) a.team "
+			 "  LEFT JOIN (SELECT e.agent_id, pg_catalog.count(*) AS load "
+			 "               FROM escalation.escalations e "
+			 "              WHERE e.status OPERATOR(pg_catalog.=) ANY ('{offered,accepted}'::pg_catalog.text[]) "
+			 "                AND NOT EXISTS (SELECT 1 FROM escalation.sla_tickets p "
+			 "                                 WHERE p.source_id OPERATOR(pg_catalog.=) e.source_id "
+			 "                                   AND p.ticket_key OPERATOR(pg_catalog.=) e.ticket_key "
+			 "                                   AND p.status OPERATOR(pg_catalog.=) 'pending') "
+			 "              GROUP BY e.agent_id) l ON l.agent_id OPERATOR(pg_catalog.=) a.agent_id "
 			 " ORDER BY a.agent_id COLLATE \"C\"",
 			 1, &tstype), &arg, "escalation.agents");
 	MemoryContextSwitchTo(cxt);
@@ -388,6 +404,38 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	for (int i = 0; i < d->nagents; i++)
 		d->all_agents[i] = i;
 
+	/* the pre-filter's bitmaps */
+	d->awords = Max(1, (d->nagents + 63) / 64);
+	d->open_agents = palloc0(sizeof(uint64) * d->awords);
+	d->skill_agents = palloc0(sizeof(uint64) * d->awords * Max(d->nskills, 1));
+	d->team_agents = palloc0(sizeof(uint64) * d->awords * Max(d->nteams, 1));
+	d->tenant_agents = palloc0(sizeof(uint64) * d->awords * Max(d->ntenants, 1));
+	d->any_tenant_agents = palloc0(sizeof(uint64) * d->awords);
+	d->scratch = palloc0(sizeof(uint64) * d->awords);
+	for (int i = 0; i < d->nagents; i++)
+	{
+		EscRouteAgent *a = &d->agents[i];
+		int			w = i / 64;
+		uint64		bit = UINT64CONST(1) << (i % 64);
+
+		if (a->active && a->availability != ESC_AVAIL_OFFLINE &&
+			(!a->has_shift || a->in_shift) && a->load < a->capacity)
+			d->open_agents[w] |= bit;
+		for (int s = 0; s < d->nskills; s++)
+			if (a->skills[s / 64] & (UINT64CONST(1) << (s % 64)))
+				d->skill_agents[(size_t) s * d->awords + w] |= bit;
+		if (a->team >= 0)
+			d->team_agents[(size_t) a->team * d->awords + w] |= bit;
+		if (a->tenant >= 0)
+			d->tenant_agents[(size_t) a->tenant * d->awords + w] |= bit;
+		else
+		{
+			d->any_tenant_agents[w] |= bit;
+			for (int t = 0; t < d->ntenants; t++)
+				d->tenant_agents[(size_t) t * d->awords + w] |= bit;
+		}
+	}
+
 	esc_restore_user(save_userid, save_sec);
 	MemoryContextSwitchTo(old);
 	return d;
@@ -401,21 +449,22 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	"SELECT e.escalation_id, e.severity, e.kind, e.target_team, e.target_skills, " \
 	"       e.optional_skills, e.target_tier, " \
 	"       COALESCE(e.language, e.context OPERATOR(pg_catalog.#>>) '{ticket,fields,language}'), " \
-	"       e.created_at, e.context OPERATOR(pg_catalog.#>>) '{ticket,account}', " \
-	"       e.context OPERATOR(pg_catalog.#>>) '{ticket,requester}', e.source_id, e.ticket_key, " \
+	"       e.created_at, e.account_key, e.requester, e.source_id, e.ticket_key, " \
 	"       (e.routing OPERATOR(pg_catalog.->>) 'overflow_at')::pg_catalog.timestamptz, " \
 	"       e.tenant " \
 	"  FROM escalation.escalations e "
 
-/* urgency: severity, then time to SLA breach, then age */
+/*
+ * Urgency: severity, then time to SLA breach (sla_due_at, the earliest due
+ * time of the ticket's running clocks, kept by route_due.c), then age, then
+ * id: exactly the partial index escalations_queue, so the cursor reads the
+ * queue in order from the index, a chunk at a time, and computes the
+ * columns of the rows it returns only.
+ */
 static const char *const queue_sql =
 QUEUE_COLUMNS
-"  LEFT JOIN LATERAL (SELECT pg_catalog.min(c.due_at) AS due_at FROM escalation.clocks c "
-"                      WHERE c.source_id OPERATOR(pg_catalog.=) e.source_id "
-"                        AND c.ticket_key OPERATOR(pg_catalog.=) e.ticket_key "
-"                        AND c.state OPERATOR(pg_catalog.=) 'running') d ON true "
 " WHERE e.status OPERATOR(pg_catalog.=) 'queued' "
-" ORDER BY e.severity DESC, d.due_at NULLS LAST, e.created_at, e.escalation_id";
+" ORDER BY e.severity DESC, e.sla_due_at, e.created_at, e.escalation_id";
 
 static const char *const one_sql =
 QUEUE_COLUMNS
@@ -429,7 +478,29 @@ esc_route_queue_open(void)
 	int			save_sec;
 
 	esc_become_owner(&save_userid, &save_sec);
-	portal = SPI_cursor_open(NULL, plan(6, queue_sql, 0, NULL), NULL, NULL, true);
+	if (plans[6] == NULL)
+	{
+		/*
+		 * A plan for the first rows (a batch reads a few hundred of a queue
+		 * that may hold 100,000): the index in order, never a sort of all
+		 */
+		int			save_nestlevel = NewGUCNestLevel();
+		SPIPlanPtr	p;
+
+		(void) set_config_option("search_path", "pg_catalog, pg_temp",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		p = SPI_prepare_cursor(queue_sql, 0, NULL,
+							   CURSOR_OPT_GENERIC_PLAN | CURSOR_OPT_FAST_PLAN);
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for the routing queue: %s",
+				 SPI_result_code_string(SPI_result));
+		AtEOXact_GUC(true, save_nestlevel);
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		plans[6] = p;
+	}
+	portal = SPI_cursor_open(NULL, plans[6], NULL, NULL, true);
 	esc_restore_user(save_userid, save_sec);
 	return portal;
 }
@@ -652,7 +723,7 @@ esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n)
 			"SELECT q.id, 'c', h.agent_id, pg_catalog.count(*) "
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($4)) AS q(id, acct) "
 			"  JOIN escalation.escalations h "
-			"    ON (h.context OPERATOR(pg_catalog.#>>) '{ticket,account}') OPERATOR(pg_catalog.=) q.acct "
+			"    ON h.account_key OPERATOR(pg_catalog.=) q.acct "
 			"   AND h.status OPERATOR(pg_catalog.=) 'resolved' "
 			"   AND h.closed_at OPERATOR(pg_catalog.>=) $6 AND h.agent_id IS NOT NULL "
 			" GROUP BY q.id, h.agent_id "
@@ -660,7 +731,7 @@ esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n)
 			"SELECT q.id, 'c', h.agent_id, pg_catalog.count(*) "
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($5)) AS q(id, req) "
 			"  JOIN escalation.escalations h "
-			"    ON (h.context OPERATOR(pg_catalog.#>>) '{ticket,requester}') OPERATOR(pg_catalog.=) q.req "
+			"    ON h.requester OPERATOR(pg_catalog.=) q.req "
 			"   AND h.status OPERATOR(pg_catalog.=) 'resolved' "
 			"   AND h.closed_at OPERATOR(pg_catalog.>=) $6 AND h.agent_id IS NOT NULL "
 			" GROUP BY q.id, h.agent_id",
@@ -724,4 +795,71 @@ esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n)
 			it->req.ncontinuity = ncont[i];
 		}
 	}
+}
+
+/* ------------------------------------------------------------------
+ * The pre-filter
+ * ------------------------------------------------------------------ */
+
+static inline void
+and_bits(uint64 *into, const uint64 *with, int n)
+{
+	for (int w = 0; w < n; w++)
+		into[w] &= with[w];
+}
+
+static void
+and_skills(EscRouteData *d, uint64 *into, const uint64 *skills)
+{
+	for (int s = 0; s < d->nskills; s++)
+		if (skills[s / 64] & (UINT64CONST(1) << (s % 64)))
+			and_bits(into, &d->skill_agents[(size_t) s * d->awords], d->awords);
+}
+
+/*
+ * The agents (indexes, ascending, into cand) that may be candidates for
+ * req: those that can take work, of its tenant (or of every tenant), of its
+ * team, with its mandatory skills and, until they are relaxed, its
+ * optional ones.  Every agent this leaves out esc_route_filter() would
+ * exclude; the ones it keeps still go through esc_route_filter() (skipped
+ * agents, tiers), so the choice is the one over all agents, in the same
+ * order.  Returns how many.
+ */
+int
+esc_route_prefilter(EscRouteData *d, const EscRouteRequest *req, int *cand)
+{
+	uint64	   *bits = d->scratch;
+	int			n = 0;
+
+	if (req->team == -2 || req->unknown_skill ||
+		(!req->relaxed && req->unknown_optional))
+		return 0;
+	memcpy(bits, d->open_agents, sizeof(uint64) * d->awords);
+	and_bits(bits, req->tenant >= 0 ? &d->tenant_agents[(size_t) req->tenant * d->awords]
+			 : d->any_tenant_agents, d->awords);
+	if (req->team >= 0)
+		and_bits(bits, &d->team_agents[(size_t) req->team * d->awords], d->awords);
+	and_skills(d, bits, req->mandatory);
+	if (!req->relaxed)
+		and_skills(d, bits, req->optional);
+	for (int w = 0; w < d->awords; w++)
+	{
+		uint64		word = bits[w];
+
+		while (word != 0)
+		{
+			int			b = pg_rightmost_one_pos64(word);
+
+			cand[n++] = w * 64 + b;
+			word &= word - 1;
+		}
+	}
+	return n;
+}
+
+/* an agent has no free slot left in this batch */
+void
+esc_route_agent_full(EscRouteData *d, int agent)
+{
+	d->open_agents[agent / 64] &= ~(UINT64CONST(1) << (agent % 64));
 }
