@@ -3052,6 +3052,9 @@ CREATE UNIQUE INDEX assignments_one_open ON escalation.assignments (escalation_i
     WHERE outcome = 'offered';
 CREATE INDEX assignments_expiry ON escalation.assignments (expires_at) WHERE outcome = 'offered';
 CREATE INDEX assignments_agent ON escalation.assignments (agent_id, offered_at);
+-- fairness saturates an hour after an agent's last offer: routing reads the
+-- offers of the last hour, not every agent's history
+CREATE INDEX assignments_recent ON escalation.assignments (offered_at) INCLUDE (agent_id);
 CREATE INDEX assignments_escalation ON escalation.assignments (escalation_id);
 COMMENT ON TABLE escalation.assignments IS
   'Every offer of an escalation to an agent, with the factor breakdown it was chosen on and how it ended: accepted, declined, timed_out, or withdrawn (agent offline, reassigned, escalation closed)';

@@ -22,7 +22,9 @@ typedef struct EscRouteData
 	double		overflow_after; /* seconds */
 	TimestampTz continuity_since;
 	EscRouteWeights weights;
-	/* agents, sorted by agent_id */
+	/* agents, sorted by agent_id (and hashed: agent_hash, skill_hash) */
+	struct NameHash *agent_hash;
+	struct NameHash *skill_hash;
 	int			nagents;
 	EscRouteAgent *agents;
 	char	  **agent_ids;

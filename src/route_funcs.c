@@ -240,6 +240,7 @@ typedef struct RouteBatch
 	int			emitted;
 	int			free_agents;
 	int		   *cand;			/* the pre-filter's agents, nagents at most */
+	double	   *continuity_of;	/* by agent index, 0 but while deciding */
 	NumCache   *numbers;
 } RouteBatch;
 
@@ -291,7 +292,7 @@ emit(RouteBatch *ps, int64 id, const char *action, List *agents, List *totals,
 }
 
 static void
-decide(RouteBatch *ps, EscRouteItem *it)
+decide_one(RouteBatch *ps, EscRouteItem *it)
 {
 	EscRouteData *d = ps->d;
 	EscRouteChoice top[TOP_K];
@@ -373,6 +374,25 @@ decide(RouteBatch *ps, EscRouteItem *it)
 }
 
 /*
+ * Decide one escalation, with its continuity spread over an array by agent
+ * index for the time of the decision (the score reads it once per
+ * candidate), then cleared for the next one.
+ */
+static void
+decide(RouteBatch *ps, EscRouteItem *it)
+{
+	EscRouteRequest *req = &it->req;
+
+	for (int k = 0; k < req->ncontinuity; k++)
+		ps->continuity_of[req->continuity_agent[k]] = req->continuity[k];
+	req->continuity_of = ps->continuity_of;
+	decide_one(ps, it);
+	req->continuity_of = NULL;
+	for (int k = 0; k < req->ncontinuity; k++)
+		ps->continuity_of[req->continuity_agent[k]] = 0.0;
+}
+
+/*
  * escalation.route_plan(as_of timestamptz, max_decisions integer)
  *	 RETURNS TABLE (escalation_id bigint, action text, agent_ids text[],
  *					totals float8[], decision jsonb, candidates integer, note text)
@@ -386,6 +406,7 @@ escalation_route_plan(PG_FUNCTION_ARGS)
 	RouteBatch	ps;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext chunk_cxt;
+	MemoryContext decision_cxt;
 	Portal		portal;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_GETARG_INT32(1) < 0)
@@ -410,9 +431,12 @@ escalation_route_plan(PG_FUNCTION_ARGS)
 			ps.free_agents++;
 	}
 	ps.cand = MemoryContextAlloc(ps.d->cxt, sizeof(int) * Max(ps.d->nagents, 1));
+	ps.continuity_of = MemoryContextAllocZero(ps.d->cxt, sizeof(double) * Max(ps.d->nagents, 1));
 	ps.numbers = MemoryContextAllocZero(ps.d->cxt, sizeof(NumCache));
 	ps.numbers->cxt = ps.d->cxt;
 	chunk_cxt = AllocSetContextCreate(outer, "escalation routing chunk", ALLOCSET_DEFAULT_SIZES);
+	decision_cxt = AllocSetContextCreate(outer, "escalation routing decision",
+										 0, 64 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
 
 	portal = esc_route_queue_open();
 	while (ps.emitted < max_decisions && ps.free_agents > 0)
@@ -440,12 +464,18 @@ escalation_route_plan(PG_FUNCTION_ARGS)
 		esc_route_chunk_facts(ps.d, items, n);
 		MemoryContextSwitchTo(chunk_cxt);
 		for (int i = 0; i < n && ps.emitted < max_decisions && ps.free_agents > 0; i++)
+		{
+			/* a decision's memory is reused by the next: no fresh pages */
+			MemoryContextSwitchTo(decision_cxt);
 			decide(&ps, &items[i]);
+			MemoryContextReset(decision_cxt);
+		}
 		MemoryContextSwitchTo(old);
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
 	MemoryContextDelete(chunk_cxt);
+	MemoryContextDelete(decision_cxt);
 	MemoryContextDelete(ps.d->cxt);
 	return (Datum) 0;
 }

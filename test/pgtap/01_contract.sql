@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(388);
+SELECT plan(399);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalations', 'events', 'first_responses', 'metric_days', 'metric_paths', 'metric_sources', 'metric_tte', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'ticket_facts', 'ticket_transfers', 'triage_schedules']);
@@ -36,7 +36,7 @@ SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exis
 SELECT views_are('escalation', ARRAY['accounts_at_risk', 'agent_load', 'bypass_candidates', 'csat_comparison', 'escalation_patterns', 'escalation_rates', 'escalation_rates_by', 'misroutes', 'reescalation_paths', 'reescalation_rates', 'reescalations', 'resolution_times', 'sla_attainment', 'sla_breaches', 'sla_policy_overlaps', 'sla_target_proposals', 'team_keywords', 'team_load', 'ticket_journey', 'time_to_escalation', 'time_to_escalation_by_reason', 'transfer_hops', 'transfer_stats', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_accept', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'csat_trigger', 'decline', 'detach', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'facts_delta', 'facts_escalated', 'frustration', 'handoff', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'recompute_sla', 'record_event', 'reescalate', 'refresh_first_escalation', 'report', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_rule', 'validate_sla', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
+SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'cancel', 'check_accept', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'csat_trigger', 'decline', 'detach', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'facts_delta', 'facts_escalated', 'frustration', 'handoff', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'recompute_sla', 'record_event', 'reescalate', 'refresh_first_escalation', 'report', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_due', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_rule', 'validate_sla', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -436,6 +436,18 @@ SELECT table_privs_are('escalation', 'routing_weights', 'escalation_admin', ARRA
 SELECT table_privs_are('escalation', 'routing_weights', 'escalation_agent', ARRAY['SELECT']);
 SELECT table_privs_are('escalation', 'assignments', 'escalation_admin', ARRAY['SELECT']);
 SELECT table_privs_are('escalation', 'assignments', 'public', ARRAY[]::text[]);
+-- the queue in urgency order: the SLA due time kept in the escalation, read from one index
+SELECT has_column('escalation', 'escalations', 'sla_due_at', 'escalation.escalations.sla_due_at exists');
+SELECT col_type_is('escalation', 'escalations', 'sla_due_at', 'timestamp with time zone');
+SELECT col_is_null('escalation', 'escalations', 'sla_due_at', 'escalation.escalations.sla_due_at is nullable (NULL: no running clock)');
+SELECT has_index('escalation', 'escalations', 'escalations_queue', ARRAY['severity', 'sla_due_at', 'created_at', 'escalation_id']);
+SELECT has_trigger('escalation', 'escalations', 'sla_due', 'escalation.escalations has trigger sla_due');
+SELECT has_trigger('escalation', 'clocks', 'sla_due_insert', 'escalation.clocks has trigger sla_due_insert');
+SELECT has_trigger('escalation', 'clocks', 'sla_due_update', 'escalation.clocks has trigger sla_due_update');
+SELECT has_trigger('escalation', 'clocks', 'sla_due_delete', 'escalation.clocks has trigger sla_due_delete');
+SELECT function_privs_are('escalation', 'sla_due', ARRAY[]::name[], 'public', ARRAY[]::name[]);
+SELECT is((SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'escalation.escalations'::regclass AND attname = 'account_key'), 's', 'escalation.escalations.account_key is generated from the context (continuity reads it from an index)');
+SELECT is((SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'escalation.escalations'::regclass AND attname = 'requester'), 's', 'escalation.escalations.requester is generated from the context (continuity reads it from an index)');
 
 SELECT has_trigger('escalation', 'sla_targets', 'validate_sla', 'escalation.sla_targets has trigger validate_sla');
 SELECT has_trigger('escalation', 'sla_ladder', 'validate_sla', 'escalation.sla_ladder has trigger validate_sla');
