@@ -389,7 +389,8 @@ if [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
     echo "== perf profile of route_plan batches ($perf_out)"
     psql_q <<SQL &
 SELECT pg_sleep(1);
-SELECT count(*) FROM generate_series(1, 40) i, LATERAL bench.timed_plan('$AS_OF', $BATCH) p;
+-- (i in the argument: one call per row, not one call reused)
+SELECT count(*) FROM generate_series(1, 40) i, LATERAL bench.timed_plan(timestamptz '$AS_OF' + i * interval '0', $BATCH) p;
 SQL
     sleep 0.5
     pid=$(psql_q -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1)%' AND pid <> pg_backend_pid() LIMIT 1")

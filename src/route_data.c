@@ -15,9 +15,15 @@
  * it then writes are re-checked under lock (route() in the install script).
  *
  * Names are turned into small integers once: agents, teams and skills are
- * sorted by name (COLLATE "C") and found by binary search; an agent's
- * skills are a bitmap and a level per skill id, its languages a 64-bit
- * bitmap over the languages the agents speak.
+ * sorted by name (COLLATE "C") and found by binary search, or through a
+ * small hash where rows name them by the ten thousand; an agent's skills
+ * are a bitmap and a level per skill id, its languages a 64-bit bitmap over
+ * the languages the agents speak.
+ *
+ * Memory: the larger reads go through cursors, FETCH_ROWS rows at a time,
+ * each fetch freed before the next, so that a batch reuses the memory it
+ * touched instead of touching fresh pages (which costs more than the rows'
+ * work on the machines measured: docs/design.md, routing).
  *
  *-------------------------------------------------------------------------
  */
