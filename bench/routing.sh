@@ -354,29 +354,34 @@ echo "   the same best agent (or an equal total) for all $CHECK"
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-# Each timed call runs in a session that has already made one call of the
-# same kind (untimed, 1 decision or escalation): its plans are prepared
-# and its caches warm, as in the background worker, which is one long-lived
-# backend.  The first batch of a new session is timed too, apart ("cold":
-# plans prepared and catalog caches filled on the way, as a pg_cron job
-# calling run_cycle() in a new session pays), and reported but not the
-# result.
-warm() {   # warm FUNCTION WARM_ARGS TIMED_SELECT: the last line of a warmed session
-    psql_q -F ' ' -c "SELECT NULL FROM bench.$1('$AS_OF', $2)" -c "$3" | tail -1
+# Each timed call runs in a session that has just made the same call,
+# untimed: its plans are prepared, its caches warm and the pages it reads
+# mapped into the backend, as in the background worker, which is one
+# long-lived backend making batch after batch (on the VM measured here a
+# backend's first touch of a shared buffer page costs tens of
+# microseconds; the worker pays it once per page, not per batch).  route_plan
+# writes nothing, so the timed call decides the same escalations as the
+# untimed one; the SQL query gets the same treatment.  The first batch of a
+# new session is timed too, apart ("cold": plans prepared, catalog caches
+# filled and pages mapped on the way, as a pg_cron job calling run_cycle()
+# in a new session pays), and reported but not the result.
+warm() {   # warm FUNCTION ARGS COLUMNS: the timed call's columns, after one untimed call
+    psql_q -F ' ' -c "SELECT NULL FROM bench.$1('$AS_OF', $2)" \
+           -c "SELECT $3 FROM bench.$1('$AS_OF', $2)" | tail -1
 }
-warm timed_plan 1 "SELECT 1" >/dev/null      # shared buffers warm
+warm timed_plan "$BATCH" "1" >/dev/null      # shared buffers warm
 
 plan_rates=(); route_rates=(); sql_rates=(); big_rates=(); cold_rates=()
 for r in $(seq "$ROUNDS"); do
-    read -r ms n offers < <(warm timed_plan 1 "SELECT round(ms::numeric, 2), decisions, offers FROM bench.timed_plan('$AS_OF', $BATCH)")
+    read -r ms n offers < <(warm timed_plan "$BATCH" "round(ms::numeric, 2), decisions, offers")
     plan_rates+=("$(awk -v n="$n" -v ms="$ms" 'BEGIN { printf "%d", n / (ms / 1000) }')")
     read -r cms cn _ < <(psql_q -F ' ' -c "SELECT round(ms::numeric, 2), decisions, offers FROM bench.timed_plan('$AS_OF', $BATCH)")
     cold_rates+=("$(awk -v n="$cn" -v ms="$cms" 'BEGIN { printf "%d", n / (ms / 1000) }')")
-    read -r bms bn _ < <(warm timed_plan 1 "SELECT round(ms::numeric, 2), decisions, offers FROM bench.timed_plan('$AS_OF', 5000)")
+    read -r bms bn _ < <(warm timed_plan 5000 "round(ms::numeric, 2), decisions, offers")
     big_rates+=("$(awk -v n="$bn" -v ms="$bms" 'BEGIN { printf "%d", n / (ms / 1000) }')")
-    read -r rms rn < <(warm timed_route 1 "SELECT round(ms::numeric, 2), handled FROM bench.timed_route('$AS_OF', $BATCH)")
+    read -r rms rn < <(warm timed_route "$BATCH" "round(ms::numeric, 2), handled")
     route_rates+=("$(awk -v n="$rn" -v ms="$rms" 'BEGIN { printf "%d", n / (ms / 1000) }')")
-    read -r sms sn < <(warm timed_sql 1 "SELECT round(ms::numeric, 2), chosen FROM bench.timed_sql('$AS_OF', $SQL_N)")
+    read -r sms sn < <(warm timed_sql "$SQL_N" "round(ms::numeric, 2), chosen")
     sql_rates+=("$(awk -v n="$SQL_N" -v ms="$sms" 'BEGIN { printf "%.1f", n / (ms / 1000) }')")
     echo "   round $r: plan $n decisions ($offers offers) in $ms ms = ${plan_rates[-1]}/s" \
          "(cold: $cn in $cms ms = ${cold_rates[-1]}/s);" \
