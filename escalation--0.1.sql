@@ -2413,11 +2413,14 @@ BEGIN
     -- probe of the partial index / a short scan).  Never waits: when a
     -- compaction or rebuild holds the lock, the next cycle does it.  Not
     -- counted in handled, so the cycle still ends here.
+    -- The lock is tried before the probe: a rebuild_metrics() holds it
+    -- with the rollups truncated (an ACCESS EXCLUSIVE lock that the probe
+    -- would wait for).
     IF handled < batch_size
+       AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics'))
        AND (EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
             OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
-            OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1))
-       AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
+            OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1)) THEN
         PERFORM escalation.compact_metrics();
     END IF;
     RETURN handled;
@@ -4297,6 +4300,9 @@ AS $$
 DECLARE
     s integer;
 BEGIN
+    -- no fold and no compaction meanwhile: the worker's batches try these
+    -- locks and skip the metrics rather than wait for the rebuild
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.fold_facts'));
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
     LOCK TABLE escalation.ticket_facts IN SHARE MODE;
     TRUNCATE escalation.metric_days, escalation.metric_tte, escalation.metric_paths,
@@ -4603,6 +4609,47 @@ SELECT m.source_id, date_trunc('month', m.day)::date AS month, sum(m.tickets)::b
 HAVING sum(m.tickets) <> 0;
 COMMENT ON VIEW escalation.transfer_stats IS
   'per creation month: tickets, tickets transferred at least once (observed team or assignee changes), transfers, hops per ticket, reopened tickets';
+
+-- the same per month by the ticket's team, channel, priority and account
+-- tier, as escalation_rates_by: which groups hand their tickets on
+CREATE VIEW escalation.transfer_stats_by WITH (security_invoker = true) AS
+SELECT m.source_id, date_trunc('month', m.day)::date AS month,
+       CASE WHEN GROUPING(m.team) = 0 THEN 'team'
+            WHEN GROUPING(m.channel) = 0 THEN 'channel'
+            WHEN GROUPING(m.priority) = 0 THEN 'priority'
+            ELSE 'account_tier' END AS dimension,
+       coalesce(m.team, m.channel, m.priority, m.account_tier) AS value,
+       sum(m.tickets)::bigint AS tickets, sum(m.transferred)::bigint AS transferred,
+       round(sum(m.transferred) / nullif(sum(m.tickets), 0), 4) AS transferred_share,
+       sum(m.transfers)::bigint AS transfers,
+       round(sum(m.transfers) / nullif(sum(m.tickets), 0), 3) AS hops_per_ticket,
+       sum(m.reopened_tickets)::bigint AS reopened
+  FROM escalation.metric_days m
+ WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY GROUPING SETS ((m.source_id, 2, m.team), (m.source_id, 2, m.channel),
+                         (m.source_id, 2, m.priority), (m.source_id, 2, m.account_tier))
+HAVING sum(m.tickets) <> 0;
+COMMENT ON VIEW escalation.transfer_stats_by IS
+  'transfer_stats per creation month by the ticket''s team, channel, priority and account tier (dimension, value; value NULL = not set): tickets, transferred at least once, transfers, reopened';
+
+-- resolution time percentiles: exact, so read from ticket_facts
+CREATE VIEW escalation.resolution_percentiles WITH (security_invoker = true) AS
+SELECT f.source_id,
+       CASE WHEN GROUPING(f.priority) = 0 THEN 'priority'
+            WHEN GROUPING(f.team) = 0 THEN 'team'
+            WHEN GROUPING(f.channel) = 0 THEN 'channel'
+            ELSE 'all' END AS dimension,
+       coalesce(f.priority, f.team, f.channel) AS value,
+       count(*) AS resolved,
+       avg(f.resolved_at - f.created_at) AS mean,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY f.resolved_at - f.created_at) AS p50,
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY f.resolved_at - f.created_at) AS p90
+  FROM escalation.ticket_facts f
+ WHERE f.resolved_at IS NOT NULL
+ GROUP BY GROUPING SETS ((f.source_id), (f.source_id, f.priority), (f.source_id, f.team),
+                         (f.source_id, f.channel));
+COMMENT ON VIEW escalation.resolution_percentiles IS
+  'resolution time (resolved_at - created_at) of resolved tickets, for all and by the ticket''s priority, team and channel (dimension, value; value NULL = not set): count, mean, median and p90 (percentile_disc, exact); read from ticket_facts, not rolled up';
 
 CREATE VIEW escalation.transfer_hops WITH (security_invoker = true) AS
 SELECT t.source_id, t.hop, count(*) AS transfers, count(*) FILTER (WHERE t.kind = 'hierarchical') AS hierarchical,
@@ -4962,7 +5009,8 @@ REVOKE ALL ON SEQUENCE escalation.ticket_transfers_transfer_id_seq,
 REVOKE ALL ON escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
       escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
-      escalation.transfer_stats, escalation.transfer_hops, escalation.ticket_journey,
+      escalation.transfer_stats, escalation.transfer_stats_by, escalation.resolution_percentiles,
+      escalation.transfer_hops, escalation.ticket_journey,
       escalation.sla_attainment, escalation.sla_breaches, escalation.escalation_patterns,
       escalation.agent_load, escalation.team_load, escalation.misroutes,
       escalation.bypass_candidates, escalation.team_keywords, escalation.sla_target_proposals,
@@ -4996,7 +5044,8 @@ GRANT SELECT ON escalation.ticket_facts, escalation.ticket_transfers, escalation
       escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
       escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
-      escalation.transfer_stats, escalation.transfer_hops, escalation.ticket_journey,
+      escalation.transfer_stats, escalation.transfer_stats_by, escalation.resolution_percentiles,
+      escalation.transfer_hops, escalation.ticket_journey,
       escalation.sla_attainment, escalation.sla_breaches, escalation.escalation_patterns,
       escalation.agent_load, escalation.team_load, escalation.misroutes,
       escalation.bypass_candidates, escalation.team_keywords, escalation.sla_target_proposals,
