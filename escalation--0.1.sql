@@ -2413,15 +2413,16 @@ BEGIN
     -- probe of the partial index / a short scan).  Never waits: when a
     -- compaction or rebuild holds the lock, the next cycle does it.  Not
     -- counted in handled, so the cycle still ends here.
-    -- The lock is tried before the probe: a rebuild_metrics() holds it
-    -- with the rollups truncated (an ACCESS EXCLUSIVE lock that the probe
-    -- would wait for).
+    -- The lock is tried before the probe, in a statement of its own: a
+    -- rebuild_metrics() holds it with the rollups truncated, an ACCESS
+    -- EXCLUSIVE lock that even planning the probe would wait for.
     IF handled < batch_size
-       AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics'))
-       AND (EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
-            OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
-            OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1)) THEN
-        PERFORM escalation.compact_metrics();
+       AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
+        IF EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
+           OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
+           OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1) THEN
+            PERFORM escalation.compact_metrics();
+        END IF;
     END IF;
     RETURN handled;
 END
@@ -3770,6 +3771,33 @@ CREATE INDEX metric_days_unfolded ON escalation.metric_days (source_id, day) WHE
 COMMENT ON TABLE escalation.metric_days IS
   'Rollup of ticket_facts per source, local creation day (source time zone), team, channel, priority and account tier; rows are deltas (sum them), compacted by compact_metrics()';
 
+-- the month grain: per month, the sum of metric_days' folded rows, kept by
+-- compact_metrics() and rebuild_metrics().  The month views read it plus
+-- the delta rows of metric_days not yet compacted (metric_months_all): a
+-- few thousand rows per source instead of one per day and key.
+CREATE TABLE escalation.metric_months (
+    source_id           integer NOT NULL,
+    month               date NOT NULL,
+    team                text,
+    channel             text,
+    priority            text,
+    account_tier        text,
+    tickets             bigint NOT NULL,
+    escalated           bigint NOT NULL,
+    tte_secs            float8 NOT NULL,
+    resolved            bigint NOT NULL,
+    resolution_secs     float8 NOT NULL,
+    esc_resolved        bigint NOT NULL,
+    esc_resolution_secs float8 NOT NULL,
+    esc_total_secs      float8 NOT NULL,
+    reopened_tickets    bigint NOT NULL,
+    transferred         bigint NOT NULL,
+    transfers           bigint NOT NULL
+);
+CREATE INDEX metric_months_key ON escalation.metric_months (source_id, month);
+COMMENT ON TABLE escalation.metric_months IS
+  'metric_days per source and local creation month (same keys and sums), of its folded rows only: written by compact_metrics() and rebuild_metrics(); the month views add the delta rows not yet compacted (escalation.metric_months_all)';
+
 CREATE TABLE escalation.metric_tte (
     source_id integer NOT NULL,
     team      text,
@@ -4249,11 +4277,26 @@ AS $$
 DECLARE
     written bigint;
     total bigint := 0;
+    v_sources integer[];
+    v_months date[];
 BEGIN
     -- one compaction at a time; writers never wait (they only append)
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
 
-    WITH keys AS (SELECT DISTINCT source_id, day FROM escalation.metric_days WHERE NOT folded),
+    -- metric_days: the days with delta rows in the months that had some
+    -- when this began; then metric_months of those months, recomputed from
+    -- their folded days.  Delta rows committed meanwhile in other months
+    -- stay unfolded (the views add them) until the next compaction.
+    SELECT coalesce(array_agg(x.source_id), '{}'), coalesce(array_agg(x.month), '{}')
+      INTO v_sources, v_months
+      FROM (SELECT DISTINCT m.source_id, date_trunc('month', m.day)::date AS month
+              FROM escalation.metric_days m WHERE NOT m.folded) x;
+    WITH touched AS (SELECT t.source_id, t.month FROM unnest(v_sources, v_months) AS t(source_id, month)),
+    keys AS (SELECT DISTINCT m.source_id, m.day
+               FROM escalation.metric_days m
+               JOIN touched t ON t.source_id = m.source_id AND m.day >= t.month
+                             AND m.day < (t.month + interval '1 month')::date
+              WHERE NOT m.folded),
     gone AS (DELETE FROM escalation.metric_days m USING keys k
               WHERE m.source_id = k.source_id AND m.day = k.day RETURNING m.*)
     INSERT INTO escalation.metric_days
@@ -4267,6 +4310,18 @@ BEGIN
         OR sum(reopened_tickets) <> 0 OR sum(transfers) <> 0;
     GET DIAGNOSTICS written = ROW_COUNT;
     total := total + written;
+    DELETE FROM escalation.metric_months mm USING unnest(v_sources, v_months) AS t(source_id, month)
+     WHERE mm.source_id = t.source_id AND mm.month = t.month;
+    INSERT INTO escalation.metric_months
+    SELECT m.source_id, t.month, m.team, m.channel, m.priority, m.account_tier, sum(m.tickets),
+           sum(m.escalated), sum(m.tte_secs), sum(m.resolved), sum(m.resolution_secs),
+           sum(m.esc_resolved), sum(m.esc_resolution_secs), sum(m.esc_total_secs),
+           sum(m.reopened_tickets), sum(m.transferred), sum(m.transfers)
+      FROM unnest(v_sources, v_months) AS t(source_id, month)
+      JOIN escalation.metric_days m ON m.source_id = t.source_id AND m.day >= t.month
+                                   AND m.day < (t.month + interval '1 month')::date
+     WHERE m.folded
+     GROUP BY m.source_id, t.month, m.team, m.channel, m.priority, m.account_tier;
 
     WITH keys AS (SELECT DISTINCT source_id, team FROM escalation.metric_tte WHERE NOT folded),
     gone AS (DELETE FROM escalation.metric_tte m USING keys k
@@ -4305,8 +4360,8 @@ BEGIN
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.fold_facts'));
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
     LOCK TABLE escalation.ticket_facts IN SHARE MODE;
-    TRUNCATE escalation.metric_days, escalation.metric_tte, escalation.metric_paths,
-             escalation.ticket_paths;
+    TRUNCATE escalation.metric_days, escalation.metric_months, escalation.metric_tte,
+             escalation.metric_paths, escalation.ticket_paths;
     INSERT INTO escalation.metric_days
     SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
            sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
@@ -4316,6 +4371,13 @@ BEGIN
       FROM (SELECT escalation.fact_days(f, x.time_zone, 1) AS d
               FROM escalation.ticket_facts f
               JOIN escalation.sources x ON x.source_id = f.source_id OFFSET 0) q
+     GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO escalation.metric_months
+    SELECT m.source_id, date_trunc('month', m.day)::date, m.team, m.channel, m.priority,
+           m.account_tier, sum(m.tickets), sum(m.escalated), sum(m.tte_secs), sum(m.resolved),
+           sum(m.resolution_secs), sum(m.esc_resolved), sum(m.esc_resolution_secs),
+           sum(m.esc_total_secs), sum(m.reopened_tickets), sum(m.transferred), sum(m.transfers)
+      FROM escalation.metric_days m
      GROUP BY 1, 2, 3, 4, 5, 6;
     INSERT INTO escalation.metric_tte
     SELECT f.source_id, f.first_team, escalation.tte_minutes(f), count(*),
@@ -4477,6 +4539,22 @@ COMMENT ON FUNCTION escalation.attach_csat(regclass, regclass, text, text) IS
 -- Metric views (docs/metrics.md has the exact definitions)
 --------------------------------------------------------------------------
 
+-- the month grain as of now: compacted months plus the delta rows since
+CREATE VIEW escalation.metric_months_all WITH (security_invoker = true) AS
+SELECT m.source_id, m.month, m.team, m.channel, m.priority, m.account_tier, m.tickets,
+       m.escalated, m.tte_secs, m.resolved, m.resolution_secs, m.esc_resolved,
+       m.esc_resolution_secs, m.esc_total_secs, m.reopened_tickets, m.transferred, m.transfers
+  FROM escalation.metric_months m
+UNION ALL
+SELECT d.source_id, date_trunc('month', d.day)::date, d.team, d.channel, d.priority,
+       d.account_tier, d.tickets, d.escalated, d.tte_secs, d.resolved, d.resolution_secs,
+       d.esc_resolved, d.esc_resolution_secs, d.esc_total_secs, d.reopened_tickets,
+       d.transferred, d.transfers
+  FROM escalation.metric_days d
+ WHERE NOT d.folded;
+COMMENT ON VIEW escalation.metric_months_all IS
+  'metric_days per local creation month, exact: escalation.metric_months (compacted) plus the delta rows of metric_days not yet compacted; sum its rows per key. What the month views read';
+
 -- escalation rate per day, ISO week and month, with the change since the
 -- previous period of the same source (the trend)
 CREATE VIEW escalation.escalation_rates WITH (security_invoker = true) AS
@@ -4504,7 +4582,7 @@ COMMENT ON VIEW escalation.escalation_rates IS
   'escalated tickets / tickets by creation day, ISO week and month (in the source''s time zone), with rate_change against the previous period';
 
 CREATE VIEW escalation.escalation_rates_by WITH (security_invoker = true) AS
-SELECT m.source_id, date_trunc('month', m.day)::date AS month,
+SELECT m.source_id, m.month AS month,
        CASE WHEN GROUPING(m.team) = 0 THEN 'team'
             WHEN GROUPING(m.channel) = 0 THEN 'channel'
             WHEN GROUPING(m.priority) = 0 THEN 'priority'
@@ -4512,7 +4590,7 @@ SELECT m.source_id, date_trunc('month', m.day)::date AS month,
        coalesce(m.team, m.channel, m.priority, m.account_tier) AS value,
        sum(m.tickets)::bigint AS tickets, sum(m.escalated)::bigint AS escalated,
        round(sum(m.escalated) / nullif(sum(m.tickets), 0), 4) AS rate
-  FROM escalation.metric_days m
+  FROM escalation.metric_months_all m
  WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
  GROUP BY GROUPING SETS ((m.source_id, 2, m.team), (m.source_id, 2, m.channel),
                          (m.source_id, 2, m.priority), (m.source_id, 2, m.account_tier))
@@ -4558,7 +4636,7 @@ COMMENT ON VIEW escalation.time_to_escalation_by_reason IS
   'time-to-escalation per reason of the first escalation (its first rule, else its origin); read from ticket_facts, not rolled up';
 
 CREATE VIEW escalation.resolution_times WITH (security_invoker = true) AS
-SELECT m.source_id, date_trunc('month', m.day)::date AS month,
+SELECT m.source_id, m.month AS month,
        sum(m.resolved)::bigint AS resolved,
        make_interval(secs => sum(m.resolution_secs) / nullif(sum(m.resolved), 0)) AS mean_resolution,
        sum(m.esc_resolved)::bigint AS escalated_resolved,
@@ -4569,7 +4647,7 @@ SELECT m.source_id, date_trunc('month', m.day)::date AS month,
                              / nullif(sum(m.resolved) - sum(m.esc_resolved), 0)) AS mean_resolution_other,
        round(((sum(m.esc_total_secs) / nullif(sum(m.esc_resolved), 0))
               / nullif(sum(m.resolution_secs) / nullif(sum(m.resolved), 0), 0))::numeric, 3) AS escalated_vs_all
-  FROM escalation.metric_days m
+  FROM escalation.metric_months_all m
  WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
  GROUP BY m.source_id, 2
 HAVING sum(m.resolved) <> 0;
@@ -4597,13 +4675,13 @@ COMMENT ON VIEW escalation.reescalation_paths IS
   're-escalations by path: the previous escalation''s target team -> the next one''s';
 
 CREATE VIEW escalation.transfer_stats WITH (security_invoker = true) AS
-SELECT m.source_id, date_trunc('month', m.day)::date AS month, sum(m.tickets)::bigint AS tickets,
+SELECT m.source_id, m.month AS month, sum(m.tickets)::bigint AS tickets,
        sum(m.transferred)::bigint AS transferred,
        round(sum(m.transferred) / nullif(sum(m.tickets), 0), 4) AS transferred_share,
        sum(m.transfers)::bigint AS transfers,
        round(sum(m.transfers) / nullif(sum(m.tickets), 0), 3) AS hops_per_ticket,
        sum(m.reopened_tickets)::bigint AS reopened
-  FROM escalation.metric_days m
+  FROM escalation.metric_months_all m
  WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
  GROUP BY m.source_id, 2
 HAVING sum(m.tickets) <> 0;
@@ -4613,7 +4691,7 @@ COMMENT ON VIEW escalation.transfer_stats IS
 -- the same per month by the ticket's team, channel, priority and account
 -- tier, as escalation_rates_by: which groups hand their tickets on
 CREATE VIEW escalation.transfer_stats_by WITH (security_invoker = true) AS
-SELECT m.source_id, date_trunc('month', m.day)::date AS month,
+SELECT m.source_id, m.month AS month,
        CASE WHEN GROUPING(m.team) = 0 THEN 'team'
             WHEN GROUPING(m.channel) = 0 THEN 'channel'
             WHEN GROUPING(m.priority) = 0 THEN 'priority'
@@ -4624,7 +4702,7 @@ SELECT m.source_id, date_trunc('month', m.day)::date AS month,
        sum(m.transfers)::bigint AS transfers,
        round(sum(m.transfers) / nullif(sum(m.tickets), 0), 3) AS hops_per_ticket,
        sum(m.reopened_tickets)::bigint AS reopened
-  FROM escalation.metric_days m
+  FROM escalation.metric_months_all m
  WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
  GROUP BY GROUPING SETS ((m.source_id, 2, m.team), (m.source_id, 2, m.channel),
                          (m.source_id, 2, m.priority), (m.source_id, 2, m.account_tier))
@@ -4973,6 +5051,7 @@ COMMENT ON FUNCTION escalation.report(timestamptz, integer) IS
 ALTER TABLE escalation.ticket_facts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.ticket_transfers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_days ENABLE ROW LEVEL SECURITY;
+ALTER TABLE escalation.metric_months ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_tte ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_paths ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON escalation.ticket_facts FOR SELECT
@@ -4980,6 +5059,8 @@ CREATE POLICY tenant ON escalation.ticket_facts FOR SELECT
 CREATE POLICY tenant ON escalation.ticket_transfers FOR SELECT
     USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
 CREATE POLICY tenant ON escalation.metric_days FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+CREATE POLICY tenant ON escalation.metric_months FOR SELECT
     USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
 CREATE POLICY tenant ON escalation.metric_tte FOR SELECT
     USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
@@ -4996,17 +5077,18 @@ SELECT pg_catalog.pg_extension_config_dump('escalation.escalation_changes', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_paths', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_transfers_transfer_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_days', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.metric_months', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_tte', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_paths', '');
 
 -- privileges: the objects above come after section 8's REVOKE ... FROM PUBLIC
 REVOKE ALL ON escalation.metric_sources, escalation.csat_sources, escalation.ticket_facts,
-      escalation.ticket_transfers, escalation.metric_days, escalation.metric_tte,
-      escalation.metric_paths FROM PUBLIC;
+      escalation.ticket_transfers, escalation.metric_days, escalation.metric_months,
+      escalation.metric_tte, escalation.metric_paths FROM PUBLIC;
 REVOKE ALL ON escalation.fact_changes, escalation.escalation_changes, escalation.ticket_paths FROM PUBLIC;
 REVOKE ALL ON SEQUENCE escalation.ticket_transfers_transfer_id_seq,
       escalation.fact_changes_change_id_seq FROM PUBLIC;
-REVOKE ALL ON escalation.escalation_rates, escalation.escalation_rates_by,
+REVOKE ALL ON escalation.metric_months_all, escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
       escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
       escalation.transfer_stats, escalation.transfer_stats_by, escalation.resolution_percentiles,
@@ -5039,7 +5121,7 @@ REVOKE ALL ON FUNCTION escalation.visible_sources(), escalation.restoring(),
 
 -- analysts (and administrators): the views, the facts under them
 GRANT SELECT ON escalation.ticket_facts, escalation.ticket_transfers, escalation.metric_days,
-      escalation.metric_tte, escalation.metric_paths, escalation.metric_sources,
+      escalation.metric_months, escalation.metric_months_all, escalation.metric_tte, escalation.metric_paths, escalation.metric_sources,
       escalation.csat_sources,
       escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.time_to_escalation, escalation.time_to_escalation_by_reason,

@@ -121,7 +121,7 @@ SQL
 # rebuild_metrics(), the product's own bulk path, build facts and rollups.
 echo "== generating $TICKETS tickets and their escalations (set-based, before attach)"
 t0=$(date +%s.%N)
-psql_q -v n="$TICKETS" <<SQL
+psql_q -v n="$TICKETS" >/dev/null <<SQL
 $low_prio
 SELECT setseed(0.5);
 -- created over two years; 80% solved after up to a week
@@ -266,7 +266,7 @@ for round in 1 2 3; do
 BEGIN;
 SELECT pg_current_wal_insert_lsn() AS lsn0 \gset
 SELECT bench.insert_tickets(:base, :n) AS us \gset
-SELECT :us, (pg_current_wal_insert_lsn() - :'lsn0'::pg_lsn) / :n, (SELECT count(*) FROM escalation.fact_changes);
+SELECT :us, round((pg_current_wal_insert_lsn() - :'lsn0'::pg_lsn) / :n), (SELECT count(*) FROM escalation.fact_changes);
 ROLLBACK;
 SQL
     done
@@ -285,7 +285,7 @@ printf '   insert: %.1f us/ticket with facts off, %.1f us with facts on: the wri
 
 # the fold, per change: inserts, escalations, updates
 psql_q -c "VACUUM escalation.fact_changes" >/dev/null
-read -r ins_us < <(psql_q -v n="$INSERTS" -v base="$TICKETS" -c "SELECT round(bench.insert_tickets(:base, :n)::numeric, 1)")
+read -r ins_us < <(echo "SELECT round(bench.insert_tickets(:base, :n)::numeric, 1)" | psql_q -v n="$INSERTS" -v base="$TICKETS")
 read -r n_ins fold_ins_ms < <(psql_q -F ' ' -c "SELECT count(*), bench.ms('SELECT escalation.fold_facts()') FROM escalation.fact_changes")
 read -r n_esc fold_esc_ms < <(psql_q -F ' ' -v n="$INSERTS" -v base="$TICKETS" <<'SQL'
 INSERT INTO escalation.escalations (source_id, ticket_key, level, kind, origin, target_team,
@@ -305,7 +305,7 @@ SELECT e.source_id, e.ticket_key, 2, 'hierarchical', 'manual', 'team_' || (1 + (
 SELECT count(*), bench.ms('SELECT escalation.fold_facts()') FROM escalation.escalation_changes;
 SQL
 )
-read -r upd_us < <(psql_q -v n="$INSERTS" -v base="$TICKETS" -c "SELECT round(bench.update_tickets(:base, :n)::numeric, 1)")
+read -r upd_us < <(echo "SELECT round(bench.update_tickets(:base, :n)::numeric, 1)" | psql_q -v n="$INSERTS" -v base="$TICKETS")
 read -r n_upd fold_upd_ms < <(psql_q -F ' ' -c "SELECT count(*), bench.ms('SELECT escalation.fold_facts()') FROM escalation.fact_changes")
 fold_ins_us=$(echo "$fold_ins_ms * 1000 / $n_ins" | bc -l)
 fold_esc_us=$(echo "$fold_esc_ms * 1000 / $n_esc" | bc -l)
@@ -326,7 +326,7 @@ psql_q -c "VACUUM ANALYZE" >/dev/null
 # ------------------------------------------------------------------ views vs naive
 echo "== views (warm, median of $RUNS) vs naive queries over the raw tables (median of $NAIVE_RUNS)"
 psql_q -v runs="$RUNS" -v nruns="$NAIVE_RUNS" <<'SQL' > "$ESC_BENCH_RESULT.views"
-CREATE TEMP TABLE pairs (ord serial, name text, view_sql text, naive_sql text);
+CREATE TEMP TABLE pairs (ord serial, name text, ncols integer, view_sql text, naive_sql text);
 -- first escalation per ticket and escalations per ticket, from the raw table
 CREATE VIEW bench.naive_first AS
 SELECT DISTINCT ON (e.ticket_key) e.ticket_key, e.created_at AS first_at, e.target_team AS first_team
@@ -335,14 +335,14 @@ SELECT DISTINCT ON (e.ticket_key) e.ticket_key, e.created_at AS first_at, e.targ
 CREATE VIEW bench.naive_tickets AS
 SELECT t.*, (t.created_at AT TIME ZONE 'Europe/Berlin')::date AS day, f.first_at, f.first_team
   FROM bench.tickets t LEFT JOIN bench.naive_first f ON f.ticket_key = t.id::text;
-INSERT INTO pairs (name, view_sql, naive_sql) VALUES
-('escalation_rates (week)',
+INSERT INTO pairs (name, ncols, view_sql, naive_sql) VALUES
+('escalation_rates (week)', 3,
  $$SELECT starts, tickets, escalated FROM escalation.escalation_rates WHERE period = 'week'$$,
  $$SELECT date_trunc('week', day)::date, count(*), count(first_at) FROM bench.naive_tickets GROUP BY 1$$),
-('escalation_rates_by (team, month)',
+('escalation_rates_by (team, month)', 4,
  $$SELECT month, value, tickets, escalated FROM escalation.escalation_rates_by WHERE dimension = 'team'$$,
  $$SELECT date_trunc('month', day)::date, team, count(*), count(first_at) FROM bench.naive_tickets GROUP BY 1, 2$$),
-('time_to_escalation',
+('time_to_escalation', 7,
  $$SELECT team, escalated, round(extract(epoch FROM mean)), p50, p90, too_fast, too_slow
      FROM escalation.time_to_escalation$$,
  $$SELECT first_team, count(*), round(avg(extract(epoch FROM first_at - created_at))),
@@ -352,7 +352,7 @@ INSERT INTO pairs (name, view_sql, naive_sql) VALUES
           count(*) FILTER (WHERE first_at - created_at >= interval '24 hours')
      FROM bench.naive_tickets WHERE first_at IS NOT NULL
     GROUP BY GROUPING SETS ((first_team), ())$$),
-('resolution_times (escalated vs all)',
+('resolution_times (escalated vs all)', 7,
  $$SELECT month, resolved, round(extract(epoch FROM mean_resolution)), escalated_resolved,
           round(extract(epoch FROM mean_resolution_escalated)), round(extract(epoch FROM mean_escalation_resolution)),
           round(extract(epoch FROM mean_resolution_other))
@@ -364,14 +364,14 @@ INSERT INTO pairs (name, view_sql, naive_sql) VALUES
           round(avg(extract(epoch FROM resolved_at - first_at)) FILTER (WHERE first_at IS NOT NULL)),
           round(avg(extract(epoch FROM resolved_at - created_at)) FILTER (WHERE first_at IS NULL))
      FROM bench.naive_tickets GROUP BY 1 HAVING count(resolved_at) > 0$$),
-('reescalation_rates',
+('reescalation_rates', 3,
  $$SELECT team, escalations, reescalated FROM escalation.reescalation_rates$$,
  $$SELECT e.target_team, count(*),
           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM escalation.escalations c
                                           WHERE c.source_id = e.source_id AND c.ticket_key = e.ticket_key
                                             AND c.escalation_id > e.escalation_id))
      FROM escalation.escalations e GROUP BY 1$$),
-('reescalation_paths',
+('reescalation_paths', 3,
  $$SELECT from_team, to_team, reescalations FROM escalation.reescalation_paths$$,
  $$SELECT p.target_team, c.target_team, count(*)
      FROM escalation.escalations c
@@ -380,7 +380,7 @@ INSERT INTO pairs (name, view_sql, naive_sql) VALUES
                       AND q.escalation_id < c.escalation_id
                     ORDER BY q.escalation_id DESC LIMIT 1) p ON true
     GROUP BY 1, 2$$),
-('transfer_stats',
+('transfer_stats', 4,
  $$SELECT month, tickets, transferred, transfers FROM escalation.transfer_stats$$,
  $$SELECT date_trunc('month', (t.created_at AT TIME ZONE 'Europe/Berlin'))::date, count(*),
           count(x.n), coalesce(sum(x.n), 0)
@@ -388,7 +388,7 @@ INSERT INTO pairs (name, view_sql, naive_sql) VALUES
      LEFT JOIN (SELECT ticket_key, count(*) AS n FROM escalation.ticket_transfers GROUP BY 1) x
             ON x.ticket_key = t.id::text
     GROUP BY 1$$),
-('transfer_stats_by (team, month)',
+('transfer_stats_by (team, month)', 5,
  $$SELECT month, value, tickets, transferred, transfers FROM escalation.transfer_stats_by WHERE dimension = 'team'$$,
  $$SELECT date_trunc('month', (t.created_at AT TIME ZONE 'Europe/Berlin'))::date, t.team, count(*),
           count(x.n), coalesce(sum(x.n), 0)
@@ -408,7 +408,7 @@ END
 $$;
 -- one pair: the view warm (median of runs), the naive query (its untimed
 -- warm-up run keeps its rows, to compare with the view), then nruns timed
-CREATE FUNCTION pg_temp.pair(name text, view_sql text, naive_sql text, runs integer, nruns integer)
+CREATE FUNCTION pg_temp.pair(name text, ncols integer, view_sql text, naive_sql text, runs integer, nruns integer)
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -419,7 +419,9 @@ DECLARE
 BEGIN
     v_ms := bench.time_query(view_sql, runs);
     DROP TABLE IF EXISTS pg_temp.naive_rows;
-    EXECUTE 'CREATE TEMP TABLE naive_rows AS ' || naive_sql;
+    -- (the naive queries' columns renamed c1..cn: several are named count)
+    EXECUTE format('CREATE TEMP TABLE naive_rows AS SELECT * FROM (%s) q(%s)', naive_sql,
+                   (SELECT string_agg('c' || i, ', ' ORDER BY i) FROM generate_series(1, ncols) i));
     FOR i IN 1 .. nruns LOOP
         t0 := clock_timestamp();
         EXECUTE 'SELECT count(*) FROM (' || naive_sql || ') q' INTO rows;
@@ -432,7 +434,7 @@ BEGIN
                   pg_temp.same(view_sql, 'SELECT * FROM pg_temp.naive_rows'));
 END
 $$;
-SELECT pg_temp.pair(p.name, p.view_sql, p.naive_sql, :runs, :nruns) FROM pairs p ORDER BY p.ord;
+SELECT pg_temp.pair(p.name, p.ncols, p.view_sql, p.naive_sql, :runs, :nruns) FROM pairs p ORDER BY p.ord;
 -- not rolled up (they read ticket_facts): timed for the record, not in the RESULT
 SELECT format('%s|%s', v, round(bench.time_query(q, 1)::numeric, 1))
   FROM (VALUES ('resolution_percentiles', 'SELECT * FROM escalation.resolution_percentiles'),
