@@ -1928,7 +1928,7 @@ $$;
 COMMENT ON FUNCTION escalation.sla_policy_for(integer, text, text, text, text, jsonb) IS
   'the SLA policy a ticket with these facts gets: the first enabled one, by position, whose conditions all hold';
 
-CREATE VIEW escalation.sla_policy_overlaps AS
+CREATE VIEW escalation.sla_policy_overlaps WITH (security_invoker = true) AS
 SELECT a.name AS policy, b.name AS other_policy, a.position, b.position AS other_position,
        CASE WHEN a.position < b.position THEN a.name ELSE b.name END AS applies
   FROM escalation.sla_policies a
@@ -3020,7 +3020,7 @@ AS 'MODULE_PATHNAME', 'escalation_worker_status';
 COMMENT ON FUNCTION escalation.worker_status() IS
   'one row per database served by the background worker, from shared memory (needs shared_preload_libraries)';
 
-CREATE VIEW escalation.workers AS
+CREATE VIEW escalation.workers WITH (security_invoker = true) AS
 SELECT database, pid, state, started, last_cycle_start, last_cycle_end,
        items_last_cycle, items_total, cycles, errors, last_error, last_error_at,
        next_start, datid
@@ -3601,7 +3601,7 @@ $$;
 COMMENT ON FUNCTION escalation.reescalate(bigint, text, text, text[], integer, text, timestamptz) IS
   'escalate an open escalation further: a child one level up (to another team: functional; upward: hierarchical) linked by parent_id, with the reason; the parent is closed (cancelled, "re-escalated to N")';
 
-CREATE VIEW escalation.reescalations AS
+CREATE VIEW escalation.reescalations WITH (security_invoker = true) AS
 WITH RECURSIVE chain AS (
     SELECT e.escalation_id, e.parent_id, e.escalation_id AS root_id, 0 AS depth
       FROM escalation.escalations e WHERE e.parent_id IS NULL
