@@ -650,6 +650,22 @@ SELECT bic(142, 'hand escalation', 'explain() of a table that is not attached',
 SELECT bic(143, 'hand escalation', 'accepting an escalation that does not exist',
   $$SELECT escalation.accept(-1, 'alice')$$);
 
+SELECT bic(144, 'source', 'configuration changed eight times between helpdesk writes of one transaction',
+  $q$DO $do$
+    BEGIN
+        FOR i IN 1..8 LOOP
+            INSERT INTO escalation.teams (name) VALUES ('bic churn ' || i);
+            INSERT INTO bic.tickets (status, subject, body) VALUES ('open', 'churn ' || i, 'an outage');
+            UPDATE escalation.accounts SET tier = tier WHERE account_key = 'acme';
+            INSERT INTO bic.tickets (status, subject, body, account) VALUES ('open', 'churn acme ' || i, 'an outage', 'acme');
+        END LOOP;
+        DELETE FROM escalation.teams WHERE name LIKE 'bic churn %';
+    END
+  $do$$q$);
+SELECT count(*) AS churn_escalations FROM escalation.escalations e
+  JOIN bic.tickets t ON e.source_id = :sid AND e.ticket_key = t.id::text
+ WHERE t.subject LIKE 'churn %';
+
 --------------------------------------------------------------------------
 -- What the catalogue shows
 --------------------------------------------------------------------------
