@@ -2534,6 +2534,16 @@ BEGIN
     IF handled < batch_size THEN
         handled := handled + escalation.route(as_of, batch_size - handled);
     END IF;
+    -- metrics (issue 5): the ticket writes logged since the last batch, up
+    -- to ten times batch_size of them (a fold applies a change in about a
+    -- tenth of what a clock or a routing decision takes).  Never waits for a
+    -- fold already running, and is not counted in handled: the metrics lag
+    -- the writes by a cycle, and a backlog drains over the next cycles.
+    IF (EXISTS (SELECT 1 FROM escalation.fact_changes)
+        OR EXISTS (SELECT 1 FROM escalation.escalation_changes))
+       AND pg_try_advisory_xact_lock(hashtext('escalation.fold_facts')) THEN
+        PERFORM escalation.fold_facts(10 * batch_size);
+    END IF;
     -- triage models due for retraining (escalation.triage_schedules)
     handled := handled + escalation.retrain_due(as_of);
     -- metrics (issue 5): the last batch of a cycle folds the rollups' delta
@@ -2552,7 +2562,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
-  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then routes queued escalations (escalation.route) with the rest of the batch; the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications and escalations it handled. The background worker runs one transaction per batch';
+  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then routes queued escalations (escalation.route) with the rest of the batch, then folds up to 10 * batch_size logged ticket writes into the metrics (fold_facts, not counted); the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications and escalations it handled. The background worker runs one transaction per batch';
 
 CREATE FUNCTION escalation.run_cycle(as_of timestamptz DEFAULT now())
 RETURNS integer
@@ -3820,7 +3830,7 @@ COMMENT ON COLUMN escalation.ticket_facts.account_tier IS 'tier of the account (
 COMMENT ON COLUMN escalation.ticket_facts.resolved_at IS 'the mapped resolved time, else when the ticket last became solved; NULL while not solved';
 COMMENT ON COLUMN escalation.ticket_facts.reopened IS 'how many times the ticket left the solved state';
 COMMENT ON COLUMN escalation.ticket_facts.transfers IS 'observed transfers: changes of the mapped team or assignee column';
-COMMENT ON COLUMN escalation.ticket_facts.sentiment IS 'polarity of subject and body (escalation.sentiment, with the source''s terms) when inserted or last edited';
+COMMENT ON COLUMN escalation.ticket_facts.sentiment IS 'polarity of subject and body (escalation.sentiment, with the source''s terms) when inserted or last edited; NULL for a ticket without an account (only at_risk_accounts reads it)';
 COMMENT ON COLUMN escalation.ticket_facts.csat IS 'satisfaction score from the CSAT table mapped with escalation.attach_csat()';
 COMMENT ON COLUMN escalation.ticket_facts.first_escalated_at IS 'creation time of the ticket''s first escalation (earliest created_at, then lowest escalation_id)';
 COMMENT ON COLUMN escalation.ticket_facts.first_team IS 'target team of the first escalation';
@@ -3847,6 +3857,36 @@ COMMENT ON COLUMN escalation.ticket_transfers.hop IS '1 for the ticket''s first 
 COMMENT ON COLUMN escalation.ticket_transfers.kind IS 'the receiving team''s kind (escalation.teams) when the team changed; reassignment when only the assignee did; NULL for a team we do not know';
 COMMENT ON COLUMN escalation.ticket_transfers.escalation_id IS 'the ticket''s latest open escalation at the time, if any';
 COMMENT ON COLUMN escalation.ticket_transfers.previous_at IS 'the previous transfer, or the ticket''s creation: at - previous_at is the time spent before this hop';
+
+-- the writers' side of the ticket facts: the ticket trigger appends what it
+-- saw to this log (one narrow row, no index: src/facts.c), and
+-- fold_facts() -- the worker, every cycle -- applies the log in order to
+-- ticket_facts and, through its statement triggers, to the rollups.  So a
+-- helpdesk write pays for one heap insert, not for the bookkeeping.
+CREATE SEQUENCE escalation.fact_changes_change_id_seq;
+CREATE TABLE escalation.fact_changes (
+    change_id    bigint NOT NULL DEFAULT pg_catalog.nextval('escalation.fact_changes_change_id_seq'),
+    source_id    integer NOT NULL,
+    ticket_key   text NOT NULL,
+    at           timestamptz NOT NULL,
+    created_at   timestamptz,
+    status       text NOT NULL,
+    priority     text,
+    channel      text,
+    team         text,
+    assignee     text,
+    account_key  text,
+    resolved_at  timestamptz,
+    transferred  boolean NOT NULL,
+    old_team     text,
+    old_assignee text,
+    sentiment    float8
+);
+ALTER SEQUENCE escalation.fact_changes_change_id_seq OWNED BY escalation.fact_changes.change_id;
+COMMENT ON TABLE escalation.fact_changes IS
+  'Ticket facts not yet folded: the ticket trigger appends the mapped facts of every ticket write here; escalation.fold_facts() (the worker, each cycle) applies them in change_id order to ticket_facts and the rollups, and deletes them';
+COMMENT ON COLUMN escalation.fact_changes.transferred IS 'the mapped team or assignee column changed (old_team, old_assignee: the values before)';
+COMMENT ON COLUMN escalation.fact_changes.sentiment IS 'polarity of subject and body when inserted or edited; NULL keeps the stored score';
 
 -- rollups: append-only deltas, folded by compact_metrics()
 CREATE TABLE escalation.metric_days (
@@ -4088,9 +4128,10 @@ BEGIN
         END IF;
         SELECT max(t.at) INTO v_last FROM escalation.ticket_transfers t
          WHERE t.source_id = p_source AND t.ticket_key = p_key;
+        -- the latest escalation open at the time of the change
         SELECT max(e.escalation_id) INTO v_esc FROM escalation.escalations e
          WHERE e.source_id = p_source AND e.ticket_key = p_key
-           AND e.status IN ('queued', 'offered', 'accepted');
+           AND e.created_at <= p_at AND (e.closed_at IS NULL OR e.closed_at > p_at);
         INSERT INTO escalation.ticket_transfers
             (source_id, ticket_key, hop, from_team, to_team, from_assignee, to_assignee, kind,
              escalation_id, previous_at, at)
@@ -4121,6 +4162,57 @@ $$;
 COMMENT ON FUNCTION escalation.track_ticket_facts(integer, text, timestamptz, timestamptz, text,
     text, text, text, text, text, timestamptz, boolean, text, text, float8) IS
   'internal: the ticket trigger reports a ticket''s mapped facts; keeps escalation.ticket_facts (reopens, resolution, sentiment) and records observed transfers';
+
+-- the log, applied: oldest change first
+CREATE FUNCTION escalation.fold_facts(max_changes integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c escalation.fact_changes;
+    t record;
+    n bigint := 0;
+BEGIN
+    IF max_changes IS NOT NULL AND max_changes < 1 THEN
+        RAISE EXCEPTION 'max_changes must be at least 1, or NULL for all'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one fold at a time, so that a ticket's changes apply in order.  A
+    -- change not yet committed is invisible here and folded next time:
+    -- later changes of the same ticket wait for it (the helpdesk's row lock)
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.fold_facts'));
+    FOR c IN
+        WITH next AS (SELECT f.ctid AS tid FROM escalation.fact_changes f
+                       ORDER BY f.change_id LIMIT max_changes),
+             gone AS (DELETE FROM escalation.fact_changes f USING next
+                       WHERE f.ctid = next.tid RETURNING f.*)
+        SELECT * FROM gone ORDER BY change_id
+    LOOP
+        PERFORM escalation.track_ticket_facts(c.source_id, c.ticket_key, c.at, c.created_at,
+            c.status, c.priority, c.channel, c.team, c.assignee, c.account_key, c.resolved_at,
+            c.transferred, c.old_team, c.old_assignee, c.sentiment);
+        n := n + 1;
+    END LOOP;
+    -- tickets whose escalations changed: recomputed from the record, in
+    -- any order
+    FOR t IN
+        WITH next AS (SELECT f.ctid AS tid FROM escalation.escalation_changes f
+                       LIMIT CASE WHEN max_changes IS NULL THEN NULL
+                                  ELSE greatest(max_changes - n, 0) END),
+             gone AS (DELETE FROM escalation.escalation_changes f USING next
+                       WHERE f.ctid = next.tid RETURNING f.source_id, f.ticket_key)
+        SELECT DISTINCT g.source_id, g.ticket_key FROM gone g
+    LOOP
+        PERFORM escalation.refresh_first_escalation(t.source_id, t.ticket_key);
+        PERFORM escalation.refresh_ticket_paths(t.source_id, t.ticket_key);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION escalation.fold_facts(integer) IS
+  'applies the logged ticket writes (escalation.fact_changes), oldest first, to ticket_facts, transfers and the rollups, then recomputes the first escalation and re-escalation paths of tickets whose escalations changed (escalation.escalation_changes); at most max_changes changes (NULL: all); returns how many. The worker runs it every cycle; call it for figures up to the last committed write, or from pg_cron where the worker is off';
 
 -- the first escalation of a ticket, recomputed from the record
 CREATE FUNCTION escalation.refresh_first_escalation(p_source integer, p_key text)
@@ -4162,124 +4254,135 @@ $$;
 COMMENT ON FUNCTION escalation.previous_escalation(escalation.escalations) IS
   'the escalation this one re-escalates: parent_id when set, else the same ticket''s escalation with the next lower escalation_id; NULL for a ticket''s first';
 
+-- the escalation side: an escalation inserted or given a new target team
+-- marks its ticket (a C trigger: one heap insert), and fold_facts()
+-- recomputes that ticket's first escalation and its share of metric_paths
+-- from the record.  Recomputing from the record, not applying the change,
+-- makes the fold independent of the order in which changes commit.
+CREATE TABLE escalation.escalation_changes (
+    source_id  integer NOT NULL,
+    ticket_key text NOT NULL
+);
+COMMENT ON TABLE escalation.escalation_changes IS
+  'Tickets whose escalations changed (inserted, or a new target team) since the last escalation.fold_facts(): their first escalation and re-escalation paths are recomputed from escalation.escalations';
+
+CREATE TABLE escalation.ticket_paths (
+    source_id   integer NOT NULL,
+    ticket_key  text NOT NULL,
+    from_team   text,
+    to_team     text,
+    path        boolean NOT NULL,
+    escalations bigint NOT NULL,
+    reescalated bigint NOT NULL
+);
+CREATE INDEX ticket_paths_ticket ON escalation.ticket_paths (source_id, ticket_key);
+COMMENT ON TABLE escalation.ticket_paths IS
+  'Each ticket''s share of escalation.metric_paths as last folded (same columns), so that a fold adds the difference';
+
 CREATE FUNCTION escalation.facts_escalated()
 RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    prev escalation.escalations;
-    had_child boolean;
-BEGIN
-    -- pg_restore COPYs escalations, ticket_facts and metric_paths alike
-    IF escalation.restoring() THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        UPDATE escalation.ticket_facts f
-           SET escalations = f.escalations + 1,
-               first_escalated_at = CASE WHEN f.first_escalated_at IS NULL
-                                           OR NEW.created_at < f.first_escalated_at
-                                         THEN NEW.created_at ELSE f.first_escalated_at END,
-               first_team = CASE WHEN f.first_escalated_at IS NULL
-                                   OR NEW.created_at < f.first_escalated_at
-                                 THEN NEW.target_team ELSE f.first_team END,
-               first_reason = CASE WHEN f.first_escalated_at IS NULL
-                                     OR NEW.created_at < f.first_escalated_at
-                                   THEN coalesce(NEW.reasons -> 0 ->> 'rule', NEW.origin)
-                                   ELSE f.first_reason END
-         WHERE f.source_id = NEW.source_id AND f.ticket_key = NEW.ticket_key;
-
-        INSERT INTO escalation.metric_paths VALUES
-            (NEW.source_id, NEW.target_team, NULL, false, 1, 0, false);
-        SELECT * INTO prev FROM escalation.escalations p
-         WHERE p.escalation_id = escalation.previous_escalation(NEW);
-        IF FOUND THEN
-            -- did prev already need a further escalation before this one?
-            SELECT EXISTS (SELECT 1 FROM escalation.escalations c
-                            WHERE c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
-                              AND c.escalation_id <> NEW.escalation_id
-                              AND c.escalation_id > prev.escalation_id
-                              AND escalation.previous_escalation(c) = prev.escalation_id)
-                OR EXISTS (SELECT 1 FROM escalation.escalations c
-                            WHERE c.parent_id = prev.escalation_id
-                              AND c.escalation_id <> NEW.escalation_id)
-              INTO had_child;
-            INSERT INTO escalation.metric_paths VALUES
-                (NEW.source_id, prev.target_team, NEW.target_team, true, 0, 1, false),
-                (NEW.source_id, prev.target_team, NULL, false, 0, (NOT had_child)::integer, false);
-        END IF;
-    ELSE
-        -- a new target: the ticket's first escalation moves, and so do the
-        -- paths into and out of this escalation
-        PERFORM escalation.refresh_first_escalation(NEW.source_id, NEW.ticket_key);
-        SELECT EXISTS (SELECT 1 FROM escalation.escalations c
-                        WHERE (c.parent_id = NEW.escalation_id
-                               OR (c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
-                                   AND c.escalation_id > NEW.escalation_id))
-                          AND escalation.previous_escalation(c) = NEW.escalation_id)
-          INTO had_child;
-        INSERT INTO escalation.metric_paths VALUES
-            (NEW.source_id, OLD.target_team, NULL, false, -1, -(had_child::integer), false),
-            (NEW.source_id, NEW.target_team, NULL, false, 1, had_child::integer, false);
-        SELECT * INTO prev FROM escalation.escalations p
-         WHERE p.escalation_id = escalation.previous_escalation(NEW);
-        IF FOUND THEN
-            INSERT INTO escalation.metric_paths VALUES
-                (NEW.source_id, prev.target_team, OLD.target_team, true, 0, -1, false),
-                (NEW.source_id, prev.target_team, NEW.target_team, true, 0, 1, false);
-        END IF;
-        INSERT INTO escalation.metric_paths
-        SELECT NEW.source_id, t.from_team, c.target_team, true, 0, sum(t.sign), false
-          FROM escalation.escalations c,
-               LATERAL (VALUES (OLD.target_team, -1), (NEW.target_team, 1)) AS t(from_team, sign)
-         WHERE (c.parent_id = NEW.escalation_id
-                OR (c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
-                    AND c.escalation_id > NEW.escalation_id))
-           AND escalation.previous_escalation(c) = NEW.escalation_id
-         GROUP BY t.from_team, c.target_team;
-    END IF;
-    RETURN NULL;
-END
-$$;
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'escalation_facts_escalated';
 COMMENT ON FUNCTION escalation.facts_escalated() IS
-  'AFTER INSERT or UPDATE OF target_team trigger on escalation.escalations: keeps the ticket''s first escalation in ticket_facts and the re-escalation rollup (metric_paths)';
+  'AFTER INSERT or UPDATE OF target_team trigger on escalation.escalations: marks the ticket in escalation.escalation_changes for the next fold_facts() (not during a restore''s COPY)';
 
 CREATE TRIGGER facts_escalated AFTER INSERT ON escalation.escalations
     FOR EACH ROW EXECUTE FUNCTION escalation.facts_escalated();
 CREATE TRIGGER facts_retargeted AFTER UPDATE OF target_team ON escalation.escalations
     FOR EACH ROW WHEN (OLD.target_team IS DISTINCT FROM NEW.target_team)
     EXECUTE FUNCTION escalation.facts_escalated();
+
+-- a ticket's share of metric_paths, from the record: per target team its
+-- escalations and how many needed a further one; per path the
+-- re-escalations from one team to the next
+CREATE FUNCTION escalation.paths_of_ticket(p_source integer, p_key text)
+RETURNS TABLE (from_team text, to_team text, path boolean, escalations bigint, reescalated bigint)
+LANGUAGE sql STABLE
+AS $$
+    WITH e AS (
+        SELECT x.escalation_id, x.target_team,
+               coalesce(x.parent_id,
+                        pg_catalog.lag(x.escalation_id) OVER (ORDER BY x.escalation_id)) AS prev
+          FROM escalation.escalations x
+         WHERE x.source_id OPERATOR(pg_catalog.=) p_source
+           AND x.ticket_key OPERATOR(pg_catalog.=) p_key)
+    SELECT p.target_team, c.target_team, true, 0::bigint, pg_catalog.count(*)
+      FROM e c JOIN e p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
+     GROUP BY p.target_team, c.target_team
+    UNION ALL
+    SELECT e.target_team, NULL, false, pg_catalog.count(*),
+           pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM e c
+                                                     WHERE c.prev OPERATOR(pg_catalog.=) e.escalation_id))
+      FROM e
+     GROUP BY e.target_team
+$$;
+COMMENT ON FUNCTION escalation.paths_of_ticket(integer, text) IS
+  'internal: one ticket''s share of escalation.metric_paths, from escalation.escalations';
+
+CREATE FUNCTION escalation.refresh_ticket_paths(p_source integer, p_key text)
+RETURNS void
+LANGUAGE sql
+AS $$
+    WITH old AS (
+        DELETE FROM escalation.ticket_paths t
+         WHERE t.source_id OPERATOR(pg_catalog.=) p_source
+           AND t.ticket_key OPERATOR(pg_catalog.=) p_key
+        RETURNING t.from_team, t.to_team, t.path, t.escalations, t.reescalated),
+    new AS (
+        INSERT INTO escalation.ticket_paths
+        SELECT p_source, p_key, n.from_team, n.to_team, n.path, n.escalations, n.reescalated
+          FROM escalation.paths_of_ticket(p_source, p_key) n
+        RETURNING from_team, to_team, path, escalations, reescalated)
+    INSERT INTO escalation.metric_paths
+    SELECT p_source, d.from_team, d.to_team, d.path, pg_catalog.sum(d.escalations),
+           pg_catalog.sum(d.reescalated), false
+      FROM (SELECT o.from_team, o.to_team, o.path, OPERATOR(pg_catalog.-) o.escalations AS escalations,
+                   OPERATOR(pg_catalog.-) o.reescalated AS reescalated
+              FROM old o
+            UNION ALL
+            SELECT n.from_team, n.to_team, n.path, n.escalations, n.reescalated FROM new n) d
+     GROUP BY d.from_team, d.to_team, d.path
+    HAVING pg_catalog.sum(d.escalations) OPERATOR(pg_catalog.<>) 0
+        OR pg_catalog.sum(d.reescalated) OPERATOR(pg_catalog.<>) 0
+$$;
+COMMENT ON FUNCTION escalation.refresh_ticket_paths(integer, text) IS
+  'internal: recomputes a ticket''s share of metric_paths (escalation.ticket_paths) and appends the difference to metric_paths';
+
 CREATE INDEX escalations_parent ON escalation.escalations (parent_id) WHERE parent_id IS NOT NULL;
 
 -- the re-escalation rollup of a source, from the record
 CREATE FUNCTION escalation.rebuild_paths(p_source integer)
 RETURNS void
 LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
 AS $$
-    DELETE FROM escalation.metric_paths m WHERE m.source_id OPERATOR(pg_catalog.=) p_source;
-    INSERT INTO escalation.metric_paths
+    DELETE FROM escalation.ticket_paths t WHERE t.source_id OPERATOR(pg_catalog.=) p_source;
+    INSERT INTO escalation.ticket_paths
     WITH e AS (
-        SELECT x.escalation_id, x.target_team,
+        SELECT x.ticket_key, x.escalation_id, x.target_team,
                coalesce(x.parent_id,
                         pg_catalog.lag(x.escalation_id) OVER (PARTITION BY x.ticket_key
                                                               ORDER BY x.escalation_id)) AS prev
           FROM escalation.escalations x
-         WHERE x.source_id OPERATOR(pg_catalog.=) p_source)
-    SELECT p_source, p.target_team, c.target_team, true, 0, pg_catalog.count(*), true
-      FROM e c JOIN escalation.escalations p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
-     GROUP BY p.target_team, c.target_team
+         WHERE x.source_id OPERATOR(pg_catalog.=) p_source),
+    parents AS (SELECT DISTINCT e.prev FROM e WHERE e.prev IS NOT NULL)
+    SELECT p_source, c.ticket_key, p.target_team, c.target_team, true, 0, pg_catalog.count(*)
+      FROM e c JOIN e p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
+     GROUP BY c.ticket_key, p.target_team, c.target_team
     UNION ALL
-    SELECT p_source, e.target_team, NULL, false, pg_catalog.count(*),
-           pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM e c
-                                                     WHERE c.prev OPERATOR(pg_catalog.=) e.escalation_id)),
-           true
-      FROM e
-     GROUP BY e.target_team;
+    SELECT p_source, e.ticket_key, e.target_team, NULL, false, pg_catalog.count(*),
+           pg_catalog.count(*) FILTER (WHERE pa.prev IS NOT NULL)
+      FROM e LEFT JOIN parents pa ON pa.prev OPERATOR(pg_catalog.=) e.escalation_id
+     GROUP BY e.ticket_key, e.target_team;
+    DELETE FROM escalation.metric_paths m WHERE m.source_id OPERATOR(pg_catalog.=) p_source;
+    INSERT INTO escalation.metric_paths
+    SELECT p_source, t.from_team, t.to_team, t.path, pg_catalog.sum(t.escalations),
+           pg_catalog.sum(t.reescalated), true
+      FROM escalation.ticket_paths t
+     WHERE t.source_id OPERATOR(pg_catalog.=) p_source
+     GROUP BY t.from_team, t.to_team, t.path;
 $$;
 COMMENT ON FUNCTION escalation.rebuild_paths(integer) IS
-  'internal: recomputes the re-escalation rollup (metric_paths) of a source from escalation.escalations';
+  'internal: recomputes the re-escalation rollup (metric_paths) of a source, and each ticket''s share of it (ticket_paths), from escalation.escalations';
 
 -- folding the deltas: one row per key; views are exact before and after
 CREATE FUNCTION escalation.compact_metrics()
@@ -4343,7 +4446,8 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
     LOCK TABLE escalation.ticket_facts IN SHARE MODE;
-    TRUNCATE escalation.metric_days, escalation.metric_tte, escalation.metric_paths;
+    TRUNCATE escalation.metric_days, escalation.metric_tte, escalation.metric_paths,
+             escalation.ticket_paths;
     INSERT INTO escalation.metric_days
     SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
            sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
@@ -4985,6 +5089,10 @@ SELECT pg_catalog.pg_extension_config_dump('escalation.metric_sources', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.csat_sources', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_facts', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_transfers', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.fact_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.fact_changes_change_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.escalation_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_paths', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_transfers_transfer_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_days', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_tte', '');
@@ -4994,7 +5102,9 @@ SELECT pg_catalog.pg_extension_config_dump('escalation.metric_paths', '');
 REVOKE ALL ON escalation.metric_sources, escalation.csat_sources, escalation.ticket_facts,
       escalation.ticket_transfers, escalation.metric_days, escalation.metric_tte,
       escalation.metric_paths FROM PUBLIC;
-REVOKE ALL ON SEQUENCE escalation.ticket_transfers_transfer_id_seq FROM PUBLIC;
+REVOKE ALL ON escalation.fact_changes, escalation.escalation_changes, escalation.ticket_paths FROM PUBLIC;
+REVOKE ALL ON SEQUENCE escalation.ticket_transfers_transfer_id_seq,
+      escalation.fact_changes_change_id_seq FROM PUBLIC;
 REVOKE ALL ON escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
       escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
@@ -5011,9 +5121,12 @@ REVOKE ALL ON FUNCTION escalation.visible_sources(), escalation.restoring(),
           text, text, text, timestamptz, boolean, text, text, float8),
       escalation.refresh_first_escalation(integer, text),
       escalation.previous_escalation(escalation.escalations),
+      escalation.paths_of_ticket(integer, text),
+      escalation.refresh_ticket_paths(integer, text),
       escalation.facts_escalated(),
       escalation.rebuild_paths(integer),
       escalation.compact_metrics(),
+      escalation.fold_facts(integer),
       escalation.rebuild_metrics(),
       escalation.backfill_facts(regclass, timestamptz),
       escalation.csat_trigger(),
@@ -5051,6 +5164,11 @@ GRANT EXECUTE ON FUNCTION escalation.backfill_facts(regclass, timestamptz),
       escalation.rebuild_metrics(),
       escalation.csat_trigger()
       TO escalation_admin;
+-- administrators watch the fold's backlog
+GRANT SELECT ON escalation.fact_changes, escalation.escalation_changes, escalation.ticket_paths
+      TO escalation_admin;
+-- analysts may bring the figures up to the last committed write
+GRANT EXECUTE ON FUNCTION escalation.fold_facts(integer) TO escalation_analyst, escalation_admin;
 
 --------------------------------------------------------------------------
 -- Learned triage and predictive escalation (issue 6, sections 2 and 3)

@@ -448,6 +448,8 @@ CREATE TABLE bic.nullable_key (ref text UNIQUE, body text);
 SELECT escalation.attach('bic.nullable_key', key => 'ref', body => 'body') IS NOT NULL AS attached;
 SELECT bic(92, 'NULLs', 'a NULL key in a nullable unique key column',
   $$INSERT INTO bic.nullable_key VALUES (NULL, 'an outage')$$);
+-- the worker folds the facts the writes logged: every one of them folds
+SELECT escalation.fold_facts() > 0 AS folded;
 SELECT count(*) AS tickets_without_facts FROM bic.tickets t
  WHERE NOT EXISTS (SELECT 1 FROM escalation.ticket_facts f
                     WHERE f.source_id = :sid AND f.ticket_key = t.id::text);
@@ -600,7 +602,8 @@ SELECT bic(131, 'time range', 'a customer message written at infinity',
 SELECT bic(132, 'time range', 'an UPDATE of a ticket to updated_at = -infinity',
   $$UPDATE bic.tickets SET status = 'pending', updated_at = '-infinity' WHERE subject = 'at infinity'$$);
 -- ticket times out of range are no times: the row is judged at the
--- transaction's time, which is after 2024
+-- transaction's time, which is after 2024 (and the worker folds its facts)
+SELECT escalation.fold_facts() > 0 AS folded;
 SELECT t.subject, e.created_at > '2025-01-01' AS judged_now, f.created_at > '2025-01-01' AS facts_now
   FROM bic.tickets t
   JOIN escalation.escalations e ON e.source_id = :sid AND e.ticket_key = t.id::text AND e.level = 1
@@ -636,6 +639,7 @@ INSERT INTO escalation.metric_sources (source_id, tenant_role) VALUES (:sid, 're
 SELECT bic(139, 'source', 'dropping a tenant role metric_sources names',
   $$DROP ROLE regress_bic_tenant$$);
 -- the metric views work on, and the source is hidden from analysts
+SELECT escalation.fold_facts() >= 0 AS folded;
 SET ROLE regress_bic_admin;
 SELECT count(*) FILTER (WHERE source_id = :sid) AS tenant_rows, count(*) > 0 AS other_rows
   FROM escalation.escalation_rates;
@@ -676,6 +680,9 @@ SELECT count(*) AS entries,
        count(*) FILTER (WHERE write <> 'helpdesk write: ok, escalated') AS writes_not_ok
   FROM bic_log;
 SELECT topic, count(*) AS entries FROM bic_log GROUP BY topic ORDER BY min(entry);
+-- and the worker folds whatever the entries logged, without an error
+SELECT escalation.fold_facts() >= 0 AS folded;
+SELECT count(*) AS unfolded FROM escalation.fact_changes;
 -- no entry was refused with an internal error
 SELECT entry, sqlstate FROM bic_log WHERE sqlstate LIKE 'XX%' OR sqlstate = 'P0001';
 -- the server is up and the catalogue's source still attached and escalating

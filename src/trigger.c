@@ -244,14 +244,13 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 	 * facts, then clocks: the rules' escalations below update the ticket's
 	 * facts, and may queue behind a cycle
 	 */
-	if (src->keep_facts || src->has_sla)
+	if (src->keep_facts)
+		esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
+	if (src->has_sla)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (src->keep_facts)
-			esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
-		if (src->has_sla)
-			esc_sla_ticket(src, &row, at);
+		esc_sla_ticket(src, &row, at);
 		SPI_finish();
 	}
 

@@ -113,6 +113,8 @@ INSERT INTO tap_ten.tickets VALUES
     (5, 'b', 'open',   'low',  'B third',  'outage three', 'tap-acct-b', now() - interval '1 day', NULL);
 INSERT INTO tap_ten.messages (ticket_id, author, body, created_at)
 VALUES (3, 'c', 'B secret message', now() - interval '2 days');
+-- the worker folds the logged facts into ticket_facts and the rollups
+SELECT escalation.fold_facts() AS folded \gset
 
 ALTER TABLE tap_ten.tickets ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tap_ten.messages ENABLE ROW LEVEL SECURITY;
