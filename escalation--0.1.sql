@@ -450,6 +450,13 @@ LANGUAGE C STRICT;
 COMMENT ON FUNCTION escalation.ticket_context(integer, text) IS
   'the context snapshot an escalation of this ticket would carry: ticket fields, recent messages, account, requester''s other tickets';
 
+CREATE FUNCTION escalation.caller_sees_ticket(source_id integer, ticket_key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'escalation_caller_sees_ticket'
+LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION escalation.caller_sees_ticket(integer, text) IS
+  'internal: whether the role acting in this session (session user or SET ROLE) can read the ticket, its grants and row-level security applied; SECURITY DEFINER functions that snapshot a ticket ask it first';
+
 CREATE FUNCTION escalation.explain(ticket_table regclass, ticket_key text,
                                    as_of timestamptz DEFAULT now())
 RETURNS TABLE (rule text, fires boolean, level integer, kind text, target_team text,
@@ -507,6 +514,20 @@ BEGIN
                         NEW.name, NEW.field, NEW.field_value
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The operators <, <=, > and >= compare numbers; use = or <> for text.';
+    END IF;
+
+    -- target skills name rows of escalation.skills, as target_team names a
+    -- team (checked when they change: a disabled rule may keep its skills)
+    IF NEW.target_skills IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.target_skills IS DISTINCT FROM OLD.target_skills) THEN
+        SELECT k INTO kw FROM unnest(NEW.target_skills) AS k
+         WHERE NOT EXISTS (SELECT 1 FROM escalation.skills sk WHERE sk.name = k)
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'skill "%" of rule "%" does not exist', kw, NEW.name
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Skills are rows of escalation.skills.';
+        END IF;
     END IF;
 
     FOR src IN SELECT s.source_id, s.name, s.ts_config, s.mapping
@@ -734,6 +755,7 @@ AS $$
 DECLARE
     owner_ok   boolean;
     kind       "char";
+    persist    "char";
     m          jsonb := '{}';
     mm         jsonb;
     vmaps      jsonb := '{}';
@@ -751,13 +773,20 @@ DECLARE
     meta       regclass;
 BEGIN
     -- the table: a plain or partitioned table the caller owns, not yet attached
-    SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE')
-      INTO kind, owner_ok
+    SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE'), c.relpersistence
+      INTO kind, owner_ok, persist
       FROM pg_class c WHERE c.oid = ticket_table;
     IF kind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '% is not a table', ticket_table
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'attach() installs triggers, so it needs a plain or partitioned table.';
+    END IF;
+    -- a temporary table goes at the end of the session without a DROP that
+    -- could detach it (escalation.forget_dropped_tables)
+    IF persist = 't' THEN
+        RAISE EXCEPTION '% is a temporary table', ticket_table
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'attach() needs a table that outlives the session.';
     END IF;
     IF NOT owner_ok THEN
         RAISE EXCEPTION 'must be owner of table %', ticket_table
@@ -889,10 +918,15 @@ BEGIN
             RAISE EXCEPTION 'a messages table needs message_ticket and message_body'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE')
-          INTO kind, owner_ok FROM pg_class c WHERE c.oid = messages;
+        SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE'), c.relpersistence
+          INTO kind, owner_ok, persist FROM pg_class c WHERE c.oid = messages;
         IF kind NOT IN ('r', 'p') THEN
             RAISE EXCEPTION '% is not a table', messages USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF persist = 't' THEN
+            RAISE EXCEPTION '% is a temporary table', messages
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'attach() needs a table that outlives the session.';
         END IF;
         IF NOT owner_ok THEN
             RAISE EXCEPTION 'must be owner of table %', messages
@@ -970,6 +1004,13 @@ BEGIN
     END IF;
 
     srcname := coalesce(attach.name, ticket_table::text);
+    SELECT s.ticket_table::text INTO existing FROM escalation.sources s
+     WHERE s.name = srcname AND s.attached;
+    IF FOUND THEN
+        RAISE EXCEPTION 'source name "%" is already taken by table %', srcname, existing
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Give this source another name: attach(..., name => ...).';
+    END IF;
 
     INSERT INTO escalation.sources AS s
         (name, ticket_table, mapping, value_maps, lookups, message_table, message_mapping,
@@ -1114,6 +1155,12 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM escalation.teams t WHERE t.name = escalate.target_team) THEN
         RAISE EXCEPTION 'team "%" does not exist', target_team
             USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- the snapshot is taken as the extension's owner: only of a ticket the
+    -- caller can read itself (its grants and row-level security apply)
+    IF NOT escalation.caller_sees_ticket(src, ticket_key) THEN
+        RAISE EXCEPTION 'ticket % does not exist in %', ticket_key, ticket_table
+            USING ERRCODE = 'no_data_found';
     END IF;
     ctx := escalation.ticket_context(src, ticket_key);
     IF ctx IS NULL THEN
@@ -1459,15 +1506,18 @@ LANGUAGE sql IMMUTABLE
 AS $$
     SELECT CASE
         WHEN value IS NULL OR op IS NULL OR threshold IS NULL THEN false
-        WHEN value ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$'
-         AND threshold ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$' THEN
+        -- numbers compare as numeric: at most 1000 characters and a
+        -- three-digit exponent always convert (a field value of 1e400 is a
+        -- number, not an error that would lose the ticket's SLA clocks)
+        WHEN pg_catalog.length(value) <= 1000 AND value ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$'
+         AND pg_catalog.length(threshold) <= 1000 AND threshold ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$' THEN
             CASE op
-                WHEN '='  THEN value::float8 =  threshold::float8
-                WHEN '<>' THEN value::float8 <> threshold::float8
-                WHEN '<'  THEN value::float8 <  threshold::float8
-                WHEN '<=' THEN value::float8 <= threshold::float8
-                WHEN '>'  THEN value::float8 >  threshold::float8
-                WHEN '>=' THEN value::float8 >= threshold::float8
+                WHEN '='  THEN value::numeric =  threshold::numeric
+                WHEN '<>' THEN value::numeric <> threshold::numeric
+                WHEN '<'  THEN value::numeric <  threshold::numeric
+                WHEN '<=' THEN value::numeric <= threshold::numeric
+                WHEN '>'  THEN value::numeric >  threshold::numeric
+                WHEN '>=' THEN value::numeric >= threshold::numeric
             END
         ELSE
             CASE op
@@ -1677,6 +1727,18 @@ BEGIN
             RAISE EXCEPTION 'the % must be longer than zero, not %', what, d
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        -- a calendar without working hours would never let the clock run:
+        -- refused here rather than when a ticket arrives
+        IF NEW.calendar IS NOT NULL
+           AND EXISTS (SELECT 1 FROM escalation.calendars c WHERE c.name = NEW.calendar)
+           AND NOT EXISTS (SELECT 1 FROM escalation.calendars c
+                             JOIN escalation.calendar_hours h ON h.calendar_id = c.calendar_id
+                            WHERE c.name = NEW.calendar) THEN
+            RAISE EXCEPTION 'calendar "%" of the % has no working hours', NEW.calendar, what
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Business time never elapses on it, so the target could never be met or breached.',
+                      HINT = 'Add its working periods to escalation.calendar_hours first, or use NULL for 24x7 time.';
+        END IF;
         IF NEW.warn_at IS NOT NULL THEN
             FOREACH w IN ARRAY NEW.warn_at LOOP
                 IF w IS NULL OR w < 1 OR w > 99 THEN
@@ -1718,6 +1780,82 @@ CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_targets
     FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
 CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_ladder
     FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
+
+-- a policy's field condition, checked like a rule's: a field some source it
+-- applies to maps, and a number for the ordering operators
+CREATE FUNCTION escalation.validate_sla_policy()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsrc integer := 0;
+    nfield integer := 0;
+BEGIN
+    IF NEW.field IS NULL OR NEW.field_op IS NULL OR NEW.field_value IS NULL THEN
+        RETURN NEW;             -- the constraints report incomplete conditions
+    END IF;
+    IF NEW.field_op IN ('<', '<=', '>', '>=')
+       AND (length(NEW.field_value) > 1000
+            OR NEW.field_value !~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$') THEN
+        RAISE EXCEPTION 'SLA policy "%" compares field "%" with "%", which is not a number',
+                        NEW.name, NEW.field, NEW.field_value
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The operators <, <=, > and >= compare numbers (at most 1000 digits and a three-digit exponent); use = or <> for text.';
+    END IF;
+    SELECT count(*), count(*) FILTER (WHERE s.mapping ? ('fields.' || NEW.field))
+      INTO nsrc, nfield
+      FROM escalation.sources s
+     WHERE s.attached AND (NEW.source_id IS NULL OR s.source_id = NEW.source_id);
+    IF nsrc > 0 AND nfield = 0 THEN
+        RAISE EXCEPTION 'field "%" of SLA policy "%" is not mapped by any source it applies to',
+                        NEW.field, NEW.name
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Map it with attach(..., fields => ''{"' || NEW.field
+                         || '": "column"}''); priority, channel and team have their own conditions (priorities, channels, teams).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_sla_policy() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.sla_policies: refuses a field no source it applies to maps, and a non-numeric threshold for <, <=, > and >=';
+CREATE TRIGGER validate_sla_policy BEFORE INSERT OR UPDATE ON escalation.sla_policies
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla_policy();
+
+-- a calendar an SLA target runs on keeps at least one working period
+CREATE FUNCTION escalation.check_calendar_in_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cal text;
+    target record;
+BEGIN
+    IF EXISTS (SELECT 1 FROM escalation.calendar_hours h WHERE h.calendar_id = OLD.calendar_id) THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.name INTO cal FROM escalation.calendars c WHERE c.calendar_id = OLD.calendar_id;
+    SELECT p.name AS policy, t.metric INTO target
+      FROM escalation.sla_targets t JOIN escalation.sla_policies p USING (policy_id)
+     WHERE t.calendar = cal
+     ORDER BY p.position, t.metric
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'calendar "%" would have no working hours, but the % target of SLA policy "%" runs on it',
+                        cal, target.metric, target.policy
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Give the target another calendar first, or replace the periods in one transaction after SET CONSTRAINTS escalation.calendar_hours_in_use DEFERRED.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.check_calendar_in_use() IS
+  'constraint trigger on escalation.calendar_hours: refuses to take the last working period from a calendar an SLA target runs on';
+CREATE CONSTRAINT TRIGGER calendar_hours_in_use AFTER DELETE OR UPDATE OF calendar_id
+    ON escalation.calendar_hours
+    DEFERRABLE INITIALLY IMMEDIATE
+    FOR EACH ROW EXECUTE FUNCTION escalation.check_calendar_in_use();
 
 -- what time means for a clock: business time on a calendar, or 24x7
 CREATE FUNCTION escalation.sla_add(calendar text, start timestamptz, secs float8)
@@ -1790,7 +1928,7 @@ $$;
 COMMENT ON FUNCTION escalation.sla_policy_for(integer, text, text, text, text, jsonb) IS
   'the SLA policy a ticket with these facts gets: the first enabled one, by position, whose conditions all hold';
 
-CREATE VIEW escalation.sla_policy_overlaps AS
+CREATE VIEW escalation.sla_policy_overlaps WITH (security_invoker = true) AS
 SELECT a.name AS policy, b.name AS other_policy, a.position, b.position AS other_position,
        CASE WHEN a.position < b.position THEN a.name ELSE b.name END AS applies
   FROM escalation.sla_policies a
@@ -2613,7 +2751,7 @@ CREATE FUNCTION escalation.propose_sla_targets(ticket_table regclass, k float8 D
                                                since timestamptz DEFAULT NULL)
 RETURNS TABLE (priority text, metric text, tickets bigint, p50 interval, p90 interval,
                at_quantile interval, proposed interval)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -2668,7 +2806,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.propose_sla_targets(regclass, float8, float8, timestamptz) IS
-  'calibration: per raw priority value, how long resolution and first response took (calendar time) in the source''s history, and a proposed target of k times the given quantile (default 2 x p90: "if the team resolves 90% within 24 hours, a 48-hour target catches the outliers"), rounded up to the minute';
+  'calibration: per raw priority value, how long resolution and first response took (calendar time) in the source''s history, and a proposed target of k times the given quantile (default 2 x p90: "if the team resolves 90% within 24 hours, a 48-hour target catches the outliers"), rounded up to the minute. Reads the ticket table as the caller (its grants and row-level security apply)';
 
 SELECT pg_catalog.pg_extension_config_dump('escalation.sla_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.sla_policies_policy_id_seq', '');
@@ -2781,6 +2919,9 @@ GRANT EXECUTE ON FUNCTION
       escalation.sla_what_if(regclass, timestamptz),
       escalation.propose_sla_targets(regclass, float8, float8, timestamptz)
       TO escalation_admin, escalation_analyst;
+-- propose_sla_targets() reads the ticket table as its caller, through these
+GRANT EXECUTE ON FUNCTION escalation.attached_source(regclass), escalation.instant_expr(regclass, text)
+      TO escalation_analyst;
 -- CHECK constraints run as the writer
 GRANT EXECUTE ON FUNCTION escalation.is_sla_duration(interval), escalation.compare_value(text, text, text)
       TO PUBLIC;
@@ -2893,7 +3034,7 @@ AS 'MODULE_PATHNAME', 'escalation_worker_status';
 COMMENT ON FUNCTION escalation.worker_status() IS
   'one row per database served by the background worker, from shared memory (needs shared_preload_libraries)';
 
-CREATE VIEW escalation.workers AS
+CREATE VIEW escalation.workers WITH (security_invoker = true) AS
 SELECT database, pid, state, started, last_cycle_start, last_cycle_end,
        items_last_cycle, items_total, cycles, errors, last_error, last_error_at,
        next_start, datid
@@ -3474,7 +3615,7 @@ $$;
 COMMENT ON FUNCTION escalation.reescalate(bigint, text, text, text[], integer, text, timestamptz) IS
   'escalate an open escalation further: a child one level up (to another team: functional; upward: hierarchical) linked by parent_id, with the reason; the parent is closed (cancelled, "re-escalated to N")';
 
-CREATE VIEW escalation.reescalations AS
+CREATE VIEW escalation.reescalations WITH (security_invoker = true) AS
 WITH RECURSIVE chain AS (
     SELECT e.escalation_id, e.parent_id, e.escalation_id AS root_id, 0 AS depth
       FROM escalation.escalations e WHERE e.parent_id IS NULL
@@ -3529,6 +3670,12 @@ BEGIN
     END IF;
     IF target_team IS NOT NULL AND NOT EXISTS (SELECT 1 FROM escalation.teams t WHERE t.name = target_team) THEN
         RAISE EXCEPTION 'team "%" does not exist', target_team USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- the snapshot is taken as the extension's owner: only of a ticket the
+    -- caller can read itself (its grants and row-level security apply)
+    IF NOT escalation.caller_sees_ticket(src, ticket_key) THEN
+        RAISE EXCEPTION 'ticket % does not exist in %', ticket_key, ticket_table
+            USING ERRCODE = 'no_data_found';
     END IF;
     ctx := escalation.ticket_context(src, ticket_key);
     IF ctx IS NULL THEN
@@ -3650,7 +3797,7 @@ AS $$
       FROM escalation.sources s
       LEFT JOIN escalation.metric_sources m ON m.source_id OPERATOR(pg_catalog.=) s.source_id
      WHERE m.tenant_role IS NULL
-        OR pg_catalog.pg_has_role(current_user, m.tenant_role, 'MEMBER')
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) m.tenant_role AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'))
 $$;
 COMMENT ON FUNCTION escalation.visible_sources() IS
   'the sources whose metrics the current user may see: unscoped ones and those of tenant roles it is a member of';
@@ -4407,7 +4554,7 @@ DECLARE
     col_resolved text;
 BEGIN
     s := escalation.attached_source(ticket_table);
-    IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = ticket_table), 'USAGE') THEN
+    IF NOT pg_has_role(coalesce(nullif(current_setting('role'), 'none'), session_user::text)::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = ticket_table), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', ticket_table
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -4509,7 +4656,7 @@ DECLARE
     sid integer;
 BEGIN
     sid := (escalation.attached_source(ticket_table)).source_id;
-    IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = csat_table), 'USAGE') THEN
+    IF NOT pg_has_role(coalesce(nullif(current_setting('role'), 'none'), session_user::text)::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = csat_table), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', csat_table USING ERRCODE = 'insufficient_privilege';
     END IF;
     PERFORM escalation.check_column(csat_table, 'ticket', ticket);
@@ -4890,12 +5037,11 @@ SELECT f.source_id, f.escalations > 0 AS escalated, count(*) AS rated, round(avg
 COMMENT ON VIEW escalation.csat_comparison IS
   'mean CSAT of escalated vs non-escalated tickets (ratings from the table mapped with attach_csat())';
 
--- analysts do not read escalation.accounts; at_risk_accounts() gets the
--- facts it scores (not names or owners) of the accounts it already sees
--- tickets of
+-- analysts read only these columns of escalation.accounts, and only of
+-- accounts they see tickets of (row-level security, issue 8 section)
 CREATE FUNCTION escalation.account_facts(keys text[])
 RETURNS TABLE (account_key text, tier text, annual_value numeric, renewal_date date)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT a.account_key, a.tier, a.annual_value, a.renewal_date
@@ -4903,7 +5049,7 @@ AS $$
      WHERE a.account_key OPERATOR(pg_catalog.=) ANY (keys)
 $$;
 COMMENT ON FUNCTION escalation.account_facts(text[]) IS
-  'internal: tier, annual value and renewal date of the given accounts, for at_risk_accounts() (analysts cannot read escalation.accounts itself)';
+  'internal: tier, annual value and renewal date of the given accounts, for at_risk_accounts(); read as the caller (an analyst sees only accounts it sees tickets of)';
 REVOKE ALL ON FUNCTION escalation.account_facts(text[]) FROM PUBLIC;
 
 -- time-dependent metrics take the instant as an argument
@@ -5335,3 +5481,185 @@ GRANT UPDATE (active) ON escalation.models TO escalation_admin;
 GRANT DELETE ON escalation.models TO escalation_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON escalation.triage_schedules TO escalation_admin;
 GRANT SELECT ON escalation.triage_schedules TO escalation_analyst;
+
+--------------------------------------------------------------------------
+-- Hardening (issue 8): inputs refused when written, not when a ticket
+-- arrives, and rows an analyst may see
+--
+--   * a dropped ticket table detaches its source (an event trigger), so the
+--     table can be created and attached again under its name;
+--   * a metric tenant role must exist (an unknown one would make every
+--     metric view fail for everyone);
+--   * a skill a rule targets cannot be deleted or renamed, as a team cannot;
+--   * sources and retraining schedules name only tables their writer owns
+--     (or, for a schedule, can read);
+--   * analysts read the tier, annual value and renewal date of the accounts
+--     they see tickets of, and nothing of the others (row-level security on
+--     escalation.accounts; at_risk_accounts() reads it as its caller).
+--------------------------------------------------------------------------
+
+CREATE FUNCTION escalation.forget_dropped_tables()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone integer[];
+BEGIN
+    SELECT array_agg(s.source_id) INTO gone
+      FROM escalation.sources s
+      JOIN pg_catalog.pg_event_trigger_dropped_objects() d
+        ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
+       AND d.objid = s.ticket_table::oid
+     WHERE s.attached;
+    IF gone IS NULL THEN
+        RETURN;
+    END IF;
+    -- as detach() does: the history stays, the source's own rules are disabled
+    UPDATE escalation.sources s SET attached = false, detached_at = now()
+     WHERE s.source_id = ANY (gone);
+    UPDATE escalation.rules r SET enabled = false
+     WHERE r.source_id = ANY (gone) AND r.enabled;
+END
+$$;
+COMMENT ON FUNCTION escalation.forget_dropped_tables() IS
+  'sql_drop event trigger: a dropped ticket table''s source is detached (its rules disabled, its history kept), so that a table of that name can be attached again';
+CREATE EVENT TRIGGER escalation_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION escalation.forget_dropped_tables();
+
+CREATE FUNCTION escalation.validate_tenant_role()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.tenant_role IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = NEW.tenant_role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', NEW.tenant_role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the tenant''s role first; its members see the source''s metrics.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_tenant_role() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.metric_sources: refuses a tenant role that does not exist (a role dropped later hides the source from everyone: visible_sources() fails closed)';
+CREATE TRIGGER validate_tenant_role BEFORE INSERT OR UPDATE OF tenant_role ON escalation.metric_sources
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_tenant_role();
+
+CREATE FUNCTION escalation.keep_targeted_skills()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.name = OLD.name THEN
+        RETURN NEW;
+    END IF;
+    SELECT x.name INTO r FROM escalation.rules x
+     WHERE OLD.name = ANY (x.target_skills) ORDER BY x.name LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'skill "%" is a target of rule "%"', OLD.name, r
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Change the rule''s target_skills first.';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION escalation.keep_targeted_skills() IS
+  'BEFORE DELETE OR UPDATE OF name trigger on escalation.skills: a skill that rules target stays, as a team that rules target does';
+CREATE TRIGGER keep_targeted_skills BEFORE DELETE OR UPDATE OF name ON escalation.skills
+    FOR EACH ROW EXECUTE FUNCTION escalation.keep_targeted_skills();
+
+-- A source names tables the trigger, the context snapshots and routing's
+-- write-back read and write as the extension's owner.  attach() checks that
+-- its caller owns them; so does this trigger, for any other write of the
+-- row (escalation_admin may INSERT and UPDATE escalation.sources, because
+-- attach() and detach() run as their caller): otherwise an administrator
+-- could point a source at a table it does not own, or remap the columns of
+-- one, and have the snapshot or the write-back read or write it.
+CREATE FUNCTION escalation.guard_source()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regclass;
+BEGIN
+    -- detaching (attached -> false) needs nothing more
+    IF TG_OP = 'UPDATE' AND NOT NEW.attached
+       AND (NEW.ticket_table, NEW.mapping, NEW.value_maps, NEW.lookups, NEW.message_table,
+            NEW.message_mapping, NEW.message_via, NEW.sentinels)
+           IS NOT DISTINCT FROM
+           (OLD.ticket_table, OLD.mapping, OLD.value_maps, OLD.lookups, OLD.message_table,
+            OLD.message_mapping, OLD.message_via, OLD.sentinels) THEN
+        RETURN NEW;
+    END IF;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RETURN NEW;
+    END IF;
+    FOREACH t IN ARRAY ARRAY[NEW.ticket_table, NEW.message_table] LOOP
+        IF t IS NOT NULL AND NOT coalesce(pg_has_role(current_user,
+                (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = t), 'USAGE'), false) THEN
+            RAISE EXCEPTION 'must be owner of table %', t
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Sources are written by escalation.attach(), by the owner of the helpdesk''s tables.';
+        END IF;
+    END LOOP;
+    FOR t IN SELECT (h->>'table')::regclass FROM jsonb_each(NEW.lookups) e, jsonb_array_elements(e.value) h
+             UNION ALL SELECT NEW.message_via WHERE NEW.message_via IS NOT NULL LOOP
+        IF NOT has_table_privilege(current_user, t, 'SELECT') THEN
+            RAISE EXCEPTION 'permission denied for table %', t
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.guard_source() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.sources: whoever writes a source (other than detaching it) must own its ticket and messages tables and read its lookup tables, as attach() requires';
+CREATE TRIGGER guard_source BEFORE INSERT OR UPDATE ON escalation.sources
+    FOR EACH ROW EXECUTE FUNCTION escalation.guard_source();
+
+-- retrain_due() trains as the extension's owner; a schedule may name only a
+-- source whose ticket table its writer can read (else the model's teams
+-- would show an administrator the values of a column it cannot read)
+CREATE FUNCTION escalation.guard_triage_schedule()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regclass;
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RETURN NEW;
+    END IF;
+    SELECT s.ticket_table INTO t FROM escalation.sources s WHERE s.source_id = NEW.source_id;
+    IF t IS NOT NULL AND NOT has_table_privilege(current_user, t, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', t
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Retraining reads the ticket table; schedule it as a role that can read it.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.guard_triage_schedule() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.triage_schedules: its writer must be able to read the source''s ticket table, which retrain_due() reads as the extension''s owner';
+CREATE TRIGGER guard_triage_schedule BEFORE INSERT OR UPDATE ON escalation.triage_schedules
+    FOR EACH ROW EXECUTE FUNCTION escalation.guard_triage_schedule();
+
+ALTER TABLE escalation.accounts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins ON escalation.accounts TO escalation_admin USING (true) WITH CHECK (true);
+CREATE POLICY agents ON escalation.accounts FOR SELECT TO escalation_agent USING (true);
+CREATE POLICY analysts ON escalation.accounts FOR SELECT TO escalation_analyst
+    USING (EXISTS (SELECT 1 FROM escalation.ticket_facts f
+                    WHERE f.account_key OPERATOR(pg_catalog.=) accounts.account_key));
+GRANT SELECT (account_key, tier, annual_value, renewal_date) ON escalation.accounts
+      TO escalation_analyst;
+
+REVOKE ALL ON FUNCTION escalation.forget_dropped_tables(), escalation.validate_tenant_role(),
+      escalation.keep_targeted_skills(), escalation.guard_source(),
+      escalation.guard_triage_schedule() FROM PUBLIC;
