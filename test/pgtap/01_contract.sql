@@ -438,7 +438,7 @@ SELECT table_privs_are('escalation', 'assignments', 'escalation_admin', ARRAY['S
 SELECT table_privs_are('escalation', 'assignments', 'public', ARRAY[]::text[]);
 -- the queue in urgency order: the SLA due time kept in the escalation, read from one index
 SELECT has_column('escalation', 'escalations', 'sla_due_at', 'escalation.escalations.sla_due_at exists');
-SELECT col_type_is('escalation', 'escalations', 'sla_due_at', 'timestamp with time zone');
+SELECT col_type_is('escalation', 'escalations', 'sla_due_at', 'timestamp with time zone', 'escalation.escalations.sla_due_at is a timestamptz');
 SELECT col_is_null('escalation', 'escalations', 'sla_due_at', 'escalation.escalations.sla_due_at is nullable (NULL: no running clock)');
 SELECT has_index('escalation', 'escalations', 'escalations_queue', ARRAY['severity', 'sla_due_at', 'created_at', 'escalation_id']);
 SELECT has_trigger('escalation', 'escalations', 'sla_due', 'escalation.escalations has trigger sla_due');
