@@ -241,17 +241,22 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * facts, then clocks: the rules' escalations below update the ticket's
-	 * facts, and may queue behind a cycle
+	 * clocks, then facts, then the rules' escalations (which update the
+	 * facts): every writer of a ticket's bookkeeping takes its locks in this
+	 * order (the ticket row, its escalation.sla_tickets row and clocks, its
+	 * facts, its escalations), and the cycle claims clocks together with
+	 * their sla_tickets row, skipping those a writer holds.  Facts first
+	 * deadlocked with a customer's message (clocks, then an escalation's
+	 * facts) and with a cycle (a clock, then a ladder escalation's facts).
 	 */
 	if (src->keep_facts || src->has_sla)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (src->keep_facts)
-			esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
 		if (src->has_sla)
 			esc_sla_ticket(src, &row, at);
+		if (src->keep_facts)
+			esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
 		SPI_finish();
 	}
 
@@ -392,6 +397,9 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		esc_become_owner(&save_userid, &save_sec);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		/* the ticket row before its clocks, as the ticket trigger (row.c) */
+		if (src->has_sla)
+			esc_lock_ticket(src, ticket_key);
 		esc_record_first_response(src, ticket_key, at, author_raw);
 		if (src->has_sla)
 			esc_sla_message(src, ticket_key, true, at);
@@ -406,6 +414,7 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		esc_become_owner(&save_userid, &save_sec);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		esc_lock_ticket(src, ticket_key);
 		esc_sla_message(src, ticket_key, false, at);
 		SPI_finish();
 		esc_restore_user(save_userid, save_sec);
@@ -453,7 +462,12 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 			fired = palloc(sizeof(EscFired) * src->nrules);
 			nfired = esc_evaluate_all(src, &row.facts, fired);
 			if (nfired > 0)
+			{
+				/* the ticket row before its escalations' facts (row.c) */
+				if (!src->has_sla)
+					esc_lock_ticket(src, ticket_key);
 				esc_record(src, &row, fired, nfired, true);
+			}
 		}
 	}
 	SPI_finish();
