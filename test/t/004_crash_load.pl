@@ -50,6 +50,7 @@ max_worker_processes = 16
 max_connections = 40
 restart_after_crash = on
 log_line_prefix = '%m [%p] %b '
+log_statement = none
 });
 $node->start;
 
@@ -287,10 +288,30 @@ for my $round (1 .. $rounds)
 			       AND application_name = 'crash_writer')) LIMIT 1});
 	}
 	ok($victim, "round $round: a victim ($what)");
-	push @victims, $what;
 	my $pos = -s $node->logfile;
 	kill 'KILL', $victim;
-	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $pos);
+	# a writer's backend may have ended its session just before: then no
+	# crash comes, and another victim is taken
+	my $crashed = wait_until(10,
+		sub { slurp_file($node->logfile, $pos) =~ /all server processes terminated; reinitializing/ });
+	my $tries = 1;
+	while (!$crashed && $tries < 5)
+	{
+		$tries++;
+		($victim, $what) = split /\|/, $node->safe_psql(
+			'helpdesk', q{
+			SELECT pid, backend_type FROM pg_stat_activity
+			 WHERE pid <> pg_backend_pid() AND state = 'active'
+			   AND backend_type IN ('client backend', 'escalation worker')
+			 ORDER BY backend_type = 'client backend' DESC, pid LIMIT 1});
+		next unless $victim;
+		$pos = -s $node->logfile;
+		kill 'KILL', $victim;
+		$crashed = wait_until(10,
+			sub { slurp_file($node->logfile, $pos) =~ /all server processes terminated; reinitializing/ });
+	}
+	ok($crashed, "round $round: SIGKILL of $victim ($what) made the server restart");
+	push @victims, $what;
 	$node->wait_for_log(qr/database system is ready to accept connections/, $pos);
 	$node->wait_for_log(qr/escalation worker started for database "helpdesk"/, $pos);
 	# back: the worker process started, measured on the log's timestamps
@@ -308,7 +329,7 @@ for my $round (1 .. $rounds)
 					    AND cycles >= 1 AND last_cycle_end >= started")
 				  eq '1';
 			}),
-		"round $round: SIGKILL of $victim ($what), crash restart, the worker is back ("
+		"round $round: the worker is back ("
 		  . sprintf('%.3f', $back) . ' s after the server was ready) and completed a cycle');
 	$worst_back = $back if $back > $worst_back;
 	$backs_in_time++ if $back * 1000 <= 2 * $naptime_ms;
@@ -451,9 +472,10 @@ is( $node->safe_psql(
 is( $node->safe_psql(
 		'helpdesk', q{
 	SELECT count(*) FROM hd.tickets t
-	 WHERE t.priority = 'urgent'
-	   AND (SELECT count(*) FROM escalation.clocks c WHERE c.ticket_key = t.id::text) <> 2}),
-	'0', 'one first-response and one resolution clock per urgent ticket');
+	  LEFT JOIN (SELECT ticket_key, count(*) AS n FROM escalation.clocks GROUP BY ticket_key) c
+	    ON c.ticket_key = t.id::text
+	 WHERE coalesce(c.n, 0) <> CASE WHEN t.priority = 'urgent' THEN 2 ELSE 0 END}),
+	'0', 'one first-response and one resolution clock per urgent ticket, none for the others');
 
 # every step due by as_of fired, once (the primary key), none early, and
 # every ladder level that paged has its escalation, one per ticket
@@ -483,8 +505,9 @@ is( $node->safe_psql(
 is( $node->safe_psql(
 		'helpdesk', q{
 	SELECT count(*) FROM escalation.escalations e
-	 WHERE e.origin = 'sla'
-	   AND (SELECT count(*) FROM escalation.clock_firings f WHERE f.escalation_id = e.escalation_id) <> 1}),
+	  LEFT JOIN (SELECT escalation_id, count(*) AS n FROM escalation.clock_firings
+	              WHERE escalation_id IS NOT NULL GROUP BY escalation_id) f USING (escalation_id)
+	 WHERE e.origin = 'sla' AND f.n IS DISTINCT FROM 1}),
 	'0', 'every ladder escalation comes from exactly one firing');
 my ($tickets, $escalations, $firings, $sla_escalations) = split /\|/, $node->safe_psql(
 	'helpdesk', q{
