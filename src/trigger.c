@@ -38,8 +38,12 @@
 PG_FUNCTION_INFO_V1(escalation_ticket_trigger);
 PG_FUNCTION_INFO_V1(escalation_message_trigger);
 
-static void
-check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
+/*
+ * Every C trigger of the extension is an AFTER ROW trigger: refuse to run
+ * as anything else.  Returns the trigger data.
+ */
+TriggerData *
+esc_check_after_row_trigger(FunctionCallInfo fcinfo, const char *fname)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
@@ -51,6 +55,14 @@ check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired AFTER ROW", fname)));
+	return td;
+}
+
+static void
+check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
+{
+	TriggerData *td = esc_check_after_row_trigger(fcinfo, fname);
+
 	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
 		(insert_only || !TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		ereport(ERROR,
@@ -241,22 +253,20 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * clocks, then facts, then the rules' escalations (which update the
-	 * facts): every writer of a ticket's bookkeeping takes its locks in this
-	 * order (the ticket row, its escalation.sla_tickets row and clocks, its
-	 * facts, its escalations), and the cycle claims clocks together with
-	 * their sla_tickets row, skipping those a writer holds.  Facts first
-	 * deadlocked with a customer's message (clocks, then an escalation's
-	 * facts) and with a cycle (a clock, then a ladder escalation's facts).
+	 * facts (appended to a log: no lock), then clocks, then the rules'
+	 * escalations.  Every writer of a ticket's bookkeeping takes its locks
+	 * in one order (the ticket row, its escalation.sla_tickets row and
+	 * clocks, its escalations): the message trigger locks the ticket row
+	 * first (esc_lock_ticket), and the cycle claims clocks together with
+	 * their sla_tickets row, skipping those a writer holds.
 	 */
-	if (src->keep_facts || src->has_sla)
+	if (src->keep_facts)
+		esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
+	if (src->has_sla)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (src->has_sla)
-			esc_sla_ticket(src, &row, at);
-		if (src->keep_facts)
-			esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
+		esc_sla_ticket(src, &row, at);
 		SPI_finish();
 	}
 
@@ -463,7 +473,7 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 			nfired = esc_evaluate_all(src, &row.facts, fired);
 			if (nfired > 0)
 			{
-				/* the ticket row before its escalations' facts (row.c) */
+				/* the ticket row before its escalations (row.c) */
 				if (!src->has_sla)
 					esc_lock_ticket(src, ticket_key);
 				esc_record(src, &row, fired, nfired, true);
