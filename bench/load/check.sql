@@ -274,19 +274,25 @@ SELECT d.ticket_id, d.metric, d.running, d.dated_at AS starts,
                 greatest(:'as_of'::timestamptz, d.dated_at)) AS ends
   FROM dated d;
 
+CREATE TEMP TABLE span_sums AS
+SELECT sp.ticket_id,
+       coalesce(sum(extract(epoch FROM least(sp.ends, :'as_of'::timestamptz) - sp.starts))
+                FILTER (WHERE sp.metric = 'resolution' AND sp.running), 0) AS open_secs,
+       coalesce(sum(extract(epoch FROM least(sp.ends, :'as_of'::timestamptz) - sp.starts))
+                FILTER (WHERE sp.metric = 'age' AND sp.running), 0) AS unsolved_secs
+  FROM status_spans sp
+ WHERE sp.starts < :'as_of'::timestamptz
+ GROUP BY sp.ticket_id;
 CREATE TEMP TABLE ticket_expect AS
 SELECT t.id::text AS ticket_key, t.status,
        CASE WHEN t.status IN ('new', 'open') THEN 'open' WHEN t.status = 'pending' THEN 'pending'
             ELSE 'solved' END AS mapped,
-       (SELECT coalesce(sum(extract(epoch FROM least(sp.ends, :'as_of'::timestamptz) - sp.starts)), 0)
-          FROM status_spans sp WHERE sp.ticket_id = t.id AND sp.metric = 'resolution' AND sp.running
-           AND sp.starts < :'as_of'::timestamptz) AS open_secs,
-       (SELECT coalesce(sum(extract(epoch FROM least(sp.ends, :'as_of'::timestamptz) - sp.starts)), 0)
-          FROM status_spans sp WHERE sp.ticket_id = t.id AND sp.metric = 'age' AND sp.running
-           AND sp.starts < :'as_of'::timestamptz) AS unsolved_secs,
-       EXISTS (SELECT 1 FROM helpdesk.ticket_status_log l WHERE l.ticket_id = t.id
-                AND l.status IN ('solved', 'closed')) AS ever_solved
-  FROM helpdesk.tickets t;
+       coalesce(s.open_secs, 0) AS open_secs,
+       coalesce(s.unsolved_secs, 0) AS unsolved_secs,
+       t.id IN (SELECT l.ticket_id FROM helpdesk.ticket_status_log l
+                 WHERE l.status IN ('solved', 'closed')) AS ever_solved
+  FROM helpdesk.tickets t
+  LEFT JOIN span_sums s ON s.ticket_id = t.id;
 CREATE INDEX ON ticket_expect (ticket_key);
 ANALYZE ticket_expect;
 
