@@ -3773,7 +3773,10 @@ GRANT EXECUTE ON FUNCTION
 -- keeps the tenant boundary: a source may be scoped to a tenant role
 -- (metric_sources.tenant_role); rows of such a source are visible only to
 -- members of that role (row-level security on our tables, and the same
--- test in views over tables without it).
+-- test in views over the record).  Per ticket, the facts and the rollups
+-- carry the ticket's tenant, and rows of a tenant escalation.tenant_roles
+-- maps to a role are visible only to that role's members
+-- (tenant_visible()).
 --------------------------------------------------------------------------
 
 CREATE TABLE escalation.metric_sources (
