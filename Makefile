@@ -30,6 +30,7 @@ OBJS = \
 	src/status.o \
 	src/route.o \
 	src/route_data.o \
+	src/route_due.o \
 	src/route_funcs.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 

@@ -314,8 +314,8 @@ CREATE UNIQUE INDEX escalations_one_open
     ON escalation.escalations (source_id, ticket_key, level, target_key)
     WHERE status IN ('queued', 'offered', 'accepted');
 CREATE INDEX escalations_ticket ON escalation.escalations (source_id, ticket_key);
-CREATE INDEX escalations_queue ON escalation.escalations (status, severity DESC, created_at)
-    WHERE status IN ('queued', 'offered');
+-- the queue's index (escalations_queue, in urgency order) is created with
+-- the column it orders by, in the routing section
 COMMENT ON TABLE escalation.escalations IS
   'Escalations: the queue item and the record. One open escalation per ticket, level and target. source_id and target_team are kept as they were when written (no foreign keys: the record outlives renames, and the trigger path stays cheap)';
 COMMENT ON COLUMN escalation.escalations.reasons IS 'every reason with its evidence: rule, matched words, pattern match, field values, account facts';
@@ -3091,7 +3091,12 @@ COMMENT ON COLUMN escalation.agents.calendar IS
 ALTER TABLE escalation.escalations
     ADD COLUMN optional_skills text[],
     ADD COLUMN language text,
-    ADD COLUMN routing jsonb;
+    ADD COLUMN routing jsonb,
+    -- the ticket's account and requester, as plain columns so that
+    -- continuity is read from an index alone (an index on the expression
+    -- could not be read without the row)
+    ADD COLUMN account_key text GENERATED ALWAYS AS (context #>> '{ticket,account}') STORED,
+    ADD COLUMN requester text GENERATED ALWAYS AS (context #>> '{ticket,requester}') STORED;
 COMMENT ON COLUMN escalation.escalations.target_skills IS
   'mandatory skills: only agents with all of them are routed to';
 COMMENT ON COLUMN escalation.escalations.optional_skills IS
@@ -3100,13 +3105,56 @@ COMMENT ON COLUMN escalation.escalations.language IS
   'language the customer writes in (ISO 639-1); NULL: the ticket''s field "language" if mapped';
 COMMENT ON COLUMN escalation.escalations.routing IS
   'the latest routing decision: chosen agent, every factor with its weight, candidates, runner-up, offer expiry, overflow';
+COMMENT ON COLUMN escalation.escalations.account_key IS
+  'the ticket''s account (context -> ticket -> account), generated: routing''s continuity';
+COMMENT ON COLUMN escalation.escalations.requester IS
+  'the ticket''s requester (context -> ticket -> requester), generated: routing''s continuity';
 
-CREATE INDEX escalations_agent ON escalation.escalations (agent_id)
+-- what routing reads per batch, from indexes alone: every agent's load
+-- (held escalations, less tickets pending on the customer: a partial index
+-- as small as what is pending), and continuity (who resolved work of the
+-- account or requester)
+CREATE INDEX escalations_agent ON escalation.escalations (agent_id) INCLUDE (source_id, ticket_key)
     WHERE status IN ('offered', 'accepted');
+CREATE INDEX sla_tickets_pending ON escalation.sla_tickets (source_id, ticket_key)
+    WHERE status = 'pending';
 CREATE INDEX escalations_resolved_account
-    ON escalation.escalations ((context #>> '{ticket,account}'), closed_at) WHERE status = 'resolved';
+    ON escalation.escalations (account_key, closed_at) INCLUDE (agent_id) WHERE status = 'resolved';
 CREATE INDEX escalations_resolved_requester
-    ON escalation.escalations ((context #>> '{ticket,requester}'), closed_at) WHERE status = 'resolved';
+    ON escalation.escalations (requester, closed_at) INCLUDE (agent_id) WHERE status = 'resolved';
+
+-- urgency order: severity, then time to SLA breach, then age.  The time to
+-- breach is the earliest due time of the ticket's running SLA clocks,
+-- denormalised into the escalation by escalation.sla_due() (src/route_due.c)
+-- so that a batch reads its rows from this index in order instead of
+-- sorting the whole queue
+ALTER TABLE escalation.escalations ADD COLUMN sla_due_at timestamptz;
+COMMENT ON COLUMN escalation.escalations.sla_due_at IS
+  'while queued or offered: the earliest due time of the ticket''s running SLA clocks (NULL: none), kept by triggers on escalation.escalations and escalation.clocks; routing''s urgency order. Left as it was once accepted or closed';
+CREATE INDEX escalations_queue
+    ON escalation.escalations (severity DESC, sla_due_at, created_at, escalation_id)
+    WHERE status = 'queued';
+
+CREATE FUNCTION escalation.sla_due()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'escalation_sla_due'
+LANGUAGE C;
+COMMENT ON FUNCTION escalation.sla_due() IS
+  'internal trigger: BEFORE INSERT on escalation.escalations fills sla_due_at from the ticket''s running clocks; AFTER a running clock''s due time changes, updates it in the ticket''s queued and offered escalations';
+CREATE TRIGGER sla_due BEFORE INSERT ON escalation.escalations
+    FOR EACH ROW EXECUTE FUNCTION escalation.sla_due();
+-- only a change of a running clock's due time can change the minimum
+CREATE TRIGGER sla_due_insert AFTER INSERT ON escalation.clocks
+    FOR EACH ROW WHEN (NEW.due_at IS NOT NULL AND NEW.state = 'running')
+    EXECUTE FUNCTION escalation.sla_due();
+CREATE TRIGGER sla_due_update AFTER UPDATE OF due_at, state ON escalation.clocks
+    FOR EACH ROW WHEN ((OLD.due_at IS NOT NULL AND OLD.state = 'running')
+                       IS DISTINCT FROM (NEW.due_at IS NOT NULL AND NEW.state = 'running')
+                       OR (NEW.state = 'running' AND OLD.due_at IS DISTINCT FROM NEW.due_at))
+    EXECUTE FUNCTION escalation.sla_due();
+CREATE TRIGGER sla_due_delete AFTER DELETE ON escalation.clocks
+    FOR EACH ROW WHEN (OLD.due_at IS NOT NULL AND OLD.state = 'running')
+    EXECUTE FUNCTION escalation.sla_due();
 
 CREATE TABLE escalation.routing_weights (
     factor text PRIMARY KEY
@@ -3159,6 +3207,9 @@ CREATE UNIQUE INDEX assignments_one_open ON escalation.assignments (escalation_i
     WHERE outcome = 'offered';
 CREATE INDEX assignments_expiry ON escalation.assignments (expires_at) WHERE outcome = 'offered';
 CREATE INDEX assignments_agent ON escalation.assignments (agent_id, offered_at);
+-- fairness saturates an hour after an agent's last offer: routing reads the
+-- offers of the last hour, not every agent's history
+CREATE INDEX assignments_recent ON escalation.assignments (offered_at) INCLUDE (agent_id);
 CREATE INDEX assignments_escalation ON escalation.assignments (escalation_id);
 COMMENT ON TABLE escalation.assignments IS
   'Every offer of an escalation to an agent, with the factor breakdown it was chosen on and how it ended: accepted, declined, timed_out, or withdrawn (agent offline, reassigned, escalation closed)';
@@ -3713,6 +3764,7 @@ SELECT pg_catalog.pg_extension_config_dump('escalation.assignments_assignment_id
 
 -- the functions created above come after section 8's REVOKE ... FROM PUBLIC
 REVOKE ALL ON FUNCTION escalation.routing_config(), escalation.agent_load(text),
+      escalation.sla_due(),
       escalation.route_plan(timestamptz, integer), escalation.explain_route(bigint, timestamptz),
       escalation.close_offer(), escalation.check_accept(bigint, text),
       escalation.write_assignee(integer, text, text),

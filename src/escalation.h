@@ -648,7 +648,9 @@ typedef struct EscRouteAgent
 	bool		has_shift;		/* has a shift calendar */
 	bool		in_shift;
 	double		shift_left;		/* seconds left in the current working period */
-	double		since_last;		/* seconds since its last assignment, < 0: never */
+	double		since_last;		/* seconds since its last assignment, < 0:
+								 * never, or ESC_ROUTE_FAIRNESS_SECS or more
+								 * ago (fairness is 1 either way) */
 	uint64	   *skills;			/* bitmap of skill ids, nwords words */
 	uint8	   *levels;			/* per skill id: 0 none, 1..5 */
 	uint64		languages;		/* bitmap of language ids < 64 */
@@ -675,6 +677,8 @@ typedef struct EscRouteRequest
 	int			ncontinuity;
 	const int  *continuity_agent;	/* agent indexes with recent good work */
 	const double *continuity;	/* 0..1 */
+	const double *continuity_of;	/* the same by agent index (every agent),
+									 * or NULL: look it up in the lists */
 	int			prefer;			/* agent index: the reopened ticket's previous
 								 * agent, -1 none */
 } EscRouteRequest;
@@ -696,6 +700,9 @@ typedef struct EscRouteChoice
 	int			agent;			/* agent index */
 	double		total;
 } EscRouteChoice;
+
+/* fairness reaches 1 this long after an agent's last offer */
+#define ESC_ROUTE_FAIRNESS_SECS 3600
 
 extern const char *const esc_route_factor_names[ESC_RF_COUNT];
 extern const double esc_route_default_weights[ESC_RF_COUNT];
