@@ -11,12 +11,18 @@
  * PostgreSQL's parser and the source's text search configuration
  * (parsetext), so stems and stop words are PostgreSQL's, in German as in
  * English, and the result is remembered per word in a memo (open
- * addressing, as in tokenize.c: it is the inner loop).  The features are
- * the stems, the pairs of consecutive stems (stop words removed, so
- * "unable to access" gives "unabl access"), and the structured fields as
- * pseudo-stems ("priority=high", "channel=email", "tier=gold").  Weights
- * are sublinear tf-idf, 1 + ln(tf) times the smoothed idf, and every
- * document is L2-normalised, as scikit-learn's TfidfVectorizer does.
+ * addressing, as in tokenize.c: it is the inner loop).  A word that the
+ * configuration drops as a stop word is kept as itself when it is plain
+ * ASCII letters: "not", "no", "cannot" and "again" say much about a
+ * ticket.  The features are the stems, the pairs of consecutive stems
+ * ("not work", "unabl to"), the structured fields as pseudo-stems
+ * ("priority=high", "channel=email", "tier=gold") and the ticket's length
+ * in words on a doubling scale ("words=8-15": a one-line request and a
+ * pasted error log tend to go to different teams).  Both additions were
+ * chosen by cross-validation on the ITSM benchmark's training tickets
+ * (docs/benchmarks.md).  Weights are sublinear tf-idf, 1 + ln(tf) times
+ * the smoothed idf, and every document is L2-normalised, as
+ * scikit-learn's TfidfVectorizer does.
  *
  * Keys.  A stem has an id in the vocabulary; a feature's key is the stem's
  * id (a single stem) or (id1 + 1) << 32 | id2 (a pair).  A training run
@@ -24,10 +30,11 @@
  * model maps only the keys it kept (the feature strings are stored, so a
  * model does not depend on ids).
  *
- * Scoring.  Team: one linear score per team, softmax with the temperature
- * calibrated on held-out tickets.  Escalation: one linear score, Platt's
- * sigmoid calibrated on held-out tickets.  Explanation: the features whose
- * weight times value contributed most to the prediction.
+ * Scoring.  Team: one linear score per team, softmax with a temperature.
+ * Escalation: one linear score, Platt's sigmoid.  Both are calibrated by
+ * train() on validation tickets taken from the training tickets, never on
+ * the held-out ones.  Explanation: the features whose weight times value
+ * contributed most to the prediction.
  *
  *-------------------------------------------------------------------------
  */
@@ -250,6 +257,16 @@ is_word_byte(unsigned char c)
 		(c >= '0' && c <= '9') || c >= 0x80;
 }
 
+/* ASCII letters only: a stop word kept as itself (not numbers or symbols) */
+static bool
+is_plain_word(const char *word, int len)
+{
+	for (int i = 0; i < len; i++)
+		if (word[i] < 'a' || word[i] > 'z')
+			return false;
+	return len > 0;
+}
+
 /* the memo entry of a folded word, stemming it on first sight */
 static TriageWord *
 word_lookup(EscTriageVocab *v, const char *word, int len, uint32 h)
@@ -313,6 +330,14 @@ word_lookup(EscTriageVocab *v, const char *word, int len, uint32 h)
 			pfree(prs.words[i].word);
 		}
 		pfree(prs.words);
+		if (e->n == 0 && is_plain_word(word, len))
+		{
+			/* a stop word: itself */
+			char	   *s = pnstrdup(word, len);
+
+			e->ids[e->n++] = stem_id(v, s, v->grow);
+			pfree(s);
+		}
 		v->memo_used++;
 	}
 	return e;
@@ -333,8 +358,10 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 	int			prev = -2;		/* -2: no previous stem (start, or a break) */
 	int			i = 0;
 	char		buf[ESC_MAX_WORD];
-	const char *fields[3] = {priority, channel, tier};
-	const char *prefixes[3] = {"priority=", "channel=", "tier="};
+	const char *fields[4] = {priority, channel, tier, NULL};
+	const char *prefixes[4] = {"priority=", "channel=", "tier=", "words="};
+	int			nwords = 0;
+	char		length[32];
 
 	while (text != NULL && i < len)
 	{
@@ -351,6 +378,7 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 		while (i < len && is_word_byte((unsigned char) text[i]))
 			i++;
 		wl = i - start;
+		nwords++;
 		if (wl >= ESC_MAX_WORD)
 		{
 			prev = -2;
@@ -383,7 +411,22 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 		}
 	}
 
-	for (int f = 0; f < 3; f++)
+	/* the length in words, on a doubling scale: 0, 1, 2-3, 4-7 ... 512+ */
+	if (nwords <= 1)
+		snprintf(length, sizeof(length), "%d", nwords);
+	else if (nwords >= 512)
+		strlcpy(length, "512+", sizeof(length));
+	else
+	{
+		int			lo = 1;
+
+		while (lo * 2 <= nwords)
+			lo *= 2;
+		snprintf(length, sizeof(length), "%d-%d", lo, lo * 2 - 1);
+	}
+	fields[3] = length;
+
+	for (int f = 0; f < 4; f++)
 	{
 		char	   *s;
 		int			id;
@@ -499,7 +542,7 @@ top_features(EscTriageModel *m, const EscTriageDoc *doc, const float *w, int str
 
 /*
  * Score a vectorised ticket.  team_scores (nclasses, may be NULL) receives
- * the raw linear scores, for calibration and evaluation.
+ * the raw linear scores, for evaluation.
  */
 void
 esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
