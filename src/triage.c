@@ -620,41 +620,52 @@ esc_triage_predict(EscTriageModel *m, const char *text, int len,
  *	 then the class names and the feature texts, each NUL-terminated.
  * ----------------------------------------------------------------
  */
-static void
-put(StringInfo buf, const void *p, size_t n)
+static char *
+put(char *dst, const void *p, size_t n)
 {
-	appendBinaryStringInfo(buf, (const char *) p, (int) n);
+	memcpy(dst, p, n);
+	return dst + n;
 }
 
 bytea *
 esc_triage_serialize(EscTriageModel *m)
 {
-	StringInfoData buf;
 	int32		hdr[3] = {m->nfeatures, m->nclasses, m->has_escalation ? 1 : 0};
 	double		cal[3] = {m->temperature, m->platt_a, m->platt_b};
 	bytea	   *result;
 	size_t		V = m->nfeatures,
 				K = m->nclasses;
+	size_t		size = 8 + sizeof(hdr) + sizeof(cal) + sizeof(float) +
+		sizeof(float) * (V + V * K + K + (m->has_escalation ? V : 0));
+	char	   *p;
 
-	initStringInfo(&buf);
-	put(&buf, TRIAGE_MAGIC, 8);
-	put(&buf, hdr, sizeof(hdr));
-	put(&buf, cal, sizeof(cal));
-	put(&buf, &m->be, sizeof(float));
-	put(&buf, m->idf, sizeof(float) * V);
-	put(&buf, m->w, sizeof(float) * V * K);
-	put(&buf, m->b, sizeof(float) * K);
-	if (m->has_escalation)
-		put(&buf, m->we, sizeof(float) * V);
+	/* sized first and written once: the weights are megabytes */
 	for (size_t k = 0; k < K; k++)
-		put(&buf, m->classes[k], strlen(m->classes[k]) + 1);
+		size += strlen(m->classes[k]) + 1;
 	for (size_t f = 0; f < V; f++)
-		put(&buf, m->features[f], strlen(m->features[f]) + 1);
-
-	result = (bytea *) palloc(VARHDRSZ + buf.len);
-	SET_VARSIZE(result, VARHDRSZ + buf.len);
-	memcpy(VARDATA(result), buf.data, buf.len);
-	pfree(buf.data);
+		size += strlen(m->features[f]) + 1;
+	if (size > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("triage model is too large to store (%zu features, %zu teams)", V, K),
+				 errhint("Raise min_df, or train on fewer teams.")));
+	result = (bytea *) palloc(VARHDRSZ + size);
+	SET_VARSIZE(result, VARHDRSZ + size);
+	p = VARDATA(result);
+	p = put(p, TRIAGE_MAGIC, 8);
+	p = put(p, hdr, sizeof(hdr));
+	p = put(p, cal, sizeof(cal));
+	p = put(p, &m->be, sizeof(float));
+	p = put(p, m->idf, sizeof(float) * V);
+	p = put(p, m->w, sizeof(float) * V * K);
+	p = put(p, m->b, sizeof(float) * K);
+	if (m->has_escalation)
+		p = put(p, m->we, sizeof(float) * V);
+	for (size_t k = 0; k < K; k++)
+		p = put(p, m->classes[k], strlen(m->classes[k]) + 1);
+	for (size_t f = 0; f < V; f++)
+		p = put(p, m->features[f], strlen(m->features[f]) + 1);
+	Assert(p == VARDATA(result) + size);
 	return result;
 }
 

@@ -51,6 +51,9 @@
 #include "utils/typcache.h"
 
 #include "escalation.h"
+#include <sys/resource.h>
+static double dbgcpu(void){struct rusage ru; getrusage(RUSAGE_SELF,&ru); return ru.ru_utime.tv_sec+ru.ru_utime.tv_usec/1e6+ru.ru_stime.tv_sec+ru.ru_stime.tv_usec/1e6;}
+#define DBGT(what) do { if (getenv("ESC_PROF")) elog(NOTICE, "T %-12s %.3f", what, dbgcpu()); } while (0)
 
 /*
  * One binary problem over every ticket overfits more readily than a
@@ -795,6 +798,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	outdesc = BlessTupleDesc(outdesc);
 
+	DBGT("start");
 	INSTR_TIME_SET_CURRENT(pr.start);
 	pr.last = 0;
 	work = AllocSetContextCreate(CurrentMemoryContext, "escalation training",
@@ -804,6 +808,7 @@ escalation_train(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	t = read_tickets(src, &spec, &n);
+	DBGT("read");
 
 	/* the teams, sorted by name */
 	{
@@ -905,6 +910,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		}
 		docstart[d] = ndocfeat;
 	}
+	DBGT("features");
 	report_progress(&pr, "features", ntrain, ntrain);
 
 	/* the vocabulary: features in at least min_df training tickets */
@@ -978,6 +984,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		X.start[d] = p;
 	}
 
+	DBGT("matrix");
 	/*
 	 * Calibration, on validation tickets taken from the training tickets
 	 * (never the held-out ones): learn without them, score them.
@@ -1033,6 +1040,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		nvalidation = Max(nt, ne);
 	}
 
+	DBGT("validation");
 	/* the models, on every training ticket, from the first fold's answer */
 	{
 		EscLearned	L;
@@ -1045,6 +1053,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		m.we = L.we;
 		m.be = L.be;
 	}
+	DBGT("final");
 	report_progress(&pr, "models", 1, 1);
 
 	/* evaluate the stored form itself: serialise, load, score the held-out tickets */
@@ -1059,6 +1068,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		memset(&r, 0, sizeof(r));
 		r.accuracy = r.macro_f1 = r.escalation_accuracy = NAN;
 	}
+	DBGT("evaluate");
 	train_s = elapsed(pr.start);
 
 	/* the active model, on the same held-out tickets */
@@ -1097,6 +1107,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		StringInfoData metrics;
 		Datum	   *cls = palloc(sizeof(Datum) * K);
 		bool		isnull;
+		SPIPlanPtr	insert;
 
 		memset(an, ' ', sizeof(an));
 		a[0] = Int32GetDatum(src->source_id);
@@ -1145,20 +1156,27 @@ escalation_train(PG_FUNCTION_ARGS)
 									  1, t1, a, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not update escalation.models");
 		}
-		if (SPI_execute_with_args("INSERT INTO escalation.models (source_id, version, active, "
-								  "ts_config, team_column, escalated_column, holdout_column, "
-								  "holdout_fraction, resolved_only, train_tickets, heldout_tickets, "
-								  "features, teams, metrics, weights) "
-								  "SELECT $1, COALESCE((SELECT pg_catalog.max(version) FROM escalation.models "
-								  "  WHERE source_id OPERATOR(pg_catalog.=) $1), 0) OPERATOR(pg_catalog.+) 1, "
-								  "$2, $3::pg_catalog.regconfig, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 "
-								  "RETURNING model_id, version",
-								  14, types, a, an, false, 1) != SPI_OK_INSERT_RETURNING)
+		/*
+		 * A generic plan: a custom one would fold the parameters into
+		 * constants, copying the megabytes of weights once more.
+		 */
+		insert = SPI_prepare_cursor("INSERT INTO escalation.models (source_id, version, active, "
+									"ts_config, team_column, escalated_column, holdout_column, "
+									"holdout_fraction, resolved_only, train_tickets, heldout_tickets, "
+									"features, teams, metrics, weights) "
+									"SELECT $1, COALESCE((SELECT pg_catalog.max(version) FROM escalation.models "
+									"  WHERE source_id OPERATOR(pg_catalog.=) $1), 0) OPERATOR(pg_catalog.+) 1, "
+									"$2, $3::pg_catalog.regconfig, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 "
+									"RETURNING model_id, version",
+									14, types, CURSOR_OPT_GENERIC_PLAN);
+		if (insert == NULL ||
+			SPI_execute_plan(insert, a, an, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not store the triage model");
 		model_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		esc_restore_user(save_userid, save_sec);
 	}
+	DBGT("stored");
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 
