@@ -117,6 +117,10 @@ INSERT INTO tri.tickets (subject, body) VALUES ('Password reset', 'Please reset 
 SELECT count(*) AS desk_escalations FROM escalation.escalations
  WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri') AND ticket_key = '63';
 SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '63') ORDER BY rule;
+-- nor when the desk is a team of tier 1: routing there would skip nothing
+INSERT INTO escalation.teams (name, tier) VALUES ('tri_desk', 1);
+SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '63') ORDER BY rule;
+DELETE FROM escalation.teams WHERE name = 'tri_desk';
 
 -- a rule naming a team fires only when that team is predicted
 INSERT INTO escalation.rules (name, team_confidence_at_least, target_team, level)

@@ -224,7 +224,7 @@ typedef struct EscTriageModel
 	float	   *idf;
 	int			nclasses;
 	char	  **classes;		/* team names */
-	bool	   *routable;		/* the team is a row of escalation.teams */
+	bool	   *routable;		/* a team of escalation.teams above tier 1 */
 	float	   *w;				/* nfeatures x nclasses, feature-major */
 	float	   *b;				/* per class */
 	double		temperature;	/* softmax(temperature * score) */

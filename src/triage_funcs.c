@@ -146,12 +146,17 @@ ensure_model_cache(void)
 	cache_valid = true;
 }
 
-/* mark which classes are teams of escalation.teams (SPI connected) */
+/*
+ * Mark which classes a ticket may be routed to straight away: teams of
+ * escalation.teams above tier 1 (a ticket predicted for the first line
+ * stays where it is; routing there would skip nothing).  SPI connected.
+ */
 static void
 mark_routable(EscTriageModel *m)
 {
 	m->routable = MemoryContextAllocZero(m->cxt, sizeof(bool) * m->nclasses);
-	if (SPI_execute("SELECT name FROM escalation.teams", true, 0) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT name FROM escalation.teams WHERE tier OPERATOR(pg_catalog.>) 1",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read escalation.teams");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
