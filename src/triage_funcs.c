@@ -1237,6 +1237,7 @@ escalation_evaluate(PG_FUNCTION_ARGS)
 			   *hold_col = NULL;
 	double		fraction = 0.2;
 	bool		resolved_only = false;
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1311,11 +1312,15 @@ escalation_evaluate(PG_FUNCTION_ARGS)
 	nulls[3] = isnan(r.macro_f1);
 	values[4] = Float8GetDatum(r.escalation_accuracy);
 	nulls[4] = isnan(r.escalation_accuracy);
-	values[5] = confusion_jsonb(m, &r);
-	values[6] = calibration_jsonb(&r);
 	{
-		HeapTuple	res = heap_form_tuple(outdesc, values, nulls);
+		/* the result outlives SPI's memory: build it in the caller's */
+		MemoryContext spi = MemoryContextSwitchTo(caller);
+		HeapTuple	res;
 
+		values[5] = confusion_jsonb(m, &r);
+		values[6] = calibration_jsonb(&r);
+		res = heap_form_tuple(outdesc, values, nulls);
+		MemoryContextSwitchTo(spi);
 		SPI_finish();
 		PG_RETURN_DATUM(HeapTupleGetDatum(res));
 	}
