@@ -43,6 +43,7 @@
 #include <math.h>
 
 #include "common/hashfn.h"
+#include "access/detoast.h"
 #include "tsearch/ts_utils.h"
 #include "utils/memutils.h"
 
@@ -680,6 +681,21 @@ get(const char **p, const char *end, void *dst, size_t n)
 	*p += n;
 }
 
+/* n bytes of the stored form, used in place */
+static void *
+take(const char **p, const char *end, size_t n)
+{
+	void	   *at = (void *) *p;
+
+	if ((size_t) (end - *p) < n)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("triage model data is truncated")));
+	*p += n;
+	return at;
+}
+
+/* a NUL-terminated string of the stored form, used in place */
 static char *
 get_string(const char **p, const char *end)
 {
@@ -690,14 +706,19 @@ get_string(const char **p, const char *end)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("triage model data is truncated")));
-	s = pstrdup(*p);
+	s = (char *) *p;
 	*p = z + 1;
 	return s;
 }
 
 /*
  * A model from its stored form, in a new memory context under parent, with
- * its vocabulary rebuilt for scoring.
+ * its vocabulary rebuilt for scoring.  data may still be toasted: it is
+ * detoasted (or copied) once, into the model's context, and the weights,
+ * the names and the feature texts are then used where they lie; the
+ * arrays are 4-byte aligned there (a 4-byte header, then 48 bytes before
+ * the first array), as floats need.  Loading a model of megabytes so costs
+ * one copy, not two.
  */
 EscTriageModel *
 esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
@@ -706,14 +727,25 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	EscTriageModel *m = palloc0(sizeof(EscTriageModel));
-	const char *p = VARDATA_ANY(data);
-	const char *end = p + VARSIZE_ANY_EXHDR(data);
+	const char *p;
+	const char *end;
 	char		magic[8];
 	int32		hdr[3];
 	double		cal[3];
 	size_t		V,
 				K;
 
+	if (VARATT_IS_EXTENDED(data))
+		data = (bytea *) detoast_attr((struct varlena *) data);
+	else
+	{
+		bytea	   *copy = palloc(VARSIZE(data));
+
+		memcpy(copy, data, VARSIZE(data));
+		data = copy;
+	}
+	p = VARDATA(data);
+	end = p + VARSIZE(data) - VARHDRSZ;
 	m->cxt = cxt;
 	get(&p, end, magic, 8);
 	if (memcmp(magic, TRIAGE_MAGIC, 8) != 0)
@@ -735,17 +767,16 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 	m->platt_b = cal[2];
 	V = m->nfeatures;
 	K = m->nclasses;
-	m->idf = palloc(sizeof(float) * Max(V, 1));
-	get(&p, end, m->idf, sizeof(float) * V);
-	m->w = MemoryContextAllocHuge(cxt, sizeof(float) * Max(V * K, 1));
-	get(&p, end, m->w, sizeof(float) * V * K);
-	m->b = palloc(sizeof(float) * K);
-	get(&p, end, m->b, sizeof(float) * K);
+	if (V > (size_t) (end - p) / sizeof(float) || K > (size_t) (end - p) / sizeof(float) ||
+		(V > 0 && K > (size_t) (end - p) / sizeof(float) / V))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("triage model data is truncated")));
+	m->idf = take(&p, end, sizeof(float) * V);
+	m->w = take(&p, end, sizeof(float) * V * K);
+	m->b = take(&p, end, sizeof(float) * K);
 	if (m->has_escalation)
-	{
-		m->we = palloc(sizeof(float) * Max(V, 1));
-		get(&p, end, m->we, sizeof(float) * V);
-	}
+		m->we = take(&p, end, sizeof(float) * V);
 	m->classes = palloc(sizeof(char *) * K);
 	for (size_t k = 0; k < K; k++)
 		m->classes[k] = get_string(&p, end);

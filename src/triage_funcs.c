@@ -201,8 +201,9 @@ load_model(MemoryContext parent, int32 source_id, int32 model_id)
 		return NULL;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	/* still toasted: deserialising detoasts it straight into the model */
 	m = esc_triage_deserialize(parent,
-							   DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull)),
+							   (bytea *) DatumGetPointer(SPI_getbinval(tup, desc, 4, &isnull)),
 							   DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull)));
 	m->model_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	m->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
