@@ -997,9 +997,17 @@ build_config(void)
 		MemoryContextRegisterResetCallback(cxt, cb);
 	}
 
-	/* retire the previous build */
+	/*
+	 * Retire the previous build.  The list lives in TopMemoryContext: in
+	 * the new build's context it would be freed with that build when a
+	 * second change in the same transaction retires it too.
+	 */
 	if (config != NULL)
+	{
+		MemoryContextSwitchTo(TopMemoryContext);
 		graveyard = lappend(graveyard, config->cxt);
+		MemoryContextSwitchTo(cxt);
+	}
 	config = c;
 
 	extoid = get_extension_oid("escalation", true);
