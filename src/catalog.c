@@ -998,9 +998,9 @@ build_config(void)
 	}
 
 	/*
-	 * Retire the previous build.  The list lives in TopMemoryContext: in
-	 * the new build's context it would be freed with that build when a
-	 * second change in the same transaction retires it too.
+	 * Retire the previous build.  The list lives in TopMemoryContext: in the
+	 * new build's context it would be freed with that build when a later
+	 * rebuild of the same transaction retires it too.
 	 */
 	if (config != NULL)
 	{
@@ -1302,8 +1302,19 @@ esc_lookup_account(const char *key)
 	{
 		HASHCTL		ctl;
 
+		/*
+		 * Accounts handed out earlier in this transaction may still be in
+		 * use (a row's facts keep theirs until its context is built):
+		 * retire the old cache like a replaced build, freed at the end of
+		 * the transaction.
+		 */
 		if (account_cxt)
-			MemoryContextDelete(account_cxt);
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			graveyard = lappend(graveyard, account_cxt);
+			MemoryContextSwitchTo(oldcxt);
+		}
 		account_cxt = AllocSetContextCreate(TopMemoryContext, "escalation accounts",
 											ALLOCSET_DEFAULT_SIZES);
 		memset(&ctl, 0, sizeof(ctl));

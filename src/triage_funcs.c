@@ -1220,6 +1220,7 @@ escalation_train(PG_FUNCTION_ARGS)
 Datum
 escalation_evaluate(PG_FUNCTION_ARGS)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	Oid			relid;
 	EscSource  *src;
 	int32		model_id;
@@ -1238,7 +1239,6 @@ escalation_evaluate(PG_FUNCTION_ARGS)
 			   *hold_col = NULL;
 	double		fraction = 0.2;
 	bool		resolved_only = false;
-	MemoryContext caller = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1313,17 +1313,16 @@ escalation_evaluate(PG_FUNCTION_ARGS)
 	nulls[3] = isnan(r.macro_f1);
 	values[4] = Float8GetDatum(r.escalation_accuracy);
 	nulls[4] = isnan(r.escalation_accuracy);
+	values[5] = confusion_jsonb(m, &r);
+	values[6] = calibration_jsonb(&r);
 	{
-		/* the result outlives SPI's memory: build it in the caller's */
-		MemoryContext spi = MemoryContextSwitchTo(caller);
-		HeapTuple	res;
+		/* the result goes to the caller's context: SPI_finish() frees ours */
+		MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		Datum		res = HeapTupleGetDatum(heap_form_tuple(outdesc, values, nulls));
 
-		values[5] = confusion_jsonb(m, &r);
-		values[6] = calibration_jsonb(&r);
-		res = heap_form_tuple(outdesc, values, nulls);
-		MemoryContextSwitchTo(spi);
+		MemoryContextSwitchTo(spi_cxt);
 		SPI_finish();
-		PG_RETURN_DATUM(HeapTupleGetDatum(res));
+		PG_RETURN_DATUM(res);
 	}
 }
 
