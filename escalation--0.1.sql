@@ -242,7 +242,7 @@ COMMENT ON COLUMN escalation.rules.field IS 'a mapped field (priority, channel, 
 COMMENT ON COLUMN escalation.rules.renewal_within IS 'account renewal date falls within this interval of the ticket''s time';
 COMMENT ON COLUMN escalation.rules.sentiment_below IS 'fires when the sentiment (polarity, -1 .. +1) of the ticket''s subject and body, or of the customer''s message, is below this; in (-1, 1]';
 COMMENT ON COLUMN escalation.rules.frustration_above IS 'fires when the frustration (0 .. 1) of the ticket''s subject and body, or of the customer''s message, is above this; in [0, 1)';
-COMMENT ON COLUMN escalation.rules.team_confidence_at_least IS 'fires when the triage model predicts a team with at least this probability, in (0, 1]; with no target_team the escalation goes to the predicted team (which must be a row of escalation.teams), skipping tier 1; with a target_team only when that team is predicted';
+COMMENT ON COLUMN escalation.rules.team_confidence_at_least IS 'fires when the triage model predicts a team with at least this probability, in (0, 1]; with no target_team the escalation goes to the predicted team (which must be a team of escalation.teams above tier 1), skipping tier 1; with a target_team only when that team is predicted';
 COMMENT ON COLUMN escalation.rules.escalation_probability_at_least IS 'fires when the triage model predicts at least this probability that the ticket will be escalated, in (0, 1]: escalate now';
 COMMENT ON COLUMN escalation.rules.kind IS 'functional (to expertise) or hierarchical (to authority)';
 COMMENT ON COLUMN escalation.rules.severity IS '1 low, 2 normal, 3 high, 4 critical';
