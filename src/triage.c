@@ -681,6 +681,23 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 	m->platt_b = cal[2];
 	V = m->nfeatures;
 	K = m->nclasses;
+
+	/*
+	 * The arrays and the strings (a byte each at least) must all be there
+	 * before anything is allocated for them: a damaged header must not
+	 * ask for gigabytes.
+	 */
+	{
+		size_t		avail = (end - p) / sizeof(float);
+
+		if (V > avail || K > avail ||
+			V * K + V * (m->has_escalation ? 2 : 1) + K > avail ||
+			(V * K + V * (m->has_escalation ? 2 : 1) + K) * sizeof(float) + V + K >
+			(size_t) (end - p))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("triage model data is truncated")));
+	}
 	m->idf = palloc(sizeof(float) * Max(V, 1));
 	get(&p, end, m->idf, sizeof(float) * V);
 	m->w = MemoryContextAllocHuge(cxt, sizeof(float) * Max(V * K, 1));
