@@ -450,6 +450,13 @@ LANGUAGE C STRICT;
 COMMENT ON FUNCTION escalation.ticket_context(integer, text) IS
   'the context snapshot an escalation of this ticket would carry: ticket fields, recent messages, account, requester''s other tickets';
 
+CREATE FUNCTION escalation.caller_sees_ticket(source_id integer, ticket_key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'escalation_caller_sees_ticket'
+LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION escalation.caller_sees_ticket(integer, text) IS
+  'internal: whether the role acting in this session (session user or SET ROLE) can read the ticket, its grants and row-level security applied; SECURITY DEFINER functions that snapshot a ticket ask it first';
+
 CREATE FUNCTION escalation.explain(ticket_table regclass, ticket_key text,
                                    as_of timestamptz DEFAULT now())
 RETURNS TABLE (rule text, fires boolean, level integer, kind text, target_team text,
@@ -507,6 +514,20 @@ BEGIN
                         NEW.name, NEW.field, NEW.field_value
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The operators <, <=, > and >= compare numbers; use = or <> for text.';
+    END IF;
+
+    -- target skills name rows of escalation.skills, as target_team names a
+    -- team (checked when they change: a disabled rule may keep its skills)
+    IF NEW.target_skills IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.target_skills IS DISTINCT FROM OLD.target_skills) THEN
+        SELECT k INTO kw FROM unnest(NEW.target_skills) AS k
+         WHERE NOT EXISTS (SELECT 1 FROM escalation.skills sk WHERE sk.name = k)
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'skill "%" of rule "%" does not exist', kw, NEW.name
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Skills are rows of escalation.skills.';
+        END IF;
     END IF;
 
     FOR src IN SELECT s.source_id, s.name, s.ts_config, s.mapping
@@ -734,6 +755,7 @@ AS $$
 DECLARE
     owner_ok   boolean;
     kind       "char";
+    persist    "char";
     m          jsonb := '{}';
     mm         jsonb;
     vmaps      jsonb := '{}';
@@ -751,13 +773,20 @@ DECLARE
     meta       regclass;
 BEGIN
     -- the table: a plain or partitioned table the caller owns, not yet attached
-    SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE')
-      INTO kind, owner_ok
+    SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE'), c.relpersistence
+      INTO kind, owner_ok, persist
       FROM pg_class c WHERE c.oid = ticket_table;
     IF kind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '% is not a table', ticket_table
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'attach() installs triggers, so it needs a plain or partitioned table.';
+    END IF;
+    -- a temporary table goes at the end of the session without a DROP that
+    -- could detach it (escalation.forget_dropped_tables)
+    IF persist = 't' THEN
+        RAISE EXCEPTION '% is a temporary table', ticket_table
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'attach() needs a table that outlives the session.';
     END IF;
     IF NOT owner_ok THEN
         RAISE EXCEPTION 'must be owner of table %', ticket_table
@@ -889,10 +918,15 @@ BEGIN
             RAISE EXCEPTION 'a messages table needs message_ticket and message_body'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE')
-          INTO kind, owner_ok FROM pg_class c WHERE c.oid = messages;
+        SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE'), c.relpersistence
+          INTO kind, owner_ok, persist FROM pg_class c WHERE c.oid = messages;
         IF kind NOT IN ('r', 'p') THEN
             RAISE EXCEPTION '% is not a table', messages USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF persist = 't' THEN
+            RAISE EXCEPTION '% is a temporary table', messages
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'attach() needs a table that outlives the session.';
         END IF;
         IF NOT owner_ok THEN
             RAISE EXCEPTION 'must be owner of table %', messages
@@ -970,6 +1004,13 @@ BEGIN
     END IF;
 
     srcname := coalesce(attach.name, ticket_table::text);
+    SELECT s.ticket_table::text INTO existing FROM escalation.sources s
+     WHERE s.name = srcname AND s.attached;
+    IF FOUND THEN
+        RAISE EXCEPTION 'source name "%" is already taken by table %', srcname, existing
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Give this source another name: attach(..., name => ...).';
+    END IF;
 
     INSERT INTO escalation.sources AS s
         (name, ticket_table, mapping, value_maps, lookups, message_table, message_mapping,
@@ -1114,6 +1155,12 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM escalation.teams t WHERE t.name = escalate.target_team) THEN
         RAISE EXCEPTION 'team "%" does not exist', target_team
             USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- the snapshot is taken as the extension's owner: only of a ticket the
+    -- caller can read itself (its grants and row-level security apply)
+    IF NOT escalation.caller_sees_ticket(src, ticket_key) THEN
+        RAISE EXCEPTION 'ticket % does not exist in %', ticket_key, ticket_table
+            USING ERRCODE = 'no_data_found';
     END IF;
     ctx := escalation.ticket_context(src, ticket_key);
     IF ctx IS NULL THEN
@@ -1459,15 +1506,18 @@ LANGUAGE sql IMMUTABLE
 AS $$
     SELECT CASE
         WHEN value IS NULL OR op IS NULL OR threshold IS NULL THEN false
-        WHEN value ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$'
-         AND threshold ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$' THEN
+        -- numbers compare as numeric: at most 1000 characters and a
+        -- three-digit exponent always convert (a field value of 1e400 is a
+        -- number, not an error that would lose the ticket's SLA clocks)
+        WHEN pg_catalog.length(value) <= 1000 AND value ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$'
+         AND pg_catalog.length(threshold) <= 1000 AND threshold ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$' THEN
             CASE op
-                WHEN '='  THEN value::float8 =  threshold::float8
-                WHEN '<>' THEN value::float8 <> threshold::float8
-                WHEN '<'  THEN value::float8 <  threshold::float8
-                WHEN '<=' THEN value::float8 <= threshold::float8
-                WHEN '>'  THEN value::float8 >  threshold::float8
-                WHEN '>=' THEN value::float8 >= threshold::float8
+                WHEN '='  THEN value::numeric =  threshold::numeric
+                WHEN '<>' THEN value::numeric <> threshold::numeric
+                WHEN '<'  THEN value::numeric <  threshold::numeric
+                WHEN '<=' THEN value::numeric <= threshold::numeric
+                WHEN '>'  THEN value::numeric >  threshold::numeric
+                WHEN '>=' THEN value::numeric >= threshold::numeric
             END
         ELSE
             CASE op
@@ -1677,6 +1727,18 @@ BEGIN
             RAISE EXCEPTION 'the % must be longer than zero, not %', what, d
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        -- a calendar without working hours would never let the clock run:
+        -- refused here rather than when a ticket arrives
+        IF NEW.calendar IS NOT NULL
+           AND EXISTS (SELECT 1 FROM escalation.calendars c WHERE c.name = NEW.calendar)
+           AND NOT EXISTS (SELECT 1 FROM escalation.calendars c
+                             JOIN escalation.calendar_hours h ON h.calendar_id = c.calendar_id
+                            WHERE c.name = NEW.calendar) THEN
+            RAISE EXCEPTION 'calendar "%" of the % has no working hours', NEW.calendar, what
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Business time never elapses on it, so the target could never be met or breached.',
+                      HINT = 'Add its working periods to escalation.calendar_hours first, or use NULL for 24x7 time.';
+        END IF;
         IF NEW.warn_at IS NOT NULL THEN
             FOREACH w IN ARRAY NEW.warn_at LOOP
                 IF w IS NULL OR w < 1 OR w > 99 THEN
@@ -1718,6 +1780,82 @@ CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_targets
     FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
 CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_ladder
     FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
+
+-- a policy's field condition, checked like a rule's: a field some source it
+-- applies to maps, and a number for the ordering operators
+CREATE FUNCTION escalation.validate_sla_policy()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsrc integer := 0;
+    nfield integer := 0;
+BEGIN
+    IF NEW.field IS NULL OR NEW.field_op IS NULL OR NEW.field_value IS NULL THEN
+        RETURN NEW;             -- the constraints report incomplete conditions
+    END IF;
+    IF NEW.field_op IN ('<', '<=', '>', '>=')
+       AND (length(NEW.field_value) > 1000
+            OR NEW.field_value !~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$') THEN
+        RAISE EXCEPTION 'SLA policy "%" compares field "%" with "%", which is not a number',
+                        NEW.name, NEW.field, NEW.field_value
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The operators <, <=, > and >= compare numbers (at most 1000 digits and a three-digit exponent); use = or <> for text.';
+    END IF;
+    SELECT count(*), count(*) FILTER (WHERE s.mapping ? ('fields.' || NEW.field))
+      INTO nsrc, nfield
+      FROM escalation.sources s
+     WHERE s.attached AND (NEW.source_id IS NULL OR s.source_id = NEW.source_id);
+    IF nsrc > 0 AND nfield = 0 THEN
+        RAISE EXCEPTION 'field "%" of SLA policy "%" is not mapped by any source it applies to',
+                        NEW.field, NEW.name
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Map it with attach(..., fields => ''{"' || NEW.field
+                         || '": "column"}''); priority, channel and team have their own conditions (priorities, channels, teams).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_sla_policy() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.sla_policies: refuses a field no source it applies to maps, and a non-numeric threshold for <, <=, > and >=';
+CREATE TRIGGER validate_sla_policy BEFORE INSERT OR UPDATE ON escalation.sla_policies
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla_policy();
+
+-- a calendar an SLA target runs on keeps at least one working period
+CREATE FUNCTION escalation.check_calendar_in_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cal text;
+    target record;
+BEGIN
+    IF EXISTS (SELECT 1 FROM escalation.calendar_hours h WHERE h.calendar_id = OLD.calendar_id) THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.name INTO cal FROM escalation.calendars c WHERE c.calendar_id = OLD.calendar_id;
+    SELECT p.name AS policy, t.metric INTO target
+      FROM escalation.sla_targets t JOIN escalation.sla_policies p USING (policy_id)
+     WHERE t.calendar = cal
+     ORDER BY p.position, t.metric
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'calendar "%" would have no working hours, but the % target of SLA policy "%" runs on it',
+                        cal, target.metric, target.policy
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Give the target another calendar first, or replace the periods in one transaction after SET CONSTRAINTS escalation.calendar_hours_in_use DEFERRED.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.check_calendar_in_use() IS
+  'constraint trigger on escalation.calendar_hours: refuses to take the last working period from a calendar an SLA target runs on';
+CREATE CONSTRAINT TRIGGER calendar_hours_in_use AFTER DELETE OR UPDATE OF calendar_id
+    ON escalation.calendar_hours
+    DEFERRABLE INITIALLY IMMEDIATE
+    FOR EACH ROW EXECUTE FUNCTION escalation.check_calendar_in_use();
 
 -- what time means for a clock: business time on a calendar, or 24x7
 CREATE FUNCTION escalation.sla_add(calendar text, start timestamptz, secs float8)
@@ -1790,7 +1928,7 @@ $$;
 COMMENT ON FUNCTION escalation.sla_policy_for(integer, text, text, text, text, jsonb) IS
   'the SLA policy a ticket with these facts gets: the first enabled one, by position, whose conditions all hold';
 
-CREATE VIEW escalation.sla_policy_overlaps AS
+CREATE VIEW escalation.sla_policy_overlaps WITH (security_invoker = true) AS
 SELECT a.name AS policy, b.name AS other_policy, a.position, b.position AS other_position,
        CASE WHEN a.position < b.position THEN a.name ELSE b.name END AS applies
   FROM escalation.sla_policies a
@@ -2396,6 +2534,16 @@ BEGIN
     IF handled < batch_size THEN
         handled := handled + escalation.route(as_of, batch_size - handled);
     END IF;
+    -- metrics (issue 5): the ticket writes logged since the last batch, up
+    -- to ten times batch_size of them (a fold applies a change in about a
+    -- tenth of what a clock or a routing decision takes).  Never waits for a
+    -- fold already running, and is not counted in handled: the metrics lag
+    -- the writes by a cycle, and a backlog drains over the next cycles.
+    IF (EXISTS (SELECT 1 FROM escalation.fact_changes)
+        OR EXISTS (SELECT 1 FROM escalation.escalation_changes))
+       AND pg_try_advisory_xact_lock(hashtext('escalation.fold_facts')) THEN
+        PERFORM escalation.fold_facts(10 * batch_size);
+    END IF;
     -- triage models due for retraining (escalation.triage_schedules)
     handled := handled + escalation.retrain_due(as_of);
     -- metrics (issue 5): the last batch of a cycle folds the rollups' delta
@@ -2414,7 +2562,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
-  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then routes queued escalations (escalation.route) with the rest of the batch; the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications and escalations it handled. The background worker runs one transaction per batch';
+  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then routes queued escalations (escalation.route) with the rest of the batch, then folds up to 10 * batch_size logged ticket writes into the metrics (fold_facts, not counted); the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications and escalations it handled. The background worker runs one transaction per batch';
 
 CREATE FUNCTION escalation.run_cycle(as_of timestamptz DEFAULT now())
 RETURNS integer
@@ -2599,7 +2747,7 @@ CREATE FUNCTION escalation.propose_sla_targets(ticket_table regclass, k float8 D
                                                since timestamptz DEFAULT NULL)
 RETURNS TABLE (priority text, metric text, tickets bigint, p50 interval, p90 interval,
                at_quantile interval, proposed interval)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -2654,7 +2802,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.propose_sla_targets(regclass, float8, float8, timestamptz) IS
-  'calibration: per raw priority value, how long resolution and first response took (calendar time) in the source''s history, and a proposed target of k times the given quantile (default 2 x p90: "if the team resolves 90% within 24 hours, a 48-hour target catches the outliers"), rounded up to the minute';
+  'calibration: per raw priority value, how long resolution and first response took (calendar time) in the source''s history, and a proposed target of k times the given quantile (default 2 x p90: "if the team resolves 90% within 24 hours, a 48-hour target catches the outliers"), rounded up to the minute. Reads the ticket table as the caller (its grants and row-level security apply)';
 
 SELECT pg_catalog.pg_extension_config_dump('escalation.sla_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.sla_policies_policy_id_seq', '');
@@ -2767,6 +2915,9 @@ GRANT EXECUTE ON FUNCTION
       escalation.sla_what_if(regclass, timestamptz),
       escalation.propose_sla_targets(regclass, float8, float8, timestamptz)
       TO escalation_admin, escalation_analyst;
+-- propose_sla_targets() reads the ticket table as its caller, through these
+GRANT EXECUTE ON FUNCTION escalation.attached_source(regclass), escalation.instant_expr(regclass, text)
+      TO escalation_analyst;
 -- CHECK constraints run as the writer
 GRANT EXECUTE ON FUNCTION escalation.is_sla_duration(interval), escalation.compare_value(text, text, text)
       TO PUBLIC;
@@ -2879,7 +3030,7 @@ AS 'MODULE_PATHNAME', 'escalation_worker_status';
 COMMENT ON FUNCTION escalation.worker_status() IS
   'one row per database served by the background worker, from shared memory (needs shared_preload_libraries)';
 
-CREATE VIEW escalation.workers AS
+CREATE VIEW escalation.workers WITH (security_invoker = true) AS
 SELECT database, pid, state, started, last_cycle_start, last_cycle_end,
        items_last_cycle, items_total, cycles, errors, last_error, last_error_at,
        next_start, datid
@@ -3460,7 +3611,7 @@ $$;
 COMMENT ON FUNCTION escalation.reescalate(bigint, text, text, text[], integer, text, timestamptz) IS
   'escalate an open escalation further: a child one level up (to another team: functional; upward: hierarchical) linked by parent_id, with the reason; the parent is closed (cancelled, "re-escalated to N")';
 
-CREATE VIEW escalation.reescalations AS
+CREATE VIEW escalation.reescalations WITH (security_invoker = true) AS
 WITH RECURSIVE chain AS (
     SELECT e.escalation_id, e.parent_id, e.escalation_id AS root_id, 0 AS depth
       FROM escalation.escalations e WHERE e.parent_id IS NULL
@@ -3515,6 +3666,12 @@ BEGIN
     END IF;
     IF target_team IS NOT NULL AND NOT EXISTS (SELECT 1 FROM escalation.teams t WHERE t.name = target_team) THEN
         RAISE EXCEPTION 'team "%" does not exist', target_team USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- the snapshot is taken as the extension's owner: only of a ticket the
+    -- caller can read itself (its grants and row-level security apply)
+    IF NOT escalation.caller_sees_ticket(src, ticket_key) THEN
+        RAISE EXCEPTION 'ticket % does not exist in %', ticket_key, ticket_table
+            USING ERRCODE = 'no_data_found';
     END IF;
     ctx := escalation.ticket_context(src, ticket_key);
     IF ctx IS NULL THEN
@@ -3636,7 +3793,7 @@ AS $$
       FROM escalation.sources s
       LEFT JOIN escalation.metric_sources m ON m.source_id OPERATOR(pg_catalog.=) s.source_id
      WHERE m.tenant_role IS NULL
-        OR pg_catalog.pg_has_role(current_user, m.tenant_role, 'MEMBER')
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) m.tenant_role AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'))
 $$;
 COMMENT ON FUNCTION escalation.visible_sources() IS
   'the sources whose metrics the current user may see: unscoped ones and those of tenant roles it is a member of';
@@ -3673,7 +3830,7 @@ COMMENT ON COLUMN escalation.ticket_facts.account_tier IS 'tier of the account (
 COMMENT ON COLUMN escalation.ticket_facts.resolved_at IS 'the mapped resolved time, else when the ticket last became solved; NULL while not solved';
 COMMENT ON COLUMN escalation.ticket_facts.reopened IS 'how many times the ticket left the solved state';
 COMMENT ON COLUMN escalation.ticket_facts.transfers IS 'observed transfers: changes of the mapped team or assignee column';
-COMMENT ON COLUMN escalation.ticket_facts.sentiment IS 'polarity of subject and body (escalation.sentiment, with the source''s terms) when inserted or last edited';
+COMMENT ON COLUMN escalation.ticket_facts.sentiment IS 'polarity of subject and body (escalation.sentiment, with the source''s terms) when inserted or last edited; NULL for a ticket without an account (only at_risk_accounts reads it)';
 COMMENT ON COLUMN escalation.ticket_facts.csat IS 'satisfaction score from the CSAT table mapped with escalation.attach_csat()';
 COMMENT ON COLUMN escalation.ticket_facts.first_escalated_at IS 'creation time of the ticket''s first escalation (earliest created_at, then lowest escalation_id)';
 COMMENT ON COLUMN escalation.ticket_facts.first_team IS 'target team of the first escalation';
@@ -3700,6 +3857,36 @@ COMMENT ON COLUMN escalation.ticket_transfers.hop IS '1 for the ticket''s first 
 COMMENT ON COLUMN escalation.ticket_transfers.kind IS 'the receiving team''s kind (escalation.teams) when the team changed; reassignment when only the assignee did; NULL for a team we do not know';
 COMMENT ON COLUMN escalation.ticket_transfers.escalation_id IS 'the ticket''s latest open escalation at the time, if any';
 COMMENT ON COLUMN escalation.ticket_transfers.previous_at IS 'the previous transfer, or the ticket''s creation: at - previous_at is the time spent before this hop';
+
+-- the writers' side of the ticket facts: the ticket trigger appends what it
+-- saw to this log (one narrow row, no index: src/facts.c), and
+-- fold_facts() -- the worker, every cycle -- applies the log in order to
+-- ticket_facts and, through its statement triggers, to the rollups.  So a
+-- helpdesk write pays for one heap insert, not for the bookkeeping.
+CREATE SEQUENCE escalation.fact_changes_change_id_seq;
+CREATE TABLE escalation.fact_changes (
+    change_id    bigint NOT NULL DEFAULT pg_catalog.nextval('escalation.fact_changes_change_id_seq'),
+    source_id    integer NOT NULL,
+    ticket_key   text NOT NULL,
+    at           timestamptz NOT NULL,
+    created_at   timestamptz,
+    status       text NOT NULL,
+    priority     text,
+    channel      text,
+    team         text,
+    assignee     text,
+    account_key  text,
+    resolved_at  timestamptz,
+    transferred  boolean NOT NULL,
+    old_team     text,
+    old_assignee text,
+    sentiment    float8
+);
+ALTER SEQUENCE escalation.fact_changes_change_id_seq OWNED BY escalation.fact_changes.change_id;
+COMMENT ON TABLE escalation.fact_changes IS
+  'Ticket facts not yet folded: the ticket trigger appends the mapped facts of every ticket write here; escalation.fold_facts() (the worker, each cycle) applies them in change_id order to ticket_facts and the rollups, and deletes them';
+COMMENT ON COLUMN escalation.fact_changes.transferred IS 'the mapped team or assignee column changed (old_team, old_assignee: the values before)';
+COMMENT ON COLUMN escalation.fact_changes.sentiment IS 'polarity of subject and body when inserted or edited; NULL keeps the stored score';
 
 -- rollups: append-only deltas, folded by compact_metrics()
 CREATE TABLE escalation.metric_days (
@@ -3941,9 +4128,10 @@ BEGIN
         END IF;
         SELECT max(t.at) INTO v_last FROM escalation.ticket_transfers t
          WHERE t.source_id = p_source AND t.ticket_key = p_key;
+        -- the latest escalation open at the time of the change
         SELECT max(e.escalation_id) INTO v_esc FROM escalation.escalations e
          WHERE e.source_id = p_source AND e.ticket_key = p_key
-           AND e.status IN ('queued', 'offered', 'accepted');
+           AND e.created_at <= p_at AND (e.closed_at IS NULL OR e.closed_at > p_at);
         INSERT INTO escalation.ticket_transfers
             (source_id, ticket_key, hop, from_team, to_team, from_assignee, to_assignee, kind,
              escalation_id, previous_at, at)
@@ -3974,6 +4162,57 @@ $$;
 COMMENT ON FUNCTION escalation.track_ticket_facts(integer, text, timestamptz, timestamptz, text,
     text, text, text, text, text, timestamptz, boolean, text, text, float8) IS
   'internal: the ticket trigger reports a ticket''s mapped facts; keeps escalation.ticket_facts (reopens, resolution, sentiment) and records observed transfers';
+
+-- the log, applied: oldest change first
+CREATE FUNCTION escalation.fold_facts(max_changes integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c escalation.fact_changes;
+    t record;
+    n bigint := 0;
+BEGIN
+    IF max_changes IS NOT NULL AND max_changes < 1 THEN
+        RAISE EXCEPTION 'max_changes must be at least 1, or NULL for all'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one fold at a time, so that a ticket's changes apply in order.  A
+    -- change not yet committed is invisible here and folded next time:
+    -- later changes of the same ticket wait for it (the helpdesk's row lock)
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.fold_facts'));
+    FOR c IN
+        WITH next AS (SELECT f.ctid AS tid FROM escalation.fact_changes f
+                       ORDER BY f.change_id LIMIT max_changes),
+             gone AS (DELETE FROM escalation.fact_changes f USING next
+                       WHERE f.ctid = next.tid RETURNING f.*)
+        SELECT * FROM gone ORDER BY change_id
+    LOOP
+        PERFORM escalation.track_ticket_facts(c.source_id, c.ticket_key, c.at, c.created_at,
+            c.status, c.priority, c.channel, c.team, c.assignee, c.account_key, c.resolved_at,
+            c.transferred, c.old_team, c.old_assignee, c.sentiment);
+        n := n + 1;
+    END LOOP;
+    -- tickets whose escalations changed: recomputed from the record, in
+    -- any order
+    FOR t IN
+        WITH next AS (SELECT f.ctid AS tid FROM escalation.escalation_changes f
+                       LIMIT CASE WHEN max_changes IS NULL THEN NULL
+                                  ELSE greatest(max_changes - n, 0) END),
+             gone AS (DELETE FROM escalation.escalation_changes f USING next
+                       WHERE f.ctid = next.tid RETURNING f.source_id, f.ticket_key)
+        SELECT DISTINCT g.source_id, g.ticket_key FROM gone g
+    LOOP
+        PERFORM escalation.refresh_first_escalation(t.source_id, t.ticket_key);
+        PERFORM escalation.refresh_ticket_paths(t.source_id, t.ticket_key);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION escalation.fold_facts(integer) IS
+  'applies the logged ticket writes (escalation.fact_changes), oldest first, to ticket_facts, transfers and the rollups, then recomputes the first escalation and re-escalation paths of tickets whose escalations changed (escalation.escalation_changes); at most max_changes changes (NULL: all); returns how many. The worker runs it every cycle; call it for figures up to the last committed write, or from pg_cron where the worker is off';
 
 -- the first escalation of a ticket, recomputed from the record
 CREATE FUNCTION escalation.refresh_first_escalation(p_source integer, p_key text)
@@ -4015,124 +4254,135 @@ $$;
 COMMENT ON FUNCTION escalation.previous_escalation(escalation.escalations) IS
   'the escalation this one re-escalates: parent_id when set, else the same ticket''s escalation with the next lower escalation_id; NULL for a ticket''s first';
 
+-- the escalation side: an escalation inserted or given a new target team
+-- marks its ticket (a C trigger: one heap insert), and fold_facts()
+-- recomputes that ticket's first escalation and its share of metric_paths
+-- from the record.  Recomputing from the record, not applying the change,
+-- makes the fold independent of the order in which changes commit.
+CREATE TABLE escalation.escalation_changes (
+    source_id  integer NOT NULL,
+    ticket_key text NOT NULL
+);
+COMMENT ON TABLE escalation.escalation_changes IS
+  'Tickets whose escalations changed (inserted, or a new target team) since the last escalation.fold_facts(): their first escalation and re-escalation paths are recomputed from escalation.escalations';
+
+CREATE TABLE escalation.ticket_paths (
+    source_id   integer NOT NULL,
+    ticket_key  text NOT NULL,
+    from_team   text,
+    to_team     text,
+    path        boolean NOT NULL,
+    escalations bigint NOT NULL,
+    reescalated bigint NOT NULL
+);
+CREATE INDEX ticket_paths_ticket ON escalation.ticket_paths (source_id, ticket_key);
+COMMENT ON TABLE escalation.ticket_paths IS
+  'Each ticket''s share of escalation.metric_paths as last folded (same columns), so that a fold adds the difference';
+
 CREATE FUNCTION escalation.facts_escalated()
 RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    prev escalation.escalations;
-    had_child boolean;
-BEGIN
-    -- pg_restore COPYs escalations, ticket_facts and metric_paths alike
-    IF escalation.restoring() THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'INSERT' THEN
-        UPDATE escalation.ticket_facts f
-           SET escalations = f.escalations + 1,
-               first_escalated_at = CASE WHEN f.first_escalated_at IS NULL
-                                           OR NEW.created_at < f.first_escalated_at
-                                         THEN NEW.created_at ELSE f.first_escalated_at END,
-               first_team = CASE WHEN f.first_escalated_at IS NULL
-                                   OR NEW.created_at < f.first_escalated_at
-                                 THEN NEW.target_team ELSE f.first_team END,
-               first_reason = CASE WHEN f.first_escalated_at IS NULL
-                                     OR NEW.created_at < f.first_escalated_at
-                                   THEN coalesce(NEW.reasons -> 0 ->> 'rule', NEW.origin)
-                                   ELSE f.first_reason END
-         WHERE f.source_id = NEW.source_id AND f.ticket_key = NEW.ticket_key;
-
-        INSERT INTO escalation.metric_paths VALUES
-            (NEW.source_id, NEW.target_team, NULL, false, 1, 0, false);
-        SELECT * INTO prev FROM escalation.escalations p
-         WHERE p.escalation_id = escalation.previous_escalation(NEW);
-        IF FOUND THEN
-            -- did prev already need a further escalation before this one?
-            SELECT EXISTS (SELECT 1 FROM escalation.escalations c
-                            WHERE c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
-                              AND c.escalation_id <> NEW.escalation_id
-                              AND c.escalation_id > prev.escalation_id
-                              AND escalation.previous_escalation(c) = prev.escalation_id)
-                OR EXISTS (SELECT 1 FROM escalation.escalations c
-                            WHERE c.parent_id = prev.escalation_id
-                              AND c.escalation_id <> NEW.escalation_id)
-              INTO had_child;
-            INSERT INTO escalation.metric_paths VALUES
-                (NEW.source_id, prev.target_team, NEW.target_team, true, 0, 1, false),
-                (NEW.source_id, prev.target_team, NULL, false, 0, (NOT had_child)::integer, false);
-        END IF;
-    ELSE
-        -- a new target: the ticket's first escalation moves, and so do the
-        -- paths into and out of this escalation
-        PERFORM escalation.refresh_first_escalation(NEW.source_id, NEW.ticket_key);
-        SELECT EXISTS (SELECT 1 FROM escalation.escalations c
-                        WHERE (c.parent_id = NEW.escalation_id
-                               OR (c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
-                                   AND c.escalation_id > NEW.escalation_id))
-                          AND escalation.previous_escalation(c) = NEW.escalation_id)
-          INTO had_child;
-        INSERT INTO escalation.metric_paths VALUES
-            (NEW.source_id, OLD.target_team, NULL, false, -1, -(had_child::integer), false),
-            (NEW.source_id, NEW.target_team, NULL, false, 1, had_child::integer, false);
-        SELECT * INTO prev FROM escalation.escalations p
-         WHERE p.escalation_id = escalation.previous_escalation(NEW);
-        IF FOUND THEN
-            INSERT INTO escalation.metric_paths VALUES
-                (NEW.source_id, prev.target_team, OLD.target_team, true, 0, -1, false),
-                (NEW.source_id, prev.target_team, NEW.target_team, true, 0, 1, false);
-        END IF;
-        INSERT INTO escalation.metric_paths
-        SELECT NEW.source_id, t.from_team, c.target_team, true, 0, sum(t.sign), false
-          FROM escalation.escalations c,
-               LATERAL (VALUES (OLD.target_team, -1), (NEW.target_team, 1)) AS t(from_team, sign)
-         WHERE (c.parent_id = NEW.escalation_id
-                OR (c.source_id = NEW.source_id AND c.ticket_key = NEW.ticket_key
-                    AND c.escalation_id > NEW.escalation_id))
-           AND escalation.previous_escalation(c) = NEW.escalation_id
-         GROUP BY t.from_team, c.target_team;
-    END IF;
-    RETURN NULL;
-END
-$$;
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'escalation_facts_escalated';
 COMMENT ON FUNCTION escalation.facts_escalated() IS
-  'AFTER INSERT or UPDATE OF target_team trigger on escalation.escalations: keeps the ticket''s first escalation in ticket_facts and the re-escalation rollup (metric_paths)';
+  'AFTER INSERT or UPDATE OF target_team trigger on escalation.escalations: marks the ticket in escalation.escalation_changes for the next fold_facts() (not during a restore''s COPY)';
 
 CREATE TRIGGER facts_escalated AFTER INSERT ON escalation.escalations
     FOR EACH ROW EXECUTE FUNCTION escalation.facts_escalated();
 CREATE TRIGGER facts_retargeted AFTER UPDATE OF target_team ON escalation.escalations
     FOR EACH ROW WHEN (OLD.target_team IS DISTINCT FROM NEW.target_team)
     EXECUTE FUNCTION escalation.facts_escalated();
+
+-- a ticket's share of metric_paths, from the record: per target team its
+-- escalations and how many needed a further one; per path the
+-- re-escalations from one team to the next
+CREATE FUNCTION escalation.paths_of_ticket(p_source integer, p_key text)
+RETURNS TABLE (from_team text, to_team text, path boolean, escalations bigint, reescalated bigint)
+LANGUAGE sql STABLE
+AS $$
+    WITH e AS (
+        SELECT x.escalation_id, x.target_team,
+               coalesce(x.parent_id,
+                        pg_catalog.lag(x.escalation_id) OVER (ORDER BY x.escalation_id)) AS prev
+          FROM escalation.escalations x
+         WHERE x.source_id OPERATOR(pg_catalog.=) p_source
+           AND x.ticket_key OPERATOR(pg_catalog.=) p_key)
+    SELECT p.target_team, c.target_team, true, 0::bigint, pg_catalog.count(*)
+      FROM e c JOIN e p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
+     GROUP BY p.target_team, c.target_team
+    UNION ALL
+    SELECT e.target_team, NULL, false, pg_catalog.count(*),
+           pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM e c
+                                                     WHERE c.prev OPERATOR(pg_catalog.=) e.escalation_id))
+      FROM e
+     GROUP BY e.target_team
+$$;
+COMMENT ON FUNCTION escalation.paths_of_ticket(integer, text) IS
+  'internal: one ticket''s share of escalation.metric_paths, from escalation.escalations';
+
+CREATE FUNCTION escalation.refresh_ticket_paths(p_source integer, p_key text)
+RETURNS void
+LANGUAGE sql
+AS $$
+    WITH old AS (
+        DELETE FROM escalation.ticket_paths t
+         WHERE t.source_id OPERATOR(pg_catalog.=) p_source
+           AND t.ticket_key OPERATOR(pg_catalog.=) p_key
+        RETURNING t.from_team, t.to_team, t.path, t.escalations, t.reescalated),
+    new AS (
+        INSERT INTO escalation.ticket_paths
+        SELECT p_source, p_key, n.from_team, n.to_team, n.path, n.escalations, n.reescalated
+          FROM escalation.paths_of_ticket(p_source, p_key) n
+        RETURNING from_team, to_team, path, escalations, reescalated)
+    INSERT INTO escalation.metric_paths
+    SELECT p_source, d.from_team, d.to_team, d.path, pg_catalog.sum(d.escalations),
+           pg_catalog.sum(d.reescalated), false
+      FROM (SELECT o.from_team, o.to_team, o.path, OPERATOR(pg_catalog.-) o.escalations AS escalations,
+                   OPERATOR(pg_catalog.-) o.reescalated AS reescalated
+              FROM old o
+            UNION ALL
+            SELECT n.from_team, n.to_team, n.path, n.escalations, n.reescalated FROM new n) d
+     GROUP BY d.from_team, d.to_team, d.path
+    HAVING pg_catalog.sum(d.escalations) OPERATOR(pg_catalog.<>) 0
+        OR pg_catalog.sum(d.reescalated) OPERATOR(pg_catalog.<>) 0
+$$;
+COMMENT ON FUNCTION escalation.refresh_ticket_paths(integer, text) IS
+  'internal: recomputes a ticket''s share of metric_paths (escalation.ticket_paths) and appends the difference to metric_paths';
+
 CREATE INDEX escalations_parent ON escalation.escalations (parent_id) WHERE parent_id IS NOT NULL;
 
 -- the re-escalation rollup of a source, from the record
 CREATE FUNCTION escalation.rebuild_paths(p_source integer)
 RETURNS void
 LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
 AS $$
-    DELETE FROM escalation.metric_paths m WHERE m.source_id OPERATOR(pg_catalog.=) p_source;
-    INSERT INTO escalation.metric_paths
+    DELETE FROM escalation.ticket_paths t WHERE t.source_id OPERATOR(pg_catalog.=) p_source;
+    INSERT INTO escalation.ticket_paths
     WITH e AS (
-        SELECT x.escalation_id, x.target_team,
+        SELECT x.ticket_key, x.escalation_id, x.target_team,
                coalesce(x.parent_id,
                         pg_catalog.lag(x.escalation_id) OVER (PARTITION BY x.ticket_key
                                                               ORDER BY x.escalation_id)) AS prev
           FROM escalation.escalations x
-         WHERE x.source_id OPERATOR(pg_catalog.=) p_source)
-    SELECT p_source, p.target_team, c.target_team, true, 0, pg_catalog.count(*), true
-      FROM e c JOIN escalation.escalations p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
-     GROUP BY p.target_team, c.target_team
+         WHERE x.source_id OPERATOR(pg_catalog.=) p_source),
+    parents AS (SELECT DISTINCT e.prev FROM e WHERE e.prev IS NOT NULL)
+    SELECT p_source, c.ticket_key, p.target_team, c.target_team, true, 0, pg_catalog.count(*)
+      FROM e c JOIN e p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
+     GROUP BY c.ticket_key, p.target_team, c.target_team
     UNION ALL
-    SELECT p_source, e.target_team, NULL, false, pg_catalog.count(*),
-           pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM e c
-                                                     WHERE c.prev OPERATOR(pg_catalog.=) e.escalation_id)),
-           true
-      FROM e
-     GROUP BY e.target_team;
+    SELECT p_source, e.ticket_key, e.target_team, NULL, false, pg_catalog.count(*),
+           pg_catalog.count(*) FILTER (WHERE pa.prev IS NOT NULL)
+      FROM e LEFT JOIN parents pa ON pa.prev OPERATOR(pg_catalog.=) e.escalation_id
+     GROUP BY e.ticket_key, e.target_team;
+    DELETE FROM escalation.metric_paths m WHERE m.source_id OPERATOR(pg_catalog.=) p_source;
+    INSERT INTO escalation.metric_paths
+    SELECT p_source, t.from_team, t.to_team, t.path, pg_catalog.sum(t.escalations),
+           pg_catalog.sum(t.reescalated), true
+      FROM escalation.ticket_paths t
+     WHERE t.source_id OPERATOR(pg_catalog.=) p_source
+     GROUP BY t.from_team, t.to_team, t.path;
 $$;
 COMMENT ON FUNCTION escalation.rebuild_paths(integer) IS
-  'internal: recomputes the re-escalation rollup (metric_paths) of a source from escalation.escalations';
+  'internal: recomputes the re-escalation rollup (metric_paths) of a source, and each ticket''s share of it (ticket_paths), from escalation.escalations';
 
 -- folding the deltas: one row per key; views are exact before and after
 CREATE FUNCTION escalation.compact_metrics()
@@ -4196,7 +4446,8 @@ DECLARE
 BEGIN
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
     LOCK TABLE escalation.ticket_facts IN SHARE MODE;
-    TRUNCATE escalation.metric_days, escalation.metric_tte, escalation.metric_paths;
+    TRUNCATE escalation.metric_days, escalation.metric_tte, escalation.metric_paths,
+             escalation.ticket_paths;
     INSERT INTO escalation.metric_days
     SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
            sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
@@ -4235,7 +4486,7 @@ DECLARE
     col_resolved text;
 BEGIN
     s := escalation.attached_source(ticket_table);
-    IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = ticket_table), 'USAGE') THEN
+    IF NOT pg_has_role(coalesce(nullif(current_setting('role'), 'none'), session_user::text)::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = ticket_table), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', ticket_table
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -4337,7 +4588,7 @@ DECLARE
     sid integer;
 BEGIN
     sid := (escalation.attached_source(ticket_table)).source_id;
-    IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = csat_table), 'USAGE') THEN
+    IF NOT pg_has_role(coalesce(nullif(current_setting('role'), 'none'), session_user::text)::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = csat_table), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', csat_table USING ERRCODE = 'insufficient_privilege';
     END IF;
     PERFORM escalation.check_column(csat_table, 'ticket', ticket);
@@ -4661,12 +4912,11 @@ SELECT f.source_id, f.escalations > 0 AS escalated, count(*) AS rated, round(avg
 COMMENT ON VIEW escalation.csat_comparison IS
   'mean CSAT of escalated vs non-escalated tickets (ratings from the table mapped with attach_csat())';
 
--- analysts do not read escalation.accounts; at_risk_accounts() gets the
--- facts it scores (not names or owners) of the accounts it already sees
--- tickets of
+-- analysts read only these columns of escalation.accounts, and only of
+-- accounts they see tickets of (row-level security, issue 8 section)
 CREATE FUNCTION escalation.account_facts(keys text[])
 RETURNS TABLE (account_key text, tier text, annual_value numeric, renewal_date date)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT a.account_key, a.tier, a.annual_value, a.renewal_date
@@ -4674,7 +4924,7 @@ AS $$
      WHERE a.account_key OPERATOR(pg_catalog.=) ANY (keys)
 $$;
 COMMENT ON FUNCTION escalation.account_facts(text[]) IS
-  'internal: tier, annual value and renewal date of the given accounts, for at_risk_accounts() (analysts cannot read escalation.accounts itself)';
+  'internal: tier, annual value and renewal date of the given accounts, for at_risk_accounts(); read as the caller (an analyst sees only accounts it sees tickets of)';
 REVOKE ALL ON FUNCTION escalation.account_facts(text[]) FROM PUBLIC;
 
 -- time-dependent metrics take the instant as an argument
@@ -4839,6 +5089,10 @@ SELECT pg_catalog.pg_extension_config_dump('escalation.metric_sources', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.csat_sources', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_facts', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_transfers', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.fact_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.fact_changes_change_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.escalation_changes', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_paths', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_transfers_transfer_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_days', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_tte', '');
@@ -4848,7 +5102,9 @@ SELECT pg_catalog.pg_extension_config_dump('escalation.metric_paths', '');
 REVOKE ALL ON escalation.metric_sources, escalation.csat_sources, escalation.ticket_facts,
       escalation.ticket_transfers, escalation.metric_days, escalation.metric_tte,
       escalation.metric_paths FROM PUBLIC;
-REVOKE ALL ON SEQUENCE escalation.ticket_transfers_transfer_id_seq FROM PUBLIC;
+REVOKE ALL ON escalation.fact_changes, escalation.escalation_changes, escalation.ticket_paths FROM PUBLIC;
+REVOKE ALL ON SEQUENCE escalation.ticket_transfers_transfer_id_seq,
+      escalation.fact_changes_change_id_seq FROM PUBLIC;
 REVOKE ALL ON escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
       escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
@@ -4865,9 +5121,12 @@ REVOKE ALL ON FUNCTION escalation.visible_sources(), escalation.restoring(),
           text, text, text, timestamptz, boolean, text, text, float8),
       escalation.refresh_first_escalation(integer, text),
       escalation.previous_escalation(escalation.escalations),
+      escalation.paths_of_ticket(integer, text),
+      escalation.refresh_ticket_paths(integer, text),
       escalation.facts_escalated(),
       escalation.rebuild_paths(integer),
       escalation.compact_metrics(),
+      escalation.fold_facts(integer),
       escalation.rebuild_metrics(),
       escalation.backfill_facts(regclass, timestamptz),
       escalation.csat_trigger(),
@@ -4905,6 +5164,11 @@ GRANT EXECUTE ON FUNCTION escalation.backfill_facts(regclass, timestamptz),
       escalation.rebuild_metrics(),
       escalation.csat_trigger()
       TO escalation_admin;
+-- administrators watch the fold's backlog
+GRANT SELECT ON escalation.fact_changes, escalation.escalation_changes, escalation.ticket_paths
+      TO escalation_admin;
+-- analysts may bring the figures up to the last committed write
+GRANT EXECUTE ON FUNCTION escalation.fold_facts(integer) TO escalation_analyst, escalation_admin;
 
 --------------------------------------------------------------------------
 -- Learned triage and predictive escalation (issue 6, sections 2 and 3)
@@ -5086,3 +5350,185 @@ GRANT UPDATE (active) ON escalation.models TO escalation_admin;
 GRANT DELETE ON escalation.models TO escalation_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON escalation.triage_schedules TO escalation_admin;
 GRANT SELECT ON escalation.triage_schedules TO escalation_analyst;
+
+--------------------------------------------------------------------------
+-- Hardening (issue 8): inputs refused when written, not when a ticket
+-- arrives, and rows an analyst may see
+--
+--   * a dropped ticket table detaches its source (an event trigger), so the
+--     table can be created and attached again under its name;
+--   * a metric tenant role must exist (an unknown one would make every
+--     metric view fail for everyone);
+--   * a skill a rule targets cannot be deleted or renamed, as a team cannot;
+--   * sources and retraining schedules name only tables their writer owns
+--     (or, for a schedule, can read);
+--   * analysts read the tier, annual value and renewal date of the accounts
+--     they see tickets of, and nothing of the others (row-level security on
+--     escalation.accounts; at_risk_accounts() reads it as its caller).
+--------------------------------------------------------------------------
+
+CREATE FUNCTION escalation.forget_dropped_tables()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone integer[];
+BEGIN
+    SELECT array_agg(s.source_id) INTO gone
+      FROM escalation.sources s
+      JOIN pg_catalog.pg_event_trigger_dropped_objects() d
+        ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
+       AND d.objid = s.ticket_table::oid
+     WHERE s.attached;
+    IF gone IS NULL THEN
+        RETURN;
+    END IF;
+    -- as detach() does: the history stays, the source's own rules are disabled
+    UPDATE escalation.sources s SET attached = false, detached_at = now()
+     WHERE s.source_id = ANY (gone);
+    UPDATE escalation.rules r SET enabled = false
+     WHERE r.source_id = ANY (gone) AND r.enabled;
+END
+$$;
+COMMENT ON FUNCTION escalation.forget_dropped_tables() IS
+  'sql_drop event trigger: a dropped ticket table''s source is detached (its rules disabled, its history kept), so that a table of that name can be attached again';
+CREATE EVENT TRIGGER escalation_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION escalation.forget_dropped_tables();
+
+CREATE FUNCTION escalation.validate_tenant_role()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.tenant_role IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = NEW.tenant_role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', NEW.tenant_role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the tenant''s role first; its members see the source''s metrics.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_tenant_role() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.metric_sources: refuses a tenant role that does not exist (a role dropped later hides the source from everyone: visible_sources() fails closed)';
+CREATE TRIGGER validate_tenant_role BEFORE INSERT OR UPDATE OF tenant_role ON escalation.metric_sources
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_tenant_role();
+
+CREATE FUNCTION escalation.keep_targeted_skills()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.name = OLD.name THEN
+        RETURN NEW;
+    END IF;
+    SELECT x.name INTO r FROM escalation.rules x
+     WHERE OLD.name = ANY (x.target_skills) ORDER BY x.name LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'skill "%" is a target of rule "%"', OLD.name, r
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Change the rule''s target_skills first.';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION escalation.keep_targeted_skills() IS
+  'BEFORE DELETE OR UPDATE OF name trigger on escalation.skills: a skill that rules target stays, as a team that rules target does';
+CREATE TRIGGER keep_targeted_skills BEFORE DELETE OR UPDATE OF name ON escalation.skills
+    FOR EACH ROW EXECUTE FUNCTION escalation.keep_targeted_skills();
+
+-- A source names tables the trigger, the context snapshots and routing's
+-- write-back read and write as the extension's owner.  attach() checks that
+-- its caller owns them; so does this trigger, for any other write of the
+-- row (escalation_admin may INSERT and UPDATE escalation.sources, because
+-- attach() and detach() run as their caller): otherwise an administrator
+-- could point a source at a table it does not own, or remap the columns of
+-- one, and have the snapshot or the write-back read or write it.
+CREATE FUNCTION escalation.guard_source()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regclass;
+BEGIN
+    -- detaching (attached -> false) needs nothing more
+    IF TG_OP = 'UPDATE' AND NOT NEW.attached
+       AND (NEW.ticket_table, NEW.mapping, NEW.value_maps, NEW.lookups, NEW.message_table,
+            NEW.message_mapping, NEW.message_via, NEW.sentinels)
+           IS NOT DISTINCT FROM
+           (OLD.ticket_table, OLD.mapping, OLD.value_maps, OLD.lookups, OLD.message_table,
+            OLD.message_mapping, OLD.message_via, OLD.sentinels) THEN
+        RETURN NEW;
+    END IF;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RETURN NEW;
+    END IF;
+    FOREACH t IN ARRAY ARRAY[NEW.ticket_table, NEW.message_table] LOOP
+        IF t IS NOT NULL AND NOT coalesce(pg_has_role(current_user,
+                (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = t), 'USAGE'), false) THEN
+            RAISE EXCEPTION 'must be owner of table %', t
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Sources are written by escalation.attach(), by the owner of the helpdesk''s tables.';
+        END IF;
+    END LOOP;
+    FOR t IN SELECT (h->>'table')::regclass FROM jsonb_each(NEW.lookups) e, jsonb_array_elements(e.value) h
+             UNION ALL SELECT NEW.message_via WHERE NEW.message_via IS NOT NULL LOOP
+        IF NOT has_table_privilege(current_user, t, 'SELECT') THEN
+            RAISE EXCEPTION 'permission denied for table %', t
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.guard_source() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.sources: whoever writes a source (other than detaching it) must own its ticket and messages tables and read its lookup tables, as attach() requires';
+CREATE TRIGGER guard_source BEFORE INSERT OR UPDATE ON escalation.sources
+    FOR EACH ROW EXECUTE FUNCTION escalation.guard_source();
+
+-- retrain_due() trains as the extension's owner; a schedule may name only a
+-- source whose ticket table its writer can read (else the model's teams
+-- would show an administrator the values of a column it cannot read)
+CREATE FUNCTION escalation.guard_triage_schedule()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regclass;
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RETURN NEW;
+    END IF;
+    SELECT s.ticket_table INTO t FROM escalation.sources s WHERE s.source_id = NEW.source_id;
+    IF t IS NOT NULL AND NOT has_table_privilege(current_user, t, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', t
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Retraining reads the ticket table; schedule it as a role that can read it.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.guard_triage_schedule() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.triage_schedules: its writer must be able to read the source''s ticket table, which retrain_due() reads as the extension''s owner';
+CREATE TRIGGER guard_triage_schedule BEFORE INSERT OR UPDATE ON escalation.triage_schedules
+    FOR EACH ROW EXECUTE FUNCTION escalation.guard_triage_schedule();
+
+ALTER TABLE escalation.accounts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins ON escalation.accounts TO escalation_admin USING (true) WITH CHECK (true);
+CREATE POLICY agents ON escalation.accounts FOR SELECT TO escalation_agent USING (true);
+CREATE POLICY analysts ON escalation.accounts FOR SELECT TO escalation_analyst
+    USING (EXISTS (SELECT 1 FROM escalation.ticket_facts f
+                    WHERE f.account_key OPERATOR(pg_catalog.=) accounts.account_key));
+GRANT SELECT (account_key, tier, annual_value, renewal_date) ON escalation.accounts
+      TO escalation_analyst;
+
+REVOKE ALL ON FUNCTION escalation.forget_dropped_tables(), escalation.validate_tenant_role(),
+      escalation.keep_targeted_skills(), escalation.guard_source(),
+      escalation.guard_triage_schedule() FROM PUBLIC;

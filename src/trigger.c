@@ -38,8 +38,12 @@
 PG_FUNCTION_INFO_V1(escalation_ticket_trigger);
 PG_FUNCTION_INFO_V1(escalation_message_trigger);
 
-static void
-check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
+/*
+ * Every C trigger of the extension is an AFTER ROW trigger: refuse to run
+ * as anything else.  Returns the trigger data.
+ */
+TriggerData *
+esc_check_after_row_trigger(FunctionCallInfo fcinfo, const char *fname)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
@@ -51,6 +55,14 @@ check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired AFTER ROW", fname)));
+	return td;
+}
+
+static void
+check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
+{
+	TriggerData *td = esc_check_after_row_trigger(fcinfo, fname);
+
 	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
 		(insert_only || !TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		ereport(ERROR,
@@ -244,14 +256,13 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 	 * facts, then clocks: the rules' escalations below update the ticket's
 	 * facts, and may queue behind a cycle
 	 */
-	if (src->keep_facts || src->has_sla)
+	if (src->keep_facts)
+		esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
+	if (src->has_sla)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (src->keep_facts)
-			esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
-		if (src->has_sla)
-			esc_sla_ticket(src, &row, at);
+		esc_sla_ticket(src, &row, at);
 		SPI_finish();
 	}
 
