@@ -53,10 +53,20 @@ SQL
 
     echo "==> sqlsmith: $n statements, seed $seed"
     nice -n 19 sqlsmith --target="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER password=$PGPASSWORD" \
-        --max-queries="$n" --seed="$seed" --verbose --exclude-catalog >"$work/sqlsmith.log" 2>&1 || rc=$?
+        --max-queries="$n" --seed="$seed" --verbose --exclude-catalog --dump-all-queries \
+        >"$work/queries.sql" 2>"$work/sqlsmith.log" || rc=$?
     grep -E '^(queries|AST)' "$work/sqlsmith.log" || true
     echo "==> sqlsmith: most frequent errors"
     grep -E '^[0-9]+[[:space:]]+(ERROR|FATAL|PANIC)' "$work/sqlsmith.log" | head -n 12 || true
+
+    # what reached escalation: statements naming one of its objects, writes
+    # to the attached helpdesk tables (its triggers fire) and to its own
+    awk 'BEGIN { RS = ";\n" }
+         /escalation\./ { e++ }
+         /(insert into|update|delete from|merge into) +helpdesk\./ { h++ }
+         /(insert into|update|delete from|merge into) +escalation\./ { w++ }
+         END { printf "==> sqlsmith: %d statements name an escalation object; %d write to the attached helpdesk tables, %d to escalation'"'"'s own\n", e, h, w }' \
+        "$work/queries.sql"
 
     local queries ok errors crashes up=down
     queries=$(awk '/^queries: / { print $2 }' "$work/sqlsmith.log" | tail -n 1)
