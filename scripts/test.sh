@@ -250,8 +250,8 @@ run_fuzz_smoke() {
         skip fuzz "no clang/libFuzzer: scripts/install-fuzz-deps.sh"
         return 0
     fi
-    log "fuzz: test/fuzz/run.sh all ${FUZZ_SMOKE_RUNS:-2000}"
-    FUZZ_WORK="$WORK/fuzz" test/fuzz/run.sh all "${FUZZ_SMOKE_RUNS:-2000}" 2>&1 |
+    log "fuzz: test/fuzz/run.sh all ${FUZZ_SMOKE_RUNS:-5000}"
+    FUZZ_WORK="$WORK/fuzz" test/fuzz/run.sh all "${FUZZ_SMOKE_RUNS:-5000}" 2>&1 |
         tee "$WORK/fuzz.log" || rc=$?
     record fuzz "$rc" "$WORK/fuzz.log" parse_fuzz
 }

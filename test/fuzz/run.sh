@@ -58,7 +58,7 @@ for t in "${targets[@]}"; do
         -print_final_stats=1 -artifact_prefix="$WORK/artifacts/$t-" \
         "$WORK/$t" "$HERE/corpus/$t") >"$log" 2>&1 || rc=$?
     secs=$(( $(date +%s) - start ))
-    runs=$(awk -F: '/stat::number_of_executed_units/ { gsub(/ /, "", $2); print $2 }' "$log" | tail -n 1)
+    runs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -n 1)
     runs=${runs:-0}
     crashes=$(( $(find "$WORK/artifacts" -name "$t-*" | wc -l) - before ))
     if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
