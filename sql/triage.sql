@@ -197,6 +197,11 @@ SELECT pg_temp.err($$SELECT escalation.classify('x', NULL)$$);
 SELECT pg_temp.err($$INSERT INTO escalation.rules (name, team_confidence_at_least) VALUES ('bad', 1.5)$$);
 SELECT pg_temp.err($$INSERT INTO escalation.rules (name, escalation_probability_at_least) VALUES ('bad', 0)$$);
 SELECT pg_temp.err($$INSERT INTO escalation.rules (name, escalation_probability_at_least) VALUES ('bad', 0.5)$$);
+-- a damaged model: a header claiming 2^28 features is refused before
+-- anything is allocated for them (found by test/fuzz/fuzz_triage)
+UPDATE escalation.models SET weights = overlay(weights placing '\x00000010'::bytea from 9 for 4)
+ WHERE active;
+SELECT pg_temp.err($$SELECT * FROM escalation.classify('VPN down', 'tri.tickets')$$);
 
 -- clean up
 DELETE FROM escalation.triage_schedules;
