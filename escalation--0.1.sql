@@ -3056,8 +3056,9 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'A procedure, aggregate or window function cannot be a write-back hook.';
     END IF;
-    IF p.proargtypes::oid[] <> '{integer,text,text,bigint}'::regtype[]::oid[] OR p.provariadic <> 0
-       OR p.prorettype <> 'void'::regtype OR p.proretset THEN
+    IF p.pronargs <> 4 OR p.proargtypes[0] <> 'integer'::regtype OR p.proargtypes[1] <> 'text'::regtype
+       OR p.proargtypes[2] <> 'text'::regtype OR p.proargtypes[3] <> 'bigint'::regtype
+       OR p.provariadic <> 0 OR p.prorettype <> 'void'::regtype OR p.proretset THEN
         RAISE EXCEPTION 'write-back hook % has the wrong signature', p_hook
             USING ERRCODE = 'invalid_function_definition',
                   DETAIL = format('It takes (%s) and returns %s%s.',
@@ -3353,9 +3354,11 @@ BEGIN
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS wb_state = RETURNED_SQLSTATE, wb_message = MESSAGE_TEXT;
             wb_error := jsonb_build_object('sqlstate', wb_state, 'message', wb_message, 'at', as_of);
-            RAISE WARNING 'escalation % was offered to agent "%" but not written back to ticket %: %',
-                e.escalation_id, p_agent, e.ticket_key, wb_message
+            RAISE WARNING 'ticket % was offered to agent "%" but not written back: %',
+                e.ticket_key, p_agent, wb_message
                 USING ERRCODE = wb_state,
+                      DETAIL = format('Source "%s".', (SELECT s.name FROM escalation.sources s
+                                                        WHERE s.source_id = e.source_id)),
                       HINT = 'The offer stands. Fix escalation.routing_sources or the helpdesk''s hook; escalations.routing holds the error.';
         END;
     END IF;
@@ -3363,7 +3366,8 @@ BEGIN
        SET status = 'offered', agent_id = p_agent, updated_at = as_of,
            routing = (COALESCE(x.routing, '{}') - 'write_back_error') || p_decision
                      || jsonb_build_object('kind', p_kind, 'offered_at', as_of, 'expires_at', expires)
-                     || COALESCE(jsonb_build_object('write_back_error', wb_error), '{}'),
+                     || CASE WHEN wb_error IS NULL THEN '{}'
+                             ELSE jsonb_build_object('write_back_error', wb_error) END,
            last_actor = 'escalation routing', last_note = p_note
      WHERE x.escalation_id = e.escalation_id;
     PERFORM pg_notify('escalation', jsonb_build_object(
