@@ -535,6 +535,9 @@ extern char *esc_target_key(const char *team, char **skills, int nskills,
 extern void esc_become_owner(Oid *save_userid, int *save_sec);
 extern void esc_restore_user(Oid save_userid, int save_sec);
 
+/* ---------- trigger.c: the C triggers (helpdesk tables, and the protocol check all share) */
+extern TriggerData *esc_check_after_row_trigger(FunctionCallInfo fcinfo, const char *fname);
+
 /* ---------- facts.c: telling the metrics what happened */
 extern void esc_facts_ticket(EscSource *src, EscRow *row, HeapTuple newtup,
 							 HeapTuple oldtup, TupleDesc desc, TimestampTz at);

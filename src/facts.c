@@ -236,14 +236,7 @@ escalation_facts_escalated(PG_FUNCTION_ARGS)
 	Relation	rel;
 	HeapTuple	mark;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager", "facts_escalated")));
-	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired AFTER ROW", "facts_escalated")));
+	esc_check_after_row_trigger(fcinfo, "facts_escalated");
 
 	/* COPY (pg_restore): the restored rollups already count these rows */
 	if (ActivePortal != NULL && ActivePortal->commandTag == CMDTAG_COPY)

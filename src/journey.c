@@ -112,14 +112,7 @@ escalation_record_event(PG_FUNCTION_ARGS)
 	char		nulls[14];
 	bool		isnull;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager", "record_event")));
-	if (!TRIGGER_FIRED_AFTER(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired AFTER ROW", "record_event")));
+	esc_check_after_row_trigger(fcinfo, "record_event");
 
 	/* COPY (pg_restore): the rows bring their own journey */
 	if (ActivePortal != NULL && ActivePortal->commandTag == CMDTAG_COPY)

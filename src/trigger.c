@@ -38,8 +38,12 @@
 PG_FUNCTION_INFO_V1(escalation_ticket_trigger);
 PG_FUNCTION_INFO_V1(escalation_message_trigger);
 
-static void
-check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
+/*
+ * Every C trigger of the extension is an AFTER ROW trigger: refuse to run
+ * as anything else.  Returns the trigger data.
+ */
+TriggerData *
+esc_check_after_row_trigger(FunctionCallInfo fcinfo, const char *fname)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 
@@ -51,6 +55,14 @@ check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired AFTER ROW", fname)));
+	return td;
+}
+
+static void
+check_protocol(FunctionCallInfo fcinfo, const char *fname, bool insert_only)
+{
+	TriggerData *td = esc_check_after_row_trigger(fcinfo, fname);
+
 	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event) &&
 		(insert_only || !TRIGGER_FIRED_BY_UPDATE(td->tg_event)))
 		ereport(ERROR,
