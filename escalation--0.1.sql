@@ -450,6 +450,13 @@ LANGUAGE C STRICT;
 COMMENT ON FUNCTION escalation.ticket_context(integer, text) IS
   'the context snapshot an escalation of this ticket would carry: ticket fields, recent messages, account, requester''s other tickets';
 
+CREATE FUNCTION escalation.caller_sees_ticket(source_id integer, ticket_key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'escalation_caller_sees_ticket'
+LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION escalation.caller_sees_ticket(integer, text) IS
+  'internal: whether the role acting in this session (session user or SET ROLE) can read the ticket, its grants and row-level security applied; SECURITY DEFINER functions that snapshot a ticket ask it first';
+
 CREATE FUNCTION escalation.explain(ticket_table regclass, ticket_key text,
                                    as_of timestamptz DEFAULT now())
 RETURNS TABLE (rule text, fires boolean, level integer, kind text, target_team text,
@@ -507,6 +514,20 @@ BEGIN
                         NEW.name, NEW.field, NEW.field_value
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The operators <, <=, > and >= compare numbers; use = or <> for text.';
+    END IF;
+
+    -- target skills name rows of escalation.skills, as target_team names a
+    -- team (checked when they change: a disabled rule may keep its skills)
+    IF NEW.target_skills IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.target_skills IS DISTINCT FROM OLD.target_skills) THEN
+        SELECT k INTO kw FROM unnest(NEW.target_skills) AS k
+         WHERE NOT EXISTS (SELECT 1 FROM escalation.skills sk WHERE sk.name = k)
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'skill "%" of rule "%" does not exist', kw, NEW.name
+                USING ERRCODE = 'foreign_key_violation',
+                      HINT = 'Skills are rows of escalation.skills.';
+        END IF;
     END IF;
 
     FOR src IN SELECT s.source_id, s.name, s.ts_config, s.mapping
@@ -734,6 +755,7 @@ AS $$
 DECLARE
     owner_ok   boolean;
     kind       "char";
+    persist    "char";
     m          jsonb := '{}';
     mm         jsonb;
     vmaps      jsonb := '{}';
@@ -751,13 +773,20 @@ DECLARE
     meta       regclass;
 BEGIN
     -- the table: a plain or partitioned table the caller owns, not yet attached
-    SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE')
-      INTO kind, owner_ok
+    SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE'), c.relpersistence
+      INTO kind, owner_ok, persist
       FROM pg_class c WHERE c.oid = ticket_table;
     IF kind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '% is not a table', ticket_table
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'attach() installs triggers, so it needs a plain or partitioned table.';
+    END IF;
+    -- a temporary table goes at the end of the session without a DROP that
+    -- could detach it (escalation.forget_dropped_tables)
+    IF persist = 't' THEN
+        RAISE EXCEPTION '% is a temporary table', ticket_table
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'attach() needs a table that outlives the session.';
     END IF;
     IF NOT owner_ok THEN
         RAISE EXCEPTION 'must be owner of table %', ticket_table
@@ -889,10 +918,15 @@ BEGIN
             RAISE EXCEPTION 'a messages table needs message_ticket and message_body'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE')
-          INTO kind, owner_ok FROM pg_class c WHERE c.oid = messages;
+        SELECT c.relkind, pg_has_role(current_user, c.relowner, 'USAGE'), c.relpersistence
+          INTO kind, owner_ok, persist FROM pg_class c WHERE c.oid = messages;
         IF kind NOT IN ('r', 'p') THEN
             RAISE EXCEPTION '% is not a table', messages USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF persist = 't' THEN
+            RAISE EXCEPTION '% is a temporary table', messages
+                USING ERRCODE = 'wrong_object_type',
+                      HINT = 'attach() needs a table that outlives the session.';
         END IF;
         IF NOT owner_ok THEN
             RAISE EXCEPTION 'must be owner of table %', messages
@@ -970,6 +1004,13 @@ BEGIN
     END IF;
 
     srcname := coalesce(attach.name, ticket_table::text);
+    SELECT s.ticket_table::text INTO existing FROM escalation.sources s
+     WHERE s.name = srcname AND s.attached;
+    IF FOUND THEN
+        RAISE EXCEPTION 'source name "%" is already taken by table %', srcname, existing
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Give this source another name: attach(..., name => ...).';
+    END IF;
 
     INSERT INTO escalation.sources AS s
         (name, ticket_table, mapping, value_maps, lookups, message_table, message_mapping,
@@ -1114,6 +1155,12 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM escalation.teams t WHERE t.name = escalate.target_team) THEN
         RAISE EXCEPTION 'team "%" does not exist', target_team
             USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- the snapshot is taken as the extension's owner: only of a ticket the
+    -- caller can read itself (its grants and row-level security apply)
+    IF NOT escalation.caller_sees_ticket(src, ticket_key) THEN
+        RAISE EXCEPTION 'ticket % does not exist in %', ticket_key, ticket_table
+            USING ERRCODE = 'no_data_found';
     END IF;
     ctx := escalation.ticket_context(src, ticket_key);
     IF ctx IS NULL THEN
@@ -1459,15 +1506,18 @@ LANGUAGE sql IMMUTABLE
 AS $$
     SELECT CASE
         WHEN value IS NULL OR op IS NULL OR threshold IS NULL THEN false
-        WHEN value ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$'
-         AND threshold ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$' THEN
+        -- numbers compare as numeric: at most 1000 characters and a
+        -- three-digit exponent always convert (a field value of 1e400 is a
+        -- number, not an error that would lose the ticket's SLA clocks)
+        WHEN pg_catalog.length(value) <= 1000 AND value ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$'
+         AND pg_catalog.length(threshold) <= 1000 AND threshold ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$' THEN
             CASE op
-                WHEN '='  THEN value::float8 =  threshold::float8
-                WHEN '<>' THEN value::float8 <> threshold::float8
-                WHEN '<'  THEN value::float8 <  threshold::float8
-                WHEN '<=' THEN value::float8 <= threshold::float8
-                WHEN '>'  THEN value::float8 >  threshold::float8
-                WHEN '>=' THEN value::float8 >= threshold::float8
+                WHEN '='  THEN value::numeric =  threshold::numeric
+                WHEN '<>' THEN value::numeric <> threshold::numeric
+                WHEN '<'  THEN value::numeric <  threshold::numeric
+                WHEN '<=' THEN value::numeric <= threshold::numeric
+                WHEN '>'  THEN value::numeric >  threshold::numeric
+                WHEN '>=' THEN value::numeric >= threshold::numeric
             END
         ELSE
             CASE op
@@ -1680,6 +1730,18 @@ BEGIN
             RAISE EXCEPTION 'the % must be longer than zero, not %', what, d
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        -- a calendar without working hours would never let the clock run:
+        -- refused here rather than when a ticket arrives
+        IF NEW.calendar IS NOT NULL
+           AND EXISTS (SELECT 1 FROM escalation.calendars c WHERE c.name = NEW.calendar)
+           AND NOT EXISTS (SELECT 1 FROM escalation.calendars c
+                             JOIN escalation.calendar_hours h ON h.calendar_id = c.calendar_id
+                            WHERE c.name = NEW.calendar) THEN
+            RAISE EXCEPTION 'calendar "%" of the % has no working hours', NEW.calendar, what
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'Business time never elapses on it, so the target could never be met or breached.',
+                      HINT = 'Add its working periods to escalation.calendar_hours first, or use NULL for 24x7 time.';
+        END IF;
         IF NEW.warn_at IS NOT NULL THEN
             FOREACH w IN ARRAY NEW.warn_at LOOP
                 IF w IS NULL OR w < 1 OR w > 99 THEN
@@ -1721,6 +1783,82 @@ CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_targets
     FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
 CREATE TRIGGER validate_sla BEFORE INSERT OR UPDATE ON escalation.sla_ladder
     FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla();
+
+-- a policy's field condition, checked like a rule's: a field some source it
+-- applies to maps, and a number for the ordering operators
+CREATE FUNCTION escalation.validate_sla_policy()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsrc integer := 0;
+    nfield integer := 0;
+BEGIN
+    IF NEW.field IS NULL OR NEW.field_op IS NULL OR NEW.field_value IS NULL THEN
+        RETURN NEW;             -- the constraints report incomplete conditions
+    END IF;
+    IF NEW.field_op IN ('<', '<=', '>', '>=')
+       AND (length(NEW.field_value) > 1000
+            OR NEW.field_value !~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]{1,3})?\s*$') THEN
+        RAISE EXCEPTION 'SLA policy "%" compares field "%" with "%", which is not a number',
+                        NEW.name, NEW.field, NEW.field_value
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The operators <, <=, > and >= compare numbers (at most 1000 digits and a three-digit exponent); use = or <> for text.';
+    END IF;
+    SELECT count(*), count(*) FILTER (WHERE s.mapping ? ('fields.' || NEW.field))
+      INTO nsrc, nfield
+      FROM escalation.sources s
+     WHERE s.attached AND (NEW.source_id IS NULL OR s.source_id = NEW.source_id);
+    IF nsrc > 0 AND nfield = 0 THEN
+        RAISE EXCEPTION 'field "%" of SLA policy "%" is not mapped by any source it applies to',
+                        NEW.field, NEW.name
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Map it with attach(..., fields => ''{"' || NEW.field
+                         || '": "column"}''); priority, channel and team have their own conditions (priorities, channels, teams).';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_sla_policy() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.sla_policies: refuses a field no source it applies to maps, and a non-numeric threshold for <, <=, > and >=';
+CREATE TRIGGER validate_sla_policy BEFORE INSERT OR UPDATE ON escalation.sla_policies
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_sla_policy();
+
+-- a calendar an SLA target runs on keeps at least one working period
+CREATE FUNCTION escalation.check_calendar_in_use()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cal text;
+    target record;
+BEGIN
+    IF EXISTS (SELECT 1 FROM escalation.calendar_hours h WHERE h.calendar_id = OLD.calendar_id) THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.name INTO cal FROM escalation.calendars c WHERE c.calendar_id = OLD.calendar_id;
+    SELECT p.name AS policy, t.metric INTO target
+      FROM escalation.sla_targets t JOIN escalation.sla_policies p USING (policy_id)
+     WHERE t.calendar = cal
+     ORDER BY p.position, t.metric
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'calendar "%" would have no working hours, but the % target of SLA policy "%" runs on it',
+                        cal, target.metric, target.policy
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Give the target another calendar first, or replace the periods in one transaction after SET CONSTRAINTS escalation.calendar_hours_in_use DEFERRED.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION escalation.check_calendar_in_use() IS
+  'constraint trigger on escalation.calendar_hours: refuses to take the last working period from a calendar an SLA target runs on';
+CREATE CONSTRAINT TRIGGER calendar_hours_in_use AFTER DELETE OR UPDATE OF calendar_id
+    ON escalation.calendar_hours
+    DEFERRABLE INITIALLY IMMEDIATE
+    FOR EACH ROW EXECUTE FUNCTION escalation.check_calendar_in_use();
 
 -- what time means for a clock: business time on a calendar, or 24x7
 CREATE FUNCTION escalation.sla_add(calendar text, start timestamptz, secs float8)
@@ -1793,7 +1931,7 @@ $$;
 COMMENT ON FUNCTION escalation.sla_policy_for(integer, text, text, text, text, jsonb) IS
   'the SLA policy a ticket with these facts gets: the first enabled one, by position, whose conditions all hold';
 
-CREATE VIEW escalation.sla_policy_overlaps AS
+CREATE VIEW escalation.sla_policy_overlaps WITH (security_invoker = true) AS
 SELECT a.name AS policy, b.name AS other_policy, a.position, b.position AS other_position,
        CASE WHEN a.position < b.position THEN a.name ELSE b.name END AS applies
   FROM escalation.sla_policies a
@@ -2441,12 +2579,16 @@ BEGIN
     -- probe of the partial index / a short scan).  Never waits: when a
     -- compaction or rebuild holds the lock, the next cycle does it.  Not
     -- counted in handled, so the cycle still ends here.
+    -- The lock is tried before the probe, in a statement of its own: a
+    -- rebuild_metrics() holds it with the rollups truncated, an ACCESS
+    -- EXCLUSIVE lock that even planning the probe would wait for.
     IF handled < batch_size
-       AND (EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
-            OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
-            OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1))
        AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
-        PERFORM escalation.compact_metrics();
+        IF EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
+           OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
+           OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1) THEN
+            PERFORM escalation.compact_metrics();
+        END IF;
     END IF;
     RETURN handled;
 END
@@ -2637,7 +2779,7 @@ CREATE FUNCTION escalation.propose_sla_targets(ticket_table regclass, k float8 D
                                                since timestamptz DEFAULT NULL)
 RETURNS TABLE (priority text, metric text, tickets bigint, p50 interval, p90 interval,
                at_quantile interval, proposed interval)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -2692,7 +2834,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.propose_sla_targets(regclass, float8, float8, timestamptz) IS
-  'calibration: per raw priority value, how long resolution and first response took (calendar time) in the source''s history, and a proposed target of k times the given quantile (default 2 x p90: "if the team resolves 90% within 24 hours, a 48-hour target catches the outliers"), rounded up to the minute';
+  'calibration: per raw priority value, how long resolution and first response took (calendar time) in the source''s history, and a proposed target of k times the given quantile (default 2 x p90: "if the team resolves 90% within 24 hours, a 48-hour target catches the outliers"), rounded up to the minute. Reads the ticket table as the caller (its grants and row-level security apply)';
 
 SELECT pg_catalog.pg_extension_config_dump('escalation.sla_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.sla_policies_policy_id_seq', '');
@@ -2805,6 +2947,9 @@ GRANT EXECUTE ON FUNCTION
       escalation.sla_what_if(regclass, timestamptz),
       escalation.propose_sla_targets(regclass, float8, float8, timestamptz)
       TO escalation_admin, escalation_analyst;
+-- propose_sla_targets() reads the ticket table as its caller, through these
+GRANT EXECUTE ON FUNCTION escalation.attached_source(regclass), escalation.instant_expr(regclass, text)
+      TO escalation_analyst;
 -- CHECK constraints run as the writer
 GRANT EXECUTE ON FUNCTION escalation.is_sla_duration(interval), escalation.compare_value(text, text, text)
       TO PUBLIC;
@@ -2917,7 +3062,7 @@ AS 'MODULE_PATHNAME', 'escalation_worker_status';
 COMMENT ON FUNCTION escalation.worker_status() IS
   'one row per database served by the background worker, from shared memory (needs shared_preload_libraries)';
 
-CREATE VIEW escalation.workers AS
+CREATE VIEW escalation.workers WITH (security_invoker = true) AS
 SELECT database, pid, state, started, last_cycle_start, last_cycle_end,
        items_last_cycle, items_total, cycles, errors, last_error, last_error_at,
        next_start, datid
@@ -3639,7 +3784,7 @@ $$;
 COMMENT ON FUNCTION escalation.reescalate(bigint, text, text, text[], integer, text, timestamptz) IS
   'escalate an open escalation further: a child one level up (to another team: functional; upward: hierarchical) linked by parent_id, with the reason; the parent is closed (cancelled, "re-escalated to N")';
 
-CREATE VIEW escalation.reescalations AS
+CREATE VIEW escalation.reescalations WITH (security_invoker = true) AS
 WITH RECURSIVE chain AS (
     SELECT e.escalation_id, e.parent_id, e.escalation_id AS root_id, 0 AS depth
       FROM escalation.escalations e WHERE e.parent_id IS NULL
@@ -3694,6 +3839,12 @@ BEGIN
     END IF;
     IF target_team IS NOT NULL AND NOT EXISTS (SELECT 1 FROM escalation.teams t WHERE t.name = target_team) THEN
         RAISE EXCEPTION 'team "%" does not exist', target_team USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- the snapshot is taken as the extension's owner: only of a ticket the
+    -- caller can read itself (its grants and row-level security apply)
+    IF NOT escalation.caller_sees_ticket(src, ticket_key) THEN
+        RAISE EXCEPTION 'ticket % does not exist in %', ticket_key, ticket_table
+            USING ERRCODE = 'no_data_found';
     END IF;
     ctx := escalation.ticket_context(src, ticket_key);
     IF ctx IS NULL THEN
@@ -3819,7 +3970,7 @@ AS $$
       FROM escalation.sources s
       LEFT JOIN escalation.metric_sources m ON m.source_id OPERATOR(pg_catalog.=) s.source_id
      WHERE m.tenant_role IS NULL
-        OR pg_catalog.pg_has_role(current_user, m.tenant_role, 'MEMBER')
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) m.tenant_role AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER'))
 $$;
 COMMENT ON FUNCTION escalation.visible_sources() IS
   'the sources whose metrics the current user may see: unscoped ones and those of tenant roles it is a member of';
@@ -3939,6 +4090,33 @@ CREATE INDEX metric_days_key ON escalation.metric_days (source_id, day);
 CREATE INDEX metric_days_unfolded ON escalation.metric_days (source_id, day) WHERE NOT folded;
 COMMENT ON TABLE escalation.metric_days IS
   'Rollup of ticket_facts per source, local creation day (source time zone), team, channel, priority and account tier; rows are deltas (sum them), compacted by compact_metrics()';
+
+-- the month grain: per month, the sum of metric_days' folded rows, kept by
+-- compact_metrics() and rebuild_metrics().  The month views read it plus
+-- the delta rows of metric_days not yet compacted (metric_months_all): a
+-- few thousand rows per source instead of one per day and key.
+CREATE TABLE escalation.metric_months (
+    source_id           integer NOT NULL,
+    month               date NOT NULL,
+    team                text,
+    channel             text,
+    priority            text,
+    account_tier        text,
+    tickets             bigint NOT NULL,
+    escalated           bigint NOT NULL,
+    tte_secs            float8 NOT NULL,
+    resolved            bigint NOT NULL,
+    resolution_secs     float8 NOT NULL,
+    esc_resolved        bigint NOT NULL,
+    esc_resolution_secs float8 NOT NULL,
+    esc_total_secs      float8 NOT NULL,
+    reopened_tickets    bigint NOT NULL,
+    transferred         bigint NOT NULL,
+    transfers           bigint NOT NULL
+);
+CREATE INDEX metric_months_key ON escalation.metric_months (source_id, month);
+COMMENT ON TABLE escalation.metric_months IS
+  'metric_days per source and local creation month (same keys and sums), of its folded rows only: written by compact_metrics() and rebuild_metrics(); the month views add the delta rows not yet compacted (escalation.metric_months_all)';
 
 CREATE TABLE escalation.metric_tte (
     source_id integer NOT NULL,
@@ -4419,11 +4597,26 @@ AS $$
 DECLARE
     written bigint;
     total bigint := 0;
+    v_sources integer[];
+    v_months date[];
 BEGIN
     -- one compaction at a time; writers never wait (they only append)
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
 
-    WITH keys AS (SELECT DISTINCT source_id, day FROM escalation.metric_days WHERE NOT folded),
+    -- metric_days: the days with delta rows in the months that had some
+    -- when this began; then metric_months of those months, recomputed from
+    -- their folded days.  Delta rows committed meanwhile in other months
+    -- stay unfolded (the views add them) until the next compaction.
+    SELECT coalesce(array_agg(x.source_id), '{}'), coalesce(array_agg(x.month), '{}')
+      INTO v_sources, v_months
+      FROM (SELECT DISTINCT m.source_id, date_trunc('month', m.day)::date AS month
+              FROM escalation.metric_days m WHERE NOT m.folded) x;
+    WITH touched AS (SELECT t.source_id, t.month FROM unnest(v_sources, v_months) AS t(source_id, month)),
+    keys AS (SELECT DISTINCT m.source_id, m.day
+               FROM escalation.metric_days m
+               JOIN touched t ON t.source_id = m.source_id AND m.day >= t.month
+                             AND m.day < (t.month + interval '1 month')::date
+              WHERE NOT m.folded),
     gone AS (DELETE FROM escalation.metric_days m USING keys k
               WHERE m.source_id = k.source_id AND m.day = k.day RETURNING m.*)
     INSERT INTO escalation.metric_days
@@ -4437,6 +4630,18 @@ BEGIN
         OR sum(reopened_tickets) <> 0 OR sum(transfers) <> 0;
     GET DIAGNOSTICS written = ROW_COUNT;
     total := total + written;
+    DELETE FROM escalation.metric_months mm USING unnest(v_sources, v_months) AS t(source_id, month)
+     WHERE mm.source_id = t.source_id AND mm.month = t.month;
+    INSERT INTO escalation.metric_months
+    SELECT m.source_id, t.month, m.team, m.channel, m.priority, m.account_tier, sum(m.tickets),
+           sum(m.escalated), sum(m.tte_secs), sum(m.resolved), sum(m.resolution_secs),
+           sum(m.esc_resolved), sum(m.esc_resolution_secs), sum(m.esc_total_secs),
+           sum(m.reopened_tickets), sum(m.transferred), sum(m.transfers)
+      FROM unnest(v_sources, v_months) AS t(source_id, month)
+      JOIN escalation.metric_days m ON m.source_id = t.source_id AND m.day >= t.month
+                                   AND m.day < (t.month + interval '1 month')::date
+     WHERE m.folded
+     GROUP BY m.source_id, t.month, m.team, m.channel, m.priority, m.account_tier;
 
     WITH keys AS (SELECT DISTINCT source_id, team FROM escalation.metric_tte WHERE NOT folded),
     gone AS (DELETE FROM escalation.metric_tte m USING keys k
@@ -4470,10 +4675,13 @@ AS $$
 DECLARE
     s integer;
 BEGIN
+    -- no fold and no compaction meanwhile: the worker's batches try these
+    -- locks and skip the metrics rather than wait for the rebuild
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.fold_facts'));
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.compact_metrics'));
     LOCK TABLE escalation.ticket_facts IN SHARE MODE;
-    TRUNCATE escalation.metric_days, escalation.metric_tte, escalation.metric_paths,
-             escalation.ticket_paths;
+    TRUNCATE escalation.metric_days, escalation.metric_months, escalation.metric_tte,
+             escalation.metric_paths, escalation.ticket_paths;
     INSERT INTO escalation.metric_days
     SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
            sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
@@ -4483,6 +4691,13 @@ BEGIN
       FROM (SELECT escalation.fact_days(f, x.time_zone, 1) AS d
               FROM escalation.ticket_facts f
               JOIN escalation.sources x ON x.source_id = f.source_id OFFSET 0) q
+     GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO escalation.metric_months
+    SELECT m.source_id, date_trunc('month', m.day)::date, m.team, m.channel, m.priority,
+           m.account_tier, sum(m.tickets), sum(m.escalated), sum(m.tte_secs), sum(m.resolved),
+           sum(m.resolution_secs), sum(m.esc_resolved), sum(m.esc_resolution_secs),
+           sum(m.esc_total_secs), sum(m.reopened_tickets), sum(m.transferred), sum(m.transfers)
+      FROM escalation.metric_days m
      GROUP BY 1, 2, 3, 4, 5, 6;
     INSERT INTO escalation.metric_tte
     SELECT f.source_id, f.first_team, escalation.tte_minutes(f), count(*),
@@ -4512,7 +4727,7 @@ DECLARE
     col_resolved text;
 BEGIN
     s := escalation.attached_source(ticket_table);
-    IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = ticket_table), 'USAGE') THEN
+    IF NOT pg_has_role(coalesce(nullif(current_setting('role'), 'none'), session_user::text)::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = ticket_table), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', ticket_table
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -4614,7 +4829,7 @@ DECLARE
     sid integer;
 BEGIN
     sid := (escalation.attached_source(ticket_table)).source_id;
-    IF NOT pg_has_role(session_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = csat_table), 'USAGE') THEN
+    IF NOT pg_has_role(coalesce(nullif(current_setting('role'), 'none'), session_user::text)::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = csat_table), 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', csat_table USING ERRCODE = 'insufficient_privilege';
     END IF;
     PERFORM escalation.check_column(csat_table, 'ticket', ticket);
@@ -4644,6 +4859,22 @@ COMMENT ON FUNCTION escalation.attach_csat(regclass, regclass, text, text) IS
 -- Metric views (docs/metrics.md has the exact definitions)
 --------------------------------------------------------------------------
 
+-- the month grain as of now: compacted months plus the delta rows since
+CREATE VIEW escalation.metric_months_all WITH (security_invoker = true) AS
+SELECT m.source_id, m.month, m.team, m.channel, m.priority, m.account_tier, m.tickets,
+       m.escalated, m.tte_secs, m.resolved, m.resolution_secs, m.esc_resolved,
+       m.esc_resolution_secs, m.esc_total_secs, m.reopened_tickets, m.transferred, m.transfers
+  FROM escalation.metric_months m
+UNION ALL
+SELECT d.source_id, date_trunc('month', d.day)::date, d.team, d.channel, d.priority,
+       d.account_tier, d.tickets, d.escalated, d.tte_secs, d.resolved, d.resolution_secs,
+       d.esc_resolved, d.esc_resolution_secs, d.esc_total_secs, d.reopened_tickets,
+       d.transferred, d.transfers
+  FROM escalation.metric_days d
+ WHERE NOT d.folded;
+COMMENT ON VIEW escalation.metric_months_all IS
+  'metric_days per local creation month, exact: escalation.metric_months (compacted) plus the delta rows of metric_days not yet compacted; sum its rows per key. What the month views read';
+
 -- escalation rate per day, ISO week and month, with the change since the
 -- previous period of the same source (the trend)
 CREATE VIEW escalation.escalation_rates WITH (security_invoker = true) AS
@@ -4671,7 +4902,7 @@ COMMENT ON VIEW escalation.escalation_rates IS
   'escalated tickets / tickets by creation day, ISO week and month (in the source''s time zone), with rate_change against the previous period';
 
 CREATE VIEW escalation.escalation_rates_by WITH (security_invoker = true) AS
-SELECT m.source_id, date_trunc('month', m.day)::date AS month,
+SELECT m.source_id, m.month AS month,
        CASE WHEN GROUPING(m.team) = 0 THEN 'team'
             WHEN GROUPING(m.channel) = 0 THEN 'channel'
             WHEN GROUPING(m.priority) = 0 THEN 'priority'
@@ -4679,7 +4910,7 @@ SELECT m.source_id, date_trunc('month', m.day)::date AS month,
        coalesce(m.team, m.channel, m.priority, m.account_tier) AS value,
        sum(m.tickets)::bigint AS tickets, sum(m.escalated)::bigint AS escalated,
        round(sum(m.escalated) / nullif(sum(m.tickets), 0), 4) AS rate
-  FROM escalation.metric_days m
+  FROM escalation.metric_months_all m
  WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
  GROUP BY GROUPING SETS ((m.source_id, 2, m.team), (m.source_id, 2, m.channel),
                          (m.source_id, 2, m.priority), (m.source_id, 2, m.account_tier))
@@ -4725,7 +4956,7 @@ COMMENT ON VIEW escalation.time_to_escalation_by_reason IS
   'time-to-escalation per reason of the first escalation (its first rule, else its origin); read from ticket_facts, not rolled up';
 
 CREATE VIEW escalation.resolution_times WITH (security_invoker = true) AS
-SELECT m.source_id, date_trunc('month', m.day)::date AS month,
+SELECT m.source_id, m.month AS month,
        sum(m.resolved)::bigint AS resolved,
        make_interval(secs => sum(m.resolution_secs) / nullif(sum(m.resolved), 0)) AS mean_resolution,
        sum(m.esc_resolved)::bigint AS escalated_resolved,
@@ -4736,7 +4967,7 @@ SELECT m.source_id, date_trunc('month', m.day)::date AS month,
                              / nullif(sum(m.resolved) - sum(m.esc_resolved), 0)) AS mean_resolution_other,
        round(((sum(m.esc_total_secs) / nullif(sum(m.esc_resolved), 0))
               / nullif(sum(m.resolution_secs) / nullif(sum(m.resolved), 0), 0))::numeric, 3) AS escalated_vs_all
-  FROM escalation.metric_days m
+  FROM escalation.metric_months_all m
  WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
  GROUP BY m.source_id, 2
 HAVING sum(m.resolved) <> 0;
@@ -4764,18 +4995,59 @@ COMMENT ON VIEW escalation.reescalation_paths IS
   're-escalations by path: the previous escalation''s target team -> the next one''s';
 
 CREATE VIEW escalation.transfer_stats WITH (security_invoker = true) AS
-SELECT m.source_id, date_trunc('month', m.day)::date AS month, sum(m.tickets)::bigint AS tickets,
+SELECT m.source_id, m.month AS month, sum(m.tickets)::bigint AS tickets,
        sum(m.transferred)::bigint AS transferred,
        round(sum(m.transferred) / nullif(sum(m.tickets), 0), 4) AS transferred_share,
        sum(m.transfers)::bigint AS transfers,
        round(sum(m.transfers) / nullif(sum(m.tickets), 0), 3) AS hops_per_ticket,
        sum(m.reopened_tickets)::bigint AS reopened
-  FROM escalation.metric_days m
+  FROM escalation.metric_months_all m
  WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
  GROUP BY m.source_id, 2
 HAVING sum(m.tickets) <> 0;
 COMMENT ON VIEW escalation.transfer_stats IS
   'per creation month: tickets, tickets transferred at least once (observed team or assignee changes), transfers, hops per ticket, reopened tickets';
+
+-- the same per month by the ticket's team, channel, priority and account
+-- tier, as escalation_rates_by: which groups hand their tickets on
+CREATE VIEW escalation.transfer_stats_by WITH (security_invoker = true) AS
+SELECT m.source_id, m.month AS month,
+       CASE WHEN GROUPING(m.team) = 0 THEN 'team'
+            WHEN GROUPING(m.channel) = 0 THEN 'channel'
+            WHEN GROUPING(m.priority) = 0 THEN 'priority'
+            ELSE 'account_tier' END AS dimension,
+       coalesce(m.team, m.channel, m.priority, m.account_tier) AS value,
+       sum(m.tickets)::bigint AS tickets, sum(m.transferred)::bigint AS transferred,
+       round(sum(m.transferred) / nullif(sum(m.tickets), 0), 4) AS transferred_share,
+       sum(m.transfers)::bigint AS transfers,
+       round(sum(m.transfers) / nullif(sum(m.tickets), 0), 3) AS hops_per_ticket,
+       sum(m.reopened_tickets)::bigint AS reopened
+  FROM escalation.metric_months_all m
+ WHERE m.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+ GROUP BY GROUPING SETS ((m.source_id, 2, m.team), (m.source_id, 2, m.channel),
+                         (m.source_id, 2, m.priority), (m.source_id, 2, m.account_tier))
+HAVING sum(m.tickets) <> 0;
+COMMENT ON VIEW escalation.transfer_stats_by IS
+  'transfer_stats per creation month by the ticket''s team, channel, priority and account tier (dimension, value; value NULL = not set): tickets, transferred at least once, transfers, reopened';
+
+-- resolution time percentiles: exact, so read from ticket_facts
+CREATE VIEW escalation.resolution_percentiles WITH (security_invoker = true) AS
+SELECT f.source_id,
+       CASE WHEN GROUPING(f.priority) = 0 THEN 'priority'
+            WHEN GROUPING(f.team) = 0 THEN 'team'
+            WHEN GROUPING(f.channel) = 0 THEN 'channel'
+            ELSE 'all' END AS dimension,
+       coalesce(f.priority, f.team, f.channel) AS value,
+       count(*) AS resolved,
+       avg(f.resolved_at - f.created_at) AS mean,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY f.resolved_at - f.created_at) AS p50,
+       percentile_disc(0.9) WITHIN GROUP (ORDER BY f.resolved_at - f.created_at) AS p90
+  FROM escalation.ticket_facts f
+ WHERE f.resolved_at IS NOT NULL
+ GROUP BY GROUPING SETS ((f.source_id), (f.source_id, f.priority), (f.source_id, f.team),
+                         (f.source_id, f.channel));
+COMMENT ON VIEW escalation.resolution_percentiles IS
+  'resolution time (resolved_at - created_at) of resolved tickets, for all and by the ticket''s priority, team and channel (dimension, value; value NULL = not set): count, mean, median and p90 (percentile_disc, exact); read from ticket_facts, not rolled up';
 
 CREATE VIEW escalation.transfer_hops WITH (security_invoker = true) AS
 SELECT t.source_id, t.hop, count(*) AS transfers, count(*) FILTER (WHERE t.kind = 'hierarchical') AS hierarchical,
@@ -4938,12 +5210,11 @@ SELECT f.source_id, f.escalations > 0 AS escalated, count(*) AS rated, round(avg
 COMMENT ON VIEW escalation.csat_comparison IS
   'mean CSAT of escalated vs non-escalated tickets (ratings from the table mapped with attach_csat())';
 
--- analysts do not read escalation.accounts; at_risk_accounts() gets the
--- facts it scores (not names or owners) of the accounts it already sees
--- tickets of
+-- analysts read only these columns of escalation.accounts, and only of
+-- accounts they see tickets of (row-level security, issue 8 section)
 CREATE FUNCTION escalation.account_facts(keys text[])
 RETURNS TABLE (account_key text, tier text, annual_value numeric, renewal_date date)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT a.account_key, a.tier, a.annual_value, a.renewal_date
@@ -4951,7 +5222,7 @@ AS $$
      WHERE a.account_key OPERATOR(pg_catalog.=) ANY (keys)
 $$;
 COMMENT ON FUNCTION escalation.account_facts(text[]) IS
-  'internal: tier, annual value and renewal date of the given accounts, for at_risk_accounts() (analysts cannot read escalation.accounts itself)';
+  'internal: tier, annual value and renewal date of the given accounts, for at_risk_accounts(); read as the caller (an analyst sees only accounts it sees tickets of)';
 REVOKE ALL ON FUNCTION escalation.account_facts(text[]) FROM PUBLIC;
 
 -- time-dependent metrics take the instant as an argument
@@ -5099,6 +5370,7 @@ COMMENT ON FUNCTION escalation.report(timestamptz, integer) IS
 ALTER TABLE escalation.ticket_facts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.ticket_transfers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_days ENABLE ROW LEVEL SECURITY;
+ALTER TABLE escalation.metric_months ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_tte ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_paths ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON escalation.ticket_facts FOR SELECT
@@ -5106,6 +5378,8 @@ CREATE POLICY tenant ON escalation.ticket_facts FOR SELECT
 CREATE POLICY tenant ON escalation.ticket_transfers FOR SELECT
     USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
 CREATE POLICY tenant ON escalation.metric_days FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+CREATE POLICY tenant ON escalation.metric_months FOR SELECT
     USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
 CREATE POLICY tenant ON escalation.metric_tte FOR SELECT
     USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
@@ -5122,20 +5396,22 @@ SELECT pg_catalog.pg_extension_config_dump('escalation.escalation_changes', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_paths', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.ticket_transfers_transfer_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_days', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.metric_months', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_tte', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_paths', '');
 
 -- privileges: the objects above come after section 8's REVOKE ... FROM PUBLIC
 REVOKE ALL ON escalation.metric_sources, escalation.csat_sources, escalation.ticket_facts,
-      escalation.ticket_transfers, escalation.metric_days, escalation.metric_tte,
-      escalation.metric_paths FROM PUBLIC;
+      escalation.ticket_transfers, escalation.metric_days, escalation.metric_months,
+      escalation.metric_tte, escalation.metric_paths FROM PUBLIC;
 REVOKE ALL ON escalation.fact_changes, escalation.escalation_changes, escalation.ticket_paths FROM PUBLIC;
 REVOKE ALL ON SEQUENCE escalation.ticket_transfers_transfer_id_seq,
       escalation.fact_changes_change_id_seq FROM PUBLIC;
-REVOKE ALL ON escalation.escalation_rates, escalation.escalation_rates_by,
+REVOKE ALL ON escalation.metric_months_all, escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
       escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
-      escalation.transfer_stats, escalation.transfer_hops, escalation.ticket_journey,
+      escalation.transfer_stats, escalation.transfer_stats_by, escalation.resolution_percentiles,
+      escalation.transfer_hops, escalation.ticket_journey,
       escalation.sla_attainment, escalation.sla_breaches, escalation.escalation_patterns,
       escalation.agent_load, escalation.team_load, escalation.misroutes,
       escalation.bypass_candidates, escalation.team_keywords, escalation.sla_target_proposals,
@@ -5164,12 +5440,13 @@ REVOKE ALL ON FUNCTION escalation.visible_sources(), escalation.restoring(),
 
 -- analysts (and administrators): the views, the facts under them
 GRANT SELECT ON escalation.ticket_facts, escalation.ticket_transfers, escalation.metric_days,
-      escalation.metric_tte, escalation.metric_paths, escalation.metric_sources,
+      escalation.metric_months, escalation.metric_months_all, escalation.metric_tte, escalation.metric_paths, escalation.metric_sources,
       escalation.csat_sources,
       escalation.escalation_rates, escalation.escalation_rates_by,
       escalation.time_to_escalation, escalation.time_to_escalation_by_reason,
       escalation.resolution_times, escalation.reescalation_rates, escalation.reescalation_paths,
-      escalation.transfer_stats, escalation.transfer_hops, escalation.ticket_journey,
+      escalation.transfer_stats, escalation.transfer_stats_by, escalation.resolution_percentiles,
+      escalation.transfer_hops, escalation.ticket_journey,
       escalation.sla_attainment, escalation.sla_breaches, escalation.escalation_patterns,
       escalation.agent_load, escalation.team_load, escalation.misroutes,
       escalation.bypass_candidates, escalation.team_keywords, escalation.sla_target_proposals,
@@ -5377,3 +5654,185 @@ GRANT UPDATE (active) ON escalation.models TO escalation_admin;
 GRANT DELETE ON escalation.models TO escalation_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON escalation.triage_schedules TO escalation_admin;
 GRANT SELECT ON escalation.triage_schedules TO escalation_analyst;
+
+--------------------------------------------------------------------------
+-- Hardening (issue 8): inputs refused when written, not when a ticket
+-- arrives, and rows an analyst may see
+--
+--   * a dropped ticket table detaches its source (an event trigger), so the
+--     table can be created and attached again under its name;
+--   * a metric tenant role must exist (an unknown one would make every
+--     metric view fail for everyone);
+--   * a skill a rule targets cannot be deleted or renamed, as a team cannot;
+--   * sources and retraining schedules name only tables their writer owns
+--     (or, for a schedule, can read);
+--   * analysts read the tier, annual value and renewal date of the accounts
+--     they see tickets of, and nothing of the others (row-level security on
+--     escalation.accounts; at_risk_accounts() reads it as its caller).
+--------------------------------------------------------------------------
+
+CREATE FUNCTION escalation.forget_dropped_tables()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone integer[];
+BEGIN
+    SELECT array_agg(s.source_id) INTO gone
+      FROM escalation.sources s
+      JOIN pg_catalog.pg_event_trigger_dropped_objects() d
+        ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
+       AND d.objid = s.ticket_table::oid
+     WHERE s.attached;
+    IF gone IS NULL THEN
+        RETURN;
+    END IF;
+    -- as detach() does: the history stays, the source's own rules are disabled
+    UPDATE escalation.sources s SET attached = false, detached_at = now()
+     WHERE s.source_id = ANY (gone);
+    UPDATE escalation.rules r SET enabled = false
+     WHERE r.source_id = ANY (gone) AND r.enabled;
+END
+$$;
+COMMENT ON FUNCTION escalation.forget_dropped_tables() IS
+  'sql_drop event trigger: a dropped ticket table''s source is detached (its rules disabled, its history kept), so that a table of that name can be attached again';
+CREATE EVENT TRIGGER escalation_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION escalation.forget_dropped_tables();
+
+CREATE FUNCTION escalation.validate_tenant_role()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.tenant_role IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = NEW.tenant_role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', NEW.tenant_role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the tenant''s role first; its members see the source''s metrics.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_tenant_role() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.metric_sources: refuses a tenant role that does not exist (a role dropped later hides the source from everyone: visible_sources() fails closed)';
+CREATE TRIGGER validate_tenant_role BEFORE INSERT OR UPDATE OF tenant_role ON escalation.metric_sources
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_tenant_role();
+
+CREATE FUNCTION escalation.keep_targeted_skills()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r text;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.name = OLD.name THEN
+        RETURN NEW;
+    END IF;
+    SELECT x.name INTO r FROM escalation.rules x
+     WHERE OLD.name = ANY (x.target_skills) ORDER BY x.name LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'skill "%" is a target of rule "%"', OLD.name, r
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = 'Change the rule''s target_skills first.';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION escalation.keep_targeted_skills() IS
+  'BEFORE DELETE OR UPDATE OF name trigger on escalation.skills: a skill that rules target stays, as a team that rules target does';
+CREATE TRIGGER keep_targeted_skills BEFORE DELETE OR UPDATE OF name ON escalation.skills
+    FOR EACH ROW EXECUTE FUNCTION escalation.keep_targeted_skills();
+
+-- A source names tables the trigger, the context snapshots and routing's
+-- write-back read and write as the extension's owner.  attach() checks that
+-- its caller owns them; so does this trigger, for any other write of the
+-- row (escalation_admin may INSERT and UPDATE escalation.sources, because
+-- attach() and detach() run as their caller): otherwise an administrator
+-- could point a source at a table it does not own, or remap the columns of
+-- one, and have the snapshot or the write-back read or write it.
+CREATE FUNCTION escalation.guard_source()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regclass;
+BEGIN
+    -- detaching (attached -> false) needs nothing more
+    IF TG_OP = 'UPDATE' AND NOT NEW.attached
+       AND (NEW.ticket_table, NEW.mapping, NEW.value_maps, NEW.lookups, NEW.message_table,
+            NEW.message_mapping, NEW.message_via, NEW.sentinels)
+           IS NOT DISTINCT FROM
+           (OLD.ticket_table, OLD.mapping, OLD.value_maps, OLD.lookups, OLD.message_table,
+            OLD.message_mapping, OLD.message_via, OLD.sentinels) THEN
+        RETURN NEW;
+    END IF;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RETURN NEW;
+    END IF;
+    FOREACH t IN ARRAY ARRAY[NEW.ticket_table, NEW.message_table] LOOP
+        IF t IS NOT NULL AND NOT coalesce(pg_has_role(current_user,
+                (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = t), 'USAGE'), false) THEN
+            RAISE EXCEPTION 'must be owner of table %', t
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Sources are written by escalation.attach(), by the owner of the helpdesk''s tables.';
+        END IF;
+    END LOOP;
+    FOR t IN SELECT (h->>'table')::regclass FROM jsonb_each(NEW.lookups) e, jsonb_array_elements(e.value) h
+             UNION ALL SELECT NEW.message_via WHERE NEW.message_via IS NOT NULL LOOP
+        IF NOT has_table_privilege(current_user, t, 'SELECT') THEN
+            RAISE EXCEPTION 'permission denied for table %', t
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END LOOP;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.guard_source() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.sources: whoever writes a source (other than detaching it) must own its ticket and messages tables and read its lookup tables, as attach() requires';
+CREATE TRIGGER guard_source BEFORE INSERT OR UPDATE ON escalation.sources
+    FOR EACH ROW EXECUTE FUNCTION escalation.guard_source();
+
+-- retrain_due() trains as the extension's owner; a schedule may name only a
+-- source whose ticket table its writer can read (else the model's teams
+-- would show an administrator the values of a column it cannot read)
+CREATE FUNCTION escalation.guard_triage_schedule()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regclass;
+BEGIN
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        RETURN NEW;
+    END IF;
+    SELECT s.ticket_table INTO t FROM escalation.sources s WHERE s.source_id = NEW.source_id;
+    IF t IS NOT NULL AND NOT has_table_privilege(current_user, t, 'SELECT') THEN
+        RAISE EXCEPTION 'permission denied for table %', t
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Retraining reads the ticket table; schedule it as a role that can read it.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.guard_triage_schedule() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.triage_schedules: its writer must be able to read the source''s ticket table, which retrain_due() reads as the extension''s owner';
+CREATE TRIGGER guard_triage_schedule BEFORE INSERT OR UPDATE ON escalation.triage_schedules
+    FOR EACH ROW EXECUTE FUNCTION escalation.guard_triage_schedule();
+
+ALTER TABLE escalation.accounts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins ON escalation.accounts TO escalation_admin USING (true) WITH CHECK (true);
+CREATE POLICY agents ON escalation.accounts FOR SELECT TO escalation_agent USING (true);
+CREATE POLICY analysts ON escalation.accounts FOR SELECT TO escalation_analyst
+    USING (EXISTS (SELECT 1 FROM escalation.ticket_facts f
+                    WHERE f.account_key OPERATOR(pg_catalog.=) accounts.account_key));
+GRANT SELECT (account_key, tier, annual_value, renewal_date) ON escalation.accounts
+      TO escalation_analyst;
+
+REVOKE ALL ON FUNCTION escalation.forget_dropped_tables(), escalation.validate_tenant_role(),
+      escalation.keep_targeted_skills(), escalation.guard_source(),
+      escalation.guard_triage_schedule() FROM PUBLIC;

@@ -204,6 +204,30 @@ SELECT 'transfer_stats', (SELECT count(*) FROM escalation.transfer_stats WHERE s
                            sum((t.id % 4 = 0)::int + (t.id % 8 = 0)::int + (t.id % 6 = 0)::int)
                       FROM m_hd.tickets t GROUP BY 1$b$)
 UNION ALL
+SELECT 'transfer_stats_by', (SELECT count(*) FROM escalation.transfer_stats_by WHERE source_id = m_hd.sid()),
+       m_hd.diff($a$SELECT month, dimension, value, tickets, transferred, transfers, reopened
+                      FROM escalation.transfer_stats_by WHERE source_id = m_hd.sid()$a$,
+                 $b$SELECT date_trunc('month', (created_at AT TIME ZONE 'Europe/Berlin'))::date, d, v, count(*),
+                           count(*) FILTER (WHERE (id % 4 = 0) OR (id % 6 = 0)),
+                           sum((id % 4 = 0)::int + (id % 8 = 0)::int + (id % 6 = 0)::int),
+                           count(*) FILTER (WHERE id % 3 <> 0 AND id % 10 = 1)
+                      FROM m_hd.naive,
+                           LATERAL (VALUES ('team', team), ('channel', channel), ('priority', priority),
+                                           ('account_tier', tier)) x(d, v)
+                     GROUP BY 1, 2, 3$b$)
+UNION ALL
+SELECT 'resolution_percentiles', (SELECT count(*) FROM escalation.resolution_percentiles WHERE source_id = m_hd.sid()),
+       m_hd.diff($a$SELECT dimension, value, resolved, mean, p50, p90
+                      FROM escalation.resolution_percentiles WHERE source_id = m_hd.sid()$a$,
+                 $b$SELECT d, v, count(*), avg(resolved_at - created_at),
+                           percentile_disc(0.5) WITHIN GROUP (ORDER BY resolved_at - created_at),
+                           percentile_disc(0.9) WITHIN GROUP (ORDER BY resolved_at - created_at)
+                      FROM m_hd.naive,
+                           LATERAL (VALUES ('all', NULL), ('team', team), ('channel', channel),
+                                           ('priority', priority)) x(d, v)
+                     WHERE resolved_at IS NOT NULL
+                     GROUP BY 1, 2$b$)
+UNION ALL
 SELECT 'misroutes', (SELECT count(*) FROM escalation.misroutes WHERE source_id = m_hd.sid()),
        m_hd.diff($a$SELECT escalated_to, resolved_by, tickets FROM escalation.misroutes WHERE source_id = m_hd.sid()$a$,
                  $b$SELECT first_team, team, count(*) FROM m_hd.naive
@@ -229,6 +253,25 @@ DELETE FROM escalation.routing_settings;
 SELECT view, differences FROM m_hd.check_all() WHERE differences <> 0;
 -- by hand (or pg_cron where the worker is off); nothing left to fold
 SELECT escalation.compact_metrics() > 0 AS compacted;
+-- the month grain the month views read is the sum of the folded days
+SELECT count(*) AS month_rows_off
+  FROM ((SELECT source_id, month, team, channel, priority, account_tier, tickets, escalated, resolved,
+                reopened_tickets, transferred, transfers, round(resolution_secs)
+           FROM escalation.metric_months
+         EXCEPT ALL
+         SELECT source_id, date_trunc('month', day)::date, team, channel, priority, account_tier,
+                sum(tickets), sum(escalated), sum(resolved), sum(reopened_tickets), sum(transferred),
+                sum(transfers), round(sum(resolution_secs))
+           FROM escalation.metric_days WHERE folded GROUP BY 1, 2, 3, 4, 5, 6)
+        UNION ALL
+        (SELECT source_id, date_trunc('month', day)::date, team, channel, priority, account_tier,
+                sum(tickets), sum(escalated), sum(resolved), sum(reopened_tickets), sum(transferred),
+                sum(transfers), round(sum(resolution_secs))
+           FROM escalation.metric_days WHERE folded GROUP BY 1, 2, 3, 4, 5, 6
+         EXCEPT ALL
+         SELECT source_id, month, team, channel, priority, account_tier, tickets, escalated, resolved,
+                reopened_tickets, transferred, transfers, round(resolution_secs)
+           FROM escalation.metric_months)) d;
 SELECT view, differences FROM m_hd.check_all() WHERE differences <> 0;
 SELECT count(*) FILTER (WHERE NOT folded) AS unfolded FROM escalation.metric_days;
 -- more changes after compaction, then a rebuild from scratch

@@ -187,11 +187,19 @@ SELECT v.event, CASE WHEN v.actor = session_user THEN '<session user>' ELSE v.ac
 --------------------------------------------------------------------------
 -- an analyst: reads the record, nothing else
 --------------------------------------------------------------------------
+-- (the metrics facts its account rows depend on, folded as the worker does)
+SELECT escalation.fold_facts() > 0 AS folded;
 SET ROLE regress_analyst;
 SELECT count(*) > 0 AS reads_escalations FROM escalation.escalations;
 SELECT count(*) > 0 AS reads_events FROM escalation.events;
 SELECT count(*) > 0 AS reads_first_responses FROM escalation.first_responses;
-SELECT regress_error($$SELECT count(*) FROM escalation.accounts$$);
+-- of the accounts, only the facts metrics score (not names or owners), and
+-- only of accounts it sees tickets of (row-level security)
+SELECT regress_error($$SELECT name FROM escalation.accounts$$);
+SELECT regress_error($$SELECT owner_agent FROM escalation.accounts$$);
+SELECT account_key, tier FROM escalation.accounts WHERE account_key IN ('acme', 'regress-account');
+SELECT account_key, tier FROM escalation.account_facts('{acme, regress-account}');
+SELECT regress_error($$UPDATE escalation.accounts SET tier = 'x'$$);
 SELECT regress_error(format($$SELECT escalation.accept(%s, 'alice')$$, :breach));
 SELECT regress_error($$SELECT escalation.escalate('priv_hd.tickets', '1', target_team => 'tier2')$$);
 SELECT regress_error($$SELECT * FROM escalation.explain('priv_hd.tickets', '1')$$);

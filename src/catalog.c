@@ -997,9 +997,17 @@ build_config(void)
 		MemoryContextRegisterResetCallback(cxt, cb);
 	}
 
-	/* retire the previous build */
+	/*
+	 * Retire the previous build.  The list lives in TopMemoryContext: in the
+	 * new build's context it would be freed with that build when a later
+	 * rebuild of the same transaction retires it too.
+	 */
 	if (config != NULL)
+	{
+		MemoryContextSwitchTo(TopMemoryContext);
 		graveyard = lappend(graveyard, config->cxt);
+		MemoryContextSwitchTo(cxt);
+	}
 	config = c;
 
 	extoid = get_extension_oid("escalation", true);
@@ -1294,8 +1302,19 @@ esc_lookup_account(const char *key)
 	{
 		HASHCTL		ctl;
 
+		/*
+		 * Accounts handed out earlier in this transaction may still be in
+		 * use (a row's facts keep theirs until its context is built):
+		 * retire the old cache like a replaced build, freed at the end of
+		 * the transaction.
+		 */
 		if (account_cxt)
-			MemoryContextDelete(account_cxt);
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+			graveyard = lappend(graveyard, account_cxt);
+			MemoryContextSwitchTo(oldcxt);
+		}
 		account_cxt = AllocSetContextCreate(TopMemoryContext, "escalation accounts",
 											ALLOCSET_DEFAULT_SIZES);
 		memset(&ctl, 0, sizeof(ctl));

@@ -7,7 +7,9 @@
  *	  rows (escalation_valid(), event_valid()).
  *
  * explain() and ticket_context() read the ticket as the caller, so the
- * helpdesk's row-level security and grants apply to them.
+ * helpdesk's row-level security and grants apply to them; so does
+ * caller_sees_ticket(), for the SECURITY DEFINER functions that snapshot a
+ * ticket.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +31,7 @@
 
 PG_FUNCTION_INFO_V1(escalation_explain);
 PG_FUNCTION_INFO_V1(escalation_ticket_context);
+PG_FUNCTION_INFO_V1(escalation_caller_sees_ticket);
 PG_FUNCTION_INFO_V1(escalation_match_keywords);
 PG_FUNCTION_INFO_V1(escalation_keyword_lexemes);
 PG_FUNCTION_INFO_V1(escalation_target_key);
@@ -196,6 +199,42 @@ escalation_ticket_context(PG_FUNCTION_ARGS)
 	result = esc_build_context(src, &row, false);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * escalation.caller_sees_ticket(source_id integer, ticket_key text) -> boolean
+ *
+ * Can the role acting in this session (the session user, or the role of
+ * SET ROLE) read the ticket?  Its grants and the helpdesk's row-level
+ * security on the ticket table apply.  SECURITY DEFINER functions that
+ * snapshot a ticket as the extension's owner (escalate(), handoff()) ask
+ * first, so that they never hand their caller a ticket it could not read
+ * itself.  The outer user is the one SECURITY DEFINER does not change.
+ */
+Datum
+escalation_caller_sees_ticket(PG_FUNCTION_ARGS)
+{
+	int32		source_id = PG_GETARG_INT32(0);
+	char	   *key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	EscSource  *src = esc_get_source(source_id);
+	HeapTuple	ticket;
+	TupleDesc	tdesc;
+	Oid			save_userid;
+	int			save_sec;
+
+	if (src == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source %d is not attached", source_id)));
+	/* an error on the way is cleaned up, user id included, by the abort */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(GetOuterUserId(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ticket = esc_fetch_ticket(src, key, &tdesc, CurrentMemoryContext);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec);
+	PG_RETURN_BOOL(ticket != NULL);
 }
 
 /*

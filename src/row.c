@@ -13,6 +13,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
@@ -50,20 +51,37 @@ esc_datum_text(EscColumn *col, Datum value)
 }
 
 /*
+ * Instants a ticket's time may be: 0001-01-01 up to 9999-12-31 (UTC, with a
+ * day's margin either way for the zone offset of a naive timestamp).
+ * Anything outside, infinity included, is no time at all: taking
+ * differences of it (time to escalation, business time) would fail the
+ * helpdesk's write.
+ */
+#define ESC_TIME_MIN	INT64CONST(-63082281600000000)	/* 0001-01-01 00:00 UTC */
+#define ESC_TIME_MAX	INT64CONST(252455615999999999)	/* 9999-12-31 23:59:59.999999 UTC */
+#define ESC_TIME_MARGIN	USECS_PER_DAY
+
+/*
  * A time column as timestamptz; naive timestamps are in the source's zone.
  * Integers are Unix epoch seconds, and 0 is "unset" (Znuny's deadlines):
- * 0 is returned for it, which every caller reads as "unknown".
+ * 0 is returned for it, which every caller reads as "unknown".  So is 0
+ * returned for a time outside 0001-01-01 .. 9999-12-31 (infinity, -infinity,
+ * year 10000 and later, BC).
  */
 TimestampTz
 esc_datum_time(EscSource *src, EscColumn *col, Datum value)
 {
 	Datum		ts;
 	int64		secs;
+	TimestampTz result;
 
 	switch (col->typid)
 	{
 		case TIMESTAMPTZOID:
-			return DatumGetTimestampTz(value);
+			result = DatumGetTimestampTz(value);
+			if (result < ESC_TIME_MIN || result > ESC_TIME_MAX)
+				return 0;
+			return result;
 		case INT2OID:
 		case INT4OID:
 		case INT8OID:
@@ -77,14 +95,23 @@ esc_datum_time(EscSource *src, EscColumn *col, Datum value)
 			ts = value;
 			break;
 		case DATEOID:
+			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+				return 0;
 			ts = DirectFunctionCall1(date_timestamp, value);
 			break;
 		default:
 			return 0;
 	}
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone,
-												   CStringGetTextDatum(src->time_zone),
-												   ts));
+	/* out of range before the zone is applied: no "timestamp out of range" */
+	if (DatumGetTimestamp(ts) < ESC_TIME_MIN - ESC_TIME_MARGIN ||
+		DatumGetTimestamp(ts) > ESC_TIME_MAX + ESC_TIME_MARGIN)
+		return 0;
+	result = DatumGetTimestampTz(DirectFunctionCall2(timestamp_zone,
+													 CStringGetTextDatum(src->time_zone),
+													 ts));
+	if (result < ESC_TIME_MIN || result > ESC_TIME_MAX)
+		return 0;
+	return result;
 }
 
 /* is this stored value one the mapping says means "none"? */

@@ -1233,6 +1233,7 @@ escalation_train(PG_FUNCTION_ARGS)
 Datum
 escalation_evaluate(PG_FUNCTION_ARGS)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	Oid			relid;
 	EscSource  *src;
 	int32		model_id;
@@ -1328,10 +1329,13 @@ escalation_evaluate(PG_FUNCTION_ARGS)
 	values[5] = confusion_jsonb(m, &r);
 	values[6] = calibration_jsonb(&r);
 	{
-		HeapTuple	res = heap_form_tuple(outdesc, values, nulls);
+		/* the result goes to the caller's context: SPI_finish() frees ours */
+		MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		Datum		res = HeapTupleGetDatum(heap_form_tuple(outdesc, values, nulls));
 
+		MemoryContextSwitchTo(spi_cxt);
 		SPI_finish();
-		PG_RETURN_DATUM(HeapTupleGetDatum(res));
+		PG_RETURN_DATUM(res);
 	}
 }
 

@@ -7,10 +7,10 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(393);
+SELECT plan(411);
 -- tables
 SELECT has_schema('escalation');
-SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'first_responses', 'metric_days', 'metric_paths', 'metric_sources', 'metric_tte', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
+SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_sources', 'metric_tte', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
 SELECT has_table('escalation', 'accounts', 'table escalation.accounts exists');
 SELECT has_table('escalation', 'agent_skills', 'table escalation.agent_skills exists');
 SELECT has_table('escalation', 'agents', 'table escalation.agents exists');
@@ -33,10 +33,10 @@ SELECT has_table('escalation', 'sla_ladder', 'table escalation.sla_ladder exists
 SELECT has_table('escalation', 'sla_policies', 'table escalation.sla_policies exists');
 SELECT has_table('escalation', 'sla_targets', 'table escalation.sla_targets exists');
 SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exists');
-SELECT views_are('escalation', ARRAY['accounts_at_risk', 'agent_load', 'bypass_candidates', 'csat_comparison', 'escalation_patterns', 'escalation_rates', 'escalation_rates_by', 'misroutes', 'reescalation_paths', 'reescalation_rates', 'reescalations', 'resolution_times', 'sla_attainment', 'sla_breaches', 'sla_policy_overlaps', 'sla_target_proposals', 'team_keywords', 'team_load', 'ticket_journey', 'time_to_escalation', 'time_to_escalation_by_reason', 'transfer_hops', 'transfer_stats', 'workers']);
+SELECT views_are('escalation', ARRAY['accounts_at_risk', 'agent_load', 'bypass_candidates', 'csat_comparison', 'escalation_patterns', 'escalation_rates', 'escalation_rates_by', 'metric_months_all', 'misroutes', 'reescalation_paths', 'reescalation_rates', 'reescalations', 'resolution_percentiles', 'resolution_times', 'sla_attainment', 'sla_breaches', 'sla_policy_overlaps', 'sla_target_proposals', 'team_keywords', 'team_load', 'ticket_journey', 'time_to_escalation', 'time_to_escalation_by_reason', 'transfer_hops', 'transfer_stats', 'transfer_stats_by', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'call_after_write', 'cancel', 'check_accept', 'check_after_write', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'csat_trigger', 'decline', 'detach', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'facts_delta', 'facts_escalated', 'fold_facts', 'frustration', 'handoff', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'paths_of_ticket', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'recompute_sla', 'record_event', 'reescalate', 'refresh_first_escalation', 'refresh_ticket_paths', 'report', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_routing_source', 'validate_rule', 'validate_sla', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
+SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'call_after_write', 'caller_sees_ticket', 'cancel', 'check_accept', 'check_after_write', 'check_calendar_in_use', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'csat_trigger', 'decline', 'detach', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'facts_delta', 'facts_escalated', 'fold_facts', 'forget_dropped_tables', 'frustration', 'guard_source', 'guard_triage_schedule', 'handoff', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keep_targeted_skills', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'paths_of_ticket', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'recompute_sla', 'record_event', 'reescalate', 'refresh_first_escalation', 'refresh_ticket_paths', 'report', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'ticket_context', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_routing_source', 'validate_rule', 'validate_sla', 'validate_sla_policy', 'validate_tenant_role', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -444,5 +444,28 @@ SELECT table_privs_are('escalation', 'assignments', 'public', ARRAY[]::text[]);
 
 SELECT has_trigger('escalation', 'sla_targets', 'validate_sla', 'escalation.sla_targets has trigger validate_sla');
 SELECT has_trigger('escalation', 'sla_ladder', 'validate_sla', 'escalation.sla_ladder has trigger validate_sla');
+-- hardening (issue 8): refusals when written, dropped tables, accounts for analysts
+SELECT has_function('escalation', 'caller_sees_ticket', ARRAY['integer', 'text']::name[]);
+SELECT has_function('escalation', 'check_calendar_in_use', ARRAY[]::name[]);
+SELECT has_function('escalation', 'forget_dropped_tables', ARRAY[]::name[]);
+SELECT has_function('escalation', 'keep_targeted_skills', ARRAY[]::name[]);
+SELECT has_function('escalation', 'validate_sla_policy', ARRAY[]::name[]);
+SELECT has_function('escalation', 'validate_tenant_role', ARRAY[]::name[]);
+SELECT has_trigger('escalation', 'sla_policies', 'validate_sla_policy', 'escalation.sla_policies has trigger validate_sla_policy');
+SELECT has_trigger('escalation', 'calendar_hours', 'calendar_hours_in_use', 'escalation.calendar_hours has constraint trigger calendar_hours_in_use');
+SELECT has_trigger('escalation', 'metric_sources', 'validate_tenant_role', 'escalation.metric_sources has trigger validate_tenant_role');
+SELECT has_trigger('escalation', 'skills', 'keep_targeted_skills', 'escalation.skills has trigger keep_targeted_skills');
+SELECT has_function('escalation', 'guard_source', ARRAY[]::name[]);
+SELECT has_function('escalation', 'guard_triage_schedule', ARRAY[]::name[]);
+SELECT has_trigger('escalation', 'sources', 'guard_source', 'escalation.sources has trigger guard_source');
+SELECT has_trigger('escalation', 'triage_schedules', 'guard_triage_schedule', 'escalation.triage_schedules has trigger guard_triage_schedule');
+SELECT is((SELECT count(*)::int FROM pg_event_trigger e JOIN pg_depend d ON d.classid = 'pg_event_trigger'::regclass AND d.objid = e.oid
+            JOIN pg_extension x ON x.oid = d.refobjid
+           WHERE e.evtname = 'escalation_forget_dropped_tables' AND e.evtevent = 'sql_drop' AND x.extname = 'escalation'), 1,
+    'event trigger escalation_forget_dropped_tables on sql_drop belongs to the extension');
+SELECT policies_are('escalation', 'accounts', ARRAY['admins', 'agents', 'analysts']);
+SELECT policy_roles_are('escalation', 'accounts', 'analysts', ARRAY['escalation_analyst']);
+SELECT policy_cmd_is('escalation', 'accounts', 'analysts'::name, 'select', 'analysts read accounts only');
+
 SELECT * FROM finish();
 ROLLBACK;
