@@ -1631,10 +1631,13 @@ CREATE TABLE escalation.sla_tickets (
     fields      jsonb NOT NULL DEFAULT '{}',
     policy_id   integer,
     updated_at  timestamptz NOT NULL,
+    first_message_at timestamptz,
     PRIMARY KEY (source_id, ticket_key)
 );
 COMMENT ON TABLE escalation.sla_tickets IS
   'Tickets under an SLA: the facts policies were matched on, as the triggers last saw them, so that clocks can be recomputed without reading the helpdesk';
+COMMENT ON COLUMN escalation.sla_tickets.first_message_at IS
+  'when the ticket''s opening was seen: its first customer-visible message (customer''s or agent''s), or its creation when the ticket row carries the text (a mapped body) or the ticket was first tracked after its creation; NULL: no message yet, so the next one opens the ticket, and an agent''s opening message is no response';
 
 CREATE TABLE escalation.clocks (
     clock_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -2176,11 +2179,19 @@ BEGIN
         IF pol IS NULL THEN
             RETURN;
         END IF;
+        -- seen from its creation (the INSERT judges a ticket at its created_at)
+        -- and its text is in its messages: the first of them is its opening
         INSERT INTO escalation.sla_tickets
             (source_id, ticket_key, created_at, status, priority, channel, team, account_key,
-             fields, policy_id, updated_at)
+             fields, policy_id, updated_at, first_message_at)
         VALUES (p_source, p_key, created, p_status, p_priority, p_channel, p_team, p_account,
-                coalesce(p_fields, '{}'), pol, p_at);
+                coalesce(p_fields, '{}'), pol, p_at,
+                CASE WHEN p_created IS NOT NULL AND p_at <= p_created
+                          AND NOT EXISTS (SELECT 1 FROM escalation.sources s
+                                           WHERE s.source_id = p_source AND s.mapping ->> 'body' IS NOT NULL)
+                          AND NOT EXISTS (SELECT 1 FROM escalation.first_responses f
+                                           WHERE f.source_id = p_source AND f.ticket_key = p_key)
+                     THEN NULL ELSE created END);
         IF is_closed THEN
             RETURN;
         END IF;
@@ -2296,7 +2307,24 @@ DECLARE
 BEGIN
     SELECT * INTO tk FROM escalation.sla_tickets x
      WHERE x.source_id = p_source AND x.ticket_key = p_key FOR UPDATE;
-    IF NOT FOUND OR tk.policy_id IS NULL THEN
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- the ticket's first message opens it (under the row lock: of two
+    -- messages racing, the one that commits first); an agent's opening (a
+    -- phone ticket, an outbound conversation) is no response: it meets no
+    -- clock, starts none, and is no first response (the message trigger
+    -- recorded it just before this call)
+    IF tk.first_message_at IS NULL THEN
+        UPDATE escalation.sla_tickets x SET first_message_at = p_at
+         WHERE x.source_id = p_source AND x.ticket_key = p_key;
+        IF p_author = 'agent' THEN
+            DELETE FROM escalation.first_responses f
+             WHERE f.source_id = p_source AND f.ticket_key = p_key AND f.responded_at = p_at;
+            RETURN;
+        END IF;
+    END IF;
+    IF tk.policy_id IS NULL THEN
         RETURN;
     END IF;
     IF p_author = 'agent' THEN
@@ -2323,7 +2351,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.sla_track_message(integer, text, text, timestamptz) IS
-  'internal, called by the message trigger: an agent''s customer-visible reply meets the response clocks and restarts the periodic-update clock; a customer''s message starts the next-response clock unless one is already waiting';
+  'internal, called by the message trigger: the ticket''s first message opens it (an agent''s opening is no response); an agent''s customer-visible reply meets the response clocks and restarts the periodic-update clock; a customer''s message starts the next-response clock unless one is already waiting';
 
 ----------------------------------------------------------------------
 -- the cycle
@@ -3183,10 +3211,102 @@ COMMENT ON COLUMN escalation.routing_settings.continuity_window IS 'resolved esc
 
 CREATE TABLE escalation.routing_sources (
     source_id      integer PRIMARY KEY REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
-    write_assignee boolean NOT NULL DEFAULT true
+    write_assignee boolean NOT NULL DEFAULT true,
+    after_write    regprocedure
 );
 COMMENT ON TABLE escalation.routing_sources IS
-  'Per source: write the offered agent''s agent_id into the ticket table''s mapped assignee column, so the helpdesk shows it';
+  'Per source: how an offer is written back to the helpdesk: the agent''s agent_id into the ticket table''s mapped assignee column, then the helpdesk''s own hook (lock, history row), so the helpdesk shows it';
+COMMENT ON COLUMN escalation.routing_sources.write_assignee IS
+  'write the offered agent''s agent_id into the source''s mapped assignee column';
+COMMENT ON COLUMN escalation.routing_sources.after_write IS
+  'the helpdesk''s write-back hook, f(source_id integer, ticket_key text, agent_id text, escalation_id bigint) RETURNS void, called in the offer''s transaction right after the assignee write; owned by the ticket table''s owner and SECURITY DEFINER with a pinned search_path (unless that owner is a superuser)';
+
+-- a write-back hook must be a plain function of the exact signature, the
+-- helpdesk owner's (it writes the helpdesk's tables: an escalation_admin
+-- must not make routing run code of its own choosing), and run as that
+-- owner: routing runs as the extension's owner (route() and run_batch()
+-- are SECURITY DEFINER), so a SECURITY INVOKER hook of another owner would
+-- run with the extension owner's rights.  Checked when configured, and
+-- again before each call (the function may have been altered since).
+CREATE FUNCTION escalation.check_after_write(p_hook regprocedure, p_source integer)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p pg_proc;
+    tbl regclass;
+    tbl_owner oid;
+BEGIN
+    SELECT * INTO p FROM pg_proc x WHERE x.oid = p_hook;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'write-back hook (function %) does not exist', p_hook::oid
+            USING ERRCODE = 'undefined_function',
+                  HINT = 'Set escalation.routing_sources.after_write to an existing function, or to NULL.';
+    END IF;
+    IF p.prokind <> 'f' THEN
+        RAISE EXCEPTION 'write-back hook % is not a plain function', p_hook
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'A procedure, aggregate or window function cannot be a write-back hook.';
+    END IF;
+    IF p.pronargs <> 4 OR p.proargtypes[0] <> 'integer'::regtype OR p.proargtypes[1] <> 'text'::regtype
+       OR p.proargtypes[2] <> 'text'::regtype OR p.proargtypes[3] <> 'bigint'::regtype
+       OR p.provariadic <> 0 OR p.prorettype <> 'void'::regtype OR p.proretset THEN
+        RAISE EXCEPTION 'write-back hook % has the wrong signature', p_hook
+            USING ERRCODE = 'invalid_function_definition',
+                  DETAIL = format('It takes (%s) and returns %s%s.',
+                                  pg_get_function_identity_arguments(p.oid),
+                                  CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END,
+                                  format_type(p.prorettype, NULL)),
+                  HINT = 'A write-back hook is f(source_id integer, ticket_key text, agent_id text, escalation_id bigint) RETURNS void.';
+    END IF;
+    SELECT s.ticket_table, c.relowner INTO tbl, tbl_owner
+      FROM escalation.sources s JOIN pg_class c ON c.oid = s.ticket_table
+     WHERE s.source_id = p_source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source % does not exist', p_source USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF p.proowner <> tbl_owner THEN
+        RAISE EXCEPTION 'write-back hook % must be owned by the owner of table %', p_hook, tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It is owned by role "%s", the table by role "%s".',
+                                  pg_get_userbyid(p.proowner), pg_get_userbyid(tbl_owner)),
+                  HINT = 'The hook writes the helpdesk''s tables: the helpdesk''s owner writes it (ALTER FUNCTION ... OWNER TO).';
+    END IF;
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = p.proowner) THEN
+        IF NOT p.prosecdef THEN
+            RAISE EXCEPTION 'write-back hook % must be SECURITY DEFINER', p_hook
+                USING ERRCODE = 'invalid_function_definition',
+                      DETAIL = 'Routing runs as the extension''s owner; the hook must run as its own owner, the helpdesk''s.',
+                      HINT = 'ALTER FUNCTION ... SECURITY DEFINER SET search_path = pg_catalog, pg_temp.';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c(setting) WHERE c.setting LIKE 'search\_path=%') THEN
+            RAISE EXCEPTION 'write-back hook % must pin its search_path', p_hook
+                USING ERRCODE = 'invalid_function_definition',
+                      HINT = 'ALTER FUNCTION ... SET search_path = pg_catalog, pg_temp, and qualify the helpdesk''s tables.';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION escalation.check_after_write(regprocedure, integer) IS
+  'internal: refuses a write-back hook that is not f(integer, text, text, bigint) RETURNS void, not owned by the source''s ticket table''s owner, or (owner not a superuser) not SECURITY DEFINER with a pinned search_path';
+
+CREATE FUNCTION escalation.validate_routing_source()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.after_write IS NOT NULL THEN
+        PERFORM escalation.check_after_write(NEW.after_write, NEW.source_id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_routing_source() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.routing_sources: refuses a bad write-back hook when it is configured';
+CREATE TRIGGER validate_routing_source BEFORE INSERT OR UPDATE ON escalation.routing_sources
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_routing_source();
 
 CREATE TABLE escalation.assignments (
     assignment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -3359,6 +3479,28 @@ $$;
 COMMENT ON FUNCTION escalation.write_assignee(integer, text, text) IS
   'internal: writes an agent_id into a source''s mapped assignee column (names from the catalog, quoted; values as parameters)';
 
+-- call a source's write-back hook (routing_sources.after_write), checked
+-- again first; by its catalog name, with every argument cast to the
+-- signature checked, so that exactly that function is called
+CREATE FUNCTION escalation.call_after_write(p_hook regprocedure, p_source integer, p_key text,
+                                            p_agent text, p_escalation bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fn text;
+BEGIN
+    PERFORM escalation.check_after_write(p_hook, p_source);
+    SELECT format('%I.%I', n.nspname, x.proname) INTO fn
+      FROM pg_proc x JOIN pg_namespace n ON n.oid = x.pronamespace WHERE x.oid = p_hook;
+    EXECUTE format('SELECT %s($1::integer, $2::text, $3::text, $4::bigint)', fn)
+      USING p_source, p_key, p_agent, p_escalation;
+END
+$$;
+COMMENT ON FUNCTION escalation.call_after_write(regprocedure, integer, text, text, bigint) IS
+  'internal: calls a source''s write-back hook after checking it again (escalation.check_after_write); the name comes from the catalog, quoted, the values are parameters';
+
 -- offer a locked, queued escalation to an agent if it has a free slot
 CREATE FUNCTION escalation.offer(e escalation.escalations, p_agent text, p_kind text,
                                  p_decision jsonb, p_note text, as_of timestamptz)
@@ -3371,6 +3513,10 @@ DECLARE
     agent_tenant text;
     expires timestamptz := as_of + (SELECT c.offer_timeout FROM escalation.routing_config() c);
     total float8 := (p_decision ->> 'total')::float8;
+    wb escalation.routing_sources;
+    wb_state text;
+    wb_message text;
+    wb_error jsonb;
 BEGIN
     -- the agent's row serialises everyone who gives it work; its load is
     -- counted after the lock, so it includes what they committed.  Its
@@ -3387,16 +3533,39 @@ BEGIN
     INSERT INTO escalation.assignments
         (escalation_id, agent_id, kind, offered_at, expires_at, total, decision, note)
     VALUES (e.escalation_id, p_agent, p_kind, as_of, expires, total, p_decision, p_note);
+    -- write-back: the assignee column, then the helpdesk's hook, together
+    -- in a subtransaction.  If either fails, neither is written, the offer
+    -- stands (the agent has it; the helpdesk does not show it), and the
+    -- error is a WARNING and stays in escalations.routing; a cancel cancels
+    SELECT * INTO wb FROM escalation.routing_sources r WHERE r.source_id = e.source_id;
+    IF FOUND AND (wb.write_assignee OR wb.after_write IS NOT NULL) THEN
+        BEGIN
+            IF wb.write_assignee THEN
+                PERFORM escalation.write_assignee(e.source_id, e.ticket_key, p_agent);
+            END IF;
+            IF wb.after_write IS NOT NULL THEN
+                PERFORM escalation.call_after_write(wb.after_write, e.source_id, e.ticket_key,
+                                                    p_agent, e.escalation_id);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS wb_state = RETURNED_SQLSTATE, wb_message = MESSAGE_TEXT;
+            wb_error := jsonb_build_object('sqlstate', wb_state, 'message', wb_message, 'at', as_of);
+            RAISE WARNING 'ticket % was offered to agent "%" but not written back: %',
+                e.ticket_key, p_agent, wb_message
+                USING ERRCODE = wb_state,
+                      DETAIL = format('Source "%s".', (SELECT s.name FROM escalation.sources s
+                                                        WHERE s.source_id = e.source_id)),
+                      HINT = 'The offer stands. Fix escalation.routing_sources or the helpdesk''s hook; escalations.routing holds the error.';
+        END;
+    END IF;
     UPDATE escalation.escalations x
        SET status = 'offered', agent_id = p_agent, updated_at = as_of,
-           routing = COALESCE(x.routing, '{}') || p_decision
-                     || jsonb_build_object('kind', p_kind, 'offered_at', as_of, 'expires_at', expires),
+           routing = (COALESCE(x.routing, '{}') - 'write_back_error') || p_decision
+                     || jsonb_build_object('kind', p_kind, 'offered_at', as_of, 'expires_at', expires)
+                     || CASE WHEN wb_error IS NULL THEN '{}'
+                             ELSE jsonb_build_object('write_back_error', wb_error) END,
            last_actor = 'escalation routing', last_note = p_note
      WHERE x.escalation_id = e.escalation_id;
-    IF EXISTS (SELECT 1 FROM escalation.routing_sources r
-                WHERE r.source_id = e.source_id AND r.write_assignee) THEN
-        PERFORM escalation.write_assignee(e.source_id, e.ticket_key, p_agent);
-    END IF;
     PERFORM pg_notify('escalation', jsonb_build_object(
         'event', 'offered', 'escalation_id', e.escalation_id, 'agent_id', p_agent,
         'kind', p_kind, 'source_id', e.source_id, 'ticket_key', e.ticket_key,
@@ -3405,7 +3574,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.offer(escalation.escalations, text, text, jsonb, text, timestamptz) IS
-  'internal: offers a locked queued escalation to an agent, under the agent''s row lock and within its capacity; records the assignment, writes the assignee back, NOTIFY escalation';
+  'internal: offers a locked queued escalation to an agent, under the agent''s row lock and within its capacity; records the assignment, writes the assignee back and calls the source''s write-back hook (a failure there is a WARNING and escalations.routing->''write_back_error''; the offer stands), NOTIFY escalation';
 
 -- an open offer ends without acceptance: back to the queue, age kept
 CREATE FUNCTION escalation.requeue(p_escalation bigint, p_outcome text, p_actor text,
@@ -3768,6 +3937,8 @@ REVOKE ALL ON FUNCTION escalation.routing_config(), escalation.agent_load(text),
       escalation.route_plan(timestamptz, integer), escalation.explain_route(bigint, timestamptz),
       escalation.close_offer(), escalation.check_accept(bigint, text),
       escalation.write_assignee(integer, text, text),
+      escalation.check_after_write(regprocedure, integer), escalation.validate_routing_source(),
+      escalation.call_after_write(regprocedure, integer, text, text, bigint),
       escalation.offer(escalation.escalations, text, text, jsonb, text, timestamptz),
       escalation.requeue(bigint, text, text, text, timestamptz),
       escalation.overflow(escalation.escalations, text, jsonb, text, timestamptz),
@@ -3788,6 +3959,8 @@ GRANT SELECT ON escalation.assignments, escalation.reescalations
       TO escalation_admin, escalation_agent, escalation_analyst;
 GRANT EXECUTE ON FUNCTION escalation.routing_config(), escalation.agent_load(text)
       TO escalation_admin, escalation_agent, escalation_analyst;
+-- the validation trigger on routing_sources runs as the admin writing it
+GRANT EXECUTE ON FUNCTION escalation.check_after_write(regprocedure, integer) TO escalation_admin;
 GRANT EXECUTE ON FUNCTION
       escalation.route(timestamptz, integer),
       escalation.route_plan(timestamptz, integer),

@@ -58,6 +58,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM ext_functions p
           'escalation.detach(regclass)',
           'escalation.propose_sla_targets(regclass,double precision,double precision,timestamp with time zone)',
           'escalation.write_assignee(integer,text,text)',
+          'escalation.call_after_write(regprocedure,integer,text,text,bigint)',
           'escalation.backfill_facts(regclass,timestamp with time zone)',
           'escalation.attach_csat(regclass,regclass,text,text)'],
     'the functions that run dynamic SQL are the reviewed ones');
