@@ -2091,6 +2091,12 @@ BEGIN
          WHERE s.clock_id = c.clock_id AND s.starts = c.running_since;
     END IF;
     IF new_state = 'running' THEN
+        -- a writer is dated at its transaction's start, which may be
+        -- before the end of the segment a later-starting writer closed:
+        -- a segment never starts before the previous one ended (time
+        -- would count twice)
+        t := greatest(t, (SELECT max(s.ends) FROM escalation.clock_segments s
+                           WHERE s.clock_id = c.clock_id));
         -- a reopened clock runs again from here; a segment never starts twice
         INSERT INTO escalation.clock_segments (clock_id, starts) VALUES (c.clock_id, t)
             ON CONFLICT (clock_id, starts) DO UPDATE SET ends = NULL;
@@ -2540,11 +2546,18 @@ BEGIN
         RAISE EXCEPTION 'run_batch needs an instant and a batch size of at least 1'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR c IN SELECT * FROM escalation.clocks x
+    -- a clock is claimed with its ticket's sla_tickets row, which every
+    -- writer of the ticket's bookkeeping locks first: a clock whose ticket
+    -- a transaction is writing is left to the next cycle, so the cycle
+    -- never waits, holding a clock, for what that transaction holds (an
+    -- escalation of the same target)
+    FOR c IN SELECT x.* FROM escalation.clocks x
+               JOIN escalation.sla_tickets t
+                 ON t.source_id = x.source_id AND t.ticket_key = x.ticket_key
               WHERE x.next_at <= as_of
               ORDER BY x.next_at
               LIMIT batch_size
-              FOR UPDATE SKIP LOCKED LOOP
+              FOR UPDATE OF x, t SKIP LOCKED LOOP
         PERFORM escalation.clock_fire(c, as_of);
         handled := handled + 1;
     END LOOP;

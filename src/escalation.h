@@ -431,6 +431,7 @@ typedef struct EscSource
 	bool		any_triage_rule;	/* some rule asks the triage model */
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
+	SPIPlanPtr	lock_plan;		/* locks a ticket row (esc_lock_ticket) */
 	SPIPlanPtr	context_plan;
 	SPIPlanPtr	context_plan_new;	/* for a new ticket without messages */
 } EscSource;
@@ -522,6 +523,7 @@ extern bool esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup,
 extern void esc_match_row(EscSource *src, EscRow *row);
 extern HeapTuple esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
 								  MemoryContext into);
+extern void esc_lock_ticket(EscSource *src, const char *key);
 extern HeapTuple esc_fetch_via(EscSource *src, Datum ref, TupleDesc *desc,
 							   MemoryContext into);
 
