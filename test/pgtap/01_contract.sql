@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(420);
+SELECT plan(436);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_sources', 'metric_tte', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
@@ -443,7 +443,7 @@ SELECT table_privs_are('escalation', 'assignments', 'escalation_admin', ARRAY['S
 SELECT table_privs_are('escalation', 'assignments', 'public', ARRAY[]::text[]);
 -- the queue in urgency order: the SLA due time kept in the escalation, read from one index
 SELECT has_column('escalation', 'escalations', 'sla_due_at', 'escalation.escalations.sla_due_at exists');
-SELECT col_type_is('escalation', 'escalations', 'sla_due_at', 'timestamp with time zone');
+SELECT col_type_is('escalation', 'escalations', 'sla_due_at', 'timestamp with time zone', 'escalation.escalations.sla_due_at is a timestamptz');
 SELECT col_is_null('escalation', 'escalations', 'sla_due_at', 'escalation.escalations.sla_due_at is nullable (NULL: no running clock)');
 SELECT has_index('escalation', 'escalations', 'escalations_queue', ARRAY['severity', 'sla_due_at', 'created_at', 'escalation_id']);
 SELECT has_trigger('escalation', 'escalations', 'sla_due', 'escalation.escalations has trigger sla_due');
