@@ -9,6 +9,8 @@
 #        regress    make installcheck, REGRESS part   (sql/ + expected/)
 #        isolation  make installcheck, ISOLATION part (test/isolation/specs)
 #        pgtap      make pgtap                        (test/pgtap/*.sql)
+#        upgrade    test/upgrade/run.sh (released scripts frozen; 1.0 walked
+#                   up by ALTER EXTENSION UPDATE = a fresh install)
 #   4. tap          prove test/t/*.pl (PostgreSQL::Test::Cluster), if any
 #   5. fuzz         a short run of each libFuzzer harness (test/fuzz/run.sh),
 #                   where clang is installed (scripts/install-fuzz-deps.sh)
@@ -187,6 +189,14 @@ inside() {
         make --no-print-directory pgtap 2>&1 | tee "$WORK/pgtap.log" || rc=$?
         record pgtap "$rc" "$WORK/pgtap.log" parse_prove
     fi
+
+    # -- upgrade -------------------------------------------------------------------
+    # released install scripts unchanged; every released version walked up
+    # by ALTER EXTENSION UPDATE has a fresh install's catalog
+    log "upgrade: test/upgrade/run.sh"
+    rc=0
+    test/upgrade/run.sh 2>&1 | tee "$WORK/upgrade.log" || rc=$?
+    record upgrade "$rc" "$WORK/upgrade.log" parse_pg_regress
 }
 
 # ---------------------------------------------------------------------------
