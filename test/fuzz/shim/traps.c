@@ -50,6 +50,9 @@ TRAP(DirectFunctionCall2Coll)
 TRAP(timestamp2tm)
 TRAP(timestamptz_pl_interval)
 
+/* triage.c: a stored model that is toasted (the harness passes it inline) */
+TRAP(detoast_attr)
+
 int			work_mem = 4096;
 void	   *SPI_tuptable = 0;
 unsigned long SPI_processed = 0;
