@@ -16,6 +16,7 @@ OBJS = \
 	src/calendar.o \
 	src/sla.o \
 	src/facts.o \
+	src/tenant.o \
 	src/sentiment.o \
 	src/sentiment_lexicon.o \
 	src/sentiment_funcs.o \
@@ -29,6 +30,7 @@ OBJS = \
 	src/status.o \
 	src/route.o \
 	src/route_data.o \
+	src/route_due.o \
 	src/route_funcs.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 

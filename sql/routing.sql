@@ -248,3 +248,77 @@ SELECT regress_error(format($$SELECT escalation.reassign(%s, 'rt_dan', 'try')$$,
 -- never beyond capacity
 SELECT a.agent_id FROM escalation.agents a
  WHERE escalation.agent_load(a.agent_id) > a.capacity;
+
+--------------------------------------------------------------------------
+-- urgency: severity, then the earliest running SLA clock's due time, then
+-- age.  escalations.sla_due_at carries that due time (kept by triggers on
+-- escalations and clocks); the queue is read in that order from an index
+--------------------------------------------------------------------------
+INSERT INTO escalation.skills (name) VALUES ('rt sla');
+INSERT INTO escalation.agents (agent_id, team, tier, capacity, languages, availability)
+VALUES ('rt_sue', 'rt billing', 1, 5, '{en}', 'online');
+INSERT INTO escalation.agent_skills (agent_id, skill, level) VALUES ('rt_sue', 'rt sla', 3);
+SELECT escalation.escalate('rt_hd.tickets', '15', target_skills => '{rt sla}', severity => 4,
+           as_of => '2024-06-03 13:00+00') AS ua \gset
+SELECT escalation.escalate('rt_hd.tickets', '16', target_skills => '{rt sla}', severity => 4,
+           as_of => '2024-06-03 13:05+00') AS ub \gset
+CREATE FUNCTION rt_urgency(a bigint, b bigint) RETURNS TABLE (first text, a_due timestamptz, b_due timestamptz)
+LANGUAGE sql AS $$
+    SELECT (SELECT CASE p.escalation_id WHEN a THEN 'older (15)' ELSE 'younger (16)' END
+              FROM escalation.route_plan('2024-06-03 13:10+00', 50) WITH ORDINALITY p
+             WHERE p.escalation_id IN (a, b) ORDER BY p.ordinality LIMIT 1),
+           (SELECT sla_due_at FROM escalation.escalations WHERE escalation_id = a),
+           (SELECT sla_due_at FROM escalation.escalations WHERE escalation_id = b)
+$$;
+-- no clocks: by age
+SELECT * FROM rt_urgency(:ua, :ub);
+-- the younger one's ticket is due at 14:00: it goes first
+INSERT INTO escalation.clocks (source_id, ticket_key, metric, policy_id, target, state, started_at,
+                               running_since, due_at)
+VALUES (:sid, '16', 'first_response', 0, '1 hour', 'running', '2024-06-03 13:00+00',
+        '2024-06-03 13:00+00', '2024-06-03 14:00+00');
+SELECT * FROM rt_urgency(:ua, :ub);
+-- the older one's is due sooner, on its second clock
+INSERT INTO escalation.clocks (source_id, ticket_key, metric, policy_id, target, state, started_at,
+                               running_since, due_at)
+VALUES (:sid, '15', 'first_response', 0, '1 hour', 'running', '2024-06-03 12:00+00',
+        '2024-06-03 12:00+00', '2024-06-03 15:00+00'),
+       (:sid, '15', 'resolution', 0, '1 hour', 'running', '2024-06-03 12:30+00',
+        '2024-06-03 12:30+00', '2024-06-03 13:30+00');
+SELECT * FROM rt_urgency(:ua, :ub);
+-- its earlier clock pauses: the later one is what counts now
+UPDATE escalation.clocks SET state = 'paused', running_since = NULL, due_at = NULL
+ WHERE source_id = :sid AND ticket_key = '15' AND metric = 'resolution';
+SELECT * FROM rt_urgency(:ua, :ub);
+-- the younger one's clock is met: nothing due for it; a new due time for the older one
+UPDATE escalation.clocks SET state = 'met', running_since = NULL, due_at = NULL, finished_at = '2024-06-03 13:06+00'
+ WHERE source_id = :sid AND ticket_key = '16';
+UPDATE escalation.clocks SET due_at = '2024-06-03 16:00+00'
+ WHERE source_id = :sid AND ticket_key = '15' AND metric = 'first_response';
+SELECT * FROM rt_urgency(:ua, :ub);
+-- clocks deleted: by age again
+DELETE FROM escalation.clocks WHERE source_id = :sid AND ticket_key IN ('15', '16');
+SELECT * FROM rt_urgency(:ua, :ub);
+-- a new escalation starts with its ticket's clocks; accepted ones are left alone
+INSERT INTO escalation.clocks (source_id, ticket_key, metric, policy_id, target, state, started_at,
+                               running_since, due_at)
+VALUES (:sid, '17', 'first_response', 0, '1 hour', 'running', '2024-06-03 13:00+00',
+        '2024-06-03 13:00+00', '2024-06-03 14:00+00');
+SELECT escalation.escalate('rt_hd.tickets', '17', target_skills => '{rt sla}',
+           as_of => '2024-06-03 13:10+00') AS uc \gset
+SELECT sla_due_at FROM escalation.escalations WHERE escalation_id = :uc;
+SELECT status FROM escalation.accept(:uc, 'rt_sue', '2024-06-03 13:11+00');
+UPDATE escalation.clocks SET due_at = '2024-06-03 14:30+00' WHERE source_id = :sid AND ticket_key = '17';
+SELECT sla_due_at FROM escalation.escalations WHERE escalation_id = :uc;
+DELETE FROM escalation.clocks WHERE source_id = :sid AND ticket_key = '17';
+-- escalations_queue is the queue in urgency order: the batch reads it with
+-- no sort (here, with sorting off, the index is the only way in order)
+BEGIN;
+SET LOCAL enable_sort = off;
+EXPLAIN (COSTS OFF)
+SELECT e.escalation_id FROM escalation.escalations e
+ WHERE e.status = 'queued' ORDER BY e.severity DESC, e.sla_due_at, e.created_at, e.escalation_id;
+COMMIT;
+SELECT count(*) AS cancelled FROM (
+    SELECT escalation.cancel(escalation_id, 'routing test: done', '2024-06-03 14:00+00')
+      FROM escalation.escalations WHERE escalation_id IN (:ua, :ub, :uc)) c;

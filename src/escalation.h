@@ -224,7 +224,7 @@ typedef struct EscTriageModel
 	float	   *idf;
 	int			nclasses;
 	char	  **classes;		/* team names */
-	bool	   *routable;		/* the team is a row of escalation.teams */
+	bool	   *routable;		/* a team of escalation.teams above tier 1 */
 	float	   *w;				/* nfeatures x nclasses, feature-major */
 	float	   *b;				/* per class */
 	double		temperature;	/* softmax(temperature * score) */
@@ -290,11 +290,24 @@ typedef struct EscTrainSet
 
 typedef void (*EscProgress) (void *arg, const char *phase, int done, int total);
 
-extern void esc_learn_ovr(const EscTrainSet *X, const int *y, int nclasses, double C,
-						  const double *class_weight, float *w, float *b,
-						  EscProgress progress, void *arg);
-extern void esc_learn_binary(const EscTrainSet *X, const int8 *y, double C,
-							 float *w, float *b);
+/* what esc_learn_triage() learns */
+typedef struct EscLearned
+{
+	float	   *w;				/* nfeatures x nclasses, feature-major */
+	float	   *b;
+	bool	   *present;		/* per class: it had training tickets */
+	bool		has_escalation;
+	float	   *we;				/* nfeatures */
+	float		be;
+} EscLearned;
+
+extern void esc_learn_triage(const EscTrainSet *X, const int *y, const int8 *ye,
+							 const bool *use, int nclasses, double C, double esc_C,
+							 double balance, const float *warm, float *alpha_out,
+							 EscLearned *out, EscProgress progress, void *arg,
+							 const char *phase);
+extern void esc_linear_scores(const EscTrainSet *X, int i, const float *w, const float *b,
+							  int K, double *out);
 extern double esc_fit_temperature(const double *scores, const int *y, int n, int nclasses);
 extern void esc_fit_platt(const double *scores, const int8 *y, int n, double *a, double *b);
 
@@ -650,7 +663,9 @@ typedef struct EscRouteAgent
 	bool		has_shift;		/* has a shift calendar */
 	bool		in_shift;
 	double		shift_left;		/* seconds left in the current working period */
-	double		since_last;		/* seconds since its last assignment, < 0: never */
+	double		since_last;		/* seconds since its last assignment, < 0:
+								 * never, or ESC_ROUTE_FAIRNESS_SECS or more
+								 * ago (fairness is 1 either way) */
 	uint64	   *skills;			/* bitmap of skill ids, nwords words */
 	uint8	   *levels;			/* per skill id: 0 none, 1..5 */
 	uint64		languages;		/* bitmap of language ids < 64 */
@@ -677,6 +692,8 @@ typedef struct EscRouteRequest
 	int			ncontinuity;
 	const int  *continuity_agent;	/* agent indexes with recent good work */
 	const double *continuity;	/* 0..1 */
+	const double *continuity_of;	/* the same by agent index (every agent),
+									 * or NULL: look it up in the lists */
 	int			prefer;			/* agent index: the reopened ticket's previous
 								 * agent, -1 none */
 } EscRouteRequest;
@@ -698,6 +715,9 @@ typedef struct EscRouteChoice
 	int			agent;			/* agent index */
 	double		total;
 } EscRouteChoice;
+
+/* fairness reaches 1 this long after an agent's last offer */
+#define ESC_ROUTE_FAIRNESS_SECS 3600
 
 extern const char *const esc_route_factor_names[ESC_RF_COUNT];
 extern const double esc_route_default_weights[ESC_RF_COUNT];

@@ -69,7 +69,7 @@ const char *const esc_route_exclusion_names[ESC_RX_COUNT] = {
 };
 
 #define SHIFT_FULL_SECS		(4.0 * 3600.0)
-#define FAIRNESS_FULL_SECS	3600.0
+#define FAIRNESS_FULL_SECS	((double) ESC_ROUTE_FAIRNESS_SECS)
 
 static inline bool
 has_all(const uint64 *have, const uint64 *need, int nwords)
@@ -120,53 +120,130 @@ esc_route_filter(const EscRouteRequest *req, const EscRouteAgent *a, int index)
 	return ESC_RX_NONE;
 }
 
+/* each factor's value, 0..1 */
+static inline double
+f_skills(const EscRouteRequest *req, const EscRouteAgent *a)
+{
+	double		sum = 0;
+
+	if (req->nrequested == 0)
+		return 1.0;
+	for (int i = 0; i < req->nrequested; i++)
+		sum += a->levels[req->requested[i]];
+	return sum / (5.0 * req->nrequested);
+}
+
+static inline double
+f_tier(const EscRouteRequest *req, const EscRouteAgent *a)
+{
+	int			target = req->tier > 0 ? req->tier : 1;
+	int			d = a->tier > target ? a->tier - target : target - a->tier;
+
+	return 1.0 - d / 8.0;
+}
+
+static inline double
+f_workload(const EscRouteAgent *a)
+{
+	return a->capacity > 0 ? 1.0 - (double) a->load / a->capacity : 0.0;
+}
+
+static inline double
+f_availability(const EscRouteAgent *a)
+{
+	return a->availability == ESC_AVAIL_ONLINE ? 1.0 : 0.5;
+}
+
+static inline double
+f_shift(const EscRouteAgent *a)
+{
+	if (!a->has_shift)
+		return 1.0;
+	return Min(1.0, Max(0.0, a->shift_left) / SHIFT_FULL_SECS);
+}
+
+static inline double
+f_language(const EscRouteRequest *req, const EscRouteAgent *a)
+{
+	if (req->language == -1)
+		return 1.0;
+	if (req->language < 0 || req->language >= 64)
+		return 0.0;
+	return (a->languages & (UINT64CONST(1) << req->language)) ? 1.0 : 0.0;
+}
+
+static inline double
+f_continuity(const EscRouteRequest *req, int index)
+{
+	if (req->continuity_of)
+		return req->continuity_of[index];
+	for (int i = 0; i < req->ncontinuity; i++)
+		if (req->continuity_agent[i] == index)
+			return req->continuity[i];
+	return 0.0;
+}
+
+static inline double
+f_fairness(const EscRouteAgent *a)
+{
+	if (a->since_last < 0)
+		return 1.0;
+	return Min(1.0, a->since_last / FAIRNESS_FULL_SECS);
+}
+
 static double
 factor_value(const EscRouteRequest *req, const EscRouteAgent *a, int index, int f)
 {
 	switch (f)
 	{
 		case ESC_RF_SKILLS:
-			{
-				double		sum = 0;
-
-				if (req->nrequested == 0)
-					return 1.0;
-				for (int i = 0; i < req->nrequested; i++)
-					sum += a->levels[req->requested[i]];
-				return sum / (5.0 * req->nrequested);
-			}
+			return f_skills(req, a);
 		case ESC_RF_TIER:
-			{
-				int			target = req->tier > 0 ? req->tier : 1;
-				int			d = a->tier > target ? a->tier - target : target - a->tier;
-
-				return 1.0 - d / 8.0;
-			}
+			return f_tier(req, a);
 		case ESC_RF_WORKLOAD:
-			return a->capacity > 0 ? 1.0 - (double) a->load / a->capacity : 0.0;
+			return f_workload(a);
 		case ESC_RF_AVAILABILITY:
-			return a->availability == ESC_AVAIL_ONLINE ? 1.0 : 0.5;
+			return f_availability(a);
 		case ESC_RF_SHIFT:
-			if (!a->has_shift)
-				return 1.0;
-			return Min(1.0, Max(0.0, a->shift_left) / SHIFT_FULL_SECS);
+			return f_shift(a);
 		case ESC_RF_LANGUAGE:
-			if (req->language == -1)
-				return 1.0;
-			if (req->language < 0 || req->language >= 64)
-				return 0.0;
-			return (a->languages & (UINT64CONST(1) << req->language)) ? 1.0 : 0.0;
+			return f_language(req, a);
 		case ESC_RF_CONTINUITY:
-			for (int i = 0; i < req->ncontinuity; i++)
-				if (req->continuity_agent[i] == index)
-					return req->continuity[i];
-			return 0.0;
+			return f_continuity(req, index);
 		case ESC_RF_FAIRNESS:
-			if (a->since_last < 0)
-				return 1.0;
-			return Min(1.0, a->since_last / FAIRNESS_FULL_SECS);
+			return f_fairness(a);
 	}
 	return 0.0;
+}
+
+/*
+ * The weighted sum as esc_route_choose() ranks it: the factors in order,
+ * those of weight 0 left out, written out so that the compiler sees one
+ * straight line per candidate (the same arithmetic as factor_value()).
+ */
+static inline double
+candidate_total(const EscRouteRequest *req, const EscRouteAgent *a, int index,
+				const EscRouteWeights *w)
+{
+	double		total = 0;
+
+	if (w->w[ESC_RF_SKILLS] != 0)
+		total += w->w[ESC_RF_SKILLS] * f_skills(req, a);
+	if (w->w[ESC_RF_TIER] != 0)
+		total += w->w[ESC_RF_TIER] * f_tier(req, a);
+	if (w->w[ESC_RF_WORKLOAD] != 0)
+		total += w->w[ESC_RF_WORKLOAD] * f_workload(a);
+	if (w->w[ESC_RF_AVAILABILITY] != 0)
+		total += w->w[ESC_RF_AVAILABILITY] * f_availability(a);
+	if (w->w[ESC_RF_SHIFT] != 0)
+		total += w->w[ESC_RF_SHIFT] * f_shift(a);
+	if (w->w[ESC_RF_LANGUAGE] != 0)
+		total += w->w[ESC_RF_LANGUAGE] * f_language(req, a);
+	if (w->w[ESC_RF_CONTINUITY] != 0)
+		total += w->w[ESC_RF_CONTINUITY] * f_continuity(req, index);
+	if (w->w[ESC_RF_FAIRNESS] != 0)
+		total += w->w[ESC_RF_FAIRNESS] * f_fairness(a);
+	return total;
 }
 
 /*
@@ -206,15 +283,13 @@ esc_route_choose(const EscRouteRequest *req, const EscRouteAgent *agents,
 	{
 		int			i = cand ? cand[c] : c;
 		const EscRouteAgent *a = &agents[i];
-		double		total = 0;
+		double		total;
 		int			pos;
 
 		if (esc_route_filter(req, a, i) != ESC_RX_NONE)
 			continue;
 		eligible++;
-		for (int f = 0; f < ESC_RF_COUNT; f++)
-			if (w->w[f] != 0)
-				total += w->w[f] * factor_value(req, a, i, f);
+		total = candidate_total(req, a, i, w);
 		if (i == req->prefer && a->availability == ESC_AVAIL_ONLINE)
 		{
 			*preferred = true;

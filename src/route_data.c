@@ -15,19 +15,28 @@
  * it then writes are re-checked under lock (route() in the install script).
  *
  * Names are turned into small integers once: agents, teams and skills are
- * sorted by name (COLLATE "C") and found by binary search; an agent's
- * skills are a bitmap and a level per skill id, its languages a 64-bit
- * bitmap over the languages the agents speak.
+ * sorted by name (COLLATE "C") and found by binary search, or through a
+ * small hash where rows name them by the ten thousand; an agent's skills
+ * are a bitmap and a level per skill id, its languages a 64-bit bitmap over
+ * the languages the agents speak.
+ *
+ * Memory: the larger reads go through cursors, FETCH_ROWS rows at a time,
+ * each fetch freed before the next, so that a batch reuses the memory it
+ * touched instead of touching fresh pages (which costs more than the rows'
+ * work on the machines measured: docs/design.md, routing).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -35,6 +44,9 @@
 #include "route_data.h"
 
 static SPIPlanPtr plans[8];
+
+/* rows per cursor fetch: the memory of one fetch is reused by the next */
+#define FETCH_ROWS	1000
 
 static SPIPlanPtr
 plan(int which, const char *sql, int nargs, Oid *types)
@@ -78,6 +90,113 @@ find_name(char **names, int n, const char *name)
 		return -1;
 	hit = bsearch(&name, names, n, sizeof(char *), cmp_str);
 	return hit ? (int) (hit - names) : -1;
+}
+
+/* is the text datum this C string? */
+static inline bool
+text_is(text *t, const char *s)
+{
+	int			len = VARSIZE_ANY_EXHDR(t);
+
+	return strncmp(s, VARDATA_ANY(t), len) == 0 && s[len] == '\0';
+}
+
+/* a name's index among sorted names, from a text datum (no copy); -1 unknown */
+static int
+find_text(char **names, int n, text *t)
+{
+	const char *p = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		const char *name = names[mid];
+		int			c = strncmp(name, p, len);
+
+		/* strcmp's order: equal for len bytes, then the shorter first */
+		if (c == 0)
+			c = name[len] == '\0' ? 0 : 1;
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * A hash of sorted names to their indexes, for the look-ups a batch makes
+ * by the ten thousand (an agent or a skill per row of agent skills and of
+ * continuity): one hash and one comparison instead of a binary search.
+ */
+typedef struct NameHash
+{
+	uint32		mask;
+	int		   *slot;			/* index + 1, 0 empty */
+	int		   *len;			/* length of each name */
+	char	  **names;
+} NameHash;
+
+static NameHash *
+name_hash(char **names, int n)
+{
+	NameHash   *h = palloc(sizeof(NameHash));
+	uint32		size = 16;
+
+	while (size < (uint32) n * 2)
+		size <<= 1;
+	h->mask = size - 1;
+	h->slot = palloc0(sizeof(int) * size);
+	h->len = palloc(sizeof(int) * Max(n, 1));
+	h->names = names;
+	for (int i = 0; i < n; i++)
+	{
+		uint32		k;
+
+		h->len[i] = strlen(names[i]);
+		k = hash_bytes((const unsigned char *) names[i], h->len[i]) & h->mask;
+		while (h->slot[k] != 0)
+			k = (k + 1) & h->mask;
+		h->slot[k] = i + 1;
+	}
+	return h;
+}
+
+/* a name's index from a text datum (no copy); -1 unknown */
+static int
+name_hash_find(NameHash *h, text *t)
+{
+	const char *p = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	uint32		k = hash_bytes((const unsigned char *) p, len) & h->mask;
+
+	for (;;)
+	{
+		int			i = h->slot[k] - 1;
+
+		if (i < 0)
+			return -1;
+		if (h->len[i] == len && memcmp(h->names[i], p, len) == 0)
+			return i;
+		k = (k + 1) & h->mask;
+	}
+}
+
+static int
+agent_index_text(EscRouteData *d, text *t)
+{
+	return name_hash_find(d->agent_hash, t);
+}
+
+static int
+skill_index_text(EscRouteData *d, text *t)
+{
+	return name_hash_find(d->skill_hash, t);
 }
 
 int
@@ -181,6 +300,37 @@ load_settings(EscRouteData *d)
 }
 
 /*
+ * Agents, with their load and last assignment.  The load is
+ * escalation.agent_load() for every agent at once: offered and accepted
+ * escalations (escalations_agent, index-only) less those of tickets
+ * pending on the customer (sla_tickets_pending), counted per agent in
+ * one pass instead of one query per agent.  The last assignment matters
+ * only within ESC_ROUTE_FAIRNESS_SECS ($2: as_of less that), after which
+ * fairness is 1 as for an agent never offered anything: the offers since
+ * then are one range of assignments_recent, not one look-up per agent.
+ */
+static const char *const agents_sql =
+"SELECT a.agent_id, a.team, a.tier, a.capacity, a.availability, a.active, "
+"       a.languages, a.calendar, COALESCE(l.load, 0), "
+"       pg_catalog.date_part('epoch', $1 OPERATOR(pg_catalog.-) f.last), "
+"       COALESCE(a.tenant, t.tenant) "
+"  FROM escalation.agents a "
+"  LEFT JOIN escalation.teams t ON t.name OPERATOR(pg_catalog.=) a.team "
+"  LEFT JOIN (SELECT e.agent_id, pg_catalog.count(*) AS load "
+"               FROM escalation.escalations e "
+"              WHERE e.status OPERATOR(pg_catalog.=) ANY ('{offered,accepted}'::pg_catalog.text[]) "
+"                AND NOT EXISTS (SELECT 1 FROM escalation.sla_tickets p "
+"                                 WHERE p.source_id OPERATOR(pg_catalog.=) e.source_id "
+"                                   AND p.ticket_key OPERATOR(pg_catalog.=) e.ticket_key "
+"                                   AND p.status OPERATOR(pg_catalog.=) 'pending') "
+"              GROUP BY e.agent_id) l ON l.agent_id OPERATOR(pg_catalog.=) a.agent_id "
+"  LEFT JOIN (SELECT s.agent_id, pg_catalog.max(s.offered_at) AS last "
+"               FROM escalation.assignments s "
+"              WHERE s.offered_at OPERATOR(pg_catalog.>) $2 "
+"              GROUP BY s.agent_id) f ON f.agent_id OPERATOR(pg_catalog.=) a.agent_id "
+" ORDER BY a.agent_id COLLATE \"C\"";
+
+/*
  * Read everything but the queue.  Call inside SPI; the result lives in a
  * new context under `parent`.
  */
@@ -193,13 +343,16 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	EscRouteData *d = palloc0(sizeof(EscRouteData));
 	Oid			save_userid;
 	int			save_sec;
-	Oid			tstype = TIMESTAMPTZOID;
-	Datum		arg;
+	Oid			agent_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		agent_args[2];
 	int		   *nmembers;
 	char	  **cal_names = NULL;
 	FirstPeriod *cal_first = NULL;
 	int			ncal = 0;
 	char	  **agent_tenant;
+	int			maxagents;
+	Portal		portal;
+	int			prev;
 
 	d->cxt = cxt;
 	d->as_of = as_of;
@@ -234,65 +387,85 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	d->skill_names = palloc(sizeof(char *) * Max(d->nskills, 1));
 	for (int s = 0; s < d->nskills; s++)
 		d->skill_names[s] = col_text(SPI_tuptable->vals[s], SPI_tuptable->tupdesc, 1);
+	d->skill_hash = name_hash(d->skill_names, d->nskills);
 
-	/* agents, with their load and last assignment */
-	arg = TimestampTzGetDatum(as_of);
-	run(plan(4, "SELECT a.agent_id, a.team, a.tier, a.capacity, a.availability, a.active, "
-			 "       a.languages, a.calendar, escalation.agent_load(a.agent_id), "
-			 "       pg_catalog.date_part('epoch', $1 OPERATOR(pg_catalog.-) "
-			 "         (SELECT pg_catalog.max(s.offered_at) FROM escalation.assignments s "
-			 "           WHERE s.agent_id OPERATOR(pg_catalog.=) a.agent_id)), "
-			 "       COALESCE(a.tenant, t.tenant) "
-			 "  FROM escalation.agents a "
-			 "  LEFT JOIN escalation.teams t ON t.name OPERATOR(pg_catalog.=) a.team "
-			 " ORDER BY a.agent_id COLLATE \"C\"",
-			 1, &tstype), &arg, "escalation.agents");
+	/* agents, with their load and last assignment, FETCH_ROWS at a time */
+	agent_args[0] = TimestampTzGetDatum(as_of);
+	agent_args[1] = TimestampTzGetDatum(as_of - (int64) ESC_ROUTE_FAIRNESS_SECS * USECS_PER_SEC);
+	portal = SPI_cursor_open(NULL, plan(4, agents_sql, 2, agent_types), agent_args, NULL, true);
+	maxagents = 256;
+	d->agents = palloc0(sizeof(EscRouteAgent) * maxagents);
+	d->agent_ids = palloc(sizeof(char *) * maxagents);
+	d->agent_calendar = palloc0(sizeof(char *) * maxagents);
+	agent_tenant = palloc(sizeof(char *) * maxagents);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		MemoryContextSwitchTo(cxt);
+		if (SPI_processed == 0)
+			break;
+		if (d->nagents + (int) SPI_processed > maxagents)
+		{
+			int			was = maxagents;
+
+			while (d->nagents + (int) SPI_processed > maxagents)
+				maxagents *= 2;
+			d->agents = repalloc(d->agents, sizeof(EscRouteAgent) * maxagents);
+			memset(&d->agents[was], 0, sizeof(EscRouteAgent) * (maxagents - was));
+			d->agent_ids = repalloc(d->agent_ids, sizeof(char *) * maxagents);
+			d->agent_calendar = repalloc(d->agent_calendar, sizeof(char *) * maxagents);
+			agent_tenant = repalloc(agent_tenant, sizeof(char *) * maxagents);
+		}
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			int			i = d->nagents++;
+			EscRouteAgent *a = &d->agents[i];
+			bool		isnull;
+			text	   *avail;
+			Datum		v;
+
+			a->agent_id = d->agent_ids[i] = col_text(tup, desc, 1);
+			v = SPI_getbinval(tup, desc, 2, &isnull);
+			a->team = isnull ? -1 : find_text(d->team_names, d->nteams, DatumGetTextPP(v));
+			a->tier = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+			a->capacity = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+			avail = DatumGetTextPP(SPI_getbinval(tup, desc, 5, &isnull));
+			a->availability = text_is(avail, "online") ? ESC_AVAIL_ONLINE :
+				text_is(avail, "away") ? ESC_AVAIL_AWAY : ESC_AVAIL_OFFLINE;
+			a->active = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+			v = SPI_getbinval(tup, desc, 7, &isnull);
+			if (!isnull)
+			{
+				char	  **langs;
+				int			nl = text_array(v, &langs);
+
+				for (int l = 0; l < nl; l++)
+				{
+					int			id = language_id(d, langs[l], true);
+
+					if (id >= 0)
+						a->languages |= UINT64CONST(1) << id;
+				}
+			}
+			d->agent_calendar[i] = col_text(tup, desc, 8);
+			a->load = (int) DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+			v = SPI_getbinval(tup, desc, 10, &isnull);
+			a->since_last = isnull ? -1.0 : Max(0.0, DatumGetFloat8(v));
+			agent_tenant[i] = col_text(tup, desc, 11);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
 	MemoryContextSwitchTo(cxt);
-	d->nagents = SPI_processed;
-	d->agents = palloc0(sizeof(EscRouteAgent) * Max(d->nagents, 1));
-	d->agent_ids = palloc(sizeof(char *) * Max(d->nagents, 1));
-	d->agent_calendar = palloc0(sizeof(char *) * Max(d->nagents, 1));
+	d->agent_hash = name_hash(d->agent_ids, d->nagents);
 	d->skill_bits = palloc0(sizeof(uint64) * d->nwords * Max(d->nagents, 1));
 	d->skill_levels = palloc0(Max(d->nskills, 1) * Max(d->nagents, 1));
-	agent_tenant = palloc(sizeof(char *) * Max(d->nagents, 1));
 	for (int i = 0; i < d->nagents; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		EscRouteAgent *a = &d->agents[i];
-		bool		isnull;
-		char	   *avail;
-		Datum		v;
-
-		a->agent_id = d->agent_ids[i] = col_text(tup, desc, 1);
-		a->team = esc_route_team_index(d, col_text(tup, desc, 2));
-		a->tier = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-		a->capacity = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-		avail = col_text(tup, desc, 5);
-		a->availability = strcmp(avail, "online") == 0 ? ESC_AVAIL_ONLINE :
-			strcmp(avail, "away") == 0 ? ESC_AVAIL_AWAY : ESC_AVAIL_OFFLINE;
-		a->active = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		v = SPI_getbinval(tup, desc, 7, &isnull);
-		if (!isnull)
-		{
-			char	  **langs;
-			int			n = text_array(v, &langs);
-
-			for (int l = 0; l < n; l++)
-			{
-				int			id = language_id(d, langs[l], true);
-
-				if (id >= 0)
-					a->languages |= UINT64CONST(1) << id;
-			}
-		}
-		d->agent_calendar[i] = col_text(tup, desc, 8);
-		a->load = (int) DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
-		v = SPI_getbinval(tup, desc, 10, &isnull);
-		a->since_last = isnull ? -1.0 : Max(0.0, DatumGetFloat8(v));
-		agent_tenant[i] = col_text(tup, desc, 11);
-		a->skills = &d->skill_bits[(size_t) i * d->nwords];
-		a->levels = &d->skill_levels[(size_t) i * Max(d->nskills, 1)];
+		d->agents[i].skills = &d->skill_bits[(size_t) i * d->nwords];
+		d->agents[i].levels = &d->skill_levels[(size_t) i * Max(d->nskills, 1)];
 	}
 
 	/* tenants: sorted, distinct, then an id per agent (-1: every tenant) */
@@ -313,27 +486,41 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	for (int i = 0; i < d->nagents; i++)
 		d->agents[i].tenant = find_name(d->tenant_names, d->ntenants, agent_tenant[i]);
 
-	/* skills of every agent: one pass */
-	run(plan(5, "SELECT agent_id, skill, level FROM escalation.agent_skills", 0, NULL),
-		NULL, "escalation.agent_skills");
-	MemoryContextSwitchTo(cxt);
-	for (uint64 r = 0; r < SPI_processed; r++)
+	/*
+	 * Skills of every agent: one pass, FETCH_ROWS at a time.  An agent's
+	 * skills are usually stored together: the previous row's agent is tried
+	 * before a search.
+	 */
+	portal = SPI_cursor_open(NULL, plan(5, "SELECT agent_id, skill, level FROM escalation.agent_skills",
+										0, NULL), NULL, NULL, true);
+	prev = -1;
+	for (;;)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *agent = col_text(tup, desc, 1);
-		char	   *skill = col_text(tup, desc, 2);
-		int			i = esc_route_agent_index(d, agent);
-		int			s = find_name(d->skill_names, d->nskills, skill);
-		bool		isnull;
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		MemoryContextSwitchTo(cxt);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			text	   *agent = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
+			Datum		skill = SPI_getbinval(tup, desc, 2, &isnull);
+			int			i = prev >= 0 && text_is(agent, d->agent_ids[prev])
+				? prev : agent_index_text(d, agent);
+			int			s = skill_index_text(d, DatumGetTextPP(skill));
 
-		pfree(agent);
-		pfree(skill);
-		if (i < 0 || s < 0)
-			continue;
-		d->agents[i].skills[s / 64] |= UINT64CONST(1) << (s % 64);
-		d->agents[i].levels[s] = (uint8) DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+			prev = i;
+			if (i < 0 || s < 0)
+				continue;
+			d->agents[i].skills[s / 64] |= UINT64CONST(1) << (s % 64);
+			d->agents[i].levels[s] = (uint8) DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
+	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(cxt);
 
 	/* shifts: each calendar once */
 	for (int i = 0; i < d->nagents; i++)
@@ -388,6 +575,38 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	for (int i = 0; i < d->nagents; i++)
 		d->all_agents[i] = i;
 
+	/* the pre-filter's bitmaps */
+	d->awords = Max(1, (d->nagents + 63) / 64);
+	d->open_agents = palloc0(sizeof(uint64) * d->awords);
+	d->skill_agents = palloc0(sizeof(uint64) * d->awords * Max(d->nskills, 1));
+	d->team_agents = palloc0(sizeof(uint64) * d->awords * Max(d->nteams, 1));
+	d->tenant_agents = palloc0(sizeof(uint64) * d->awords * Max(d->ntenants, 1));
+	d->any_tenant_agents = palloc0(sizeof(uint64) * d->awords);
+	d->scratch = palloc0(sizeof(uint64) * d->awords);
+	for (int i = 0; i < d->nagents; i++)
+	{
+		EscRouteAgent *a = &d->agents[i];
+		int			w = i / 64;
+		uint64		bit = UINT64CONST(1) << (i % 64);
+
+		if (a->active && a->availability != ESC_AVAIL_OFFLINE &&
+			(!a->has_shift || a->in_shift) && a->load < a->capacity)
+			d->open_agents[w] |= bit;
+		for (int s = 0; s < d->nskills; s++)
+			if (a->skills[s / 64] & (UINT64CONST(1) << (s % 64)))
+				d->skill_agents[(size_t) s * d->awords + w] |= bit;
+		if (a->team >= 0)
+			d->team_agents[(size_t) a->team * d->awords + w] |= bit;
+		if (a->tenant >= 0)
+			d->tenant_agents[(size_t) a->tenant * d->awords + w] |= bit;
+		else
+		{
+			d->any_tenant_agents[w] |= bit;
+			for (int t = 0; t < d->ntenants; t++)
+				d->tenant_agents[(size_t) t * d->awords + w] |= bit;
+		}
+	}
+
 	esc_restore_user(save_userid, save_sec);
 	MemoryContextSwitchTo(old);
 	return d;
@@ -401,21 +620,22 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	"SELECT e.escalation_id, e.severity, e.kind, e.target_team, e.target_skills, " \
 	"       e.optional_skills, e.target_tier, " \
 	"       COALESCE(e.language, e.context OPERATOR(pg_catalog.#>>) '{ticket,fields,language}'), " \
-	"       e.created_at, e.context OPERATOR(pg_catalog.#>>) '{ticket,account}', " \
-	"       e.context OPERATOR(pg_catalog.#>>) '{ticket,requester}', e.source_id, e.ticket_key, " \
+	"       e.created_at, e.account_key, e.requester, e.source_id, e.ticket_key, " \
 	"       (e.routing OPERATOR(pg_catalog.->>) 'overflow_at')::pg_catalog.timestamptz, " \
 	"       e.tenant " \
 	"  FROM escalation.escalations e "
 
-/* urgency: severity, then time to SLA breach, then age */
+/*
+ * Urgency: severity, then time to SLA breach (sla_due_at, the earliest due
+ * time of the ticket's running clocks, kept by route_due.c), then age, then
+ * id: exactly the partial index escalations_queue, so the cursor reads the
+ * queue in order from the index, a chunk at a time, and computes the
+ * columns of the rows it returns only.
+ */
 static const char *const queue_sql =
 QUEUE_COLUMNS
-"  LEFT JOIN LATERAL (SELECT pg_catalog.min(c.due_at) AS due_at FROM escalation.clocks c "
-"                      WHERE c.source_id OPERATOR(pg_catalog.=) e.source_id "
-"                        AND c.ticket_key OPERATOR(pg_catalog.=) e.ticket_key "
-"                        AND c.state OPERATOR(pg_catalog.=) 'running') d ON true "
 " WHERE e.status OPERATOR(pg_catalog.=) 'queued' "
-" ORDER BY e.severity DESC, d.due_at NULLS LAST, e.created_at, e.escalation_id";
+" ORDER BY e.severity DESC, e.sla_due_at, e.created_at, e.escalation_id";
 
 static const char *const one_sql =
 QUEUE_COLUMNS
@@ -429,7 +649,29 @@ esc_route_queue_open(void)
 	int			save_sec;
 
 	esc_become_owner(&save_userid, &save_sec);
-	portal = SPI_cursor_open(NULL, plan(6, queue_sql, 0, NULL), NULL, NULL, true);
+	if (plans[6] == NULL)
+	{
+		/*
+		 * A plan for the first rows (a batch reads a few hundred of a queue
+		 * that may hold 100,000): the index in order, never a sort of all
+		 */
+		int			save_nestlevel = NewGUCNestLevel();
+		SPIPlanPtr	p;
+
+		(void) set_config_option("search_path", "pg_catalog, pg_temp",
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		p = SPI_prepare_cursor(queue_sql, 0, NULL,
+							   CURSOR_OPT_GENERIC_PLAN | CURSOR_OPT_FAST_PLAN);
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed for the routing queue: %s",
+				 SPI_result_code_string(SPI_result));
+		AtEOXact_GUC(true, save_nestlevel);
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		plans[6] = p;
+	}
+	portal = SPI_cursor_open(NULL, plans[6], NULL, NULL, true);
 	esc_restore_user(save_userid, save_sec);
 	return portal;
 }
@@ -566,24 +808,53 @@ push(int **arr, int *n, int *max, int v)
 	(*arr)[(*n)++] = v;
 }
 
-static int
-item_index(EscRouteItem *items, int n, int64 id)
+/* continuity facts of one item, counted as the rows come */
+typedef struct Continuity
 {
-	int			lo = 0,
-				hi = n - 1;
+	int			n;
+	int			max;
+	int		   *agent;
+	int		   *by_account;		/* resolved escalations of the account */
+	int		   *by_requester;	/* ... of the requester */
+} Continuity;
 
-	/* items are not sorted by id: linear, chunks are small */
-	(void) hi;
-	for (; lo < n; lo++)
-		if (items[lo].escalation_id == id)
-			return lo;
-	return -1;
+static void
+count_continuity(Continuity *c, int agent, bool account)
+{
+	int			k;
+
+	for (k = 0; k < c->n; k++)
+		if (c->agent[k] == agent)
+			break;
+	if (k == c->n)
+	{
+		if (c->n == c->max)
+		{
+			c->max = c->max ? c->max * 2 : 8;
+			c->agent = c->agent ? repalloc(c->agent, sizeof(int) * c->max) : palloc(sizeof(int) * c->max);
+			c->by_account = c->by_account ? repalloc(c->by_account, sizeof(int) * c->max) : palloc(sizeof(int) * c->max);
+			c->by_requester = c->by_requester ? repalloc(c->by_requester, sizeof(int) * c->max) : palloc(sizeof(int) * c->max);
+		}
+		c->agent[k] = agent;
+		c->by_account[k] = c->by_requester[k] = 0;
+		c->n++;
+	}
+	if (account)
+		c->by_account[k]++;
+	else
+		c->by_requester[k]++;
 }
+
+#define FACTS_FETCH 1000
 
 /*
  * What a chunk of items needs besides their rows: agents to skip (declined,
  * timed out), the previous agent of a reopened ticket, and continuity.
- * Call inside SPI; allocates in the current memory context.
+ * One query, read through a cursor FACTS_FETCH rows at a time (the memory
+ * of one fetch is reused by the next); continuity comes as one row per
+ * resolved escalation (from the indexes alone) and is counted here.  Every
+ * row carries its item's position.  Call inside SPI; allocates in the
+ * current memory context.
  */
 void
 esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n)
@@ -602,11 +873,10 @@ esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n)
 	Datum		args[6];
 	int		   *nskip = palloc0(sizeof(int) * Max(n, 1));
 	int		   *maxskip = palloc0(sizeof(int) * Max(n, 1));
-	int		   *ncont = palloc0(sizeof(int) * Max(n, 1));
-	int		   *maxcont = palloc0(sizeof(int) * Max(n, 1));
-	double	  **contv = palloc0(sizeof(double *) * Max(n, 1));
+	Continuity *cont = palloc0(sizeof(Continuity) * Max(n, 1));
 	Oid			save_userid;
 	int			save_sec;
+	Portal		portal;
 
 	if (n == 0)
 		return;
@@ -632,16 +902,17 @@ esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n)
 		Oid			types[6] = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TIMESTAMPTZOID};
 
+		/* kind 0: skip, 1: previous agent, 2: continuity by account, 3: by requester */
 		facts_plan = esc_prepare_kept_plan(
 			/* agents who declined it or let an offer of it time out */
-			"SELECT a.escalation_id, 's'::pg_catalog.text, a.agent_id, 0::pg_catalog.int8 "
-			"  FROM escalation.assignments a "
-			" WHERE a.escalation_id OPERATOR(pg_catalog.=) ANY ($1) "
+			"SELECT q.i, 0, a.agent_id "
+			"  FROM pg_catalog.unnest($1) WITH ORDINALITY AS q(id, i) "
+			"  JOIN escalation.assignments a ON a.escalation_id OPERATOR(pg_catalog.=) q.id "
 			"   AND a.outcome OPERATOR(pg_catalog.=) ANY ('{declined,timed_out}') "
 			"UNION ALL "
 			/* the agent who resolved this ticket's latest escalation */
-			"SELECT q.id, 'p', p.agent_id, 0 "
-			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS q(id, src, key) "
+			"SELECT q.i, 1, p.agent_id "
+			"  FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) WITH ORDINALITY AS q(src, key, i) "
 			"  CROSS JOIN LATERAL (SELECT p.agent_id FROM escalation.escalations p "
 			"       WHERE p.source_id OPERATOR(pg_catalog.=) q.src "
 			"         AND p.ticket_key OPERATOR(pg_catalog.=) q.key "
@@ -649,79 +920,149 @@ esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n)
 			"       ORDER BY p.closed_at DESC LIMIT 1) p "
 			"UNION ALL "
 			/* recent resolved work with the same account, or the same requester */
-			"SELECT q.id, 'c', h.agent_id, pg_catalog.count(*) "
-			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($4)) AS q(id, acct) "
+			"SELECT q.i, 2, h.agent_id "
+			"  FROM pg_catalog.unnest($4) WITH ORDINALITY AS q(acct, i) "
 			"  JOIN escalation.escalations h "
-			"    ON (h.context OPERATOR(pg_catalog.#>>) '{ticket,account}') OPERATOR(pg_catalog.=) q.acct "
+			"    ON h.account_key OPERATOR(pg_catalog.=) q.acct "
 			"   AND h.status OPERATOR(pg_catalog.=) 'resolved' "
 			"   AND h.closed_at OPERATOR(pg_catalog.>=) $6 AND h.agent_id IS NOT NULL "
-			" GROUP BY q.id, h.agent_id "
 			"UNION ALL "
-			"SELECT q.id, 'c', h.agent_id, pg_catalog.count(*) "
-			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($5)) AS q(id, req) "
+			"SELECT q.i, 3, h.agent_id "
+			"  FROM pg_catalog.unnest($5) WITH ORDINALITY AS q(req, i) "
 			"  JOIN escalation.escalations h "
-			"    ON (h.context OPERATOR(pg_catalog.#>>) '{ticket,requester}') OPERATOR(pg_catalog.=) q.req "
+			"    ON h.requester OPERATOR(pg_catalog.=) q.req "
 			"   AND h.status OPERATOR(pg_catalog.=) 'resolved' "
-			"   AND h.closed_at OPERATOR(pg_catalog.>=) $6 AND h.agent_id IS NOT NULL "
-			" GROUP BY q.id, h.agent_id",
+			"   AND h.closed_at OPERATOR(pg_catalog.>=) $6 AND h.agent_id IS NOT NULL",
 			6, types);
 	}
 	esc_become_owner(&save_userid, &save_sec);
-	run(facts_plan, args, "routing facts");
+	portal = SPI_cursor_open(NULL, facts_plan, args, NULL, true);
 	esc_restore_user(save_userid, save_sec);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FACTS_FETCH);
+		MemoryContextSwitchTo(cxt);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		pos = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			int			kind = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+			Datum		agent = SPI_getbinval(tup, desc, 3, &isnull);
+			int			i = (int) pos - 1;
+			int			a;
+			EscRouteItem *it;
+
+			if (isnull || i < 0 || i >= n)
+				continue;
+			a = agent_index_text(d, DatumGetTextPP(agent));
+			if (a < 0)
+				continue;
+			it = &items[i];
+			if (kind == 0)
+			{
+				int		   *skip = (int *) it->req.skip;
+
+				push(&skip, &nskip[i], &maxskip[i], a);
+				it->req.skip = skip;
+				it->req.nskip = nskip[i];
+			}
+			else if (kind == 1)
+			{
+				it->req.prefer = a;
+				it->previous_agent = d->agent_ids[a];
+			}
+			else
+				count_continuity(&cont[i], a, kind == 2);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
 	MemoryContextSwitchTo(cxt);
 
-	for (uint64 r = 0; r < SPI_processed; r++)
+	/* 1/3 per resolved escalation of the account, and of the requester, at most 1 */
+	for (int i = 0; i < n; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		char	   *kind = col_text(tup, desc, 2);
-		char	   *agent = col_text(tup, desc, 3);
-		int			i = item_index(items, n, id);
-		int			a = esc_route_agent_index(d, agent);
-		EscRouteItem *it;
+		Continuity *c = &cont[i];
+		double	   *v;
 
-		if (i < 0 || a < 0)
+		if (c->n == 0)
 			continue;
-		it = &items[i];
-		if (kind[0] == 's')
-		{
-			int		   *skip = (int *) it->req.skip;
+		v = palloc(sizeof(double) * c->n);
+		for (int k = 0; k < c->n; k++)
+			v[k] = Min(1.0, Min(1.0, c->by_account[k] / 3.0) + Min(1.0, c->by_requester[k] / 3.0));
+		items[i].req.continuity_agent = c->agent;
+		items[i].req.continuity = v;
+		items[i].req.ncontinuity = c->n;
+	}
+}
 
-			push(&skip, &nskip[i], &maxskip[i], a);
-			it->req.skip = skip;
-			it->req.nskip = nskip[i];
-		}
-		else if (kind[0] == 'p')
-		{
-			it->req.prefer = a;
-			it->previous_agent = agent;
-		}
-		else
-		{
-			int64		count = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-			double		v = Min(1.0, count / 3.0);
-			int			k;
-			int		   *cagents = (int *) it->req.continuity_agent;
+/* ------------------------------------------------------------------
+ * The pre-filter
+ * ------------------------------------------------------------------ */
 
-			for (k = 0; k < ncont[i]; k++)
-				if (cagents[k] == a)
-					break;
-			if (k < ncont[i])
-			{
-				contv[i][k] = Min(1.0, contv[i][k] + v);
-				continue;
-			}
-			if (ncont[i] == maxcont[i])
-				contv[i] = contv[i] ? repalloc(contv[i], sizeof(double) * maxcont[i] * 2)
-					: palloc(sizeof(double) * 4);
-			push(&cagents, &ncont[i], &maxcont[i], a);
-			contv[i][ncont[i] - 1] = v;
-			it->req.continuity_agent = cagents;
-			it->req.continuity = contv[i];
-			it->req.ncontinuity = ncont[i];
+static inline void
+and_bits(uint64 *into, const uint64 *with, int n)
+{
+	for (int w = 0; w < n; w++)
+		into[w] &= with[w];
+}
+
+static void
+and_skills(EscRouteData *d, uint64 *into, const uint64 *skills)
+{
+	for (int s = 0; s < d->nskills; s++)
+		if (skills[s / 64] & (UINT64CONST(1) << (s % 64)))
+			and_bits(into, &d->skill_agents[(size_t) s * d->awords], d->awords);
+}
+
+/*
+ * The agents (indexes, ascending, into cand) that may be candidates for
+ * req: those that can take work, of its tenant (or of every tenant), of its
+ * team, with its mandatory skills and, until they are relaxed, its
+ * optional ones.  Every agent this leaves out esc_route_filter() would
+ * exclude; the ones it keeps still go through esc_route_filter() (skipped
+ * agents, tiers), so the choice is the one over all agents, in the same
+ * order.  Returns how many.
+ */
+int
+esc_route_prefilter(EscRouteData *d, const EscRouteRequest *req, int *cand)
+{
+	uint64	   *bits = d->scratch;
+	int			n = 0;
+
+	if (req->team == -2 || req->unknown_skill ||
+		(!req->relaxed && req->unknown_optional))
+		return 0;
+	memcpy(bits, d->open_agents, sizeof(uint64) * d->awords);
+	and_bits(bits, req->tenant >= 0 ? &d->tenant_agents[(size_t) req->tenant * d->awords]
+			 : d->any_tenant_agents, d->awords);
+	if (req->team >= 0)
+		and_bits(bits, &d->team_agents[(size_t) req->team * d->awords], d->awords);
+	and_skills(d, bits, req->mandatory);
+	if (!req->relaxed)
+		and_skills(d, bits, req->optional);
+	for (int w = 0; w < d->awords; w++)
+	{
+		uint64		word = bits[w];
+
+		while (word != 0)
+		{
+			int			b = pg_rightmost_one_pos64(word);
+
+			cand[n++] = w * 64 + b;
+			word &= word - 1;
 		}
 	}
+	return n;
+}
+
+/* an agent has no free slot left in this batch */
+void
+esc_route_agent_full(EscRouteData *d, int agent)
+{
+	d->open_agents[agent / 64] &= ~(UINT64CONST(1) << (agent % 64));
 }

@@ -22,7 +22,9 @@ typedef struct EscRouteData
 	double		overflow_after; /* seconds */
 	TimestampTz continuity_since;
 	EscRouteWeights weights;
-	/* agents, sorted by agent_id */
+	/* agents, sorted by agent_id (and hashed: agent_hash, skill_hash) */
+	struct NameHash *agent_hash;
+	struct NameHash *skill_hash;
 	int			nagents;
 	EscRouteAgent *agents;
 	char	  **agent_ids;
@@ -46,6 +48,23 @@ typedef struct EscRouteData
 	/* the agents' tenants (their own, else their team's), sorted */
 	int			ntenants;
 	char	  **tenant_names;
+
+	/*
+	 * Bitmaps over agent indexes (awords words each), a pre-filter that
+	 * esc_route_prefilter() combines per escalation so that the C score
+	 * visits only agents that may pass esc_route_filter(): the agents that
+	 * can take work at all (active, not offline, in their shift, below
+	 * capacity: route_plan() clears an agent's bit when it fills up), the
+	 * agents of each skill, of each team, of each tenant (with the agents
+	 * of every tenant), and the agents of every tenant alone.
+	 */
+	int			awords;
+	uint64	   *open_agents;
+	uint64	   *skill_agents;	/* nskills bitmaps */
+	uint64	   *team_agents;	/* nteams bitmaps */
+	uint64	   *tenant_agents;	/* ntenants bitmaps */
+	uint64	   *any_tenant_agents;
+	uint64	   *scratch;		/* one bitmap, for the combination */
 } EscRouteData;
 
 /* one queued escalation, with its request */
@@ -76,6 +95,8 @@ extern int	esc_route_skill_index(EscRouteData *d, const char *skill);
 extern Portal esc_route_queue_open(void);
 extern bool esc_route_fetch_one(int64 escalation_id);
 extern int	esc_route_items(EscRouteData *d, SPITupleTable *tt, uint64 n, EscRouteItem *items);
+extern int	esc_route_prefilter(EscRouteData *d, const EscRouteRequest *req, int *cand);
+extern void esc_route_agent_full(EscRouteData *d, int agent);
 extern void esc_route_chunk_facts(EscRouteData *d, EscRouteItem *items, int n);
 
 #endif							/* ROUTE_DATA_H */

@@ -28,7 +28,9 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -39,7 +41,8 @@ PG_FUNCTION_INFO_V1(escalation_route_plan);
 PG_FUNCTION_INFO_V1(escalation_explain_route);
 
 #define TOP_K		3
-#define CHUNK		1000
+#define CHUNK		1000		/* most rows fetched at once */
+#define MIN_CHUNK	64			/* least rows fetched at once */
 
 static const int *
 candidates(EscRouteData *d, const EscRouteRequest *req, int *ncand)
@@ -53,47 +56,140 @@ candidates(EscRouteData *d, const EscRouteRequest *req, int *ncand)
 	return d->all_agents;
 }
 
+/*
+ * The decision is built as a jsonb value directly (no JSON text to parse
+ * for each of a batch's decisions); numbers are numerics of the value
+ * printed with 3 decimals, as they always were.
+ */
 static void
-json_num(StringInfo buf, double v)
+jb_key(JsonbParseState **st, const char *key)
 {
-	appendStringInfo(buf, "%.3f", v);
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+static void
+jb_string(JsonbParseState **st, const char *key, const char *s)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+jb_numeric(JsonbParseState **st, const char *key, Numeric n)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = n;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static Numeric
+num3(double x)
+{
+	char		buf[64];
+
+	snprintf(buf, sizeof(buf), "%.3f", x);
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/*
+ * Factor values repeat across a batch's decisions (availability 1 or 0.5,
+ * a few tiers, workloads of a few capacities): a small direct-mapped cache
+ * of the numerics already made, keyed by the exact double, lives as long
+ * as the batch (in cxt).
+ */
+#define NUM_CACHE	256
+
+typedef struct NumCache
+{
+	MemoryContext cxt;
+	double		key[NUM_CACHE];
+	Numeric		num[NUM_CACHE];
+} NumCache;
+
+static Numeric
+num3_cached(NumCache *nc, double x)
+{
+	uint64		bits;
+	int			h;
+	MemoryContext old;
+
+	memcpy(&bits, &x, sizeof(bits));
+	h = (int) ((bits * UINT64CONST(0x9E3779B97F4A7C15)) >> 56) % NUM_CACHE;
+	if (nc->num[h] != NULL && memcmp(&nc->key[h], &x, sizeof(x)) == 0)
+		return nc->num[h];
+	old = MemoryContextSwitchTo(nc->cxt);
+	nc->num[h] = num3(x);
+	MemoryContextSwitchTo(old);
+	nc->key[h] = x;
+	return nc->num[h];
+}
+
+static void
+jb_bool(JsonbParseState **st, const char *key, bool b)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = b;
+	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
 /* the chosen agent's factors, as stored with the assignment */
-static void
-decision_json(StringInfo buf, EscRouteData *d, EscRouteItem *it, EscRouteChoice *top,
-			  int ntop, int eligible, bool preferred)
+static Datum
+decision_jsonb(EscRouteData *d, EscRouteItem *it, EscRouteChoice *top,
+			   int ntop, int eligible, bool preferred, NumCache *nc)
 {
 	EscRouteScore sc;
 	const EscRouteAgent *a = &d->agents[top[0].agent];
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
 
 	esc_route_score(&it->req, a, top[0].agent, &d->weights, &sc);
-	appendStringInfoString(buf, "{\"agent_id\": ");
-	escape_json(buf, a->agent_id);
-	appendStringInfoString(buf, ", \"total\": ");
-	json_num(buf, sc.total);
-	appendStringInfoString(buf, ", \"factors\": {");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	jb_string(&st, "agent_id", a->agent_id);
+	jb_numeric(&st, "total", num3(sc.total));
+	jb_key(&st, "factors");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	for (int f = 0; f < ESC_RF_COUNT; f++)
 	{
-		appendStringInfo(buf, "%s\"%s\": {\"value\": ", f ? ", " : "", esc_route_factor_names[f]);
-		json_num(buf, sc.f[f]);
-		appendStringInfoString(buf, ", \"weight\": ");
-		json_num(buf, d->weights.w[f]);
-		appendStringInfoChar(buf, '}');
+		jb_key(&st, esc_route_factor_names[f]);
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		jb_numeric(&st, "value", num3_cached(nc, sc.f[f]));
+		jb_numeric(&st, "weight", num3_cached(nc, d->weights.w[f]));
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
-	appendStringInfo(buf, "}, \"candidates\": %d, \"optional_skills_relaxed\": %s",
-					 eligible, it->has_optional && it->req.relaxed ? "true" : "false");
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	jb_numeric(&st, "candidates",
+			   DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(eligible))));
+	jb_bool(&st, "optional_skills_relaxed", it->has_optional && it->req.relaxed);
 	if (preferred)
-		appendStringInfoString(buf, ", \"previous_agent\": true");
+		jb_bool(&st, "previous_agent", true);
 	if (ntop > 1)
 	{
-		appendStringInfoString(buf, ", \"runner_up\": {\"agent_id\": ");
-		escape_json(buf, d->agents[top[1].agent].agent_id);
-		appendStringInfoString(buf, ", \"total\": ");
-		json_num(buf, top[1].total);
-		appendStringInfoChar(buf, '}');
+		jb_key(&st, "runner_up");
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		jb_string(&st, "agent_id", d->agents[top[1].agent].agent_id);
+		jb_numeric(&st, "total", num3(top[1].total));
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
-	appendStringInfoChar(buf, '}');
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(res));
 }
 
 /* why nobody is a candidate: the count of agents per first exclusion */
@@ -143,11 +239,28 @@ typedef struct RouteBatch
 	EscRouteData *d;
 	int			emitted;
 	int			free_agents;
+	int		   *cand;			/* the pre-filter's agents, nagents at most */
+	double	   *continuity_of;	/* by agent index, 0 but while deciding */
+	NumCache   *numbers;
 } RouteBatch;
+
+/* an offer of this batch counts against the agent */
+static void
+count_offer(RouteBatch *ps, int agent)
+{
+	EscRouteAgent *a = &ps->d->agents[agent];
+
+	a->load++;
+	if (a->load == a->capacity)
+	{
+		ps->free_agents--;
+		esc_route_agent_full(ps->d, agent);
+	}
+}
 
 static void
 emit(RouteBatch *ps, int64 id, const char *action, List *agents, List *totals,
-	 const char *decision, int eligible, const char *note)
+	 Datum decision, int eligible, const char *note)
 {
 	Datum		values[7];
 	bool		nulls[7] = {0};
@@ -168,7 +281,7 @@ emit(RouteBatch *ps, int64 id, const char *action, List *agents, List *totals,
 	values[1] = CStringGetTextDatum(action);
 	values[2] = PointerGetDatum(construct_array(ad, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[3] = PointerGetDatum(construct_array(td, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[4] = esc_cstring_to_jsonb(decision);
+	values[4] = decision;
 	values[5] = Int32GetDatum(eligible);
 	if (note)
 		values[6] = CStringGetTextDatum(note);
@@ -179,19 +292,17 @@ emit(RouteBatch *ps, int64 id, const char *action, List *agents, List *totals,
 }
 
 static void
-decide(RouteBatch *ps, EscRouteItem *it)
+decide_one(RouteBatch *ps, EscRouteItem *it)
 {
 	EscRouteData *d = ps->d;
 	EscRouteChoice top[TOP_K];
 	bool		preferred;
-	int			ncand;
-	const int  *cand = candidates(d, &it->req, &ncand);
+	int			ncand = esc_route_prefilter(d, &it->req, ps->cand);
 	int			eligible;
 	StringInfoData buf;
 
-	eligible = esc_route_choose(&it->req, d->agents, cand, ncand, &d->weights,
+	eligible = esc_route_choose(&it->req, d->agents, ps->cand, ncand, &d->weights,
 								TOP_K, top, &preferred);
-	initStringInfo(&buf);
 	if (eligible > 0)
 	{
 		int			ntop = Min(eligible, TOP_K);
@@ -207,15 +318,13 @@ decide(RouteBatch *ps, EscRouteItem *it)
 			agents = lappend(agents, d->agents[top[i].agent].agent_id);
 			totals = lappend(totals, t);
 		}
-		decision_json(&buf, d, it, top, ntop, eligible, preferred);
-		emit(ps, it->escalation_id, "offer", agents, totals, buf.data, eligible,
+		emit(ps, it->escalation_id, "offer", agents, totals,
+			 decision_jsonb(d, it, top, ntop, eligible, preferred, ps->numbers), eligible,
 			 preferred ? "previous agent of the reopened ticket" :
 			 (it->has_optional && it->req.relaxed) ? "optional skills relaxed" : NULL);
 		/* count the offer against the agent for the rest of the batch */
-		a->load++;
+		count_offer(ps, top[0].agent);
 		a->since_last = 0;
-		if (a->load == a->capacity)
-			ps->free_agents--;
 		return;
 	}
 
@@ -230,6 +339,7 @@ decide(RouteBatch *ps, EscRouteItem *it)
 		List	   *agents = NIL,
 				   *totals = NIL;
 
+		initStringInfo(&buf);
 		initStringInfo(&why);
 		appendStringInfoString(&why, "no agent fits (");
 		exclusion_summary(&why, d, it);
@@ -253,15 +363,33 @@ decide(RouteBatch *ps, EscRouteItem *it)
 			escape_json(&buf, d->agents[lead].agent_id);
 			agents = list_make1(d->agents[lead].agent_id);
 			totals = list_make1(t);
-			d->agents[lead].load++;
-			if (d->agents[lead].load == d->agents[lead].capacity)
-				ps->free_agents--;
+			count_offer(ps, lead);
 		}
 		else
 			appendStringInfo(&buf, ", \"to\": \"next tier\", \"tier\": %d", tier + 1);
 		appendStringInfoString(&buf, "}}");
-		emit(ps, it->escalation_id, "overflow", agents, totals, buf.data, 0, why.data);
+		emit(ps, it->escalation_id, "overflow", agents, totals, esc_cstring_to_jsonb(buf.data),
+			 0, why.data);
 	}
+}
+
+/*
+ * Decide one escalation, with its continuity spread over an array by agent
+ * index for the time of the decision (the score reads it once per
+ * candidate), then cleared for the next one.
+ */
+static void
+decide(RouteBatch *ps, EscRouteItem *it)
+{
+	EscRouteRequest *req = &it->req;
+
+	for (int k = 0; k < req->ncontinuity; k++)
+		ps->continuity_of[req->continuity_agent[k]] = req->continuity[k];
+	req->continuity_of = ps->continuity_of;
+	decide_one(ps, it);
+	req->continuity_of = NULL;
+	for (int k = 0; k < req->ncontinuity; k++)
+		ps->continuity_of[req->continuity_agent[k]] = 0.0;
 }
 
 /*
@@ -278,6 +406,7 @@ escalation_route_plan(PG_FUNCTION_ARGS)
 	RouteBatch	ps;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext chunk_cxt;
+	MemoryContext decision_cxt;
 	Portal		portal;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_GETARG_INT32(1) < 0)
@@ -301,7 +430,13 @@ escalation_route_plan(PG_FUNCTION_ARGS)
 		if (a->active && a->availability != ESC_AVAIL_OFFLINE && a->load < a->capacity)
 			ps.free_agents++;
 	}
+	ps.cand = MemoryContextAlloc(ps.d->cxt, sizeof(int) * Max(ps.d->nagents, 1));
+	ps.continuity_of = MemoryContextAllocZero(ps.d->cxt, sizeof(double) * Max(ps.d->nagents, 1));
+	ps.numbers = MemoryContextAllocZero(ps.d->cxt, sizeof(NumCache));
+	ps.numbers->cxt = ps.d->cxt;
 	chunk_cxt = AllocSetContextCreate(outer, "escalation routing chunk", ALLOCSET_DEFAULT_SIZES);
+	decision_cxt = AllocSetContextCreate(outer, "escalation routing decision",
+										 0, 64 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
 
 	portal = esc_route_queue_open();
 	while (ps.emitted < max_decisions && ps.free_agents > 0)
@@ -311,7 +446,13 @@ escalation_route_plan(PG_FUNCTION_ARGS)
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, CHUNK);
+
+		/*
+		 * No more rows than decisions still wanted (each row costs its share
+		 * of the chunk's facts query), unless few are wanted
+		 */
+		SPI_cursor_fetch(portal, true,
+						 Min(CHUNK, Max(MIN_CHUNK, max_decisions - ps.emitted)));
 		if (SPI_processed == 0)
 			break;
 		MemoryContextReset(chunk_cxt);
@@ -323,12 +464,18 @@ escalation_route_plan(PG_FUNCTION_ARGS)
 		esc_route_chunk_facts(ps.d, items, n);
 		MemoryContextSwitchTo(chunk_cxt);
 		for (int i = 0; i < n && ps.emitted < max_decisions && ps.free_agents > 0; i++)
+		{
+			/* a decision's memory is reused by the next: no fresh pages */
+			MemoryContextSwitchTo(decision_cxt);
 			decide(&ps, &items[i]);
+			MemoryContextReset(decision_cxt);
+		}
 		MemoryContextSwitchTo(old);
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
 	MemoryContextDelete(chunk_cxt);
+	MemoryContextDelete(decision_cxt);
 	MemoryContextDelete(ps.d->cxt);
 	return (Datum) 0;
 }
