@@ -9,7 +9,11 @@
 #        regress    make installcheck, REGRESS part   (sql/ + expected/)
 #        isolation  make installcheck, ISOLATION part (test/isolation/specs)
 #        pgtap      make pgtap                        (test/pgtap/*.sql)
+#        upgrade    test/upgrade/run.sh (released scripts frozen; 1.0 walked
+#                   up by ALTER EXTENSION UPDATE = a fresh install)
 #   4. tap          prove test/t/*.pl (PostgreSQL::Test::Cluster), if any
+#   5. fuzz         a short run of each libFuzzer harness (test/fuzz/run.sh),
+#                   where clang is installed (scripts/install-fuzz-deps.sh)
 #
 # Every suite runs even when an earlier one failed. Counts are per individual
 # test, and the last line printed is always
@@ -82,6 +86,12 @@ parse_prove() {
             if (planned > ran) m += planned - ran
         }
         END { p = t - f; if (p < 0) p = 0; printf "%d %d\n", p, f + m }' "$1"
+}
+
+# test/fuzz/run.sh: one "FUZZ target: runs=N crashes=C ..." line per harness
+parse_fuzz() {
+    awk '/^FUZZ [a-z_]+: / { if ($0 ~ / crashes=0 /) p++; else f++ }
+         END { printf "%d %d\n", p, f }' "$1"
 }
 
 # a one-test check: its log says "in sync" when it passed
@@ -179,6 +189,14 @@ inside() {
         make --no-print-directory pgtap 2>&1 | tee "$WORK/pgtap.log" || rc=$?
         record pgtap "$rc" "$WORK/pgtap.log" parse_prove
     fi
+
+    # -- upgrade -------------------------------------------------------------------
+    # released install scripts unchanged; every released version walked up
+    # by ALTER EXTENSION UPDATE has a fresh install's catalog
+    log "upgrade: test/upgrade/run.sh"
+    rc=0
+    test/upgrade/run.sh 2>&1 | tee "$WORK/upgrade.log" || rc=$?
+    record upgrade "$rc" "$WORK/upgrade.log" parse_pg_regress
 }
 
 # ---------------------------------------------------------------------------
@@ -202,7 +220,8 @@ run_tap() {
 
     if [ "$(id -u)" -eq 0 ]; then
         tapdir=$(mktemp -d /tmp/escalation-tap.XXXXXX)
-        tar --exclude=.git --exclude=./results --exclude=./tmp_check -cf - . \
+        tar --exclude=.git --exclude=./results --exclude=./tmp_check \
+            --exclude=./test/fuzz/build -cf - . \
             | tar -C "$tapdir" -xf -
         chown -R postgres: "$tapdir"
         chmod 755 "$tapdir"
@@ -227,6 +246,24 @@ run_tap() {
         [ "$rc" -eq 0 ] || log "tap: logs in $ROOT/tmp_check/log"
     fi
     record tap "$rc" "$WORK/tap.log" parse_prove
+}
+
+# ---------------------------------------------------------------------------
+# A short run of every libFuzzer harness (test/fuzz/run.sh), so that they
+# keep building and their properties keep holding; the long runs are
+# recorded in docs/reliability.md. Only where clang and libFuzzer are
+# installed (scripts/install-fuzz-deps.sh); skipped otherwise.
+run_fuzz_smoke() {
+    local rc=0
+    if ! { command -v clang-14 || command -v clang; } >/dev/null 2>&1 ||
+        ! compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null; then
+        skip fuzz "no clang/libFuzzer: scripts/install-fuzz-deps.sh"
+        return 0
+    fi
+    log "fuzz: test/fuzz/run.sh all ${FUZZ_SMOKE_RUNS:-5000}"
+    FUZZ_WORK="$WORK/fuzz" test/fuzz/run.sh all "${FUZZ_SMOKE_RUNS:-5000}" 2>&1 |
+        tee "$WORK/fuzz.log" || rc=$?
+    record fuzz "$rc" "$WORK/fuzz.log" parse_fuzz
 }
 
 # ---------------------------------------------------------------------------
@@ -279,6 +316,7 @@ if [ "$setup_ok" -eq 1 ]; then
     fi
     run_tap
 fi
+run_fuzz_smoke
 
 # ---------------------------------------------------------------------------
 passed=0

@@ -181,6 +181,30 @@ SELECT e.ticket_key, e.origin, e.target_team, e.status, e.reasons -> 0 ->> 'on' 
  WHERE s.name = 'chatwoot' AND e.ticket_key IN ('18', '21') ORDER BY e.escalation_id;
 SELECT * FROM cw_clocks('{1}');
 
+-- an agent starts a conversation (an outgoing first message): the opening
+-- is no first response; the agent's answer to the contact's reply is
+BEGIN;
+INSERT INTO conversations (id, account_id, inbox_id, status, assignee_id, created_at, updated_at, contact_id,
+                           display_id, contact_inbox_id, last_activity_at, priority)
+VALUES (23, 1, 1, 0, 2, timestamp '2025-03-14 16:10:00', timestamp '2025-03-14 16:10:00', 3, 0, 5,
+        timestamp '2025-03-14 16:10:00', 1);
+INSERT INTO messages (content, account_id, inbox_id, conversation_id, message_type, created_at, updated_at,
+                      content_type, sender_type, sender_id)
+VALUES ('Hi Cora, your invoice 2024-130 is ready; shall we send it to the new address?', 1, 1, 23, 1,
+        timestamp '2025-03-14 16:10:00', timestamp '2025-03-14 16:10:00', 0, 'User', 2);
+COMMIT;
+SELECT count(*) AS first_responses FROM escalation.first_responses WHERE source_id = :sid AND ticket_key = '23';
+SELECT * FROM cw_clocks('{23}');
+INSERT INTO messages (content, account_id, inbox_id, conversation_id, message_type, created_at, updated_at,
+                      content_type, sender_type, sender_id)
+VALUES ('Yes please, and copy our accountant.', 1, 1, 23, 0,
+        timestamp '2025-03-14 16:20:00', timestamp '2025-03-14 16:20:00', 8, 'Contact', 3),
+       ('Done, sent to both.', 1, 1, 23, 1,
+        timestamp '2025-03-14 16:25:00', timestamp '2025-03-14 16:25:00', 0, 'User', 2);
+SELECT c.metric, c.state, c.finished_at FROM escalation.clocks c
+ WHERE c.source_id = :sid AND c.ticket_key = '23' AND c.metric = 'first_response';
+SELECT responded_at FROM escalation.first_responses WHERE source_id = :sid AND ticket_key = '23';
+
 --------------------------------------------------------------------------
 -- Routing never crosses tenants: the escalation carries the ticket's
 -- tenant; agents of tenant 1 and tenant 2 have the same skill (tenant 2's

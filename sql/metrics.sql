@@ -25,7 +25,8 @@ CREATE TABLE m_hd.tickets (
     body       text,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
-    resolved_at timestamptz
+    resolved_at timestamptz,
+    tenant     text
 );
 INSERT INTO escalation.teams (name, kind, tier) VALUES
     ('m_front', 'functional', 1), ('m_billing', 'functional', 2), ('m_managers', 'hierarchical', 3);
@@ -35,15 +36,16 @@ SELECT escalation.attach('m_hd.tickets', key => 'id', status => 'status',
        status_map => '{"open": ["new", "open"], "pending": ["pending"], "solved": ["solved", "closed"]}',
        created_at => 'created_at', updated_at => 'updated_at', resolved_at => 'resolved_at',
        priority => 'priority', channel => 'channel', team => 'team', assignee => 'assignee',
-       account => 'account', subject => 'subject', body => 'body',
+       account => 'account', subject => 'subject', body => 'body', tenant => 'tenant',
        time_zone => 'Europe/Berlin', name => 'metrics') AS sid \gset
 INSERT INTO escalation.rules (name, keywords, target_team, kind) VALUES
     ('refunds', '{refund}', 'm_billing', 'functional');
 
 -- 300 tickets over three months; every 7th asks for a refund (escalated by
--- the rule at insert), created at 23:30 UTC every 5th (next day in Berlin)
-INSERT INTO m_hd.tickets (id, priority, channel, team, account, subject, body, created_at, updated_at)
-SELECT g,
+-- the rule at insert), created at 23:30 UTC every 5th (next day in Berlin);
+-- two tenants share the table (odd and even ids)
+INSERT INTO m_hd.tickets (id, tenant, priority, channel, team, account, subject, body, created_at, updated_at)
+SELECT g, CASE WHEN g % 2 = 0 THEN 'even' ELSE 'odd' END,
        (ARRAY['low', 'normal', 'high', 'urgent'])[1 + g % 4],
        (ARRAY['email', 'chat', 'phone'])[1 + g % 3],
        'm_front',
@@ -101,7 +103,7 @@ SELECT count(*) AS tickets, sum(escalations) AS escalations, count(*) FILTER (WH
   FROM escalation.ticket_facts WHERE source_id = :sid;
 
 -- the naive queries, over the raw tables
-CREATE VIEW m_hd.naive AS
+CREATE VIEW m_hd.naive WITH (security_invoker = true) AS
 SELECT t.id, t.created_at, t.team, t.channel, t.priority, a.tier,
        CASE WHEN t.status IN ('solved', 'closed') THEN t.resolved_at END AS resolved_at,
        e.first_at, e.first_team, e.n
@@ -333,6 +335,42 @@ SELECT account_key, tickets_recent, tickets_before, escalations_recent, reopened
        renewal_soon, score
   FROM escalation.at_risk_accounts('2024-03-15 00:00+00') WHERE account_key LIKE 'm\_%';
 SELECT * FROM escalation.retention('2024-03-15 00:00+00', 30);
+
+-- two tenants in one table: each tenant's analyst sees exactly its own
+-- figures.  The naive queries run as the analyst too, so that the
+-- helpdesk's own row-level security gives them the tenant's tickets, and
+-- escalation's gives them its escalations
+CREATE ROLE m_tenant_odd NOLOGIN;
+CREATE ROLE m_tenant_even NOLOGIN;
+CREATE ROLE m_analyst_odd NOLOGIN IN ROLE escalation_analyst, m_tenant_odd;
+CREATE ROLE m_analyst_even NOLOGIN IN ROLE escalation_analyst, m_tenant_even;
+INSERT INTO escalation.tenant_roles (tenant, role) VALUES ('odd', 'm_tenant_odd'), ('even', 'm_tenant_even');
+ALTER TABLE m_hd.tickets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY odd ON m_hd.tickets TO m_tenant_odd USING (tenant = 'odd');
+CREATE POLICY even ON m_hd.tickets TO m_tenant_even USING (tenant = 'even');
+GRANT USAGE ON SCHEMA m_hd TO escalation_analyst;
+GRANT SELECT ON m_hd.tickets, m_hd.naive TO escalation_analyst;
+SELECT tenant, count(*) AS tickets, count(*) FILTER (WHERE escalations > 0) AS escalated
+  FROM escalation.ticket_facts WHERE source_id = :sid GROUP BY 1 ORDER BY 1;
+SET ROLE m_analyst_odd;
+SELECT count(*) AS tickets, count(DISTINCT tenant) AS tenants FROM m_hd.tickets;
+SELECT count(*) AS escalations, count(*) FILTER (WHERE tenant <> 'odd') AS others
+  FROM escalation.escalations WHERE source_id = :sid;
+SELECT * FROM m_hd.check_all();
+RESET ROLE;
+SET ROLE m_analyst_even;
+SELECT count(*) AS tickets, count(DISTINCT tenant) AS tenants FROM m_hd.tickets;
+SELECT * FROM m_hd.check_all();
+RESET ROLE;
+-- the tenants' rows add up to the whole, which the owner still sees
+SELECT view, differences FROM m_hd.check_all() WHERE differences <> 0;
+DELETE FROM escalation.tenant_roles;
+DROP POLICY odd ON m_hd.tickets;
+DROP POLICY even ON m_hd.tickets;
+ALTER TABLE m_hd.tickets DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON m_hd.tickets, m_hd.naive FROM escalation_analyst;
+REVOKE ALL ON SCHEMA m_hd FROM escalation_analyst;
+DROP ROLE m_analyst_odd, m_analyst_even, m_tenant_odd, m_tenant_even;
 
 -- the tenant boundary: a scoped source is invisible to other analysts
 CREATE ROLE m_tenant_a NOLOGIN;

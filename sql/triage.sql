@@ -117,6 +117,10 @@ INSERT INTO tri.tickets (subject, body) VALUES ('Password reset', 'Please reset 
 SELECT count(*) AS desk_escalations FROM escalation.escalations
  WHERE source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri') AND ticket_key = '63';
 SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '63') ORDER BY rule;
+-- nor when the desk is a team of tier 1: routing there would skip nothing
+INSERT INTO escalation.teams (name, tier) VALUES ('tri_desk', 1);
+SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '63') ORDER BY rule;
+DELETE FROM escalation.teams WHERE name = 'tri_desk';
 
 -- a rule naming a team fires only when that team is predicted
 INSERT INTO escalation.rules (name, team_confidence_at_least, target_team, level)
@@ -163,6 +167,22 @@ SELECT escalation.retrain_due('2030-01-01 00:00+00') AS retrained,
 SELECT last_result ->> 'activated' AS activated, last_result ? 'accuracy' AS has_accuracy
   FROM escalation.triage_schedules;
 
+-- calibration learns from validation tickets taken from the training
+-- tickets, never from the held-out ones: relabelling every held-out ticket
+-- leaves the stored model (weights, temperature, Platt's sigmoid) as it was
+SELECT model_id AS before_id FROM escalation.train('tri.tickets', escalated_column => 'escalated',
+       holdout_column => 'test', min_df => 1, activate => 'never') \gset
+UPDATE tri.tickets SET team = 'tri_billing', escalated = NOT escalated WHERE test;
+SELECT model_id AS after_id FROM escalation.train('tri.tickets', escalated_column => 'escalated',
+       holdout_column => 'test', min_df => 1, activate => 'never') \gset
+SELECT a.weights = b.weights AS same_model,
+       a.metrics -> 'temperature' = b.metrics -> 'temperature' AS same_temperature,
+       a.metrics -> 'platt_a' = b.metrics -> 'platt_a' AS same_platt,
+       (a.metrics ->> 'validation_tickets')::int AS validation_tickets,
+       a.metrics -> 'accuracy' <> b.metrics -> 'accuracy' AS scored_differently
+  FROM escalation.models a, escalation.models b
+ WHERE a.model_id = :before_id AND b.model_id = :after_id;
+
 -- refusals
 SELECT pg_temp.err($$SELECT escalation.train('pg_class')$$);
 SELECT pg_temp.err($$SELECT escalation.train('tri.tickets', holdout_fraction => 2)$$);
@@ -177,6 +197,11 @@ SELECT pg_temp.err($$SELECT escalation.classify('x', NULL)$$);
 SELECT pg_temp.err($$INSERT INTO escalation.rules (name, team_confidence_at_least) VALUES ('bad', 1.5)$$);
 SELECT pg_temp.err($$INSERT INTO escalation.rules (name, escalation_probability_at_least) VALUES ('bad', 0)$$);
 SELECT pg_temp.err($$INSERT INTO escalation.rules (name, escalation_probability_at_least) VALUES ('bad', 0.5)$$);
+-- a damaged model: a header claiming 2^28 features is refused before
+-- anything is allocated for them (found by test/fuzz/fuzz_triage)
+UPDATE escalation.models SET weights = overlay(weights placing '\x00000010'::bytea from 9 for 4)
+ WHERE active;
+SELECT pg_temp.err($$SELECT * FROM escalation.classify('VPN down', 'tri.tickets')$$);
 
 -- clean up
 DELETE FROM escalation.triage_schedules;

@@ -199,6 +199,195 @@ SELECT e.ticket_key, e.origin, e.target_team, e.status, e.reasons -> 0 ->> 'on' 
 SELECT * FROM zn_clocks('{1,17}');
 
 --------------------------------------------------------------------------
+-- A phone ticket: the agent's own article opens it.  That opening is no
+-- first response (nothing was answered yet): the clock runs on; the
+-- customer writes back, and the agent's reply to that meets it.
+-- TicketCreate and the opening ArticleCreate commit together, as Znuny's
+-- AgentTicketPhone writes them
+--------------------------------------------------------------------------
+BEGIN;
+INSERT INTO ticket (id, tn, title, queue_id, ticket_lock_id, type_id, user_id, responsible_user_id,
+                    ticket_priority_id, ticket_state_id, customer_id, customer_user_id, timeout, until_time,
+                    escalation_time, escalation_update_time, escalation_response_time,
+                    escalation_solution_time, create_time, create_by, change_time, change_by)
+VALUES (21, '2025031410000021', 'Callback: invoice address', 5, 1, 3, 1, 1, 3, 1, 'GLOBEX', 'cora',
+        0, 0, 0, 0, 0, 0, '2025-03-14 16:10:00', 2, '2025-03-14 16:10:00', 2);
+INSERT INTO article (id, ticket_id, article_sender_type_id, communication_channel_id, is_visible_for_customer,
+                     create_time, create_by, change_time, change_by)
+VALUES (2101, 21, 1, 2, 1, '2025-03-14 16:10:00', 2, '2025-03-14 16:10:00', 2);
+INSERT INTO article_data_mime (article_id, a_subject, a_body, incoming_time, create_time, create_by,
+                               change_time, change_by)
+VALUES (2101, 'Callback: invoice address', 'As discussed on the phone: please send us the new invoice address.',
+        1741968600, '2025-03-14 16:10:00', 2, '2025-03-14 16:10:00', 2);
+COMMIT;
+SELECT t.first_message_at, (SELECT count(*) FROM escalation.first_responses f
+                             WHERE f.source_id = t.source_id AND f.ticket_key = t.ticket_key) AS first_responses
+  FROM escalation.sla_tickets t WHERE t.source_id = :sid AND t.ticket_key = '21';
+SELECT * FROM zn_clocks('{21}');
+-- the customer answers; then the agent's reply is the first response
+INSERT INTO article (id, ticket_id, article_sender_type_id, communication_channel_id, is_visible_for_customer,
+                     create_time, create_by, change_time, change_by)
+VALUES (2102, 21, 3, 1, 1, '2025-03-14 16:20:00', 1, '2025-03-14 16:20:00', 1);
+INSERT INTO article_data_mime (article_id, a_body, incoming_time, create_time, create_by, change_time, change_by)
+VALUES (2102, 'The new address is Globex, 1 Main Street, Paris.', 1741969200, '2025-03-14 16:20:00', 1,
+        '2025-03-14 16:20:00', 1);
+SELECT * FROM zn_clocks('{21}');
+INSERT INTO article (id, ticket_id, article_sender_type_id, communication_channel_id, is_visible_for_customer,
+                     create_time, create_by, change_time, change_by)
+VALUES (2103, 21, 1, 1, 1, '2025-03-14 16:30:00', 2, '2025-03-14 16:30:00', 2);
+INSERT INTO article_data_mime (article_id, a_body, incoming_time, create_time, create_by, change_time, change_by)
+VALUES (2103, 'Thanks, the next invoice goes there.', 1741969800, '2025-03-14 16:30:00', 2,
+        '2025-03-14 16:30:00', 2);
+SELECT c.metric, c.state, c.finished_at FROM escalation.clocks c
+ WHERE c.source_id = :sid AND c.ticket_key = '21' ORDER BY c.metric;
+SELECT f.responded_at, f.author FROM escalation.first_responses f
+ WHERE f.source_id = :sid AND f.ticket_key = '21';
+
+--------------------------------------------------------------------------
+-- Routing writes the owner back as Znuny's TicketOwnerSet does: user_id
+-- (the mapped assignee), then Znuny's hook: the lock, change_time and
+-- change_by, and an OwnerUpdate history row.  The hook is the helpdesk
+-- owner's, SECURITY DEFINER with a pinned search_path; nobody else needs
+-- to execute it (routing calls it as the extension's owner).
+--------------------------------------------------------------------------
+CREATE FUNCTION "Znuny".escalation_owner_set(source_id integer, ticket_key text, agent_id text,
+                                             escalation_id bigint)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    agent "Znuny".users;
+    tk "Znuny".ticket;
+    acting integer := 1;            -- Znuny's system user acts for routing
+BEGIN
+    SELECT * INTO agent FROM "Znuny".users u WHERE u.id = agent_id::integer;
+    IF NOT FOUND OR agent.valid_id <> 1 THEN
+        RAISE EXCEPTION 'Znuny user % is not a valid agent', agent_id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    UPDATE "Znuny".ticket t
+       SET ticket_lock_id = (SELECT l.id FROM "Znuny".ticket_lock_type l WHERE l.name = 'lock'),
+           change_time = localtimestamp(0), change_by = acting
+     WHERE t.id = ticket_key::bigint
+    RETURNING * INTO tk;
+    INSERT INTO "Znuny".ticket_history (name, history_type_id, ticket_id, type_id, queue_id, owner_id,
+                                        priority_id, state_id, create_time, create_by, change_time, change_by)
+    SELECT '%%' || agent.login || '%%' || agent.id, h.id, tk.id, tk.type_id, tk.queue_id, tk.user_id,
+           tk.ticket_priority_id, tk.ticket_state_id, tk.change_time, acting, tk.change_time, acting
+      FROM "Znuny".ticket_history_type h WHERE h.name = 'OwnerUpdate';
+END
+$$;
+REVOKE ALL ON FUNCTION "Znuny".escalation_owner_set(integer, text, text, bigint) FROM PUBLIC;
+
+-- bad hooks are refused when configured: the signature exactly, a plain
+-- function, owned by the ticket table's owner
+CREATE FUNCTION "Znuny".zn_three_args(integer, text, text) RETURNS void LANGUAGE sql AS $$ $$;
+CREATE FUNCTION "Znuny".zn_returns_int(integer, text, text, bigint) RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;
+CREATE FUNCTION "Znuny".zn_setof(integer, text, text, bigint) RETURNS SETOF void LANGUAGE sql AS $$ $$;
+CREATE PROCEDURE "Znuny".zn_procedure(integer, text, text, bigint) LANGUAGE sql AS $$ $$;
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".zn_three_args(integer, text, text)')$$, :sid));
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".zn_returns_int(integer, text, text, bigint)')$$, :sid));
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".zn_setof(integer, text, text, bigint)')$$, :sid));
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".zn_procedure(integer, text, text, bigint)')$$, :sid));
+-- an escalation_admin cannot make routing run a function of its own
+CREATE ROLE regress_zn_admin NOLOGIN IN ROLE escalation_admin;
+GRANT USAGE ON SCHEMA "Znuny" TO regress_zn_admin;
+CREATE FUNCTION "Znuny".zn_admins(integer, text, text, bigint) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$ $$;
+ALTER FUNCTION "Znuny".zn_admins(integer, text, text, bigint) OWNER TO regress_zn_admin;
+SET ROLE regress_zn_admin;
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".zn_admins(integer, text, text, bigint)')$$, :sid));
+RESET ROLE;
+-- a helpdesk owned by a role that is not a superuser: its hook must be
+-- SECURITY DEFINER (routing runs as the extension's owner) and pin its
+-- search_path
+BEGIN;
+ALTER TABLE ticket OWNER TO regress_zn_admin;
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".escalation_owner_set(integer, text, text, bigint)')$$, :sid));
+CREATE FUNCTION "Znuny".zn_invoker(integer, text, text, bigint) RETURNS void LANGUAGE sql AS $$ $$;
+ALTER FUNCTION "Znuny".zn_invoker(integer, text, text, bigint) OWNER TO regress_zn_admin;
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".zn_invoker(integer, text, text, bigint)')$$, :sid));
+ALTER FUNCTION "Znuny".zn_invoker(integer, text, text, bigint) SECURITY DEFINER;
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".zn_invoker(integer, text, text, bigint)')$$, :sid));
+ALTER FUNCTION "Znuny".zn_invoker(integer, text, text, bigint) SET search_path = pg_catalog, pg_temp;
+SELECT regress_error(format($$INSERT INTO escalation.routing_sources (source_id, after_write)
+                              VALUES (%s, '"Znuny".zn_invoker(integer, text, text, bigint)')$$, :sid));
+ROLLBACK;
+DROP FUNCTION "Znuny".zn_three_args(integer, text, text), "Znuny".zn_returns_int(integer, text, text, bigint),
+              "Znuny".zn_setof(integer, text, text, bigint), "Znuny".zn_admins(integer, text, text, bigint);
+DROP PROCEDURE "Znuny".zn_procedure(integer, text, text, bigint);
+
+INSERT INTO escalation.routing_sources (source_id, after_write)
+VALUES (:sid, '"Znuny".escalation_owner_set(integer, text, text, bigint)');
+SELECT write_assignee, after_write FROM escalation.routing_sources WHERE source_id = :sid;
+
+-- Znuny agents are registered by their user id (the scenario's own
+-- escalations are done with: closed, so that routing below has only the
+-- handoff to write back); T17 (new, unassigned, unlocked) is handed off by
+-- a bot and routed to bob, the best fit
+SELECT count(escalation.cancel(e.escalation_id, 'scenario over', '2025-03-14 16:39:00+00')) AS closed
+  FROM escalation.escalations e
+ WHERE e.source_id = :sid AND e.status IN ('queued', 'offered', 'accepted');
+INSERT INTO escalation.skills (name) VALUES ('zn invoices');
+INSERT INTO escalation.agents (agent_id, name) VALUES ('3', 'bob (Znuny)'), ('2', 'alice (Znuny)');
+INSERT INTO escalation.agent_skills (agent_id, skill, level) VALUES ('3', 'zn invoices', 5), ('2', 'zn invoices', 2);
+SELECT escalation.handoff('"Znuny".ticket', '17', 'zn-bot', 'explain the on-premise licence',
+           skills => '{zn invoices}', as_of => '2025-03-14 16:40:00+00') AS h17 \gset
+SELECT user_id, ticket_lock_id, change_by FROM ticket WHERE id = 17;
+SELECT count(*) AS history_before FROM ticket_history WHERE ticket_id = 17 \gset
+-- routed (rolled back: the other files' queued escalations would be routed too)
+BEGIN;
+SELECT escalation.route('2025-03-14 16:41:00+00', 500) > 0 AS routed;
+SELECT status, agent_id, routing ? 'write_back_error' AS write_back_failed
+  FROM escalation.escalations WHERE escalation_id = :h17;
+SELECT user_id, ticket_lock_id, change_by, change_time > timestamp '2025-03-14 16:00:00' AS changed FROM ticket WHERE id = 17;
+SELECT h.name, y.name AS history_type, h.owner_id, h.queue_id, h.state_id, h.create_by
+  FROM ticket_history h JOIN ticket_history_type y ON y.id = h.history_type_id
+ WHERE h.ticket_id = 17 ORDER BY h.id OFFSET :history_before;
+ROLLBACK;
+
+-- the hook fails (bob is no longer a valid Znuny user): the offer stands,
+-- with a WARNING and the error in escalations.routing; nothing is written
+-- to the ticket, neither the owner nor the lock nor the history
+BEGIN;
+UPDATE users SET valid_id = 2 WHERE id = 3;
+SELECT escalation.route('2025-03-14 16:41:00+00', 500) > 0 AS routed;
+SELECT status, agent_id, routing -> 'write_back_error' ->> 'sqlstate' AS sqlstate,
+       routing -> 'write_back_error' ->> 'message' AS error
+  FROM escalation.escalations WHERE escalation_id = :h17;
+SELECT user_id, ticket_lock_id, change_by FROM ticket WHERE id = 17;
+SELECT count(*) - :history_before AS new_history FROM ticket_history WHERE ticket_id = 17;
+ROLLBACK;
+
+-- the hook is checked again before each call: given away since, it is
+-- not called (a WARNING), and the assignee write is not kept either
+BEGIN;
+ALTER FUNCTION "Znuny".escalation_owner_set(integer, text, text, bigint) OWNER TO regress_zn_admin;
+\set VERBOSITY terse
+SELECT escalation.route('2025-03-14 16:41:00+00', 500) > 0 AS routed;
+\set VERBOSITY default
+SELECT status, agent_id, routing -> 'write_back_error' ->> 'sqlstate' AS sqlstate
+  FROM escalation.escalations WHERE escalation_id = :h17;
+SELECT user_id, ticket_lock_id FROM ticket WHERE id = 17;
+ROLLBACK;
+
+SELECT (escalation.cancel(:h17, 'test over', '2025-03-14 16:42:00+00')).status;
+UPDATE escalation.agents SET active = false WHERE agent_id IN ('2', '3');
+DELETE FROM escalation.routing_sources WHERE source_id = :sid;
+DROP FUNCTION "Znuny".escalation_owner_set(integer, text, text, bigint);
+REVOKE USAGE ON SCHEMA "Znuny" FROM regress_zn_admin;
+DROP ROLE regress_zn_admin;
+
+--------------------------------------------------------------------------
 -- Times as Unix epoch integers, 0 = unset (Znuny's deadline columns)
 --------------------------------------------------------------------------
 CREATE TABLE "Znuny"."EpochTickets" (

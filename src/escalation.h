@@ -224,7 +224,7 @@ typedef struct EscTriageModel
 	float	   *idf;
 	int			nclasses;
 	char	  **classes;		/* team names */
-	bool	   *routable;		/* the team is a row of escalation.teams */
+	bool	   *routable;		/* a team of escalation.teams above tier 1 */
 	float	   *w;				/* nfeatures x nclasses, feature-major */
 	float	   *b;				/* per class */
 	double		temperature;	/* softmax(temperature * score) */
@@ -290,11 +290,24 @@ typedef struct EscTrainSet
 
 typedef void (*EscProgress) (void *arg, const char *phase, int done, int total);
 
-extern void esc_learn_ovr(const EscTrainSet *X, const int *y, int nclasses, double C,
-						  const double *class_weight, float *w, float *b,
-						  EscProgress progress, void *arg);
-extern void esc_learn_binary(const EscTrainSet *X, const int8 *y, double C,
-							 float *w, float *b);
+/* what esc_learn_triage() learns */
+typedef struct EscLearned
+{
+	float	   *w;				/* nfeatures x nclasses, feature-major */
+	float	   *b;
+	bool	   *present;		/* per class: it had training tickets */
+	bool		has_escalation;
+	float	   *we;				/* nfeatures */
+	float		be;
+} EscLearned;
+
+extern void esc_learn_triage(const EscTrainSet *X, const int *y, const int8 *ye,
+							 const bool *use, int nclasses, double C, double esc_C,
+							 double balance, const float *warm, float *alpha_out,
+							 EscLearned *out, EscProgress progress, void *arg,
+							 const char *phase);
+extern void esc_linear_scores(const EscTrainSet *X, int i, const float *w, const float *b,
+							  int K, double *out);
 extern double esc_fit_temperature(const double *scores, const int *y, int n, int nclasses);
 extern void esc_fit_platt(const double *scores, const int8 *y, int n, double *a, double *b);
 
@@ -418,6 +431,7 @@ typedef struct EscSource
 	bool		any_triage_rule;	/* some rule asks the triage model */
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
+	SPIPlanPtr	lock_plan;		/* locks a ticket row (esc_lock_ticket) */
 	SPIPlanPtr	context_plan;
 	SPIPlanPtr	context_plan_new;	/* for a new ticket without messages */
 } EscSource;
@@ -509,6 +523,7 @@ extern bool esc_row_changed(EscSource *src, HeapTuple oldtup, HeapTuple newtup,
 extern void esc_match_row(EscSource *src, EscRow *row);
 extern HeapTuple esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
 								  MemoryContext into);
+extern void esc_lock_ticket(EscSource *src, const char *key);
 extern HeapTuple esc_fetch_via(EscSource *src, Datum ref, TupleDesc *desc,
 							   MemoryContext into);
 

@@ -7,8 +7,8 @@
  *
  * The ticket trigger already read the row through the mapping; here its
  * facts (status meaning, priority and channel after their maps, team,
- * assignee, account, created and resolved times, and a transfer when the
- * team or assignee changed) are appended to escalation.fact_changes: one
+ * assignee, account, tenant, created and resolved times, and a transfer
+ * when the team or assignee changed) are appended to escalation.fact_changes: one
  * heap insert into a table without indexes, no SPI, no executor.  The
  * bookkeeping (reopen counting, resolution time, transfers, the rollups'
  * deltas) is SQL next to the tables it writes, run by
@@ -66,6 +66,7 @@ enum
 	FC_OLD_TEAM,
 	FC_OLD_ASSIGNEE,
 	FC_SENTIMENT,
+	FC_TENANT,
 	FC_NATTS
 };
 
@@ -167,6 +168,8 @@ esc_facts_ticket(EscSource *src, EscRow *row, HeapTuple newtup, HeapTuple oldtup
 	TEXT_COL(FC_TEAM, row->vals[ESC_ROLE_TEAM]);
 	TEXT_COL(FC_ASSIGNEE, row->vals[ESC_ROLE_ASSIGNEE]);
 	TEXT_COL(FC_ACCOUNT_KEY, row->vals[ESC_ROLE_ACCOUNT]);
+	/* the row-level security policies keep tenants apart by it */
+	TEXT_COL(FC_TENANT, row->vals[ESC_ROLE_TENANT]);
 	nulls[FC_RESOLVED_AT] = true;
 	if (resolved->name)
 	{

@@ -329,6 +329,42 @@ esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc, MemoryContext
 }
 
 /*
+ * Lock a ticket row (FOR NO KEY UPDATE) by key, as the helpdesk's own UPDATE
+ * of it would.  The message trigger calls it before it writes anything of
+ * the ticket's (first response, clocks, escalations, facts), so that a
+ * message and an update of the same ticket do the ticket's bookkeeping one
+ * after the other, in the order the ticket trigger takes its locks: the
+ * ticket row first.  Without it, a transaction that adds a message and then
+ * updates its ticket (a customer's reply reopening it) and another that
+ * updates the ticket meanwhile wait for each other: one holds the ticket
+ * row, the other the ticket's clocks.  Needs SPI connected.  A ticket that
+ * does not exist (yet) locks nothing.
+ */
+void
+esc_lock_ticket(EscSource *src, const char *key)
+{
+	Datum		arg;
+
+	if (src->lock_plan == NULL)
+	{
+		StringInfoData sql;
+		Oid			argtypes[1] = {TEXTOID};
+
+		initStringInfo(&sql);
+		appendStringInfo(&sql,
+						 "SELECT 1 FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $1::%s "
+						 "FOR NO KEY UPDATE OF t",
+						 src->relname_q,
+						 quote_identifier(src->cols[ESC_ROLE_KEY].name),
+						 format_type_be_qualified(src->cols[ESC_ROLE_KEY].typid));
+		src->lock_plan = esc_prepare_config_plan(sql.data, 1, argtypes);
+	}
+	arg = CStringGetTextDatum(key);
+	if (SPI_execute_plan(src->lock_plan, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock ticket");
+}
+
+/*
  * Fetch the message_via row (the message's metadata: Znuny's article) that
  * a message row's ref column points at, with that table's own row type.
  * Needs SPI connected; the tuple and descriptor are allocated in `into`.

@@ -430,7 +430,7 @@ triage_holds(EscRule *rule, EscFacts *facts, EscVerdict *v)
 		}
 		else if (!p->routable)
 		{
-			v->why_not = "predicted team is not in escalation.teams";
+			v->why_not = "predicted team takes no escalations (not in escalation.teams, or tier 1)";
 			return false;
 		}
 		else

@@ -287,9 +287,6 @@ esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword)
 		if (stems != NIL)
 		{
 			part = palloc0(sizeof(EscKwPart));
-			if (first_wordno < 0)
-				first_wordno = wordno;
-			part->offset = wordno - first_wordno;
 			foreach(lc, stems)
 			{
 				int			id = lexeme_id(lex, (char *) lfirst(lc));
@@ -297,8 +294,19 @@ esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword)
 				if (id >= 0 && part->nalt < ESC_MAX_ALT)
 					part->alt[part->nalt++] = id;
 			}
+
+			/*
+			 * A word whose stems are all too long to be keywords holds its
+			 * place, like a stop word; offsets count from the first word
+			 * that is kept, which the matcher anchors at offset 0.
+			 */
 			if (part->nalt > 0)
+			{
+				if (first_wordno < 0)
+					first_wordno = wordno;
+				part->offset = wordno - first_wordno;
 				parts = lappend(parts, part);
+			}
 		}
 		wordno++;
 	}

@@ -11,12 +11,18 @@
  * PostgreSQL's parser and the source's text search configuration
  * (parsetext), so stems and stop words are PostgreSQL's, in German as in
  * English, and the result is remembered per word in a memo (open
- * addressing, as in tokenize.c: it is the inner loop).  The features are
- * the stems, the pairs of consecutive stems (stop words removed, so
- * "unable to access" gives "unabl access"), and the structured fields as
- * pseudo-stems ("priority=high", "channel=email", "tier=gold").  Weights
- * are sublinear tf-idf, 1 + ln(tf) times the smoothed idf, and every
- * document is L2-normalised, as scikit-learn's TfidfVectorizer does.
+ * addressing, as in tokenize.c: it is the inner loop).  A word that the
+ * configuration drops as a stop word is kept as itself when it is plain
+ * ASCII letters: "not", "no", "cannot" and "again" say much about a
+ * ticket.  The features are the stems, the pairs of consecutive stems
+ * ("not work", "unabl to"), the structured fields as pseudo-stems
+ * ("priority=high", "channel=email", "tier=gold") and the ticket's length
+ * in words on a doubling scale ("words=8-15": a one-line request and a
+ * pasted error log tend to go to different teams).  Both additions were
+ * chosen by cross-validation on the ITSM benchmark's training tickets
+ * (docs/benchmarks.md).  Weights are sublinear tf-idf, 1 + ln(tf) times
+ * the smoothed idf, and every document is L2-normalised, as
+ * scikit-learn's TfidfVectorizer does.
  *
  * Keys.  A stem has an id in the vocabulary; a feature's key is the stem's
  * id (a single stem) or (id1 + 1) << 32 | id2 (a pair).  A training run
@@ -24,10 +30,11 @@
  * model maps only the keys it kept (the feature strings are stored, so a
  * model does not depend on ids).
  *
- * Scoring.  Team: one linear score per team, softmax with the temperature
- * calibrated on held-out tickets.  Escalation: one linear score, Platt's
- * sigmoid calibrated on held-out tickets.  Explanation: the features whose
- * weight times value contributed most to the prediction.
+ * Scoring.  Team: one linear score per team, softmax with a temperature.
+ * Escalation: one linear score, Platt's sigmoid.  Both are calibrated by
+ * train() on validation tickets taken from the training tickets, never on
+ * the held-out ones.  Explanation: the features whose weight times value
+ * contributed most to the prediction.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +43,7 @@
 #include <math.h>
 
 #include "common/hashfn.h"
+#include "access/detoast.h"
 #include "tsearch/ts_utils.h"
 #include "utils/memutils.h"
 
@@ -250,6 +258,16 @@ is_word_byte(unsigned char c)
 		(c >= '0' && c <= '9') || c >= 0x80;
 }
 
+/* ASCII letters only: a stop word kept as itself (not numbers or symbols) */
+static bool
+is_plain_word(const char *word, int len)
+{
+	for (int i = 0; i < len; i++)
+		if (word[i] < 'a' || word[i] > 'z')
+			return false;
+	return len > 0;
+}
+
 /* the memo entry of a folded word, stemming it on first sight */
 static TriageWord *
 word_lookup(EscTriageVocab *v, const char *word, int len, uint32 h)
@@ -313,6 +331,14 @@ word_lookup(EscTriageVocab *v, const char *word, int len, uint32 h)
 			pfree(prs.words[i].word);
 		}
 		pfree(prs.words);
+		if (e->n == 0 && is_plain_word(word, len))
+		{
+			/* a stop word: itself */
+			char	   *s = pnstrdup(word, len);
+
+			e->ids[e->n++] = stem_id(v, s, v->grow);
+			pfree(s);
+		}
 		v->memo_used++;
 	}
 	return e;
@@ -333,8 +359,10 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 	int			prev = -2;		/* -2: no previous stem (start, or a break) */
 	int			i = 0;
 	char		buf[ESC_MAX_WORD];
-	const char *fields[3] = {priority, channel, tier};
-	const char *prefixes[3] = {"priority=", "channel=", "tier="};
+	const char *fields[4] = {priority, channel, tier, NULL};
+	const char *prefixes[4] = {"priority=", "channel=", "tier=", "words="};
+	int			nwords = 0;
+	char		length[32];
 
 	while (text != NULL && i < len)
 	{
@@ -351,6 +379,7 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 		while (i < len && is_word_byte((unsigned char) text[i]))
 			i++;
 		wl = i - start;
+		nwords++;
 		if (wl >= ESC_MAX_WORD)
 		{
 			prev = -2;
@@ -383,7 +412,22 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 		}
 	}
 
-	for (int f = 0; f < 3; f++)
+	/* the length in words, on a doubling scale: 0, 1, 2-3, 4-7 ... 512+ */
+	if (nwords <= 1)
+		snprintf(length, sizeof(length), "%d", nwords);
+	else if (nwords >= 512)
+		strlcpy(length, "512+", sizeof(length));
+	else
+	{
+		int			lo = 1;
+
+		while (lo * 2 <= nwords)
+			lo *= 2;
+		snprintf(length, sizeof(length), "%d-%d", lo, lo * 2 - 1);
+	}
+	fields[3] = length;
+
+	for (int f = 0; f < 4; f++)
 	{
 		char	   *s;
 		int			id;
@@ -499,7 +543,7 @@ top_features(EscTriageModel *m, const EscTriageDoc *doc, const float *w, int str
 
 /*
  * Score a vectorised ticket.  team_scores (nclasses, may be NULL) receives
- * the raw linear scores, for calibration and evaluation.
+ * the raw linear scores, for evaluation.
  */
 void
 esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
@@ -577,41 +621,52 @@ esc_triage_predict(EscTriageModel *m, const char *text, int len,
  *	 then the class names and the feature texts, each NUL-terminated.
  * ----------------------------------------------------------------
  */
-static void
-put(StringInfo buf, const void *p, size_t n)
+static char *
+put(char *dst, const void *p, size_t n)
 {
-	appendBinaryStringInfo(buf, (const char *) p, (int) n);
+	memcpy(dst, p, n);
+	return dst + n;
 }
 
 bytea *
 esc_triage_serialize(EscTriageModel *m)
 {
-	StringInfoData buf;
 	int32		hdr[3] = {m->nfeatures, m->nclasses, m->has_escalation ? 1 : 0};
 	double		cal[3] = {m->temperature, m->platt_a, m->platt_b};
 	bytea	   *result;
 	size_t		V = m->nfeatures,
 				K = m->nclasses;
+	size_t		size = 8 + sizeof(hdr) + sizeof(cal) + sizeof(float) +
+		sizeof(float) * (V + V * K + K + (m->has_escalation ? V : 0));
+	char	   *p;
 
-	initStringInfo(&buf);
-	put(&buf, TRIAGE_MAGIC, 8);
-	put(&buf, hdr, sizeof(hdr));
-	put(&buf, cal, sizeof(cal));
-	put(&buf, &m->be, sizeof(float));
-	put(&buf, m->idf, sizeof(float) * V);
-	put(&buf, m->w, sizeof(float) * V * K);
-	put(&buf, m->b, sizeof(float) * K);
-	if (m->has_escalation)
-		put(&buf, m->we, sizeof(float) * V);
+	/* sized first and written once: the weights are megabytes */
 	for (size_t k = 0; k < K; k++)
-		put(&buf, m->classes[k], strlen(m->classes[k]) + 1);
+		size += strlen(m->classes[k]) + 1;
 	for (size_t f = 0; f < V; f++)
-		put(&buf, m->features[f], strlen(m->features[f]) + 1);
-
-	result = (bytea *) palloc(VARHDRSZ + buf.len);
-	SET_VARSIZE(result, VARHDRSZ + buf.len);
-	memcpy(VARDATA(result), buf.data, buf.len);
-	pfree(buf.data);
+		size += strlen(m->features[f]) + 1;
+	if (size > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("triage model is too large to store (%zu features, %zu teams)", V, K),
+				 errhint("Raise min_df, or train on fewer teams.")));
+	result = (bytea *) palloc(VARHDRSZ + size);
+	SET_VARSIZE(result, VARHDRSZ + size);
+	p = VARDATA(result);
+	p = put(p, TRIAGE_MAGIC, 8);
+	p = put(p, hdr, sizeof(hdr));
+	p = put(p, cal, sizeof(cal));
+	p = put(p, &m->be, sizeof(float));
+	p = put(p, m->idf, sizeof(float) * V);
+	p = put(p, m->w, sizeof(float) * V * K);
+	p = put(p, m->b, sizeof(float) * K);
+	if (m->has_escalation)
+		p = put(p, m->we, sizeof(float) * V);
+	for (size_t k = 0; k < K; k++)
+		p = put(p, m->classes[k], strlen(m->classes[k]) + 1);
+	for (size_t f = 0; f < V; f++)
+		p = put(p, m->features[f], strlen(m->features[f]) + 1);
+	Assert(p == VARDATA(result) + size);
 	return result;
 }
 
@@ -626,6 +681,21 @@ get(const char **p, const char *end, void *dst, size_t n)
 	*p += n;
 }
 
+/* n bytes of the stored form, used in place */
+static void *
+take(const char **p, const char *end, size_t n)
+{
+	void	   *at = (void *) *p;
+
+	if ((size_t) (end - *p) < n)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("triage model data is truncated")));
+	*p += n;
+	return at;
+}
+
+/* a NUL-terminated string of the stored form, used in place */
 static char *
 get_string(const char **p, const char *end)
 {
@@ -636,14 +706,19 @@ get_string(const char **p, const char *end)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("triage model data is truncated")));
-	s = pstrdup(*p);
+	s = (char *) *p;
 	*p = z + 1;
 	return s;
 }
 
 /*
  * A model from its stored form, in a new memory context under parent, with
- * its vocabulary rebuilt for scoring.
+ * its vocabulary rebuilt for scoring.  data may still be toasted: it is
+ * detoasted (or copied) once, into the model's context, and the weights,
+ * the names and the feature texts are then used where they lie; the
+ * arrays are 4-byte aligned there (a 4-byte header, then 48 bytes before
+ * the first array), as floats need.  Loading a model of megabytes so costs
+ * one copy, not two.
  */
 EscTriageModel *
 esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
@@ -652,14 +727,25 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	EscTriageModel *m = palloc0(sizeof(EscTriageModel));
-	const char *p = VARDATA_ANY(data);
-	const char *end = p + VARSIZE_ANY_EXHDR(data);
+	const char *p;
+	const char *end;
 	char		magic[8];
 	int32		hdr[3];
 	double		cal[3];
 	size_t		V,
 				K;
 
+	if (VARATT_IS_EXTENDED(data))
+		data = (bytea *) detoast_attr((struct varlena *) data);
+	else
+	{
+		bytea	   *copy = palloc(VARSIZE(data));
+
+		memcpy(copy, data, VARSIZE(data));
+		data = copy;
+	}
+	p = VARDATA(data);
+	end = p + VARSIZE(data) - VARHDRSZ;
 	m->cxt = cxt;
 	get(&p, end, magic, 8);
 	if (memcmp(magic, TRIAGE_MAGIC, 8) != 0)
@@ -681,17 +767,16 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 	m->platt_b = cal[2];
 	V = m->nfeatures;
 	K = m->nclasses;
-	m->idf = palloc(sizeof(float) * Max(V, 1));
-	get(&p, end, m->idf, sizeof(float) * V);
-	m->w = MemoryContextAllocHuge(cxt, sizeof(float) * Max(V * K, 1));
-	get(&p, end, m->w, sizeof(float) * V * K);
-	m->b = palloc(sizeof(float) * K);
-	get(&p, end, m->b, sizeof(float) * K);
+	if (V > (size_t) (end - p) / sizeof(float) || K > (size_t) (end - p) / sizeof(float) ||
+		(V > 0 && K > (size_t) (end - p) / sizeof(float) / V))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("triage model data is truncated")));
+	m->idf = take(&p, end, sizeof(float) * V);
+	m->w = take(&p, end, sizeof(float) * V * K);
+	m->b = take(&p, end, sizeof(float) * K);
 	if (m->has_escalation)
-	{
-		m->we = palloc(sizeof(float) * Max(V, 1));
-		get(&p, end, m->we, sizeof(float) * V);
-	}
+		m->we = take(&p, end, sizeof(float) * V);
 	m->classes = palloc(sizeof(char *) * K);
 	for (size_t k = 0; k < K; k++)
 		m->classes[k] = get_string(&p, end);

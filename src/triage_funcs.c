@@ -51,8 +51,26 @@
 #include "utils/typcache.h"
 
 #include "escalation.h"
+#include <sys/resource.h>
+static double dbgcpu(void){struct rusage ru; getrusage(RUSAGE_SELF,&ru); return ru.ru_utime.tv_sec+ru.ru_utime.tv_usec/1e6+ru.ru_stime.tv_sec+ru.ru_stime.tv_usec/1e6;}
+#define DBGT(what) do { if (getenv("ESC_PROF")) elog(NOTICE, "T %-12s %.3f", what, dbgcpu()); } while (0)
 
+/*
+ * One binary problem over every ticket overfits more readily than a
+ * one-vs-rest team: the escalation model runs at half the cost (5-fold
+ * cross-validation on the ITSM benchmark's training tickets: escalation
+ * accuracy 0.865, 0.869, 0.864 at a quarter, half and the full cost).
+ */
 #define ESCALATION_COST_FACTOR 0.5
+
+/*
+ * Validation: the training tickets fall in TRIAGE_FOLDS folds by a hash of
+ * their key; calibration learns without one fold and scores it, on as
+ * many folds as give TRIAGE_VALIDATION_TICKETS tickets (one fold of a
+ * large history, all five of a small one).
+ */
+#define TRIAGE_FOLDS 5
+#define TRIAGE_VALIDATION_TICKETS 1000
 
 PG_FUNCTION_INFO_V1(escalation_train);
 PG_FUNCTION_INFO_V1(escalation_evaluate);
@@ -128,12 +146,17 @@ ensure_model_cache(void)
 	cache_valid = true;
 }
 
-/* mark which classes are teams of escalation.teams (SPI connected) */
+/*
+ * Mark which classes a ticket may be routed to straight away: teams of
+ * escalation.teams above tier 1 (a ticket predicted for the first line
+ * stays where it is; routing there would skip nothing).  SPI connected.
+ */
 static void
 mark_routable(EscTriageModel *m)
 {
 	m->routable = MemoryContextAllocZero(m->cxt, sizeof(bool) * m->nclasses);
-	if (SPI_execute("SELECT name FROM escalation.teams", true, 0) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT name FROM escalation.teams WHERE tier OPERATOR(pg_catalog.>) 1",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read escalation.teams");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -178,8 +201,9 @@ load_model(MemoryContext parent, int32 source_id, int32 model_id)
 		return NULL;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	/* still toasted: deserialising detoasts it straight into the model */
 	m = esc_triage_deserialize(parent,
-							   DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull)),
+							   (bytea *) DatumGetPointer(SPI_getbinval(tup, desc, 4, &isnull)),
 							   DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull)));
 	m->model_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	m->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
@@ -252,6 +276,7 @@ typedef struct Ticket
 	char	   *team;			/* NULL: unknown */
 	int8		escalated;		/* -1 unknown, 0, 1 */
 	bool		heldout;
+	uint32		keyhash;		/* hash of the ticket key */
 } Ticket;
 
 static EscSource *
@@ -383,16 +408,14 @@ read_tickets(EscSource *src, LabelSpec *spec, int *ntickets)
 			x->escalated = isnull ? -1 : (DatumGetBool(d) ? 1 : 0);
 			if (x->team == NULL && x->escalated < 0)
 				continue;
+			key = SPI_getvalue(tup, desc, 5);
+			x->keyhash = key ? hash_bytes((const unsigned char *) key, strlen(key)) : 0;
 			d = SPI_getbinval(tup, desc, 4, &isnull);
 			if (spec->holdout_column)
 				x->heldout = !isnull && DatumGetBool(d);
 			else
-			{
-				key = SPI_getvalue(tup, desc, 5);
 				x->heldout = key != NULL &&
-					(hash_bytes((const unsigned char *) key, strlen(key)) % 10000) <
-					(uint32) (spec->holdout_fraction * 10000);
-			}
+					(x->keyhash % 10000) < (uint32) (spec->holdout_fraction * 10000);
 			n++;
 		}
 		SPI_freetuptable(SPI_tuptable);
@@ -429,13 +452,6 @@ typedef struct EvalResult
 	int			ecal_n[CAL_BINS];
 	double		ecal_p[CAL_BINS];
 	int			ecal_pos[CAL_BINS];
-	/* raw scores, for calibration by train() */
-	double	   *scores;			/* n x K of tickets with a known team */
-	int		   *labels;
-	int			nscored;
-	double	   *escores;
-	int8	   *elabels;
-	int			nescored;
 } EvalResult;
 
 static int
@@ -464,10 +480,6 @@ evaluate_model(EscTriageModel *m, Ticket *t, int n, EvalResult *r)
 	r->fp = palloc0(sizeof(int) * (K + 1));
 	r->fn = palloc0(sizeof(int) * (K + 1));
 	r->confusion = palloc0(sizeof(int) * (K + 1) * K);
-	r->scores = palloc(sizeof(double) * Max(n, 1) * K);
-	r->labels = palloc(sizeof(int) * Max(n, 1));
-	r->escores = palloc(sizeof(double) * Max(n, 1));
-	r->elabels = palloc(sizeof(int8) * Max(n, 1));
 
 	for (int i = 0; i < n; i++)
 	{
@@ -503,21 +515,11 @@ evaluate_model(EscTriageModel *m, Ticket *t, int n, EvalResult *r)
 			r->cal_n[bin]++;
 			r->cal_conf[bin] += p.team_prob;
 			r->cal_ok[bin] += (y == p.team);
-			if (y >= 0)
-			{
-				memcpy(r->scores + (size_t) r->nscored * K, s, sizeof(double) * K);
-				r->labels[r->nscored++] = y;
-			}
 		}
 		if (t[i].escalated >= 0 && p.has_escalation)
 		{
-			double		e = m->be;
 			int			bin = Min((int) (p.escalation_prob * CAL_BINS), CAL_BINS - 1);
 
-			for (int j = 0; j < doc.n; j++)
-				e += m->we[doc.feat[j]] * doc.val[j];
-			r->escores[r->nescored] = e;
-			r->elabels[r->nescored++] = t[i].escalated ? 1 : -1;
 			r->esc_tickets++;
 			r->esc_correct += ((p.escalation_prob >= 0.5) == (t[i].escalated == 1));
 			r->ecal_n[bin]++;
@@ -732,8 +734,9 @@ escalation_train(PG_FUNCTION_ARGS)
 	EscTrainSet X;
 	int		   *y;
 	int8	   *ye;
-	bool		any_pos = false,
-				any_neg = false;
+	int		   *train_ticket;
+	int			nvalidation = 0;
+	float	   *warm = NULL;	/* the first validation run's dual variables */
 	EscTriageModel m;
 	EscTriageModel *sm;
 	EvalResult r,
@@ -801,6 +804,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	outdesc = BlessTupleDesc(outdesc);
 
+	DBGT("start");
 	INSTR_TIME_SET_CURRENT(pr.start);
 	pr.last = 0;
 	work = AllocSetContextCreate(CurrentMemoryContext, "escalation training",
@@ -810,6 +814,7 @@ escalation_train(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	t = read_tickets(src, &spec, &n);
+	DBGT("read");
 
 	/* the teams, sorted by name */
 	{
@@ -911,6 +916,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		}
 		docstart[d] = ndocfeat;
 	}
+	DBGT("features");
 	report_progress(&pr, "features", ntrain, ntrain);
 
 	/* the vocabulary: features in at least min_df training tickets */
@@ -940,6 +946,7 @@ escalation_train(PG_FUNCTION_ARGS)
 	X.val = palloc(sizeof(float) * Max(ndocfeat, 1));
 	y = palloc(sizeof(int) * Max(ntrain, 1));
 	ye = palloc(sizeof(int8) * Max(ntrain, 1));
+	train_ticket = palloc(sizeof(int) * Max(ntrain, 1));
 	{
 		int			d = 0,
 					p = 0;
@@ -977,126 +984,97 @@ escalation_train(PG_FUNCTION_ARGS)
 			else
 				y[d] = -1;
 			ye[d] = (int8) (t[i].escalated < 0 ? 0 : (t[i].escalated ? 1 : -1));
-			any_pos |= ye[d] > 0;
-			any_neg |= ye[d] < 0;
+			train_ticket[d] = i;
 			d++;
 		}
 		X.start[d] = p;
 	}
 
-	/* teams: one-vs-rest on the tickets with a team */
+	DBGT("matrix");
+	/*
+	 * Calibration, on validation tickets taken from the training tickets
+	 * (never the held-out ones): learn without them, score them.
+	 */
 	{
-		EscTrainSet XT = X;
-		int		   *yt = palloc(sizeof(int) * Max(ntrain, 1));
-		int		   *count = palloc0(sizeof(int) * K);
-		double	   *cw = palloc(sizeof(double) * K);
-		int			nt = 0;
+		int			nfolds = Min(TRIAGE_FOLDS,
+								 (TRIAGE_VALIDATION_TICKETS * TRIAGE_FOLDS + ntrain - 1) / Max(ntrain, 1));
+		int		   *fold = palloc(sizeof(int) * Max(ntrain, 1));
+		bool	   *use = palloc(sizeof(bool) * Max(ntrain, 1));
+		double	   *ts = MemoryContextAllocHuge(work, sizeof(double) * Max(ntrain, 1) * K);
+		int		   *ty = palloc(sizeof(int) * Max(ntrain, 1));
+		double	   *es = palloc(sizeof(double) * Max(ntrain, 1));
+		int8	   *ey = palloc(sizeof(int8) * Max(ntrain, 1));
+		int			nt = 0,
+					ne = 0;
 
-		/* compact the rows with a team (most have one) */
-		XT.start = palloc(sizeof(int) * (ntrain + 1));
-		XT.feat = X.feat;
-		XT.val = X.val;
-		if (nteam_train == ntrain)
+		warm = MemoryContextAllocHuge(work, sizeof(float) * (size_t) (K + 1) * Max(ntrain, 1));
+		memset(warm, 0, sizeof(float) * (size_t) (K + 1) * Max(ntrain, 1));
+		for (int d = 0; d < ntrain; d++)
+			fold[d] = (int) (hash_bytes_uint32(t[train_ticket[d]].keyhash) % TRIAGE_FOLDS);
+		for (int f = 0; f < nfolds; f++)
 		{
-			memcpy(XT.start, X.start, sizeof(int) * (ntrain + 1));
-			memcpy(yt, y, sizeof(int) * ntrain);
-			nt = ntrain;
-		}
-		else
-		{
-			/* copy rows */
-			int			p = 0;
+			MemoryContext fcxt = AllocSetContextCreate(work, "escalation training fold",
+													   ALLOCSET_DEFAULT_SIZES);
+			MemoryContext prev = MemoryContextSwitchTo(fcxt);
+			EscLearned	L;
 
-			XT.feat = palloc(sizeof(int) * Max(X.start[ntrain], 1));
-			XT.val = palloc(sizeof(float) * Max(X.start[ntrain], 1));
+			for (int d = 0; d < ntrain; d++)
+				use[d] = fold[d] != f;
+			esc_learn_triage(&X, y, ye, use, K, C, C * ESCALATION_COST_FACTOR, balance,
+							 NULL, f == 0 ? warm : NULL, &L, report_progress, &pr, "validation");
+			MemoryContextSwitchTo(prev);
 			for (int d = 0; d < ntrain; d++)
 			{
-				if (y[d] < 0)
+				if (use[d])
 					continue;
-				XT.start[nt] = p;
-				for (int q = X.start[d]; q < X.start[d + 1]; q++)
+				/* a team the fold's model never saw cannot be calibrated on */
+				if (y[d] >= 0 && L.present[y[d]])
 				{
-					XT.feat[p] = X.feat[q];
-					XT.val[p++] = X.val[q];
+					esc_linear_scores(&X, d, L.w, L.b, K, ts + (size_t) nt * K);
+					ty[nt++] = y[d];
 				}
-				yt[nt++] = y[d];
+				if (ye[d] != 0 && L.has_escalation)
+				{
+					esc_linear_scores(&X, d, L.we, &L.be, 1, &es[ne]);
+					ey[ne++] = ye[d];
+				}
 			}
-			XT.start[nt] = p;
+			MemoryContextDelete(fcxt);
 		}
-		XT.n = nt;
-		for (int d = 0; d < nt; d++)
-			count[yt[d]]++;
-		for (int k = 0; k < K; k++)
-			cw[k] = pow((double) nt / ((double) K * Max(count[k], 1)), balance);
-		m.w = MemoryContextAllocHuge(work, sizeof(float) * Max((size_t) V * K, 1));
-		m.b = palloc(sizeof(float) * K);
-		esc_learn_ovr(&XT, yt, K, C, cw, m.w, m.b, report_progress, &pr);
+		m.temperature = esc_fit_temperature(ts, ty, nt, K);
+		esc_fit_platt(es, ey, ne, &m.platt_a, &m.platt_b);
+		nvalidation = Max(nt, ne);
 	}
 
-	/* escalation: binary, on the tickets whose label is known */
-	if (any_pos && any_neg)
+	DBGT("validation");
+	/* the models, on every training ticket, from the first fold's answer */
 	{
-		EscTrainSet XE = X;
-		int8	   *yy = palloc(sizeof(int8) * Max(ntrain, 1));
-		int			ne = 0,
-					p = 0;
+		EscLearned	L;
 
-		XE.start = palloc(sizeof(int) * (ntrain + 1));
-		XE.feat = palloc(sizeof(int) * Max(X.start[ntrain], 1));
-		XE.val = palloc(sizeof(float) * Max(X.start[ntrain], 1));
-		for (int d = 0; d < ntrain; d++)
-		{
-			if (ye[d] == 0)
-				continue;
-			XE.start[ne] = p;
-			for (int q = X.start[d]; q < X.start[d + 1]; q++)
-			{
-				XE.feat[p] = X.feat[q];
-				XE.val[p++] = X.val[q];
-			}
-			yy[ne++] = ye[d];
-		}
-		XE.start[ne] = p;
-		XE.n = ne;
-		m.has_escalation = true;
-		m.we = MemoryContextAllocHuge(work, sizeof(float) * Max(V, 1));
-		/*
-		 * One binary problem over every ticket overfits more readily than
-		 * a one-vs-rest team: half the cost (measured on the ITSM
-		 * benchmark, docs/benchmarks.md).
-		 */
-		esc_learn_binary(&XE, yy, C * ESCALATION_COST_FACTOR, m.we, &m.be);
+		esc_learn_triage(&X, y, ye, NULL, K, C, C * ESCALATION_COST_FACTOR, balance,
+						 warm, NULL, &L, report_progress, &pr, "teams");
+		m.w = L.w;
+		m.b = L.b;
+		m.has_escalation = L.has_escalation;
+		m.we = L.we;
+		m.be = L.be;
 	}
-	m.temperature = 1.0;
-	m.platt_a = -2.0;
-	m.platt_b = 0;
+	DBGT("final");
 	report_progress(&pr, "models", 1, 1);
 
-	/*
-	 * Evaluate the stored form itself: serialise, load, score the held-out
-	 * tickets, calibrate on them, and score again for the metrics.
-	 */
+	/* evaluate the stored form itself: serialise, load, score the held-out tickets */
 	blob = esc_triage_serialize(&m);
-	sm = esc_triage_deserialize(work, blob, src->cfgid);
 	if (nheld > 0)
 	{
+		sm = esc_triage_deserialize(work, blob, src->cfgid);
 		evaluate_model(sm, t, n, &r);
-		m.temperature = sm->temperature =
-			esc_fit_temperature(r.scores, r.labels, r.nscored, K);
-		if (m.has_escalation)
-		{
-			esc_fit_platt(r.escores, r.elabels, r.nescored, &m.platt_a, &m.platt_b);
-			sm->platt_a = m.platt_a;
-			sm->platt_b = m.platt_b;
-		}
-		evaluate_model(sm, t, n, &r);
-		blob = esc_triage_serialize(&m);
 	}
 	else
 	{
 		memset(&r, 0, sizeof(r));
 		r.accuracy = r.macro_f1 = r.escalation_accuracy = NAN;
 	}
+	DBGT("evaluate");
 	train_s = elapsed(pr.start);
 
 	/* the active model, on the same held-out tickets */
@@ -1135,6 +1113,7 @@ escalation_train(PG_FUNCTION_ARGS)
 		StringInfoData metrics;
 		Datum	   *cls = palloc(sizeof(Datum) * K);
 		bool		isnull;
+		SPIPlanPtr	insert;
 
 		memset(an, ' ', sizeof(an));
 		a[0] = Int32GetDatum(src->source_id);
@@ -1164,10 +1143,11 @@ escalation_train(PG_FUNCTION_ARGS)
 		json_float(&metrics, r.macro_f1);
 		appendStringInfoString(&metrics, ", \"escalation_accuracy\": ");
 		json_float(&metrics, r.escalation_accuracy);
-		appendStringInfo(&metrics, ", \"heldout_tickets\": %d, \"train_seconds\": %.3f, "
+		appendStringInfo(&metrics, ", \"heldout_tickets\": %d, \"validation_tickets\": %d, "
+						 "\"train_seconds\": %.3f, "
 						 "\"cost\": %g, \"class_balance\": %g, \"min_df\": %d, "
 						 "\"temperature\": %.4f, \"platt_a\": %.4f, \"platt_b\": %.4f}",
-						 r.tickets, train_s, C, balance, min_df,
+						 r.tickets, nvalidation, train_s, C, balance, min_df,
 						 m.temperature, m.platt_a, m.platt_b);
 		a[12] = esc_cstring_to_jsonb(metrics.data);
 		a[13] = PointerGetDatum(blob);
@@ -1182,20 +1162,27 @@ escalation_train(PG_FUNCTION_ARGS)
 									  1, t1, a, NULL, false, 0) != SPI_OK_UPDATE)
 				elog(ERROR, "could not update escalation.models");
 		}
-		if (SPI_execute_with_args("INSERT INTO escalation.models (source_id, version, active, "
-								  "ts_config, team_column, escalated_column, holdout_column, "
-								  "holdout_fraction, resolved_only, train_tickets, heldout_tickets, "
-								  "features, teams, metrics, weights) "
-								  "SELECT $1, COALESCE((SELECT pg_catalog.max(version) FROM escalation.models "
-								  "  WHERE source_id OPERATOR(pg_catalog.=) $1), 0) OPERATOR(pg_catalog.+) 1, "
-								  "$2, $3::pg_catalog.regconfig, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 "
-								  "RETURNING model_id, version",
-								  14, types, a, an, false, 1) != SPI_OK_INSERT_RETURNING)
+		/*
+		 * A generic plan: a custom one would fold the parameters into
+		 * constants, copying the megabytes of weights once more.
+		 */
+		insert = SPI_prepare_cursor("INSERT INTO escalation.models (source_id, version, active, "
+									"ts_config, team_column, escalated_column, holdout_column, "
+									"holdout_fraction, resolved_only, train_tickets, heldout_tickets, "
+									"features, teams, metrics, weights) "
+									"SELECT $1, COALESCE((SELECT pg_catalog.max(version) FROM escalation.models "
+									"  WHERE source_id OPERATOR(pg_catalog.=) $1), 0) OPERATOR(pg_catalog.+) 1, "
+									"$2, $3::pg_catalog.regconfig, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 "
+									"RETURNING model_id, version",
+									14, types, CURSOR_OPT_GENERIC_PLAN);
+		if (insert == NULL ||
+			SPI_execute_plan(insert, a, an, false, 1) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "could not store the triage model");
 		model_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		esc_restore_user(save_userid, save_sec);
 	}
+	DBGT("stored");
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 

@@ -13,11 +13,16 @@
  * with a per-team weight on the positive examples (class_weight): the
  * caller chooses how far to balance rare teams.
  *
- * An SVM gives scores, not probabilities.  They are calibrated on held-out
- * tickets: the team's probability is a softmax of the scores with one
- * temperature (fitted by minimising the log loss, golden-section search on
- * its logarithm), the escalation probability Platt's sigmoid (two
+ * An SVM gives scores, not probabilities.  They are calibrated on
+ * validation tickets, which train() takes from the training tickets: the
+ * team's probability is a softmax of the scores with one temperature
+ * (fitted by minimising the log loss, golden-section search on its
+ * logarithm), the escalation probability Platt's sigmoid (two
  * parameters, Newton's method with his regularised targets).
+ *
+ * The dual solver shrinks, as LIBLINEAR does: an example at its bound
+ * whose gradient says it will stay there is left out of the following
+ * passes, and all are checked again before stopping.
  *
  * The example order of every pass is a fixed pseudo-random permutation, so
  * training is deterministic.
@@ -33,7 +38,7 @@
 #include "escalation.h"
 
 #define LEARN_MAX_PASSES	60
-#define LEARN_EPS			0.1
+#define LEARN_EPS			0.2
 
 /* a fixed shuffle: xorshift, so that every run is the same */
 static void
@@ -67,12 +72,23 @@ dual_cd(const EscTrainSet *X, const int8 *y, double Cp, double Cn, const double 
 	int			n = X->n;
 	uint32		state = 2463534242u;
 	int			active = n;
+	double		pgmax_old = INFINITY;
 
+	/* alpha holds the starting point (zeros, or a related problem's) */
 	memset(w, 0, sizeof(double) * X->nfeatures);
 	*b = 0;
-	memset(alpha, 0, sizeof(double) * n);
 	for (int i = 0; i < n; i++)
+	{
 		idx[i] = i;
+		if (alpha[i] != 0)
+		{
+			double		d = alpha[i] * y[i];
+
+			for (int p = X->start[i]; p < X->start[i + 1]; p++)
+				w[X->feat[p]] += d * X->val[p];
+			*b += d;
+		}
+	}
 
 	for (int pass = 0; pass < LEARN_MAX_PASSES; pass++)
 	{
@@ -91,7 +107,21 @@ dual_cd(const EscTrainSet *X, const int8 *y, double Cp, double Cn, const double 
 			for (int p = X->start[i]; p < X->start[i + 1]; p++)
 				g += w[X->feat[p]] * X->val[p];
 			g = yi * g - 1 + diag * alpha[i];
-			pg = (alpha[i] == 0) ? Min(g, 0) : g;
+			if (alpha[i] == 0)
+			{
+				if (g > pgmax_old)
+				{
+					/* at its bound and likely to stay there: shrink */
+					active--;
+					idx[s] = idx[active];
+					idx[active] = i;
+					s--;
+					continue;
+				}
+				pg = Min(g, 0);
+			}
+			else
+				pg = g;
 			pgmax = Max(pgmax, pg);
 			pgmin = Min(pgmin, pg);
 			if (fabs(pg) > 1e-12)
@@ -107,7 +137,15 @@ dual_cd(const EscTrainSet *X, const int8 *y, double Cp, double Cn, const double 
 			}
 		}
 		if (pgmax - pgmin <= LEARN_EPS)
-			break;
+		{
+			if (active == n)
+				break;
+			/* converged on the active examples: check them all again */
+			active = n;
+			pgmax_old = INFINITY;
+			continue;
+		}
+		pgmax_old = (pgmax <= 0) ? INFINITY : pgmax;
 	}
 }
 
@@ -128,13 +166,44 @@ squared_norms(const EscTrainSet *X)
 }
 
 /*
+ * Warm starts.  The validation run learns on most of the training tickets,
+ * the final run on all of them: the final run starts each problem from the
+ * validation run's dual variables (zero for the tickets it did not see),
+ * which is close to the answer and saves passes.  EscWarm holds them per
+ * row of the whole training set, problem-major (the teams, then
+ * escalation).
+ */
+typedef struct LearnRows
+{
+	const int  *rows;			/* row of the subset -> row of the whole set */
+	int			nall;			/* rows of the whole set */
+	const float *warm;			/* (nclasses + 1) x nall, or NULL */
+	float	   *alpha_out;		/* the same layout, or NULL */
+} LearnRows;
+
+static void
+warm_in(const LearnRows *lr, int problem, double *alpha, int n)
+{
+	for (int i = 0; i < n; i++)
+		alpha[i] = lr->warm ? lr->warm[(size_t) problem * lr->nall + lr->rows[i]] : 0;
+}
+
+static void
+warm_out(const LearnRows *lr, int problem, const double *alpha, int n)
+{
+	if (lr->alpha_out)
+		for (int i = 0; i < n; i++)
+			lr->alpha_out[(size_t) problem * lr->nall + lr->rows[i]] = (float) alpha[i];
+}
+
+/*
  * One-vs-rest: w is nfeatures x nclasses, feature-major (the layout scoring
  * reads: a ticket's features each add one contiguous row).
  */
-void
-esc_learn_ovr(const EscTrainSet *X, const int *y, int nclasses, double C,
-			  const double *class_weight, float *w, float *b,
-			  EscProgress progress, void *arg)
+static void
+learn_ovr(const EscTrainSet *X, const int *y, int nclasses, double C,
+		  const double *class_weight, float *w, float *b, const LearnRows *lr,
+		  EscProgress progress, void *arg, const char *phase)
 {
 	double	   *qd = squared_norms(X);
 	double	   *wk = palloc(sizeof(double) * Max(X->nfeatures, 1));
@@ -158,14 +227,18 @@ esc_learn_ovr(const EscTrainSet *X, const int *y, int nclasses, double C,
 			for (int f = 0; f < X->nfeatures; f++)
 				w[(size_t) f * nclasses + k] = 0;
 			b[k] = -1e6;
+			memset(alpha, 0, sizeof(double) * X->n);
+			warm_out(lr, k, alpha, X->n);
 			continue;
 		}
+		warm_in(lr, k, alpha, X->n);
 		dual_cd(X, yk, C * (class_weight ? class_weight[k] : 1.0), C, qd, wk, &bk, alpha, idx);
+		warm_out(lr, k, alpha, X->n);
 		for (int f = 0; f < X->nfeatures; f++)
 			w[(size_t) f * nclasses + k] = (float) wk[f];
 		b[k] = (float) bk;
 		if (progress)
-			progress(arg, "teams", k + 1, nclasses);
+			progress(arg, phase, k + 1, nclasses);
 	}
 	pfree(qd);
 	pfree(wk);
@@ -174,8 +247,9 @@ esc_learn_ovr(const EscTrainSet *X, const int *y, int nclasses, double C,
 	pfree(yk);
 }
 
-void
-esc_learn_binary(const EscTrainSet *X, const int8 *y, double C, float *w, float *b)
+static void
+learn_binary(const EscTrainSet *X, const int8 *y, double C, float *w, float *b,
+			 const LearnRows *lr, int problem)
 {
 	double	   *qd = squared_norms(X);
 	double	   *wd = palloc(sizeof(double) * Max(X->nfeatures, 1));
@@ -183,7 +257,9 @@ esc_learn_binary(const EscTrainSet *X, const int8 *y, double C, float *w, float 
 	int		   *idx = palloc(sizeof(int) * Max(X->n, 1));
 	double		bd;
 
+	warm_in(lr, problem, alpha, X->n);
 	dual_cd(X, y, C, C, qd, wd, &bd, alpha, idx);
+	warm_out(lr, problem, alpha, X->n);
 	for (int f = 0; f < X->nfeatures; f++)
 		w[f] = (float) wd[f];
 	*b = (float) bd;
@@ -191,6 +267,127 @@ esc_learn_binary(const EscTrainSet *X, const int8 *y, double C, float *w, float 
 	pfree(wd);
 	pfree(alpha);
 	pfree(idx);
+}
+
+/* the rows of X with keep[i], in a new set; rows[] maps them back */
+static EscTrainSet
+subset(const EscTrainSet *X, const bool *keep, int *rows)
+{
+	EscTrainSet S;
+	int			n = 0,
+				p = 0;
+
+	S.nfeatures = X->nfeatures;
+	for (int i = 0; i < X->n; i++)
+		if (keep[i])
+		{
+			n++;
+			p += X->start[i + 1] - X->start[i];
+		}
+	S.n = n;
+	S.start = palloc(sizeof(int) * (n + 1));
+	S.feat = palloc(sizeof(int) * Max(p, 1));
+	S.val = palloc(sizeof(float) * Max(p, 1));
+	n = p = 0;
+	for (int i = 0; i < X->n; i++)
+	{
+		int			len;
+
+		if (!keep[i])
+			continue;
+		len = X->start[i + 1] - X->start[i];
+		rows[n] = i;
+		S.start[n++] = p;
+		memcpy(S.feat + p, X->feat + X->start[i], sizeof(int) * len);
+		memcpy(S.val + p, X->val + X->start[i], sizeof(float) * len);
+		p += len;
+	}
+	S.start[n] = p;
+	return S;
+}
+
+/*
+ * Both models on the rows of X with use[i] (NULL: all): the team model on
+ * those with a team (y >= 0), the escalation model on those with a known
+ * escalation (ye = +1 or -1; only when both kinds occur).
+ */
+void
+esc_learn_triage(const EscTrainSet *X, const int *y, const int8 *ye, const bool *use,
+				 int nclasses, double C, double esc_C, double balance,
+				 const float *warm, float *alpha_out, EscLearned *out,
+				 EscProgress progress, void *arg, const char *phase)
+{
+	int		   *rows = palloc(sizeof(int) * Max(X->n, 1));
+	LearnRows	lr = {rows, X->n, warm, alpha_out};
+	int			K = nclasses;
+	int			V = X->nfeatures;
+	bool	   *keep = palloc(sizeof(bool) * Max(X->n, 1));
+	int		   *count = palloc0(sizeof(int) * K);
+	double	   *cw = palloc(sizeof(double) * K);
+	int		   *yt = palloc(sizeof(int) * Max(X->n, 1));
+	int8	   *yy = palloc(sizeof(int8) * Max(X->n, 1));
+	EscTrainSet S;
+	int			nt = 0,
+				npos = 0,
+				nneg = 0;
+
+	memset(out, 0, sizeof(EscLearned));
+
+	/* teams: one-vs-rest, rare teams weighed up by class_balance */
+	for (int i = 0; i < X->n; i++)
+	{
+		keep[i] = (use == NULL || use[i]) && y[i] >= 0;
+		if (keep[i])
+		{
+			yt[nt++] = y[i];
+			count[y[i]]++;
+		}
+	}
+	S = subset(X, keep, rows);
+	out->present = palloc(sizeof(bool) * K);
+	for (int k = 0; k < K; k++)
+	{
+		out->present[k] = count[k] > 0;
+		cw[k] = pow((double) nt / ((double) K * Max(count[k], 1)), balance);
+	}
+	out->w = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max((size_t) V * K, 1));
+	out->b = palloc(sizeof(float) * K);
+	learn_ovr(&S, yt, K, C, cw, out->w, out->b, &lr, progress, arg, phase);
+
+	/* escalation: binary, on the rows whose label is known */
+	for (int i = 0; i < X->n; i++)
+	{
+		keep[i] = (use == NULL || use[i]) && ye[i] != 0;
+		if (keep[i])
+		{
+			yy[npos + nneg] = ye[i];
+			(ye[i] > 0) ? npos++ : nneg++;
+		}
+	}
+	if (npos == 0 || nneg == 0)
+		return;
+	S = subset(X, keep, rows);
+	out->has_escalation = true;
+	out->we = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(V, 1));
+	learn_binary(&S, yy, esc_C, out->we, &out->be, &lr, K);
+
+}
+
+/* out[k] = b[k] + row i of X times column k of w (V x K, feature-major) */
+void
+esc_linear_scores(const EscTrainSet *X, int i, const float *w, const float *b, int K,
+				  double *out)
+{
+	for (int k = 0; k < K; k++)
+		out[k] = b[k];
+	for (int p = X->start[i]; p < X->start[i + 1]; p++)
+	{
+		const float *wf = w + (size_t) X->feat[p] * K;
+		double		x = X->val[p];
+
+		for (int k = 0; k < K; k++)
+			out[k] += wf[k] * x;
+	}
 }
 
 /* mean log loss of softmax(t * scores) */

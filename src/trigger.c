@@ -253,8 +253,12 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * facts, then clocks: the rules' escalations below update the ticket's
-	 * facts, and may queue behind a cycle
+	 * facts (appended to a log: no lock), then clocks, then the rules'
+	 * escalations.  Every writer of a ticket's bookkeeping takes its locks
+	 * in one order (the ticket row, its escalation.sla_tickets row and
+	 * clocks, its escalations): the message trigger locks the ticket row
+	 * first (esc_lock_ticket), and the cycle claims clocks together with
+	 * their sla_tickets row, skipping those a writer holds.
 	 */
 	if (src->keep_facts)
 		esc_facts_ticket(src, &row, tuple, is_update ? oldtuple : NULL, desc, at);
@@ -403,6 +407,9 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		esc_become_owner(&save_userid, &save_sec);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		/* the ticket row before its clocks, as the ticket trigger (row.c) */
+		if (src->has_sla)
+			esc_lock_ticket(src, ticket_key);
 		esc_record_first_response(src, ticket_key, at, author_raw);
 		if (src->has_sla)
 			esc_sla_message(src, ticket_key, true, at);
@@ -417,6 +424,7 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		esc_become_owner(&save_userid, &save_sec);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		esc_lock_ticket(src, ticket_key);
 		esc_sla_message(src, ticket_key, false, at);
 		SPI_finish();
 		esc_restore_user(save_userid, save_sec);
@@ -464,7 +472,12 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 			fired = palloc(sizeof(EscFired) * src->nrules);
 			nfired = esc_evaluate_all(src, &row.facts, fired);
 			if (nfired > 0)
+			{
+				/* the ticket row before its escalations (row.c) */
+				if (!src->has_sla)
+					esc_lock_ticket(src, ticket_key);
 				esc_record(src, &row, fired, nfired, true);
+			}
 		}
 	}
 	SPI_finish();

@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(31);
+SELECT plan(46);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -58,6 +58,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM ext_functions p
           'escalation.detach(regclass)',
           'escalation.propose_sla_targets(regclass,double precision,double precision,timestamp with time zone)',
           'escalation.write_assignee(integer,text,text)',
+          'escalation.call_after_write(regprocedure,integer,text,text,bigint)',
           'escalation.backfill_facts(regclass,timestamp with time zone)',
           'escalation.attach_csat(regclass,regclass,text,text)'],
     'the functions that run dynamic SQL are the reviewed ones');
@@ -73,6 +74,12 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM ext_functions p
 CREATE ROLE regress_ten_analyst_a IN ROLE escalation_analyst;
 CREATE ROLE regress_ten_analyst_b IN ROLE escalation_analyst;
 CREATE ROLE regress_ten_agent_a IN ROLE escalation_agent;
+-- the tenants' roles: escalation shows a tenant's rows to their members
+CREATE ROLE regress_ten_a;
+CREATE ROLE regress_ten_b;
+GRANT regress_ten_a TO regress_ten_analyst_a, regress_ten_agent_a;
+GRANT regress_ten_b TO regress_ten_analyst_b;
+INSERT INTO escalation.tenant_roles (tenant, role) VALUES ('a', 'regress_ten_a'), ('b', 'regress_ten_b');
 CREATE SCHEMA tap_ten;
 CREATE TABLE tap_ten.tickets (
     id          integer PRIMARY KEY,
@@ -139,12 +146,9 @@ SELECT throws_ok($$SELECT * FROM escalation.explain('tap_ten.tickets', '3')$$, '
     'analyst a: cannot explain a ticket');
 SELECT throws_ok($$SELECT escalation.ticket_context($$ || :sid || $$, '3')$$, '42501', NULL,
     'analyst a: cannot take a context snapshot');
--- Known gap (docs/reliability.md, "Privileges"): escalation's own tables
--- keep the tenant boundary per source (metric_sources.tenant_role), not per
--- row of a table shared by tenants; ticket facts, rollups, escalations and
--- events carry no row-level security by the ticket's tenant yet.  These
--- tests are TODO until they do; they pass the day it is fixed.
-SELECT todo('tenant boundary per ticket, not per source: ticket_facts, rollups and the record have no tenant RLS', 7);
+-- escalation's own tables keep the boundary per ticket: the tenant rides
+-- from the trigger into the record, the facts and the rollups, and
+-- row-level security (tenant_visible()) shows analyst a only tenant a
 SELECT is((SELECT count(*)::int FROM escalation.accounts WHERE account_key = 'tap-acct-b' AND tier = 'secret tier'), 0,
     'analyst a: does not see the tier of tenant b''s account');
 SELECT is((SELECT count(*)::int FROM escalation.account_facts('{tap-acct-b}')), 0,
@@ -160,6 +164,12 @@ SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :s
 SELECT is((SELECT count(*)::int FROM escalation.escalations
             WHERE source_id = :sid AND context::text LIKE '%hunter2%'), 0,
     'analyst a: no context snapshot shows tenant b''s ticket text');
+SELECT is((SELECT count(DISTINCT escalation_id)::int FROM escalation.events WHERE source_id = :sid), 1,
+    'analyst a: the journey (events) of tenant a''s escalation only');
+SELECT is((SELECT count(*)::int FROM escalation.ticket_journey WHERE source_id = :sid AND ticket_key = '3'), 0,
+    'analyst a: ticket_journey shows nothing of tenant b''s ticket');
+SELECT is((SELECT sum(escalated)::int FROM escalation.time_to_escalation WHERE source_id = :sid AND all_teams), 1,
+    'analyst a: time to escalation counts tenant a''s escalated ticket only');
 RESET ROLE;
 
 -- the analyst of tenant b sees its three tickets in the helpdesk and in calibration
@@ -167,6 +177,12 @@ SET LOCAL ROLE regress_ten_analyst_b;
 SELECT results_eq($$SELECT priority, metric, tickets::int FROM escalation.propose_sla_targets('tap_ten.tickets')$$,
     $$VALUES ('high', 'resolution', 1)$$,
     'analyst b: SLA calibration counts only tenant b''s resolved ticket');
+SELECT is((SELECT sum(tickets)::int FROM escalation.escalation_rates WHERE source_id = :sid AND period = 'month'), 3,
+    'analyst b: the escalation rate counts tenant b''s 3 tickets');
+SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid), 2,
+    'analyst b: the record shows tenant b''s 2 escalations');
+SELECT is((SELECT count(*)::int FROM escalation.at_risk_accounts(now()) WHERE account_key = 'tap-acct-b'), 1,
+    'analyst b: at_risk_accounts() lists tenant b''s account');
 RESET ROLE;
 
 -- the agent of tenant a
@@ -187,9 +203,40 @@ SELECT throws_ok($$SELECT escalation.handoff('tap_ten.tickets', '3', 'tapbot', '
     'agent a: cannot hand over tenant b''s ticket');
 SELECT lives_ok($$SELECT escalation.escalate('tap_ten.tickets', '1', target_team => 'tap tenant team', level => 2)$$,
     'agent a: escalates its own tenant''s ticket');
-SELECT todo('tenant boundary per ticket: escalations carry no tenant RLS', 1);
 SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid AND context::text LIKE '%hunter2%'), 0,
     'agent a: the queue shows no snapshot of tenant b''s ticket text');
+SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid AND tenant IS DISTINCT FROM 'a'), 0,
+    'agent a: the queue shows no escalation of another tenant');
+SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid), 2,
+    'agent a: the queue shows tenant a''s escalations, the new one included');
+RESET ROLE;
+
+-- the worker (a non-superuser role) still folds and routes every tenant:
+-- run_batch() runs as the extension's owner, past the policies
+INSERT INTO tap_ten.tickets VALUES
+    (6, 'b', 'open', 'high', 'B fourth', 'outage four', 'tap-acct-b', now(), NULL),
+    (7, 'c', 'open', 'high', 'C first', 'outage at C', NULL, now(), NULL);
+SET LOCAL ROLE escalation_worker;
+SELECT lives_ok($$SELECT escalation.run_batch(now(), 10)$$, 'the worker runs a batch');
+RESET ROLE;
+SELECT is((SELECT count(*)::int FROM escalation.fact_changes WHERE source_id = :sid), 0,
+    'the worker folded both tenants'' writes');
+SELECT is((SELECT count(*)::int FROM escalation.ticket_facts WHERE source_id = :sid AND tenant = 'b'), 4,
+    'tenant b''s new ticket is in the facts, with its tenant');
+-- a tenant tenant_roles does not list stays visible to every reader
+SET LOCAL ROLE regress_ten_analyst_a;
+SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid AND tenant = 'c'), 1,
+    'analyst a: an escalation of an unlisted tenant is visible, as before');
+RESET ROLE;
+-- a tenant's role must exist; one dropped later hides the tenant (fails closed)
+SELECT throws_ok($$INSERT INTO escalation.tenant_roles VALUES ('d', 'regress_ten_nobody')$$, '42704',
+    'role "regress_ten_nobody" does not exist', 'a tenant role that does not exist is refused');
+DROP ROLE regress_ten_b;
+SET LOCAL ROLE regress_ten_analyst_b;
+SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid), 1,
+    'analyst b: once tenant b''s role is dropped, only the unlisted tenant''s escalation is left');
+SELECT is((SELECT count(*)::int FROM escalation.ticket_facts WHERE source_id = :sid AND tenant = 'b'), 0,
+    'analyst b: nor any of tenant b''s ticket facts');
 RESET ROLE;
 
 -- a dropped role named as a metric tenant hides the source rather than

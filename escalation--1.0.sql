@@ -242,7 +242,7 @@ COMMENT ON COLUMN escalation.rules.field IS 'a mapped field (priority, channel, 
 COMMENT ON COLUMN escalation.rules.renewal_within IS 'account renewal date falls within this interval of the ticket''s time';
 COMMENT ON COLUMN escalation.rules.sentiment_below IS 'fires when the sentiment (polarity, -1 .. +1) of the ticket''s subject and body, or of the customer''s message, is below this; in (-1, 1]';
 COMMENT ON COLUMN escalation.rules.frustration_above IS 'fires when the frustration (0 .. 1) of the ticket''s subject and body, or of the customer''s message, is above this; in [0, 1)';
-COMMENT ON COLUMN escalation.rules.team_confidence_at_least IS 'fires when the triage model predicts a team with at least this probability, in (0, 1]; with no target_team the escalation goes to the predicted team (which must be a row of escalation.teams), skipping tier 1; with a target_team only when that team is predicted';
+COMMENT ON COLUMN escalation.rules.team_confidence_at_least IS 'fires when the triage model predicts a team with at least this probability, in (0, 1]; with no target_team the escalation goes to the predicted team (which must be a team of escalation.teams above tier 1), skipping tier 1; with a target_team only when that team is predicted';
 COMMENT ON COLUMN escalation.rules.escalation_probability_at_least IS 'fires when the triage model predicts at least this probability that the ticket will be escalated, in (0, 1]: escalate now';
 COMMENT ON COLUMN escalation.rules.kind IS 'functional (to expertise) or hierarchical (to authority)';
 COMMENT ON COLUMN escalation.rules.severity IS '1 low, 2 normal, 3 high, 4 critical';
@@ -1631,10 +1631,13 @@ CREATE TABLE escalation.sla_tickets (
     fields      jsonb NOT NULL DEFAULT '{}',
     policy_id   integer,
     updated_at  timestamptz NOT NULL,
+    first_message_at timestamptz,
     PRIMARY KEY (source_id, ticket_key)
 );
 COMMENT ON TABLE escalation.sla_tickets IS
   'Tickets under an SLA: the facts policies were matched on, as the triggers last saw them, so that clocks can be recomputed without reading the helpdesk';
+COMMENT ON COLUMN escalation.sla_tickets.first_message_at IS
+  'when the ticket''s opening was seen: its first customer-visible message (customer''s or agent''s), or its creation when the ticket row carries the text (a mapped body) or the ticket was first tracked after its creation; NULL: no message yet, so the next one opens the ticket, and an agent''s opening message is no response';
 
 CREATE TABLE escalation.clocks (
     clock_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -2088,6 +2091,12 @@ BEGIN
          WHERE s.clock_id = c.clock_id AND s.starts = c.running_since;
     END IF;
     IF new_state = 'running' THEN
+        -- a writer is dated at its transaction's start, which may be
+        -- before the end of the segment a later-starting writer closed:
+        -- a segment never starts before the previous one ended (time
+        -- would count twice)
+        t := greatest(t, (SELECT max(s.ends) FROM escalation.clock_segments s
+                           WHERE s.clock_id = c.clock_id));
         -- a reopened clock runs again from here; a segment never starts twice
         INSERT INTO escalation.clock_segments (clock_id, starts) VALUES (c.clock_id, t)
             ON CONFLICT (clock_id, starts) DO UPDATE SET ends = NULL;
@@ -2176,11 +2185,19 @@ BEGIN
         IF pol IS NULL THEN
             RETURN;
         END IF;
+        -- seen from its creation (the INSERT judges a ticket at its created_at)
+        -- and its text is in its messages: the first of them is its opening
         INSERT INTO escalation.sla_tickets
             (source_id, ticket_key, created_at, status, priority, channel, team, account_key,
-             fields, policy_id, updated_at)
+             fields, policy_id, updated_at, first_message_at)
         VALUES (p_source, p_key, created, p_status, p_priority, p_channel, p_team, p_account,
-                coalesce(p_fields, '{}'), pol, p_at);
+                coalesce(p_fields, '{}'), pol, p_at,
+                CASE WHEN p_created IS NOT NULL AND p_at <= p_created
+                          AND NOT EXISTS (SELECT 1 FROM escalation.sources s
+                                           WHERE s.source_id = p_source AND s.mapping ->> 'body' IS NOT NULL)
+                          AND NOT EXISTS (SELECT 1 FROM escalation.first_responses f
+                                           WHERE f.source_id = p_source AND f.ticket_key = p_key)
+                     THEN NULL ELSE created END);
         IF is_closed THEN
             RETURN;
         END IF;
@@ -2296,7 +2313,24 @@ DECLARE
 BEGIN
     SELECT * INTO tk FROM escalation.sla_tickets x
      WHERE x.source_id = p_source AND x.ticket_key = p_key FOR UPDATE;
-    IF NOT FOUND OR tk.policy_id IS NULL THEN
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- the ticket's first message opens it (under the row lock: of two
+    -- messages racing, the one that commits first); an agent's opening (a
+    -- phone ticket, an outbound conversation) is no response: it meets no
+    -- clock, starts none, and is no first response (the message trigger
+    -- recorded it just before this call)
+    IF tk.first_message_at IS NULL THEN
+        UPDATE escalation.sla_tickets x SET first_message_at = p_at
+         WHERE x.source_id = p_source AND x.ticket_key = p_key;
+        IF p_author = 'agent' THEN
+            DELETE FROM escalation.first_responses f
+             WHERE f.source_id = p_source AND f.ticket_key = p_key AND f.responded_at = p_at;
+            RETURN;
+        END IF;
+    END IF;
+    IF tk.policy_id IS NULL THEN
         RETURN;
     END IF;
     IF p_author = 'agent' THEN
@@ -2323,7 +2357,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.sla_track_message(integer, text, text, timestamptz) IS
-  'internal, called by the message trigger: an agent''s customer-visible reply meets the response clocks and restarts the periodic-update clock; a customer''s message starts the next-response clock unless one is already waiting';
+  'internal, called by the message trigger: the ticket''s first message opens it (an agent''s opening is no response); an agent''s customer-visible reply meets the response clocks and restarts the periodic-update clock; a customer''s message starts the next-response clock unless one is already waiting';
 
 ----------------------------------------------------------------------
 -- the cycle
@@ -2512,11 +2546,18 @@ BEGIN
         RAISE EXCEPTION 'run_batch needs an instant and a batch size of at least 1'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR c IN SELECT * FROM escalation.clocks x
+    -- a clock is claimed with its ticket's sla_tickets row, which every
+    -- writer of the ticket's bookkeeping locks first: a clock whose ticket
+    -- a transaction is writing is left to the next cycle, so the cycle
+    -- never waits, holding a clock, for what that transaction holds (an
+    -- escalation of the same target)
+    FOR c IN SELECT x.* FROM escalation.clocks x
+               JOIN escalation.sla_tickets t
+                 ON t.source_id = x.source_id AND t.ticket_key = x.ticket_key
               WHERE x.next_at <= as_of
               ORDER BY x.next_at
               LIMIT batch_size
-              FOR UPDATE SKIP LOCKED LOOP
+              FOR UPDATE OF x, t SKIP LOCKED LOOP
         PERFORM escalation.clock_fire(c, as_of);
         handled := handled + 1;
     END LOOP;
@@ -3183,10 +3224,102 @@ COMMENT ON COLUMN escalation.routing_settings.continuity_window IS 'resolved esc
 
 CREATE TABLE escalation.routing_sources (
     source_id      integer PRIMARY KEY REFERENCES escalation.sources (source_id) ON DELETE CASCADE,
-    write_assignee boolean NOT NULL DEFAULT true
+    write_assignee boolean NOT NULL DEFAULT true,
+    after_write    regprocedure
 );
 COMMENT ON TABLE escalation.routing_sources IS
-  'Per source: write the offered agent''s agent_id into the ticket table''s mapped assignee column, so the helpdesk shows it';
+  'Per source: how an offer is written back to the helpdesk: the agent''s agent_id into the ticket table''s mapped assignee column, then the helpdesk''s own hook (lock, history row), so the helpdesk shows it';
+COMMENT ON COLUMN escalation.routing_sources.write_assignee IS
+  'write the offered agent''s agent_id into the source''s mapped assignee column';
+COMMENT ON COLUMN escalation.routing_sources.after_write IS
+  'the helpdesk''s write-back hook, f(source_id integer, ticket_key text, agent_id text, escalation_id bigint) RETURNS void, called in the offer''s transaction right after the assignee write; owned by the ticket table''s owner and SECURITY DEFINER with a pinned search_path (unless that owner is a superuser)';
+
+-- a write-back hook must be a plain function of the exact signature, the
+-- helpdesk owner's (it writes the helpdesk's tables: an escalation_admin
+-- must not make routing run code of its own choosing), and run as that
+-- owner: routing runs as the extension's owner (route() and run_batch()
+-- are SECURITY DEFINER), so a SECURITY INVOKER hook of another owner would
+-- run with the extension owner's rights.  Checked when configured, and
+-- again before each call (the function may have been altered since).
+CREATE FUNCTION escalation.check_after_write(p_hook regprocedure, p_source integer)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p pg_proc;
+    tbl regclass;
+    tbl_owner oid;
+BEGIN
+    SELECT * INTO p FROM pg_proc x WHERE x.oid = p_hook;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'write-back hook (function %) does not exist', p_hook::oid
+            USING ERRCODE = 'undefined_function',
+                  HINT = 'Set escalation.routing_sources.after_write to an existing function, or to NULL.';
+    END IF;
+    IF p.prokind <> 'f' THEN
+        RAISE EXCEPTION 'write-back hook % is not a plain function', p_hook
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'A procedure, aggregate or window function cannot be a write-back hook.';
+    END IF;
+    IF p.pronargs <> 4 OR p.proargtypes[0] <> 'integer'::regtype OR p.proargtypes[1] <> 'text'::regtype
+       OR p.proargtypes[2] <> 'text'::regtype OR p.proargtypes[3] <> 'bigint'::regtype
+       OR p.provariadic <> 0 OR p.prorettype <> 'void'::regtype OR p.proretset THEN
+        RAISE EXCEPTION 'write-back hook % has the wrong signature', p_hook
+            USING ERRCODE = 'invalid_function_definition',
+                  DETAIL = format('It takes (%s) and returns %s%s.',
+                                  pg_get_function_identity_arguments(p.oid),
+                                  CASE WHEN p.proretset THEN 'SETOF ' ELSE '' END,
+                                  format_type(p.prorettype, NULL)),
+                  HINT = 'A write-back hook is f(source_id integer, ticket_key text, agent_id text, escalation_id bigint) RETURNS void.';
+    END IF;
+    SELECT s.ticket_table, c.relowner INTO tbl, tbl_owner
+      FROM escalation.sources s JOIN pg_class c ON c.oid = s.ticket_table
+     WHERE s.source_id = p_source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'source % does not exist', p_source USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF p.proowner <> tbl_owner THEN
+        RAISE EXCEPTION 'write-back hook % must be owned by the owner of table %', p_hook, tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('It is owned by role "%s", the table by role "%s".',
+                                  pg_get_userbyid(p.proowner), pg_get_userbyid(tbl_owner)),
+                  HINT = 'The hook writes the helpdesk''s tables: the helpdesk''s owner writes it (ALTER FUNCTION ... OWNER TO).';
+    END IF;
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = p.proowner) THEN
+        IF NOT p.prosecdef THEN
+            RAISE EXCEPTION 'write-back hook % must be SECURITY DEFINER', p_hook
+                USING ERRCODE = 'invalid_function_definition',
+                      DETAIL = 'Routing runs as the extension''s owner; the hook must run as its own owner, the helpdesk''s.',
+                      HINT = 'ALTER FUNCTION ... SECURITY DEFINER SET search_path = pg_catalog, pg_temp.';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c(setting) WHERE c.setting LIKE 'search\_path=%') THEN
+            RAISE EXCEPTION 'write-back hook % must pin its search_path', p_hook
+                USING ERRCODE = 'invalid_function_definition',
+                      HINT = 'ALTER FUNCTION ... SET search_path = pg_catalog, pg_temp, and qualify the helpdesk''s tables.';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION escalation.check_after_write(regprocedure, integer) IS
+  'internal: refuses a write-back hook that is not f(integer, text, text, bigint) RETURNS void, not owned by the source''s ticket table''s owner, or (owner not a superuser) not SECURITY DEFINER with a pinned search_path';
+
+CREATE FUNCTION escalation.validate_routing_source()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.after_write IS NOT NULL THEN
+        PERFORM escalation.check_after_write(NEW.after_write, NEW.source_id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_routing_source() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.routing_sources: refuses a bad write-back hook when it is configured';
+CREATE TRIGGER validate_routing_source BEFORE INSERT OR UPDATE ON escalation.routing_sources
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_routing_source();
 
 CREATE TABLE escalation.assignments (
     assignment_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -3359,6 +3492,28 @@ $$;
 COMMENT ON FUNCTION escalation.write_assignee(integer, text, text) IS
   'internal: writes an agent_id into a source''s mapped assignee column (names from the catalog, quoted; values as parameters)';
 
+-- call a source's write-back hook (routing_sources.after_write), checked
+-- again first; by its catalog name, with every argument cast to the
+-- signature checked, so that exactly that function is called
+CREATE FUNCTION escalation.call_after_write(p_hook regprocedure, p_source integer, p_key text,
+                                            p_agent text, p_escalation bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fn text;
+BEGIN
+    PERFORM escalation.check_after_write(p_hook, p_source);
+    SELECT format('%I.%I', n.nspname, x.proname) INTO fn
+      FROM pg_proc x JOIN pg_namespace n ON n.oid = x.pronamespace WHERE x.oid = p_hook;
+    EXECUTE format('SELECT %s($1::integer, $2::text, $3::text, $4::bigint)', fn)
+      USING p_source, p_key, p_agent, p_escalation;
+END
+$$;
+COMMENT ON FUNCTION escalation.call_after_write(regprocedure, integer, text, text, bigint) IS
+  'internal: calls a source''s write-back hook after checking it again (escalation.check_after_write); the name comes from the catalog, quoted, the values are parameters';
+
 -- offer a locked, queued escalation to an agent if it has a free slot
 CREATE FUNCTION escalation.offer(e escalation.escalations, p_agent text, p_kind text,
                                  p_decision jsonb, p_note text, as_of timestamptz)
@@ -3371,6 +3526,10 @@ DECLARE
     agent_tenant text;
     expires timestamptz := as_of + (SELECT c.offer_timeout FROM escalation.routing_config() c);
     total float8 := (p_decision ->> 'total')::float8;
+    wb escalation.routing_sources;
+    wb_state text;
+    wb_message text;
+    wb_error jsonb;
 BEGIN
     -- the agent's row serialises everyone who gives it work; its load is
     -- counted after the lock, so it includes what they committed.  Its
@@ -3387,16 +3546,39 @@ BEGIN
     INSERT INTO escalation.assignments
         (escalation_id, agent_id, kind, offered_at, expires_at, total, decision, note)
     VALUES (e.escalation_id, p_agent, p_kind, as_of, expires, total, p_decision, p_note);
+    -- write-back: the assignee column, then the helpdesk's hook, together
+    -- in a subtransaction.  If either fails, neither is written, the offer
+    -- stands (the agent has it; the helpdesk does not show it), and the
+    -- error is a WARNING and stays in escalations.routing; a cancel cancels
+    SELECT * INTO wb FROM escalation.routing_sources r WHERE r.source_id = e.source_id;
+    IF FOUND AND (wb.write_assignee OR wb.after_write IS NOT NULL) THEN
+        BEGIN
+            IF wb.write_assignee THEN
+                PERFORM escalation.write_assignee(e.source_id, e.ticket_key, p_agent);
+            END IF;
+            IF wb.after_write IS NOT NULL THEN
+                PERFORM escalation.call_after_write(wb.after_write, e.source_id, e.ticket_key,
+                                                    p_agent, e.escalation_id);
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS wb_state = RETURNED_SQLSTATE, wb_message = MESSAGE_TEXT;
+            wb_error := jsonb_build_object('sqlstate', wb_state, 'message', wb_message, 'at', as_of);
+            RAISE WARNING 'ticket % was offered to agent "%" but not written back: %',
+                e.ticket_key, p_agent, wb_message
+                USING ERRCODE = wb_state,
+                      DETAIL = format('Source "%s".', (SELECT s.name FROM escalation.sources s
+                                                        WHERE s.source_id = e.source_id)),
+                      HINT = 'The offer stands. Fix escalation.routing_sources or the helpdesk''s hook; escalations.routing holds the error.';
+        END;
+    END IF;
     UPDATE escalation.escalations x
        SET status = 'offered', agent_id = p_agent, updated_at = as_of,
-           routing = COALESCE(x.routing, '{}') || p_decision
-                     || jsonb_build_object('kind', p_kind, 'offered_at', as_of, 'expires_at', expires),
+           routing = (COALESCE(x.routing, '{}') - 'write_back_error') || p_decision
+                     || jsonb_build_object('kind', p_kind, 'offered_at', as_of, 'expires_at', expires)
+                     || CASE WHEN wb_error IS NULL THEN '{}'
+                             ELSE jsonb_build_object('write_back_error', wb_error) END,
            last_actor = 'escalation routing', last_note = p_note
      WHERE x.escalation_id = e.escalation_id;
-    IF EXISTS (SELECT 1 FROM escalation.routing_sources r
-                WHERE r.source_id = e.source_id AND r.write_assignee) THEN
-        PERFORM escalation.write_assignee(e.source_id, e.ticket_key, p_agent);
-    END IF;
     PERFORM pg_notify('escalation', jsonb_build_object(
         'event', 'offered', 'escalation_id', e.escalation_id, 'agent_id', p_agent,
         'kind', p_kind, 'source_id', e.source_id, 'ticket_key', e.ticket_key,
@@ -3405,7 +3587,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.offer(escalation.escalations, text, text, jsonb, text, timestamptz) IS
-  'internal: offers a locked queued escalation to an agent, under the agent''s row lock and within its capacity; records the assignment, writes the assignee back, NOTIFY escalation';
+  'internal: offers a locked queued escalation to an agent, under the agent''s row lock and within its capacity; records the assignment, writes the assignee back and calls the source''s write-back hook (a failure there is a WARNING and escalations.routing->''write_back_error''; the offer stands), NOTIFY escalation';
 
 -- an open offer ends without acceptance: back to the queue, age kept
 CREATE FUNCTION escalation.requeue(p_escalation bigint, p_outcome text, p_actor text,
@@ -3768,6 +3950,8 @@ REVOKE ALL ON FUNCTION escalation.routing_config(), escalation.agent_load(text),
       escalation.route_plan(timestamptz, integer), escalation.explain_route(bigint, timestamptz),
       escalation.close_offer(), escalation.check_accept(bigint, text),
       escalation.write_assignee(integer, text, text),
+      escalation.check_after_write(regprocedure, integer), escalation.validate_routing_source(),
+      escalation.call_after_write(regprocedure, integer, text, text, bigint),
       escalation.offer(escalation.escalations, text, text, jsonb, text, timestamptz),
       escalation.requeue(bigint, text, text, text, timestamptz),
       escalation.overflow(escalation.escalations, text, jsonb, text, timestamptz),
@@ -3788,6 +3972,8 @@ GRANT SELECT ON escalation.assignments, escalation.reescalations
       TO escalation_admin, escalation_agent, escalation_analyst;
 GRANT EXECUTE ON FUNCTION escalation.routing_config(), escalation.agent_load(text)
       TO escalation_admin, escalation_agent, escalation_analyst;
+-- the validation trigger on routing_sources runs as the admin writing it
+GRANT EXECUTE ON FUNCTION escalation.check_after_write(regprocedure, integer) TO escalation_admin;
 GRANT EXECUTE ON FUNCTION
       escalation.route(timestamptz, integer),
       escalation.route_plan(timestamptz, integer),
@@ -3825,7 +4011,10 @@ GRANT EXECUTE ON FUNCTION
 -- keeps the tenant boundary: a source may be scoped to a tenant role
 -- (metric_sources.tenant_role); rows of such a source are visible only to
 -- members of that role (row-level security on our tables, and the same
--- test in views over tables without it).
+-- test in views over the record).  Per ticket, the facts and the rollups
+-- carry the ticket's tenant, and rows of a tenant escalation.tenant_roles
+-- maps to a role are visible only to that role's members
+-- (tenant_visible()).
 --------------------------------------------------------------------------
 
 CREATE TABLE escalation.metric_sources (
@@ -3854,6 +4043,29 @@ $$;
 COMMENT ON FUNCTION escalation.visible_sources() IS
   'the sources whose metrics the current user may see: unscoped ones and those of tenant roles it is a member of';
 
+-- the tenant boundary per ticket: one ticket table may hold several
+-- tenants (Chatwoot's account_id); the value of its mapped tenant column is
+-- carried into the record (escalations.tenant, sla_tickets.fields), the
+-- ticket facts and the rollups, and row-level security shows a reader only
+-- the tenants whose role it is a member of (tenant_visible())
+CREATE TABLE escalation.tenant_roles (
+    tenant text PRIMARY KEY CHECK (btrim(tenant) <> ''),
+    role   name NOT NULL
+);
+COMMENT ON TABLE escalation.tenant_roles IS
+  'Which role a tenant''s readers are members of: rows of a tenant listed here (escalations and their events, assignments and SLA clocks, ticket facts, transfers and rollups) are visible only to members of its role; tenants not listed, and rows without a tenant, to every reader as before';
+COMMENT ON COLUMN escalation.tenant_roles.tenant IS
+  'the value of a source''s mapped tenant column, as text (as escalations.tenant holds it)';
+COMMENT ON COLUMN escalation.tenant_roles.role IS
+  'members of this role see the tenant''s rows; a role dropped later hides them from everyone';
+
+CREATE FUNCTION escalation.tenant_visible(tenant text)
+RETURNS boolean
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'escalation_tenant_visible';
+COMMENT ON FUNCTION escalation.tenant_visible(text) IS
+  'may the current user see rows of this tenant: true for NULL, for a tenant escalation.tenant_roles does not list, or when the user is a member of its role (false when that role was dropped). Reads tenant_roles once per statement (src/tenant.c): the predicate of the tenant policies';
+
 CREATE TABLE escalation.ticket_facts (
     source_id          integer NOT NULL,
     ticket_key         text NOT NULL,
@@ -3875,6 +4087,7 @@ CREATE TABLE escalation.ticket_facts (
     first_team         text,
     first_reason       text,
     updated_at         timestamptz NOT NULL,
+    tenant             text,
     PRIMARY KEY (source_id, ticket_key)
 );
 CREATE INDEX ticket_facts_account ON escalation.ticket_facts (account_key, created_at)
@@ -3891,6 +4104,7 @@ COMMENT ON COLUMN escalation.ticket_facts.csat IS 'satisfaction score from the C
 COMMENT ON COLUMN escalation.ticket_facts.first_escalated_at IS 'creation time of the ticket''s first escalation (earliest created_at, then lowest escalation_id)';
 COMMENT ON COLUMN escalation.ticket_facts.first_team IS 'target team of the first escalation';
 COMMENT ON COLUMN escalation.ticket_facts.first_reason IS 'rule of the first reason of the first escalation, else its origin (manual, sla, ...)';
+COMMENT ON COLUMN escalation.ticket_facts.tenant IS 'the ticket''s tenant (its mapped tenant column, as text) when last written; row-level security shows the row to that tenant''s readers (escalation.tenant_roles)';
 
 CREATE TABLE escalation.ticket_transfers (
     transfer_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -3904,7 +4118,8 @@ CREATE TABLE escalation.ticket_transfers (
     kind          text CHECK (kind IN ('functional', 'hierarchical', 'reassignment')),
     escalation_id bigint,
     previous_at   timestamptz NOT NULL,
-    at            timestamptz NOT NULL
+    at            timestamptz NOT NULL,
+    tenant        text
 );
 CREATE INDEX ticket_transfers_ticket ON escalation.ticket_transfers (source_id, ticket_key, hop);
 COMMENT ON TABLE escalation.ticket_transfers IS
@@ -3913,6 +4128,7 @@ COMMENT ON COLUMN escalation.ticket_transfers.hop IS '1 for the ticket''s first 
 COMMENT ON COLUMN escalation.ticket_transfers.kind IS 'the receiving team''s kind (escalation.teams) when the team changed; reassignment when only the assignee did; NULL for a team we do not know';
 COMMENT ON COLUMN escalation.ticket_transfers.escalation_id IS 'the ticket''s latest open escalation at the time, if any';
 COMMENT ON COLUMN escalation.ticket_transfers.previous_at IS 'the previous transfer, or the ticket''s creation: at - previous_at is the time spent before this hop';
+COMMENT ON COLUMN escalation.ticket_transfers.tenant IS 'the ticket''s tenant at the transfer';
 
 -- the writers' side of the ticket facts: the ticket trigger appends what it
 -- saw to this log (one narrow row, no index: src/facts.c), and
@@ -3936,13 +4152,15 @@ CREATE TABLE escalation.fact_changes (
     transferred  boolean NOT NULL,
     old_team     text,
     old_assignee text,
-    sentiment    float8
+    sentiment    float8,
+    tenant       text
 );
 ALTER SEQUENCE escalation.fact_changes_change_id_seq OWNED BY escalation.fact_changes.change_id;
 COMMENT ON TABLE escalation.fact_changes IS
   'Ticket facts not yet folded: the ticket trigger appends the mapped facts of every ticket write here; escalation.fold_facts() (the worker, each cycle) applies them in change_id order to ticket_facts and the rollups, and deletes them';
 COMMENT ON COLUMN escalation.fact_changes.transferred IS 'the mapped team or assignee column changed (old_team, old_assignee: the values before)';
 COMMENT ON COLUMN escalation.fact_changes.sentiment IS 'polarity of subject and body when inserted or edited; NULL keeps the stored score';
+COMMENT ON COLUMN escalation.fact_changes.tenant IS 'the ticket''s mapped tenant column, as text';
 
 -- rollups: append-only deltas, folded by compact_metrics()
 CREATE TABLE escalation.metric_days (
@@ -3963,12 +4181,13 @@ CREATE TABLE escalation.metric_days (
     reopened_tickets    bigint NOT NULL,
     transferred         bigint NOT NULL,
     transfers           bigint NOT NULL,
-    folded              boolean NOT NULL DEFAULT false
+    folded              boolean NOT NULL DEFAULT false,
+    tenant              text
 );
 CREATE INDEX metric_days_key ON escalation.metric_days (source_id, day);
 CREATE INDEX metric_days_unfolded ON escalation.metric_days (source_id, day) WHERE NOT folded;
 COMMENT ON TABLE escalation.metric_days IS
-  'Rollup of ticket_facts per source, local creation day (source time zone), team, channel, priority and account tier; rows are deltas (sum them), compacted by compact_metrics()';
+  'Rollup of ticket_facts per source, local creation day (source time zone), team, channel, priority, account tier and tenant; rows are deltas (sum them), compacted by compact_metrics()';
 
 -- the month grain: per month, the sum of metric_days' folded rows, kept by
 -- compact_metrics() and rebuild_metrics().  The month views read it plus
@@ -3991,7 +4210,8 @@ CREATE TABLE escalation.metric_months (
     esc_total_secs      float8 NOT NULL,
     reopened_tickets    bigint NOT NULL,
     transferred         bigint NOT NULL,
-    transfers           bigint NOT NULL
+    transfers           bigint NOT NULL,
+    tenant              text
 );
 CREATE INDEX metric_months_key ON escalation.metric_months (source_id, month);
 COMMENT ON TABLE escalation.metric_months IS
@@ -4003,12 +4223,13 @@ CREATE TABLE escalation.metric_tte (
     minutes   integer NOT NULL,
     n         bigint NOT NULL,
     secs      float8 NOT NULL,
-    folded    boolean NOT NULL DEFAULT false
+    folded    boolean NOT NULL DEFAULT false,
+    tenant    text
 );
 CREATE INDEX metric_tte_key ON escalation.metric_tte (source_id, team, minutes);
 CREATE INDEX metric_tte_unfolded ON escalation.metric_tte (source_id) WHERE NOT folded;
 COMMENT ON TABLE escalation.metric_tte IS
-  'Histogram of time-to-escalation in whole minutes per source and first target team (deltas, compacted by compact_metrics()): exact percentiles without sorting every escalation';
+  'Histogram of time-to-escalation in whole minutes per source, first target team and tenant (deltas, compacted by compact_metrics()): exact percentiles without sorting every escalation';
 
 CREATE TABLE escalation.metric_paths (
     source_id   integer NOT NULL,
@@ -4017,12 +4238,13 @@ CREATE TABLE escalation.metric_paths (
     path        boolean NOT NULL,
     escalations bigint NOT NULL,
     reescalated bigint NOT NULL,
-    folded      boolean NOT NULL DEFAULT false
+    folded      boolean NOT NULL DEFAULT false,
+    tenant      text
 );
 CREATE INDEX metric_paths_key ON escalation.metric_paths (source_id, path);
 CREATE INDEX metric_paths_unfolded ON escalation.metric_paths (source_id) WHERE NOT folded;
 COMMENT ON TABLE escalation.metric_paths IS
-  'Rollup of escalations: path = false rows count escalations per target team (from_team) and how many needed a further one; path = true rows count re-escalations from_team -> to_team (deltas, compacted by compact_metrics())';
+  'Rollup of escalations per tenant (escalations.tenant): path = false rows count escalations per target team (from_team) and how many needed a further one; path = true rows count re-escalations from_team -> to_team (deltas, compacted by compact_metrics())';
 
 -- a COPY into our own record (pg_restore) brings its rollups with it
 CREATE FUNCTION escalation.restoring()
@@ -4061,7 +4283,7 @@ AS $$
            (sign * (f.reopened OPERATOR(pg_catalog.>) 0)::integer)::bigint,
            (sign * (f.transfers OPERATOR(pg_catalog.>) 0)::integer)::bigint,
            (sign * f.transfers)::bigint,
-           false)::escalation.metric_days
+           false, f.tenant)::escalation.metric_days
 $$;
 COMMENT ON FUNCTION escalation.fact_days(escalation.ticket_facts, text, integer) IS
   'internal: what one ticket adds to (sign 1) or takes from (sign -1) escalation.metric_days';
@@ -4094,43 +4316,44 @@ BEGIN
                sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
                sum((d).resolution_secs), sum((d).esc_resolved), sum((d).esc_resolution_secs),
                sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
-               sum((d).transfers), false
+               sum((d).transfers), false, (d).tenant
           FROM (SELECT escalation.fact_days(n, s.time_zone, 1) AS d
                   FROM new_facts n JOIN escalation.sources s ON s.source_id = n.source_id OFFSET 0) x
-         GROUP BY 1, 2, 3, 4, 5, 6;
+         GROUP BY 1, 2, 3, 4, 5, 6, 19;
         INSERT INTO escalation.metric_tte
         SELECT n.source_id, n.first_team, escalation.tte_minutes(n), count(*),
-               sum(extract(epoch FROM n.first_escalated_at - n.created_at)::float8), false
+               sum(extract(epoch FROM n.first_escalated_at - n.created_at)::float8), false, n.tenant
           FROM new_facts n WHERE n.escalations > 0
-         GROUP BY 1, 2, 3;
+         GROUP BY 1, 2, 3, 7;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO escalation.metric_days
         SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
                sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
                sum((d).resolution_secs), sum((d).esc_resolved), sum((d).esc_resolution_secs),
                sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
-               sum((d).transfers), false
+               sum((d).transfers), false, (d).tenant
           FROM (SELECT escalation.fact_days(o, s.time_zone, -1) AS d
                   FROM old_facts o JOIN escalation.sources s ON s.source_id = o.source_id
                 UNION ALL
                 SELECT escalation.fact_days(n, s.time_zone, 1)
                   FROM new_facts n JOIN escalation.sources s ON s.source_id = n.source_id OFFSET 0) x
-         GROUP BY 1, 2, 3, 4, 5, 6
+         GROUP BY 1, 2, 3, 4, 5, 6, 19
         HAVING sum((d).tickets) <> 0 OR sum((d).escalated) <> 0 OR sum((d).tte_secs) <> 0
             OR sum((d).resolved) <> 0 OR sum((d).resolution_secs) <> 0
             OR sum((d).esc_resolved) <> 0 OR sum((d).esc_resolution_secs) <> 0
             OR sum((d).esc_total_secs) <> 0 OR sum((d).reopened_tickets) <> 0
             OR sum((d).transferred) <> 0 OR sum((d).transfers) <> 0;
         INSERT INTO escalation.metric_tte
-        SELECT source_id, team, minutes, sum(n), sum(secs), false
+        SELECT source_id, team, minutes, sum(n), sum(secs), false, tenant
           FROM (SELECT o.source_id, o.first_team AS team, escalation.tte_minutes(o) AS minutes,
-                       -1 AS n, -extract(epoch FROM o.first_escalated_at - o.created_at)::float8 AS secs
+                       -1 AS n, -extract(epoch FROM o.first_escalated_at - o.created_at)::float8 AS secs,
+                       o.tenant
                   FROM old_facts o WHERE o.escalations > 0
                 UNION ALL
                 SELECT n.source_id, n.first_team, escalation.tte_minutes(n),
-                       1, extract(epoch FROM n.first_escalated_at - n.created_at)::float8
+                       1, extract(epoch FROM n.first_escalated_at - n.created_at)::float8, n.tenant
                   FROM new_facts n WHERE n.escalations > 0) x
-         GROUP BY 1, 2, 3
+         GROUP BY 1, 2, 3, 7
         HAVING sum(n) <> 0 OR sum(secs) <> 0;
     ELSE
         INSERT INTO escalation.metric_days
@@ -4138,21 +4361,21 @@ BEGIN
                sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
                sum((d).resolution_secs), sum((d).esc_resolved), sum((d).esc_resolution_secs),
                sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
-               sum((d).transfers), false
+               sum((d).transfers), false, (d).tenant
           FROM (SELECT escalation.fact_days(o, s.time_zone, -1) AS d
                   FROM old_facts o JOIN escalation.sources s ON s.source_id = o.source_id OFFSET 0) x
-         GROUP BY 1, 2, 3, 4, 5, 6;
+         GROUP BY 1, 2, 3, 4, 5, 6, 19;
         INSERT INTO escalation.metric_tte
         SELECT o.source_id, o.first_team, escalation.tte_minutes(o), -count(*),
-               -sum(extract(epoch FROM o.first_escalated_at - o.created_at)::float8), false
+               -sum(extract(epoch FROM o.first_escalated_at - o.created_at)::float8), false, o.tenant
           FROM old_facts o WHERE o.escalations > 0
-         GROUP BY 1, 2, 3;
+         GROUP BY 1, 2, 3, 7;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION escalation.facts_delta() IS
-  'statement trigger on escalation.ticket_facts: appends what the statement changed to the rollups (metric_days, metric_tte), as deltas';
+  'statement trigger on escalation.ticket_facts: appends what the statement changed to the rollups (metric_days, metric_tte, per tenant too), as deltas';
 
 CREATE TRIGGER facts_delta_insert AFTER INSERT ON escalation.ticket_facts
     REFERENCING NEW TABLE AS new_facts
@@ -4169,7 +4392,7 @@ CREATE FUNCTION escalation.track_ticket_facts(
     p_source integer, p_key text, p_at timestamptz, p_created timestamptz, p_status text,
     p_priority text, p_channel text, p_team text, p_assignee text, p_account text,
     p_resolved timestamptz, p_transferred boolean, p_old_team text, p_old_assignee text,
-    p_sentiment float8)
+    p_sentiment float8, p_tenant text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -4191,10 +4414,10 @@ BEGIN
     IF NOT FOUND THEN
         INSERT INTO escalation.ticket_facts AS x
             (source_id, ticket_key, created_at, status, priority, channel, team, assignee,
-             account_key, account_tier, resolved_at, sentiment, updated_at)
+             account_key, account_tier, resolved_at, sentiment, updated_at, tenant)
         VALUES (p_source, p_key, coalesce(p_created, p_at), p_status, p_priority, p_channel,
                 p_team, p_assignee, p_account, v_tier,
-                CASE WHEN v_solved THEN coalesce(p_resolved, p_at) END, p_sentiment, p_at);
+                CASE WHEN v_solved THEN coalesce(p_resolved, p_at) END, p_sentiment, p_at, p_tenant);
         -- a ticket inserted before metrics knew it gets its escalations now
         IF EXISTS (SELECT 1 FROM escalation.escalations e
                     WHERE e.source_id = p_source AND e.ticket_key = p_key) THEN
@@ -4217,9 +4440,9 @@ BEGIN
            AND e.created_at <= p_at AND (e.closed_at IS NULL OR e.closed_at > p_at);
         INSERT INTO escalation.ticket_transfers
             (source_id, ticket_key, hop, from_team, to_team, from_assignee, to_assignee, kind,
-             escalation_id, previous_at, at)
+             escalation_id, previous_at, at, tenant)
         VALUES (p_source, p_key, f.transfers + 1, p_old_team, p_team, p_old_assignee, p_assignee,
-                v_kind, v_esc, coalesce(v_last, coalesce(p_created, f.created_at)), p_at);
+                v_kind, v_esc, coalesce(v_last, coalesce(p_created, f.created_at)), p_at, p_tenant);
     END IF;
 
     UPDATE escalation.ticket_facts x
@@ -4238,12 +4461,13 @@ BEGIN
            reopened = x.reopened + (x.resolved_at IS NOT NULL AND NOT v_solved)::integer,
            transfers = x.transfers + p_transferred::integer,
            sentiment = coalesce(p_sentiment, x.sentiment),
-           updated_at = p_at
+           updated_at = p_at,
+           tenant = p_tenant
      WHERE x.source_id = p_source AND x.ticket_key = p_key;
 END
 $$;
 COMMENT ON FUNCTION escalation.track_ticket_facts(integer, text, timestamptz, timestamptz, text,
-    text, text, text, text, text, timestamptz, boolean, text, text, float8) IS
+    text, text, text, text, text, timestamptz, boolean, text, text, float8, text) IS
   'internal: the ticket trigger reports a ticket''s mapped facts; keeps escalation.ticket_facts (reopens, resolution, sentiment) and records observed transfers';
 
 -- the log, applied: oldest change first
@@ -4274,7 +4498,7 @@ BEGIN
     LOOP
         PERFORM escalation.track_ticket_facts(c.source_id, c.ticket_key, c.at, c.created_at,
             c.status, c.priority, c.channel, c.team, c.assignee, c.account_key, c.resolved_at,
-            c.transferred, c.old_team, c.old_assignee, c.sentiment);
+            c.transferred, c.old_team, c.old_assignee, c.sentiment, c.tenant);
         n := n + 1;
     END LOOP;
     -- tickets whose escalations changed: recomputed from the record, in
@@ -4356,7 +4580,8 @@ CREATE TABLE escalation.ticket_paths (
     to_team     text,
     path        boolean NOT NULL,
     escalations bigint NOT NULL,
-    reescalated bigint NOT NULL
+    reescalated bigint NOT NULL,
+    tenant      text
 );
 CREATE INDEX ticket_paths_ticket ON escalation.ticket_paths (source_id, ticket_key);
 COMMENT ON TABLE escalation.ticket_paths IS
@@ -4379,28 +4604,30 @@ CREATE TRIGGER facts_retargeted AFTER UPDATE OF target_team ON escalation.escala
 -- escalations and how many needed a further one; per path the
 -- re-escalations from one team to the next
 CREATE FUNCTION escalation.paths_of_ticket(p_source integer, p_key text)
-RETURNS TABLE (from_team text, to_team text, path boolean, escalations bigint, reescalated bigint)
+RETURNS TABLE (from_team text, to_team text, path boolean, escalations bigint, reescalated bigint,
+               tenant text)
 LANGUAGE sql STABLE
 AS $$
     WITH e AS (
-        SELECT x.escalation_id, x.target_team,
+        SELECT x.escalation_id, x.target_team, x.tenant,
                coalesce(x.parent_id,
                         pg_catalog.lag(x.escalation_id) OVER (ORDER BY x.escalation_id)) AS prev
           FROM escalation.escalations x
          WHERE x.source_id OPERATOR(pg_catalog.=) p_source
            AND x.ticket_key OPERATOR(pg_catalog.=) p_key)
-    SELECT p.target_team, c.target_team, true, 0::bigint, pg_catalog.count(*)
+    SELECT p.target_team, c.target_team, true, 0::bigint, pg_catalog.count(*), c.tenant
       FROM e c JOIN e p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
-     GROUP BY p.target_team, c.target_team
+     GROUP BY p.target_team, c.target_team, c.tenant
     UNION ALL
     SELECT e.target_team, NULL, false, pg_catalog.count(*),
            pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM e c
-                                                     WHERE c.prev OPERATOR(pg_catalog.=) e.escalation_id))
+                                                     WHERE c.prev OPERATOR(pg_catalog.=) e.escalation_id)),
+           e.tenant
       FROM e
-     GROUP BY e.target_team
+     GROUP BY e.target_team, e.tenant
 $$;
 COMMENT ON FUNCTION escalation.paths_of_ticket(integer, text) IS
-  'internal: one ticket''s share of escalation.metric_paths, from escalation.escalations';
+  'internal: one ticket''s share of escalation.metric_paths, from escalation.escalations (a re-escalation counts for the tenant of the later escalation)';
 
 CREATE FUNCTION escalation.refresh_ticket_paths(p_source integer, p_key text)
 RETURNS void
@@ -4410,21 +4637,21 @@ AS $$
         DELETE FROM escalation.ticket_paths t
          WHERE t.source_id OPERATOR(pg_catalog.=) p_source
            AND t.ticket_key OPERATOR(pg_catalog.=) p_key
-        RETURNING t.from_team, t.to_team, t.path, t.escalations, t.reescalated),
+        RETURNING t.from_team, t.to_team, t.path, t.escalations, t.reescalated, t.tenant),
     new AS (
         INSERT INTO escalation.ticket_paths
-        SELECT p_source, p_key, n.from_team, n.to_team, n.path, n.escalations, n.reescalated
+        SELECT p_source, p_key, n.from_team, n.to_team, n.path, n.escalations, n.reescalated, n.tenant
           FROM escalation.paths_of_ticket(p_source, p_key) n
-        RETURNING from_team, to_team, path, escalations, reescalated)
+        RETURNING from_team, to_team, path, escalations, reescalated, tenant)
     INSERT INTO escalation.metric_paths
     SELECT p_source, d.from_team, d.to_team, d.path, pg_catalog.sum(d.escalations),
-           pg_catalog.sum(d.reescalated), false
+           pg_catalog.sum(d.reescalated), false, d.tenant
       FROM (SELECT o.from_team, o.to_team, o.path, OPERATOR(pg_catalog.-) o.escalations AS escalations,
-                   OPERATOR(pg_catalog.-) o.reescalated AS reescalated
+                   OPERATOR(pg_catalog.-) o.reescalated AS reescalated, o.tenant
               FROM old o
             UNION ALL
-            SELECT n.from_team, n.to_team, n.path, n.escalations, n.reescalated FROM new n) d
-     GROUP BY d.from_team, d.to_team, d.path
+            SELECT n.from_team, n.to_team, n.path, n.escalations, n.reescalated, n.tenant FROM new n) d
+     GROUP BY d.from_team, d.to_team, d.path, d.tenant
     HAVING pg_catalog.sum(d.escalations) OPERATOR(pg_catalog.<>) 0
         OR pg_catalog.sum(d.reescalated) OPERATOR(pg_catalog.<>) 0
 $$;
@@ -4441,28 +4668,28 @@ AS $$
     DELETE FROM escalation.ticket_paths t WHERE t.source_id OPERATOR(pg_catalog.=) p_source;
     INSERT INTO escalation.ticket_paths
     WITH e AS (
-        SELECT x.ticket_key, x.escalation_id, x.target_team,
+        SELECT x.ticket_key, x.escalation_id, x.target_team, x.tenant,
                coalesce(x.parent_id,
                         pg_catalog.lag(x.escalation_id) OVER (PARTITION BY x.ticket_key
                                                               ORDER BY x.escalation_id)) AS prev
           FROM escalation.escalations x
          WHERE x.source_id OPERATOR(pg_catalog.=) p_source),
     parents AS (SELECT DISTINCT e.prev FROM e WHERE e.prev IS NOT NULL)
-    SELECT p_source, c.ticket_key, p.target_team, c.target_team, true, 0, pg_catalog.count(*)
+    SELECT p_source, c.ticket_key, p.target_team, c.target_team, true, 0, pg_catalog.count(*), c.tenant
       FROM e c JOIN e p ON p.escalation_id OPERATOR(pg_catalog.=) c.prev
-     GROUP BY c.ticket_key, p.target_team, c.target_team
+     GROUP BY c.ticket_key, p.target_team, c.target_team, c.tenant
     UNION ALL
     SELECT p_source, e.ticket_key, e.target_team, NULL, false, pg_catalog.count(*),
-           pg_catalog.count(*) FILTER (WHERE pa.prev IS NOT NULL)
+           pg_catalog.count(*) FILTER (WHERE pa.prev IS NOT NULL), e.tenant
       FROM e LEFT JOIN parents pa ON pa.prev OPERATOR(pg_catalog.=) e.escalation_id
-     GROUP BY e.ticket_key, e.target_team;
+     GROUP BY e.ticket_key, e.target_team, e.tenant;
     DELETE FROM escalation.metric_paths m WHERE m.source_id OPERATOR(pg_catalog.=) p_source;
     INSERT INTO escalation.metric_paths
     SELECT p_source, t.from_team, t.to_team, t.path, pg_catalog.sum(t.escalations),
-           pg_catalog.sum(t.reescalated), true
+           pg_catalog.sum(t.reescalated), true, t.tenant
       FROM escalation.ticket_paths t
      WHERE t.source_id OPERATOR(pg_catalog.=) p_source
-     GROUP BY t.from_team, t.to_team, t.path;
+     GROUP BY t.from_team, t.to_team, t.path, t.tenant;
 $$;
 COMMENT ON FUNCTION escalation.rebuild_paths(integer) IS
   'internal: recomputes the re-escalation rollup (metric_paths) of a source, and each ticket''s share of it (ticket_paths), from escalation.escalations';
@@ -4502,9 +4729,9 @@ BEGIN
     SELECT source_id, day, team, channel, priority, account_tier, sum(tickets), sum(escalated),
            sum(tte_secs), sum(resolved), sum(resolution_secs), sum(esc_resolved),
            sum(esc_resolution_secs), sum(esc_total_secs), sum(reopened_tickets),
-           sum(transferred), sum(transfers), true
+           sum(transferred), sum(transfers), true, tenant
       FROM gone
-     GROUP BY 1, 2, 3, 4, 5, 6
+     GROUP BY 1, 2, 3, 4, 5, 6, 19
     HAVING sum(tickets) <> 0 OR sum(escalated) <> 0 OR sum(resolved) <> 0
         OR sum(reopened_tickets) <> 0 OR sum(transfers) <> 0;
     GET DIAGNOSTICS written = ROW_COUNT;
@@ -4515,19 +4742,19 @@ BEGIN
     SELECT m.source_id, t.month, m.team, m.channel, m.priority, m.account_tier, sum(m.tickets),
            sum(m.escalated), sum(m.tte_secs), sum(m.resolved), sum(m.resolution_secs),
            sum(m.esc_resolved), sum(m.esc_resolution_secs), sum(m.esc_total_secs),
-           sum(m.reopened_tickets), sum(m.transferred), sum(m.transfers)
+           sum(m.reopened_tickets), sum(m.transferred), sum(m.transfers), m.tenant
       FROM unnest(v_sources, v_months) AS t(source_id, month)
       JOIN escalation.metric_days m ON m.source_id = t.source_id AND m.day >= t.month
                                    AND m.day < (t.month + interval '1 month')::date
      WHERE m.folded
-     GROUP BY m.source_id, t.month, m.team, m.channel, m.priority, m.account_tier;
+     GROUP BY m.source_id, t.month, m.team, m.channel, m.priority, m.account_tier, m.tenant;
 
     WITH keys AS (SELECT DISTINCT source_id, team FROM escalation.metric_tte WHERE NOT folded),
     gone AS (DELETE FROM escalation.metric_tte m USING keys k
               WHERE m.source_id = k.source_id AND m.team IS NOT DISTINCT FROM k.team RETURNING m.*)
     INSERT INTO escalation.metric_tte
-    SELECT source_id, team, minutes, sum(n), sum(secs), true
-      FROM gone GROUP BY 1, 2, 3 HAVING sum(n) <> 0;
+    SELECT source_id, team, minutes, sum(n), sum(secs), true, tenant
+      FROM gone GROUP BY 1, 2, 3, 7 HAVING sum(n) <> 0;
     GET DIAGNOSTICS written = ROW_COUNT;
     total := total + written;
 
@@ -4535,8 +4762,8 @@ BEGIN
     gone AS (DELETE FROM escalation.metric_paths m USING keys k
               WHERE m.source_id = k.source_id RETURNING m.*)
     INSERT INTO escalation.metric_paths
-    SELECT source_id, from_team, to_team, path, sum(escalations), sum(reescalated), true
-      FROM gone GROUP BY 1, 2, 3, 4 HAVING sum(escalations) <> 0 OR sum(reescalated) <> 0;
+    SELECT source_id, from_team, to_team, path, sum(escalations), sum(reescalated), true, tenant
+      FROM gone GROUP BY 1, 2, 3, 4, 8 HAVING sum(escalations) <> 0 OR sum(reescalated) <> 0;
     GET DIAGNOSTICS written = ROW_COUNT;
     total := total + written;
     RETURN total;
@@ -4566,23 +4793,24 @@ BEGIN
            sum((d).tickets), sum((d).escalated), sum((d).tte_secs), sum((d).resolved),
            sum((d).resolution_secs), sum((d).esc_resolved), sum((d).esc_resolution_secs),
            sum((d).esc_total_secs), sum((d).reopened_tickets), sum((d).transferred),
-           sum((d).transfers), true
+           sum((d).transfers), true, (d).tenant
       FROM (SELECT escalation.fact_days(f, x.time_zone, 1) AS d
               FROM escalation.ticket_facts f
               JOIN escalation.sources x ON x.source_id = f.source_id OFFSET 0) q
-     GROUP BY 1, 2, 3, 4, 5, 6;
+     GROUP BY 1, 2, 3, 4, 5, 6, 19;
     INSERT INTO escalation.metric_months
     SELECT m.source_id, date_trunc('month', m.day)::date, m.team, m.channel, m.priority,
            m.account_tier, sum(m.tickets), sum(m.escalated), sum(m.tte_secs), sum(m.resolved),
            sum(m.resolution_secs), sum(m.esc_resolved), sum(m.esc_resolution_secs),
-           sum(m.esc_total_secs), sum(m.reopened_tickets), sum(m.transferred), sum(m.transfers)
+           sum(m.esc_total_secs), sum(m.reopened_tickets), sum(m.transferred), sum(m.transfers),
+           m.tenant
       FROM escalation.metric_days m
-     GROUP BY 1, 2, 3, 4, 5, 6;
+     GROUP BY 1, 2, 3, 4, 5, 6, 18;
     INSERT INTO escalation.metric_tte
     SELECT f.source_id, f.first_team, escalation.tte_minutes(f), count(*),
-           sum(extract(epoch FROM f.first_escalated_at - f.created_at)::float8), true
+           sum(extract(epoch FROM f.first_escalated_at - f.created_at)::float8), true, f.tenant
       FROM escalation.ticket_facts f WHERE f.escalations > 0
-     GROUP BY 1, 2, 3;
+     GROUP BY 1, 2, 3, 7;
     FOR s IN SELECT DISTINCT e.source_id FROM escalation.escalations e LOOP
         PERFORM escalation.rebuild_paths(s);
     END LOOP;
@@ -4621,15 +4849,15 @@ BEGIN
     -- identifiers come from the validated mapping, quoted; values are parameters
     sql := format(
         'INSERT INTO escalation.ticket_facts AS f (source_id, ticket_key, created_at, status, priority, '
-        '    channel, team, assignee, account_key, account_tier, resolved_at, updated_at) '
+        '    channel, team, assignee, account_key, account_tier, resolved_at, updated_at, tenant) '
         'SELECT $1, q.k, q.created, q.st, q.pr, q.ch, q.tm, q.asg, q.acc, a.tier, '
         '       CASE WHEN q.st = ''solved'' OR (q.st = ''unknown'' AND q.res IS NOT NULL) '
-        '            THEN coalesce(q.res, $3) END, $3 '
+        '            THEN coalesce(q.res, $3) END, $3, q.tn '
         '  FROM (SELECT t.%I::text AS k, coalesce(%s, $3) AS created, '
         '               coalesce($2->''status''->>(%s), ''unknown'') AS st, '
         '               CASE WHEN $2 ? ''priority'' THEN $2->''priority''->>(%s) ELSE (%s) END AS pr, '
         '               CASE WHEN $2 ? ''channel'' THEN $2->''channel''->>(%s) ELSE (%s) END AS ch, '
-        '               (%s) AS tm, (%s) AS asg, (%s) AS acc, %s AS res '
+        '               (%s) AS tm, (%s) AS asg, (%s) AS acc, %s AS res, (%s) AS tn '
         '          FROM %s t) q '
         '  LEFT JOIN escalation.accounts a ON a.account_key = q.acc '
         'ON CONFLICT (source_id, ticket_key) DO NOTHING',
@@ -4644,6 +4872,7 @@ BEGIN
         CASE WHEN m ? 'assignee' THEN format('t.%I::text', m->>'assignee') ELSE 'NULL' END,
         CASE WHEN m ? 'account' THEN format('t.%I::text', m->>'account') ELSE 'NULL' END,
         coalesce(col_resolved, 'NULL::timestamptz'),
+        CASE WHEN m ? 'tenant' THEN format('t.%I::text', m->>'tenant') ELSE 'NULL' END,
         ticket_table);
     EXECUTE sql USING s.source_id, s.value_maps, as_of, s.time_zone;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -4742,13 +4971,14 @@ COMMENT ON FUNCTION escalation.attach_csat(regclass, regclass, text, text) IS
 CREATE VIEW escalation.metric_months_all WITH (security_invoker = true) AS
 SELECT m.source_id, m.month, m.team, m.channel, m.priority, m.account_tier, m.tickets,
        m.escalated, m.tte_secs, m.resolved, m.resolution_secs, m.esc_resolved,
-       m.esc_resolution_secs, m.esc_total_secs, m.reopened_tickets, m.transferred, m.transfers
+       m.esc_resolution_secs, m.esc_total_secs, m.reopened_tickets, m.transferred, m.transfers,
+       m.tenant
   FROM escalation.metric_months m
 UNION ALL
 SELECT d.source_id, date_trunc('month', d.day)::date, d.team, d.channel, d.priority,
        d.account_tier, d.tickets, d.escalated, d.tte_secs, d.resolved, d.resolution_secs,
        d.esc_resolved, d.esc_resolution_secs, d.esc_total_secs, d.reopened_tickets,
-       d.transferred, d.transfers
+       d.transferred, d.transfers, d.tenant
   FROM escalation.metric_days d
  WHERE NOT d.folded;
 COMMENT ON VIEW escalation.metric_months_all IS
@@ -5245,7 +5475,10 @@ $$;
 COMMENT ON FUNCTION escalation.report(timestamptz, integer) IS
   'a text report of the main metric views for psql: SELECT * FROM escalation.report();';
 
--- tenant boundary: rows of a scoped source only for its tenant's members
+-- tenant boundary: rows of a scoped source only for its tenant's members,
+-- and rows of a ticket's tenant (escalation.tenant_roles) only for that
+-- tenant's members.  The triggers, the worker and the SECURITY DEFINER
+-- functions write and read as the extension's owner, past these policies.
 ALTER TABLE escalation.ticket_facts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.ticket_transfers ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_days ENABLE ROW LEVEL SECURITY;
@@ -5253,17 +5486,23 @@ ALTER TABLE escalation.metric_months ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_tte ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_paths ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON escalation.ticket_facts FOR SELECT
-    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
 CREATE POLICY tenant ON escalation.ticket_transfers FOR SELECT
-    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
 CREATE POLICY tenant ON escalation.metric_days FOR SELECT
-    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
 CREATE POLICY tenant ON escalation.metric_months FOR SELECT
-    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
 CREATE POLICY tenant ON escalation.metric_tte FOR SELECT
-    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
 CREATE POLICY tenant ON escalation.metric_paths FOR SELECT
-    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[]));
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
 
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_sources', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.csat_sources', '');
@@ -5300,7 +5539,7 @@ REVOKE ALL ON FUNCTION escalation.visible_sources(), escalation.restoring(),
       escalation.tte_minutes(escalation.ticket_facts),
       escalation.facts_delta(),
       escalation.track_ticket_facts(integer, text, timestamptz, timestamptz, text, text, text,
-          text, text, text, timestamptz, boolean, text, text, float8),
+          text, text, text, timestamptz, boolean, text, text, float8, text),
       escalation.refresh_first_escalation(integer, text),
       escalation.previous_escalation(escalation.escalations),
       escalation.paths_of_ticket(integer, text),
@@ -5711,6 +5950,74 @@ CREATE POLICY analysts ON escalation.accounts FOR SELECT TO escalation_analyst
                     WHERE f.account_key OPERATOR(pg_catalog.=) accounts.account_key));
 GRANT SELECT (account_key, tier, annual_value, renewal_date) ON escalation.accounts
       TO escalation_analyst;
+
+-- the record, per tenant: a reader sees the escalations (and their
+-- events, assignments, SLA tickets, clocks, firings and notifications) of
+-- the tenants it may see (escalation.tenant_visible()).  The record is
+-- written only as the extension's owner (the triggers, the worker's
+-- run_batch() and the SECURITY DEFINER functions agents call), which row-
+-- level security does not restrict; routing, the SLA cycle and the agents'
+-- functions therefore still see every row.
+ALTER TABLE escalation.escalations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.escalations FOR SELECT
+    USING (escalation.tenant_visible(tenant));
+ALTER TABLE escalation.events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.events FOR SELECT
+    USING (EXISTS (SELECT 1 FROM escalation.escalations x
+                    WHERE x.escalation_id OPERATOR(pg_catalog.=) events.escalation_id));
+ALTER TABLE escalation.assignments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.assignments FOR SELECT
+    USING (EXISTS (SELECT 1 FROM escalation.escalations x
+                    WHERE x.escalation_id OPERATOR(pg_catalog.=) assignments.escalation_id));
+ALTER TABLE escalation.sla_tickets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.sla_tickets FOR SELECT
+    USING (escalation.tenant_visible(fields OPERATOR(pg_catalog.->>) 'tenant'));
+ALTER TABLE escalation.clocks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.clocks FOR SELECT
+    USING (EXISTS (SELECT 1 FROM escalation.sla_tickets t
+                    WHERE t.source_id OPERATOR(pg_catalog.=) clocks.source_id
+                      AND t.ticket_key OPERATOR(pg_catalog.=) clocks.ticket_key));
+ALTER TABLE escalation.clock_firings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.clock_firings FOR SELECT
+    USING (EXISTS (SELECT 1 FROM escalation.sla_tickets t
+                    WHERE t.source_id OPERATOR(pg_catalog.=) clock_firings.source_id
+                      AND t.ticket_key OPERATOR(pg_catalog.=) clock_firings.ticket_key));
+ALTER TABLE escalation.clock_segments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.clock_segments FOR SELECT
+    USING (EXISTS (SELECT 1 FROM escalation.clocks c
+                    WHERE c.clock_id OPERATOR(pg_catalog.=) clock_segments.clock_id));
+ALTER TABLE escalation.notifications ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.notifications FOR SELECT
+    USING (EXISTS (SELECT 1 FROM escalation.clocks c
+                    WHERE c.clock_id OPERATOR(pg_catalog.=) notifications.clock_id));
+
+-- a tenant's role must exist when it is mapped (a role dropped later hides
+-- the tenant: tenant_visible() fails closed)
+CREATE FUNCTION escalation.validate_tenant_roles()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = NEW.role) THEN
+        RAISE EXCEPTION 'role "%" does not exist', NEW.role
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Create the tenant''s role first; its members see the tenant''s escalations and metrics.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION escalation.validate_tenant_roles() IS
+  'BEFORE INSERT OR UPDATE trigger on escalation.tenant_roles: refuses a role that does not exist (a role dropped later hides the tenant from everyone: tenant_visible() fails closed)';
+CREATE TRIGGER validate_tenant_roles BEFORE INSERT OR UPDATE OF role ON escalation.tenant_roles
+    FOR EACH ROW EXECUTE FUNCTION escalation.validate_tenant_roles();
+
+SELECT pg_catalog.pg_extension_config_dump('escalation.tenant_roles', '');
+REVOKE ALL ON escalation.tenant_roles FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON escalation.tenant_roles TO escalation_admin;
+REVOKE ALL ON FUNCTION escalation.validate_tenant_roles() FROM PUBLIC;
+-- the policies call it as their reader: whoever reads the record
+GRANT EXECUTE ON FUNCTION escalation.tenant_visible(text) TO PUBLIC;
 
 REVOKE ALL ON FUNCTION escalation.forget_dropped_tables(), escalation.validate_tenant_role(),
       escalation.keep_targeted_skills(), escalation.guard_source(),

@@ -1,0 +1,433 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_rules.c
+ *	  libFuzzer harness for rules.c: the pattern prefilter
+ *	  (esc_required_literals, which reads the rule's regular expression),
+ *	  field comparisons (esc_parse_number, esc_compare_field) and
+ *	  esc_rule_evaluate() itself, on any pattern, field value and text.
+ *
+ * Input: a flags byte, then lines: pattern 1, pattern 2, field value,
+ * field threshold; the rest is the ticket text.
+ *
+ * The regex engine.  The harness cannot link PostgreSQL's, so pg_regexec
+ * is glibc's POSIX ERE engine here (shim/gre.c).  That serves two ends:
+ * esc_rule_evaluate's own code (the literal prefilter, the shared combined
+ * prefilter and its cached state, wide-character offsets) runs for real;
+ * and for patterns that mean the same in an ERE and in PostgreSQL's ARE
+ * (no backslash, no "(?", no "***"), glibc is the oracle:
+ *
+ *	- the prefilter is sound: when the pattern matches the text, the text
+ *	  (ASCII-folded unless case-sensitive) contains one of the literals
+ *	  esc_required_literals() gave;
+ *	- a rule fires exactly when its pattern matches, also when two rules
+ *	  share the combined prefilter scan (catalog.c's "(?:p1)|(?:p2)").
+ *
+ * Case-insensitive comparisons are made on ASCII texts only, because
+ * glibc folds some non-ASCII letters to ASCII ones (KELVIN SIGN to "k")
+ * and PostgreSQL's engine does not.  Whatever the pattern, the match
+ * offsets a rule reports must lie on character boundaries inside the text.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "escalation.h"
+#include "mb/pg_wchar.h"
+#include "shim.h"
+
+/* ---------- pg_regexec on glibc: re_guts holds the compiled ERE */
+
+int
+pg_regexec(regex_t *re, const pg_wchar *string, size_t len, size_t search_start,
+		   rm_detail_t *details, size_t nmatch, regmatch_t pmatch[], int flags)
+{
+	char	   *utf8 = palloc(len * 4 + 1);
+	char	   *p = utf8;
+	int			so,
+				eo;
+	bool		found;
+
+	if (search_start != 0 || flags != 0)
+		fuzz_fail("pg_regexec with search_start %zu, flags %d", search_start, flags);
+	for (size_t i = 0; i < len; i++)
+		p = (char *) unicode_to_utf8(string[i], (unsigned char *) p) +
+			pg_utf_mblen((unsigned char *) p);
+	*p = '\0';
+	found = gre_match(re->re_guts, utf8, &so, &eo);
+	if (found && nmatch > 0)
+	{
+		/* byte offsets to character offsets */
+		pmatch[0].rm_so = pg_mbstrlen_with_len(utf8, so);
+		pmatch[0].rm_eo = pg_mbstrlen_with_len(utf8, eo);
+	}
+	pfree(utf8);
+	return found ? REG_OKAY : REG_NOMATCH;
+}
+
+int
+pg_mbstrlen_with_len(const char *mbstr, int limit)
+{
+	int			n = 0;
+
+	while (limit > 0 && *mbstr)
+	{
+		int			l = pg_utf_mblen((const unsigned char *) mbstr);
+
+		limit -= l;
+		mbstr += l;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * glibc's regcomp takes exponential time and memory on long runs of
+ * quantifiers ("a++++++..."), which PostgreSQL's engine refuses as too
+ * complex: only short patterns with short quantifier runs go to glibc.
+ */
+static bool
+gre_friendly(const char *pattern)
+{
+	int			run = 0;
+
+	if (strlen(pattern) > 64)
+		return false;
+	for (const char *c = pattern; *c; c++)
+	{
+		run = strchr("*+?{}", *c) ? run + 1 : 0;
+		if (run > 2)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Parentheses balanced outside bracket expressions: PostgreSQL refuses an
+ * unmatched ")" that a POSIX ERE takes as a literal, and a rule with a
+ * pattern PostgreSQL refuses does not exist.
+ */
+static bool
+balanced(const char *p)
+{
+	int			depth = 0;
+
+	for (const char *c = p; *c; c++)
+	{
+		if (*c == '\\' && c[1])
+			c++;
+		else if (*c == '[')
+		{
+			c++;
+			if (*c == '^')
+				c++;
+			if (*c == ']')
+				c++;
+			while (*c && *c != ']')
+			{
+				if (*c == '[' && (c[1] == ':' || c[1] == '.' || c[1] == '='))
+				{
+					char		close = c[1];
+
+					c += 2;
+					while (*c && !(*c == close && c[1] == ']'))
+						c++;
+					if (*c)
+						c++;
+				}
+				if (*c)
+					c++;
+			}
+			if (!*c)
+				return false;
+		}
+		else if (*c == '(')
+			depth++;
+		else if (*c == ')' && --depth < 0)
+			return false;
+	}
+	return depth == 0;
+}
+
+static void *
+gre_compile_friendly(const char *pattern, bool icase)
+{
+	return gre_friendly(pattern) && balanced(pattern) ? gre_compile(pattern, icase) : NULL;
+}
+
+static regex_t *
+shim_regex(const char *pattern, bool case_sensitive)
+{
+	void	   *g = gre_compile_friendly(pattern, !case_sensitive);
+	regex_t    *re;
+
+	if (g == NULL)
+		return NULL;
+	re = palloc0(sizeof(regex_t));
+	re->re_guts = g;
+	return re;
+}
+
+/* the same meaning as an ERE and as an ARE, as far as matching goes */
+static bool
+comparable(const char *pattern)
+{
+	return strchr(pattern, '\\') == NULL && strstr(pattern, "(?") == NULL &&
+		strncmp(pattern, "***", 3) != 0;
+}
+
+/* catalog.c's pattern_combinable() */
+static bool
+combinable(const char *p)
+{
+	if (strncmp(p, "***", 3) == 0 || strncmp(p, "(?", 2) == 0)
+		return false;
+	for (const char *c = p; *c; c++)
+	{
+		if (*c == '\\')
+		{
+			if (c[1] >= '1' && c[1] <= '9')
+				return false;
+			if (c[1] != '\0')
+				c++;
+		}
+	}
+	return true;
+}
+
+static bool
+ascii_only(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char) *s >= 0x80)
+			return false;
+	return true;
+}
+
+static bool
+contains_literal(List *literals, const char *text, int len, bool case_sensitive)
+{
+	char	   *hay = pnstrdup(text, len);
+	ListCell   *lc;
+
+	if (!case_sensitive)
+		for (char *c = hay; *c; c++)
+			*c = pg_ascii_tolower((unsigned char) *c);
+	foreach(lc, literals)
+		if (strstr(hay, (const char *) lfirst(lc)) != NULL)
+		return true;
+	return false;
+}
+
+static void
+check_literals(const char *pattern, bool cs, const char *text, int len)
+{
+	List	   *lits = esc_required_literals(pattern, cs);
+	ListCell   *lc;
+	void	   *g;
+	int			so,
+				eo;
+
+	foreach(lc, lits)
+	{
+		const char *l = lfirst(lc);
+
+		FUZZ_CHECK(strlen(l) > 0, "empty literal from \"%s\"", pattern);
+		if (!cs)
+			for (const char *c = l; *c; c++)
+				FUZZ_CHECK(!(*c >= 'A' && *c <= 'Z'), "literal \"%s\" not folded", l);
+	}
+	if (lits == NIL || !comparable(pattern) || (!cs && !ascii_only(text)))
+		return;
+	g = gre_compile_friendly(pattern, !cs);
+	if (g == NULL)
+		return;
+	if (gre_match(g, text, &so, &eo))
+		FUZZ_CHECK(contains_literal(lits, text, len, cs),
+				   "pattern \"%s\" (%s) matches the text at %d..%d, but the text has none of its %d literals, the first \"%s\"",
+				   pattern, cs ? "case-sensitive" : "case-insensitive", so, eo,
+				   list_length(lits), (const char *) linitial(lits));
+	gre_free(g);
+}
+
+static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
+
+int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
+{
+	MemoryContext cxt = fuzz_begin();
+	FuzzInput	in;
+	uint8		flags;
+	char	   *pat[2];
+	char	   *value;
+	char	   *threshold;
+	char	   *text;
+	int			l,
+				len;
+	bool		cs[2];
+	EscRule		rules[3];
+	EscFacts	facts;
+	regex_t    *prefilter[2] = {NULL, NULL};
+	int			ncombined[2] = {0, 0};
+	StringInfoData combined_are[2],
+				combined_ere[2];
+	const char *field_values[1];
+	double		number;
+
+	fuzz_input(&in, data, size);
+	flags = fuzz_u8(&in);
+	pat[0] = fuzz_text_until(&in, '\n', &l);
+	pat[1] = fuzz_text_until(&in, '\n', &l);
+	value = fuzz_text_until(&in, '\n', &l);
+	threshold = fuzz_text_until(&in, '\n', &l);
+	text = fuzz_text_rest(&in, &len);
+	cs[0] = flags & 1;
+	cs[1] = flags & 2;
+
+	/* the prefilter on its own, both case modes */
+	for (int i = 0; i < 2; i++)
+	{
+		check_literals(pat[i], true, text, len);
+		check_literals(pat[i], false, text, len);
+	}
+
+	/* field comparisons */
+	(void) esc_parse_number(value, &number);
+	{
+		bool		numeric = esc_parse_number(threshold, &number);
+
+		for (int o = 0; o < (int) lengthof(ops); o++)
+			(void) esc_compare_field(value, ops[o], threshold, numeric, numeric ? number : 0);
+	}
+
+	/* two pattern rules, compiled as catalog.c compiles them */
+	memset(rules, 0, sizeof(rules));
+	for (int g = 0; g < 2; g++)
+	{
+		initStringInfo(&combined_are[g]);
+		initStringInfo(&combined_ere[g]);
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		EscRule    *r = &rules[i];
+
+		r->rule_id = i + 1;
+		r->name = i == 0 ? "first" : "second";
+		r->on_ticket = true;
+		r->account_vip = -1;
+		r->prefilter = -1;
+		r->field_index = -1;
+		r->pattern = pat[i];
+		r->case_sensitive = cs[i];
+		r->regex = shim_regex(pat[i], cs[i]);
+		if (r->regex == NULL)
+			continue;
+		r->literals = esc_required_literals(pat[i], cs[i]);
+		if (r->literals == NIL && combinable(pat[i]))
+		{
+			int			g = cs[i] ? 1 : 0;
+
+			r->prefilter = g;
+			if (combined_are[g].len > 0)
+			{
+				appendStringInfoChar(&combined_are[g], '|');
+				appendStringInfoChar(&combined_ere[g], '|');
+			}
+			appendStringInfo(&combined_are[g], "(?:%s)", pat[i]);
+			appendStringInfo(&combined_ere[g], "(%s)", pat[i]);
+			ncombined[g]++;
+		}
+	}
+	for (int g = 0; g < 2; g++)
+	{
+		if (ncombined[g] >= 2)
+			prefilter[g] = shim_regex(combined_ere[g].data, g == 1);
+		if (prefilter[g] == NULL)
+			for (int i = 0; i < 2; i++)
+				if (rules[i].prefilter == g)
+					rules[i].prefilter = -1;
+	}
+
+	/* a third rule: a field condition and sentiment thresholds */
+	rules[2].on_ticket = true;
+	rules[2].account_vip = -1;
+	rules[2].prefilter = -1;
+	rules[2].field = "amount";
+	rules[2].field_index = 0;
+	rules[2].field_op = (char *) ops[(flags >> 2) % lengthof(ops)];
+	rules[2].field_value = threshold;
+	rules[2].field_numeric = esc_parse_number(threshold, &rules[2].field_number);
+	rules[2].has_sentiment_below = (flags & 0x20) != 0;
+	rules[2].sentiment_below = 0.1;
+	rules[2].has_frustration_above = (flags & 0x40) != 0;
+	rules[2].frustration_above = 0.3;
+	field_values[0] = value;
+
+	memset(&facts, 0, sizeof(facts));
+	facts.status = ESC_STATUS_OPEN;
+	facts.field_values = field_values;
+	facts.text = text;
+	facts.textlen = len;
+	facts.prefilter[0] = prefilter[0];
+	facts.prefilter[1] = prefilter[1];
+	facts.prefilter_state[0] = facts.prefilter_state[1] = -1;
+
+	for (int i = 0; i < 3; i++)
+	{
+		EscRule    *r = &rules[i];
+		EscVerdict	v;
+
+		if (i < 2 && r->regex == NULL)
+			continue;
+		esc_rule_evaluate(r, &facts, &v);
+		FUZZ_CHECK(v.fires == (v.why_not == NULL), "rule %d: fires %d, why_not %s",
+				   i, v.fires, v.why_not ? v.why_not : "NULL");
+		if (i < 2)
+		{
+			int			so,
+						eo;
+			bool		m = len > 0 && gre_match(r->regex->re_guts, text, &so, &eo);
+
+			if (v.fires)
+				FUZZ_CHECK(v.pattern_so >= 0 && v.pattern_so <= v.pattern_eo && v.pattern_eo <= len &&
+						   (v.pattern_so == len || (text[v.pattern_so] & 0xC0) != 0x80) &&
+						   (v.pattern_eo == len || (text[v.pattern_eo] & 0xC0) != 0x80),
+						   "rule %d: match offsets %d..%d in a text of %d bytes",
+						   i, v.pattern_so, v.pattern_eo, len);
+			if (comparable(pat[i]) && (cs[i] || ascii_only(text)))
+				FUZZ_CHECK(v.fires == m,
+						   "rule %d, pattern \"%s\" (%s, prefilter %d): fires %d, but the pattern %s",
+						   i, pat[i], cs[i] ? "case-sensitive" : "case-insensitive", r->prefilter,
+						   v.fires, m ? "matches" : "does not match");
+		}
+		else
+		{
+			bool		expect = esc_compare_field(value, r->field_op, threshold,
+												   r->field_numeric, r->field_number);
+
+			if (expect && (r->has_sentiment_below || r->has_frustration_above))
+			{
+				EscSentiment s;
+
+				esc_sentiment(text, len, NULL, &s, NULL, NULL);
+				if (r->has_sentiment_below && !(s.polarity < r->sentiment_below))
+					expect = false;
+				if (r->has_frustration_above && !(s.frustration > r->frustration_above))
+					expect = false;
+			}
+			FUZZ_CHECK(v.fires == expect, "field/sentiment rule: fires %d, expected %d", v.fires, expect);
+		}
+	}
+
+	for (int i = 0; i < 2; i++)
+		if (rules[i].regex)
+			gre_free(rules[i].regex->re_guts);
+	for (int g = 0; g < 2; g++)
+		if (prefilter[g])
+			gre_free(prefilter[g]->re_guts);
+	fuzz_end(cxt);
+	return 0;
+}

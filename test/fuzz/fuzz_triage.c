@@ -1,0 +1,177 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_triage.c
+ *	  libFuzzer harness for triage.c: a ticket's features (the words and
+ *	  stem pairs of its text, its priority, channel and tier), a stored
+ *	  model read back from its bytea, and scoring with it.
+ *
+ * Input: a flags byte (bit 0: the shim's simple configuration instead of
+ * its toy English one), a big-endian 16-bit length and that many bytes of
+ * stored model (escalation.models.model), then lines priority, channel,
+ * tier (an empty line: NULL), and the ticket text.
+ *
+ * Checked, besides no crash and no undefined behaviour:
+ *	- features of a growing vocabulary (training): every key reads back as
+ *	  text, and that text gives the same key (esc_triage_text_key), and
+ *	  keys map to the values put for them;
+ *	- a model that reads back (esc_triage_deserialize; otherwise only
+ *	  "data corrupted" errors) writes out as the same bytes
+ *	  (esc_triage_serialize);
+ *	- its vector of a ticket has sorted, distinct features, L2 norm 1
+ *	  when its idf weights are finite and positive; its prediction names
+ *	  one of its classes, with probabilities in 0..1 when its weights are
+ *	  finite, and explains with at most ESC_TRIAGE_EXPLAIN of its features.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "escalation.h"
+#include "shim.h"
+
+/* every value finite and of a sane size (at least `least` in magnitude) */
+static bool
+all_finite(const float *v, size_t n, float least)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]) || fabsf(v[i]) > 1e6f || fabsf(v[i]) < least)
+			return false;
+	return true;
+}
+
+static bool
+is_feature(EscTriageModel *m, const char *f)
+{
+	for (int i = 0; i < m->nfeatures; i++)
+		if (m->features[i] == f)
+			return true;
+	return false;
+}
+
+int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
+{
+	MemoryContext cxt = fuzz_begin();
+	FuzzInput	in;
+	Oid			cfgid;
+	size_t		mlen;
+	bytea	   *stored;
+	char	   *fields[3];
+	char	   *text;
+	int			len,
+				l;
+	EscTriageVocab *v;
+	uint64	   *keys;
+	int			nkeys;
+	EscTriageModel *m = NULL;
+	bool		ok;
+
+	fuzz_input(&in, data, size);
+	cfgid = (fuzz_u8(&in) & 1) ? SHIM_CFG_SIMPLE : SHIM_CFG_ENGLISH;
+	mlen = (size_t) fuzz_u8(&in) << 8;
+	mlen |= fuzz_u8(&in);
+	mlen = Min(mlen, in.left);
+	stored = palloc(VARHDRSZ + mlen);
+	SET_VARSIZE(stored, VARHDRSZ + mlen);
+	memcpy(VARDATA(stored), in.p, mlen);
+	in.p += mlen;
+	in.left -= mlen;
+	for (int f = 0; f < 3; f++)
+	{
+		fields[f] = fuzz_text_until(&in, '\n', &l);
+		if (l == 0)
+			fields[f] = NULL;
+	}
+	text = fuzz_text_rest(&in, &len);
+
+	/* features, as train() collects them */
+	v = esc_triage_vocab_create(CurrentMemoryContext, cfgid, true);
+	nkeys = esc_triage_doc_keys(v, text, len, fields[0], fields[1], fields[2], &keys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		char	   *t = esc_triage_key_text(v, keys[i]);
+		uint64		back = esc_triage_text_key(v, t);
+
+		FUZZ_CHECK(back == keys[i], "feature \"%s\": key " UINT64_FORMAT " reads back as " UINT64_FORMAT,
+				   t, keys[i], back);
+		FUZZ_CHECK(esc_triage_feature_put(v, keys[i], i) <= i, "feature values not kept");
+	}
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			f = esc_triage_feature_get(v, keys[i]);
+
+		FUZZ_CHECK(f >= 0 && f <= i && keys[f] == keys[i], "feature %d maps to %d", i, f);
+	}
+
+	/* a stored model */
+	FUZZ_TRY(ok, m = esc_triage_deserialize(CurrentMemoryContext, stored, cfgid));
+	if (!ok)
+	{
+		fuzz_no_internal_error("deserialize");
+		FUZZ_CHECK(shim_error_code == ERRCODE_DATA_CORRUPTED,
+				   "deserialize: error other than \"data corrupted\": %s", shim_error_message);
+	}
+	else
+	{
+		bytea	   *again = esc_triage_serialize(m);
+		int32		has_esc;
+		EscTriageDoc doc;
+		EscPrediction p;
+		size_t		V = m->nfeatures,
+					K = m->nclasses;
+		bool		finite;
+
+		memcpy(&has_esc, VARDATA(stored) + 8 + 2 * sizeof(int32), sizeof(int32));
+		if (has_esc == 0 || has_esc == 1)
+			FUZZ_CHECK(VARSIZE(again) - VARHDRSZ <= mlen &&
+					   memcmp(VARDATA(again), VARDATA(stored), VARSIZE(again) - VARHDRSZ) == 0,
+					   "the model does not write back as it was read");
+
+		esc_triage_vectorize(m, text, len, fields[0], fields[1], fields[2], &doc);
+		{
+			double		norm = 0;
+
+			for (int i = 0; i < doc.n; i++)
+			{
+				FUZZ_CHECK(doc.feat[i] >= 0 && doc.feat[i] < m->nfeatures, "feature %d out of range",
+						   doc.feat[i]);
+				FUZZ_CHECK(i == 0 || doc.feat[i] > doc.feat[i - 1], "features not sorted and distinct");
+				norm += (double) doc.val[i] * doc.val[i];
+			}
+			finite = true;
+			for (int i = 0; i < doc.n; i++)
+				finite &= isfinite(m->idf[doc.feat[i]]) && m->idf[doc.feat[i]] > 1e-3 &&
+					m->idf[doc.feat[i]] < 1e6;
+			if (doc.n > 0 && finite)
+				FUZZ_CHECK(fabs(norm - 1) < 1e-3, "document norm %g", norm);
+		}
+
+		m->routable = NULL;
+		esc_triage_predict(m, text, len, fields[0], fields[1], fields[2], &p, true);
+		FUZZ_CHECK(p.team >= -1 && p.team < m->nclasses, "team %d of %d", p.team, m->nclasses);
+		if (p.team >= 0)
+			FUZZ_CHECK(p.team_name == m->classes[p.team], "team name is not the class's");
+		FUZZ_CHECK(p.nwords >= 0 && p.nwords <= ESC_TRIAGE_EXPLAIN &&
+				   p.nesc_words >= 0 && p.nesc_words <= ESC_TRIAGE_EXPLAIN, "explanation too long");
+		for (int i = 0; i < p.nwords; i++)
+			FUZZ_CHECK(is_feature(m, p.words[i]), "explained by a word that is no feature");
+		for (int i = 0; i < p.nesc_words; i++)
+			FUZZ_CHECK(is_feature(m, p.esc_words[i]), "explained by a word that is no feature");
+		/* idf is at least 1 in a trained model; a tiny one overflows the norm */
+		finite = all_finite(m->w, V * K, 0) && all_finite(m->b, K, 0) &&
+			all_finite(m->idf, V, 1e-3f) &&
+			isfinite(m->temperature) && m->temperature > 0 && m->temperature < 1e3;
+		if (finite && p.team >= 0)
+			FUZZ_CHECK(p.team_prob > 0 && p.team_prob <= 1, "team probability %g", p.team_prob);
+		if (p.has_escalation && isfinite(p.escalation_prob))
+			FUZZ_CHECK(p.escalation_prob >= 0 && p.escalation_prob <= 1,
+					   "escalation probability %g", p.escalation_prob);
+	}
+
+	fuzz_end(cxt);
+	return 0;
+}
