@@ -235,6 +235,44 @@ SELECT p.oid::regprocedure AS function, p.provolatile, p.proisstrict, p.proparal
    AND p.proname IN ('sentiment', 'frustration', 'sentiment_detail')
  ORDER BY 1;
 
+--------------------------------------------------------------------------
+-- accounts' sentiment in the ticket facts: scored by the fold, not the writer
+--------------------------------------------------------------------------
+CREATE TABLE sent_hd.acct_tickets (
+    id         integer PRIMARY KEY,
+    subject    text,
+    body       text,
+    account    text,
+    created_at timestamptz NOT NULL DEFAULT '2024-03-01 09:00+00'
+);
+SELECT escalation.attach('sent_hd.acct_tickets', key => 'id', subject => 'subject', body => 'body',
+           account => 'account', created_at => 'created_at') AS fsid \gset
+INSERT INTO sent_hd.acct_tickets (id, subject, body, account) VALUES
+    (1, 'Invoice', 'Thanks, the new invoice layout is great!', 'acme'),
+    (2, 'Outage', 'This is terrible, nothing works.', NULL),
+    (3, 'Login', 'Fine.', 'acme');
+UPDATE sent_hd.acct_tickets SET body = 'Still broken. Awful.' WHERE id = 3;
+UPDATE sent_hd.acct_tickets SET created_at = created_at WHERE id = 1;
+-- the writer logged which writes need a score, and no score
+SELECT ticket_key, rescore, sentiment FROM escalation.fact_changes
+ WHERE source_id = :fsid ORDER BY change_id;
+SELECT escalation.fold_facts() > 0 AS folded;
+-- the fold scored the text as it is now, as escalation.sentiment() scores it;
+-- a ticket without an account has none
+SELECT f.ticket_key, round(f.sentiment::numeric, 4) AS sentiment,
+       f.sentiment IS NOT DISTINCT FROM
+         CASE WHEN t.account IS NOT NULL
+              THEN escalation.sentiment(t.subject || E'\n' || t.body) END AS same_as_sentiment
+  FROM escalation.ticket_facts f JOIN sent_hd.acct_tickets t ON t.id::text = f.ticket_key
+ WHERE f.source_id = :fsid ORDER BY f.ticket_key;
+-- internal: it reads tickets as the owner
+SET ROLE escalation_admin;
+SELECT regress_error($$SELECT escalation.ticket_sentiment(1, '1')$$);
+RESET ROLE;
+SELECT escalation.ticket_sentiment(:fsid, '404') IS NULL AS gone_ticket_has_none,
+       escalation.ticket_sentiment(999999, '1') IS NULL AS unknown_source_has_none;
+SELECT escalation.detach('sent_hd.acct_tickets');
+
 SELECT escalation.detach('sent_hd.tickets');
 DROP SCHEMA sent_hd CASCADE;
 DROP FUNCTION public.s(text);
