@@ -16,6 +16,7 @@ OBJS = \
 	src/calendar.o \
 	src/sla.o \
 	src/facts.o \
+	src/histogram.o \
 	src/tenant.o \
 	src/sentiment.o \
 	src/sentiment_lexicon.o \

@@ -731,6 +731,10 @@ extern int	esc_route_choose(const EscRouteRequest *req, const EscRouteAgent *age
 							 const int *cand, int ncand, const EscRouteWeights *w,
 							 int k, EscRouteChoice *top, bool *preferred);
 
+/* ---------- histogram.c: log-linear duration buckets for exact percentiles (pure) */
+extern int64 esc_duration_bucket(int64 usecs, int bits);
+extern void esc_duration_bounds(int64 bucket, int bits, int64 *lo, int64 *hi);
+
 /* ---------- guc.c */
 extern bool esc_enabled;
 extern int	esc_context_messages;
