@@ -123,17 +123,18 @@ CREATE POLICY tenant ON escalation.first_responses FOR SELECT
 --   metric_tte_reasons  time-to-escalation per first reason in whole
 --                       minutes (what the view's percentiles are over) with
 --                       the exact sum of the intervals, for the mean;
---   metric_resolution   resolved - created of resolved tickets, per group
---                       (all, and each priority, team and channel), as
---                       counts per bucket of two log-linear levels
+--   metric_resolution,  resolved - created of resolved tickets, per group
+--   metric_resolution_  (all, and each priority, team and channel), as
+--   fine                counts per bucket of two log-linear levels
 --                       (duration_bucket(): 32 and 4,096 buckets per power
---                       of two) with the exact sum of the intervals.
+--                       of two), the coarse one with the exact sum of the
+--                       intervals.
 --
 -- Resolution times are exact to the microsecond, so no histogram of
 -- bounded size holds every distinct value.  The view finds a percentile's
--- rank the way percentile_disc does, then the level-1 bucket that holds it
--- (cumulative counts), then the level-2 bucket inside that one (at most 128
--- rows), then the value itself among the tickets of that level-2 bucket,
+-- rank the way percentile_disc does, then the coarse bucket that holds it
+-- (cumulative counts), then the fine bucket inside that one (at most 128
+-- per value), then the value itself among the tickets of that fine bucket,
 -- in duration order from the index ticket_facts_resolution: exact, and a
 -- few hundred index entries instead of every resolved ticket.
 -- ticket_facts.resolution is a stored generated column so that the index
@@ -182,7 +183,6 @@ CREATE INDEX ticket_facts_resolution ON escalation.ticket_facts (source_id, reso
 
 CREATE TABLE escalation.metric_resolution (
     source_id integer NOT NULL,
-    level     smallint NOT NULL CHECK (level IN (1, 2)),
     dimension text NOT NULL CHECK (dimension IN ('all', 'priority', 'team', 'channel')),
     value     text,
     bucket    bigint NOT NULL,
@@ -191,16 +191,28 @@ CREATE TABLE escalation.metric_resolution (
     folded    boolean NOT NULL DEFAULT false,
     tenant    text
 );
-CREATE INDEX metric_resolution_key ON escalation.metric_resolution (source_id, level, dimension, bucket);
+CREATE INDEX metric_resolution_key ON escalation.metric_resolution (source_id, dimension, bucket);
 CREATE INDEX metric_resolution_unfolded ON escalation.metric_resolution (source_id) WHERE NOT folded;
 COMMENT ON TABLE escalation.metric_resolution IS
-  'Histogram of resolution time (ticket_facts.resolution) of resolved tickets per source, tenant and group (dimension all, priority, team or channel, and its value), at two levels of escalation.duration_bucket(): n tickets and the exact sum of their intervals per bucket. Rows are deltas (sum them), compacted by compact_metrics(); escalation.resolution_percentiles reads it';
-COMMENT ON COLUMN escalation.metric_resolution.level IS
-  '1: 32 buckets per power of two (the view''s first pass), 2: 4,096 (the second)';
+  'Histogram of resolution time (ticket_facts.resolution) of resolved tickets per source, tenant and group (dimension all, priority, team or channel, and its value), in the coarse buckets of escalation.duration_bucket() (level 1: 32 per power of two): n tickets and the exact sum of their intervals per bucket. Rows are deltas (sum them), compacted by compact_metrics(); escalation.resolution_percentiles reads it, then metric_resolution_fine';
 COMMENT ON COLUMN escalation.metric_resolution.value IS
   'the ticket''s priority, team or channel (NULL: not set; always NULL for dimension all)';
 COMMENT ON COLUMN escalation.metric_resolution.total IS
   'sum of the tickets'' resolution intervals, added field by field as avg() adds them';
+
+CREATE TABLE escalation.metric_resolution_fine (
+    source_id integer NOT NULL,
+    dimension text NOT NULL CHECK (dimension IN ('all', 'priority', 'team', 'channel')),
+    value     text,
+    bucket    bigint NOT NULL,
+    n         bigint NOT NULL,
+    folded    boolean NOT NULL DEFAULT false,
+    tenant    text
+);
+CREATE INDEX metric_resolution_fine_key ON escalation.metric_resolution_fine (source_id, dimension, bucket);
+CREATE INDEX metric_resolution_fine_unfolded ON escalation.metric_resolution_fine (source_id) WHERE NOT folded;
+COMMENT ON TABLE escalation.metric_resolution_fine IS
+  'escalation.metric_resolution in the fine buckets of escalation.duration_bucket() (level 2: 4,096 per power of two), counts only (deltas, compacted by compact_metrics()): resolution_percentiles reads the fine buckets of the one coarse bucket that holds a percentile';
 
 CREATE TABLE escalation.metric_tte_reasons (
     source_id integer NOT NULL,
@@ -218,31 +230,37 @@ COMMENT ON TABLE escalation.metric_tte_reasons IS
 COMMENT ON COLUMN escalation.metric_tte_reasons.total IS
   'sum of first_escalated_at - created_at of the tickets, added field by field as avg() adds them';
 
--- what one ticket adds to (sign 1) or takes from (sign -1) metric_resolution
--- (a set-returning SQL function of one SELECT: the planner inlines it)
+-- what one ticket adds to (sign 1) or takes from (sign -1) the resolution
+-- histograms: a row per group with its coarse and its fine bucket (a
+-- set-returning SQL function of one SELECT: the planner inlines it)
 CREATE FUNCTION escalation.fact_resolution(f escalation.ticket_facts, sign integer)
-RETURNS SETOF escalation.metric_resolution
+RETURNS TABLE (source_id integer, dimension text, value text, bucket bigint, fine_bucket bigint,
+               n bigint, total interval, tenant text)
 LANGUAGE sql IMMUTABLE
 AS $$
-    SELECT f.source_id, l.level, d.dimension, d.value,
-           escalation.duration_bucket(f.resolution, l.level), sign::bigint,
+    SELECT f.source_id, d.dimension, d.value, escalation.duration_bucket(f.resolution, 1),
+           escalation.duration_bucket(f.resolution, 2), sign::bigint,
            CASE WHEN sign OPERATOR(pg_catalog.>) 0 THEN f.resolution
                 ELSE OPERATOR(pg_catalog.-) f.resolution END,
-           false, f.tenant
+           f.tenant
       FROM (VALUES ('all'::text, NULL::text), ('priority', f.priority), ('team', f.team),
-                   ('channel', f.channel)) d (dimension, value),
-           (VALUES (1::smallint), (2::smallint)) l (level)
+                   ('channel', f.channel)) d (dimension, value)
      WHERE f.resolution IS NOT NULL
 $$;
 COMMENT ON FUNCTION escalation.fact_resolution(escalation.ticket_facts, integer) IS
-  'internal: what one resolved ticket adds to (sign 1) or takes from (sign -1) escalation.metric_resolution: a row per group (all, its priority, team, channel) and level';
+  'internal: what one resolved ticket adds to (sign 1) or takes from (sign -1) escalation.metric_resolution and metric_resolution_fine: a row per group (all, its priority, team, channel) with its coarse and fine bucket';
 
 -- the rollups of the tickets there were before 1.1
-INSERT INTO escalation.metric_resolution
-SELECT r.source_id, r.level, r.dimension, r.value, r.bucket, pg_catalog.sum(r.n),
-       pg_catalog.sum(r.total), true, r.tenant
-  FROM escalation.ticket_facts f, LATERAL escalation.fact_resolution(f, 1) r
- GROUP BY r.source_id, r.level, r.dimension, r.value, r.bucket, r.tenant;
+WITH r AS (
+    SELECT r.* FROM escalation.ticket_facts f, LATERAL escalation.fact_resolution(f, 1) r),
+coarse AS (
+    INSERT INTO escalation.metric_resolution
+    SELECT r.source_id, r.dimension, r.value, r.bucket, pg_catalog.sum(r.n),
+           pg_catalog.sum(r.total), true, r.tenant
+      FROM r GROUP BY r.source_id, r.dimension, r.value, r.bucket, r.tenant)
+INSERT INTO escalation.metric_resolution_fine
+SELECT r.source_id, r.dimension, r.value, r.fine_bucket, pg_catalog.sum(r.n), true, r.tenant
+  FROM r GROUP BY r.source_id, r.dimension, r.value, r.fine_bucket, r.tenant;
 INSERT INTO escalation.metric_tte_reasons
 SELECT f.source_id, f.first_reason, escalation.tte_minutes(f), pg_catalog.count(*),
        pg_catalog.sum(f.first_escalated_at OPERATOR(pg_catalog.-) f.created_at), true, f.tenant
@@ -282,10 +300,14 @@ BEGIN
                sum(n.first_escalated_at - n.created_at), false, n.tenant
           FROM new_facts n WHERE n.escalations > 0
          GROUP BY 1, 2, 3, 7;
-        INSERT INTO escalation.metric_resolution
-        SELECT r.source_id, r.level, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), false, r.tenant
-          FROM new_facts n, LATERAL escalation.fact_resolution(n, 1) r
-         GROUP BY r.source_id, r.level, r.dimension, r.value, r.bucket, r.tenant;
+        WITH r AS (SELECT r.* FROM new_facts n, LATERAL escalation.fact_resolution(n, 1) r),
+        coarse AS (
+            INSERT INTO escalation.metric_resolution
+            SELECT r.source_id, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), false, r.tenant
+              FROM r GROUP BY r.source_id, r.dimension, r.value, r.bucket, r.tenant)
+        INSERT INTO escalation.metric_resolution_fine
+        SELECT r.source_id, r.dimension, r.value, r.fine_bucket, sum(r.n), false, r.tenant
+          FROM r GROUP BY r.source_id, r.dimension, r.value, r.fine_bucket, r.tenant;
     ELSIF TG_OP = 'UPDATE' THEN
         INSERT INTO escalation.metric_days
         SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
@@ -329,13 +351,18 @@ BEGIN
                   FROM new_facts n WHERE n.escalations > 0) x
          GROUP BY 1, 2, 3, 7
         HAVING sum(n) <> 0 OR sum(total) <> interval '0' OR extract(day FROM sum(total)) <> 0;
-        INSERT INTO escalation.metric_resolution
-        SELECT r.source_id, r.level, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), false, r.tenant
-          FROM (SELECT x.* FROM old_facts o, LATERAL escalation.fact_resolution(o, -1) x
-                UNION ALL
-                SELECT x.* FROM new_facts n, LATERAL escalation.fact_resolution(n, 1) x) r
-         GROUP BY r.source_id, r.level, r.dimension, r.value, r.bucket, r.tenant
-        HAVING sum(r.n) <> 0 OR sum(r.total) <> interval '0' OR extract(day FROM sum(r.total)) <> 0;
+        WITH r AS (SELECT x.* FROM old_facts o, LATERAL escalation.fact_resolution(o, -1) x
+                   UNION ALL
+                   SELECT x.* FROM new_facts n, LATERAL escalation.fact_resolution(n, 1) x),
+        coarse AS (
+            INSERT INTO escalation.metric_resolution
+            SELECT r.source_id, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), false, r.tenant
+              FROM r GROUP BY r.source_id, r.dimension, r.value, r.bucket, r.tenant
+            HAVING sum(r.n) <> 0 OR sum(r.total) <> interval '0' OR extract(day FROM sum(r.total)) <> 0)
+        INSERT INTO escalation.metric_resolution_fine
+        SELECT r.source_id, r.dimension, r.value, r.fine_bucket, sum(r.n), false, r.tenant
+          FROM r GROUP BY r.source_id, r.dimension, r.value, r.fine_bucket, r.tenant
+        HAVING sum(r.n) <> 0;
     ELSE
         INSERT INTO escalation.metric_days
         SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
@@ -356,16 +383,20 @@ BEGIN
                -sum(o.first_escalated_at - o.created_at), false, o.tenant
           FROM old_facts o WHERE o.escalations > 0
          GROUP BY 1, 2, 3, 7;
-        INSERT INTO escalation.metric_resolution
-        SELECT r.source_id, r.level, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), false, r.tenant
-          FROM old_facts o, LATERAL escalation.fact_resolution(o, -1) r
-         GROUP BY r.source_id, r.level, r.dimension, r.value, r.bucket, r.tenant;
+        WITH r AS (SELECT r.* FROM old_facts o, LATERAL escalation.fact_resolution(o, -1) r),
+        coarse AS (
+            INSERT INTO escalation.metric_resolution
+            SELECT r.source_id, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), false, r.tenant
+              FROM r GROUP BY r.source_id, r.dimension, r.value, r.bucket, r.tenant)
+        INSERT INTO escalation.metric_resolution_fine
+        SELECT r.source_id, r.dimension, r.value, r.fine_bucket, sum(r.n), false, r.tenant
+          FROM r GROUP BY r.source_id, r.dimension, r.value, r.fine_bucket, r.tenant;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION escalation.facts_delta() IS
-  'statement trigger on escalation.ticket_facts: appends what the statement changed to the rollups (metric_days, metric_tte, metric_tte_reasons, metric_resolution; per tenant too), as deltas';
+  'statement trigger on escalation.ticket_facts: appends what the statement changed to the rollups (metric_days, metric_tte, metric_tte_reasons, metric_resolution and metric_resolution_fine; per tenant too), as deltas';
 
 -- a ticket whose facts are created after its escalations: marked, not recomputed alone
 CREATE OR REPLACE FUNCTION escalation.track_ticket_facts(
@@ -673,16 +704,26 @@ BEGIN
     GET DIAGNOSTICS written = ROW_COUNT;
     total := total + written;
 
-    -- metric_resolution: the buckets with delta rows, every group and
-    -- tenant of them (a bucket of no ticket has n = 0 and a zero sum)
-    WITH keys AS (SELECT DISTINCT source_id, level, dimension, bucket
+    -- metric_resolution(_fine): the buckets with delta rows, every value
+    -- and tenant of them (a bucket of no ticket has n = 0 and a zero sum)
+    WITH keys AS (SELECT DISTINCT source_id, dimension, bucket
                     FROM escalation.metric_resolution WHERE NOT folded),
     gone AS (DELETE FROM escalation.metric_resolution m USING keys k
-              WHERE m.source_id = k.source_id AND m.level = k.level
-                AND m.dimension = k.dimension AND m.bucket = k.bucket RETURNING m.*)
+              WHERE m.source_id = k.source_id AND m.dimension = k.dimension
+                AND m.bucket = k.bucket RETURNING m.*)
     INSERT INTO escalation.metric_resolution
-    SELECT g.source_id, g.level, g.dimension, g.value, g.bucket, sum(g.n), sum(g.total), true, g.tenant
-      FROM gone g GROUP BY 1, 2, 3, 4, 5, 9 HAVING sum(g.n) <> 0;
+    SELECT g.source_id, g.dimension, g.value, g.bucket, sum(g.n), sum(g.total), true, g.tenant
+      FROM gone g GROUP BY 1, 2, 3, 4, 8 HAVING sum(g.n) <> 0;
+    GET DIAGNOSTICS written = ROW_COUNT;
+    total := total + written;
+    WITH keys AS (SELECT DISTINCT source_id, dimension, bucket
+                    FROM escalation.metric_resolution_fine WHERE NOT folded),
+    gone AS (DELETE FROM escalation.metric_resolution_fine m USING keys k
+              WHERE m.source_id = k.source_id AND m.dimension = k.dimension
+                AND m.bucket = k.bucket RETURNING m.*)
+    INSERT INTO escalation.metric_resolution_fine
+    SELECT g.source_id, g.dimension, g.value, g.bucket, sum(g.n), true, g.tenant
+      FROM gone g GROUP BY 1, 2, 3, 4, 7 HAVING sum(g.n) <> 0;
     GET DIAGNOSTICS written = ROW_COUNT;
     total := total + written;
 
@@ -715,6 +756,7 @@ BEGIN
     LOCK TABLE escalation.ticket_facts IN SHARE MODE;
     TRUNCATE escalation.metric_days, escalation.metric_months, escalation.metric_tte,
              escalation.metric_tte_reasons, escalation.metric_resolution,
+             escalation.metric_resolution_fine,
              escalation.metric_paths, escalation.ticket_paths;
     INSERT INTO escalation.metric_days
     SELECT (d).source_id, (d).day, (d).team, (d).channel, (d).priority, (d).account_tier,
@@ -744,11 +786,16 @@ BEGIN
            sum(f.first_escalated_at - f.created_at), true, f.tenant
       FROM escalation.ticket_facts f WHERE f.escalations > 0
      GROUP BY 1, 2, 3, 7;
-    INSERT INTO escalation.metric_resolution
-    SELECT r.source_id, r.level, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), true, r.tenant
-      FROM escalation.ticket_facts f, LATERAL escalation.fact_resolution(f, 1) r
-     WHERE f.resolution IS NOT NULL
-     GROUP BY r.source_id, r.level, r.dimension, r.value, r.bucket, r.tenant;
+    WITH r AS (
+        SELECT r.* FROM escalation.ticket_facts f, LATERAL escalation.fact_resolution(f, 1) r
+         WHERE f.resolution IS NOT NULL),
+    coarse AS (
+        INSERT INTO escalation.metric_resolution
+        SELECT r.source_id, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), true, r.tenant
+          FROM r GROUP BY r.source_id, r.dimension, r.value, r.bucket, r.tenant)
+    INSERT INTO escalation.metric_resolution_fine
+    SELECT r.source_id, r.dimension, r.value, r.fine_bucket, sum(r.n), true, r.tenant
+      FROM r GROUP BY r.source_id, r.dimension, r.value, r.fine_bucket, r.tenant;
     FOR s IN SELECT DISTINCT e.source_id FROM escalation.escalations e LOOP
         PERFORM escalation.rebuild_paths(s);
     END LOOP;
@@ -789,7 +836,7 @@ CREATE OR REPLACE VIEW escalation.resolution_percentiles WITH (security_invoker 
 WITH h AS (
     SELECT r.source_id, r.dimension, r.value, r.bucket, sum(r.n) AS n, sum(r.total) AS total
       FROM escalation.metric_resolution r
-     WHERE r.level = 1 AND r.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+     WHERE r.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
      GROUP BY r.source_id, r.dimension, r.value, r.bucket
     HAVING sum(r.n) <> 0),
 g AS (
@@ -812,9 +859,8 @@ s AS (
            SELECT x.bucket, t.below + x.cum - x.n AS below
              FROM (SELECT y.bucket, y.n, sum(y.n) OVER (ORDER BY y.bucket) AS cum
                      FROM (SELECT r.bucket, sum(r.n) AS n
-                             FROM escalation.metric_resolution r
-                            WHERE r.source_id = t.source_id AND r.level = 2
-                              AND r.dimension = t.dimension
+                             FROM escalation.metric_resolution_fine r
+                            WHERE r.source_id = t.source_id AND r.dimension = t.dimension
                               AND r.bucket BETWEEN escalation.duration_bucket(escalation.duration_bucket_low(t.bucket, 1), 2)
                                                AND escalation.duration_bucket(escalation.duration_bucket_high(t.bucket, 1), 2)
                               AND r.value IS NOT DISTINCT FROM t.value
@@ -845,21 +891,27 @@ SELECT v.source_id, v.dimension, v.value, min(v.resolved)::bigint AS resolved,
   FROM v
  GROUP BY v.source_id, v.dimension, v.value;
 COMMENT ON VIEW escalation.resolution_percentiles IS
-  'resolution time (resolved_at - created_at) of resolved tickets, for all and by the ticket''s priority, team and channel (dimension, value; value NULL = not set): count, mean (exact, as avg()), median and p90 (percentile_disc of the exact interval); from the rollup metric_resolution, the last step from the index ticket_facts_resolution';
+  'resolution time (resolved_at - created_at) of resolved tickets, for all and by the ticket''s priority, team and channel (dimension, value; value NULL = not set): count, mean (exact, as avg()), median and p90 (percentile_disc of the exact interval); from the rollups metric_resolution and metric_resolution_fine, the last step from the index ticket_facts_resolution';
 
 -- the tenant boundary, pg_dump, privileges: as the other rollups
 ALTER TABLE escalation.metric_resolution ENABLE ROW LEVEL SECURITY;
+ALTER TABLE escalation.metric_resolution_fine ENABLE ROW LEVEL SECURITY;
 ALTER TABLE escalation.metric_tte_reasons ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON escalation.metric_resolution FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
+CREATE POLICY tenant ON escalation.metric_resolution_fine FOR SELECT
     USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
            AND escalation.tenant_visible(tenant));
 CREATE POLICY tenant ON escalation.metric_tte_reasons FOR SELECT
     USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
            AND escalation.tenant_visible(tenant));
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_resolution', '');
+SELECT pg_catalog.pg_extension_config_dump('escalation.metric_resolution_fine', '');
 SELECT pg_catalog.pg_extension_config_dump('escalation.metric_tte_reasons', '');
-REVOKE ALL ON escalation.metric_resolution, escalation.metric_tte_reasons FROM PUBLIC;
-GRANT SELECT ON escalation.metric_resolution, escalation.metric_tte_reasons
+REVOKE ALL ON escalation.metric_resolution, escalation.metric_resolution_fine,
+      escalation.metric_tte_reasons FROM PUBLIC;
+GRANT SELECT ON escalation.metric_resolution, escalation.metric_resolution_fine, escalation.metric_tte_reasons
       TO escalation_analyst, escalation_admin;
 REVOKE ALL ON FUNCTION escalation.duration_bucket(interval, integer),
       escalation.duration_bucket_low(bigint, integer),
