@@ -172,6 +172,12 @@ AS 'MODULE_PATHNAME', 'escalation_duration_bucket_high'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION escalation.duration_bucket_high(bigint, integer) IS
   'internal: the longest duration in a histogram bucket of escalation.duration_bucket() (as days and time)';
+CREATE FUNCTION escalation.histogram_find(buckets bigint[], counts integer[], rank bigint)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'escalation_histogram_find'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION escalation.histogram_find(bigint[], integer[], bigint) IS
+  'internal: of a histogram given as ascending buckets and their counts, the bucket holding the rank-th smallest value (where the cumulative count reaches rank) and the count below it, as {bucket, below}; NULL when the counts add up to less than rank';
 
 ALTER TABLE escalation.ticket_facts
     ADD COLUMN resolution interval
@@ -179,14 +185,14 @@ ALTER TABLE escalation.ticket_facts
 COMMENT ON COLUMN escalation.ticket_facts.resolution IS
   'resolved_at - created_at (generated); NULL while not solved. escalation.resolution_percentiles reads its exact percentiles from the index ticket_facts_resolution';
 CREATE INDEX ticket_facts_resolution ON escalation.ticket_facts (source_id, resolution)
-    WHERE resolution IS NOT NULL;
+    INCLUDE (priority, team, channel, tenant) WHERE resolution IS NOT NULL;
 
 CREATE TABLE escalation.metric_resolution (
     source_id integer NOT NULL,
     dimension text NOT NULL CHECK (dimension IN ('all', 'priority', 'team', 'channel')),
     value     text,
     bucket    bigint NOT NULL,
-    n         bigint NOT NULL,
+    n         integer NOT NULL,
     total     interval NOT NULL,
     folded    boolean NOT NULL DEFAULT false,
     tenant    text
@@ -205,11 +211,12 @@ CREATE TABLE escalation.metric_resolution_fine (
     dimension text NOT NULL CHECK (dimension IN ('all', 'priority', 'team', 'channel')),
     value     text,
     bucket    bigint NOT NULL,
-    n         bigint NOT NULL,
+    n         integer NOT NULL,
     folded    boolean NOT NULL DEFAULT false,
     tenant    text
 );
-CREATE INDEX metric_resolution_fine_key ON escalation.metric_resolution_fine (source_id, dimension, bucket);
+CREATE INDEX metric_resolution_fine_key ON escalation.metric_resolution_fine (source_id, dimension, value, bucket)
+    INCLUDE (n, tenant);
 CREATE INDEX metric_resolution_fine_unfolded ON escalation.metric_resolution_fine (source_id) WHERE NOT folded;
 COMMENT ON TABLE escalation.metric_resolution_fine IS
   'escalation.metric_resolution in the fine buckets of escalation.duration_bucket() (level 2: 4,096 per power of two), counts only (deltas, compacted by compact_metrics()): resolution_percentiles reads the fine buckets of the one coarse bucket that holds a percentile';
@@ -218,7 +225,7 @@ CREATE TABLE escalation.metric_tte_reasons (
     source_id integer NOT NULL,
     reason    text,
     minutes   integer NOT NULL,
-    n         bigint NOT NULL,
+    n         integer NOT NULL,
     total     interval NOT NULL,
     folded    boolean NOT NULL DEFAULT false,
     tenant    text
@@ -235,11 +242,11 @@ COMMENT ON COLUMN escalation.metric_tte_reasons.total IS
 -- set-returning SQL function of one SELECT: the planner inlines it)
 CREATE FUNCTION escalation.fact_resolution(f escalation.ticket_facts, sign integer)
 RETURNS TABLE (source_id integer, dimension text, value text, bucket bigint, fine_bucket bigint,
-               n bigint, total interval, tenant text)
+               n integer, total interval, tenant text)
 LANGUAGE sql IMMUTABLE
 AS $$
     SELECT f.source_id, d.dimension, d.value, escalation.duration_bucket(f.resolution, 1),
-           escalation.duration_bucket(f.resolution, 2), sign::bigint,
+           escalation.duration_bucket(f.resolution, 2), sign,
            CASE WHEN sign OPERATOR(pg_catalog.>) 0 THEN f.resolution
                 ELSE OPERATOR(pg_catalog.-) f.resolution END,
            f.tenant
@@ -716,14 +723,19 @@ BEGIN
       FROM gone g GROUP BY 1, 2, 3, 4, 8 HAVING sum(g.n) <> 0;
     GET DIAGNOSTICS written = ROW_COUNT;
     total := total + written;
-    WITH keys AS (SELECT DISTINCT source_id, dimension, bucket
+    -- (keyed by value before bucket, so values and NULL apart: both index scans)
+    WITH keys AS (SELECT DISTINCT source_id, dimension, value, bucket
                     FROM escalation.metric_resolution_fine WHERE NOT folded),
     gone AS (DELETE FROM escalation.metric_resolution_fine m USING keys k
               WHERE m.source_id = k.source_id AND m.dimension = k.dimension
-                AND m.bucket = k.bucket RETURNING m.*)
+                AND m.value = k.value AND m.bucket = k.bucket RETURNING m.*),
+    gone_null AS (DELETE FROM escalation.metric_resolution_fine m USING keys k
+                   WHERE m.source_id = k.source_id AND m.dimension = k.dimension
+                     AND m.value IS NULL AND k.value IS NULL AND m.bucket = k.bucket RETURNING m.*)
     INSERT INTO escalation.metric_resolution_fine
     SELECT g.source_id, g.dimension, g.value, g.bucket, sum(g.n), true, g.tenant
-      FROM gone g GROUP BY 1, 2, 3, 4, 7 HAVING sum(g.n) <> 0;
+      FROM (SELECT * FROM gone UNION ALL SELECT * FROM gone_null) g
+     GROUP BY 1, 2, 3, 4, 7 HAVING sum(g.n) <> 0;
     GET DIAGNOSTICS written = ROW_COUNT;
     total := total + written;
 
@@ -808,7 +820,7 @@ COMMENT ON FUNCTION escalation.rebuild_metrics() IS
 -- time_to_escalation does from metric_tte, with the exact mean
 CREATE OR REPLACE VIEW escalation.time_to_escalation_by_reason WITH (security_invoker = true) AS
 WITH h AS (
-    SELECT r.source_id, r.reason, r.minutes, sum(r.n) AS n, sum(r.total) AS total
+    SELECT r.source_id, r.reason, r.minutes, sum(r.n)::integer AS n, sum(r.total) AS total
       FROM escalation.metric_tte_reasons r
      WHERE r.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
      GROUP BY r.source_id, r.reason, r.minutes
@@ -829,59 +841,56 @@ COMMENT ON VIEW escalation.time_to_escalation_by_reason IS
   'time-to-escalation per reason of the first escalation (its first rule, else its origin): escalated tickets, mean (exact, as avg()), median and p90 (percentile_disc over whole minutes), too_fast (< 5 minutes) and too_slow (>= 24 hours); from the rollup metric_tte_reasons';
 
 -- resolution percentiles from metric_resolution: per group, the rank
--- percentile_disc takes (ceil(p * count), at least 1), the level-1 bucket
--- holding it, the level-2 bucket inside that one, then the value among the
--- group's tickets in that bucket (index ticket_facts_resolution)
+-- percentile_disc takes (ceil(p * count), at least 1), the coarse bucket
+-- holding it, the fine bucket inside that one (metric_resolution_fine, the
+-- group's rows only), then the value among the tickets in that fine
+-- bucket (index-only, ticket_facts_resolution).  histogram_find() adds up
+-- each bucket's rows (deltas, tenants) and walks them in bucket order.
+-- The CTEs are materialized so that each histogram_find() runs once.
 CREATE OR REPLACE VIEW escalation.resolution_percentiles WITH (security_invoker = true) AS
-WITH h AS (
-    SELECT r.source_id, r.dimension, r.value, r.bucket, sum(r.n) AS n, sum(r.total) AS total
+WITH g AS MATERIALIZED (
+    SELECT r.source_id, r.dimension, r.value, sum(r.n) AS resolved, sum(r.total) AS total,
+           array_agg(r.bucket) AS buckets, array_agg(r.n) AS counts
       FROM escalation.metric_resolution r
      WHERE r.source_id = ANY ((SELECT escalation.visible_sources())::integer[])
-     GROUP BY r.source_id, r.dimension, r.value, r.bucket
+     GROUP BY r.source_id, r.dimension, r.value
     HAVING sum(r.n) <> 0),
-g AS (
-    SELECT h.source_id, h.dimension, h.value, h.bucket, h.n,
-           sum(h.n) OVER (PARTITION BY h.source_id, h.dimension, h.value ORDER BY h.bucket) AS cum,
-           sum(h.n) OVER (PARTITION BY h.source_id, h.dimension, h.value) AS resolved,
-           sum(h.total) OVER (PARTITION BY h.source_id, h.dimension, h.value) AS total
-      FROM h),
-t AS (
-    SELECT DISTINCT ON (g.source_id, g.dimension, g.value, p.pct)
-           g.source_id, g.dimension, g.value, g.resolved, g.total, p.pct, k.rank,
-           g.bucket, g.cum - g.n AS below
+t AS MATERIALIZED (
+    SELECT g.source_id, g.dimension, g.value, g.resolved, g.total, p.pct, k.rank,
+           escalation.histogram_find(g.buckets, g.counts, k.rank) AS coarse
       FROM g CROSS JOIN (VALUES (0.5::float8), (0.9::float8)) p (pct)
-      CROSS JOIN LATERAL (SELECT greatest(ceil(p.pct * g.resolved::float8), 1) AS rank) k
-     WHERE g.cum >= k.rank
-     ORDER BY g.source_id, g.dimension, g.value, p.pct, g.bucket),
-s AS (
-    SELECT t.*, b.bucket AS bucket2, b.below AS below2
-      FROM t CROSS JOIN LATERAL (
-           SELECT x.bucket, t.below + x.cum - x.n AS below
-             FROM (SELECT y.bucket, y.n, sum(y.n) OVER (ORDER BY y.bucket) AS cum
-                     FROM (SELECT r.bucket, sum(r.n) AS n
-                             FROM escalation.metric_resolution_fine r
-                            WHERE r.source_id = t.source_id AND r.dimension = t.dimension
-                              AND r.bucket BETWEEN escalation.duration_bucket(escalation.duration_bucket_low(t.bucket, 1), 2)
-                                               AND escalation.duration_bucket(escalation.duration_bucket_high(t.bucket, 1), 2)
-                              AND r.value IS NOT DISTINCT FROM t.value
-                            GROUP BY r.bucket
-                           HAVING sum(r.n) <> 0) y) x
-            WHERE t.below + x.cum >= t.rank
-            ORDER BY x.bucket
-            LIMIT 1) b),
+      CROSS JOIN LATERAL (SELECT greatest(ceil(p.pct * g.resolved::float8), 1)::bigint AS rank) k),
+s AS MATERIALIZED (
+    SELECT t.*, escalation.histogram_find(x.buckets, x.counts, t.rank - t.coarse[2]) AS fine
+      FROM t
+      CROSS JOIN LATERAL (
+           SELECT escalation.duration_bucket(escalation.duration_bucket_low(t.coarse[1], 1), 2) AS lo,
+                  escalation.duration_bucket(escalation.duration_bucket_high(t.coarse[1], 1), 2) AS hi) b
+      CROSS JOIN LATERAL (
+           SELECT array_agg(z.bucket) AS buckets, array_agg(z.n) AS counts
+             FROM (SELECT r.bucket, r.n
+                     FROM escalation.metric_resolution_fine r
+                    WHERE r.source_id = t.source_id AND r.dimension = t.dimension
+                      AND r.value = t.value AND r.bucket BETWEEN b.lo AND b.hi
+                   UNION ALL
+                   SELECT r.bucket, r.n
+                     FROM escalation.metric_resolution_fine r
+                    WHERE t.value IS NULL AND r.source_id = t.source_id
+                      AND r.dimension = t.dimension AND r.value IS NULL
+                      AND r.bucket BETWEEN b.lo AND b.hi) z) x),
 v AS (
     SELECT s.source_id, s.dimension, s.value, s.resolved, s.total, s.pct,
            (SELECT f.resolution
               FROM escalation.ticket_facts f
              WHERE f.source_id = s.source_id
-               AND f.resolution >= escalation.duration_bucket_low(s.bucket2, 2)
-               AND f.resolution <= escalation.duration_bucket_high(s.bucket2, 2)
+               AND f.resolution >= escalation.duration_bucket_low(s.fine[1], 2)
+               AND f.resolution <= escalation.duration_bucket_high(s.fine[1], 2)
                AND CASE s.dimension WHEN 'priority' THEN f.priority IS NOT DISTINCT FROM s.value
                                     WHEN 'team' THEN f.team IS NOT DISTINCT FROM s.value
                                     WHEN 'channel' THEN f.channel IS NOT DISTINCT FROM s.value
                                     ELSE true END
              ORDER BY f.resolution
-            OFFSET (s.rank - s.below2 - 1)::bigint
+            OFFSET s.rank - s.coarse[2] - s.fine[2] - 1
              LIMIT 1) AS d
       FROM s)
 SELECT v.source_id, v.dimension, v.value, min(v.resolved)::bigint AS resolved,
@@ -914,11 +923,13 @@ REVOKE ALL ON escalation.metric_resolution, escalation.metric_resolution_fine,
 GRANT SELECT ON escalation.metric_resolution, escalation.metric_resolution_fine, escalation.metric_tte_reasons
       TO escalation_analyst, escalation_admin;
 REVOKE ALL ON FUNCTION escalation.duration_bucket(interval, integer),
+      escalation.histogram_find(bigint[], integer[], bigint),
       escalation.duration_bucket_low(bigint, integer),
       escalation.duration_bucket_high(bigint, integer),
       escalation.fact_resolution(escalation.ticket_facts, integer),
       escalation.refresh_escalated(integer[], text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.duration_bucket(interval, integer),
+      escalation.histogram_find(bigint[], integer[], bigint),
       escalation.duration_bucket_low(bigint, integer),
       escalation.duration_bucket_high(bigint, integer)
       TO escalation_analyst, escalation_admin;

@@ -734,6 +734,13 @@ extern int	esc_route_choose(const EscRouteRequest *req, const EscRouteAgent *age
 /* ---------- histogram.c: log-linear duration buckets for exact percentiles (pure) */
 extern int64 esc_duration_bucket(int64 usecs, int bits);
 extern void esc_duration_bounds(int64 bucket, int bits, int64 *lo, int64 *hi);
+typedef struct EscHistogramRow
+{
+	int64		bucket;			/* escalation.duration_bucket() of some level */
+	int64		count;			/* values in it (a delta row may be negative) */
+} EscHistogramRow;
+extern bool esc_histogram_find(EscHistogramRow *rows, int n, int64 rank, int64 *bucket,
+							   int64 *below);
 
 /* ---------- guc.c */
 extern bool esc_enabled;

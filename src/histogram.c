@@ -25,14 +25,21 @@
  * highest.  The views find the percentile's level-1 bucket, then its
  * level-2 bucket, then the exact value among the few tickets in it.
  *
+ * histogram_find() walks a histogram's counts in bucket order to the bucket
+ * that holds the k-th smallest value (the cumulative count reaches k), so
+ * that the views need neither a window function nor a sort over every
+ * bucket: they pass array_agg() of the rows as they come.
+ *
  * Pure functions of their arguments: no catalog access, no SPI.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/timestamp.h"
 
 #include "escalation.h"
@@ -40,6 +47,7 @@
 PG_FUNCTION_INFO_V1(escalation_duration_bucket);
 PG_FUNCTION_INFO_V1(escalation_duration_bucket_low);
 PG_FUNCTION_INFO_V1(escalation_duration_bucket_high);
+PG_FUNCTION_INFO_V1(escalation_histogram_find);
 
 /* the sub-bucket bits of a level, or an error for a level we do not have */
 static int
@@ -217,4 +225,106 @@ escalation_duration_bucket_high(PG_FUNCTION_ARGS)
 	check_bucket(bucket, bits, level);
 	esc_duration_bounds(bucket, bits, &lo, &hi);
 	PG_RETURN_INTERVAL_P(usecs_interval(hi));
+}
+
+static int
+cmp_histogram_row(const void *a, const void *b)
+{
+	int64		x = ((const EscHistogramRow *) a)->bucket;
+	int64		y = ((const EscHistogramRow *) b)->bucket;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The bucket holding the rank-th smallest value of a histogram given as
+ * rows of (bucket, count) in any order, several rows per bucket allowed
+ * (the rollups' delta rows, one row per tenant): the rows are sorted by
+ * bucket and each bucket's counts added up, then the first bucket where
+ * the cumulative count reaches rank is the one.  Sets *bucket and *below
+ * (the count of the buckets before it); false when the histogram holds
+ * fewer than rank values.  Sorts rows in place.
+ */
+bool
+esc_histogram_find(EscHistogramRow *r, int n, int64 rank, int64 *bucket, int64 *below)
+{
+	int64		cum = 0;
+	int			i = 0;
+
+	qsort(r, n, sizeof(EscHistogramRow), cmp_histogram_row);
+	while (i < n)
+	{
+		int64		b = r[i].bucket;
+		int64		count = 0;
+
+		for (; i < n && r[i].bucket == b; i++)
+			count += r[i].count;
+		if (count < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("histogram bucket %lld has a negative count (%lld)",
+							(long long) b, (long long) count),
+					 errhint("Recompute the rollups with escalation.rebuild_metrics().")));
+		if (count > 0 && cum + count >= rank)
+		{
+			*bucket = b;
+			*below = cum;
+			return true;
+		}
+		cum += count;
+	}
+	return false;
+}
+
+/*
+ * escalation.histogram_find(buckets bigint[], counts integer[], rank bigint)
+ * RETURNS bigint[]
+ *	  {bucket, count below it} of the bucket holding the rank-th smallest
+ *	  value; NULL when the counts add up to less than rank
+ */
+Datum
+escalation_histogram_find(PG_FUNCTION_ARGS)
+{
+	ArrayType  *abuckets = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *acounts = PG_GETARG_ARRAYTYPE_P(1);
+	int64		rank = PG_GETARG_INT64(2);
+	Datum	   *dbuckets;
+	Datum	   *dcounts;
+	bool	   *nbuckets;
+	bool	   *ncounts;
+	int			n;
+	int			ncount;
+	EscHistogramRow *rows;
+	int64		bucket;
+	int64		below;
+	Datum		result[2];
+
+	if (ARR_NDIM(abuckets) > 1 || ARR_NDIM(acounts) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("histogram buckets and counts must be one-dimensional arrays")));
+	deconstruct_array(abuckets, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &dbuckets, &nbuckets, &n);
+	deconstruct_array(acounts, INT4OID, sizeof(int32), true, TYPALIGN_INT,
+					  &dcounts, &ncounts, &ncount);
+	if (n != ncount)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("a histogram needs as many counts as buckets")));
+	rows = (EscHistogramRow *) palloc(sizeof(EscHistogramRow) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nbuckets[i] || ncounts[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("histogram buckets and counts must not be NULL")));
+		rows[i].bucket = DatumGetInt64(dbuckets[i]);
+		rows[i].count = DatumGetInt32(dcounts[i]);
+	}
+	if (!esc_histogram_find(rows, n, rank, &bucket, &below))
+		PG_RETURN_NULL();
+	result[0] = Int64GetDatum(bucket);
+	result[1] = Int64GetDatum(below);
+	PG_RETURN_ARRAYTYPE_P(construct_array(result, 2, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
