@@ -257,23 +257,54 @@ $$;
 COMMENT ON FUNCTION escalation.fact_resolution(escalation.ticket_facts, integer) IS
   'internal: what one resolved ticket adds to (sign 1) or takes from (sign -1) escalation.metric_resolution and metric_resolution_fine: a row per group (all, its priority, team, channel) with its coarse and fine bucket';
 
+-- the new rollups from scratch, set-based: every resolved ticket read once
+-- into the fine histogram of each group (grouping sets: no row per group
+-- and ticket is materialized), the coarse one from the fine one (a fine
+-- bucket lies within one coarse bucket); rebuild_metrics() and the
+-- upgrade to 1.1 call it
+CREATE FUNCTION escalation.rebuild_resolution_rollups()
+RETURNS void
+LANGUAGE sql
+AS $$
+    TRUNCATE escalation.metric_resolution, escalation.metric_resolution_fine,
+             escalation.metric_tte_reasons;
+    WITH fine AS MATERIALIZED (
+        SELECT f.source_id,
+               CASE WHEN GROUPING(f.priority) OPERATOR(pg_catalog.=) 0 THEN 'priority'
+                    WHEN GROUPING(f.team) OPERATOR(pg_catalog.=) 0 THEN 'team'
+                    WHEN GROUPING(f.channel) OPERATOR(pg_catalog.=) 0 THEN 'channel'
+                    ELSE 'all' END AS dimension,
+               coalesce(f.priority, f.team, f.channel) AS value,
+               escalation.duration_bucket(f.resolution, 2) AS bucket,
+               pg_catalog.count(*) AS n, pg_catalog.sum(f.resolution) AS total, f.tenant
+          FROM escalation.ticket_facts f
+         WHERE f.resolution IS NOT NULL
+         GROUP BY GROUPING SETS (
+                  (f.source_id, f.tenant, escalation.duration_bucket(f.resolution, 2)),
+                  (f.source_id, f.tenant, f.priority, escalation.duration_bucket(f.resolution, 2)),
+                  (f.source_id, f.tenant, f.team, escalation.duration_bucket(f.resolution, 2)),
+                  (f.source_id, f.tenant, f.channel, escalation.duration_bucket(f.resolution, 2)))),
+    coarse AS (
+        INSERT INTO escalation.metric_resolution
+        SELECT x.source_id, x.dimension, x.value,
+               escalation.duration_bucket(escalation.duration_bucket_low(x.bucket, 2), 1),
+               pg_catalog.sum(x.n), pg_catalog.sum(x.total), true, x.tenant
+          FROM fine x
+         GROUP BY 1, 2, 3, 4, 8)
+    INSERT INTO escalation.metric_resolution_fine
+    SELECT x.source_id, x.dimension, x.value, x.bucket, x.n, true, x.tenant FROM fine x;
+    INSERT INTO escalation.metric_tte_reasons
+    SELECT f.source_id, f.first_reason, escalation.tte_minutes(f), pg_catalog.count(*),
+           pg_catalog.sum(f.first_escalated_at OPERATOR(pg_catalog.-) f.created_at), true, f.tenant
+      FROM escalation.ticket_facts f
+     WHERE f.escalations OPERATOR(pg_catalog.>) 0
+     GROUP BY 1, 2, 3, 7;
+$$;
+COMMENT ON FUNCTION escalation.rebuild_resolution_rollups() IS
+  'internal: recomputes metric_resolution, metric_resolution_fine and metric_tte_reasons from ticket_facts, set-based (rebuild_metrics() calls it)';
+
 -- the rollups of the tickets there were before 1.1
-WITH r AS (
-    SELECT r.* FROM escalation.ticket_facts f, LATERAL escalation.fact_resolution(f, 1) r),
-coarse AS (
-    INSERT INTO escalation.metric_resolution
-    SELECT r.source_id, r.dimension, r.value, r.bucket, pg_catalog.sum(r.n),
-           pg_catalog.sum(r.total), true, r.tenant
-      FROM r GROUP BY r.source_id, r.dimension, r.value, r.bucket, r.tenant)
-INSERT INTO escalation.metric_resolution_fine
-SELECT r.source_id, r.dimension, r.value, r.fine_bucket, pg_catalog.sum(r.n), true, r.tenant
-  FROM r GROUP BY r.source_id, r.dimension, r.value, r.fine_bucket, r.tenant;
-INSERT INTO escalation.metric_tte_reasons
-SELECT f.source_id, f.first_reason, escalation.tte_minutes(f), pg_catalog.count(*),
-       pg_catalog.sum(f.first_escalated_at OPERATOR(pg_catalog.-) f.created_at), true, f.tenant
-  FROM escalation.ticket_facts f
- WHERE f.escalations OPERATOR(pg_catalog.>) 0
- GROUP BY 1, 2, 3, 7;
+SELECT escalation.rebuild_resolution_rollups();
 
 -- statement triggers on ticket_facts: the two new rollups too
 CREATE OR REPLACE FUNCTION escalation.facts_delta()
@@ -793,21 +824,7 @@ BEGIN
            sum(extract(epoch FROM f.first_escalated_at - f.created_at)::float8), true, f.tenant
       FROM escalation.ticket_facts f WHERE f.escalations > 0
      GROUP BY 1, 2, 3, 7;
-    INSERT INTO escalation.metric_tte_reasons
-    SELECT f.source_id, f.first_reason, escalation.tte_minutes(f), count(*),
-           sum(f.first_escalated_at - f.created_at), true, f.tenant
-      FROM escalation.ticket_facts f WHERE f.escalations > 0
-     GROUP BY 1, 2, 3, 7;
-    WITH r AS (
-        SELECT r.* FROM escalation.ticket_facts f, LATERAL escalation.fact_resolution(f, 1) r
-         WHERE f.resolution IS NOT NULL),
-    coarse AS (
-        INSERT INTO escalation.metric_resolution
-        SELECT r.source_id, r.dimension, r.value, r.bucket, sum(r.n), sum(r.total), true, r.tenant
-          FROM r GROUP BY r.source_id, r.dimension, r.value, r.bucket, r.tenant)
-    INSERT INTO escalation.metric_resolution_fine
-    SELECT r.source_id, r.dimension, r.value, r.fine_bucket, sum(r.n), true, r.tenant
-      FROM r GROUP BY r.source_id, r.dimension, r.value, r.fine_bucket, r.tenant;
+    PERFORM escalation.rebuild_resolution_rollups();
     FOR s IN SELECT DISTINCT e.source_id FROM escalation.escalations e LOOP
         PERFORM escalation.rebuild_paths(s);
     END LOOP;
@@ -927,7 +944,8 @@ REVOKE ALL ON FUNCTION escalation.duration_bucket(interval, integer),
       escalation.duration_bucket_low(bigint, integer),
       escalation.duration_bucket_high(bigint, integer),
       escalation.fact_resolution(escalation.ticket_facts, integer),
-      escalation.refresh_escalated(integer[], text[]) FROM PUBLIC;
+      escalation.refresh_escalated(integer[], text[]),
+      escalation.rebuild_resolution_rollups() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.duration_bucket(interval, integer),
       escalation.histogram_find(bigint[], integer[], bigint),
       escalation.duration_bucket_low(bigint, integer),

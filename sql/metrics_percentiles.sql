@@ -295,7 +295,8 @@ SELECT count(*) AS tickets, count(DISTINCT tenant) AS tenants FROM mp_hd.tickets
 SELECT * FROM mp_hd.check();
 SELECT max(resolved) FILTER (WHERE dimension = 'all') AS resolved_odd
   FROM escalation.resolution_percentiles WHERE source_id = :sid;
-SELECT count(*) AS other_tenants_rows FROM escalation.metric_resolution_fine WHERE tenant <> 'mp_odd';
+SELECT count(*) AS other_tenants_rows FROM escalation.metric_resolution_fine
+ WHERE source_id = :sid AND tenant IS DISTINCT FROM 'mp_odd';
 RESET ROLE;
 SET ROLE mp_analyst_even;
 SELECT * FROM mp_hd.check();
