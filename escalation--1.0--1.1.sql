@@ -306,7 +306,89 @@ COMMENT ON FUNCTION escalation.rebuild_resolution_rollups() IS
 -- the rollups of the tickets there were before 1.1
 SELECT escalation.rebuild_resolution_rollups();
 
--- statement triggers on ticket_facts: the two new rollups too
+-- during a fold, the statement triggers only stage the changed facts
+-- (fact_deltas: the old row with sign -1, the new one with +1) and the fold
+-- turns them into rollup deltas at its end, set-based: one statement per
+-- rollup for the whole batch instead of five per ticket write, and one
+-- delta row per key and fold instead of one per write.  The table is
+-- unlogged and empty outside a fold's transaction.
+CREATE UNLOGGED TABLE escalation.fact_deltas (
+    sign  smallint NOT NULL CHECK (sign IN (-1, 1)),
+    facts escalation.ticket_facts NOT NULL
+);
+COMMENT ON TABLE escalation.fact_deltas IS
+  'Ticket facts a fold changed, staged by the statement triggers on ticket_facts while escalation.fold_facts() runs (the old row with sign -1, the new one with sign 1); the fold turns them into rollup deltas (apply_fact_deltas) and empties it before it commits';
+
+CREATE FUNCTION escalation.apply_fact_deltas()
+RETURNS void
+LANGUAGE sql
+AS $$
+    WITH d AS (DELETE FROM escalation.fact_deltas x RETURNING x.sign, x.facts),
+    days AS (
+        INSERT INTO escalation.metric_days
+        SELECT (y).source_id, (y).day, (y).team, (y).channel, (y).priority, (y).account_tier,
+               pg_catalog.sum((y).tickets), pg_catalog.sum((y).escalated), pg_catalog.sum((y).tte_secs),
+               pg_catalog.sum((y).resolved), pg_catalog.sum((y).resolution_secs),
+               pg_catalog.sum((y).esc_resolved), pg_catalog.sum((y).esc_resolution_secs),
+               pg_catalog.sum((y).esc_total_secs), pg_catalog.sum((y).reopened_tickets),
+               pg_catalog.sum((y).transferred), pg_catalog.sum((y).transfers), false, (y).tenant
+          FROM (SELECT escalation.fact_days(d.facts, s.time_zone, d.sign) AS y
+                  FROM d JOIN escalation.sources s
+                    ON s.source_id OPERATOR(pg_catalog.=) (d.facts).source_id OFFSET 0) q
+         GROUP BY 1, 2, 3, 4, 5, 6, 19
+        HAVING pg_catalog.sum((y).tickets) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).escalated) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).tte_secs) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).resolved) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).resolution_secs) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).esc_resolved) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).esc_resolution_secs) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).esc_total_secs) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).reopened_tickets) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).transferred) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum((y).transfers) OPERATOR(pg_catalog.<>) 0),
+    e AS (
+        SELECT (d.facts).source_id, (d.facts).first_team, (d.facts).first_reason, (d.facts).tenant,
+               escalation.tte_minutes(d.facts) AS minutes, d.sign,
+               (d.facts).first_escalated_at OPERATOR(pg_catalog.-) (d.facts).created_at AS tte
+          FROM d WHERE (d.facts).escalations OPERATOR(pg_catalog.>) 0),
+    tte AS (
+        INSERT INTO escalation.metric_tte
+        SELECT e.source_id, e.first_team, e.minutes, pg_catalog.sum(e.sign),
+               pg_catalog.sum(e.sign OPERATOR(pg_catalog.*) extract(epoch FROM e.tte)::float8), false, e.tenant
+          FROM e GROUP BY e.source_id, e.first_team, e.minutes, e.tenant
+        HAVING pg_catalog.sum(e.sign) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(e.sign OPERATOR(pg_catalog.*) extract(epoch FROM e.tte)::float8) OPERATOR(pg_catalog.<>) 0),
+    reasons AS (
+        INSERT INTO escalation.metric_tte_reasons
+        SELECT e.source_id, e.first_reason, e.minutes, pg_catalog.sum(e.sign),
+               pg_catalog.sum(CASE WHEN e.sign OPERATOR(pg_catalog.>) 0 THEN e.tte
+                                   ELSE OPERATOR(pg_catalog.-) e.tte END), false, e.tenant
+          FROM e GROUP BY e.source_id, e.first_reason, e.minutes, e.tenant
+        HAVING pg_catalog.sum(e.sign) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(CASE WHEN e.sign OPERATOR(pg_catalog.>) 0 THEN e.tte
+                                   ELSE OPERATOR(pg_catalog.-) e.tte END) OPERATOR(pg_catalog.<>) interval '0'
+            OR extract(day FROM pg_catalog.sum(CASE WHEN e.sign OPERATOR(pg_catalog.>) 0 THEN e.tte
+                                                    ELSE OPERATOR(pg_catalog.-) e.tte END)) OPERATOR(pg_catalog.<>) 0),
+    r AS (SELECT x.* FROM d, LATERAL escalation.fact_resolution(d.facts, d.sign) x),
+    coarse AS (
+        INSERT INTO escalation.metric_resolution
+        SELECT r.source_id, r.dimension, r.value, r.bucket, pg_catalog.sum(r.n), pg_catalog.sum(r.total),
+               false, r.tenant
+          FROM r GROUP BY r.source_id, r.dimension, r.value, r.bucket, r.tenant
+        HAVING pg_catalog.sum(r.n) OPERATOR(pg_catalog.<>) 0
+            OR pg_catalog.sum(r.total) OPERATOR(pg_catalog.<>) interval '0'
+            OR extract(day FROM pg_catalog.sum(r.total)) OPERATOR(pg_catalog.<>) 0)
+    INSERT INTO escalation.metric_resolution_fine
+    SELECT r.source_id, r.dimension, r.value, r.fine_bucket, pg_catalog.sum(r.n), false, r.tenant
+      FROM r GROUP BY r.source_id, r.dimension, r.value, r.fine_bucket, r.tenant
+    HAVING pg_catalog.sum(r.n) OPERATOR(pg_catalog.<>) 0;
+$$;
+COMMENT ON FUNCTION escalation.apply_fact_deltas() IS
+  'internal: turns the ticket facts a fold changed (escalation.fact_deltas) into deltas of every rollup fed by ticket_facts (metric_days, metric_tte, metric_tte_reasons, metric_resolution, metric_resolution_fine), one row per key, and empties fact_deltas; fold_facts() calls it at its end';
+
+-- statement triggers on ticket_facts: the two new rollups too, and during
+-- a fold only the staging
 CREATE OR REPLACE FUNCTION escalation.facts_delta()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -316,6 +398,23 @@ BEGIN
     -- pg_restore COPYs ticket_facts and the rollups alike: the restored
     -- rollups already count these rows
     IF escalation.restoring() THEN
+        RETURN NULL;
+    END IF;
+    -- a fold in progress (fold_facts() sets escalation.folding for its
+    -- transaction): stage the rows, the fold applies them at its end
+    IF current_setting('escalation.folding', true) = 'on' THEN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO escalation.fact_deltas
+            SELECT 1, ROW(n.*)::escalation.ticket_facts FROM new_facts n;
+        ELSIF TG_OP = 'UPDATE' THEN
+            INSERT INTO escalation.fact_deltas
+            SELECT -1, ROW(o.*)::escalation.ticket_facts FROM old_facts o
+            UNION ALL
+            SELECT 1, ROW(n.*)::escalation.ticket_facts FROM new_facts n;
+        ELSE
+            INSERT INTO escalation.fact_deltas
+            SELECT -1, ROW(o.*)::escalation.ticket_facts FROM old_facts o;
+        END IF;
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
@@ -434,7 +533,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.facts_delta() IS
-  'statement trigger on escalation.ticket_facts: appends what the statement changed to the rollups (metric_days, metric_tte, metric_tte_reasons, metric_resolution and metric_resolution_fine; per tenant too), as deltas';
+  'statement trigger on escalation.ticket_facts: appends what the statement changed to the rollups (metric_days, metric_tte, metric_tte_reasons, metric_resolution and metric_resolution_fine; per tenant too), as deltas; during a fold (escalation.folding = on) it stages the changed rows in escalation.fact_deltas instead, which the fold applies at its end';
 
 -- a ticket whose facts are created after its escalations: marked, not recomputed alone
 CREATE OR REPLACE FUNCTION escalation.track_ticket_facts(
@@ -631,6 +730,9 @@ BEGIN
     -- change not yet committed is invisible here and folded next time:
     -- later changes of the same ticket wait for it (the helpdesk's row lock)
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('escalation.fold_facts'));
+    -- the statement triggers on ticket_facts stage the changed rows
+    -- (fact_deltas); the rollups get their deltas at the end, set-based
+    PERFORM set_config('escalation.folding', 'on', true);
     FOR c IN
         WITH next AS (SELECT f.ctid AS tid FROM escalation.fact_changes f
                        ORDER BY f.change_id LIMIT max_changes),
@@ -662,6 +764,8 @@ BEGIN
         PERFORM escalation.refresh_escalated(v_sources, v_keys);
         n := n + cardinality(v_sources);
     END IF;
+    PERFORM set_config('escalation.folding', 'off', true);
+    PERFORM escalation.apply_fact_deltas();
     RETURN n;
 END
 $$;
@@ -945,7 +1049,9 @@ REVOKE ALL ON FUNCTION escalation.duration_bucket(interval, integer),
       escalation.duration_bucket_high(bigint, integer),
       escalation.fact_resolution(escalation.ticket_facts, integer),
       escalation.refresh_escalated(integer[], text[]),
-      escalation.rebuild_resolution_rollups() FROM PUBLIC;
+      escalation.rebuild_resolution_rollups(),
+      escalation.apply_fact_deltas() FROM PUBLIC;
+REVOKE ALL ON escalation.fact_deltas FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.duration_bucket(interval, integer),
       escalation.histogram_find(bigint[], integer[], bigint),
       escalation.duration_bucket_low(bigint, integer),

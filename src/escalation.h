@@ -754,6 +754,7 @@ extern int	esc_launcher_naptime;
 extern char *esc_databases;
 extern char *esc_worker_role;
 extern int	esc_batch_size;
+extern bool esc_folding;
 extern void esc_define_gucs(void);
 extern List *esc_database_list(void);
 

@@ -36,6 +36,7 @@ int			esc_launcher_naptime = 10000;
 char	   *esc_databases = NULL;
 char	   *esc_worker_role = NULL;
 int			esc_batch_size = 500;
+bool		esc_folding = false;
 
 /* escalation.databases must be a list of names */
 static bool
@@ -190,6 +191,22 @@ esc_define_gucs(void)
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
+
+	/*
+	 * Not a knob: escalation.fold_facts() sets it for its own transaction so
+	 * that the statement triggers on escalation.ticket_facts stage the rows
+	 * it changes and it applies them to the rollups at its end.  Set by
+	 * anyone else it only delays their own facts writes' rollup deltas
+	 * to the next fold (only the extension's owner writes ticket_facts).
+	 */
+	DefineCustomBoolVariable("escalation.folding",
+							 "Whether escalation.fold_facts() is folding in this transaction (set by it, not by hand).",
+							 NULL,
+							 &esc_folding,
+							 false,
+							 PGC_USERSET,
+							 GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+							 NULL, NULL, NULL);
 
 	esc_reserve_guc_prefix("escalation");
 }
