@@ -7,10 +7,10 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(440);
+SELECT plan(472);
 -- tables
 SELECT has_schema('escalation');
-SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_sources', 'metric_tte', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
+SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'fact_deltas', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_resolution', 'metric_resolution_fine', 'metric_sources', 'metric_tte', 'metric_tte_reasons', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
 SELECT has_table('escalation', 'accounts', 'table escalation.accounts exists');
 SELECT has_table('escalation', 'agent_skills', 'table escalation.agent_skills exists');
 SELECT has_table('escalation', 'agents', 'table escalation.agents exists');
@@ -36,7 +36,7 @@ SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exis
 SELECT views_are('escalation', ARRAY['accounts_at_risk', 'agent_load', 'bypass_candidates', 'csat_comparison', 'escalation_patterns', 'escalation_rates', 'escalation_rates_by', 'metric_months_all', 'misroutes', 'reescalation_paths', 'reescalation_rates', 'reescalations', 'resolution_percentiles', 'resolution_times', 'sla_attainment', 'sla_breaches', 'sla_policy_overlaps', 'sla_target_proposals', 'team_keywords', 'team_load', 'ticket_journey', 'time_to_escalation', 'time_to_escalation_by_reason', 'transfer_hops', 'transfer_stats', 'transfer_stats_by', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'call_after_write', 'caller_sees_ticket', 'cancel', 'check_accept', 'check_after_write', 'check_calendar_in_use', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'csat_trigger', 'decline', 'detach', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'facts_delta', 'facts_escalated', 'fold_facts', 'forget_dropped_tables', 'frustration', 'guard_source', 'guard_triage_schedule', 'handoff', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keep_targeted_skills', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'paths_of_ticket', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'recompute_sla', 'record_event', 'reescalate', 'refresh_first_escalation', 'refresh_ticket_paths', 'report', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_due', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'tenant_visible', 'ticket_context', 'ticket_sentiment', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_routing_source', 'validate_rule', 'validate_sla', 'validate_sla_policy', 'validate_tenant_role', 'validate_tenant_roles', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
+SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'apply_fact_deltas', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'call_after_write', 'caller_sees_ticket', 'cancel', 'check_accept', 'check_after_write', 'check_calendar_in_use', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'csat_trigger', 'decline', 'detach', 'duration_bucket', 'duration_bucket_high', 'duration_bucket_low', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'fact_resolution', 'facts_delta', 'facts_escalated', 'fold_facts', 'forget_dropped_tables', 'frustration', 'guard_source', 'guard_triage_schedule', 'handoff', 'histogram_find', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keep_targeted_skills', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'rebuild_resolution_rollups', 'recompute_sla', 'record_event', 'reescalate', 'refresh_escalated', 'report', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_due', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'tenant_visible', 'ticket_context', 'ticket_sentiment', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_routing_source', 'validate_rule', 'validate_sla', 'validate_sla_policy', 'validate_tenant_role', 'validate_tenant_roles', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -503,11 +503,59 @@ SELECT is_empty($$SELECT c.relname FROM pg_class c
                     AND c.relname IN ('escalations', 'events', 'assignments', 'sla_tickets', 'clocks',
                                       'clock_firings', 'clock_segments', 'notifications', 'ticket_facts',
                                       'ticket_transfers', 'metric_days', 'metric_months', 'metric_tte',
-                                      'metric_paths')
+                                      'metric_paths', 'metric_tte_reasons', 'metric_resolution',
+                                      'metric_resolution_fine')
                     AND NOT (c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policy p
                                                           WHERE p.polrelid = c.oid AND p.polname = 'tenant'))$$,
     'the record, the facts and the rollups have row-level security with a tenant policy');
 SELECT policy_cmd_is('escalation', 'escalations', 'tenant'::name, 'select', 'the tenant policy on escalations filters reads only');
+
+-- exact resolution percentiles and time to escalation by reason from
+-- rollups; the fold's escalation side and rollup deltas set-based (issue 5)
+SELECT has_column('escalation', 'metric_tte_reasons', 'tenant', 'metric_tte_reasons is kept per tenant');
+SELECT has_column('escalation', 'metric_resolution', 'tenant', 'metric_resolution is kept per tenant');
+SELECT has_column('escalation', 'metric_resolution_fine', 'tenant', 'metric_resolution_fine is kept per tenant');
+SELECT col_type_is('escalation', 'metric_resolution', 'total', 'interval', 'metric_resolution sums the intervals themselves (exact means)');
+SELECT col_type_is('escalation', 'metric_tte_reasons', 'total', 'interval', 'metric_tte_reasons sums the intervals themselves (exact means)');
+SELECT is((SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'escalation.ticket_facts'::regclass AND attname = 'resolution'), 's',
+          'escalation.ticket_facts.resolution is generated (resolved_at - created_at)');
+SELECT has_index('escalation', 'ticket_facts', 'ticket_facts_resolution', ARRAY['source_id', 'resolution', 'priority', 'team', 'channel', 'tenant'], 'the last step of resolution_percentiles reads ticket_facts_resolution index-only (key source_id, resolution)');
+SELECT has_index('escalation', 'metric_resolution_fine', 'metric_resolution_fine_key', ARRAY['source_id', 'dimension', 'value', 'bucket', 'n', 'tenant'], 'a group''s fine buckets are read index-only (key source_id, dimension, value, bucket)');
+SELECT is((SELECT relpersistence::text FROM pg_class WHERE oid = 'escalation.fact_deltas'::regclass), 'u',
+          'escalation.fact_deltas is unlogged (empty outside a fold''s transaction)');
+SELECT is((SELECT count(*)::int FROM pg_extension x, unnest(x.extconfig) c WHERE x.extname = 'escalation'
+            AND c IN ('escalation.metric_resolution'::regclass, 'escalation.metric_resolution_fine'::regclass,
+                      'escalation.metric_tte_reasons'::regclass)), 3,
+          'the new rollups are dumped with the data (pg_extension_config_dump)');
+SELECT ok(NOT EXISTS (SELECT 1 FROM pg_extension x, unnest(x.extconfig) c WHERE x.extname = 'escalation'
+                       AND c = 'escalation.fact_deltas'::regclass),
+          'the fold''s staging table is not dumped');
+SELECT function_returns('escalation', 'duration_bucket', ARRAY['interval', 'integer']::name[], 'bigint');
+SELECT function_returns('escalation', 'duration_bucket_low', ARRAY['bigint', 'integer']::name[], 'interval');
+SELECT function_returns('escalation', 'duration_bucket_high', ARRAY['bigint', 'integer']::name[], 'interval');
+SELECT function_returns('escalation', 'histogram_find', ARRAY['bigint[]', 'integer[]', 'bigint']::name[], 'bigint[]');
+SELECT volatility_is('escalation', 'duration_bucket', ARRAY['interval', 'integer']::name[], 'immutable');
+SELECT volatility_is('escalation', 'histogram_find', ARRAY['bigint[]', 'integer[]', 'bigint']::name[], 'immutable');
+SELECT has_function('escalation', 'refresh_escalated', ARRAY['integer[]', 'text[]']::name[]);
+SELECT has_function('escalation', 'apply_fact_deltas', ARRAY[]::name[]);
+SELECT has_function('escalation', 'rebuild_resolution_rollups', ARRAY[]::name[]);
+SELECT has_function('escalation', 'fact_resolution', ARRAY['escalation.ticket_facts', 'integer']::name[]);
+SELECT function_privs_are('escalation', 'refresh_escalated', ARRAY['integer[]', 'text[]'], 'escalation_analyst', ARRAY[]::text[]);
+SELECT function_privs_are('escalation', 'apply_fact_deltas', ARRAY[]::name[], 'escalation_admin', ARRAY[]::text[]);
+SELECT function_privs_are('escalation', 'histogram_find', ARRAY['bigint[]', 'integer[]', 'bigint'], 'escalation_analyst', ARRAY['EXECUTE']);
+SELECT table_privs_are('escalation', 'metric_resolution', 'escalation_analyst', ARRAY['SELECT']);
+SELECT table_privs_are('escalation', 'metric_resolution_fine', 'escalation_analyst', ARRAY['SELECT']);
+SELECT table_privs_are('escalation', 'metric_tte_reasons', 'escalation_analyst', ARRAY['SELECT']);
+SELECT table_privs_are('escalation', 'fact_deltas', 'escalation_analyst', ARRAY[]::text[]);
+SELECT table_privs_are('escalation', 'fact_deltas', 'public', ARRAY[]::text[]);
+SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'escalation.resolution_percentiles'::regclass),
+          ARRAY['security_invoker=true'], 'resolution_percentiles is security_invoker');
+SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'escalation.time_to_escalation_by_reason'::regclass),
+          ARRAY['security_invoker=true'], 'time_to_escalation_by_reason is security_invoker');
+SELECT is((SELECT count(*)::int FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+            WHERE c.oid IN ('escalation.metric_resolution'::regclass, 'escalation.metric_resolution_fine'::regclass,
+                            'escalation.metric_tte_reasons'::regclass, 'escalation.fact_deltas'::regclass)), 4,
+          'the new tables have comments');
 
 SELECT * FROM finish();
 ROLLBACK;
