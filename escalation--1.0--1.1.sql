@@ -659,29 +659,37 @@ AS $$
          WHERE p.source_id OPERATOR(pg_catalog.=) t.source_id
            AND p.ticket_key OPERATOR(pg_catalog.=) t.ticket_key
         RETURNING p.source_id, p.from_team, p.to_team, p.path, p.escalations, p.reescalated, p.tenant),
+    -- each escalation of those tickets, the one it re-escalates (prev) and
+    -- whether one re-escalates it: the next escalation by id when that one
+    -- has no parent_id, or one whose parent_id it is.  No join of these
+    -- rows with themselves: the planner cannot know how many tickets the
+    -- arrays hold, and index lookups per row stay linear either way.
     e AS (
         SELECT x.source_id, x.ticket_key, x.escalation_id, x.target_team, x.tenant,
-               coalesce(x.parent_id,
-                        pg_catalog.lag(x.escalation_id) OVER (PARTITION BY x.source_id, x.ticket_key
-                                                              ORDER BY x.escalation_id)) AS prev
+               coalesce(x.parent_id, pg_catalog.lag(x.escalation_id) OVER w) AS prev,
+               (pg_catalog.lead(x.escalation_id) OVER w IS NOT NULL
+                AND pg_catalog.lead(x.parent_id) OVER w IS NULL)
+               OR EXISTS (SELECT 1 FROM escalation.escalations c
+                           WHERE c.parent_id OPERATOR(pg_catalog.=) x.escalation_id
+                             AND c.source_id OPERATOR(pg_catalog.=) x.source_id
+                             AND c.ticket_key OPERATOR(pg_catalog.=) x.ticket_key) AS reescalated
           FROM t JOIN escalation.escalations x
             ON x.source_id OPERATOR(pg_catalog.=) t.source_id
-           AND x.ticket_key OPERATOR(pg_catalog.=) t.ticket_key),
-    parents AS (
-        SELECT DISTINCT e.source_id, e.ticket_key, e.prev FROM e WHERE e.prev IS NOT NULL),
+           AND x.ticket_key OPERATOR(pg_catalog.=) t.ticket_key
+        WINDOW w AS (PARTITION BY x.source_id, x.ticket_key ORDER BY x.escalation_id)),
     n AS (
         SELECT c.source_id, c.ticket_key, p.target_team AS from_team, c.target_team AS to_team,
                true AS path, 0::bigint AS escalations, pg_catalog.count(*) AS reescalated, c.tenant
-          FROM e c JOIN e p ON p.source_id OPERATOR(pg_catalog.=) c.source_id
-                           AND p.ticket_key OPERATOR(pg_catalog.=) c.ticket_key
-                           AND p.escalation_id OPERATOR(pg_catalog.=) c.prev
+          FROM e c
+          JOIN LATERAL (SELECT y.target_team FROM escalation.escalations y
+                         WHERE y.escalation_id OPERATOR(pg_catalog.=) c.prev
+                           AND y.source_id OPERATOR(pg_catalog.=) c.source_id
+                           AND y.ticket_key OPERATOR(pg_catalog.=) c.ticket_key) p ON true
          GROUP BY c.source_id, c.ticket_key, p.target_team, c.target_team, c.tenant
         UNION ALL
         SELECT e.source_id, e.ticket_key, e.target_team, NULL, false, pg_catalog.count(*),
-               pg_catalog.count(pa.prev), e.tenant
-          FROM e LEFT JOIN parents pa ON pa.source_id OPERATOR(pg_catalog.=) e.source_id
-                                     AND pa.ticket_key OPERATOR(pg_catalog.=) e.ticket_key
-                                     AND pa.prev OPERATOR(pg_catalog.=) e.escalation_id
+               pg_catalog.count(*) FILTER (WHERE e.reescalated), e.tenant
+          FROM e
          GROUP BY e.source_id, e.ticket_key, e.target_team, e.tenant),
     new AS (
         INSERT INTO escalation.ticket_paths

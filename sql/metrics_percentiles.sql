@@ -342,6 +342,34 @@ SELECT escalation.fold_facts() AS folded;
 SELECT escalations, first_escalated_at, first_team, first_reason FROM escalation.ticket_facts
  WHERE source_id = :sid AND ticket_key = '2001';
 SELECT * FROM mp_hd.check();
+-- re-escalation paths, set-based, equal those rebuild_paths() computes from
+-- scratch, also where parent_id points back past the previous escalation
+-- (inserted as the record would hold them; the trigger marks the tickets)
+INSERT INTO escalation.escalations (source_id, ticket_key, level, kind, origin, target_team, status,
+                                    created_at, updated_at, parent_id)
+SELECT :sid, t.id::text, 1 + k, 'functional', 'manual', (ARRAY['mp_front', 'mp_back', 'mp_third'])[1 + (t.id + k) % 3],
+       'queued', t.created_at + k * interval '1 hour', t.created_at + k * interval '1 hour', NULL
+  FROM mp_hd.tickets t, generate_series(3, 6) k WHERE t.id BETWEEN 1 AND 60;
+UPDATE escalation.escalations e SET parent_id = p.escalation_id
+  FROM escalation.escalations p
+ WHERE e.source_id = :sid AND p.source_id = e.source_id AND p.ticket_key = e.ticket_key
+   AND e.ticket_key::int BETWEEN 1 AND 60 AND e.level = 6 AND p.level = 4 AND e.ticket_key::int % 2 = 0;
+UPDATE escalation.escalations SET target_team = 'mp_front'
+ WHERE source_id = :sid AND ticket_key::int BETWEEN 1 AND 30 AND level = 5;
+SELECT escalation.fold_facts() > 0 AS folded;
+CREATE TABLE mp_hd.paths AS
+SELECT from_team, to_team, path, sum(escalations) AS escalations, sum(reescalated) AS reescalated
+  FROM escalation.metric_paths WHERE source_id = :sid GROUP BY 1, 2, 3 HAVING sum(escalations) <> 0 OR sum(reescalated) <> 0;
+SELECT escalation.rebuild_paths(:sid);
+SELECT count(*) AS paths, (SELECT count(*) FROM ((TABLE mp_hd.paths EXCEPT ALL
+                            SELECT from_team, to_team, path, sum(escalations), sum(reescalated)
+                              FROM escalation.metric_paths WHERE source_id = :sid GROUP BY 1, 2, 3)
+                           UNION ALL
+                           (SELECT from_team, to_team, path, sum(escalations), sum(reescalated)
+                              FROM escalation.metric_paths WHERE source_id = :sid GROUP BY 1, 2, 3
+                            EXCEPT ALL TABLE mp_hd.paths)) d) AS differences
+  FROM mp_hd.paths;
+SELECT * FROM mp_hd.check();
 
 SELECT escalation.detach('mp_hd.tickets');
 DROP SCHEMA mp_hd CASCADE;
