@@ -725,13 +725,15 @@ escalation_train(PG_FUNCTION_ARGS)
 	uint64	   *provkey;
 	int		   *df;
 	int		   *final;
-	int			V = 0;
+	int			V = 0,
+				Vw;
 	int			ntrain = 0,
 				nheld = 0,
 				nteam_train = 0;
 	char	  **classes;
 	int			K = 0;
-	EscTrainSet X;
+	EscTrainSet X,
+				Xe;
 	int		   *y;
 	int8	   *ye;
 	int		   *train_ticket;
@@ -919,14 +921,23 @@ escalation_train(PG_FUNCTION_ARGS)
 	DBGT("features");
 	report_progress(&pr, "features", ntrain, ntrain);
 
-	/* the vocabulary: features in at least min_df training tickets */
+	/*
+	 * The vocabulary: features in at least min_df training tickets, the
+	 * words first, then the subject grams (the team model's weights cover
+	 * the words only).
+	 */
 	final = palloc(sizeof(int) * Max(nprov, 1));
 	for (int f = 0; f < nprov; f++)
-		final[f] = (df[f] >= min_df) ? V++ : -1;
+		final[f] = (df[f] >= min_df && !(provkey[f] & ESC_TRIAGE_GRAM_TAG)) ? V++ : -1;
+	Vw = V;
+	for (int f = 0; f < nprov; f++)
+		if (df[f] >= min_df && (provkey[f] & ESC_TRIAGE_GRAM_TAG))
+			final[f] = V++;
 
 	memset(&m, 0, sizeof(m));
 	m.cxt = work;
 	m.nfeatures = V;
+	m.nwords = Vw;
 	m.nclasses = K;
 	m.classes = classes;
 	m.features = palloc(sizeof(char *) * Max(V, 1));
@@ -938,9 +949,17 @@ escalation_train(PG_FUNCTION_ARGS)
 			m.idf[final[f]] = (float) (log((1.0 + ntrain) / (1.0 + df[f])) + 1.0);
 		}
 
-	/* the training set, tf-idf, L2-normalised */
-	X.n = ntrain;
-	X.nfeatures = V;
+	/*
+	 * The training set, tf-idf, words and grams each L2-normalised: Xe
+	 * (every feature, the escalation model's) and X (its words, the team
+	 * model's), row by row the same tickets.
+	 */
+	Xe.n = X.n = ntrain;
+	Xe.nfeatures = V;
+	X.nfeatures = Vw;
+	Xe.start = palloc(sizeof(int) * (ntrain + 1));
+	Xe.feat = palloc(sizeof(int) * Max(ndocfeat, 1));
+	Xe.val = palloc(sizeof(float) * Max(ndocfeat, 1));
 	X.start = palloc(sizeof(int) * (ntrain + 1));
 	X.feat = palloc(sizeof(int) * Max(ndocfeat, 1));
 	X.val = palloc(sizeof(float) * Max(ndocfeat, 1));
@@ -949,31 +968,37 @@ escalation_train(PG_FUNCTION_ARGS)
 	train_ticket = palloc(sizeof(int) * Max(ntrain, 1));
 	{
 		int			d = 0,
-					p = 0;
+					p = 0,
+					pw = 0;
 
 		for (int i = 0; i < n; i++)
 		{
-			double		norm = 0;
-			int			s = p;
+			int			s = p,
+						nword;
 
 			if (t[i].heldout)
 				continue;
-			X.start[d] = p;
-			for (int q = docstart[d]; q < docstart[d + 1]; q++)
+			Xe.start[d] = p;
+			X.start[d] = pw;
+			/* words, then grams: both in ascending order of final index */
+			for (int block = 0; block < 2; block++)
 			{
-				int			f = final[docfeat[q]];
-				double		x;
+				for (int q = docstart[d]; q < docstart[d + 1]; q++)
+				{
+					int			f = final[docfeat[q]];
 
-				if (f < 0)
-					continue;
-				x = (1.0 + log((double) doctf[q])) * m.idf[f];
-				X.feat[p] = f;
-				X.val[p++] = (float) x;
-				norm += x * x;
+					if (f < 0 || (f >= Vw) != (block == 1))
+						continue;
+					Xe.feat[p] = f;
+					Xe.val[p++] = (float) ((1.0 + log((double) doctf[q])) * m.idf[f]);
+				}
+				if (block == 0)
+					nword = p - s;
 			}
-			if (norm > 0)
-				for (int q = s; q < p; q++)
-					X.val[q] = (float) (X.val[q] / sqrt(norm));
+			esc_triage_normalize(Xe.val + s, nword, p - s);
+			memcpy(X.feat + pw, Xe.feat + s, sizeof(int) * nword);
+			memcpy(X.val + pw, Xe.val + s, sizeof(float) * nword);
+			pw += nword;
 			if (t[i].team)
 			{
 				char	   *key = t[i].team;
@@ -987,7 +1012,8 @@ escalation_train(PG_FUNCTION_ARGS)
 			train_ticket[d] = i;
 			d++;
 		}
-		X.start[d] = p;
+		Xe.start[d] = p;
+		X.start[d] = pw;
 	}
 
 	DBGT("matrix");
@@ -1020,7 +1046,7 @@ escalation_train(PG_FUNCTION_ARGS)
 
 			for (int d = 0; d < ntrain; d++)
 				use[d] = fold[d] != f;
-			esc_learn_triage(&X, y, ye, use, K, C, C * ESCALATION_COST_FACTOR, balance,
+			esc_learn_triage(&X, &Xe, y, ye, use, K, C, C * ESCALATION_COST_FACTOR, balance,
 							 NULL, f == 0 ? warm : NULL, &L, report_progress, &pr, "validation");
 			MemoryContextSwitchTo(prev);
 			for (int d = 0; d < ntrain; d++)
@@ -1035,7 +1061,7 @@ escalation_train(PG_FUNCTION_ARGS)
 				}
 				if (ye[d] != 0 && L.has_escalation)
 				{
-					esc_linear_scores(&X, d, L.we, &L.be, 1, &es[ne]);
+					esc_linear_scores(&Xe, d, L.we, &L.be, 1, &es[ne]);
 					ey[ne++] = ye[d];
 				}
 			}
@@ -1051,7 +1077,7 @@ escalation_train(PG_FUNCTION_ARGS)
 	{
 		EscLearned	L;
 
-		esc_learn_triage(&X, y, ye, NULL, K, C, C * ESCALATION_COST_FACTOR, balance,
+		esc_learn_triage(&X, &Xe, y, ye, NULL, K, C, C * ESCALATION_COST_FACTOR, balance,
 						 warm, NULL, &L, report_progress, &pr, "teams");
 		m.w = L.w;
 		m.b = L.b;
