@@ -236,6 +236,10 @@ typedef struct EscTriageModel
 	float		be;
 	double		platt_a;		/* P(escalated) = 1 / (1 + exp(a * score + b)) */
 	double		platt_b;
+	/* vectorising: per feature, the last document that counted it, where */
+	uint32	   *stamp;
+	int		   *slot;
+	uint32		cur_stamp;
 } EscTriageModel;
 
 typedef struct EscPrediction
@@ -253,8 +257,8 @@ typedef struct EscPrediction
 } EscPrediction;
 
 /*
- * A sparse document: feature indexes (ascending) and tf-idf values, the
- * words (the first nword) and the subject grams each L2-normalised.
+ * A sparse document: distinct feature indexes and tf-idf values, the words
+ * first (nword of them), then the subject grams, each block L2-normalised.
  */
 typedef struct EscTriageDoc
 {

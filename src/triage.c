@@ -185,12 +185,32 @@ key_hash(uint64 k1)
 	return (uint32) hash_bytes_uint32((uint32) k1 ^ (uint32) (k1 >> 29));
 }
 
-/* the key of a gram: its bytes, "_" at word boundaries, without the "~" */
+/*
+ * The key of a gram (its bytes, "_" at word boundaries, without the "~"):
+ * up to 7 bytes, the bytes themselves and their count in bits 56-62 (so
+ * its text needs no table); longer (non-ASCII) grams, a 56-bit hash with
+ * a count of 0.
+ */
+#define GRAM_PACKED_MAX 7
+
 static inline uint64
 gram_key(const char *gram, int len)
 {
-	return ESC_TRIAGE_GRAM_TAG |
-		(hash_bytes_extended((const unsigned char *) gram, len, 0) & ~ESC_TRIAGE_GRAM_TAG);
+	uint64		key = 0;
+
+	if (len > GRAM_PACKED_MAX)
+		return ESC_TRIAGE_GRAM_TAG |
+			(hash_bytes_extended((const unsigned char *) gram, len, 0) &
+			 ((UINT64CONST(1) << 56) - 1));
+	for (int i = len - 1; i >= 0; i--)
+		key = (key << 8) | (unsigned char) gram[i];
+	return ESC_TRIAGE_GRAM_TAG | ((uint64) len << 56) | key;
+}
+
+static inline int
+gram_packed_len(uint64 key)
+{
+	return (int) ((key >> 56) & 0x7F);
 }
 
 /* remember a gram's text on first sight (training) */
@@ -326,7 +346,18 @@ esc_triage_key_text(EscTriageVocab *v, uint64 key)
 	if (key & ESC_TRIAGE_GRAM_TAG)
 	{
 		uint64		k1 = key + 1;
+		int			gl = gram_packed_len(key);
 
+		if (gl > 0)
+		{
+			char	   *t = palloc(gl + 2);
+
+			t[0] = '~';
+			for (int i = 0; i < gl; i++)
+				t[i + 1] = (char) ((key >> (8 * i)) & 0xFF);
+			t[gl + 1] = '\0';
+			return t;
+		}
 		if (v->gram_text != NULL)
 			for (uint32 j = key_hash(k1) & v->gram_mask; v->gram_text[j].key1 != 0;
 				 j = (j + 1) & v->gram_mask)
@@ -524,7 +555,7 @@ subject_grams(EscTriageVocab *v, const char *text, int len, uint64 **outp, int n
 			int			gl = cstart[c + g] - cstart[c];
 			uint64		key = gram_key(gram, gl);
 
-			if (v->grow)
+			if (v->grow && gl > GRAM_PACKED_MAX)
 				gram_remember(v, key, gram, gl);
 			if (n == *maxp)
 			{
@@ -649,15 +680,6 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
  * Scoring
  * ----------------------------------------------------------------
  */
-static int
-int_cmp(const void *a, const void *b)
-{
-	int			x = *(const int *) a;
-	int			y = *(const int *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * L2-normalise a document's two blocks, each on its own: val[0..nword)
  * (the words) and val[nword..n) (the subject grams).
@@ -675,7 +697,12 @@ esc_triage_normalize(float *val, int nword, int n)
 		val[i] = (float) (val[i] * norm[i >= nword]);
 }
 
-/* a ticket as the model's tf-idf vector (allocated in the current context) */
+/*
+ * A ticket as the model's tf-idf vector (allocated in the current
+ * context): its distinct features, the words first, each block in order of
+ * first occurrence.  No sort: the model's scratch arrays remember, per
+ * feature, the last ticket that counted it (a stamp) and where.
+ */
 void
 esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 					 const char *priority, const char *channel, const char *tier,
@@ -684,36 +711,60 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 	uint64	   *keys;
 	int			nkeys = esc_triage_doc_keys(m->vocab, text, len, priority, channel, tier, &keys);
 	int		   *idx = palloc(sizeof(int) * Max(nkeys, 1));
-	int			n = 0;
+	int		   *tf = palloc(sizeof(int) * Max(nkeys, 1));
+	int			n = 0,
+				w = 0;
 
+	if (m->stamp == NULL)
+	{
+		m->stamp = MemoryContextAllocZero(m->cxt, sizeof(uint32) * Max(m->nfeatures, 1));
+		m->slot = MemoryContextAlloc(m->cxt, sizeof(int) * Max(m->nfeatures, 1));
+		m->cur_stamp = 0;
+	}
+	if (++m->cur_stamp == 0)
+	{
+		memset(m->stamp, 0, sizeof(uint32) * Max(m->nfeatures, 1));
+		m->cur_stamp = 1;
+	}
 	for (int i = 0; i < nkeys; i++)
 	{
 		int			f = esc_triage_feature_get(m->vocab, keys[i]);
 
-		if (f >= 0)
-			idx[n++] = f;
+		if (f < 0)
+			continue;
+		if (m->stamp[f] == m->cur_stamp)
+			tf[m->slot[f]]++;
+		else
+		{
+			m->stamp[f] = m->cur_stamp;
+			m->slot[f] = n;
+			idx[n] = f;
+			tf[n++] = 1;
+			w += (f < m->nwords);
+		}
 	}
 	pfree(keys);
-	qsort(idx, n, sizeof(int), int_cmp);
 	doc->feat = palloc(sizeof(int) * Max(n, 1));
 	doc->val = palloc(sizeof(float) * Max(n, 1));
-	doc->n = 0;
-	doc->nword = 0;
-	for (int i = 0; i < n;)
+	doc->n = n;
+	doc->nword = w;
 	{
-		int			j = i;
-		double		x;
+		int			pw = 0,
+					pg = w;
 
-		while (j < n && idx[j] == idx[i])
-			j++;
-		x = (1.0 + log((double) (j - i))) * m->idf[idx[i]];
-		if (idx[i] < m->nwords)
-			doc->nword++;
-		doc->feat[doc->n] = idx[i];
-		doc->val[doc->n++] = (float) x;
-		i = j;
+		for (int i = 0; i < n; i++)
+		{
+			int			at = (idx[i] < m->nwords) ? pw++ : pg++;
+			double		x = m->idf[idx[i]];
+
+			if (tf[i] > 1)
+				x *= 1.0 + log((double) tf[i]);
+			doc->feat[at] = idx[i];
+			doc->val[at] = (float) x;
+		}
 	}
 	pfree(idx);
+	pfree(tf);
 	esc_triage_normalize(doc->val, doc->nword, doc->n);
 }
 

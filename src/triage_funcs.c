@@ -51,9 +51,6 @@
 #include "utils/typcache.h"
 
 #include "escalation.h"
-#include <sys/resource.h>
-static double dbgcpu(void){struct rusage ru; getrusage(RUSAGE_SELF,&ru); return ru.ru_utime.tv_sec+ru.ru_utime.tv_usec/1e6+ru.ru_stime.tv_sec+ru.ru_stime.tv_usec/1e6;}
-#define DBGT(what) do { if (getenv("ESC_PROF")) elog(NOTICE, "T %-12s %.3f", what, dbgcpu()); } while (0)
 
 /*
  * One binary problem over every ticket overfits more readily than a
@@ -669,15 +666,6 @@ report_progress(void *arg, const char *phase, int done, int total)
 }
 
 static int
-int_cmp(const void *a, const void *b)
-{
-	int			x = *(const int *) a;
-	int			y = *(const int *) b;
-
-	return (x > y) - (x < y);
-}
-
-static int
 str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *) a, *(char *const *) b);
@@ -724,6 +712,8 @@ escalation_train(PG_FUNCTION_ARGS)
 				maxprov = 4096;
 	uint64	   *provkey;
 	int		   *df;
+	int		   *lastdoc;
+	int		   *lastpos;
 	int		   *final;
 	int			V = 0,
 				Vw;
@@ -806,7 +796,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	outdesc = BlessTupleDesc(outdesc);
 
-	DBGT("start");
 	INSTR_TIME_SET_CURRENT(pr.start);
 	pr.last = 0;
 	work = AllocSetContextCreate(CurrentMemoryContext, "escalation training",
@@ -816,7 +805,6 @@ escalation_train(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	t = read_tickets(src, &spec, &n);
-	DBGT("read");
 
 	/* the teams, sorted by name */
 	{
@@ -851,10 +839,16 @@ escalation_train(PG_FUNCTION_ARGS)
 						   nteam_train, K),
 				 errhint("Until then the triage rules do not fire, and rules alone decide.")));
 
-	/* features of the training tickets, with provisional indexes */
+	/*
+	 * Features of the training tickets, with provisional indexes: per
+	 * ticket its distinct features in order of first occurrence, with their
+	 * counts (lastdoc/lastpos: where a feature was last counted).
+	 */
 	tv = esc_triage_vocab_create(work, src->cfgid, true);
 	provkey = palloc(sizeof(uint64) * maxprov);
-	df = palloc0(sizeof(int) * maxprov);
+	df = palloc(sizeof(int) * maxprov);
+	lastdoc = palloc(sizeof(int) * maxprov);
+	lastpos = palloc(sizeof(int) * maxprov);
 	docstart = palloc(sizeof(int) * (ntrain + 1));
 	docfeat = palloc(sizeof(int) * maxdocfeat);
 	doctf = palloc(sizeof(int) * maxdocfeat);
@@ -865,60 +859,53 @@ escalation_train(PG_FUNCTION_ARGS)
 		{
 			uint64	   *keys;
 			int			nk;
-			int		   *ids;
-			int			start = ndocfeat;
 
 			if (t[i].heldout)
 				continue;
 			nk = esc_triage_doc_keys(tv, t[i].text, t[i].textlen, t[i].priority,
 									 t[i].channel, t[i].tier, &keys);
-			ids = palloc(sizeof(int) * Max(nk, 1));
+			docstart[d] = ndocfeat;
 			for (int k = 0; k < nk; k++)
 			{
-				ids[k] = esc_triage_feature_put(tv, keys[k], nprov);
-				if (ids[k] == nprov)
+				int			id = esc_triage_feature_put(tv, keys[k], nprov);
+
+				if (id == nprov)
 				{
 					if (nprov == maxprov)
 					{
 						maxprov *= 2;
 						provkey = repalloc_huge(provkey, sizeof(uint64) * maxprov);
 						df = repalloc_huge(df, sizeof(int) * maxprov);
+						lastdoc = repalloc_huge(lastdoc, sizeof(int) * maxprov);
+						lastpos = repalloc_huge(lastpos, sizeof(int) * maxprov);
 					}
 					provkey[nprov] = keys[k];
 					df[nprov] = 0;
+					lastdoc[nprov] = -1;
 					nprov++;
 				}
+				if (lastdoc[id] == d)
+				{
+					doctf[lastpos[id]]++;
+					continue;
+				}
+				if (ndocfeat == maxdocfeat)
+				{
+					maxdocfeat *= 2;
+					docfeat = repalloc_huge(docfeat, sizeof(int) * maxdocfeat);
+					doctf = repalloc_huge(doctf, sizeof(int) * maxdocfeat);
+				}
+				lastdoc[id] = d;
+				lastpos[id] = ndocfeat;
+				docfeat[ndocfeat] = id;
+				doctf[ndocfeat++] = 1;
+				df[id]++;
 			}
 			pfree(keys);
-			docstart[d] = start;
-			qsort(ids, nk, sizeof(int), int_cmp);
-			{
-				int		   *sorted = ids;
-
-				for (int a = 0; a < nk;)
-				{
-					int			b = a;
-
-					while (b < nk && sorted[b] == sorted[a])
-						b++;
-					if (ndocfeat == maxdocfeat)
-					{
-						maxdocfeat *= 2;
-						docfeat = repalloc_huge(docfeat, sizeof(int) * maxdocfeat);
-						doctf = repalloc_huge(doctf, sizeof(int) * maxdocfeat);
-					}
-					docfeat[ndocfeat] = sorted[a];
-					doctf[ndocfeat++] = b - a;
-					df[sorted[a]]++;
-					a = b;
-				}
-			}
-			pfree(ids);
 			d++;
 		}
 		docstart[d] = ndocfeat;
 	}
-	DBGT("features");
 	report_progress(&pr, "features", ntrain, ntrain);
 
 	/*
@@ -1016,7 +1003,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		X.start[d] = pw;
 	}
 
-	DBGT("matrix");
 	/*
 	 * Calibration, on validation tickets taken from the training tickets
 	 * (never the held-out ones): learn without them, score them.
@@ -1072,7 +1058,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		nvalidation = Max(nt, ne);
 	}
 
-	DBGT("validation");
 	/* the models, on every training ticket, from the first fold's answer */
 	{
 		EscLearned	L;
@@ -1085,7 +1070,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		m.we = L.we;
 		m.be = L.be;
 	}
-	DBGT("final");
 	report_progress(&pr, "models", 1, 1);
 
 	/* evaluate the stored form itself: serialise, load, score the held-out tickets */
@@ -1100,7 +1084,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		memset(&r, 0, sizeof(r));
 		r.accuracy = r.macro_f1 = r.escalation_accuracy = NAN;
 	}
-	DBGT("evaluate");
 	train_s = elapsed(pr.start);
 
 	/* the active model, on the same held-out tickets */
@@ -1172,9 +1155,10 @@ escalation_train(PG_FUNCTION_ARGS)
 		appendStringInfo(&metrics, ", \"heldout_tickets\": %d, \"validation_tickets\": %d, "
 						 "\"train_seconds\": %.3f, "
 						 "\"cost\": %g, \"class_balance\": %g, \"min_df\": %d, "
+						 "\"word_features\": %d, \"subject_grams\": %d, "
 						 "\"temperature\": %.4f, \"platt_a\": %.4f, \"platt_b\": %.4f}",
 						 r.tickets, nvalidation, train_s, C, balance, min_df,
-						 m.temperature, m.platt_a, m.platt_b);
+						 Vw, V - Vw, m.temperature, m.platt_a, m.platt_b);
 		a[12] = esc_cstring_to_jsonb(metrics.data);
 		a[13] = PointerGetDatum(blob);
 
@@ -1208,7 +1192,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		esc_restore_user(save_userid, save_sec);
 	}
-	DBGT("stored");
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 
