@@ -15,6 +15,7 @@ OBJS = \
 	src/funcs.o \
 	src/calendar.o \
 	src/sla.o \
+	src/sla_message.o \
 	src/facts.o \
 	src/tenant.o \
 	src/sentiment.o \
@@ -59,6 +60,7 @@ CONTRIB_TESTDB = escalation_regression
 $(OBJS): src/escalation.h src/compat.h
 src/sentiment.o src/sentiment_lexicon.o: src/sentiment_lexicon.h
 src/route_data.o src/route_funcs.o: src/route_data.h
+src/sla.o src/sla_message.o: src/sla_message.h
 
 # src/sentiment_lexicon.c is generated from data/sentiment/ and committed,
 # so that building needs no Python; `make lexicon` regenerates it.
