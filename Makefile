@@ -42,7 +42,8 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics dashboard chatwoot znuny triage
+          cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics dashboard chatwoot znuny triage \
+          sla_message
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation
