@@ -106,3 +106,8 @@ AS 'MODULE_PATHNAME', 'escalation_sla_track_message'
 LANGUAGE C;
 COMMENT ON FUNCTION escalation.sla_track_message(integer, text, text, timestamptz) IS
   'internal: the SLA bookkeeping of a message, as the message trigger does it (the same C code), as the caller: the ticket''s first message opens it (an agent''s opening is no response); an agent''s customer-visible reply (p_author ''agent'') meets the response clocks and restarts the periodic-update clock; a customer''s message starts the next-response clock unless one is already waiting';
+-- the message trigger keeps which policies have the targets a message
+-- starts (next_response, periodic_update) per backend: a change of the
+-- targets reaches every backend at commit
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.sla_targets
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();

@@ -247,6 +247,24 @@ UNION ALL
 (SELECT 'only b', * FROM slam.firings(:sb) EXCEPT SELECT 'only b', * FROM slam.firings(:sa))
 ORDER BY 2, 3, 4, 5, 1;
 
+-- a change of the targets counts from the next message: each backend keeps
+-- which policies have next_response and periodic_update, and the targets'
+-- invalidate_cache trigger drops that at commit (here: the next command)
+INSERT INTO slam.a (id, priority, created_at, updated_at)
+VALUES (1000, 'low', '2024-06-03 09:00+00', '2024-06-03 09:00+00');
+SELECT escalation.sla_track_message(:sa, '1000', 'customer', '2024-06-03 09:05+00');
+SELECT escalation.sla_track_message(:sa, '1000', 'customer', '2024-06-03 09:10+00');
+INSERT INTO escalation.sla_targets (policy_id, metric, target, warn_at)
+SELECT policy_id, 'next_response', '1 hour', '{50}' FROM escalation.sla_policies WHERE name = 'slam a low';
+SELECT escalation.sla_track_message(:sa, '1000', 'customer', '2024-06-03 09:15+00');
+SELECT escalation.sla_track_message(:sa, '1000', 'agent', '2024-06-03 09:20+00');
+DELETE FROM escalation.sla_targets t USING escalation.sla_policies p
+ WHERE p.policy_id = t.policy_id AND p.name = 'slam a low' AND t.metric = 'next_response';
+SELECT escalation.sla_track_message(:sa, '1000', 'customer', '2024-06-03 09:25+00');
+SELECT metric, round, state, started_at, elapsed, due_at, next_at, finished_at
+  FROM escalation.clocks WHERE source_id = :sa AND ticket_key = '1000' ORDER BY metric, round;
+SELECT first_message_at FROM escalation.sla_tickets WHERE source_id = :sa AND ticket_key = '1000';
+
 -- the function's own arguments: no ticket, no time
 SELECT escalation.sla_track_message(:sa, NULL, 'agent', now());
 SELECT escalation.sla_track_message(:sa, 'no such ticket', 'customer', now());

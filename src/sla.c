@@ -6,10 +6,15 @@
  * The triggers know, from the row they already read, everything an SLA
  * policy is matched on (status meaning, priority, channel, team, account,
  * extra fields) and when it happened.  For a source that has SLA policies
- * they hand those facts to escalation.sla_track_ticket() or
- * sla_track_message(), one kept, generic plan each; the clock bookkeeping
- * (start, pause, resume, finish, retarget) lives there, next to the
- * tables it keeps.  Sources without policies pay nothing.
+ * the ticket trigger hands those facts to escalation.sla_track_ticket(),
+ * one kept, generic plan; the ticket's clock bookkeeping (start, pause,
+ * resume, finish, retarget) lives there, next to the tables it keeps.
+ *
+ * A message's bookkeeping runs for every message, and most change
+ * nothing, so it is here: one read of the ticket's SLA state,
+ * esc_sla_message_decide() (sla_message.c) on it, and writes only when the
+ * message changes something (docs/design.md, "SLA clocks").  Sources
+ * without policies pay nothing.
  *
  * The helpdesk's write must not fail because of us: the bookkeeping runs
  * in a subtransaction, and an error in it (a deadlock with a cycle, a bug)
@@ -26,6 +31,8 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/json.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -175,27 +182,18 @@ esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at)
 
 /* ---------------------------------------------------------------- messages */
 
-/*
- * The ticket's SLA state as the decision needs it: its sla_tickets row,
- * which of the targets a message can start its policy has, and its open
- * response clocks, one row per clock (NULLs without any).
- */
-static const char *const message_state_sql =
-"SELECT t.first_message_at IS NOT NULL, t.policy_id, t.status, "
-"       coalesce(g.next_response, false), coalesce(g.periodic_update, false), "
-"       c.metric, c.started_at "
+/* the ticket's sla_tickets row, as the decision needs it */
+static const char *const message_ticket_sql =
+"SELECT t.first_message_at IS NOT NULL, t.policy_id, t.status "
 "  FROM escalation.sla_tickets t "
-"  LEFT JOIN LATERAL ( "
-"       SELECT bool_or(x.metric OPERATOR(pg_catalog.=) 'next_response') AS next_response, "
-"              bool_or(x.metric OPERATOR(pg_catalog.=) 'periodic_update') AS periodic_update "
-"         FROM escalation.sla_targets x "
-"        WHERE x.policy_id OPERATOR(pg_catalog.=) t.policy_id) g ON true "
-"  LEFT JOIN escalation.clocks c "
-"         ON c.source_id OPERATOR(pg_catalog.=) t.source_id "
-"        AND c.ticket_key OPERATOR(pg_catalog.=) t.ticket_key "
-"        AND c.metric OPERATOR(pg_catalog.=) ANY ('{first_response,next_response,periodic_update}'::pg_catalog.text[]) "
-"        AND c.state OPERATOR(pg_catalog.=) ANY ('{running,paused}'::pg_catalog.text[]) "
 " WHERE t.source_id OPERATOR(pg_catalog.=) $1 AND t.ticket_key OPERATOR(pg_catalog.=) $2";
+
+/* its open response clocks */
+static const char *const message_clocks_sql =
+"SELECT c.metric, c.started_at FROM escalation.clocks c "
+" WHERE c.source_id OPERATOR(pg_catalog.=) $1 AND c.ticket_key OPERATOR(pg_catalog.=) $2 "
+"   AND c.metric OPERATOR(pg_catalog.=) ANY ('{first_response,next_response,periodic_update}'::pg_catalog.text[]) "
+"   AND c.state OPERATOR(pg_catalog.=) ANY ('{running,paused}'::pg_catalog.text[])";
 
 /* the row lock every writer of the ticket's clocks takes first */
 static const char *const message_lock_sql =
@@ -252,7 +250,8 @@ static const char *const message_start_sql =
 "INSERT INTO escalation.clock_segments (clock_id, starts) "
 "SELECT k.clock_id, $3 FROM k WHERE NOT $6";
 
-static SPIPlanPtr message_state_plan = NULL;
+static SPIPlanPtr message_ticket_plan = NULL;
+static SPIPlanPtr message_clocks_plan = NULL;
 static SPIPlanPtr message_lock_plan = NULL;
 static SPIPlanPtr message_open_plan = NULL;
 static SPIPlanPtr message_not_response_plan = NULL;
@@ -266,7 +265,8 @@ prepare_message_plans(void)
 
 	if (message_start_plan != NULL)
 		return;
-	message_state_plan = esc_prepare_kept_plan(message_state_sql, 2, types);
+	message_ticket_plan = esc_prepare_kept_plan(message_ticket_sql, 2, types);
+	message_clocks_plan = esc_prepare_kept_plan(message_clocks_sql, 2, types);
 	message_lock_plan = esc_prepare_kept_plan(message_lock_sql, 2, types);
 	message_open_plan = esc_prepare_kept_plan(message_open_sql, 3, types);
 	message_not_response_plan = esc_prepare_kept_plan(message_not_response_sql, 3, types);
@@ -283,13 +283,116 @@ typedef struct MessageCall
 } MessageCall;
 
 /*
- * Read the ticket's state (a new snapshot: it sees what this transaction
- * wrote before and what the transactions it waited for committed).  The
- * state points into SPI's tuple table: valid until the next statement.
- * *policy_id is the ticket's policy (0: none).
+ * Which policies have the targets a message starts (next_response,
+ * periodic_update): configuration, read once per backend and again after
+ * escalation.sla_targets changes (its invalidate_cache trigger, from 1.1
+ * on; under a 1.0 schema, which lacks it, they are read for every
+ * message).
+ */
+typedef struct PolicyTargets
+{
+	int32		policy_id;
+	bool		next_response;
+	bool		periodic_update;
+} PolicyTargets;
+
+static PolicyTargets *targets = NULL;
+static int	ntargets = 0;
+static bool targets_valid = false;
+static bool targets_cacheable = false;
+static uint64 targets_inval_count = 0;
+static Oid	targets_relid = InvalidOid;
+static bool targets_callback_registered = false;
+static SPIPlanPtr targets_plan = NULL;
+static SPIPlanPtr targets_meta_plan = NULL;
+
+static void
+targets_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == targets_relid)
+	{
+		targets_valid = false;
+		targets_inval_count++;
+	}
+}
+
+static void
+load_targets(void)
+{
+	uint64		start_count = targets_inval_count;
+	MemoryContext old;
+	bool		isnull;
+
+	if (!targets_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(targets_invalidate, (Datum) 0);
+		targets_callback_registered = true;
+	}
+	if (targets_plan == NULL)
+	{
+		targets_plan = esc_prepare_kept_plan(
+			"SELECT x.policy_id, "
+			"       pg_catalog.bool_or(x.metric OPERATOR(pg_catalog.=) 'next_response'), "
+			"       pg_catalog.bool_or(x.metric OPERATOR(pg_catalog.=) 'periodic_update') "
+			"  FROM escalation.sla_targets x GROUP BY x.policy_id",
+			0, NULL);
+		/* the table, and whether a change of it invalidates this cache */
+		targets_meta_plan = esc_prepare_kept_plan(
+			"SELECT r.oid, EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g "
+			"                       WHERE g.tgrelid OPERATOR(pg_catalog.=) r.oid "
+			"                         AND g.tgname OPERATOR(pg_catalog.=) 'invalidate_cache' "
+			"                         AND g.tgenabled OPERATOR(pg_catalog.<>) 'D') "
+			"  FROM (SELECT 'escalation.sla_targets'::pg_catalog.regclass::pg_catalog.oid AS oid) r",
+			0, NULL);
+	}
+	if (SPI_execute_plan(targets_meta_plan, NULL, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read escalation.sla_targets");
+	targets_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	targets_cacheable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	if (SPI_execute_plan(targets_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read escalation.sla_targets");
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (targets)
+		pfree(targets);
+	targets = palloc(sizeof(PolicyTargets) * Max(SPI_processed, 1));
+	MemoryContextSwitchTo(old);
+	ntargets = 0;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		targets[ntargets].policy_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		targets[ntargets].next_response = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		targets[ntargets].periodic_update = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		ntargets++;
+	}
+	/* valid until sla_targets changes, unless it changed while we read */
+	targets_valid = targets_cacheable && start_count == targets_inval_count;
+}
+
+static const PolicyTargets *
+policy_targets(int32 policy_id)
+{
+	if (!targets_valid)
+		load_targets();
+	for (int i = 0; i < ntargets; i++)
+		if (targets[i].policy_id == policy_id)
+			return &targets[i];
+	return NULL;
+}
+
+/*
+ * Read the ticket's state (new snapshots: they see what this transaction
+ * wrote before and what the transactions it waited for committed), its
+ * open response clocks only when the decision needs them.  The clocks are
+ * palloc'd in the current context.  *policy_id is the ticket's policy (0:
+ * none).
  */
 static void
-read_message_state(Datum *args, EscSlaTicketState *state, int32 *policy_id)
+read_message_state(Datum *args, bool by_agent, EscSlaTicketState *state, int32 *policy_id)
 {
 	SPITupleTable *tt;
 	TupleDesc	desc;
@@ -299,7 +402,7 @@ read_message_state(Datum *args, EscSlaTicketState *state, int32 *policy_id)
 
 	memset(state, 0, sizeof(*state));
 	*policy_id = 0;
-	if (SPI_execute_plan(message_state_plan, args, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(message_ticket_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the SLA state of a ticket");
 	if (SPI_processed == 0)
 		return;
@@ -323,21 +426,30 @@ read_message_state(Datum *args, EscSlaTicketState *state, int32 *policy_id)
 		state->pending = IS("pending");
 #undef IS
 	}
-	state->targets_next_response = DatumGetBool(SPI_getbinval(tt->vals[0], desc, 4, &isnull));
-	state->targets_periodic_update = DatumGetBool(SPI_getbinval(tt->vals[0], desc, 5, &isnull));
+	if (state->has_policy)
+	{
+		const PolicyTargets *pt = policy_targets(*policy_id);
 
-	clocks = palloc(sizeof(EscSlaOpenClock) * SPI_processed);
+		state->targets_next_response = pt && pt->next_response;
+		state->targets_periodic_update = pt && pt->periodic_update;
+	}
+
+	if (!esc_sla_message_needs_clocks(state, by_agent))
+		return;
+	if (SPI_execute_plan(message_clocks_plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the SLA clocks of a ticket");
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	clocks = palloc(sizeof(EscSlaOpenClock) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		char	   *metric = SPI_getvalue(tt->vals[i], desc, 6);
+		char	   *metric = SPI_getvalue(tt->vals[i], desc, 1);
 
-		if (metric == NULL)
-			continue;			/* no open response clock */
-		clocks[state->nclocks].metric = esc_sla_metric_from_name(metric);
-		clocks[state->nclocks].started_at =
-			DatumGetTimestampTz(SPI_getbinval(tt->vals[i], desc, 7, &isnull));
-		state->nclocks++;
+		clocks[i].metric = esc_sla_metric_from_name(metric);
+		clocks[i].started_at =
+			DatumGetTimestampTz(SPI_getbinval(tt->vals[i], desc, 2, &isnull));
 	}
+	state->nclocks = (int) SPI_processed;
 	state->clocks = clocks;
 }
 
@@ -375,12 +487,12 @@ track_message(void *arg)
 	args[1] = CStringGetTextDatum(call->ticket_key);
 	args[2] = TimestampTzGetDatum(call->at);
 
-	read_message_state(args, &state, &policy_id);
+	read_message_state(args, call->by_agent, &state, &policy_id);
 	if (!esc_sla_message_decide(&state, call->by_agent, call->at, &change))
 		return;
 
 	execute_message_plan(message_lock_plan, args, SPI_OK_SELECT);
-	read_message_state(args, &state, &policy_id);
+	read_message_state(args, call->by_agent, &state, &policy_id);
 	if (!esc_sla_message_decide(&state, call->by_agent, call->at, &change))
 		return;
 

@@ -62,8 +62,26 @@ esc_sla_meets(const EscSlaOpenClock *c, TimestampTz at)
 }
 
 /*
- * Decide what a message changes.  Returns whether anything does; `change`
- * says what, and is all zero when nothing does.
+ * Does the decision need the ticket's open response clocks?  Only when the
+ * message may meet or start one: they are a second read, which most
+ * customer messages (on a ticket whose policy has no next_response target,
+ * or that is solved) do without.
+ */
+bool
+esc_sla_message_needs_clocks(const EscSlaTicketState *t, bool by_agent)
+{
+	if (!t->tracked || !t->has_policy)
+		return false;
+	if (by_agent)
+		return t->opened;		/* an agent's opening meets nothing */
+	return !t->closed && t->targets_next_response;
+}
+
+/*
+ * Decide what a message changes, from the ticket's state with its open
+ * response clocks when esc_sla_message_needs_clocks() says they matter.
+ * Returns whether anything does; `change` says what, and is all zero when
+ * nothing does.
  */
 bool
 esc_sla_message_decide(const EscSlaTicketState *t, bool by_agent,

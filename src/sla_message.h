@@ -40,7 +40,9 @@ typedef struct EscSlaTicketState
 	bool		targets_periodic_update;
 	int			nclocks;
 	const EscSlaOpenClock *clocks;	/* running or paused first_response,
-									 * next_response, periodic_update clocks */
+									 * next_response, periodic_update clocks
+									 * (read only when the decision needs
+									 * them) */
 } EscSlaTicketState;
 
 /* what to write, in this order */
@@ -54,6 +56,7 @@ typedef struct EscSlaMessageChange
 	bool		start_paused;	/* ... paused: the ticket is pending */
 } EscSlaMessageChange;
 
+extern bool esc_sla_message_needs_clocks(const EscSlaTicketState *t, bool by_agent);
 extern bool esc_sla_message_decide(const EscSlaTicketState *t, bool by_agent,
 								   TimestampTz at, EscSlaMessageChange *change);
 extern bool esc_sla_meets(const EscSlaOpenClock *c, TimestampTz at);
