@@ -41,6 +41,12 @@ fi
 make -s -C "$HERE" >/dev/null
 mkdir -p "$WORK/artifacts"
 
+# inputs that crashed, leaked, timed out or ran out of memory (slow ones are not failures)
+count_artifacts() {
+    find "$WORK/artifacts" \( -name "$1-crash-*" -o -name "$1-leak-*" -o -name "$1-timeout-*" \
+        -o -name "$1-oom-*" \) | wc -l
+}
+
 total_runs=0
 total_crashes=0
 for t in "${targets[@]}"; do
@@ -49,7 +55,7 @@ for t in "${targets[@]}"; do
         tokenize) maxlen=16384 ;;   # long texts: the word memo fills and starts over
         *) maxlen=4096 ;;
     esac
-    before=$(find "$WORK/artifacts" -name "$t-*" | wc -l)
+    before=$(count_artifacts "$t")
     log="$WORK/$t.log"
     start=$(date +%s)
     rc=0
@@ -60,7 +66,7 @@ for t in "${targets[@]}"; do
     secs=$(( $(date +%s) - start ))
     runs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -n 1)
     runs=${runs:-0}
-    crashes=$(( $(find "$WORK/artifacts" -name "$t-*" | wc -l) - before ))
+    crashes=$(( $(count_artifacts "$t") - before ))
     if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
         crashes=1                   # died without leaving an input
     fi
