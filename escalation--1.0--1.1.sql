@@ -88,3 +88,25 @@ BEGIN
     RETURN n;
 END
 $$;
+
+--------------------------------------------------------------------------
+-- first_responses keeps the tenant boundary too (issue 8)
+--------------------------------------------------------------------------
+-- 1.0 left escalation.first_responses without a policy: an analyst of one
+-- tenant saw when another tenant's tickets were first answered (and by
+-- whom).  The table has no tenant of its own; a row is visible when its
+-- source maps no tenant, or when the ticket's facts or SLA record, which
+-- carry the tenant, are visible (their own policies decide; a ticket that
+-- has neither yet stays hidden from a tenant's roles: fail closed).  Like
+-- the record, it is written only as the extension's owner.
+ALTER TABLE escalation.first_responses ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.first_responses FOR SELECT
+    USING (NOT EXISTS (SELECT 1 FROM escalation.sources s
+                        WHERE s.source_id OPERATOR(pg_catalog.=) first_responses.source_id
+                          AND s.mapping OPERATOR(pg_catalog.?) 'tenant')
+           OR EXISTS (SELECT 1 FROM escalation.ticket_facts f
+                       WHERE f.source_id OPERATOR(pg_catalog.=) first_responses.source_id
+                         AND f.ticket_key OPERATOR(pg_catalog.=) first_responses.ticket_key)
+           OR EXISTS (SELECT 1 FROM escalation.sla_tickets t
+                       WHERE t.source_id OPERATOR(pg_catalog.=) first_responses.source_id
+                         AND t.ticket_key OPERATOR(pg_catalog.=) first_responses.ticket_key));

@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(46);
+SELECT plan(49);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -120,6 +120,10 @@ INSERT INTO tap_ten.tickets VALUES
     (5, 'b', 'open',   'low',  'B third',  'outage three', 'tap-acct-b', now() - interval '1 day', NULL);
 INSERT INTO tap_ten.messages (ticket_id, author, body, created_at)
 VALUES (3, 'c', 'B secret message', now() - interval '2 days');
+-- one first response per tenant
+INSERT INTO tap_ten.messages (ticket_id, author, body, created_at)
+VALUES (1, 'a', 'looking into it', now() - interval '2 days'),
+       (3, 'a', 'looking into it', now() - interval '1 day');
 -- the worker folds the logged facts into ticket_facts and the rollups
 SELECT escalation.fold_facts() AS folded \gset
 
@@ -140,8 +144,8 @@ SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :s
 SET LOCAL ROLE regress_ten_analyst_a;
 SELECT is((SELECT count(*)::int FROM tap_ten.tickets), 2, 'analyst a: the helpdesk shows it tenant a''s 2 tickets');
 SELECT results_eq($$SELECT priority, metric, tickets::int FROM escalation.propose_sla_targets('tap_ten.tickets')$$,
-    $$VALUES ('high', 'resolution', 1)$$,
-    'analyst a: SLA calibration counts only tenant a''s resolved ticket');
+    $$VALUES ('high', 'first_response', 1), ('high', 'resolution', 1)$$,
+    'analyst a: SLA calibration counts only tenant a''s answered and resolved tickets');
 SELECT throws_ok($$SELECT * FROM escalation.explain('tap_ten.tickets', '3')$$, '42501', NULL,
     'analyst a: cannot explain a ticket');
 SELECT throws_ok($$SELECT escalation.ticket_context($$ || :sid || $$, '3')$$, '42501', NULL,
@@ -170,17 +174,23 @@ SELECT is((SELECT count(*)::int FROM escalation.ticket_journey WHERE source_id =
     'analyst a: ticket_journey shows nothing of tenant b''s ticket');
 SELECT is((SELECT sum(escalated)::int FROM escalation.time_to_escalation WHERE source_id = :sid AND all_teams), 1,
     'analyst a: time to escalation counts tenant a''s escalated ticket only');
+SELECT is((SELECT array_agg(ticket_key)::text FROM escalation.first_responses WHERE source_id = :sid), '{1}',
+    'analyst a: first responses of tenant a''s tickets only');
 RESET ROLE;
+SELECT is((SELECT count(*)::int FROM escalation.first_responses WHERE source_id = :sid), 2,
+    'the owner sees both tenants'' first responses');
 
 -- the analyst of tenant b sees its three tickets in the helpdesk and in calibration
 SET LOCAL ROLE regress_ten_analyst_b;
 SELECT results_eq($$SELECT priority, metric, tickets::int FROM escalation.propose_sla_targets('tap_ten.tickets')$$,
-    $$VALUES ('high', 'resolution', 1)$$,
-    'analyst b: SLA calibration counts only tenant b''s resolved ticket');
+    $$VALUES ('high', 'first_response', 1), ('high', 'resolution', 1)$$,
+    'analyst b: SLA calibration counts only tenant b''s answered and resolved tickets');
 SELECT is((SELECT sum(tickets)::int FROM escalation.escalation_rates WHERE source_id = :sid AND period = 'month'), 3,
     'analyst b: the escalation rate counts tenant b''s 3 tickets');
 SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid), 2,
     'analyst b: the record shows tenant b''s 2 escalations');
+SELECT is((SELECT array_agg(ticket_key)::text FROM escalation.first_responses WHERE source_id = :sid), '{3}',
+    'analyst b: first responses of tenant b''s tickets only');
 SELECT is((SELECT count(*)::int FROM escalation.at_risk_accounts(now()) WHERE account_key = 'tap-acct-b'), 1,
     'analyst b: at_risk_accounts() lists tenant b''s account');
 RESET ROLE;
