@@ -110,3 +110,33 @@ CREATE POLICY tenant ON escalation.first_responses FOR SELECT
            OR EXISTS (SELECT 1 FROM escalation.sla_tickets t
                        WHERE t.source_id OPERATOR(pg_catalog.=) first_responses.source_id
                          AND t.ticket_key OPERATOR(pg_catalog.=) first_responses.ticket_key));
+
+--------------------------------------------------------------------------
+-- The fold's bookkeeping keeps the tenant boundary too (issue 8)
+--------------------------------------------------------------------------
+-- 1.0 left three tables of per-ticket data without a policy:
+-- fact_changes (the ticket writes not yet folded: status, team, assignee,
+-- account and tenant of each), ticket_paths (each ticket's share of the
+-- re-escalation rollup) and escalation_changes (the tickets whose
+-- escalations changed since the last fold).  Only escalation_admin may
+-- read them, but the record's policies apply to administrators too, so an
+-- administrator who is no member of a tenant's role saw that tenant's
+-- tickets here and nowhere else.  fact_changes and ticket_paths carry the
+-- tenant and take ticket_facts' and metric_paths' policy (source scope and
+-- tenant_visible()); escalation_changes carries only the ticket and is
+-- visible with the ticket's escalations.  Written and read by the trigger,
+-- fold_facts(), rebuild_metrics() and the worker as the extension's owner,
+-- whom row-level security does not restrict.
+ALTER TABLE escalation.fact_changes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.fact_changes FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
+ALTER TABLE escalation.ticket_paths ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.ticket_paths FOR SELECT
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
+ALTER TABLE escalation.escalation_changes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.escalation_changes FOR SELECT
+    USING (EXISTS (SELECT 1 FROM escalation.escalations x
+                    WHERE x.source_id OPERATOR(pg_catalog.=) escalation_changes.source_id
+                      AND x.ticket_key OPERATOR(pg_catalog.=) escalation_changes.ticket_key));

@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(440);
+SELECT plan(441);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_sources', 'metric_tte', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
@@ -507,6 +507,14 @@ SELECT is_empty($$SELECT c.relname FROM pg_class c
                     AND NOT (c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policy p
                                                           WHERE p.polrelid = c.oid AND p.polname = 'tenant'))$$,
     'the record, the facts and the rollups have row-level security with a tenant policy');
+SELECT is_empty($$SELECT c.relname FROM pg_class c
+                  WHERE c.relnamespace = 'escalation'::regnamespace AND c.relkind = 'r'
+                    AND EXISTS (SELECT 1 FROM pg_attribute a
+                                 WHERE a.attrelid = c.oid AND NOT a.attisdropped
+                                   AND a.attname IN ('ticket_key', 'escalation_id', 'clock_id'))
+                    AND NOT (c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policy p
+                                                          WHERE p.polrelid = c.oid AND p.polname = 'tenant'))$$,
+    'every table of per-ticket data (a ticket_key, escalation_id or clock_id column) has row-level security with a tenant policy');
 SELECT policy_cmd_is('escalation', 'escalations', 'tenant'::name, 'select', 'the tenant policy on escalations filters reads only');
 
 SELECT * FROM finish();

@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(49);
+SELECT plan(56);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -74,10 +74,11 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM ext_functions p
 CREATE ROLE regress_ten_analyst_a IN ROLE escalation_analyst;
 CREATE ROLE regress_ten_analyst_b IN ROLE escalation_analyst;
 CREATE ROLE regress_ten_agent_a IN ROLE escalation_agent;
+CREATE ROLE regress_ten_admin_a IN ROLE escalation_admin;
 -- the tenants' roles: escalation shows a tenant's rows to their members
 CREATE ROLE regress_ten_a;
 CREATE ROLE regress_ten_b;
-GRANT regress_ten_a TO regress_ten_analyst_a, regress_ten_agent_a;
+GRANT regress_ten_a TO regress_ten_analyst_a, regress_ten_agent_a, regress_ten_admin_a;
 GRANT regress_ten_b TO regress_ten_analyst_b;
 INSERT INTO escalation.tenant_roles (tenant, role) VALUES ('a', 'regress_ten_a'), ('b', 'regress_ten_b');
 CREATE SCHEMA tap_ten;
@@ -226,6 +227,27 @@ RESET ROLE;
 INSERT INTO tap_ten.tickets VALUES
     (6, 'b', 'open', 'high', 'B fourth', 'outage four', 'tap-acct-b', now(), NULL),
     (7, 'c', 'open', 'high', 'C first', 'outage at C', NULL, now(), NULL);
+-- the fold's bookkeeping keeps the boundary too (1.1): an administrator of
+-- tenant a sees tenant a's (and unlisted tenants') pending ticket writes,
+-- changed escalations and path shares, not tenant b's
+UPDATE tap_ten.tickets SET priority = 'low' WHERE id = 1;
+SELECT is((SELECT array_agg(DISTINCT tenant ORDER BY tenant) FROM escalation.fact_changes WHERE source_id = :sid)::text,
+    '{a,b,c}', 'pending ticket writes of tenants a, b and c');
+SELECT is((SELECT array_agg(DISTINCT tenant ORDER BY tenant) FROM escalation.ticket_paths WHERE source_id = :sid)::text,
+    '{a,b}', 'path shares of tenants a and b');
+SELECT is((SELECT array_agg(DISTINCT ticket_key ORDER BY ticket_key) FROM escalation.escalation_changes WHERE source_id = :sid)::text,
+    '{1,6,7}', 'changed escalations of tickets 1 (a), 6 (b) and 7 (c)');
+SET LOCAL ROLE regress_ten_admin_a;
+SELECT is((SELECT array_agg(DISTINCT tenant ORDER BY tenant) FROM escalation.fact_changes WHERE source_id = :sid)::text,
+    '{a,c}', 'admin a: pending ticket writes of tenant a and the unlisted tenant c only');
+SELECT is((SELECT array_agg(DISTINCT tenant ORDER BY tenant) FROM escalation.ticket_paths WHERE source_id = :sid)::text,
+    '{a}', 'admin a: path shares of tenant a only');
+SELECT is((SELECT array_agg(DISTINCT ticket_key ORDER BY ticket_key) FROM escalation.escalation_changes WHERE source_id = :sid)::text,
+    '{1,7}', 'admin a: changed escalations of tenant a''s and the unlisted tenant''s tickets only');
+SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid AND tenant = 'b'), 0,
+    'admin a: like the record itself');
+RESET ROLE;
+
 SET LOCAL ROLE escalation_worker;
 SELECT lives_ok($$SELECT escalation.run_batch(now(), 10)$$, 'the worker runs a batch');
 RESET ROLE;
