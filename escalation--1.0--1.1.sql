@@ -140,3 +140,59 @@ CREATE POLICY tenant ON escalation.escalation_changes FOR SELECT
     USING (EXISTS (SELECT 1 FROM escalation.escalations x
                     WHERE x.source_id OPERATOR(pg_catalog.=) escalation_changes.source_id
                       AND x.ticket_key OPERATOR(pg_catalog.=) escalation_changes.ticket_key));
+
+--------------------------------------------------------------------------
+-- sla_what_if() keeps the tenant boundary (issue 8)
+--------------------------------------------------------------------------
+-- sla_what_if() reads the clocks as the extension's owner (it must: which
+-- policy a ticket gets depends on account columns analysts may not read),
+-- past the policies on sla_tickets and clocks, and 1.0 handed every row to
+-- its caller: an analyst of one tenant saw which of another tenant's
+-- tickets a policy change would move, with their due times.  Now it keeps
+-- the clocks of tickets whose tenant the caller may see, as the policies
+-- would: caller_tenant_visible() is tenant_visible() for the role acting in
+-- the session (the session user or SET ROLE), which SECURITY DEFINER does
+-- not change.
+CREATE FUNCTION escalation.caller_tenant_visible(tenant text)
+RETURNS boolean
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'escalation_caller_tenant_visible';
+COMMENT ON FUNCTION escalation.caller_tenant_visible(text) IS
+  'internal: tenant_visible() for the role acting in the session (session user or SET ROLE), not the current user: SECURITY DEFINER functions that hand rows of the record to their caller keep those the caller may see';
+REVOKE ALL ON FUNCTION escalation.caller_tenant_visible(text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION escalation.sla_what_if(ticket_table regclass, as_of timestamptz DEFAULT now())
+RETURNS TABLE (ticket_key text, metric text, change text, old_policy text, new_policy text,
+               old_due_at timestamptz, new_due_at timestamptz,
+               old_elapsed interval, new_elapsed interval)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src integer;
+BEGIN
+    src := (escalation.attached_source(ticket_table)).source_id;
+    RETURN QUERY
+    SELECT r.ticket_key, r.metric,
+           CASE WHEN r.new_policy IS NULL THEN 'would stop'
+                WHEN r.breached_after AND NOT r.breached_now THEN 'would breach now'
+                WHEN r.breached_now AND NOT r.breached_after THEN 'would no longer be breached'
+                WHEN r.new_due_at < r.old_due_at THEN 'due earlier'
+                WHEN r.new_due_at > r.old_due_at THEN 'due later'
+                ELSE 'recounted' END,
+           (SELECT p.name FROM escalation.sla_policies p WHERE p.policy_id = r.old_policy),
+           (SELECT p.name FROM escalation.sla_policies p WHERE p.policy_id = r.new_policy),
+           r.old_due_at, r.new_due_at, r.old_elapsed, r.new_elapsed
+      FROM escalation.sla_recomputed(src, as_of) r
+      JOIN escalation.sla_tickets t ON t.source_id = src AND t.ticket_key = r.ticket_key
+     WHERE (r.new_policy IS DISTINCT FROM r.old_policy
+            OR r.new_target IS DISTINCT FROM r.old_target
+            OR r.new_calendar IS DISTINCT FROM r.old_calendar
+            OR abs(extract(epoch FROM r.new_elapsed - r.old_elapsed)) >= 1
+            OR r.breached_after IS DISTINCT FROM r.breached_now)
+       AND escalation.caller_tenant_visible(t.fields ->> 'tenant')
+     ORDER BY r.ticket_key, r.metric;
+END
+$$;
+COMMENT ON FUNCTION escalation.sla_what_if(regclass, timestamptz) IS
+  'read-only: which open clocks of a source escalation.recompute_sla() would change, and how (would breach now, due earlier or later, would stop), under the current policies and calendars; only clocks of tickets whose tenant the caller may see';

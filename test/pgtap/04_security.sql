@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(56);
+SELECT plan(59);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -227,6 +227,30 @@ RESET ROLE;
 INSERT INTO tap_ten.tickets VALUES
     (6, 'b', 'open', 'high', 'B fourth', 'outage four', 'tap-acct-b', now(), NULL),
     (7, 'c', 'open', 'high', 'C first', 'outage at C', NULL, now(), NULL);
+-- sla_what_if() keeps the boundary (1.1): a source with an SLA, one ticket
+-- per tenant, then a shorter target; the what-if shows analyst a only
+-- tenant a's clock
+CREATE TABLE tap_ten.sla_tickets (id integer PRIMARY KEY, tenant text NOT NULL, created_at timestamptz);
+SELECT escalation.attach('tap_ten.sla_tickets', key => 'id', tenant => 'tenant',
+           created_at => 'created_at', name => 'tap tenants sla') AS sla_sid \gset
+INSERT INTO escalation.sla_policies (name, position, source_id) VALUES ('tap tenants sla', 9001, :sla_sid);
+INSERT INTO escalation.sla_targets (policy_id, metric, target)
+SELECT policy_id, 'first_response', '8 hours' FROM escalation.sla_policies WHERE name = 'tap tenants sla';
+INSERT INTO tap_ten.sla_tickets VALUES (1, 'a', now() - interval '1 hour'), (2, 'b', now() - interval '1 hour');
+UPDATE escalation.sla_targets SET target = '4 hours'
+ WHERE policy_id = (SELECT policy_id FROM escalation.sla_policies WHERE name = 'tap tenants sla');
+SELECT is((SELECT array_agg(ticket_key ORDER BY ticket_key) FROM escalation.sla_what_if('tap_ten.sla_tickets'))::text,
+    '{1,2}', 'sla_what_if(): a shorter target changes both tenants'' clocks');
+SET LOCAL ROLE regress_ten_analyst_a;
+SELECT is((SELECT array_agg(ticket_key ORDER BY ticket_key) FROM escalation.sla_what_if('tap_ten.sla_tickets'))::text,
+    '{1}', 'analyst a: sla_what_if() shows tenant a''s clock only');
+RESET ROLE;
+GRANT USAGE ON SCHEMA tap_ten TO regress_ten_admin_a;
+SET LOCAL ROLE regress_ten_admin_a;
+SELECT is((SELECT array_agg(ticket_key ORDER BY ticket_key) FROM escalation.sla_what_if('tap_ten.sla_tickets'))::text,
+    '{1}', 'admin a: sla_what_if() shows tenant a''s clock only');
+RESET ROLE;
+
 -- the fold's bookkeeping keeps the boundary too (1.1): an administrator of
 -- tenant a sees tenant a's (and unlisted tenants') pending ticket writes,
 -- changed escalations and path shares, not tenant b's
