@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(59);
+SELECT plan(67);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -197,7 +197,21 @@ SELECT is((SELECT count(*)::int FROM escalation.at_risk_accounts(now()) WHERE ac
 RESET ROLE;
 
 -- the agent of tenant a
+SELECT min(escalation_id) AS esc_b FROM escalation.escalations WHERE source_id = :sid AND tenant = 'b' \gset
+SELECT min(escalation_id) AS esc_a FROM escalation.escalations WHERE source_id = :sid AND tenant = 'a' \gset
 SET LOCAL ROLE regress_ten_agent_a;
+-- (1.1) an escalation of another tenant does not exist for the agents' functions
+SELECT throws_ok($$SELECT escalation.resolve($$ || :esc_b || $$, 'closing b')$$, 'P0002',
+    'escalation ' || :esc_b || ' does not exist', 'agent a: cannot resolve tenant b''s escalation (nor see its row)');
+SELECT throws_ok($$SELECT escalation.cancel($$ || :esc_b || $$, 'dropping b')$$, 'P0002', NULL,
+    'agent a: cannot cancel tenant b''s escalation');
+SELECT throws_ok($$SELECT escalation.accept($$ || :esc_b || $$, 'any agent')$$, 'P0002', NULL,
+    'agent a: cannot accept tenant b''s escalation');
+SELECT throws_ok($$SELECT escalation.decline($$ || :esc_b || $$, 'any agent')$$, 'P0002', NULL,
+    'agent a: cannot decline tenant b''s escalation');
+SELECT throws_ok($$SELECT escalation.reescalate($$ || :esc_b || $$, 'up', target_team => 'tap tenant team')$$, 'P0002', NULL,
+    'agent a: cannot re-escalate tenant b''s escalation');
+SELECT is((escalation.resolve(:esc_a, 'done')).status, 'resolved', 'agent a: resolves its own tenant''s escalation');
 SELECT is((SELECT count(*)::int FROM escalation.explain('tap_ten.tickets', '1')) > 0, true,
     'agent a: explains its own tenant''s ticket');
 SELECT throws_ok($$SELECT * FROM escalation.explain('tap_ten.tickets', '3')$$, 'P0002', NULL,
@@ -270,7 +284,12 @@ SELECT is((SELECT array_agg(DISTINCT ticket_key ORDER BY ticket_key) FROM escala
     '{1,7}', 'admin a: changed escalations of tenant a''s and the unlisted tenant''s tickets only');
 SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid AND tenant = 'b'), 0,
     'admin a: like the record itself');
+SELECT throws_ok($$SELECT escalation.reassign($$ || :esc_b || $$, 'any agent', 'move it')$$, 'P0002', NULL,
+    'admin a: cannot reassign tenant b''s escalation');
 RESET ROLE;
+
+SELECT is((SELECT status FROM escalation.escalations WHERE escalation_id = :esc_b), 'queued',
+    'tenant b''s escalation is untouched');
 
 SET LOCAL ROLE escalation_worker;
 SELECT lives_ok($$SELECT escalation.run_batch(now(), 10)$$, 'the worker runs a batch');
