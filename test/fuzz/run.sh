@@ -15,8 +15,9 @@
 # A crash, sanitizer report or failed property check leaves its input in
 # $FUZZ_WORK/artifacts/ (replay: test/fuzz/build/fuzz_TARGET FILE). The last
 # line is `fuzz: N harnesses, R runs, C crashes`; the exit status is non-zero
-# when C > 0. Needs clang and libFuzzer: scripts/install-fuzz-deps.sh. Builds
-# only into test/fuzz/build/, installs nothing (no machine lock needed).
+# when C > 0. Installs what is missing (clang, libFuzzer) with
+# scripts/install-fuzz-deps.sh first, then builds only into test/fuzz/build/
+# and installs nothing else (no machine lock needed).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,10 +34,9 @@ else
         *) echo "run.sh: unknown target \"$TARGET\" (one of: ${ALL[*]}, all)" >&2; exit 2 ;;
     esac
 fi
-if ! command -v clang-14 >/dev/null && ! command -v clang >/dev/null; then
-    echo "run.sh: clang not found; run scripts/install-fuzz-deps.sh" >&2
-    exit 2
-fi
+# clang, libFuzzer, PostgreSQL's server headers and libpgcommon/libpgport
+"$HERE/../../scripts/install-deps.sh" >/dev/null
+"$HERE/../../scripts/install-fuzz-deps.sh" >/dev/null
 
 make -s -C "$HERE" >/dev/null
 mkdir -p "$WORK/artifacts"

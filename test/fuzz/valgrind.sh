@@ -25,7 +25,8 @@
 #
 # where `ours` counts reports with a frame in escalation's own source files.
 # Exit status: non-zero when ours > 0 or a backend crashed. KEEP=1 keeps the
-# directory.
+# directory. Installs what is missing first (scripts/install-deps.sh,
+# scripts/install-fuzz-deps.sh: valgrind).
 set -euo pipefail
 
 MODE=valgrind
@@ -33,10 +34,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PGVER=15
 log() { printf '==> memcheck %s: %s\n' "$MODE" "$*"; }
 
-if ! command -v valgrind >/dev/null; then
-    echo "memcheck: valgrind not found; run scripts/install-fuzz-deps.sh" >&2
-    exit 2
-fi
+# the build and test dependencies, and valgrind
+"$ROOT/scripts/install-deps.sh" >/dev/null
+"$ROOT/scripts/install-fuzz-deps.sh" >/dev/null
 
 tmp=$(mktemp -d /tmp/escalation-memcheck.XXXXXX)
 chmod 755 "$tmp"
