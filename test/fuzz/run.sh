@@ -12,6 +12,11 @@
 #
 #   FUZZ TARGET: runs=N crashes=C corpus=F seconds=S
 #
+# A unit that runs longer than 300 s counts as a crash (a hang). The timeout
+# is wall-clock time (libFuzzer has no other), and a process at nice 19 on a
+# busy machine can get no CPU for half a minute: a 20 s timeout stopped a
+# triage run on an input that replays in 4 ms.
+#
 # A crash, sanitizer report or failed property check leaves its input in
 # $FUZZ_WORK/artifacts/ (replay: test/fuzz/build/fuzz_TARGET FILE). The last
 # line is `fuzz: N harnesses, R runs, C crashes`; the exit status is non-zero
@@ -60,7 +65,7 @@ for t in "${targets[@]}"; do
     start=$(date +%s)
     rc=0
     (cd "$WORK" && nice -n 19 "$HERE/build/fuzz_$t" \
-        -runs="$RUNS" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 \
+        -runs="$RUNS" -max_len="$maxlen" -timeout=300 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$WORK/artifacts/$t-" \
         "$WORK/$t" "$HERE/corpus/$t") >"$log" 2>&1 || rc=$?
     secs=$(( $(date +%s) - start ))
