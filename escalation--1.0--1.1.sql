@@ -111,6 +111,28 @@ CREATE POLICY tenant ON escalation.first_responses FOR SELECT
                        WHERE t.source_id OPERATOR(pg_catalog.=) first_responses.source_id
                          AND t.ticket_key OPERATOR(pg_catalog.=) first_responses.ticket_key));
 
+-- SLA bookkeeping of a message in C (issue 7)
+--------------------------------------------------------------------------
+-- The message trigger decides in C what a message changes on its ticket's
+-- clocks (src/sla_message.c) from one read of the ticket's state, and a
+-- message that changes nothing (most of them) writes and locks nothing.
+-- sla_track_message() stays for callers of its own and runs the same C
+-- code; what it does is unchanged.  (The 1.1 library does not call the
+-- function, so a 1.0 schema under it keeps working until ALTER EXTENSION
+-- UPDATE.)
+CREATE OR REPLACE FUNCTION escalation.sla_track_message(p_source integer, p_key text, p_author text,
+                                                        p_at timestamptz)
+RETURNS void
+AS 'MODULE_PATHNAME', 'escalation_sla_track_message'
+LANGUAGE C;
+COMMENT ON FUNCTION escalation.sla_track_message(integer, text, text, timestamptz) IS
+  'internal: the SLA bookkeeping of a message, as the message trigger does it (the same C code), as the caller: the ticket''s first message opens it (an agent''s opening is no response); an agent''s customer-visible reply (p_author ''agent'') meets the response clocks and restarts the periodic-update clock; a customer''s message starts the next-response clock unless one is already waiting';
+-- the message trigger keeps which policies have the targets a message
+-- starts (next_response, periodic_update) per backend: a change of the
+-- targets reaches every backend at commit
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON escalation.sla_targets
+    FOR EACH STATEMENT EXECUTE FUNCTION escalation.invalidate_cache();
+
 --------------------------------------------------------------------------
 -- The fold's bookkeeping keeps the tenant boundary too (issue 8)
 --------------------------------------------------------------------------
