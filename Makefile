@@ -15,6 +15,7 @@ OBJS = \
 	src/funcs.o \
 	src/calendar.o \
 	src/sla.o \
+	src/sla_message.o \
 	src/facts.o \
 	src/histogram.o \
 	src/tenant.o \
@@ -42,7 +43,8 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics metrics_percentiles dashboard chatwoot znuny triage
+          cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics metrics_percentiles dashboard chatwoot znuny triage \
+          sla_message
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation
@@ -60,6 +62,7 @@ CONTRIB_TESTDB = escalation_regression
 $(OBJS): src/escalation.h src/compat.h
 src/sentiment.o src/sentiment_lexicon.o: src/sentiment_lexicon.h
 src/route_data.o src/route_funcs.o: src/route_data.h
+src/sla.o src/sla_message.o: src/sla_message.h
 
 # src/sentiment_lexicon.c is generated from data/sentiment/ and committed,
 # so that building needs no Python; `make lexicon` regenerates it.

@@ -17,7 +17,9 @@
 #            the accuracy of "escalated beyond the service desk"
 #            (group <> GRP_0, the escalated column);
 #   train_s  wall-clock seconds of that train() call (reading the tickets,
-#            features, both models learnt twice: without the validation
+#            features (words, word pairs, and the subject's character
+#            2-5-grams for the escalation model), both models learnt twice:
+#            without the validation
 #            tickets and then with them, calibration, scoring the test split,
 #            storing the model);
 #   speed    one backend, escalation.classify(text, table) over the test

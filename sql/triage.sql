@@ -97,6 +97,27 @@ SELECT team, probability > 0.5 AS confident, escalation_probability > 0.5 AS wil
 SELECT 'refund' = ANY (words) AS refund_weighs
   FROM escalation.classify('Refund the duplicate charge please', 'tri.tickets');
 
+-- subject grams: the escalation model also reads the character 2-5-grams
+-- of the subject (the first line), so a spelling never seen as a word
+-- still counts ("Passwort", "Pasword" share "_pas", "pass", "sswor" ...
+-- with "password"); a text with neither known words nor known grams gets
+-- the history's odds (two tickets in three escalated).  Explanations name
+-- words, never grams.
+SELECT (metrics ->> 'word_features')::int > 0 AS has_words,
+       (metrics ->> 'subject_grams')::int > 0 AS has_grams,
+       (metrics ->> 'word_features')::int + (metrics ->> 'subject_grams')::int = features AS all_counted
+  FROM escalation.models WHERE active;
+SELECT v.text, c.escalation_probability < 0.5 AS stays_with_desk
+  FROM (VALUES (1, 'Passwort'), (2, 'Pasword'), (3, 'Acount lockd'), (4, 'Routr dwn'), (5, 'xyzzy')) v(i, text),
+       escalation.classify(v.text, 'tri.tickets') c ORDER BY v.i;
+-- only the first line is the subject: the same word in the body is not a gram
+SELECT round(a.escalation_probability::numeric, 6) = round(b.escalation_probability::numeric, 6) AS body_not_grams
+  FROM escalation.classify(E'xyzzy\nPasswort', 'tri.tickets') a,
+       escalation.classify(E'xyzzy\nqqqqqqqq', 'tri.tickets') b;
+SELECT bool_and(NOT w LIKE '~%') AS words_only
+  FROM escalation.classify('Password reset, account locked, cannot log in', 'tri.tickets') c,
+       unnest(c.words || c.escalation_words) w;
+
 -- the rules fire now: a network ticket goes straight to the network team
 -- (tier 2), skipping tier 1, and is escalated at level 2 as likely to be
 INSERT INTO tri.tickets (subject, body, priority)
@@ -202,6 +223,25 @@ SELECT pg_temp.err($$INSERT INTO escalation.rules (name, escalation_probability_
 UPDATE escalation.models SET weights = overlay(weights placing '\x00000010'::bytea from 9 for 4)
  WHERE active;
 SELECT pg_temp.err($$SELECT * FROM escalation.classify('VPN down', 'tri.tickets')$$);
+
+-- a model stored by extension 1.0 (format ESCTRI1: no subject grams) still
+-- loads and scores: one feature "vpn" (idf 1) weighing -1 for billing, +1
+-- for network and +1 for escalation, temperature 1, Platt a = -2, b = 0
+-- (numbers little-endian, as this machine's)
+UPDATE escalation.models SET active = false;
+INSERT INTO escalation.models (source_id, version, active, ts_config, team_column,
+                               holdout_fraction, train_tickets, heldout_tickets, features,
+                               teams, metrics, weights)
+SELECT source_id, 100, true, 'english', 'team', 0.2, 2, 0, 1, '{tri_billing,tri_network}', '{}',
+       '\x4553435452493100' || '\x010000000200000001000000'::bytea ||
+       '\x000000000000f03f00000000000000c00000000000000000'::bytea || '\x00000000'::bytea ||
+       '\x0000803f'::bytea || '\x000080bf0000803f'::bytea || '\x0000000000000000'::bytea ||
+       '\x0000803f'::bytea || convert_to('tri_billing', 'UTF8') || '\x00'::bytea ||
+       convert_to('tri_network', 'UTF8') || '\x00'::bytea || convert_to('vpn', 'UTF8') || '\x00'::bytea
+  FROM escalation.sources WHERE name = 'tri';
+SELECT c.team, round(c.probability::numeric, 4) AS probability,
+       round(c.escalation_probability::numeric, 4) AS escalation_probability, c.words, m.version
+  FROM escalation.classify('VPN down', 'tri.tickets') c JOIN escalation.models m USING (model_id);
 
 -- clean up
 DELETE FROM escalation.triage_schedules;

@@ -220,12 +220,15 @@ typedef struct EscTriageModel
 	int32		version;
 	EscTriageVocab *vocab;
 	int			nfeatures;
-	char	  **features;		/* "stem", "stem stem", "priority=high" ... */
+	int			nwords;			/* features 0..nwords-1 are words, the rest
+								 * subject grams */
+	char	  **features;		/* "stem", "stem stem", "priority=high",
+								 * "~gram" ... */
 	float	   *idf;
 	int			nclasses;
 	char	  **classes;		/* team names */
 	bool	   *routable;		/* a team of escalation.teams above tier 1 */
-	float	   *w;				/* nfeatures x nclasses, feature-major */
+	float	   *w;				/* nwords x nclasses, feature-major */
 	float	   *b;				/* per class */
 	double		temperature;	/* softmax(temperature * score) */
 	bool		has_escalation;
@@ -233,6 +236,10 @@ typedef struct EscTriageModel
 	float		be;
 	double		platt_a;		/* P(escalated) = 1 / (1 + exp(a * score + b)) */
 	double		platt_b;
+	/* vectorising: per feature, the last document that counted it, where */
+	uint32	   *stamp;
+	int		   *slot;
+	uint32		cur_stamp;
 } EscTriageModel;
 
 typedef struct EscPrediction
@@ -249,15 +256,23 @@ typedef struct EscPrediction
 	const char *esc_words[ESC_TRIAGE_EXPLAIN];	/* ... for escalation */
 } EscPrediction;
 
-/* a sparse, L2-normalised document: feature indexes and tf-idf values */
+/*
+ * A sparse document: distinct feature indexes and tf-idf values, the words
+ * first (nword of them), then the subject grams, each block L2-normalised.
+ */
 typedef struct EscTriageDoc
 {
 	int			n;
+	int			nword;
 	int		   *feat;
 	float	   *val;
 } EscTriageDoc;
 
+/* the key of a subject gram has this bit; the rest is a hash of its text */
+#define ESC_TRIAGE_GRAM_TAG (UINT64CONST(1) << 63)
+
 extern EscTriageVocab *esc_triage_vocab_create(MemoryContext cxt, Oid cfgid, bool grow);
+extern void esc_triage_vocab_set_grams(EscTriageVocab *v, bool on);
 extern int	esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 								const char *priority, const char *channel, const char *tier,
 								uint64 **keys);
@@ -265,6 +280,7 @@ extern int	esc_triage_feature_get(EscTriageVocab *v, uint64 key);
 extern int	esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value);
 extern char *esc_triage_key_text(EscTriageVocab *v, uint64 key);
 extern uint64 esc_triage_text_key(EscTriageVocab *v, const char *feature);
+extern void esc_triage_normalize(float *val, int nword, int n);
 extern void esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 								 const char *priority, const char *channel, const char *tier,
 								 EscTriageDoc *doc);
@@ -293,15 +309,16 @@ typedef void (*EscProgress) (void *arg, const char *phase, int done, int total);
 /* what esc_learn_triage() learns */
 typedef struct EscLearned
 {
-	float	   *w;				/* nfeatures x nclasses, feature-major */
+	float	   *w;				/* X's nfeatures x nclasses, feature-major */
 	float	   *b;
 	bool	   *present;		/* per class: it had training tickets */
 	bool		has_escalation;
-	float	   *we;				/* nfeatures */
+	float	   *we;				/* Xe's nfeatures */
 	float		be;
 } EscLearned;
 
-extern void esc_learn_triage(const EscTrainSet *X, const int *y, const int8 *ye,
+extern void esc_learn_triage(const EscTrainSet *X, const EscTrainSet *Xe,
+							 const int *y, const int8 *ye,
 							 const bool *use, int nclasses, double C, double esc_C,
 							 double balance, const float *warm, float *alpha_out,
 							 EscLearned *out, EscProgress progress, void *arg,

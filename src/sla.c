@@ -6,10 +6,15 @@
  * The triggers know, from the row they already read, everything an SLA
  * policy is matched on (status meaning, priority, channel, team, account,
  * extra fields) and when it happened.  For a source that has SLA policies
- * they hand those facts to escalation.sla_track_ticket() or
- * sla_track_message(), one kept, generic plan each; the clock bookkeeping
- * (start, pause, resume, finish, retarget) lives there, next to the
- * tables it keeps.  Sources without policies pay nothing.
+ * the ticket trigger hands those facts to escalation.sla_track_ticket(),
+ * one kept, generic plan; the ticket's clock bookkeeping (start, pause,
+ * resume, finish, retarget) lives there, next to the tables it keeps.
+ *
+ * A message's bookkeeping runs for every message, and most change
+ * nothing, so it is here: one read of the ticket's SLA state,
+ * esc_sla_message_decide() (sla_message.c) on it, and writes only when the
+ * message changes something (docs/design.md, "SLA clocks").  Sources
+ * without policies pay nothing.
  *
  * The helpdesk's write must not fail because of us: the bookkeeping runs
  * in a subtransaction, and an error in it (a deadlock with a cycle, a bug)
@@ -26,17 +31,23 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 
 #include "escalation.h"
+#include "sla_message.h"
 
 static SPIPlanPtr ticket_plan = NULL;
-static SPIPlanPtr message_plan = NULL;
 
-/* run one bookkeeping statement; its failure is a WARNING, not the writer's */
+/*
+ * Run the bookkeeping `fn` in a subtransaction: its failure is a WARNING,
+ * not the writer's.
+ */
 static void
-execute_protected(SPIPlanPtr plan, Datum *args, const char *nulls, const char *ticket_key)
+run_protected(void (*fn) (void *), void *arg, const char *ticket_key)
 {
 	MemoryContext before = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -45,8 +56,7 @@ execute_protected(SPIPlanPtr plan, Datum *args, const char *nulls, const char *t
 	MemoryContextSwitchTo(before);
 	PG_TRY();
 	{
-		if (SPI_execute_plan(plan, args, nulls, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "SLA bookkeeping statement failed");
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(before);
 		CurrentResourceOwner = owner;
@@ -71,6 +81,23 @@ execute_protected(SPIPlanPtr plan, Datum *args, const char *nulls, const char *t
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+}
+
+/* one kept statement with its arguments */
+typedef struct PlanCall
+{
+	SPIPlanPtr	plan;
+	Datum	   *args;
+	const char *nulls;
+} PlanCall;
+
+static void
+execute_plan_call(void *arg)
+{
+	PlanCall   *call = (PlanCall *) arg;
+
+	if (SPI_execute_plan(call->plan, call->args, call->nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SLA bookkeeping statement failed");
 }
 
 /* the extra fields (fields.<name>) as a jsonb object of texts */
@@ -146,29 +173,385 @@ esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at)
 #undef TEXT_ARG
 	args[9] = fields_json(src, row);
 
-	execute_protected(ticket_plan, args, nulls, row->key);
+	{
+		PlanCall	call = {ticket_plan, args, nulls};
+
+		run_protected(execute_plan_call, &call, row->key);
+	}
+}
+
+/* ---------------------------------------------------------------- messages */
+
+/* the ticket's sla_tickets row, as the decision needs it */
+static const char *const message_ticket_sql =
+"SELECT t.first_message_at IS NOT NULL, t.policy_id, t.status "
+"  FROM escalation.sla_tickets t "
+" WHERE t.source_id OPERATOR(pg_catalog.=) $1 AND t.ticket_key OPERATOR(pg_catalog.=) $2";
+
+/* its open response clocks */
+static const char *const message_clocks_sql =
+"SELECT c.metric, c.started_at FROM escalation.clocks c "
+" WHERE c.source_id OPERATOR(pg_catalog.=) $1 AND c.ticket_key OPERATOR(pg_catalog.=) $2 "
+"   AND c.metric OPERATOR(pg_catalog.=) ANY ('{first_response,next_response,periodic_update}'::pg_catalog.text[]) "
+"   AND c.state OPERATOR(pg_catalog.=) ANY ('{running,paused}'::pg_catalog.text[])";
+
+/* the row lock every writer of the ticket's clocks takes first */
+static const char *const message_lock_sql =
+"SELECT 1 FROM escalation.sla_tickets t "
+" WHERE t.source_id OPERATOR(pg_catalog.=) $1 AND t.ticket_key OPERATOR(pg_catalog.=) $2 "
+"   FOR UPDATE";
+
+static const char *const message_open_sql =
+"UPDATE escalation.sla_tickets t SET first_message_at = $3 "
+" WHERE t.source_id OPERATOR(pg_catalog.=) $1 AND t.ticket_key OPERATOR(pg_catalog.=) $2";
+
+static const char *const message_not_response_sql =
+"DELETE FROM escalation.first_responses f "
+" WHERE f.source_id OPERATOR(pg_catalog.=) $1 AND f.ticket_key OPERATOR(pg_catalog.=) $2 "
+"   AND f.responded_at OPERATOR(pg_catalog.=) $3";
+
+/* the reply meets its clocks, one by one in clock_id order, each locked */
+static const char *const message_meet_sql =
+"SELECT escalation.clock_set(s.c, 'met', $3) "
+"  FROM (SELECT c FROM escalation.clocks c "
+"         WHERE c.source_id OPERATOR(pg_catalog.=) $1 AND c.ticket_key OPERATOR(pg_catalog.=) $2 "
+"           AND c.metric OPERATOR(pg_catalog.=) ANY ('{first_response,next_response,periodic_update}'::pg_catalog.text[]) "
+"           AND c.state OPERATOR(pg_catalog.=) ANY ('{running,paused}'::pg_catalog.text[]) "
+"           AND c.started_at OPERATOR(pg_catalog.<=) $3 "
+"         ORDER BY c.clock_id FOR UPDATE OF c) s";
+
+/*
+ * A new round of a clock, as escalation.clock_start() starts one, in one
+ * statement: the clock scheduled as it is inserted (a new clock has
+ * counted nothing and fired no step, so its next step is the policy's
+ * first: clock_schedule() reduced to that), and its first segment when it
+ * runs.  $4 metric, $5 policy, $6 paused.
+ */
+static const char *const message_start_sql =
+"WITH k AS ( "
+"  INSERT INTO escalation.clocks (source_id, ticket_key, metric, round, policy_id, target, calendar, "
+"                                 state, started_at, running_since, due_at, next_at) "
+"  SELECT $1, $2, t.metric, "
+"         coalesce((SELECT max(o.round) OPERATOR(pg_catalog.+) 1 FROM escalation.clocks o "
+"                    WHERE o.source_id OPERATOR(pg_catalog.=) $1 "
+"                      AND o.ticket_key OPERATOR(pg_catalog.=) $2 "
+"                      AND o.metric OPERATOR(pg_catalog.=) t.metric), 1), "
+"         t.policy_id, t.target, t.calendar, "
+"         CASE WHEN $6 THEN 'paused' ELSE 'running' END, $3, "
+"         CASE WHEN NOT $6 THEN $3 END, "
+"         CASE WHEN NOT $6 THEN escalation.sla_add(t.calendar, $3, "
+"                                   extract(epoch FROM t.target)::pg_catalog.float8) END, "
+"         CASE WHEN NOT $6 THEN escalation.sla_add(t.calendar, $3, n.at_secs) END "
+"    FROM escalation.sla_targets t, "
+"         LATERAL (SELECT pg_catalog.min(s.at_secs) AS at_secs "
+"                    FROM escalation.sla_steps(t.policy_id, t.metric, t.target) s) n "
+"   WHERE t.policy_id OPERATOR(pg_catalog.=) $5 AND t.metric OPERATOR(pg_catalog.=) $4 "
+"  RETURNING clock_id) "
+"INSERT INTO escalation.clock_segments (clock_id, starts) "
+"SELECT k.clock_id, $3 FROM k WHERE NOT $6";
+
+static SPIPlanPtr message_ticket_plan = NULL;
+static SPIPlanPtr message_clocks_plan = NULL;
+static SPIPlanPtr message_lock_plan = NULL;
+static SPIPlanPtr message_open_plan = NULL;
+static SPIPlanPtr message_not_response_plan = NULL;
+static SPIPlanPtr message_meet_plan = NULL;
+static SPIPlanPtr message_start_plan = NULL;
+
+static void
+prepare_message_plans(void)
+{
+	Oid			types[6] = {INT4OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID, BOOLOID};
+
+	if (message_start_plan != NULL)
+		return;
+	message_ticket_plan = esc_prepare_kept_plan(message_ticket_sql, 2, types);
+	message_clocks_plan = esc_prepare_kept_plan(message_clocks_sql, 2, types);
+	message_lock_plan = esc_prepare_kept_plan(message_lock_sql, 2, types);
+	message_open_plan = esc_prepare_kept_plan(message_open_sql, 3, types);
+	message_not_response_plan = esc_prepare_kept_plan(message_not_response_sql, 3, types);
+	message_meet_plan = esc_prepare_kept_plan(message_meet_sql, 3, types);
+	message_start_plan = esc_prepare_kept_plan(message_start_sql, 6, types);
+}
+
+typedef struct MessageCall
+{
+	int32		source_id;
+	const char *ticket_key;
+	bool		by_agent;
+	TimestampTz at;
+} MessageCall;
+
+/*
+ * Which policies have the targets a message starts (next_response,
+ * periodic_update): configuration, read once per backend and again after
+ * escalation.sla_targets changes (its invalidate_cache trigger, from 1.1
+ * on; under a 1.0 schema, which lacks it, they are read for every
+ * message).
+ */
+typedef struct PolicyTargets
+{
+	int32		policy_id;
+	bool		next_response;
+	bool		periodic_update;
+} PolicyTargets;
+
+static PolicyTargets *targets = NULL;
+static int	ntargets = 0;
+static bool targets_valid = false;
+static bool targets_cacheable = false;
+static uint64 targets_inval_count = 0;
+static Oid	targets_relid = InvalidOid;
+static bool targets_callback_registered = false;
+static SPIPlanPtr targets_plan = NULL;
+static SPIPlanPtr targets_meta_plan = NULL;
+
+static void
+targets_invalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == targets_relid)
+	{
+		targets_valid = false;
+		targets_inval_count++;
+	}
+}
+
+static void
+load_targets(void)
+{
+	uint64		start_count = targets_inval_count;
+	MemoryContext old;
+	bool		isnull;
+
+	if (!targets_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(targets_invalidate, (Datum) 0);
+		targets_callback_registered = true;
+	}
+	if (targets_plan == NULL)
+	{
+		targets_plan = esc_prepare_kept_plan(
+			"SELECT x.policy_id, "
+			"       pg_catalog.bool_or(x.metric OPERATOR(pg_catalog.=) 'next_response'), "
+			"       pg_catalog.bool_or(x.metric OPERATOR(pg_catalog.=) 'periodic_update') "
+			"  FROM escalation.sla_targets x GROUP BY x.policy_id",
+			0, NULL);
+		/* the table, and whether a change of it invalidates this cache */
+		targets_meta_plan = esc_prepare_kept_plan(
+			"SELECT r.oid, EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g "
+			"                       WHERE g.tgrelid OPERATOR(pg_catalog.=) r.oid "
+			"                         AND g.tgname OPERATOR(pg_catalog.=) 'invalidate_cache' "
+			"                         AND g.tgenabled OPERATOR(pg_catalog.<>) 'D') "
+			"  FROM (SELECT 'escalation.sla_targets'::pg_catalog.regclass::pg_catalog.oid AS oid) r",
+			0, NULL);
+	}
+	if (SPI_execute_plan(targets_meta_plan, NULL, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read escalation.sla_targets");
+	targets_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	targets_cacheable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+
+	if (SPI_execute_plan(targets_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read escalation.sla_targets");
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (targets)
+		pfree(targets);
+	targets = palloc(sizeof(PolicyTargets) * Max(SPI_processed, 1));
+	MemoryContextSwitchTo(old);
+	ntargets = 0;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		targets[ntargets].policy_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		targets[ntargets].next_response = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		targets[ntargets].periodic_update = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		ntargets++;
+	}
+	/* valid until sla_targets changes, unless it changed while we read */
+	targets_valid = targets_cacheable && start_count == targets_inval_count;
+}
+
+static const PolicyTargets *
+policy_targets(int32 policy_id)
+{
+	if (!targets_valid)
+		load_targets();
+	for (int i = 0; i < ntargets; i++)
+		if (targets[i].policy_id == policy_id)
+			return &targets[i];
+	return NULL;
+}
+
+/*
+ * Read the ticket's state (new snapshots: they see what this transaction
+ * wrote before and what the transactions it waited for committed), its
+ * open response clocks only when the decision needs them.  The clocks are
+ * palloc'd in the current context.  *policy_id is the ticket's policy (0:
+ * none).
+ */
+static void
+read_message_state(Datum *args, bool by_agent, EscSlaTicketState *state, int32 *policy_id)
+{
+	SPITupleTable *tt;
+	TupleDesc	desc;
+	EscSlaOpenClock *clocks;
+	bool		isnull;
+	Datum		d;
+
+	memset(state, 0, sizeof(*state));
+	*policy_id = 0;
+	if (SPI_execute_plan(message_ticket_plan, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the SLA state of a ticket");
+	if (SPI_processed == 0)
+		return;
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	state->tracked = true;
+	state->opened = DatumGetBool(SPI_getbinval(tt->vals[0], desc, 1, &isnull));
+	d = SPI_getbinval(tt->vals[0], desc, 2, &isnull);
+	state->has_policy = !isnull;
+	if (!isnull)
+		*policy_id = DatumGetInt32(d);
+	d = SPI_getbinval(tt->vals[0], desc, 3, &isnull);
+	if (!isnull)
+	{
+		text	   *status = DatumGetTextPP(d);
+		const char *s = VARDATA_ANY(status);
+		int			len = VARSIZE_ANY_EXHDR(status);
+
+#define IS(word) (len == (int) strlen(word) && memcmp(s, word, len) == 0)
+		state->closed = IS("solved") || IS("other");
+		state->pending = IS("pending");
+#undef IS
+	}
+	if (state->has_policy)
+	{
+		const PolicyTargets *pt = policy_targets(*policy_id);
+
+		state->targets_next_response = pt && pt->next_response;
+		state->targets_periodic_update = pt && pt->periodic_update;
+	}
+
+	if (!esc_sla_message_needs_clocks(state, by_agent))
+		return;
+	if (SPI_execute_plan(message_clocks_plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the SLA clocks of a ticket");
+	tt = SPI_tuptable;
+	desc = tt->tupdesc;
+	clocks = palloc(sizeof(EscSlaOpenClock) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *metric = SPI_getvalue(tt->vals[i], desc, 1);
+
+		clocks[i].metric = esc_sla_metric_from_name(metric);
+		clocks[i].started_at =
+			DatumGetTimestampTz(SPI_getbinval(tt->vals[i], desc, 2, &isnull));
+	}
+	state->nclocks = (int) SPI_processed;
+	state->clocks = clocks;
+}
+
+static void
+execute_message_plan(SPIPlanPtr plan, Datum *args, int expected)
+{
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != expected)
+		elog(ERROR, "SLA bookkeeping statement failed");
+}
+
+/*
+ * The bookkeeping of one message.  The state is read without a lock, and
+ * a message that changes nothing (most do) stops there: it writes nothing
+ * and locks nothing.  That is correct without the lock because it writes
+ * nothing: the outcome is the one of this message coming before whatever
+ * concurrent transaction is changing the ticket's clocks (and the message
+ * trigger holds the ticket's row, which every ticket update and every
+ * other message of the ticket takes first, so on an existing ticket there
+ * is no such transaction but the cycle, which changes no state the
+ * decision reads).  A message that changes something locks the ticket's
+ * sla_tickets row, as every writer of its clocks does first, reads the
+ * state again and decides again on it.
+ */
+static void
+track_message(void *arg)
+{
+	MessageCall *call = (MessageCall *) arg;
+	Datum		args[6];
+	EscSlaTicketState state;
+	EscSlaMessageChange change;
+	int32		policy_id;
+
+	prepare_message_plans();
+	args[0] = Int32GetDatum(call->source_id);
+	args[1] = CStringGetTextDatum(call->ticket_key);
+	args[2] = TimestampTzGetDatum(call->at);
+
+	read_message_state(args, call->by_agent, &state, &policy_id);
+	if (!esc_sla_message_decide(&state, call->by_agent, call->at, &change))
+		return;
+
+	execute_message_plan(message_lock_plan, args, SPI_OK_SELECT);
+	read_message_state(args, call->by_agent, &state, &policy_id);
+	if (!esc_sla_message_decide(&state, call->by_agent, call->at, &change))
+		return;
+
+	if (change.open_ticket)
+		execute_message_plan(message_open_plan, args, SPI_OK_UPDATE);
+	if (change.not_a_response)
+		execute_message_plan(message_not_response_plan, args, SPI_OK_DELETE);
+	if (change.nmeet > 0)
+		execute_message_plan(message_meet_plan, args, SPI_OK_SELECT);
+	if (change.start != ESC_SLA_NONE)
+	{
+		args[3] = CStringGetTextDatum(esc_sla_metric_name(change.start));
+		args[4] = Int32GetDatum(policy_id);
+		args[5] = BoolGetDatum(change.start_paused);
+		execute_message_plan(message_start_plan, args, SPI_OK_INSERT);
+	}
 }
 
 /*
  * A customer message or a customer-visible agent reply was written.
- * Called connected to SPI, as the extension's owner.
+ * Called connected to SPI, as the extension's owner, holding the ticket's
+ * row (esc_lock_ticket) when it exists.
  */
 void
 esc_sla_message(EscSource *src, const char *ticket_key, bool by_agent, TimestampTz at)
 {
-	Datum		args[4];
+	MessageCall call = {src->source_id, ticket_key, by_agent, at};
 
-	if (message_plan == NULL)
-	{
-		Oid			types[4] = {INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	run_protected(track_message, &call, ticket_key);
+}
 
-		message_plan = esc_prepare_kept_plan(
-											 "SELECT escalation.sla_track_message($1, $2, $3, $4)",
-											 4, types);
-	}
-	args[0] = Int32GetDatum(src->source_id);
-	args[1] = CStringGetTextDatum(ticket_key);
-	args[2] = CStringGetTextDatum(by_agent ? "agent" : "customer");
-	args[3] = TimestampTzGetDatum(at);
-	execute_protected(message_plan, args, NULL, ticket_key);
+/*
+ * escalation.sla_track_message(source, ticket_key, author, at): the same
+ * bookkeeping for a caller of its own (as the caller, errors raised).
+ * author 'agent' is an agent's customer-visible reply, anything else a
+ * customer's message.
+ */
+PG_FUNCTION_INFO_V1(escalation_sla_track_message);
+
+Datum
+escalation_sla_track_message(PG_FUNCTION_ARGS)
+{
+	MessageCall call;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_VOID();		/* no such ticket */
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the message's time must not be null")));
+	call.source_id = PG_GETARG_INT32(0);
+	call.ticket_key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	call.by_agent = !PG_ARGISNULL(2) &&
+		strcmp(text_to_cstring(PG_GETARG_TEXT_PP(2)), "agent") == 0;
+	call.at = PG_GETARG_TIMESTAMPTZ(3);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	track_message(&call);
+	SPI_finish();
+	PG_RETURN_VOID();
 }

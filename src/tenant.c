@@ -24,7 +24,10 @@
  *
  * The triggers, the worker and the SECURITY DEFINER functions run as the
  * extension's owner, to whom row-level security does not apply: they never
- * call this, and writing costs nothing more.
+ * call this, and writing costs nothing more.  Those that hand rows of the
+ * record to their caller (sla_what_if()) filter them with
+ * escalation.caller_tenant_visible(tenant), the same test for the role
+ * acting in the session.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +47,7 @@
 #include "escalation.h"
 
 PG_FUNCTION_INFO_V1(escalation_tenant_visible);
+PG_FUNCTION_INFO_V1(escalation_caller_tenant_visible);
 
 typedef struct TenantCache
 {
@@ -113,11 +117,11 @@ load_hidden(TenantCache *c, Oid userid, MemoryContext cxt)
 	qsort(c->hidden, c->nhidden, sizeof(char *), cmp_cstr);
 }
 
-Datum
-escalation_tenant_visible(PG_FUNCTION_ARGS)
+/* may userid see rows of the tenant in argument 0 (NULL: yes)? */
+static Datum
+tenant_visible_to(FunctionCallInfo fcinfo, Oid userid)
 {
 	TenantCache *c = (TenantCache *) fcinfo->flinfo->fn_extra;
-	Oid			userid = GetUserId();
 	LocalTransactionId lxid = MyProc->lxid;
 	CommandId	cid = GetCurrentCommandId(false);
 	char	   *tenant;
@@ -157,4 +161,24 @@ escalation_tenant_visible(PG_FUNCTION_ARGS)
 	hidden = bsearch(&tenant, c->hidden, c->nhidden, sizeof(char *), cmp_cstr) != NULL;
 	pfree(tenant);
 	PG_RETURN_BOOL(!hidden);
+}
+
+Datum
+escalation_tenant_visible(PG_FUNCTION_ARGS)
+{
+	return tenant_visible_to(fcinfo, GetUserId());
+}
+
+/*
+ * escalation.caller_tenant_visible(tenant): the same question for the role
+ * acting in this session (the session user, or the role of SET ROLE), which
+ * SECURITY DEFINER does not change.  A SECURITY DEFINER function reads the
+ * record as the extension's owner, past the policies; one that hands such
+ * rows to its caller (sla_what_if()) keeps those of tenants the caller may
+ * see, as the policies would have.
+ */
+Datum
+escalation_caller_tenant_visible(PG_FUNCTION_ARGS)
+{
+	return tenant_visible_to(fcinfo, GetOuterUserId());
 }

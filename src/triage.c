@@ -24,17 +24,33 @@
  * the smoothed idf, and every document is L2-normalised, as
  * scikit-learn's TfidfVectorizer does.
  *
+ * Subject grams.  The escalation model also sees the character n-grams
+ * (TRIAGE_GRAM_MIN to TRIAGE_GRAM_MAX characters) of the ticket's first
+ * line, the subject (row.c joins subject and body with a newline; for
+ * classify(text) it is the text's first line), folded like the words and
+ * with "_" at word boundaries: "_pass", "word_", "d_res".  A subject is
+ * short and written in a hurry; its grams catch what words miss
+ * (misspellings, "pwd"/"passwd"/"password", German compounds, mis-decoded
+ * text).  They are a block of their own, tf-idf weighted and L2-normalised
+ * apart from the words, after them in the feature order; the team model
+ * reads the word block only (its weight matrix stays words x teams).
+ * Chosen by 5-fold cross-validation on the ITSM benchmark's training
+ * tickets (escalation 0.870 -> 0.875; docs/benchmarks.md).
+ *
  * Keys.  A stem has an id in the vocabulary; a feature's key is the stem's
- * id (a single stem) or (id1 + 1) << 32 | id2 (a pair).  A training run
- * grows the vocabulary and gives every key a provisional index; a loaded
- * model maps only the keys it kept (the feature strings are stored, so a
- * model does not depend on ids).
+ * id (a single stem) or (id1 + 1) << 32 | id2 (a pair); a gram's key is
+ * ESC_TRIAGE_GRAM_TAG | a 63-bit hash of its bytes (ids are below 2^31,
+ * so the kinds never meet).  A training run grows the vocabulary and
+ * gives every key a provisional index (and remembers each gram's text); a
+ * loaded model maps only the keys it kept (the feature strings are stored,
+ * so a model does not depend on ids).
  *
  * Scoring.  Team: one linear score per team, softmax with a temperature.
  * Escalation: one linear score, Platt's sigmoid.  Both are calibrated by
  * train() on validation tickets taken from the training tickets, never on
- * the held-out ones.  Explanation: the features whose weight times value
- * contributed most to the prediction.
+ * the held-out ones.  Explanation: the word features whose weight times
+ * value contributed most to the prediction (grams are not shown: "_pas"
+ * explains nothing to a reader).
  *
  *-------------------------------------------------------------------------
  */
@@ -50,7 +66,13 @@
 #include "escalation.h"
 
 #define TRIAGE_MAX_STEMS_PER_WORD 4
-#define TRIAGE_MAGIC "ESCTRI1"
+#define TRIAGE_MAGIC_V1 "ESCTRI1"	/* no grams (extension 1.0) */
+#define TRIAGE_MAGIC "ESCTRI2"
+
+/* subject grams: sizes in characters, and how much of the first line */
+#define TRIAGE_GRAM_MIN 2
+#define TRIAGE_GRAM_MAX 5
+#define TRIAGE_SUBJECT_MAX 256	/* bytes */
 
 typedef struct TriageStem
 {
@@ -73,6 +95,13 @@ typedef struct TriageKey
 	int32		value;
 } TriageKey;
 
+/* a gram's text, by key (training runs only) */
+typedef struct TriageGram
+{
+	uint64		key1;			/* key + 1; 0 = empty */
+	char	   *text;			/* "~" and the gram */
+} TriageGram;
+
 struct EscTriageVocab
 {
 	MemoryContext cxt;
@@ -91,6 +120,11 @@ struct EscTriageVocab
 	uint32		key_mask;
 	uint32		key_used;
 	TriageKey   *keys;
+	/* subject grams: made at all, and their texts (grow only) */
+	bool		grams;
+	uint32		gram_mask;
+	uint32		gram_used;
+	TriageGram  *gram_text;
 };
 
 /* ----------------------------------------------------------------
@@ -128,8 +162,94 @@ esc_triage_vocab_create(MemoryContext cxt, Oid cfgid, bool grow)
 	v->stem_text = MemoryContextAlloc(cxt, sizeof(char *) * v->maxstems);
 	v->key_mask = 4095;
 	v->keys = MemoryContextAllocZero(cxt, sizeof(TriageKey) * (v->key_mask + 1));
+	v->grams = grow;
+	if (grow)
+	{
+		v->gram_mask = 4095;
+		v->gram_text = MemoryContextAllocZero(cxt, sizeof(TriageGram) * (v->gram_mask + 1));
+	}
 	memo_reset(v);
 	return v;
+}
+
+/* whether doc_keys makes subject grams (a model without any: no) */
+void
+esc_triage_vocab_set_grams(EscTriageVocab *v, bool on)
+{
+	v->grams = on;
+}
+
+static inline uint32
+key_hash(uint64 k1)
+{
+	return (uint32) hash_bytes_uint32((uint32) k1 ^ (uint32) (k1 >> 29));
+}
+
+/*
+ * The key of a gram (its bytes, "_" at word boundaries, without the "~"):
+ * up to 7 bytes, the bytes themselves and their count in bits 56-62 (so
+ * its text needs no table); longer (non-ASCII) grams, a 56-bit hash with
+ * a count of 0.
+ */
+#define GRAM_PACKED_MAX 7
+
+static inline uint64
+gram_key(const char *gram, int len)
+{
+	uint64		key = 0;
+
+	if (len > GRAM_PACKED_MAX)
+		return ESC_TRIAGE_GRAM_TAG |
+			(hash_bytes_extended((const unsigned char *) gram, len, 0) &
+			 ((UINT64CONST(1) << 56) - 1));
+	for (int i = len - 1; i >= 0; i--)
+		key = (key << 8) | (unsigned char) gram[i];
+	return ESC_TRIAGE_GRAM_TAG | ((uint64) len << 56) | key;
+}
+
+static inline int
+gram_packed_len(uint64 key)
+{
+	return (int) ((key >> 56) & 0x7F);
+}
+
+/* remember a gram's text on first sight (training) */
+static void
+gram_remember(EscTriageVocab *v, uint64 key, const char *gram, int len)
+{
+	uint64		k1 = key + 1;
+	uint32		j;
+
+	for (j = key_hash(k1) & v->gram_mask; v->gram_text[j].key1 != 0; j = (j + 1) & v->gram_mask)
+		if (v->gram_text[j].key1 == k1)
+			return;
+	if ((v->gram_used + 1) * 2 > v->gram_mask + 1)
+	{
+		uint32		oldsize = v->gram_mask + 1;
+		TriageGram  *old = v->gram_text;
+
+		v->gram_mask = oldsize * 2 - 1;
+		v->gram_text = MemoryContextAllocHuge(v->cxt, sizeof(TriageGram) * (v->gram_mask + 1));
+		memset(v->gram_text, 0, sizeof(TriageGram) * (v->gram_mask + 1));
+		for (uint32 i = 0; i < oldsize; i++)
+		{
+			if (old[i].key1 == 0)
+				continue;
+			for (j = key_hash(old[i].key1) & v->gram_mask; v->gram_text[j].key1 != 0;
+				 j = (j + 1) & v->gram_mask)
+				;
+			v->gram_text[j] = old[i];
+		}
+		pfree(old);
+		gram_remember(v, key, gram, len);
+		return;
+	}
+	v->gram_text[j].key1 = k1;
+	v->gram_text[j].text = MemoryContextAlloc(v->cxt, len + 2);
+	v->gram_text[j].text[0] = '~';
+	memcpy(v->gram_text[j].text + 1, gram, len);
+	v->gram_text[j].text[len + 1] = '\0';
+	v->gram_used++;
 }
 
 /* the id of a stem; -1 when unknown and the vocabulary does not grow */
@@ -169,7 +289,7 @@ int
 esc_triage_feature_get(EscTriageVocab *v, uint64 key)
 {
 	uint64		k1 = key + 1;
-	uint32		h = (uint32) hash_bytes_uint32((uint32) k1 ^ (uint32) (k1 >> 29));
+	uint32		h = key_hash(k1);
 
 	for (uint32 j = h & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
 		if (v->keys[j].key1 == k1)
@@ -182,7 +302,7 @@ int
 esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value)
 {
 	uint64		k1 = key + 1;
-	uint32		h = (uint32) hash_bytes_uint32((uint32) k1 ^ (uint32) (k1 >> 29));
+	uint32		h = key_hash(k1);
 	uint32		j;
 
 	for (j = h & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
@@ -202,7 +322,7 @@ esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value)
 
 			if (old[i].key1 == 0)
 				continue;
-			hh = (uint32) hash_bytes_uint32((uint32) old[i].key1 ^ (uint32) (old[i].key1 >> 29));
+			hh = key_hash(old[i].key1);
 			for (j = hh & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
 				;
 			v->keys[j] = old[i];
@@ -216,13 +336,35 @@ esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value)
 	return value;
 }
 
-/* a key as text: "stem" or "stem stem" */
+/* a key as text: "stem", "stem stem" or "~gram" (a gram: training runs only) */
 char *
 esc_triage_key_text(EscTriageVocab *v, uint64 key)
 {
 	uint32		hi = (uint32) (key >> 32);
 	uint32		lo = (uint32) key;
 
+	if (key & ESC_TRIAGE_GRAM_TAG)
+	{
+		uint64		k1 = key + 1;
+		int			gl = gram_packed_len(key);
+
+		if (gl > 0)
+		{
+			char	   *t = palloc(gl + 2);
+
+			t[0] = '~';
+			for (int i = 0; i < gl; i++)
+				t[i + 1] = (char) ((key >> (8 * i)) & 0xFF);
+			t[gl + 1] = '\0';
+			return t;
+		}
+		if (v->gram_text != NULL)
+			for (uint32 j = key_hash(k1) & v->gram_mask; v->gram_text[j].key1 != 0;
+				 j = (j + 1) & v->gram_mask)
+				if (v->gram_text[j].key1 == k1)
+					return pstrdup(v->gram_text[j].text);
+		elog(ERROR, "triage gram " UINT64_FORMAT " has no text", key);
+	}
 	if (hi == 0)
 		return pstrdup(v->stem_text[lo]);
 	return psprintf("%s %s", v->stem_text[hi - 1], v->stem_text[lo]);
@@ -234,6 +376,8 @@ esc_triage_text_key(EscTriageVocab *v, const char *feature)
 {
 	const char *sp = strchr(feature, ' ');
 
+	if (feature[0] == '~')
+		return gram_key(feature + 1, strlen(feature + 1));
 	if (sp == NULL || strncmp(feature, "priority=", 9) == 0 ||
 		strncmp(feature, "channel=", 8) == 0 || strncmp(feature, "tier=", 5) == 0)
 		return (uint64) stem_id(v, feature, true);
@@ -345,6 +489,85 @@ word_lookup(EscTriageVocab *v, const char *word, int len, uint32 h)
 }
 
 /*
+ * The grams of the first line of text (at most TRIAGE_SUBJECT_MAX bytes of
+ * it), appended to out[n..]: returns the new n.  Characters are the
+ * server encoding's (pg_mblen), so a gram never splits one.
+ */
+static int
+subject_grams(EscTriageVocab *v, const char *text, int len, uint64 **outp, int n, int *maxp)
+{
+	char		norm[TRIAGE_SUBJECT_MAX + 2];
+	int			cstart[TRIAGE_SUBJECT_MAX + 3];
+	int			nb = 0,
+				nc = 0;
+	bool		boundary = true;
+
+	if (len > TRIAGE_SUBJECT_MAX)
+		len = TRIAGE_SUBJECT_MAX;
+	cstart[nc++] = 0;
+	norm[nb++] = '_';
+	for (int i = 0; i < len;)
+	{
+		unsigned char c = (unsigned char) text[i];
+
+		if (c == '\n' || c == '\r' || c == '\0')
+			break;
+		if (c < 0x80)
+		{
+			if (is_word_byte(c))
+			{
+				cstart[nc++] = nb;
+				norm[nb++] = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
+				boundary = false;
+			}
+			else if (!boundary)
+			{
+				cstart[nc++] = nb;
+				norm[nb++] = '_';
+				boundary = true;
+			}
+			i++;
+		}
+		else
+		{
+			int			l = pg_mblen(text + i);
+
+			if (l < 1 || i + l > len)
+				break;			/* a character cut by the limit */
+			cstart[nc++] = nb;
+			memcpy(norm + nb, text + i, l);
+			nb += l;
+			boundary = false;
+			i += l;
+		}
+	}
+	if (!boundary)
+	{
+		cstart[nc++] = nb;
+		norm[nb++] = '_';
+	}
+	cstart[nc] = nb;
+
+	for (int c = 0; c < nc; c++)
+		for (int g = TRIAGE_GRAM_MIN; g <= TRIAGE_GRAM_MAX && c + g <= nc; g++)
+		{
+			const char *gram = norm + cstart[c];
+			int			gl = cstart[c + g] - cstart[c];
+			uint64		key = gram_key(gram, gl);
+
+			if (v->grow && gl > GRAM_PACKED_MAX)
+				gram_remember(v, key, gram, gl);
+			if (n == *maxp)
+			{
+				*maxp *= 2;
+				*outp = repalloc(*outp, sizeof(uint64) * *maxp);
+			}
+			(*outp)[n++] = key;
+		}
+	return n;
+}
+
+/*
  * The feature keys of one ticket, one per occurrence, in *keys (palloc'd
  * in the current context).  Returns how many.
  */
@@ -447,6 +670,8 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 		}
 		pfree(s);
 	}
+	if (v->grams && text != NULL)
+		n = subject_grams(v, text, len, &out, n, &max);
 	*keys = out;
 	return n;
 }
@@ -455,16 +680,29 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
  * Scoring
  * ----------------------------------------------------------------
  */
-static int
-int_cmp(const void *a, const void *b)
+/*
+ * L2-normalise a document's two blocks, each on its own: val[0..nword)
+ * (the words) and val[nword..n) (the subject grams).
+ */
+void
+esc_triage_normalize(float *val, int nword, int n)
 {
-	int			x = *(const int *) a;
-	int			y = *(const int *) b;
+	double		norm[2] = {0, 0};
 
-	return (x > y) - (x < y);
+	for (int i = 0; i < n; i++)
+		norm[i >= nword] += (double) val[i] * val[i];
+	for (int b = 0; b < 2; b++)
+		norm[b] = norm[b] > 0 ? 1.0 / sqrt(norm[b]) : 0;
+	for (int i = 0; i < n; i++)
+		val[i] = (float) (val[i] * norm[i >= nword]);
 }
 
-/* a ticket as the model's tf-idf vector (allocated in the current context) */
+/*
+ * A ticket as the model's tf-idf vector (allocated in the current
+ * context): its distinct features, the words first, each block in order of
+ * first occurrence.  No sort: the model's scratch arrays remember, per
+ * feature, the last ticket that counted it (a stamp) and where.
+ */
 void
 esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 					 const char *priority, const char *channel, const char *tier,
@@ -473,42 +711,61 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 	uint64	   *keys;
 	int			nkeys = esc_triage_doc_keys(m->vocab, text, len, priority, channel, tier, &keys);
 	int		   *idx = palloc(sizeof(int) * Max(nkeys, 1));
-	int			n = 0;
-	double		norm = 0;
+	int		   *tf = palloc(sizeof(int) * Max(nkeys, 1));
+	int			n = 0,
+				w = 0;
 
+	if (m->stamp == NULL)
+	{
+		m->stamp = MemoryContextAllocZero(m->cxt, sizeof(uint32) * Max(m->nfeatures, 1));
+		m->slot = MemoryContextAlloc(m->cxt, sizeof(int) * Max(m->nfeatures, 1));
+		m->cur_stamp = 0;
+	}
+	if (++m->cur_stamp == 0)
+	{
+		memset(m->stamp, 0, sizeof(uint32) * Max(m->nfeatures, 1));
+		m->cur_stamp = 1;
+	}
 	for (int i = 0; i < nkeys; i++)
 	{
 		int			f = esc_triage_feature_get(m->vocab, keys[i]);
 
-		if (f >= 0)
-			idx[n++] = f;
+		if (f < 0)
+			continue;
+		if (m->stamp[f] == m->cur_stamp)
+			tf[m->slot[f]]++;
+		else
+		{
+			m->stamp[f] = m->cur_stamp;
+			m->slot[f] = n;
+			idx[n] = f;
+			tf[n++] = 1;
+			w += (f < m->nwords);
+		}
 	}
 	pfree(keys);
-	qsort(idx, n, sizeof(int), int_cmp);
 	doc->feat = palloc(sizeof(int) * Max(n, 1));
 	doc->val = palloc(sizeof(float) * Max(n, 1));
-	doc->n = 0;
-	for (int i = 0; i < n;)
+	doc->n = n;
+	doc->nword = w;
 	{
-		int			j = i;
-		double		x;
+		int			pw = 0,
+					pg = w;
 
-		while (j < n && idx[j] == idx[i])
-			j++;
-		x = (1.0 + log((double) (j - i))) * m->idf[idx[i]];
-		doc->feat[doc->n] = idx[i];
-		doc->val[doc->n++] = (float) x;
-		norm += x * x;
-		i = j;
+		for (int i = 0; i < n; i++)
+		{
+			int			at = (idx[i] < m->nwords) ? pw++ : pg++;
+			double		x = m->idf[idx[i]];
+
+			if (tf[i] > 1)
+				x *= 1.0 + log((double) tf[i]);
+			doc->feat[at] = idx[i];
+			doc->val[at] = (float) x;
+		}
 	}
 	pfree(idx);
-	if (norm > 0)
-	{
-		float		inv = (float) (1.0 / sqrt(norm));
-
-		for (int i = 0; i < doc->n; i++)
-			doc->val[i] *= inv;
-	}
+	pfree(tf);
+	esc_triage_normalize(doc->val, doc->nword, doc->n);
 }
 
 /* the features contributing most to a score: weight(f) * value(f) */
@@ -519,7 +776,8 @@ top_features(EscTriageModel *m, const EscTriageDoc *doc, const float *w, int str
 	double		best[ESC_TRIAGE_EXPLAIN];
 	int			n = 0;
 
-	for (int i = 0; i < doc->n; i++)
+	/* the words only: grams explain nothing to a reader */
+	for (int i = 0; i < doc->nword; i++)
 	{
 		double		c = (double) w[(size_t) doc->feat[i] * stride] * doc->val[i];
 		int			k;
@@ -559,7 +817,8 @@ esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
 	p->team = -1;
 	for (int k = 0; k < K; k++)
 		s[k] = m->b[k];
-	for (int i = 0; i < doc->n; i++)
+	/* the team model reads the words; the escalation model the grams too */
+	for (int i = 0; i < doc->nword; i++)
 	{
 		const float *wf = m->w + (size_t) doc->feat[i] * K;
 		float		x = doc->val[i];
@@ -615,10 +874,14 @@ esc_triage_predict(EscTriageModel *m, const char *text, int len,
 /* ----------------------------------------------------------------
  * Storage: one bytea
  *
- *	 "ESCTRI1\0", int32 nfeatures, nclasses, has_escalation,
- *	 float8 temperature, platt_a, platt_b, float4 be,
- *	 float4 idf[V], w[V*K], b[K], we[V] (if has_escalation),
+ *	 "ESCTRI2\0", int32 nfeatures (V), nwords (W), nclasses (K),
+ *	 has_escalation, float8 temperature, platt_a, platt_b, float4 be,
+ *	 float4 idf[V], w[W*K], b[K], we[V] (if has_escalation),
  *	 then the class names and the feature texts, each NUL-terminated.
+ *	 Features 0..W-1 are words, W..V-1 subject grams.
+ *
+ *	 Extension 1.0 stored "ESCTRI1\0", without nwords (W = V, no grams);
+ *	 such a model still loads (and is written back in the new form).
  * ----------------------------------------------------------------
  */
 static char *
@@ -631,13 +894,14 @@ put(char *dst, const void *p, size_t n)
 bytea *
 esc_triage_serialize(EscTriageModel *m)
 {
-	int32		hdr[3] = {m->nfeatures, m->nclasses, m->has_escalation ? 1 : 0};
+	int32		hdr[4] = {m->nfeatures, m->nwords, m->nclasses, m->has_escalation ? 1 : 0};
 	double		cal[3] = {m->temperature, m->platt_a, m->platt_b};
 	bytea	   *result;
 	size_t		V = m->nfeatures,
+				W = m->nwords,
 				K = m->nclasses;
 	size_t		size = 8 + sizeof(hdr) + sizeof(cal) + sizeof(float) +
-		sizeof(float) * (V + V * K + K + (m->has_escalation ? V : 0));
+		sizeof(float) * (V + W * K + K + (m->has_escalation ? V : 0));
 	char	   *p;
 
 	/* sized first and written once: the weights are megabytes */
@@ -658,7 +922,7 @@ esc_triage_serialize(EscTriageModel *m)
 	p = put(p, cal, sizeof(cal));
 	p = put(p, &m->be, sizeof(float));
 	p = put(p, m->idf, sizeof(float) * V);
-	p = put(p, m->w, sizeof(float) * V * K);
+	p = put(p, m->w, sizeof(float) * W * K);
 	p = put(p, m->b, sizeof(float) * K);
 	if (m->has_escalation)
 		p = put(p, m->we, sizeof(float) * V);
@@ -681,9 +945,13 @@ get(const char **p, const char *end, void *dst, size_t n)
 	*p += n;
 }
 
-/* n bytes of the stored form, used in place */
-static void *
-take(const char **p, const char *end, size_t n)
+/*
+ * n bytes of floats of the stored form: used in place where they lie
+ * aligned for a float (the layout puts them there in a palloc'd copy),
+ * else copied out (memcpy), so that no float is ever read unaligned.
+ */
+static float *
+take_floats(const char **p, const char *end, size_t n)
 {
 	void	   *at = (void *) *p;
 
@@ -691,8 +959,15 @@ take(const char **p, const char *end, size_t n)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("triage model data is truncated")));
+	if ((uintptr_t) at % sizeof(float) != 0)
+	{
+		void	   *copy = MemoryContextAllocHuge(CurrentMemoryContext, Max(n, 1));
+
+		memcpy(copy, at, n);
+		at = copy;
+	}
 	*p += n;
-	return at;
+	return (float *) at;
 }
 
 /* a NUL-terminated string of the stored form, used in place */
@@ -716,8 +991,9 @@ get_string(const char **p, const char *end)
  * its vocabulary rebuilt for scoring.  data may still be toasted: it is
  * detoasted (or copied) once, into the model's context, and the weights,
  * the names and the feature texts are then used where they lie; the
- * arrays are 4-byte aligned there (a 4-byte header, then 48 bytes before
- * the first array), as floats need.  Loading a model of megabytes so costs
+ * arrays are 4-byte aligned there (a 4-byte header, then 52 bytes, or 48
+ * in the 1.0 form, before the first array), as floats need (take_floats()
+ * copies them where they are not).  Loading a model of megabytes so costs
  * one copy, not two.
  */
 EscTriageModel *
@@ -730,9 +1006,11 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 	const char *p;
 	const char *end;
 	char		magic[8];
-	int32		hdr[3];
+	int32		hdr[4];
 	double		cal[3];
+	bool		v1;
 	size_t		V,
+				W,
 				K;
 
 	if (VARATT_IS_EXTENDED(data))
@@ -748,40 +1026,54 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 	end = p + VARSIZE(data) - VARHDRSZ;
 	m->cxt = cxt;
 	get(&p, end, magic, 8);
-	if (memcmp(magic, TRIAGE_MAGIC, 8) != 0)
+	v1 = memcmp(magic, TRIAGE_MAGIC_V1, 8) == 0;
+	if (!v1 && memcmp(magic, TRIAGE_MAGIC, 8) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("triage model data has an unknown format")));
-	get(&p, end, hdr, sizeof(hdr));
-	if (hdr[0] < 0 || hdr[1] < 1)
+	if (v1)
+	{
+		/* nfeatures, nclasses, has_escalation: every feature a word */
+		get(&p, end, hdr, sizeof(int32) * 3);
+		hdr[3] = hdr[2];
+		hdr[2] = hdr[1];
+		hdr[1] = hdr[0];
+	}
+	else
+		get(&p, end, hdr, sizeof(hdr));
+	if (hdr[0] < 0 || hdr[1] < 0 || hdr[1] > hdr[0] || hdr[2] < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("triage model data is invalid")));
 	get(&p, end, cal, sizeof(cal));
 	get(&p, end, &m->be, sizeof(float));
 	m->nfeatures = hdr[0];
-	m->nclasses = hdr[1];
-	m->has_escalation = hdr[2] != 0;
+	m->nwords = hdr[1];
+	m->nclasses = hdr[2];
+	m->has_escalation = hdr[3] != 0;
 	m->temperature = cal[0];
 	m->platt_a = cal[1];
 	m->platt_b = cal[2];
 	V = m->nfeatures;
+	W = m->nwords;
 	K = m->nclasses;
 	if (V > (size_t) (end - p) / sizeof(float) || K > (size_t) (end - p) / sizeof(float) ||
-		(V > 0 && K > (size_t) (end - p) / sizeof(float) / V))
+		(W > 0 && K > (size_t) (end - p) / sizeof(float) / W))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("triage model data is truncated")));
-	m->idf = take(&p, end, sizeof(float) * V);
-	m->w = take(&p, end, sizeof(float) * V * K);
-	m->b = take(&p, end, sizeof(float) * K);
+	m->idf = take_floats(&p, end, sizeof(float) * V);
+	m->w = take_floats(&p, end, sizeof(float) * W * K);
+	m->b = take_floats(&p, end, sizeof(float) * K);
 	if (m->has_escalation)
-		m->we = take(&p, end, sizeof(float) * V);
+		m->we = take_floats(&p, end, sizeof(float) * V);
 	m->classes = palloc(sizeof(char *) * K);
 	for (size_t k = 0; k < K; k++)
 		m->classes[k] = get_string(&p, end);
 	m->features = palloc(sizeof(char *) * Max(V, 1));
 	m->vocab = esc_triage_vocab_create(cxt, cfgid, false);
+	/* a model without grams does not make them */
+	esc_triage_vocab_set_grams(m->vocab, W < V);
 	for (size_t f = 0; f < V; f++)
 	{
 		m->features[f] = get_string(&p, end);

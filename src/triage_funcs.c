@@ -51,9 +51,6 @@
 #include "utils/typcache.h"
 
 #include "escalation.h"
-#include <sys/resource.h>
-static double dbgcpu(void){struct rusage ru; getrusage(RUSAGE_SELF,&ru); return ru.ru_utime.tv_sec+ru.ru_utime.tv_usec/1e6+ru.ru_stime.tv_sec+ru.ru_stime.tv_usec/1e6;}
-#define DBGT(what) do { if (getenv("ESC_PROF")) elog(NOTICE, "T %-12s %.3f", what, dbgcpu()); } while (0)
 
 /*
  * One binary problem over every ticket overfits more readily than a
@@ -669,15 +666,6 @@ report_progress(void *arg, const char *phase, int done, int total)
 }
 
 static int
-int_cmp(const void *a, const void *b)
-{
-	int			x = *(const int *) a;
-	int			y = *(const int *) b;
-
-	return (x > y) - (x < y);
-}
-
-static int
 str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *) a, *(char *const *) b);
@@ -724,14 +712,18 @@ escalation_train(PG_FUNCTION_ARGS)
 				maxprov = 4096;
 	uint64	   *provkey;
 	int		   *df;
+	int		   *lastdoc;
+	int		   *lastpos;
 	int		   *final;
-	int			V = 0;
+	int			V = 0,
+				Vw;
 	int			ntrain = 0,
 				nheld = 0,
 				nteam_train = 0;
 	char	  **classes;
 	int			K = 0;
-	EscTrainSet X;
+	EscTrainSet X,
+				Xe;
 	int		   *y;
 	int8	   *ye;
 	int		   *train_ticket;
@@ -804,7 +796,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	outdesc = BlessTupleDesc(outdesc);
 
-	DBGT("start");
 	INSTR_TIME_SET_CURRENT(pr.start);
 	pr.last = 0;
 	work = AllocSetContextCreate(CurrentMemoryContext, "escalation training",
@@ -814,7 +805,6 @@ escalation_train(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	t = read_tickets(src, &spec, &n);
-	DBGT("read");
 
 	/* the teams, sorted by name */
 	{
@@ -849,10 +839,16 @@ escalation_train(PG_FUNCTION_ARGS)
 						   nteam_train, K),
 				 errhint("Until then the triage rules do not fire, and rules alone decide.")));
 
-	/* features of the training tickets, with provisional indexes */
+	/*
+	 * Features of the training tickets, with provisional indexes: per
+	 * ticket its distinct features in order of first occurrence, with their
+	 * counts (lastdoc/lastpos: where a feature was last counted).
+	 */
 	tv = esc_triage_vocab_create(work, src->cfgid, true);
 	provkey = palloc(sizeof(uint64) * maxprov);
-	df = palloc0(sizeof(int) * maxprov);
+	df = palloc(sizeof(int) * maxprov);
+	lastdoc = palloc(sizeof(int) * maxprov);
+	lastpos = palloc(sizeof(int) * maxprov);
 	docstart = palloc(sizeof(int) * (ntrain + 1));
 	docfeat = palloc(sizeof(int) * maxdocfeat);
 	doctf = palloc(sizeof(int) * maxdocfeat);
@@ -863,70 +859,72 @@ escalation_train(PG_FUNCTION_ARGS)
 		{
 			uint64	   *keys;
 			int			nk;
-			int		   *ids;
-			int			start = ndocfeat;
 
 			if (t[i].heldout)
 				continue;
 			nk = esc_triage_doc_keys(tv, t[i].text, t[i].textlen, t[i].priority,
 									 t[i].channel, t[i].tier, &keys);
-			ids = palloc(sizeof(int) * Max(nk, 1));
+			docstart[d] = ndocfeat;
 			for (int k = 0; k < nk; k++)
 			{
-				ids[k] = esc_triage_feature_put(tv, keys[k], nprov);
-				if (ids[k] == nprov)
+				int			id = esc_triage_feature_put(tv, keys[k], nprov);
+
+				if (id == nprov)
 				{
 					if (nprov == maxprov)
 					{
 						maxprov *= 2;
 						provkey = repalloc_huge(provkey, sizeof(uint64) * maxprov);
 						df = repalloc_huge(df, sizeof(int) * maxprov);
+						lastdoc = repalloc_huge(lastdoc, sizeof(int) * maxprov);
+						lastpos = repalloc_huge(lastpos, sizeof(int) * maxprov);
 					}
 					provkey[nprov] = keys[k];
 					df[nprov] = 0;
+					lastdoc[nprov] = -1;
 					nprov++;
 				}
+				if (lastdoc[id] == d)
+				{
+					doctf[lastpos[id]]++;
+					continue;
+				}
+				if (ndocfeat == maxdocfeat)
+				{
+					maxdocfeat *= 2;
+					docfeat = repalloc_huge(docfeat, sizeof(int) * maxdocfeat);
+					doctf = repalloc_huge(doctf, sizeof(int) * maxdocfeat);
+				}
+				lastdoc[id] = d;
+				lastpos[id] = ndocfeat;
+				docfeat[ndocfeat] = id;
+				doctf[ndocfeat++] = 1;
+				df[id]++;
 			}
 			pfree(keys);
-			docstart[d] = start;
-			qsort(ids, nk, sizeof(int), int_cmp);
-			{
-				int		   *sorted = ids;
-
-				for (int a = 0; a < nk;)
-				{
-					int			b = a;
-
-					while (b < nk && sorted[b] == sorted[a])
-						b++;
-					if (ndocfeat == maxdocfeat)
-					{
-						maxdocfeat *= 2;
-						docfeat = repalloc_huge(docfeat, sizeof(int) * maxdocfeat);
-						doctf = repalloc_huge(doctf, sizeof(int) * maxdocfeat);
-					}
-					docfeat[ndocfeat] = sorted[a];
-					doctf[ndocfeat++] = b - a;
-					df[sorted[a]]++;
-					a = b;
-				}
-			}
-			pfree(ids);
 			d++;
 		}
 		docstart[d] = ndocfeat;
 	}
-	DBGT("features");
 	report_progress(&pr, "features", ntrain, ntrain);
 
-	/* the vocabulary: features in at least min_df training tickets */
+	/*
+	 * The vocabulary: features in at least min_df training tickets, the
+	 * words first, then the subject grams (the team model's weights cover
+	 * the words only).
+	 */
 	final = palloc(sizeof(int) * Max(nprov, 1));
 	for (int f = 0; f < nprov; f++)
-		final[f] = (df[f] >= min_df) ? V++ : -1;
+		final[f] = (df[f] >= min_df && !(provkey[f] & ESC_TRIAGE_GRAM_TAG)) ? V++ : -1;
+	Vw = V;
+	for (int f = 0; f < nprov; f++)
+		if (df[f] >= min_df && (provkey[f] & ESC_TRIAGE_GRAM_TAG))
+			final[f] = V++;
 
 	memset(&m, 0, sizeof(m));
 	m.cxt = work;
 	m.nfeatures = V;
+	m.nwords = Vw;
 	m.nclasses = K;
 	m.classes = classes;
 	m.features = palloc(sizeof(char *) * Max(V, 1));
@@ -938,9 +936,17 @@ escalation_train(PG_FUNCTION_ARGS)
 			m.idf[final[f]] = (float) (log((1.0 + ntrain) / (1.0 + df[f])) + 1.0);
 		}
 
-	/* the training set, tf-idf, L2-normalised */
-	X.n = ntrain;
-	X.nfeatures = V;
+	/*
+	 * The training set, tf-idf, words and grams each L2-normalised: Xe
+	 * (every feature, the escalation model's) and X (its words, the team
+	 * model's), row by row the same tickets.
+	 */
+	Xe.n = X.n = ntrain;
+	Xe.nfeatures = V;
+	X.nfeatures = Vw;
+	Xe.start = palloc(sizeof(int) * (ntrain + 1));
+	Xe.feat = palloc(sizeof(int) * Max(ndocfeat, 1));
+	Xe.val = palloc(sizeof(float) * Max(ndocfeat, 1));
 	X.start = palloc(sizeof(int) * (ntrain + 1));
 	X.feat = palloc(sizeof(int) * Max(ndocfeat, 1));
 	X.val = palloc(sizeof(float) * Max(ndocfeat, 1));
@@ -949,31 +955,37 @@ escalation_train(PG_FUNCTION_ARGS)
 	train_ticket = palloc(sizeof(int) * Max(ntrain, 1));
 	{
 		int			d = 0,
-					p = 0;
+					p = 0,
+					pw = 0;
 
 		for (int i = 0; i < n; i++)
 		{
-			double		norm = 0;
-			int			s = p;
+			int			s = p,
+						nword;
 
 			if (t[i].heldout)
 				continue;
-			X.start[d] = p;
-			for (int q = docstart[d]; q < docstart[d + 1]; q++)
+			Xe.start[d] = p;
+			X.start[d] = pw;
+			/* words, then grams: both in ascending order of final index */
+			for (int block = 0; block < 2; block++)
 			{
-				int			f = final[docfeat[q]];
-				double		x;
+				for (int q = docstart[d]; q < docstart[d + 1]; q++)
+				{
+					int			f = final[docfeat[q]];
 
-				if (f < 0)
-					continue;
-				x = (1.0 + log((double) doctf[q])) * m.idf[f];
-				X.feat[p] = f;
-				X.val[p++] = (float) x;
-				norm += x * x;
+					if (f < 0 || (f >= Vw) != (block == 1))
+						continue;
+					Xe.feat[p] = f;
+					Xe.val[p++] = (float) ((1.0 + log((double) doctf[q])) * m.idf[f]);
+				}
+				if (block == 0)
+					nword = p - s;
 			}
-			if (norm > 0)
-				for (int q = s; q < p; q++)
-					X.val[q] = (float) (X.val[q] / sqrt(norm));
+			esc_triage_normalize(Xe.val + s, nword, p - s);
+			memcpy(X.feat + pw, Xe.feat + s, sizeof(int) * nword);
+			memcpy(X.val + pw, Xe.val + s, sizeof(float) * nword);
+			pw += nword;
 			if (t[i].team)
 			{
 				char	   *key = t[i].team;
@@ -987,10 +999,10 @@ escalation_train(PG_FUNCTION_ARGS)
 			train_ticket[d] = i;
 			d++;
 		}
-		X.start[d] = p;
+		Xe.start[d] = p;
+		X.start[d] = pw;
 	}
 
-	DBGT("matrix");
 	/*
 	 * Calibration, on validation tickets taken from the training tickets
 	 * (never the held-out ones): learn without them, score them.
@@ -1020,7 +1032,7 @@ escalation_train(PG_FUNCTION_ARGS)
 
 			for (int d = 0; d < ntrain; d++)
 				use[d] = fold[d] != f;
-			esc_learn_triage(&X, y, ye, use, K, C, C * ESCALATION_COST_FACTOR, balance,
+			esc_learn_triage(&X, &Xe, y, ye, use, K, C, C * ESCALATION_COST_FACTOR, balance,
 							 NULL, f == 0 ? warm : NULL, &L, report_progress, &pr, "validation");
 			MemoryContextSwitchTo(prev);
 			for (int d = 0; d < ntrain; d++)
@@ -1035,7 +1047,7 @@ escalation_train(PG_FUNCTION_ARGS)
 				}
 				if (ye[d] != 0 && L.has_escalation)
 				{
-					esc_linear_scores(&X, d, L.we, &L.be, 1, &es[ne]);
+					esc_linear_scores(&Xe, d, L.we, &L.be, 1, &es[ne]);
 					ey[ne++] = ye[d];
 				}
 			}
@@ -1046,12 +1058,11 @@ escalation_train(PG_FUNCTION_ARGS)
 		nvalidation = Max(nt, ne);
 	}
 
-	DBGT("validation");
 	/* the models, on every training ticket, from the first fold's answer */
 	{
 		EscLearned	L;
 
-		esc_learn_triage(&X, y, ye, NULL, K, C, C * ESCALATION_COST_FACTOR, balance,
+		esc_learn_triage(&X, &Xe, y, ye, NULL, K, C, C * ESCALATION_COST_FACTOR, balance,
 						 warm, NULL, &L, report_progress, &pr, "teams");
 		m.w = L.w;
 		m.b = L.b;
@@ -1059,7 +1070,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		m.we = L.we;
 		m.be = L.be;
 	}
-	DBGT("final");
 	report_progress(&pr, "models", 1, 1);
 
 	/* evaluate the stored form itself: serialise, load, score the held-out tickets */
@@ -1074,7 +1084,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		memset(&r, 0, sizeof(r));
 		r.accuracy = r.macro_f1 = r.escalation_accuracy = NAN;
 	}
-	DBGT("evaluate");
 	train_s = elapsed(pr.start);
 
 	/* the active model, on the same held-out tickets */
@@ -1146,9 +1155,10 @@ escalation_train(PG_FUNCTION_ARGS)
 		appendStringInfo(&metrics, ", \"heldout_tickets\": %d, \"validation_tickets\": %d, "
 						 "\"train_seconds\": %.3f, "
 						 "\"cost\": %g, \"class_balance\": %g, \"min_df\": %d, "
+						 "\"word_features\": %d, \"subject_grams\": %d, "
 						 "\"temperature\": %.4f, \"platt_a\": %.4f, \"platt_b\": %.4f}",
 						 r.tickets, nvalidation, train_s, C, balance, min_df,
-						 m.temperature, m.platt_a, m.platt_b);
+						 Vw, V - Vw, m.temperature, m.platt_a, m.platt_b);
 		a[12] = esc_cstring_to_jsonb(metrics.data);
 		a[13] = PointerGetDatum(blob);
 
@@ -1182,7 +1192,6 @@ escalation_train(PG_FUNCTION_ARGS)
 		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 		esc_restore_user(save_userid, save_sec);
 	}
-	DBGT("stored");
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 

@@ -308,11 +308,13 @@ subset(const EscTrainSet *X, const bool *keep, int *rows)
 
 /*
  * Both models on the rows of X with use[i] (NULL: all): the team model on
- * those with a team (y >= 0), the escalation model on those with a known
- * escalation (ye = +1 or -1; only when both kinds occur).
+ * X's rows with a team (y >= 0), the escalation model on Xe's (the same
+ * tickets, in the same order, with more features: the subject grams) with
+ * a known escalation (ye = +1 or -1; only when both kinds occur).
  */
 void
-esc_learn_triage(const EscTrainSet *X, const int *y, const int8 *ye, const bool *use,
+esc_learn_triage(const EscTrainSet *X, const EscTrainSet *Xe, const int *y, const int8 *ye,
+				 const bool *use,
 				 int nclasses, double C, double esc_C, double balance,
 				 const float *warm, float *alpha_out, EscLearned *out,
 				 EscProgress progress, void *arg, const char *phase)
@@ -321,6 +323,7 @@ esc_learn_triage(const EscTrainSet *X, const int *y, const int8 *ye, const bool 
 	LearnRows	lr = {rows, X->n, warm, alpha_out};
 	int			K = nclasses;
 	int			V = X->nfeatures;
+	int			Ve = Xe->nfeatures;
 	bool	   *keep = palloc(sizeof(bool) * Max(X->n, 1));
 	int		   *count = palloc0(sizeof(int) * K);
 	double	   *cw = palloc(sizeof(double) * K);
@@ -366,11 +369,10 @@ esc_learn_triage(const EscTrainSet *X, const int *y, const int8 *ye, const bool 
 	}
 	if (npos == 0 || nneg == 0)
 		return;
-	S = subset(X, keep, rows);
+	S = subset(Xe, keep, rows);
 	out->has_escalation = true;
-	out->we = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(V, 1));
+	out->we = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(Ve, 1));
 	learn_binary(&S, yy, esc_C, out->we, &out->be, &lr, K);
-
 }
 
 /* out[k] = b[k] + row i of X times column k of w (V x K, feature-major) */

@@ -22,6 +22,9 @@
  *	- a rule fires exactly when its pattern matches, also when two rules
  *	  share the combined prefilter scan (catalog.c's "(?:p1)|(?:p2)").
  *
+ * Comparable patterns also have no quantifier right after another: an
+ * ARE's "x+?" is a non-greedy "x+", an ERE's is "(x+)?".
+ *
  * Case-insensitive comparisons are made on ASCII texts only, because
  * glibc folds some non-ASCII letters to ASCII ones (KELVIN SIGN to "k")
  * and PostgreSQL's engine does not.  Whatever the pattern, the match
@@ -169,12 +172,22 @@ shim_regex(const char *pattern, bool case_sensitive)
 	return re;
 }
 
-/* the same meaning as an ERE and as an ARE, as far as matching goes */
+/*
+ * The same meaning as an ERE and as an ARE, as far as matching goes: no
+ * escapes, options or directors, and no quantifier right after another.
+ * An ARE reads "x+?" as a non-greedy "x+" (at least one x) and refuses
+ * "x+*"; an ERE reads both as "(x+)?" or "(x+)*", which also match nothing.
+ */
 static bool
 comparable(const char *pattern)
 {
-	return strchr(pattern, '\\') == NULL && strstr(pattern, "(?") == NULL &&
-		strncmp(pattern, "***", 3) != 0;
+	if (strchr(pattern, '\\') != NULL || strstr(pattern, "(?") != NULL ||
+		strncmp(pattern, "***", 3) == 0)
+		return false;
+	for (const char *c = pattern; *c; c++)
+		if (strchr("*+?}", *c) && c[1] && strchr("*+?{", c[1]))
+			return false;
+	return true;
 }
 
 /* catalog.c's pattern_combinable() */

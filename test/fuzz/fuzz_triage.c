@@ -16,9 +16,12 @@
  *	  keys map to the values put for them;
  *	- a model that reads back (esc_triage_deserialize; otherwise only
  *	  "data corrupted" errors) writes out as the same bytes
- *	  (esc_triage_serialize);
- *	- its vector of a ticket has sorted, distinct features, L2 norm 1
- *	  when its idf weights are finite and positive; its prediction names
+ *	  (esc_triage_serialize); one in extension 1.0's form (ESCTRI1) is
+ *	  written in the current one, which reads back and writes out as the
+ *	  same bytes again;
+ *	- its vector of a ticket has distinct features, the words first, each
+ *	  block (words, subject grams) of L2 norm 1 when its idf weights are
+ *	  finite and positive; its prediction names
  *	  one of its classes, with probabilities in 0..1 when its weights are
  *	  finite, and explains with at most ESC_TRIAGE_EXPLAIN of its features.
  *
@@ -122,32 +125,55 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		EscTriageDoc doc;
 		EscPrediction p;
 		size_t		V = m->nfeatures,
+					W = m->nwords,
 					K = m->nclasses;
 		bool		finite;
+		bool		v1 = memcmp(VARDATA(stored), "ESCTRI1", 8) == 0;
 
-		memcpy(&has_esc, VARDATA(stored) + 8 + 2 * sizeof(int32), sizeof(int32));
-		if (has_esc == 0 || has_esc == 1)
+		memcpy(&has_esc, VARDATA(stored) + 8 + (v1 ? 2 : 3) * sizeof(int32), sizeof(int32));
+		if (v1)
+		{
+			EscTriageModel *m2 = NULL;
+			bytea	   *third;
+
+			FUZZ_CHECK(W == V, "a 1.0 model has %zu words of %zu features", W, V);
+			FUZZ_TRY(ok, m2 = esc_triage_deserialize(CurrentMemoryContext, again, cfgid));
+			FUZZ_CHECK(ok, "a 1.0 model written in the current form does not read back: %s",
+					   shim_error_message);
+			third = esc_triage_serialize(m2);
+			FUZZ_CHECK(VARSIZE(third) == VARSIZE(again) &&
+					   memcmp(VARDATA(third), VARDATA(again), VARSIZE(again) - VARHDRSZ) == 0,
+					   "a 1.0 model does not write back the same twice");
+		}
+		else if (has_esc == 0 || has_esc == 1)
 			FUZZ_CHECK(VARSIZE(again) - VARHDRSZ <= mlen &&
 					   memcmp(VARDATA(again), VARDATA(stored), VARSIZE(again) - VARHDRSZ) == 0,
 					   "the model does not write back as it was read");
 
 		esc_triage_vectorize(m, text, len, fields[0], fields[1], fields[2], &doc);
 		{
-			double		norm = 0;
+			double		norm[2] = {0, 0};
 
+			FUZZ_CHECK(doc.nword >= 0 && doc.nword <= doc.n, "%d words of %d features",
+					   doc.nword, doc.n);
 			for (int i = 0; i < doc.n; i++)
 			{
 				FUZZ_CHECK(doc.feat[i] >= 0 && doc.feat[i] < m->nfeatures, "feature %d out of range",
 						   doc.feat[i]);
-				FUZZ_CHECK(i == 0 || doc.feat[i] > doc.feat[i - 1], "features not sorted and distinct");
-				norm += (double) doc.val[i] * doc.val[i];
+				FUZZ_CHECK((doc.feat[i] < m->nwords) == (i < doc.nword),
+						   "feature %d (%d words) in the wrong block", doc.feat[i], m->nwords);
+				for (int j = 0; j < i; j++)
+					FUZZ_CHECK(doc.feat[j] != doc.feat[i], "feature %d twice", doc.feat[i]);
+				norm[i >= doc.nword] += (double) doc.val[i] * doc.val[i];
 			}
 			finite = true;
 			for (int i = 0; i < doc.n; i++)
 				finite &= isfinite(m->idf[doc.feat[i]]) && m->idf[doc.feat[i]] > 1e-3 &&
 					m->idf[doc.feat[i]] < 1e6;
-			if (doc.n > 0 && finite)
-				FUZZ_CHECK(fabs(norm - 1) < 1e-3, "document norm %g", norm);
+			if (doc.nword > 0 && finite)
+				FUZZ_CHECK(fabs(norm[0] - 1) < 1e-3, "word block norm %g", norm[0]);
+			if (doc.n > doc.nword && finite)
+				FUZZ_CHECK(fabs(norm[1] - 1) < 1e-3, "gram block norm %g", norm[1]);
 		}
 
 		m->routable = NULL;
@@ -162,7 +188,7 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		for (int i = 0; i < p.nesc_words; i++)
 			FUZZ_CHECK(is_feature(m, p.esc_words[i]), "explained by a word that is no feature");
 		/* idf is at least 1 in a trained model; a tiny one overflows the norm */
-		finite = all_finite(m->w, V * K, 0) && all_finite(m->b, K, 0) &&
+		finite = all_finite(m->w, W * K, 0) && all_finite(m->b, K, 0) &&
 			all_finite(m->idf, V, 1e-3f) &&
 			isfinite(m->temperature) && m->temperature > 0 && m->temperature < 1e3;
 		if (finite && p.team >= 0)

@@ -87,13 +87,23 @@ def main():
              [(wd, 0, 1440) for wd in range(7)], [(0, True)], questions)
 
 
-def triage_model(features, classes, weights, has_escalation=True):
-    """A stored model as esc_triage_serialize writes it (little-endian)."""
-    V, K = len(features), len(classes)
-    out = b'ESCTRI1\0' + struct.pack('<3i', V, K, 1 if has_escalation else 0)
+def triage_model(features, classes, weights, has_escalation=True, grams=None):
+    """A stored model as esc_triage_serialize writes it (little-endian).
+
+    Without grams, extension 1.0's form (ESCTRI1); with grams (features
+    "~gram", after the words, read by the escalation model only), the
+    current one (ESCTRI2)."""
+    W, K = len(features), len(classes)
+    if grams is None:
+        V = W
+        out = b'ESCTRI1\0' + struct.pack('<3i', V, K, 1 if has_escalation else 0)
+    else:
+        features = features + grams
+        V = len(features)
+        out = b'ESCTRI2\0' + struct.pack('<4i', V, W, K, 1 if has_escalation else 0)
     out += struct.pack('<3d', 1.7, -2.5, 0.3) + struct.pack('<f', -0.2)
     out += struct.pack('<%df' % V, *[1.0 + 0.25 * i for i in range(V)])      # idf
-    out += struct.pack('<%df' % (V * K), *weights)                          # w, feature-major
+    out += struct.pack('<%df' % (W * K), *weights)                          # w, feature-major
     out += struct.pack('<%df' % K, *[0.1 * k for k in range(K)])             # b
     if has_escalation:
         out += struct.pack('<%df' % V, *[0.5 - 0.1 * i for i in range(V)])   # we
@@ -126,6 +136,10 @@ def triage_seeds():
            'I cannot login: password reset mail never arrives. Login password login!')
     triage('no_escalation', triage_model(features[:3], classes[:1], [0.3, 0.2, 0.1], False),
            'low', '', 'silver', 'app crash on start', cfg=1)
+    grams = ['~_pa', '~pas', '~pass', '~_pass', '~swor', '~wor', '~_re', '~ref', '~und_',
+             '~d_i', '~\u00fc\u00df']
+    triage('grams', triage_model(features, classes, w, grams=grams), '', 'email', '',
+           'Pasword reset / Refund inv\u00fc\u00dfice\nthe body is not read for grams: password')
 
 
 if __name__ == '__main__':

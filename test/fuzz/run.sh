@@ -12,11 +12,17 @@
 #
 #   FUZZ TARGET: runs=N crashes=C corpus=F seconds=S
 #
+# A unit that runs longer than 300 s counts as a crash (a hang). The timeout
+# is wall-clock time (libFuzzer has no other), and a process at nice 19 on a
+# busy machine can get no CPU for half a minute: a 20 s timeout stopped a
+# triage run on an input that replays in 4 ms.
+#
 # A crash, sanitizer report or failed property check leaves its input in
 # $FUZZ_WORK/artifacts/ (replay: test/fuzz/build/fuzz_TARGET FILE). The last
 # line is `fuzz: N harnesses, R runs, C crashes`; the exit status is non-zero
-# when C > 0. Needs clang and libFuzzer: scripts/install-fuzz-deps.sh. Builds
-# only into test/fuzz/build/, installs nothing (no machine lock needed).
+# when C > 0. Installs what is missing (clang, libFuzzer) with
+# scripts/install-fuzz-deps.sh first, then builds only into test/fuzz/build/
+# and installs nothing else (no machine lock needed).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,13 +39,18 @@ else
         *) echo "run.sh: unknown target \"$TARGET\" (one of: ${ALL[*]}, all)" >&2; exit 2 ;;
     esac
 fi
-if ! command -v clang-14 >/dev/null && ! command -v clang >/dev/null; then
-    echo "run.sh: clang not found; run scripts/install-fuzz-deps.sh" >&2
-    exit 2
-fi
+# clang, libFuzzer, PostgreSQL's server headers and libpgcommon/libpgport
+"$HERE/../../scripts/install-deps.sh" >/dev/null
+"$HERE/../../scripts/install-fuzz-deps.sh" >/dev/null
 
 make -s -C "$HERE" >/dev/null
 mkdir -p "$WORK/artifacts"
+
+# inputs that crashed, leaked, timed out or ran out of memory (slow ones are not failures)
+count_artifacts() {
+    find "$WORK/artifacts" \( -name "$1-crash-*" -o -name "$1-leak-*" -o -name "$1-timeout-*" \
+        -o -name "$1-oom-*" \) | wc -l
+}
 
 total_runs=0
 total_crashes=0
@@ -49,18 +60,18 @@ for t in "${targets[@]}"; do
         tokenize) maxlen=16384 ;;   # long texts: the word memo fills and starts over
         *) maxlen=4096 ;;
     esac
-    before=$(find "$WORK/artifacts" -name "$t-*" | wc -l)
+    before=$(count_artifacts "$t")
     log="$WORK/$t.log"
     start=$(date +%s)
     rc=0
     (cd "$WORK" && nice -n 19 "$HERE/build/fuzz_$t" \
-        -runs="$RUNS" -max_len="$maxlen" -timeout=20 -rss_limit_mb=2048 \
+        -runs="$RUNS" -max_len="$maxlen" -timeout=300 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$WORK/artifacts/$t-" \
         "$WORK/$t" "$HERE/corpus/$t") >"$log" 2>&1 || rc=$?
     secs=$(( $(date +%s) - start ))
     runs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -n 1)
     runs=${runs:-0}
-    crashes=$(( $(find "$WORK/artifacts" -name "$t-*" | wc -l) - before ))
+    crashes=$(( $(count_artifacts "$t") - before ))
     if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
         crashes=1                   # died without leaving an input
     fi

@@ -25,7 +25,8 @@
 #
 # where `ours` counts reports with a frame in escalation's own source files.
 # Exit status: non-zero when ours > 0 or a backend crashed. KEEP=1 keeps the
-# directory.
+# directory. Installs what is missing first (scripts/install-deps.sh,
+# scripts/install-fuzz-deps.sh: valgrind).
 set -euo pipefail
 
 MODE=valgrind
@@ -33,10 +34,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PGVER=15
 log() { printf '==> memcheck %s: %s\n' "$MODE" "$*"; }
 
-if ! command -v valgrind >/dev/null; then
-    echo "memcheck: valgrind not found; run scripts/install-fuzz-deps.sh" >&2
-    exit 2
-fi
+# the build and test dependencies, and valgrind
+"$ROOT/scripts/install-deps.sh" >/dev/null
+"$ROOT/scripts/install-fuzz-deps.sh" >/dev/null
 
 tmp=$(mktemp -d /tmp/escalation-memcheck.XXXXXX)
 chmod 755 "$tmp"
@@ -133,8 +133,9 @@ crashes=$(grep -c 'terminated by signal' "$tmp/postmaster.log" || true)
 
 # ---------------------------------------------------------------- the reports
 # one error per "==PID== <kind>" line, up to the next blank "==PID== " line;
-# ours: one of its frames is in escalation's own source files (PostgreSQL's
-# own frames have no line numbers: Debian's server has no debug symbols here)
+# ours: one of its frames is in escalation.so or its source files
+# (PostgreSQL's own frames have no line numbers: Debian's server has no
+# debug symbols here)
 ours_re="\\(($(cd "$ROOT/src" && ls ./*.c | sed 's|^\./||; s|\.c$||' | paste -sd'|'))\\.c:[0-9]+\\)"
 cat "$tmp"/reports/vg.* 2>/dev/null | awk -v ours="$ours_re" '
     !inblock && /^==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Source and destination overlap|Argument .* of function|Process terminating)/ {
@@ -142,8 +143,9 @@ cat "$tmp"/reports/vg.* 2>/dev/null | awk -v ours="$ours_re" '
     }
     inblock && /^==[0-9]+== *$/ {
         inblock = 0
-        if (block ~ ours) { o++; printf "---- in escalation\n%s", block > "/dev/stderr" }
-        else { p++; kinds[kind]++; if (p <= 3) printf "---- in PostgreSQL\n%s", block > "/dev/stderr" }
+        k = kind; sub(/ *\(0x.*$/, "", k)
+        if (block ~ ours || block ~ /escalation\.so/) { o++; printf "---- in escalation\n%s", block > "/dev/stderr" }
+        else { p++; if (!(k in kinds)) printf "---- in PostgreSQL (first of its kind)\n%s", block > "/dev/stderr"; kinds[k]++ }
         next
     }
     inblock { block = block $0 "\n" }
@@ -151,7 +153,7 @@ cat "$tmp"/reports/vg.* 2>/dev/null | awk -v ours="$ours_re" '
         for (k in kinds) printf "    %5d  %s\n", kinds[k], k > "/dev/stderr"
         printf "%d %d\n", o + p, o
     }' 2>"$tmp/vg-report.txt" >"$tmp/vg-count.txt"
-log "reports (all of ours, the first of PostgreSQL's, then PostgreSQL's by kind)"
+log "reports (all of ours, the first of each kind of PostgreSQL's, then PostgreSQL's by kind)"
 head -n 400 "$tmp/vg-report.txt"
 read -r reports ours <"$tmp/vg-count.txt"
 

@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(472);
+SELECT plan(477);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'fact_deltas', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_resolution', 'metric_resolution_fine', 'metric_sources', 'metric_tte', 'metric_tte_reasons', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
@@ -36,7 +36,7 @@ SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exis
 SELECT views_are('escalation', ARRAY['accounts_at_risk', 'agent_load', 'bypass_candidates', 'csat_comparison', 'escalation_patterns', 'escalation_rates', 'escalation_rates_by', 'metric_months_all', 'misroutes', 'reescalation_paths', 'reescalation_rates', 'reescalations', 'resolution_percentiles', 'resolution_times', 'sla_attainment', 'sla_breaches', 'sla_policy_overlaps', 'sla_target_proposals', 'team_keywords', 'team_load', 'ticket_journey', 'time_to_escalation', 'time_to_escalation_by_reason', 'transfer_hops', 'transfer_stats', 'transfer_stats_by', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'apply_fact_deltas', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'call_after_write', 'caller_sees_ticket', 'cancel', 'check_accept', 'check_after_write', 'check_calendar_in_use', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'csat_trigger', 'decline', 'detach', 'duration_bucket', 'duration_bucket_high', 'duration_bucket_low', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'fact_resolution', 'facts_delta', 'facts_escalated', 'fold_facts', 'forget_dropped_tables', 'frustration', 'guard_source', 'guard_triage_schedule', 'handoff', 'histogram_find', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keep_targeted_skills', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'rebuild_resolution_rollups', 'recompute_sla', 'record_event', 'reescalate', 'refresh_escalated', 'report', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_due', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'tenant_visible', 'ticket_context', 'ticket_sentiment', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_routing_source', 'validate_rule', 'validate_sla', 'validate_sla_policy', 'validate_tenant_role', 'validate_tenant_roles', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
+SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'apply_fact_deltas', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'call_after_write', 'caller_sees_ticket', 'caller_tenant_visible', 'cancel', 'check_accept', 'check_after_write', 'check_calendar_in_use', 'check_caller_tenant', 'check_column', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'csat_trigger', 'decline', 'detach', 'duration_bucket', 'duration_bucket_high', 'duration_bucket_low', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'fact_resolution', 'facts_delta', 'facts_escalated', 'fold_facts', 'forget_dropped_tables', 'frustration', 'guard_source', 'guard_triage_schedule', 'handoff', 'histogram_find', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keep_targeted_skills', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'rebuild_resolution_rollups', 'recompute_sla', 'record_event', 'reescalate', 'refresh_escalated', 'report', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_due', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'tenant_visible', 'ticket_context', 'ticket_sentiment', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_routing_source', 'validate_rule', 'validate_sla', 'validate_sla_policy', 'validate_tenant_role', 'validate_tenant_roles', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -481,6 +481,10 @@ SELECT policy_cmd_is('escalation', 'accounts', 'analysts'::name, 'select', 'anal
 
 -- the tenant boundary per ticket (escalation.tenant_roles, tenant_visible())
 SELECT has_function('escalation', 'tenant_visible', ARRAY['text']::name[]);
+SELECT has_function('escalation', 'caller_tenant_visible', ARRAY['text']::name[]);
+SELECT has_function('escalation', 'check_caller_tenant', ARRAY['bigint']::name[]);
+SELECT function_privs_are('escalation', 'check_caller_tenant', ARRAY['bigint']::name[], 'public', ARRAY[]::text[]);
+SELECT function_privs_are('escalation', 'caller_tenant_visible', ARRAY['text']::name[], 'public', ARRAY[]::text[]);
 SELECT has_function('escalation', 'validate_tenant_roles', ARRAY[]::name[]);
 SELECT has_trigger('escalation', 'tenant_roles', 'validate_tenant_roles', 'escalation.tenant_roles has trigger validate_tenant_roles');
 SELECT col_is_pk('escalation', 'tenant_roles', 'tenant', 'escalation.tenant_roles is keyed by tenant');
@@ -504,10 +508,18 @@ SELECT is_empty($$SELECT c.relname FROM pg_class c
                                       'clock_firings', 'clock_segments', 'notifications', 'ticket_facts',
                                       'ticket_transfers', 'metric_days', 'metric_months', 'metric_tte',
                                       'metric_paths', 'metric_tte_reasons', 'metric_resolution',
-                                      'metric_resolution_fine')
+                                      'metric_resolution_fine', 'fact_deltas')
                     AND NOT (c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policy p
                                                           WHERE p.polrelid = c.oid AND p.polname = 'tenant'))$$,
     'the record, the facts and the rollups have row-level security with a tenant policy');
+SELECT is_empty($$SELECT c.relname FROM pg_class c
+                  WHERE c.relnamespace = 'escalation'::regnamespace AND c.relkind = 'r'
+                    AND EXISTS (SELECT 1 FROM pg_attribute a
+                                 WHERE a.attrelid = c.oid AND NOT a.attisdropped
+                                   AND a.attname IN ('ticket_key', 'escalation_id', 'clock_id'))
+                    AND NOT (c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policy p
+                                                          WHERE p.polrelid = c.oid AND p.polname = 'tenant'))$$,
+    'every table of per-ticket data (a ticket_key, escalation_id or clock_id column) has row-level security with a tenant policy');
 SELECT policy_cmd_is('escalation', 'escalations', 'tenant'::name, 'select', 'the tenant policy on escalations filters reads only');
 
 -- exact resolution percentiles and time to escalation by reason from

@@ -8,7 +8,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(49);
+SELECT plan(67);
 SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 
@@ -74,10 +74,11 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM ext_functions p
 CREATE ROLE regress_ten_analyst_a IN ROLE escalation_analyst;
 CREATE ROLE regress_ten_analyst_b IN ROLE escalation_analyst;
 CREATE ROLE regress_ten_agent_a IN ROLE escalation_agent;
+CREATE ROLE regress_ten_admin_a IN ROLE escalation_admin;
 -- the tenants' roles: escalation shows a tenant's rows to their members
 CREATE ROLE regress_ten_a;
 CREATE ROLE regress_ten_b;
-GRANT regress_ten_a TO regress_ten_analyst_a, regress_ten_agent_a;
+GRANT regress_ten_a TO regress_ten_analyst_a, regress_ten_agent_a, regress_ten_admin_a;
 GRANT regress_ten_b TO regress_ten_analyst_b;
 INSERT INTO escalation.tenant_roles (tenant, role) VALUES ('a', 'regress_ten_a'), ('b', 'regress_ten_b');
 CREATE SCHEMA tap_ten;
@@ -196,7 +197,21 @@ SELECT is((SELECT count(*)::int FROM escalation.at_risk_accounts(now()) WHERE ac
 RESET ROLE;
 
 -- the agent of tenant a
+SELECT min(escalation_id) AS esc_b FROM escalation.escalations WHERE source_id = :sid AND tenant = 'b' \gset
+SELECT min(escalation_id) AS esc_a FROM escalation.escalations WHERE source_id = :sid AND tenant = 'a' \gset
 SET LOCAL ROLE regress_ten_agent_a;
+-- (1.1) an escalation of another tenant does not exist for the agents' functions
+SELECT throws_ok($$SELECT escalation.resolve($$ || :esc_b || $$, 'closing b')$$, 'P0002',
+    'escalation ' || :esc_b || ' does not exist', 'agent a: cannot resolve tenant b''s escalation (nor see its row)');
+SELECT throws_ok($$SELECT escalation.cancel($$ || :esc_b || $$, 'dropping b')$$, 'P0002', NULL,
+    'agent a: cannot cancel tenant b''s escalation');
+SELECT throws_ok($$SELECT escalation.accept($$ || :esc_b || $$, 'any agent')$$, 'P0002', NULL,
+    'agent a: cannot accept tenant b''s escalation');
+SELECT throws_ok($$SELECT escalation.decline($$ || :esc_b || $$, 'any agent')$$, 'P0002', NULL,
+    'agent a: cannot decline tenant b''s escalation');
+SELECT throws_ok($$SELECT escalation.reescalate($$ || :esc_b || $$, 'up', target_team => 'tap tenant team')$$, 'P0002', NULL,
+    'agent a: cannot re-escalate tenant b''s escalation');
+SELECT is((escalation.resolve(:esc_a, 'done')).status, 'resolved', 'agent a: resolves its own tenant''s escalation');
 SELECT is((SELECT count(*)::int FROM escalation.explain('tap_ten.tickets', '1')) > 0, true,
     'agent a: explains its own tenant''s ticket');
 SELECT throws_ok($$SELECT * FROM escalation.explain('tap_ten.tickets', '3')$$, 'P0002', NULL,
@@ -226,6 +241,56 @@ RESET ROLE;
 INSERT INTO tap_ten.tickets VALUES
     (6, 'b', 'open', 'high', 'B fourth', 'outage four', 'tap-acct-b', now(), NULL),
     (7, 'c', 'open', 'high', 'C first', 'outage at C', NULL, now(), NULL);
+-- sla_what_if() keeps the boundary (1.1): a source with an SLA, one ticket
+-- per tenant, then a shorter target; the what-if shows analyst a only
+-- tenant a's clock
+CREATE TABLE tap_ten.sla_tickets (id integer PRIMARY KEY, tenant text NOT NULL, created_at timestamptz);
+SELECT escalation.attach('tap_ten.sla_tickets', key => 'id', tenant => 'tenant',
+           created_at => 'created_at', name => 'tap tenants sla') AS sla_sid \gset
+INSERT INTO escalation.sla_policies (name, position, source_id) VALUES ('tap tenants sla', 9001, :sla_sid);
+INSERT INTO escalation.sla_targets (policy_id, metric, target)
+SELECT policy_id, 'first_response', '8 hours' FROM escalation.sla_policies WHERE name = 'tap tenants sla';
+INSERT INTO tap_ten.sla_tickets VALUES (1, 'a', now() - interval '1 hour'), (2, 'b', now() - interval '1 hour');
+UPDATE escalation.sla_targets SET target = '4 hours'
+ WHERE policy_id = (SELECT policy_id FROM escalation.sla_policies WHERE name = 'tap tenants sla');
+SELECT is((SELECT array_agg(ticket_key ORDER BY ticket_key) FROM escalation.sla_what_if('tap_ten.sla_tickets'))::text,
+    '{1,2}', 'sla_what_if(): a shorter target changes both tenants'' clocks');
+SET LOCAL ROLE regress_ten_analyst_a;
+SELECT is((SELECT array_agg(ticket_key ORDER BY ticket_key) FROM escalation.sla_what_if('tap_ten.sla_tickets'))::text,
+    '{1}', 'analyst a: sla_what_if() shows tenant a''s clock only');
+RESET ROLE;
+GRANT USAGE ON SCHEMA tap_ten TO regress_ten_admin_a;
+SET LOCAL ROLE regress_ten_admin_a;
+SELECT is((SELECT array_agg(ticket_key ORDER BY ticket_key) FROM escalation.sla_what_if('tap_ten.sla_tickets'))::text,
+    '{1}', 'admin a: sla_what_if() shows tenant a''s clock only');
+RESET ROLE;
+
+-- the fold's bookkeeping keeps the boundary too (1.1): an administrator of
+-- tenant a sees tenant a's (and unlisted tenants') pending ticket writes,
+-- changed escalations and path shares, not tenant b's
+UPDATE tap_ten.tickets SET priority = 'low' WHERE id = 1;
+SELECT is((SELECT array_agg(DISTINCT tenant ORDER BY tenant) FROM escalation.fact_changes WHERE source_id = :sid)::text,
+    '{a,b,c}', 'pending ticket writes of tenants a, b and c');
+SELECT is((SELECT array_agg(DISTINCT tenant ORDER BY tenant) FROM escalation.ticket_paths WHERE source_id = :sid)::text,
+    '{a,b}', 'path shares of tenants a and b');
+SELECT is((SELECT array_agg(DISTINCT ticket_key ORDER BY ticket_key) FROM escalation.escalation_changes WHERE source_id = :sid)::text,
+    '{1,6,7}', 'changed escalations of tickets 1 (a), 6 (b) and 7 (c)');
+SET LOCAL ROLE regress_ten_admin_a;
+SELECT is((SELECT array_agg(DISTINCT tenant ORDER BY tenant) FROM escalation.fact_changes WHERE source_id = :sid)::text,
+    '{a,c}', 'admin a: pending ticket writes of tenant a and the unlisted tenant c only');
+SELECT is((SELECT array_agg(DISTINCT tenant ORDER BY tenant) FROM escalation.ticket_paths WHERE source_id = :sid)::text,
+    '{a}', 'admin a: path shares of tenant a only');
+SELECT is((SELECT array_agg(DISTINCT ticket_key ORDER BY ticket_key) FROM escalation.escalation_changes WHERE source_id = :sid)::text,
+    '{1,7}', 'admin a: changed escalations of tenant a''s and the unlisted tenant''s tickets only');
+SELECT is((SELECT count(*)::int FROM escalation.escalations WHERE source_id = :sid AND tenant = 'b'), 0,
+    'admin a: like the record itself');
+SELECT throws_ok($$SELECT escalation.reassign($$ || :esc_b || $$, 'any agent', 'move it')$$, 'P0002', NULL,
+    'admin a: cannot reassign tenant b''s escalation');
+RESET ROLE;
+
+SELECT is((SELECT status FROM escalation.escalations WHERE escalation_id = :esc_b), 'queued',
+    'tenant b''s escalation is untouched');
+
 SET LOCAL ROLE escalation_worker;
 SELECT lives_ok($$SELECT escalation.run_batch(now(), 10)$$, 'the worker runs a batch');
 RESET ROLE;
