@@ -1030,7 +1030,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    c escalation.fact_changes;
+    c record;
+    v_sentiment float8;
     n bigint := 0;
     v_sources integer[];
     v_keys text[];
@@ -1051,14 +1052,21 @@ BEGIN
                        ORDER BY f.change_id LIMIT max_changes),
              gone AS (DELETE FROM escalation.fact_changes f USING next
                        WHERE f.ctid = next.tid RETURNING f.*)
-        SELECT * FROM gone ORDER BY change_id
+        -- a ticket is scored as it is now, so once per fold: at its last
+        -- change that asks for it (the earlier ones keep the stored score,
+        -- which that last one then replaces)
+        SELECT g.*, g.rescore AND g.change_id OPERATOR(pg_catalog.=) pg_catalog.max(g.change_id)
+                      FILTER (WHERE g.rescore)
+                      OVER (PARTITION BY g.source_id, g.ticket_key) AS score_now
+          FROM gone g ORDER BY g.change_id
     LOOP
-        IF c.rescore AND c.sentiment IS NULL THEN
-            c.sentiment := escalation.ticket_sentiment(c.source_id, c.ticket_key);
+        v_sentiment := c.sentiment;
+        IF c.score_now AND v_sentiment IS NULL THEN
+            v_sentiment := escalation.ticket_sentiment(c.source_id, c.ticket_key);
         END IF;
         PERFORM escalation.track_ticket_facts(c.source_id, c.ticket_key, c.at, c.created_at,
             c.status, c.priority, c.channel, c.team, c.assignee, c.account_key, c.resolved_at,
-            c.transferred, c.old_team, c.old_assignee, c.sentiment, c.tenant);
+            c.transferred, c.old_team, c.old_assignee, v_sentiment, c.tenant);
         n := n + 1;
     END LOOP;
     -- tickets whose escalations changed: recomputed from the record, in

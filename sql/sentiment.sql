@@ -247,6 +247,7 @@ CREATE TABLE sent_hd.acct_tickets (
 );
 SELECT escalation.attach('sent_hd.acct_tickets', key => 'id', subject => 'subject', body => 'body',
            account => 'account', created_at => 'created_at') AS fsid \gset
+SELECT escalation.fold_facts() >= 0 AS earlier_changes_folded;
 INSERT INTO sent_hd.acct_tickets (id, subject, body, account) VALUES
     (1, 'Invoice', 'Thanks, the new invoice layout is great!', 'acme'),
     (2, 'Outage', 'This is terrible, nothing works.', NULL),
@@ -256,7 +257,13 @@ UPDATE sent_hd.acct_tickets SET created_at = created_at WHERE id = 1;
 -- the writer logged which writes need a score, and no score
 SELECT ticket_key, rescore, sentiment FROM escalation.fact_changes
  WHERE source_id = :fsid ORDER BY change_id;
+-- one score per ticket and fold: ticket 3's two writes are scored once
+BEGIN;
+SET LOCAL track_functions = 'all';
 SELECT escalation.fold_facts() > 0 AS folded;
+SELECT calls AS ticket_sentiment_calls FROM pg_stat_xact_user_functions
+ WHERE schemaname = 'escalation' AND funcname = 'ticket_sentiment';
+COMMIT;
 -- the fold scored the text as it is now, as escalation.sentiment() scores it;
 -- a ticket without an account has none
 SELECT f.ticket_key, round(f.sentiment::numeric, 4) AS sentiment,
