@@ -22,6 +22,15 @@
 # Prints `SQLSMITH: statements=N ok=N errors=N crashes=N server=up|down` and
 # exits non-zero on a crash or a server that is down. A crash prints the
 # statement the crashed backend was running.
+#
+# Against a server of your own instead (a private copy of the installation
+# with this tree's escalation installed, a fresh database, escalation in
+# shared_preload_libraries, escalation.worker_enabled = off): steps 2-4 only,
+# no machine lock, with the connection in the libpq variables and the
+# server's log file in SQLSMITH_SERVER_LOG:
+#
+#   PGHOST=/tmp PGPORT=5532 PGUSER=postgres PGDATABASE=smith \
+#   SQLSMITH_SERVER_LOG=/path/to/its/log test/fuzz/sqlsmith.sh --inside 10000 1
 set -euo pipefail
 
 PGVER=15
@@ -32,7 +41,7 @@ cd "$ROOT"
 inside() {
     local n=$1 seed=$2 work logfile rc=0
     work=$(mktemp -d /tmp/escalation-sqlsmith.XXXXXX)
-    logfile=$(pg_lsclusters -h | awk -v v="$PGVER" '$1 == v { print $7; exit }')
+    logfile=${SQLSMITH_SERVER_LOG:-$(pg_lsclusters -h | awk -v v="$PGVER" '$1 == v { print $7; exit }')}
 
     echo "==> sqlsmith: loading the demo helpdesk"
     export PGTZ=UTC
@@ -52,7 +61,7 @@ SQL
     psql -XAtc "SELECT 'escalations ' || count(*) FROM escalation.escalations"
 
     echo "==> sqlsmith: $n statements, seed $seed"
-    nice -n 19 sqlsmith --target="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER password=$PGPASSWORD" \
+    nice -n 19 sqlsmith --target="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER password=${PGPASSWORD:-}" \
         --max-queries="$n" --seed="$seed" --verbose --exclude-catalog --dump-all-queries \
         >"$work/queries.sql" 2>"$work/sqlsmith.log" || rc=$?
     grep -E '^(queries|AST)' "$work/sqlsmith.log" || true
