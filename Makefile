@@ -6,6 +6,7 @@ OBJS = \
 	src/escalation.o \
 	src/guc.o \
 	src/catalog.o \
+	src/textpass.o \
 	src/tokenize.o \
 	src/row.o \
 	src/rules.o \
