@@ -263,6 +263,8 @@ SQL
            -c "INSERT INTO escalation.rules (name, source_id, enabled, applies_to, team_confidence_at_least, kind, severity, level)
                VALUES ('intel_route_by_model', $src, false, 'ticket', 0.9, 'functional', 2, 1)"
     echo "   setup took $(( $(date +%s) - t0 )) s"
+    # every pgbench run is a new backend, which loads the model once
+    echo "   model load in a new backend (first classify()): $(psql -X -A -t -c '\timing on' -c "SELECT count(*) FROM escalation.classify('x', 'helpdesk.tickets')" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1 ms/p')"
     intel_on()  { psql_q -c "UPDATE escalation.rules SET enabled = true WHERE name LIKE 'intel\\_%'"; }
     intel_off() { psql_q -c "UPDATE escalation.rules SET enabled = false WHERE name LIKE 'intel\\_%'"; }
     intel_on
