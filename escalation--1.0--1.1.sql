@@ -1385,6 +1385,77 @@ GRANT EXECUTE ON FUNCTION escalation.duration_bucket(interval, integer),
       escalation.duration_bucket_high(bigint, integer)
       TO escalation_analyst, escalation_admin;
 
+-- ---------------------------------------------------------------------------
+-- supporting indexes on the helpdesk's tables (issue 7)
+-- ---------------------------------------------------------------------------
+-- The trigger's context snapshot reads the requester's other recent tickets
+-- and the ticket's recent messages from the helpdesk's own tables, ordered
+-- by their creation time.  Without an index that starts with the requester
+-- (the ticket's reference on the messages), every escalation reads all of
+-- that requester's tickets (all of that ticket's messages); helpdesks have
+-- customers with thousands of tickets (a monitoring address, a reseller).
+-- This function says which of those look-ups an index serves, and which
+-- index would serve them fully.  It only reads the catalog.
+CREATE FUNCTION escalation.check_indexes(source_id integer DEFAULT NULL)
+RETURNS TABLE (source_id integer, source text, lookup text, table_name regclass,
+               columns text[], index_name regclass, status text, hint text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH s AS (
+    SELECT s.source_id, s.name, s.ticket_table, s.mapping, s.message_table,
+           s.message_mapping, s.message_via
+      FROM escalation.sources s
+     WHERE s.attached
+       AND (check_indexes.source_id IS NULL OR s.source_id = check_indexes.source_id)
+), wanted AS (
+    SELECT s.source_id, s.name, 'requester''s other tickets' AS lookup, s.ticket_table AS tbl,
+           s.mapping ->> 'requester' AS col1, s.mapping ->> 'created_at' AS col2
+      FROM s
+     WHERE s.mapping ? 'requester'
+    UNION ALL
+    SELECT s.source_id, s.name, 'messages of a ticket', coalesce(s.message_via, s.message_table),
+           s.message_mapping ->> 'ticket', s.message_mapping ->> 'created_at'
+      FROM s
+     WHERE s.message_table IS NOT NULL AND s.message_mapping ? 'ticket'
+), cols AS (
+    SELECT w.*,
+           (SELECT a.attnum FROM pg_attribute a
+             WHERE a.attrelid = w.tbl AND a.attname = w.col1 AND NOT a.attisdropped) AS att1,
+           (SELECT a.attnum FROM pg_attribute a
+             WHERE a.attrelid = w.tbl AND a.attname = w.col2 AND NOT a.attisdropped) AS att2
+      FROM wanted w
+)
+SELECT c.source_id, c.name, c.lookup, c.tbl,
+       array_remove(ARRAY[c.col1, c.col2], NULL),
+       b.indexrelid::regclass,
+       CASE WHEN b.indexrelid IS NULL THEN 'missing'
+            WHEN c.att2 IS NULL OR b.full_match THEN 'ok'
+            ELSE 'partial' END,
+       CASE WHEN b.indexrelid IS NULL OR NOT (c.att2 IS NULL OR b.full_match)
+            THEN format('CREATE INDEX ON %s (%s)', c.tbl,
+                        array_to_string(ARRAY(SELECT quote_ident(x)
+                                                FROM unnest(array_remove(ARRAY[c.col1, c.col2], NULL)) x),
+                                        ', '))
+       END
+  FROM cols c
+  LEFT JOIN LATERAL (
+        SELECT i.indexrelid,
+               (i.indnkeyatts >= 2 AND i.indkey[1] = c.att2) AS full_match
+          FROM pg_index i
+          JOIN pg_class ic ON ic.oid = i.indexrelid
+          JOIN pg_am am ON am.oid = ic.relam
+         WHERE i.indrelid = c.tbl
+           AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree'
+           AND i.indkey[0] = c.att1
+         ORDER BY 2 DESC, i.indexrelid
+         LIMIT 1) b ON true
+ ORDER BY c.source_id, c.lookup;
+$$;
+COMMENT ON FUNCTION escalation.check_indexes(integer) IS
+  'for each attached source (or the one given): whether a btree index on the helpdesk''s table serves the context snapshot''s look-ups (the requester''s other tickets by creation time; the messages of a ticket by creation time): ok, partial (only the first column: all rows of that requester or ticket are read and sorted), or missing, with the CREATE INDEX that would serve it fully. Reads only the catalog';
+REVOKE ALL ON FUNCTION escalation.check_indexes(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escalation.check_indexes(integer) TO escalation_admin;
 --------------------------------------------------------------------------
 -- One tokenising pass for rules, sentiment and triage (issue 6)
 --------------------------------------------------------------------------

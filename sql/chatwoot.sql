@@ -248,5 +248,18 @@ SELECT regress_error(format($$SELECT escalation.accept(%s, 'cw-acct1')$$, :t2)) 
 SELECT (escalation.reassign(:t1, 'cw-any', 'works for all', '2025-03-14 16:12:00+00')).agent_id AS reassigned_to;
 UPDATE escalation.agents SET active = false WHERE agent_id LIKE 'cw-%';
 
+-- which of the context snapshot's look-ups Chatwoot's own indexes serve:
+-- both only by their first column; the suggested index serves one fully
+SELECT source, lookup, table_name, columns, index_name, status, hint
+  FROM escalation.check_indexes(:sid);
+BEGIN;
+CREATE INDEX ON chatwoot.messages (conversation_id, created_at);
+SELECT lookup, index_name, status, hint IS NULL AS no_hint
+  FROM escalation.check_indexes(:sid) WHERE lookup = 'messages of a ticket';
+ROLLBACK;
+SET ROLE escalation_agent;
+SELECT regress_error('SELECT * FROM escalation.check_indexes()');
+RESET ROLE;
+
 SELECT escalation.detach('chatwoot.conversations');
 RESET search_path;

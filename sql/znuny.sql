@@ -413,6 +413,11 @@ SELECT c.ticket_key,
        c.due_at - c.started_at AS target
   FROM escalation.clocks c WHERE c.source_id = :epoch_sid ORDER BY 1;
 
+-- Znuny's indexes and the context snapshot's look-ups (the messages by the
+-- article table, two tables away from the body)
+SELECT source, lookup, table_name, columns, index_name, status, hint
+  FROM escalation.check_indexes(:sid);
+
 SELECT escalation.detach('"Znuny"."EpochTickets"');
 SELECT escalation.detach('"Znuny".ticket');
 RESET search_path;

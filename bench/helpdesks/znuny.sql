@@ -1,7 +1,9 @@
 -- bench/helpdesks/znuny.sql: the Znuny scenario (the test fixture's seed)
 -- written into schema :"s", which holds the fixture's schema, attached and
 -- configured ("znuny", config.sql) or bare ("znuny_bare"); then 2,000 more
--- open tickets (ids 1001 .. 3000) for the benchmark's articles to go to.
+-- open tickets (ids 1001 .. 3000) for the benchmark's articles to go to,
+-- from 1,000 customer users of ACME (two tickets each; until session 5 all
+-- 2,000 were ann's, and every escalation's context snapshot read them all).
 SET search_path = :"s", public;
 \set ECHO none
 \i test/fixtures/znuny_seed.sql
@@ -13,7 +15,7 @@ INSERT INTO ticket (id, tn, title, queue_id, ticket_lock_id, type_id, service_id
                     escalation_response_time, escalation_solution_time, archive_flag,
                     create_time, create_by, change_time, change_by)
 SELECT g, '2025031410' || lpad(g::text, 6, '0'), 'bench ticket ' || g, 5 + g % 3, 1, 3, NULL, NULL,
-       1, 1, 1 + g % 5, 1, 'ACME', 'ann', 0, 0, 0, 0, 0, 0, 0,
+       1, 1, 1 + g % 5, 1, 'ACME', 'user' || (g % 1000), 0, 0, 0, 0, 0, 0, 0,
        now() - interval '1 day', 1, now() - interval '1 day', 1
   FROM generate_series(1001, 3000) g;
 SELECT setval('ticket_id_seq', 3000);
