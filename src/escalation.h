@@ -502,6 +502,7 @@ typedef struct EscSource
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
 	SPIPlanPtr	lock_plan;		/* locks a ticket row (esc_lock_ticket) */
+	SPIPlanPtr	lock_fetch_plan;	/* locks and fetches it (esc_lock_fetch_ticket) */
 	SPIPlanPtr	context_plan;
 	SPIPlanPtr	context_plan_new;	/* for a new ticket without messages */
 } EscSource;
@@ -595,6 +596,8 @@ extern void esc_match_row(EscSource *src, EscRow *row);
 extern HeapTuple esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
 								  MemoryContext into);
 extern void esc_lock_ticket(EscSource *src, const char *key);
+extern HeapTuple esc_lock_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
+									   MemoryContext into);
 extern HeapTuple esc_fetch_via(EscSource *src, Datum ref, TupleDesc *desc,
 							   MemoryContext into);
 

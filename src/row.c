@@ -288,9 +288,30 @@ esc_match_row(EscSource *src, EscRow *row)
  * that attribute numbers are those of the mapping.  Needs SPI connected;
  * the tuple and descriptor are allocated in `into`.  Returns NULL if there is none.
  */
+static HeapTuple fetch_ticket(EscSource *src, const char *key, bool lock,
+							  TupleDesc *desc, MemoryContext into);
+
 HeapTuple
 esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc, MemoryContext into)
 {
+	return fetch_ticket(src, key, false, desc, into);
+}
+
+/*
+ * esc_lock_ticket() and esc_fetch_ticket() in one statement, for the
+ * message trigger, which needs both: the ticket row locked (FOR NO KEY
+ * UPDATE) and read as locked, that is its latest version.
+ */
+HeapTuple
+esc_lock_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc, MemoryContext into)
+{
+	return fetch_ticket(src, key, true, desc, into);
+}
+
+static HeapTuple
+fetch_ticket(EscSource *src, const char *key, bool lock, TupleDesc *desc, MemoryContext into)
+{
+	SPIPlanPtr *plan = lock ? &src->lock_fetch_plan : &src->fetch_plan;
 	Datum		arg;
 	bool		isnull;
 	HeapTupleHeader td;
@@ -298,20 +319,21 @@ esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc, MemoryContext
 	HeapTuple	result;
 	MemoryContext old;
 
-	if (src->fetch_plan == NULL)
+	if (*plan == NULL)
 	{
 		StringInfoData sql;
 		Oid			argtypes[1] = {TEXTOID};
 
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT t FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $1::%s",
+		appendStringInfo(&sql, "SELECT t FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $1::%s%s",
 						 src->relname_q,
 						 quote_identifier(src->cols[ESC_ROLE_KEY].name),
-						 format_type_be_qualified(src->cols[ESC_ROLE_KEY].typid));
-		src->fetch_plan = esc_prepare_config_plan(sql.data, 1, argtypes);
+						 format_type_be_qualified(src->cols[ESC_ROLE_KEY].typid),
+						 lock ? " FOR NO KEY UPDATE OF t" : "");
+		*plan = esc_prepare_config_plan(sql.data, 1, argtypes);
 	}
 	arg = CStringGetTextDatum(key);
-	if (SPI_execute_plan(src->fetch_plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(*plan, &arg, NULL, !lock, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not fetch ticket");
 	if (SPI_processed == 0)
 		return NULL;

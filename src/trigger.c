@@ -420,23 +420,16 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	/* a customer's message */
-	if (src->has_sla)
+	/* a customer's message: its text, if a rule may read it */
+	body = NULL;
+	if (src->any_message_rule)
 	{
-		esc_become_owner(&save_userid, &save_sec);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		esc_lock_ticket(src, ticket_key);
-		esc_sla_message(src, ticket_key, false, at);
-		SPI_finish();
-		esc_restore_user(save_userid, save_sec);
+		d = heap_getattr(tuple, mc[ESC_MSG_BODY].attnum, desc, &isnull);
+		if (!isnull)
+			body = DatumGetTextPP(d);
 	}
-	if (!src->any_message_rule)
+	if (!src->has_sla && body == NULL)
 		return PointerGetDatum(NULL);
-	d = heap_getattr(tuple, mc[ESC_MSG_BODY].attnum, desc, &isnull);
-	if (isnull)
-		return PointerGetDatum(NULL);
-	body = DatumGetTextPP(d);
 
 	esc_become_owner(&save_userid, &save_sec);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -444,9 +437,30 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 	{
 		EscRow		row;
 		TupleDesc	tdesc;
-		HeapTuple	ticket = esc_fetch_ticket(src, ticket_key, &tdesc, caller_cxt);
+		HeapTuple	ticket = NULL;
 		EscFired   *fired;
 		int			nfired;
+
+		if (src->has_sla)
+		{
+			/*
+			 * The ticket row before its clocks; when rules are to read it
+			 * too, locked and read by one statement
+			 */
+			if (body != NULL)
+				ticket = esc_lock_fetch_ticket(src, ticket_key, &tdesc, caller_cxt);
+			else
+				esc_lock_ticket(src, ticket_key);
+			esc_sla_message(src, ticket_key, false, at);
+			if (body == NULL)
+			{
+				SPI_finish();
+				esc_restore_user(save_userid, save_sec);
+				return PointerGetDatum(NULL);
+			}
+		}
+		else
+			ticket = esc_fetch_ticket(src, ticket_key, &tdesc, caller_cxt);
 
 		if (ticket)
 			esc_read_ticket(src, ticket, tdesc, &row, at, src->any_account_rule);
