@@ -6,6 +6,7 @@ OBJS = \
 	src/escalation.o \
 	src/guc.o \
 	src/catalog.o \
+	src/textpass.o \
 	src/tokenize.o \
 	src/row.o \
 	src/rules.o \
@@ -43,7 +44,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
-          cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics metrics_percentiles dashboard chatwoot znuny triage \
+          cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics metrics_percentiles dashboard chatwoot znuny triage textpass \
           sla_message
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))

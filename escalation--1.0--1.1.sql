@@ -1456,3 +1456,17 @@ COMMENT ON FUNCTION escalation.check_indexes(integer) IS
   'for each attached source (or the one given): whether a btree index on the helpdesk''s table serves the context snapshot''s look-ups (the requester''s other tickets by creation time; the messages of a ticket by creation time): ok, partial (only the first column: all rows of that requester or ticket are read and sorted), or missing, with the CREATE INDEX that would serve it fully. Reads only the catalog';
 REVOKE ALL ON FUNCTION escalation.check_indexes(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.check_indexes(integer) TO escalation_admin;
+--------------------------------------------------------------------------
+-- One tokenising pass for rules, sentiment and triage (issue 6)
+--------------------------------------------------------------------------
+-- The ticket and message triggers split a row's text once (src/textpass.c)
+-- and keyword rules, literals, sentiment and the triage model all read that
+-- pass.  text_passes() counts the passes a backend made, so the regression
+-- tests can check that a ticket costs one; internal.
+CREATE FUNCTION escalation.text_passes()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'escalation_text_passes'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION escalation.text_passes() IS
+  'internal: how many tokenising passes over a text (a ticket''s subject and body, a message''s body, the text of classify(), sentiment(), match_keywords()) this backend has made; the triggers make one per row text, which keyword rules, sentiment and triage share';
+REVOKE ALL ON FUNCTION escalation.text_passes() FROM PUBLIC;

@@ -27,6 +27,11 @@
 #                    attached run (needs perf; report in bench/out/)
 #   BENCH_HISTORY    tickets of history per table before the runs (default 100000)
 #   BENCH_NO_BUILD   1 skips the build and install
+#   BENCH_INTEL      1 (default) adds the "intel" variant (issue 6): the
+#                    attached table with a sentiment rule and a triage rule
+#                    on top of the 50 (a model trained on the history by
+#                    escalation.train), in rounds alternating with bare;
+#                    RESULT gets intel_ratio=<intel / bare> and intel_us
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -218,6 +223,72 @@ if [ "${BENCH_BREAKDOWN:-1}" = 1 ]; then
     echo "   requester's tickets per requester by now (attached table): $(scalar "SELECT round(count(*)::numeric / count(DISTINCT requester), 2) FROM helpdesk.tickets")"
 fi
 
+# ---------------------------------------------------------------- intel (issue 6)
+# The attached table with sentiment and triage switched on: two more rules
+# (sentiment below -0.3; team confidence >= 0.9, routing to the predicted
+# team), judged on every insert, and a model trained on the history by
+# escalation.train(). Labels for training come from the history's text
+# (bench.intel_team(): the topic of the trigger sentence a ticket carries,
+# tier1 otherwise); escalated = not tier1. The two rules are enabled only
+# for the intel runs, which alternate with bare runs of their own, so
+# intel_ratio compares runs made side by side.
+intel_kv=""
+if [ "${BENCH_INTEL:-1}" = 1 ]; then
+    echo "== intel: train a triage model on the history, add a sentiment and a triage rule"
+    t0=$(date +%s)
+    psql_q <<SQL
+CREATE FUNCTION bench.intel_team(t text) RETURNS text LANGUAGE sql IMMUTABLE AS \$f\$
+    SELECT CASE
+        WHEN t ~* '(breach|unauthori[sz]ed|suspicious|phishing|hacked|ransomware|takeover|fraud)' THEN 'security'
+        WHEN t ~* '(gdpr|personal data|social security)' THEN 'privacy'
+        WHEN t ~* '(refund|money back|dispute|chargeback|charged twice|invoice|payment failed)' THEN 'billing'
+        WHEN t ~* '(lawyer|regulator|fire hazard|journalist)' THEN 'legal'
+        WHEN t ~* '(cancel|competitor|downgrade|price increase)' THEN 'customer_success'
+        WHEN t ~* '(outage|downtime|http 503|data loss)' THEN 'infrastructure'
+        WHEN t ~* '(sql error|err_sync|nullpointer|timeouts|webhook|saml)' THEN 'technical'
+        WHEN t ~* '(confirmed bug|regression|crashing|accessibility)' THEN 'product'
+        ELSE 'tier1' END
+\$f\$;
+ALTER TABLE helpdesk.tickets ADD COLUMN intel_escalated boolean;
+-- the history only (the trigger stays out of it: these are labels, not edits)
+SET session_replication_role = replica;
+UPDATE helpdesk.tickets SET team = bench.intel_team(subject || ' ' || body) WHERE id <= $HISTORY;
+UPDATE helpdesk.tickets SET intel_escalated = (team <> 'tier1') WHERE id <= $HISTORY;
+RESET session_replication_role;
+VACUUM ANALYZE helpdesk.tickets;
+SQL
+    psql -X -v ON_ERROR_STOP=1 -P footer=off -c "SELECT model_id, teams, features, train_tickets, round(accuracy::numeric, 3) AS accuracy, round(escalation_accuracy::numeric, 3) AS escalation_accuracy, round(seconds::numeric, 1) AS seconds FROM escalation.train('helpdesk.tickets', escalated_column => 'intel_escalated', activate => 'always', min_df => 5)"
+    psql_q -c "INSERT INTO escalation.rules (name, source_id, enabled, applies_to, sentiment_below, target_team, kind, severity, level)
+               VALUES ('intel_negative', $src, false, 'ticket', -0.3, 'customer_success', 'functional', 2, 1)" \
+           -c "INSERT INTO escalation.rules (name, source_id, enabled, applies_to, team_confidence_at_least, kind, severity, level)
+               VALUES ('intel_route_by_model', $src, false, 'ticket', 0.9, 'functional', 2, 1)"
+    echo "   setup took $(( $(date +%s) - t0 )) s"
+    # every pgbench run is a new backend, which loads the model once
+    echo "   model load in a new backend (first classify()): $(psql -X -A -t -c '\timing on' -c "SELECT count(*) FROM escalation.classify('x', 'helpdesk.tickets')" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1 ms/p')"
+    intel_on()  { psql_q -c "UPDATE escalation.rules SET enabled = true WHERE name LIKE 'intel\\_%'"; }
+    intel_off() { psql_q -c "UPDATE escalation.rules SET enabled = false WHERE name LIKE 'intel\\_%'"; }
+    intel_on
+    run attached 5 >/dev/null
+    echo "== $ROUNDS rounds of ${SECS} s: bare and intel (attached, 52 rules: + sentiment + triage), order rotating"
+    ib=""; ii=""
+    for ((r = 0; r < ROUNDS; r++)); do
+        if ((r % 2)); then order="attached bare"; else order="bare attached"; fi
+        line="   round $((r + 1)):"
+        for v in $order; do
+            us="$(run "$v" "$SECS")"
+            if [ "$v" = bare ]; then ib+=" $us"; line+="  bare ${us} µs"; else ii+=" $us"; line+="  intel ${us} µs"; fi
+        done
+        echo "$line"
+    done
+    intel_off
+    ibare_us="$(echo "$ib" | median)"
+    intel_us="$(echo "$ii" | median)"
+    intel_ratio="$(awk -v a="$intel_us" -v b="$ibare_us" 'BEGIN { printf "%.2f", a / b }')"
+    echo "   bare ${ibare_us} µs, intel ${intel_us} µs (+$(awk -v a="$intel_us" -v b="$ibare_us" 'BEGIN { printf "%.1f", a - b }') µs); intel_ratio=${intel_ratio}, target <= 1.5"
+    echo "   escalations with an intel rule among their reasons: $(scalar "SELECT count(*) FILTER (WHERE reasons::text LIKE '%intel_negative%') || ' sentiment, ' || count(*) FILTER (WHERE reasons::text LIKE '%intel_route_by_model%') || ' triage' FROM escalation.escalations WHERE source_id = $src")"
+    intel_kv=" intel_ratio=${intel_ratio} intel_us=${intel_us}"
+fi
+
 if [ "${BENCH_PERF:-0}" = 1 ]; then
     if command -v perf >/dev/null; then
         echo "== perf profile of the backend during one ${SECS} s attached run"
@@ -313,4 +384,4 @@ echo "   bare      ${bare_us} µs   (WAL ${bare_wal} bytes per insert)"
 echo "   attached  ${att_us} µs   (+$(awk -v a="$att_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the C trigger; WAL ${att_wal} bytes per insert)"
 echo "   plpgsql   ${pl_us} µs   (+$(awk -v a="$pl_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the PL/pgSQL trigger; WAL ${pl_wal} bytes per insert)"
 echo "   vs_plpgsql=${vs_pl} (attached cost / PL/pgSQL cost); target cost_ratio <= 1.5"
-echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio} bare_wal=${bare_wal} attached_wal=${att_wal}" > "$ESC_BENCH_RESULT"
+echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio} bare_wal=${bare_wal} attached_wal=${att_wal}${intel_kv}" > "$ESC_BENCH_RESULT"

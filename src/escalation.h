@@ -146,6 +146,46 @@ typedef struct EscLexicon
 	long		memo_entries;
 } EscLexicon;
 
+/* ---------- textpass.c: one tokenising pass over a text (pure) */
+
+#define ESC_WORD_DIGITS	0x01	/* the word has an ASCII digit */
+#define ESC_WORD_LONG	0x02	/* ESC_MAX_WORD bytes or more: no hash */
+
+/* a word: a run of ASCII letters and digits or of non-ASCII bytes */
+typedef struct EscWord
+{
+	int32		start;			/* byte offsets in the text */
+	int32		end;
+	uint32		hash;			/* hash_bytes() of its folded bytes */
+	uint32		flags;			/* ESC_WORD_* */
+} EscWord;
+
+/* a span: a run of bytes that are not white space (sentiment's raw token) */
+typedef struct EscSpan
+{
+	int32		start;
+	int32		end;
+	int32		nexclaim;		/* '!' in it */
+	int32		nquestion;		/* '?' in it */
+	bool		newline_before; /* a line break in the white space before it */
+} EscSpan;
+
+typedef struct EscTextPass
+{
+	const char *text;
+	int			len;
+	char	   *folded;			/* text, ASCII folded to lower case, NUL-ended */
+	EscWord    *words;
+	int			nwords;
+	int			maxwords;
+	EscSpan    *spans;
+	int			nspans;
+	int			maxspans;
+} EscTextPass;
+
+extern uint64 esc_text_passes;
+extern EscTextPass *esc_textpass(const char *text, int len);
+
 /* result of matching one text */
 typedef struct EscMatch
 {
@@ -160,6 +200,8 @@ extern EscLexicon *esc_lexicon_create(MemoryContext parent, Oid cfgid);
 extern int	esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword);
 extern void esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break,
 							  EscMatch *m);
+extern void esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break,
+								   EscMatch *m);
 extern List *esc_keyword_stems(Oid cfgid, const char *keyword);
 
 /* ---------- sentiment.c: polarity and frustration of a text (pure) */
@@ -202,6 +244,8 @@ typedef void (*EscSentenceEmit) (void *arg, const char *sentence, int len,
 
 extern void esc_sentiment(const char *text, int len, const EscSentimentTerms *terms,
 						  EscSentiment *out, EscSentenceEmit emit, void *arg);
+extern void esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms,
+							   EscSentiment *out);
 extern uint32 esc_sentiment_hash(const char *s, int len);
 
 /* ---------- triage.c: learned triage, features and scoring (pure) */
@@ -276,6 +320,9 @@ extern void esc_triage_vocab_set_grams(EscTriageVocab *v, bool on);
 extern int	esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 								const char *priority, const char *channel, const char *tier,
 								uint64 **keys);
+extern int	esc_triage_doc_keys_pass(EscTriageVocab *v, const EscTextPass *tp,
+									 const char *priority, const char *channel,
+									 const char *tier, uint64 **keys);
 extern int	esc_triage_feature_get(EscTriageVocab *v, uint64 key);
 extern int	esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value);
 extern char *esc_triage_key_text(EscTriageVocab *v, uint64 key);
@@ -284,11 +331,17 @@ extern void esc_triage_normalize(float *val, int nword, int n);
 extern void esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 								 const char *priority, const char *channel, const char *tier,
 								 EscTriageDoc *doc);
+extern void esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
+									  const char *priority, const char *channel,
+									  const char *tier, EscTriageDoc *doc);
 extern void esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
 							 double *team_scores, bool explain);
 extern void esc_triage_predict(EscTriageModel *m, const char *text, int len,
 							   const char *priority, const char *channel, const char *tier,
 							   EscPrediction *p, bool explain);
+extern void esc_triage_predict_pass(EscTriageModel *m, const EscTextPass *tp,
+									const char *priority, const char *channel,
+									const char *tier, EscPrediction *p, bool explain);
 extern bytea *esc_triage_serialize(EscTriageModel *m);
 extern EscTriageModel *esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid);
 
@@ -484,7 +537,7 @@ typedef struct EscFacts
 	int			wlen;
 	regex_t    *prefilter[2];	/* the source's combined patterns */
 	int			prefilter_state[2];	/* -1 not run yet, 0 no match, 1 match */
-	char	   *folded;			/* text with ASCII folded to lower case, lazily */
+	EscTextPass *pass;			/* the one tokenising pass over text, lazily */
 	const EscSentimentTerms *sentiment_terms;	/* the source's own terms */
 	bool		sentiment_done;	/* sentiment computed (lazily, once) */
 	EscSentiment sentiment;
@@ -506,6 +559,7 @@ typedef struct EscVerdict
 extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern void esc_facts_sentiment(EscFacts *facts);
 extern void esc_facts_triage(EscFacts *facts);
+extern const EscTextPass *esc_facts_pass(EscFacts *facts);
 extern bool esc_compare_field(const char *value, const char *op,
 							  const char *threshold, bool numeric, double number);
 extern bool esc_parse_number(const char *s, double *out);

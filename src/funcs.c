@@ -37,6 +37,7 @@ PG_FUNCTION_INFO_V1(escalation_keyword_lexemes);
 PG_FUNCTION_INFO_V1(escalation_target_key);
 PG_FUNCTION_INFO_V1(escalation_escalation_valid);
 PG_FUNCTION_INFO_V1(escalation_event_valid);
+PG_FUNCTION_INFO_V1(escalation_text_passes);
 
 /* set up a materialised SRF; returns the tuple store */
 static Tuplestorestate *
@@ -401,4 +402,15 @@ escalation_event_valid(PG_FUNCTION_ARGS)
 	"accepted", "resolved", "cancelled", "updated", NULL};
 
 	PG_RETURN_BOOL(text_in(PG_GETARG_TEXT_PP(0), events));
+}
+
+/*
+ * text_passes(): the tokenising passes over a text this backend has made
+ * (textpass.c, and sentiment.c's own walk), for tests: an insert judged by
+ * keyword, sentiment and triage rules makes one.
+ */
+Datum
+escalation_text_passes(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) esc_text_passes);
 }

@@ -275,7 +275,11 @@ esc_match_row(EscSource *src, EscRow *row)
 	/* a phrase never runs from the subject into the body */
 	int			brk = (row->facts.text == row->text && row->text != NULL) ? row->text_break : -1;
 
-	esc_lexicon_match(src->lexicon, row->facts.text, row->facts.textlen, brk, &row->match);
+	/* the row's one tokenising pass, made here when a keyword needs it */
+	esc_lexicon_match_pass(src->lexicon,
+						   src->lexicon->nkeywords > 0 && row->facts.text != NULL
+						   ? esc_facts_pass(&row->facts) : NULL,
+						   brk, &row->match);
 	row->facts.match = &row->match;
 }
 

@@ -341,16 +341,7 @@ has_literal(EscRule *rule, EscFacts *facts)
 	ListCell   *lc;
 
 	if (!rule->case_sensitive)
-	{
-		if (facts->folded == NULL)
-		{
-			facts->folded = palloc(facts->textlen + 1);
-			for (int i = 0; i < facts->textlen; i++)
-				facts->folded[i] = pg_ascii_tolower((unsigned char) facts->text[i]);
-			facts->folded[facts->textlen] = '\0';
-		}
-		hay = facts->folded;
-	}
+		hay = esc_facts_pass(facts)->folded;
 	foreach(lc, rule->literals)
 	{
 		const char *lit = (const char *) lfirst(lc);
@@ -359,6 +350,18 @@ has_literal(EscRule *rule, EscFacts *facts)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * The one tokenising pass over the row's text (textpass.c), made on first
+ * use: keywords, literals, sentiment and triage all read it.
+ */
+const EscTextPass *
+esc_facts_pass(EscFacts *facts)
+{
+	if (facts->pass == NULL)
+		facts->pass = esc_textpass(facts->text, facts->text ? facts->textlen : 0);
+	return facts->pass;
 }
 
 /*
@@ -371,8 +374,7 @@ esc_facts_sentiment(EscFacts *facts)
 {
 	if (facts->sentiment_done)
 		return;
-	esc_sentiment(facts->text ? facts->text : "", facts->text ? facts->textlen : 0,
-				  facts->sentiment_terms, &facts->sentiment, NULL, NULL);
+	esc_sentiment_pass(esc_facts_pass(facts), facts->sentiment_terms, &facts->sentiment);
 	facts->sentiment_done = true;
 }
 
@@ -385,8 +387,8 @@ esc_facts_triage(EscFacts *facts)
 {
 	if (facts->triage_done)
 		return;
-	esc_triage_predict(facts->triage, facts->text, facts->text ? facts->textlen : 0,
-					   facts->priority, facts->channel,
+	esc_triage_predict_pass(facts->triage, esc_facts_pass(facts),
+							facts->priority, facts->channel,
 					   (facts->account && facts->account->found) ? facts->account->tier : NULL,
 					   &facts->prediction, true);
 	facts->triage_done = true;

@@ -812,45 +812,127 @@ finish_sentence(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *ou
 	}
 }
 
+/* a text being scored, sentence by sentence */
+typedef struct Scoring
+{
+	Sentence	sent;
+	const EscSentimentTerms *terms;
+	EscSentiment *out;
+	double		polarity_sum;
+	int			polar_sentences;
+	double		raw_frustration;
+	EscSentenceEmit emit;
+	void	   *arg;
+} Scoring;
+
+static void
+scoring_start(Scoring *sc, const EscSentimentTerms *terms, EscSentiment *out,
+			  EscSentenceEmit emit, void *arg)
+{
+	memset(out, 0, sizeof(EscSentiment));
+	sc->sent.ntok = 0;
+	sc->sent.nexclaim = sc->sent.nquestion = 0;
+	sc->sent.start = NULL;
+	sc->terms = terms;
+	sc->out = out;
+	sc->polarity_sum = 0;
+	sc->polar_sentences = 0;
+	sc->raw_frustration = 0;
+	sc->emit = emit;
+	sc->arg = arg;
+}
+
+static void
+scoring_end_sentence(Scoring *sc)
+{
+	finish_sentence(&sc->sent, sc->terms, sc->out, &sc->polarity_sum, &sc->polar_sentences,
+					&sc->raw_frustration, sc->emit, sc->arg);
+	sc->sent.ntok = 0;
+	sc->sent.nexclaim = sc->sent.nquestion = 0;
+	sc->sent.start = NULL;
+}
+
+/*
+ * One raw token [s, e) (no white space in it), holding nexclaim "!" and
+ * nquestion "?"; newline_before: a line break came before it.
+ */
+static void
+scoring_raw_token(Scoring *sc, const char *s, const char *e, bool newline_before,
+				  int nexclaim, int nquestion)
+{
+	Sentence   *sent = &sc->sent;
+
+	/* a line break ends a sentence */
+	if (newline_before && sent->ntok > 0)
+		scoring_end_sentence(sc);
+
+	sent->nexclaim += nexclaim;
+	sent->nquestion += nquestion;
+	if (sent->start == NULL)
+		sent->start = s;
+	if (sent->ntok >= MAX_TOKENS)
+	{
+		/* a very long sentence: score it in pieces */
+		sent->len = s - sent->start;
+		finish_sentence(sent, sc->terms, sc->out, &sc->polarity_sum, &sc->polar_sentences,
+						&sc->raw_frustration, sc->emit, sc->arg);
+		sent->ntok = 0;
+		sent->nexclaim = sent->nquestion = 0;
+		sent->start = s;
+	}
+	add_raw_token(sent, s, e, sc->terms);
+	sent->len = e - sent->start;
+
+	/* ". ", "! ", "?\" " end a sentence; "e.g." and "3.5" do not */
+	{
+		const char *q = e - 1;
+
+		while (q > s && (*q == '"' || *q == '\'' || *q == ')'))
+			q--;
+		if ((*q == '.' || *q == '!' || *q == '?') && q > s &&
+			!(q - s >= 2 && q[-2] == '.') && !(q - s == 1 && isupper((unsigned char) *s)))
+			scoring_end_sentence(sc);
+	}
+}
+
+static void
+scoring_finish(Scoring *sc)
+{
+	if (sc->sent.ntok > 0)
+		finish_sentence(&sc->sent, sc->terms, sc->out, &sc->polarity_sum, &sc->polar_sentences,
+						&sc->raw_frustration, sc->emit, sc->arg);
+	sc->out->polarity = sc->polar_sentences > 0 ? sc->polarity_sum / sc->polar_sentences : 0;
+	sc->out->frustration = frustration_of(sc->raw_frustration);
+}
+
 /*
  * Score a text.  `terms` (may be NULL) are a source's own terms.  When
- * `emit` is given it is called for every sentence, in order.
+ * `emit` is given it is called for every sentence, in order.  Walks the
+ * text itself, in constant memory (a tokenising pass of its own: counted
+ * in esc_text_passes).
  */
 void
 esc_sentiment(const char *text, int len, const EscSentimentTerms *terms,
 			  EscSentiment *out, EscSentenceEmit emit, void *arg)
 {
-	Sentence	sent;
+	Scoring		sc;
 	const char *p = text;
 	const char *end = text + len;
-	double		polarity_sum = 0;
-	int			polar_sentences = 0;
-	double		raw_frustration = 0;
 
-	memset(out, 0, sizeof(EscSentiment));
-	sent.ntok = 0;
-	sent.nexclaim = sent.nquestion = 0;
-	sent.start = NULL;
-
+	esc_text_passes++;
+	scoring_start(&sc, terms, out, emit, arg);
 	while (p < end)
 	{
 		const char *s;
-		bool		ends_sentence = false;
+		bool		newline = false;
+		int			nexclaim = 0,
+					nquestion = 0;
 
-		/* white space; a line break ends a sentence */
 		while (p < end && is_space((unsigned char) *p))
 		{
-			if (*p == '\n' && sent.ntok > 0)
-				ends_sentence = true;
+			if (*p == '\n')
+				newline = true;
 			p++;
-		}
-		if (ends_sentence)
-		{
-			finish_sentence(&sent, terms, out, &polarity_sum, &polar_sentences,
-							&raw_frustration, emit, arg);
-			sent.ntok = 0;
-			sent.nexclaim = sent.nquestion = 0;
-			sent.start = NULL;
 		}
 		if (p >= end)
 			break;
@@ -860,47 +942,33 @@ esc_sentiment(const char *text, int len, const EscSentimentTerms *terms,
 		while (p < end && !is_space((unsigned char) *p))
 		{
 			if (*p == '!')
-				sent.nexclaim++;
+				nexclaim++;
 			else if (*p == '?')
-				sent.nquestion++;
+				nquestion++;
 			p++;
 		}
-		if (sent.start == NULL)
-			sent.start = s;
-		if (sent.ntok >= MAX_TOKENS)
-		{
-			/* a very long sentence: score it in pieces */
-			sent.len = s - sent.start;
-			finish_sentence(&sent, terms, out, &polarity_sum, &polar_sentences,
-							&raw_frustration, emit, arg);
-			sent.ntok = 0;
-			sent.nexclaim = sent.nquestion = 0;
-			sent.start = s;
-		}
-		add_raw_token(&sent, s, p, terms);
-		sent.len = p - sent.start;
-
-		/* ". ", "! ", "?\" " end a sentence; "e.g." and "3.5" do not */
-		{
-			const char *q = p - 1;
-
-			while (q > s && (*q == '"' || *q == '\'' || *q == ')'))
-				q--;
-			if ((*q == '.' || *q == '!' || *q == '?') && q > s &&
-				!(q - s >= 2 && q[-2] == '.') && !(q - s == 1 && isupper((unsigned char) *s)))
-			{
-				finish_sentence(&sent, terms, out, &polarity_sum, &polar_sentences,
-								&raw_frustration, emit, arg);
-				sent.ntok = 0;
-				sent.nexclaim = sent.nquestion = 0;
-				sent.start = NULL;
-			}
-		}
+		scoring_raw_token(&sc, s, p, newline, nexclaim, nquestion);
 	}
-	if (sent.ntok > 0)
-		finish_sentence(&sent, terms, out, &polarity_sum, &polar_sentences,
-						&raw_frustration, emit, arg);
+	scoring_finish(&sc);
+}
 
-	out->polarity = polar_sentences > 0 ? polarity_sum / polar_sentences : 0;
-	out->frustration = frustration_of(raw_frustration);
+/*
+ * Score a text from its tokenising pass (textpass.c): the same as
+ * esc_sentiment() on tp->text, reading the pass's spans instead of
+ * walking the text again.
+ */
+void
+esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms, EscSentiment *out)
+{
+	Scoring		sc;
+
+	scoring_start(&sc, terms, out, NULL, NULL);
+	for (int i = 0; i < tp->nspans; i++)
+	{
+		const EscSpan *sp = &tp->spans[i];
+
+		scoring_raw_token(&sc, tp->text + sp->start, tp->text + sp->end, sp->newline_before,
+						  sp->nexclaim, sp->nquestion);
+	}
+	scoring_finish(&sc);
 }

@@ -7,7 +7,9 @@
  * insert, because every word of the text goes through the parser and the
  * dictionaries.  Rules only care about a few dozen stems, so we do this:
  *
- *	1. Split the text into words with a cheap byte loop: a word is a run of
+ *	1. Split the text into words with a cheap byte loop (textpass.c: the
+ *	   trigger's one pass over the text, which triage and sentiment read
+ *	   too): a word is a run of
  *	   ASCII letters and digits or of non-ASCII bytes (UTF-8 letters).  ASCII
  *	   letters are folded to lower case.  This is the same split the default
  *	   parser makes for ordinary words, hyphens and apostrophes included
@@ -122,30 +124,6 @@ next_word(const char *text, int len, int *pos, int *start, int *end)
 		i++;
 	*end = i;
 	*pos = i;
-	return true;
-}
-
-/*
- * Copy a word, folding ASCII to lower case; false if it is too long.
- * *digits tells whether it holds a digit.
- */
-static inline bool
-fold_word(const char *text, int start, int end, char *buf, bool *digits)
-{
-	int			n = end - start;
-	bool		d = false;
-
-	if (n >= ESC_MAX_WORD)
-		return false;
-	for (int i = 0; i < n; i++)
-	{
-		unsigned char c = (unsigned char) text[start + i];
-
-		buf[i] = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
-		d |= (c >= '0' && c <= '9');
-	}
-	buf[n] = '\0';
-	*digits = d;
 	return true;
 }
 
@@ -419,22 +397,33 @@ part_has(const EscKwPart *part, int id)
  * Find every keyword of the lexicon in a text.  field_break is the byte
  * offset at which a second field (the body after the subject) begins, or -1:
  * a phrase never matches across it.  m->matched and friends are allocated in
- * the current memory context.
+ * the current memory context.  Makes a tokenising pass of its own; the
+ * trigger, which has one, calls esc_lexicon_match_pass().
  */
 void
 esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, EscMatch *m)
 {
-	int			pos = 0,
-				start,
+	if (lex->nkeywords == 0 || text == NULL)
+	{
+		esc_lexicon_match_pass(lex, NULL, field_break, m);
+		return;
+	}
+	esc_lexicon_match_pass(lex, esc_textpass(text, len), field_break, m);
+}
+
+/* the same, on the words of a tokenising pass (NULL: no text) */
+void
+esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, EscMatch *m)
+{
+	int			start,
 				end,
-				wordno = 0,
-				nwords = 0;
+				wordno = 0;
 	bool		past_break = (field_break < 0);
 	Occurrence *occ = NULL;
 	int			nocc = 0,
 				maxocc = 0;
 	bool		any_phrase = false;
-	char	   *folded;
+	const char *folded;
 	Token	   *tokens;
 	int			ntokens = 0;
 
@@ -443,32 +432,32 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 	m->start = palloc0(sizeof(int) * Max(lex->nkeywords, 1));
 	m->end = palloc0(sizeof(int) * Max(lex->nkeywords, 1));
 	m->nwords = 0;
-	if (lex->nkeywords == 0 || text == NULL)
+	if (lex->nkeywords == 0 || tp == NULL)
 		return;
 	if (lex->memo == NULL)
 		memo_reset(lex);
 
 	/*
-	 * Pass 1: find the words, fold them, hash them, and prefetch their memo
-	 * slots.  Between two inserts the rest of the backend's work evicts the
-	 * memo from the CPU caches, so probing word by word would wait on one
-	 * cache miss after another; this way the misses overlap.
+	 * Pass 1, over the pass's words: keep those a keyword can match, number
+	 * them, and prefetch their memo slots.  Between two inserts the rest of
+	 * the backend's work evicts the memo from the CPU caches, so probing
+	 * word by word would wait on one cache miss after another; this way the
+	 * misses overlap.
 	 */
-	folded = palloc(len + 1);
-	tokens = palloc(sizeof(Token) * (len / 2 + 1));
-	while (next_word(text, len, &pos, &start, &end))
+	folded = tp->folded;
+	tokens = palloc(sizeof(Token) * (tp->nwords + 1));
+	for (int w = 0; w < tp->nwords; w++)
 	{
-		bool		digits;
+		const EscWord *word = &tp->words[w];
 
-		nwords++;
-		if (!past_break && start >= field_break)
+		if (!past_break && word->start >= field_break)
 		{
 			wordno += ESC_FIELD_GAP;
 			past_break = true;
 		}
 
-		if (!fold_word(text, start, end, folded + start, &digits) ||
-			(digits && !lex->digit_stems))
+		if ((word->flags & ESC_WORD_LONG) ||
+			((word->flags & ESC_WORD_DIGITS) && !lex->digit_stems))
 		{
 			/*
 			 * Order numbers, versions, amounts: a word with a digit keeps it
@@ -478,14 +467,14 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 			wordno++;
 			continue;
 		}
-		tokens[ntokens].start = start;
-		tokens[ntokens].end = end;
+		tokens[ntokens].start = word->start;
+		tokens[ntokens].end = word->end;
 		tokens[ntokens].wordno = wordno++;
-		tokens[ntokens].hash = hash_bytes((const unsigned char *) folded + start, end - start);
+		tokens[ntokens].hash = word->hash;
 		__builtin_prefetch(&lex->memo->slots[tokens[ntokens].hash & lex->memo->mask]);
 		ntokens++;
 	}
-	m->nwords = nwords;
+	m->nwords = tp->nwords;
 
 	/* pass 2: look the words up */
 	for (int t = 0; t < ntokens; t++)

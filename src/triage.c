@@ -569,53 +569,55 @@ subject_grams(EscTriageVocab *v, const char *text, int len, uint64 **outp, int n
 
 /*
  * The feature keys of one ticket, one per occurrence, in *keys (palloc'd
- * in the current context).  Returns how many.
+ * in the current context).  Returns how many.  Makes a tokenising pass of
+ * its own (textpass.c); the trigger, which has one, calls
+ * esc_triage_doc_keys_pass().
  */
 int
 esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 					const char *priority, const char *channel, const char *tier,
 					uint64 **keys)
 {
+	EscTextPass *tp = text != NULL ? esc_textpass(text, len) : NULL;
+	int			n = esc_triage_doc_keys_pass(v, tp, priority, channel, tier, keys);
+
+	if (tp)
+	{
+		pfree(tp->words);
+		pfree(tp->spans);
+		pfree(tp->folded);
+		pfree(tp);
+	}
+	return n;
+}
+
+/* the same, from the words of a tokenising pass (NULL: no text) */
+int
+esc_triage_doc_keys_pass(EscTriageVocab *v, const EscTextPass *tp,
+						 const char *priority, const char *channel, const char *tier,
+						 uint64 **keys)
+{
+	int			len = tp ? tp->len : 0;
 	int			max = 16 + len;
 	uint64	   *out = palloc(sizeof(uint64) * max);
 	int			n = 0;
 	int			prev = -2;		/* -2: no previous stem (start, or a break) */
-	int			i = 0;
-	char		buf[ESC_MAX_WORD];
 	const char *fields[4] = {priority, channel, tier, NULL};
 	const char *prefixes[4] = {"priority=", "channel=", "tier=", "words="};
-	int			nwords = 0;
+	int			nwords = tp ? tp->nwords : 0;
 	char		length[32];
 
-	while (text != NULL && i < len)
+	for (int w = 0; w < nwords; w++)
 	{
-		int			start;
-		int			wl;
-		uint32		h;
+		const EscWord *word = &tp->words[w];
 		TriageWord  *e;
 
-		while (i < len && !is_word_byte((unsigned char) text[i]))
-			i++;
-		if (i >= len)
-			break;
-		start = i;
-		while (i < len && is_word_byte((unsigned char) text[i]))
-			i++;
-		wl = i - start;
-		nwords++;
-		if (wl >= ESC_MAX_WORD)
+		if (word->flags & ESC_WORD_LONG)
 		{
 			prev = -2;
 			continue;
 		}
-		for (int k = 0; k < wl; k++)
-		{
-			unsigned char c = (unsigned char) text[start + k];
-
-			buf[k] = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
-		}
-		h = hash_bytes((const unsigned char *) buf, wl);
-		e = word_lookup(v, buf, wl, h);
+		e = word_lookup(v, tp->folded + word->start, word->end - word->start, word->hash);
 		for (int s = 0; s < e->n; s++)
 		{
 			int			id = e->ids[s];
@@ -670,8 +672,8 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 		}
 		pfree(s);
 	}
-	if (v->grams && text != NULL)
-		n = subject_grams(v, text, len, &out, n, &max);
+	if (v->grams && tp != NULL)
+		n = subject_grams(v, tp->text, tp->len, &out, n, &max);
 	*keys = out;
 	return n;
 }
@@ -708,8 +710,26 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 					 const char *priority, const char *channel, const char *tier,
 					 EscTriageDoc *doc)
 {
+	EscTextPass *tp = text != NULL ? esc_textpass(text, len) : NULL;
+
+	esc_triage_vectorize_pass(m, tp, priority, channel, tier, doc);
+	if (tp)
+	{
+		pfree(tp->words);
+		pfree(tp->spans);
+		pfree(tp->folded);
+		pfree(tp);
+	}
+}
+
+/* the same, from a tokenising pass (NULL: no text) */
+void
+esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
+						  const char *priority, const char *channel, const char *tier,
+						  EscTriageDoc *doc)
+{
 	uint64	   *keys;
-	int			nkeys = esc_triage_doc_keys(m->vocab, text, len, priority, channel, tier, &keys);
+	int			nkeys = esc_triage_doc_keys_pass(m->vocab, tp, priority, channel, tier, &keys);
 	int		   *idx = palloc(sizeof(int) * Max(nkeys, 1));
 	int		   *tf = palloc(sizeof(int) * Max(nkeys, 1));
 	int			n = 0,
@@ -726,9 +746,30 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 		memset(m->stamp, 0, sizeof(uint32) * Max(m->nfeatures, 1));
 		m->cur_stamp = 1;
 	}
+
+	/*
+	 * The feature map, the stamps and the idf are megabytes for a model of
+	 * 100,000 features, and the rest of an insert evicts them from the CPU
+	 * caches: fetch every key's slot before probing, and every feature's
+	 * stamp before counting it, so that the cache misses overlap instead of
+	 * coming one after another (as the keyword matcher does with its memo).
+	 */
+	for (int i = 0; i < nkeys; i++)
+		__builtin_prefetch(&m->vocab->keys[key_hash(keys[i] + 1) & m->vocab->key_mask]);
 	for (int i = 0; i < nkeys; i++)
 	{
 		int			f = esc_triage_feature_get(m->vocab, keys[i]);
+
+		keys[i] = (uint64) (int64) f;
+		if (f >= 0)
+		{
+			__builtin_prefetch(&m->stamp[f]);
+			__builtin_prefetch(&m->idf[f]);
+		}
+	}
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			f = (int) (int64) keys[i];
 
 		if (f < 0)
 			continue;
@@ -815,6 +856,14 @@ esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
 
 	memset(p, 0, sizeof(EscPrediction));
 	p->team = -1;
+	/* the weights of the ticket's features, all fetched at once */
+	for (int i = 0; i < doc->n; i++)
+	{
+		if (i < doc->nword)
+			__builtin_prefetch(m->w + (size_t) doc->feat[i] * K);
+		if (m->has_escalation)
+			__builtin_prefetch(&m->we[doc->feat[i]]);
+	}
 	for (int k = 0; k < K; k++)
 		s[k] = m->b[k];
 	/* the team model reads the words; the escalation model the grams too */
@@ -866,6 +915,20 @@ esc_triage_predict(EscTriageModel *m, const char *text, int len,
 	EscTriageDoc doc;
 
 	esc_triage_vectorize(m, text, len, priority, channel, tier, &doc);
+	esc_triage_score(m, &doc, p, NULL, explain);
+	pfree(doc.feat);
+	pfree(doc.val);
+}
+
+/* the same, from a tokenising pass (NULL: no text) */
+void
+esc_triage_predict_pass(EscTriageModel *m, const EscTextPass *tp,
+						const char *priority, const char *channel, const char *tier,
+						EscPrediction *p, bool explain)
+{
+	EscTriageDoc doc;
+
+	esc_triage_vectorize_pass(m, tp, priority, channel, tier, &doc);
 	esc_triage_score(m, &doc, p, NULL, explain);
 	pfree(doc.feat);
 	pfree(doc.val);

@@ -174,6 +174,8 @@ keep_new_reasons(EscSource *src, EscRow *row, HeapTuple oldtuple, TupleDesc desc
 		return nfired;
 	if (old.textlen != row->textlen || memcmp(old.text, row->text, row->textlen) != 0)
 		return nfired;
+	/* the same text: the new row's tokenising pass serves the old one */
+	old.facts.pass = row->facts.pass;
 	esc_match_row(src, &old);
 	for (int i = 0; i < nfired; i++)
 	{
@@ -474,6 +476,7 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		row.facts.text = VARDATA_ANY(body);
 		row.facts.textlen = VARSIZE_ANY_EXHDR(body);
 		row.facts.wtext = NULL;
+		row.facts.pass = NULL;
 		row.facts.prefilter[0] = src->prefilter[0];
 		row.facts.prefilter[1] = src->prefilter[1];
 		row.facts.prefilter_state[0] = row.facts.prefilter_state[1] = -1;

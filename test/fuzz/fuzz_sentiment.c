@@ -246,6 +246,11 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
 			   "different result without the callback");
 
+	/* the trigger's way, from the one tokenising pass (textpass.c): the same bits */
+	esc_sentiment_pass(esc_textpass(text, len), terms, &b);
+	FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
+			   "different result from the text pass");
+
 	/* without the team's terms too */
 	esc_sentiment(text, len, NULL, &b, NULL, NULL);
 	check_scores(&b, "text without terms");

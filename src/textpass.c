@@ -1,0 +1,173 @@
+/*-------------------------------------------------------------------------
+ *
+ * textpass.c
+ *	  One tokenising pass over a text, serving the keyword rules
+ *	  (tokenize.c), triage (triage.c) and sentiment (sentiment.c).
+ *	  Pure: no SPI, no catalog.
+ *
+ * The three readers of a ticket's text split it in two ways:
+ *
+ *	- words: runs of ASCII letters and digits or of non-ASCII bytes, ASCII
+ *	  folded to lower case (the split the default parser makes for ordinary
+ *	  words), looked up in a per-backend stem memo by tokenize.c (keyword
+ *	  lexemes) and by triage.c (model stems);
+ *	- spans: runs of bytes that are not white space, VADER's raw tokens,
+ *	  which sentiment.c reads as written (case, punctuation, emoticons,
+ *	  emoji), with the "!" and "?" they hold and whether a line break came
+ *	  before them (a line break ends a sentence).
+ *
+ * esc_textpass() walks the bytes once and records both, together with the
+ * whole text folded to lower case (ASCII), each word's hash of its folded
+ * bytes (the memos' key) and its flags: a digit in it, too long to be a
+ * word of ours (ESC_MAX_WORD bytes or more).  The trigger makes one pass
+ * per row text (subject and body of a ticket, or a message's body) and
+ * every rule condition, the triage model and sentiment read it; the
+ * standalone functions (classify(), sentiment(), explain()) make their
+ * own.  esc_text_passes counts the passes a backend made, so a test can
+ * check that an insert with keyword, sentiment and triage rules costs one
+ * (escalation.text_passes()).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+
+#include "escalation.h"
+
+/* tokenising passes over a text made by this backend */
+uint64		esc_text_passes = 0;
+
+static inline bool
+is_word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c >= 0x80;
+}
+
+static inline bool
+is_space_byte(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static void
+grow_words(EscTextPass *tp)
+{
+	tp->maxwords *= 2;
+	tp->words = repalloc_huge(tp->words, sizeof(EscWord) * tp->maxwords);
+}
+
+static void
+grow_spans(EscTextPass *tp)
+{
+	tp->maxspans *= 2;
+	tp->spans = repalloc_huge(tp->spans, sizeof(EscSpan) * tp->maxspans);
+}
+
+/*
+ * Walk text[0 .. len) once.  The result (and its arrays) is allocated in
+ * the current memory context; text must stay valid as long as it is used.
+ * A NULL text is an empty one.
+ */
+EscTextPass *
+esc_textpass(const char *text, int len)
+{
+	EscTextPass *tp = palloc(sizeof(EscTextPass));
+	const unsigned char *p = (const unsigned char *) text;
+	int			wstart = -1;	/* start of the word being read */
+	bool		wdigits = false;
+	int			sstart = -1;	/* start of the span being read */
+	int			nexclaim = 0,
+				nquestion = 0;
+	bool		newline = false;
+	char	   *folded;
+
+	esc_text_passes++;
+	if (text == NULL)
+		len = 0;
+	tp->text = text ? text : "";
+	tp->len = len;
+	/* a ticket has a word in about seven bytes: start there, grow by doubling */
+	tp->maxwords = len / 6 + 16;
+	tp->maxspans = len / 6 + 16;
+	tp->words = palloc_extended(sizeof(EscWord) * tp->maxwords, MCXT_ALLOC_HUGE);
+	tp->spans = palloc_extended(sizeof(EscSpan) * tp->maxspans, MCXT_ALLOC_HUGE);
+	tp->nwords = 0;
+	tp->nspans = 0;
+	tp->folded = folded = palloc(len + 1);
+
+	for (int i = 0; i <= len; i++)
+	{
+		unsigned char c = (i < len) ? p[i] : ' ';	/* a space ends the last ones */
+
+		if (i < len)
+			folded[i] = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
+
+		/* words */
+		if (i < len && is_word_byte(c))
+		{
+			if (wstart < 0)
+			{
+				wstart = i;
+				wdigits = false;
+			}
+			wdigits |= (c >= '0' && c <= '9');
+		}
+		else if (wstart >= 0)
+		{
+			EscWord    *w;
+
+			if (tp->nwords == tp->maxwords)
+				grow_words(tp);
+			w = &tp->words[tp->nwords++];
+			w->start = wstart;
+			w->end = i;
+			w->flags = wdigits ? ESC_WORD_DIGITS : 0;
+			if (i - wstart >= ESC_MAX_WORD)
+			{
+				w->flags |= ESC_WORD_LONG;
+				w->hash = 0;
+			}
+			else
+				w->hash = hash_bytes((const unsigned char *) folded + wstart, i - wstart);
+			wstart = -1;
+		}
+
+		/* spans */
+		if (is_space_byte(c))
+		{
+			if (sstart >= 0)
+			{
+				EscSpan    *s;
+
+				if (tp->nspans == tp->maxspans)
+					grow_spans(tp);
+				s = &tp->spans[tp->nspans++];
+				s->start = sstart;
+				s->end = i;
+				s->nexclaim = nexclaim;
+				s->nquestion = nquestion;
+				s->newline_before = newline;
+				sstart = -1;
+				newline = false;
+			}
+			if (c == '\n' && i < len)
+				newline = true;
+		}
+		else
+		{
+			if (sstart < 0)
+			{
+				sstart = i;
+				nexclaim = nquestion = 0;
+			}
+			if (c == '!')
+				nexclaim++;
+			else if (c == '?')
+				nquestion++;
+		}
+	}
+	folded[len] = '\0';
+	return tp;
+}
