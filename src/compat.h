@@ -76,4 +76,21 @@ esc_wait_event(void)
 /* regex memory: malloc'ed (needs pg_regfree) before 16, context-managed after */
 #define esc_regfree(re) pg_regfree(re)
 
+/*
+ * direct_insert.c: the range table takes the permission infos from 16 on;
+ * the generated columns' expressions are per command type from 16 on (an
+ * INSERT's are ri_GeneratedExprsI).
+ */
+#if PG_VERSION_NUM >= 160000
+#define esc_init_range_table(estate, rte) \
+	ExecInitRangeTable((estate), list_make1(rte), NIL)
+#define esc_set_generated(rri, exprs, n) \
+	((rri)->ri_GeneratedExprsI = (exprs), (rri)->ri_NumGeneratedNeededI = (n))
+#else
+#define esc_init_range_table(estate, rte) \
+	ExecInitRangeTable((estate), list_make1(rte))
+#define esc_set_generated(rri, exprs, n) \
+	((rri)->ri_GeneratedExprs = (exprs), (rri)->ri_NumGeneratedNeeded = (n))
+#endif
+
 #endif							/* ESCALATION_COMPAT_H */

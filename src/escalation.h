@@ -640,6 +640,12 @@ extern void esc_sla_message(EscSource *src, const char *ticket_key, bool by_agen
 
 extern void esc_journey_own_created(bool own);
 
+/* direct_insert.c */
+typedef struct EscDirect EscDirect;
+extern EscDirect *esc_direct_open(Oid relid, const char *const *columns, int ncolumns);
+extern HeapTuple esc_direct_insert(EscDirect *d, const Datum *values, const bool *nulls);
+extern TupleDesc esc_direct_desc(EscDirect *d);
+
 /* ---------- calendar.c: business calendars and business-time arithmetic */
 
 /* a working stretch of one weekday, microseconds from local midnight */
@@ -820,6 +826,7 @@ extern bool esc_histogram_find(EscHistogramRow *rows, int n, int64 rank, int64 *
 extern bool esc_enabled;
 extern int	esc_context_messages;
 extern int	esc_context_tickets;
+extern bool esc_direct_records;
 extern int	esc_memo_size;
 extern int	esc_max_workers;
 extern bool esc_worker_enabled;

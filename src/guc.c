@@ -28,6 +28,7 @@
 bool		esc_enabled = true;
 int			esc_context_messages = 5;
 int			esc_context_tickets = 5;
+bool		esc_direct_records = true;
 int			esc_memo_size = 65536;
 int			esc_max_workers = 8;
 bool		esc_worker_enabled = true;
@@ -116,6 +117,18 @@ esc_define_gucs(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("escalation.direct_records",
+							 "Writes a new ticket's escalations without an SQL statement.",
+							 "The row trigger inserts a new ticket's escalation and its journey event through "
+							 "the executor's row-level API (triggers, constraints and indexes as an INSERT); "
+							 "off: through an INSERT statement.  Tables with statement-level triggers always "
+							 "take the statement.",
+							 &esc_direct_records,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("escalation.word_cache_size",
 							"Distinct words per source whose stems a backend remembers.",

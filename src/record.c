@@ -18,13 +18,17 @@
  */
 #include "postgres.h"
 
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 
 #include "escalation.h"
 
@@ -692,6 +696,142 @@ already_recorded(SPITupleTable *tt, uint64 n, int level, const char *tkey, int32
 }
 
 /*
+ * A new ticket's escalation, written without a statement (direct_insert.c):
+ * the escalation row and its "created" event.  A ticket being inserted has
+ * no escalation yet, and no other transaction can write one for a key that
+ * is not committed, so the record statement's ON CONFLICT arbiter has
+ * nothing to arbitrate.  args and nulls are the record statement's
+ * parameters.  Returns false, having written nothing, when either table
+ * needs a statement (a statement-level trigger on it, say): the caller
+ * runs the record statement then.
+ */
+static const char *const escalation_columns[] = {
+	"source_id", "ticket_key", "level", "kind", "origin",
+	"target_team", "target_skills", "target_tier", "severity", "reasons",
+	"context", "created_at", "updated_at", "last_actor", "tenant"
+};
+
+static const char *const event_columns[] = {
+	"escalation_id", "source_id", "ticket_key", "event", "from_status",
+	"to_status", "actor", "note", "detail", "at"
+};
+
+static bool
+record_direct(Datum *args, char *nulls, const char *rules)
+{
+	Oid			nsp = get_namespace_oid("escalation", false);
+	Oid			esc_relid = get_relname_relid("escalations", nsp);
+	Oid			ev_relid = get_relname_relid("events", nsp);
+	EscDirect  *esc;
+	EscDirect  *ev;
+	Datum		values[lengthof(escalation_columns)];
+	bool		isnull[lengthof(escalation_columns)];
+	Datum		evalues[lengthof(event_columns)];
+	bool		enulls[lengthof(event_columns)];
+	volatile HeapTuple row = NULL;
+	TupleDesc	desc;
+	StringInfoData detail;
+	int			att_status,
+				att_severity,
+				att_team,
+				att_actor,
+				att_updated;
+	bool		n;
+
+	if (!OidIsValid(esc_relid) || !OidIsValid(ev_relid))
+		return false;
+	esc = esc_direct_open(esc_relid, escalation_columns, lengthof(escalation_columns));
+	ev = esc_direct_open(ev_relid, event_columns, lengthof(event_columns));
+	if (esc == NULL || ev == NULL)
+		return false;
+
+	/*
+	 * The record statement's parameters, in escalation_columns' order; the
+	 * id is the identity column's default, as in the statement.
+	 */
+	{
+		static const int from_arg[] = {0, 1, 2, 3, 11, 4, 5, 6, 7, 8, 9, 10, 10, -1, 13};
+
+		for (int c = 0; c < (int) lengthof(escalation_columns); c++)
+		{
+			int			a = from_arg[c];
+
+			if (a < 0)
+			{
+				values[c] = CStringGetTextDatum("trigger");
+				isnull[c] = false;
+				continue;
+			}
+			values[c] = args[a];
+			isnull[c] = (nulls[a] == 'n');
+		}
+	}
+	if (isnull[10])
+	{
+		values[10] = esc_cstring_to_jsonb("{}");
+		isnull[10] = false;
+	}
+
+	esc_journey_own_created(true);
+	PG_TRY();
+	{
+		row = esc_direct_insert(esc, values, isnull);
+	}
+	PG_FINALLY();
+	{
+		esc_journey_own_created(false);
+	}
+	PG_END_TRY();
+	if (row == NULL)
+		return true;			/* a BEFORE trigger skipped it: no event */
+
+	/* the "created" event, from the row as written (RETURNING's values) */
+	desc = esc_direct_desc(esc);
+	att_status = SPI_fnumber(desc, "status");
+	att_severity = SPI_fnumber(desc, "severity");
+	att_team = SPI_fnumber(desc, "target_team");
+	att_actor = SPI_fnumber(desc, "last_actor");
+	att_updated = SPI_fnumber(desc, "updated_at");
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"reasons\": %s, \"severity\": ", rules);
+	{
+		Datum		sev = heap_getattr(row, att_severity, desc, &n);
+
+		if (n)
+			appendStringInfoString(&detail, "null");
+		else
+			appendStringInfo(&detail, "%d", DatumGetInt32(sev));
+	}
+	appendStringInfoString(&detail, ", \"target_team\": ");
+	{
+		Datum		team = heap_getattr(row, att_team, desc, &n);
+
+		if (n)
+			appendStringInfoString(&detail, "null");
+		else
+			escape_json(&detail, TextDatumGetCString(team));
+	}
+	appendStringInfoChar(&detail, '}');
+
+	evalues[0] = heap_getattr(row, SPI_fnumber(desc, "escalation_id"), desc, &enulls[0]);
+	evalues[1] = heap_getattr(row, SPI_fnumber(desc, "source_id"), desc, &enulls[1]);
+	evalues[2] = heap_getattr(row, SPI_fnumber(desc, "ticket_key"), desc, &enulls[2]);
+	evalues[3] = CStringGetTextDatum("created");
+	enulls[3] = false;
+	evalues[4] = (Datum) 0;
+	enulls[4] = true;
+	evalues[5] = heap_getattr(row, att_status, desc, &enulls[5]);
+	evalues[6] = heap_getattr(row, att_actor, desc, &enulls[6]);
+	evalues[7] = (Datum) 0;
+	enulls[7] = true;
+	evalues[8] = esc_cstring_to_jsonb(detail.data);
+	enulls[8] = false;
+	evalues[9] = heap_getattr(row, att_updated, desc, &enulls[9]);
+	esc_direct_insert(ev, evalues, enulls);
+	return true;
+}
+
+/*
  * Write the escalations for the rules that fired on a row.  may_exist is
  * false for a brand-new ticket, which cannot have an open escalation yet,
  * and saves the look-up.  Must be called with SPI connected, as the owner.
@@ -809,7 +949,9 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		else
 			nulls[13] = 'n';
 
-		execute_record(record_plan, args, nulls);
+		if (may_exist || !esc_direct_records ||
+			!record_direct(args, nulls, rules.data))
+			execute_record(record_plan, args, nulls);
 	}
 }
 
