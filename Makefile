@@ -12,6 +12,7 @@ OBJS = \
 	src/rules.o \
 	src/record.o \
 	src/direct_insert.o \
+	src/context.o \
 	src/trigger.o \
 	src/journey.o \
 	src/funcs.o \

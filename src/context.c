@@ -1,0 +1,395 @@
+/*-------------------------------------------------------------------------
+ *
+ * context.c
+ *	  The context snapshot an escalation carries for the agent who receives
+ *	  it: the source, the mapped ticket fields, the message being judged,
+ *	  the account, the recent conversation and the requester's other recent
+ *	  tickets.
+ *
+ * The snapshot is built as a jsonb value directly (pushJsonbValue), not as
+ * JSON text parsed back: most of its bytes are the ticket's text, and
+ * escaping 1 KB of text only for jsonb_in to read it again character by
+ * character cost more than the rest of the snapshot.  The queried parts
+ * (the conversation and the requester's tickets) come from one prepared,
+ * read-only query per source as two small JSON arrays, which are parsed and
+ * spliced in.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "escalation.h"
+
+/* how much of a ticket's or message's text the snapshot keeps, in bytes */
+#define CONTEXT_BODY_MAX	1000
+
+/* the byte length of text's longest prefix of at most max bytes that ends on a character */
+static int
+clip_length(const char *text, int len, int max)
+{
+	int			n;
+
+	if (len <= max)
+		return len;
+	if (GetDatabaseEncoding() != PG_UTF8)
+		return pg_mbcliplen(text, len, max);
+	/* UTF-8: back up over continuation bytes to the start of a character */
+	n = max;
+	while (n > 0 && (((unsigned char) text[n]) & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+/* a string value of len bytes, or null */
+static void
+push_strn(JsonbParseState **st, const char *key, const char *value, int len)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = len;
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_str(JsonbParseState **st, const char *key, const char *value)
+{
+	push_strn(st, key, value, value ? strlen(value) : 0);
+}
+
+static void
+push_null(JsonbParseState **st, const char *key)
+{
+	push_strn(st, key, NULL, 0);
+}
+
+static void
+push_bool(JsonbParseState **st, const char *key, bool b)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = b;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* a number given as text, read as jsonb_in reads a JSON number */
+static void
+push_number(JsonbParseState **st, const char *key, const char *text)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* a value given as JSON text (from the snapshot's query), parsed and spliced in */
+static void
+push_json(JsonbParseState **st, const char *key, const char *json)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+
+	push_key(st, key);
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		/* a scalar is stored as a one-element raw array */
+		(void) JsonbIteratorNext(&it, &v, false);
+		(void) JsonbIteratorNext(&it, &v, false);
+		pushJsonbValue(st, WJB_VALUE, &v);
+		return;
+	}
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		pushJsonbValue(st, tok, (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT ||
+								 tok == WJB_END_ARRAY || tok == WJB_END_OBJECT) ? NULL : &v);
+}
+
+static void
+push_account(JsonbParseState **st, const char *key, EscAccount *acc)
+{
+	if (acc == NULL || !acc->found)
+	{
+		push_null(st, key);
+		return;
+	}
+	push_key(st, key);
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	push_str(st, "key", acc->key);
+	push_str(st, "tier", acc->tier);
+	push_bool(st, "vip", acc->vip);
+	if (acc->has_value)
+		push_number(st, "annual_value", acc->annual_value_text);
+	else
+		push_null(st, "annual_value");
+	if (acc->has_renewal)
+		push_str(st, "renewal_date",
+				 DatumGetCString(DirectFunctionCall1(date_out,
+													 DateADTGetDatum(acc->renewal_date))));
+	else
+		push_null(st, "renewal_date");
+	push_str(st, "owner_agent", acc->owner_agent);
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
+}
+
+/*
+ * The part of the snapshot built here, from the row we already hold: the
+ * source, the mapped ticket fields, the message and the account.  Pushed
+ * into the open top-level object, so that the queried parts can follow.
+ */
+static void
+context_base(JsonbParseState **st, EscSource *src, EscRow *row)
+{
+	EscAccount *acc = row->facts.account;
+
+	if (acc == NULL && row->vals[ESC_ROLE_ACCOUNT] != NULL)
+		acc = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
+
+	push_str(st, "source", src->name);
+	if (!row->present)
+		push_null(st, "ticket");
+	else
+	{
+		push_key(st, "ticket");
+		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+		push_str(st, "key", row->key);
+		if (src->cols[ESC_ROLE_STATUS].name)
+		{
+			push_str(st, "status", row->vals[ESC_ROLE_STATUS]);
+			push_str(st, "status_meaning", row->status_meaning);
+		}
+		if (src->cols[ESC_ROLE_PRIORITY].name)
+			push_str(st, "priority", row->facts.priority);
+		if (src->cols[ESC_ROLE_CHANNEL].name)
+			push_str(st, "channel", row->facts.channel);
+		if (src->cols[ESC_ROLE_SUBJECT].name)
+			push_str(st, "subject", row->vals[ESC_ROLE_SUBJECT]);
+		if (src->cols[ESC_ROLE_BODY].name && !row->facts.is_message)
+			push_strn(st, "text", row->text ? row->text : "",
+					  row->text ? clip_length(row->text, row->textlen, CONTEXT_BODY_MAX) : 0);
+		for (int r = ESC_ROLE_REQUESTER; r <= ESC_ROLE_TENANT; r++)
+		{
+			static const char *const names[] = {"requester", "account", "assignee", "team", "tenant"};
+
+			if (src->cols[r].name)
+				push_str(st, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
+		}
+		if (row->created_at != 0)
+		{
+			/* ISO 8601, as jsonb writes the other times of the snapshot */
+			char		ts[MAXDATELEN + 1];
+
+			push_str(st, "created_at",
+					 JsonEncodeDateTime(ts, TimestampTzGetDatum(row->created_at),
+										TIMESTAMPTZOID, NULL));
+		}
+		if (src->nfields > 3)
+		{
+			push_key(st, "fields");
+			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+			for (int i = 3; i < src->nfields; i++)
+				push_str(st, src->fields[i].name, row->facts.field_values[i]);
+			pushJsonbValue(st, WJB_END_OBJECT, NULL);
+		}
+		pushJsonbValue(st, WJB_END_OBJECT, NULL);
+	}
+	if (row->facts.is_message)
+		push_strn(st, "message", row->facts.text ? row->facts.text : "",
+				  row->facts.text ? clip_length(row->facts.text, row->facts.textlen,
+												CONTEXT_BODY_MAX) : 0);
+	push_account(st, "account", acc);
+}
+
+/* does the snapshot need a query (the conversation, the requester's tickets)? */
+static bool
+context_needs_query(EscSource *src)
+{
+	return OidIsValid(src->msg_relid) || src->cols[ESC_ROLE_REQUESTER].name != NULL;
+}
+
+/*
+ * The query that completes the snapshot: one row of two JSON arrays as
+ * text, the recent conversation and the requester's other recent tickets
+ * (NULL when the source maps no messages table or no requester).  Plain
+ * subqueries and json_agg.  The author map is a constant of the plan, which
+ * is prepared again when the configuration changes.  Parameters: $1 the
+ * ticket key, $2 the requester (text), $3 and $4 how many messages and
+ * tickets (int4).  Without with_messages the conversation is '[]' without
+ * a query (a new ticket, when the messages table's foreign key guarantees
+ * there is none yet: src->messages_follow_tickets).
+ */
+static void
+append_context_sql(StringInfo sql, EscSource *src, bool with_messages)
+{
+	EscColumn  *key = &src->cols[ESC_ROLE_KEY];
+	EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
+
+	appendStringInfoString(sql, "SELECT ");
+	if (OidIsValid(src->msg_relid) && !with_messages)
+		appendStringInfoString(sql, "'[]'::pg_catalog.text, ");
+	else if (OidIsValid(src->msg_relid))
+	{
+		EscColumn  *mc = src->msgcols;
+		/* metadata columns: on the message row, or on its message_via row */
+		const char *v = OidIsValid(src->via_relid) ? "v" : "m";
+
+		appendStringInfoString(sql, "(SELECT COALESCE(pg_catalog.json_agg(x), '[]') FROM (SELECT ");
+		if (mc[ESC_MSG_CREATED_AT].name)
+			appendStringInfo(sql, "%s.%s AS at, ", v, quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+		if (mc[ESC_MSG_AUTHOR].name)
+		{
+			const char *author = quote_identifier(mc[ESC_MSG_AUTHOR].name);
+
+			if (src->author_map_json)
+				appendStringInfo(sql, "COALESCE(%s::pg_catalog.jsonb OPERATOR(pg_catalog.->>) %s.%s::pg_catalog.text, %s.%s::pg_catalog.text) AS author, ",
+								 quote_literal_cstr(src->author_map_json), v, author, v, author);
+			else
+				appendStringInfo(sql, "%s.%s::pg_catalog.text AS author, ", v, author);
+		}
+		if (mc[ESC_MSG_PRIVATE].name)
+			appendStringInfo(sql, "%s.%s AS private, ", v, quote_identifier(mc[ESC_MSG_PRIVATE].name));
+		if (mc[ESC_MSG_VISIBLE].name)
+			appendStringInfo(sql, "%s.%s AS visible, ", v, quote_identifier(mc[ESC_MSG_VISIBLE].name));
+		appendStringInfo(sql, "pg_catalog.left(m.%s::pg_catalog.text, %d) AS body FROM %s m",
+						 quote_identifier(mc[ESC_MSG_BODY].name), CONTEXT_BODY_MAX,
+						 src->msg_relname_q);
+		if (OidIsValid(src->via_relid))
+			appendStringInfo(sql, " JOIN %s v ON v.%s OPERATOR(pg_catalog.=) m.%s",
+							 src->via_relname_q,
+							 quote_identifier(mc[ESC_MSG_VIA_KEY].name),
+							 quote_identifier(mc[ESC_MSG_REF].name));
+		appendStringInfo(sql, " WHERE %s.%s OPERATOR(pg_catalog.=) $1::%s",
+						 v, quote_identifier(mc[ESC_MSG_TICKET].name),
+						 format_type_be_qualified(mc[ESC_MSG_TICKET].typid));
+		if (mc[ESC_MSG_CREATED_AT].name)
+			appendStringInfo(sql, " ORDER BY %s.%s DESC", v, quote_identifier(mc[ESC_MSG_CREATED_AT].name));
+		appendStringInfoString(sql, " LIMIT $3) x)::pg_catalog.text, ");
+	}
+	else
+		appendStringInfoString(sql, "NULL::pg_catalog.text, ");
+	if (src->cols[ESC_ROLE_REQUESTER].name)
+	{
+		appendStringInfo(sql, "(SELECT COALESCE(pg_catalog.json_agg(x), '[]') FROM (SELECT t.%s::pg_catalog.text AS key",
+						 quote_identifier(key->name));
+		if (src->cols[ESC_ROLE_SUBJECT].name)
+			appendStringInfo(sql, ", t.%s AS subject", quote_identifier(src->cols[ESC_ROLE_SUBJECT].name));
+		if (src->cols[ESC_ROLE_STATUS].name)
+			appendStringInfo(sql, ", t.%s AS status", quote_identifier(src->cols[ESC_ROLE_STATUS].name));
+		if (created->name)
+			appendStringInfo(sql, ", t.%s AS created_at", quote_identifier(created->name));
+		appendStringInfo(sql, " FROM %s t WHERE t.%s OPERATOR(pg_catalog.=) $2::%s AND t.%s OPERATOR(pg_catalog.<>) $1::%s",
+						 src->relname_q,
+						 quote_identifier(src->cols[ESC_ROLE_REQUESTER].name),
+						 format_type_be_qualified(src->cols[ESC_ROLE_REQUESTER].typid),
+						 quote_identifier(key->name),
+						 format_type_be_qualified(key->typid));
+		if (created->name)
+			appendStringInfo(sql, " ORDER BY t.%s DESC", quote_identifier(created->name));
+		appendStringInfoString(sql, " LIMIT $4) x)::pg_catalog.text");
+	}
+	else
+		appendStringInfoString(sql, "NULL::pg_catalog.text");
+}
+
+/* one queried part of the snapshot: a JSON array as text, unless NULL */
+static void
+push_queried(JsonbParseState **st, HeapTuple tup, TupleDesc desc, int col, const char *key)
+{
+	char	   *json = SPI_getvalue(tup, desc, col);
+
+	if (json == NULL)
+		return;
+	if (strcmp(json, "[]") == 0)
+	{
+		push_key(st, key);
+		pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+		pushJsonbValue(st, WJB_END_ARRAY, NULL);
+		return;
+	}
+	push_json(st, key, json);
+}
+
+/*
+ * The context snapshot: the base built here, completed by one prepared,
+ * read-only query per source.  Read-only, it sees the helpdesk's tables as
+ * the statement that fired the trigger saw them: not the rows that
+ * statement is writing (the message being judged, the other tickets of a
+ * multi-row INSERT).  new_ticket: the row is a ticket being inserted.
+ * Must be called with SPI connected; the result is in the caller's memory
+ * context (which outlives the SPI connection).
+ */
+Datum
+esc_build_context(EscSource *src, EscRow *row, bool new_ticket)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *root;
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	context_base(&st, src, row);
+
+	if (context_needs_query(src) && row->key != NULL)
+	{
+		bool		with_messages = !(new_ticket && src->messages_follow_tickets);
+		SPIPlanPtr *plan = with_messages ? &src->context_plan : &src->context_plan_new;
+
+		if (*plan == NULL)
+		{
+			StringInfoData sql;
+			Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, INT4OID};
+
+			initStringInfo(&sql);
+			append_context_sql(&sql, src, with_messages);
+			*plan = esc_prepare_config_plan(sql.data, 4, argtypes);
+		}
+
+		args[0] = CStringGetTextDatum(row->key);
+		args[1] = row->requester ? CStringGetTextDatum(row->requester) : (Datum) 0;
+		if (row->requester == NULL)
+			nulls[1] = 'n';
+		args[2] = Int32GetDatum(esc_context_messages);
+		args[3] = Int32GetDatum(esc_context_tickets);
+		if (SPI_execute_plan(*plan, args, nulls, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not build escalation context");
+		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "messages");
+		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "requester_tickets");
+	}
+	root = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	/* in the caller's memory, which outlives this SPI connection */
+	return SPI_datumTransfer(JsonbPGetDatum(JsonbValueToJsonb(root)), false, -1);
+}
