@@ -136,6 +136,24 @@ INSERT INTO dr_hd.tickets VALUES
 SELECT ticket_key, target_team FROM escalation.escalations
  WHERE source_id = :sid AND ticket_key = '30' ORDER BY target_team;
 
+-- A new ticket's escalation starts with the earliest due time of its
+-- ticket's running clocks (the sla_due trigger reads them through the
+-- clocks' index, not a statement): not the met one's, not a later one's.
+INSERT INTO escalation.clocks (source_id, ticket_key, metric, policy_id, target, state, started_at,
+                               running_since, due_at, finished_at)
+VALUES (:sid, '40', 'first_response', 0, '1 hour', 'running', '2024-03-05 13:00+00',
+        '2024-03-05 13:00+00', '2024-03-05 16:00+00', NULL),
+       (:sid, '40', 'resolution', 0, '1 hour', 'running', '2024-03-05 13:00+00',
+        '2024-03-05 13:00+00', '2024-03-05 14:00+00', NULL),
+       (:sid, '40', 'next_response', 0, '1 hour', 'met', '2024-03-05 12:00+00',
+        NULL, NULL, '2024-03-05 12:30+00'),
+       (:sid, '41', 'resolution', 0, '1 hour', 'running', '2024-03-05 10:00+00',
+        '2024-03-05 10:00+00', '2024-03-05 11:00+00', NULL);
+INSERT INTO dr_hd.tickets VALUES
+    (40, 'open', 'high', 'Outage', 'An outage at last.', 'dee@example.com', 'globex', '2024-03-05 13:05+00');
+SELECT ticket_key, sla_due_at FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '40';
+DELETE FROM escalation.clocks WHERE source_id = :sid;
+
 SELECT escalation.detach('dr_hd.tickets');
 DELETE FROM escalation.events WHERE source_id = :sid;
 DELETE FROM escalation.escalations WHERE source_id = :sid;

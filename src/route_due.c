@@ -34,15 +34,27 @@
  * COPY (pg_restore) leaves the rows as they come: escalations and clocks
  * are restored with the values they had, which were consistent.
  *
- * Both statements run as the extension's owner with generic plans kept
- * for the backend (a few index probes; no plpgsql, no search_path switch
- * per row, as this runs on the helpdesk's insert).
+ * The BEFORE INSERT minimum is read through the clocks' (source_id,
+ * ticket_key, ...) index directly, with the active snapshot (no statement:
+ * it runs for every escalation a helpdesk's insert writes); without such an
+ * index, and for the AFTER update, statements run as the extension's owner
+ * with generic plans kept for the backend (no plpgsql, no search_path
+ * switch per row).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -76,6 +88,96 @@ static const char *const update_sql =
 "   AND e.status OPERATOR(pg_catalog.=) ANY ('{queued,offered}'::pg_catalog.text[]) "
 "   AND e.sla_due_at IS DISTINCT FROM d.due";
 
+/*
+ * The earliest due time of a ticket's running clocks, read through an index
+ * of escalation.clocks that leads with (source_id, ticket_key) (the unique
+ * constraint's), with the active snapshot, as the MIN_DUE_SQL query would
+ * read it but without a statement: this runs for every escalation a
+ * helpdesk's insert writes.  Returns false when there is no such index (the
+ * caller runs the query).
+ */
+static bool
+min_running_due(Datum source_id, Datum ticket_key, TimestampTz *due, bool *due_null)
+{
+	Oid			nsp = get_namespace_oid("escalation", false);
+	Oid			relid = get_relname_relid("clocks", nsp);
+	Relation	rel;
+	Oid			indexoid = InvalidOid;
+	Oid			collation = InvalidOid;
+	List	   *indexes;
+	ListCell   *lc;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	int			att_source,
+				att_key,
+				att_state,
+				att_due;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	att_source = SPI_fnumber(desc, "source_id");
+	att_key = SPI_fnumber(desc, "ticket_key");
+	att_state = SPI_fnumber(desc, "state");
+	att_due = SPI_fnumber(desc, "due_at");
+	if (att_source <= 0 || att_key <= 0 || att_state <= 0 || att_due <= 0)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+
+		if (index->rd_rel->relam == BTREE_AM_OID && form->indnkeyatts >= 2 &&
+			form->indkey.values[0] == att_source && form->indkey.values[1] == att_key &&
+			RelationGetIndexPredicate(index) == NIL && form->indisvalid)
+		{
+			indexoid = RelationGetRelid(index);
+			collation = index->rd_indcollation[1];
+		}
+		index_close(index, AccessShareLock);
+		if (OidIsValid(indexoid))
+			break;
+	}
+	list_free(indexes);
+	if (!OidIsValid(indexoid))
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+
+	ScanKeyEntryInitialize(&keys[0], 0, att_source, BTEqualStrategyNumber, InvalidOid,
+						   InvalidOid, F_INT4EQ, source_id);
+	ScanKeyEntryInitialize(&keys[1], 0, att_key, BTEqualStrategyNumber, InvalidOid,
+						   collation, F_TEXTEQ, ticket_key);
+	scan = systable_beginscan(rel, indexoid, true, GetActiveSnapshot(), 2, keys);
+	*due_null = true;
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		state = heap_getattr(tup, att_state, desc, &isnull);
+		Datum		d;
+
+		if (isnull || strcmp(TextDatumGetCString(state), "running") != 0)
+			continue;
+		d = heap_getattr(tup, att_due, desc, &isnull);
+		if (isnull)
+			continue;
+		if (*due_null || DatumGetTimestampTz(d) < *due)
+			*due = DatumGetTimestampTz(d);
+		*due_null = false;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return true;
+}
+
 static int
 attnum(TupleDesc desc, const char *name)
 {
@@ -84,6 +186,20 @@ attnum(TupleDesc desc, const char *name)
 	if (a <= 0)
 		elog(ERROR, "table has no column \"%s\"", name);
 	return a;
+}
+
+/* the new row with its sla_due_at */
+static HeapTuple
+with_due(HeapTuple tup, TupleDesc desc, TimestampTz due, bool due_null)
+{
+	int			col = attnum(desc, "sla_due_at");
+	Datum		value = due_null ? (Datum) 0 : TimestampTzGetDatum(due);
+	bool		isnull;
+
+	(void) heap_getattr(tup, col, desc, &isnull);
+	if (due_null && isnull)
+		return tup;
+	return heap_modify_tuple_by_cols(tup, desc, 1, &col, &value, &due_null);
 }
 
 Datum
@@ -129,6 +245,10 @@ escalation_sla_due(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(before ? tup : NULL);
 
+	/* a new escalation: the minimum by an index probe when there is one */
+	if (before && min_running_due(args[0], args[1], &due, &due_null))
+		return PointerGetDatum(with_due(tup, desc, due, due_null));
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	esc_become_owner(&save_userid, &save_sec);
@@ -158,14 +278,6 @@ escalation_sla_due(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	if (before)
-	{
-		int			col = attnum(desc, "sla_due_at");
-		Datum		value = due_null ? (Datum) 0 : TimestampTzGetDatum(due);
-
-		(void) heap_getattr(tup, col, desc, &isnull);
-		if (due_null && isnull)
-			return PointerGetDatum(tup);
-		return PointerGetDatum(heap_modify_tuple_by_cols(tup, desc, 1, &col, &value, &due_null));
-	}
+		return PointerGetDatum(with_due(tup, desc, due, due_null));
 	return PointerGetDatum(NULL);
 }
