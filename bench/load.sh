@@ -147,7 +147,6 @@ rate=()
 [ -n "${LOAD_RATE:-}" ] && rate=(--rate "$LOAD_RATE")
 pgbench_out="$(mktemp)"
 echo "== load: $CLIENTS clients for $SECONDS_LOAD s (pgbench as load_app, not a superuser): ${weights[*]}"
-load_start="$(psql_q -c 'SELECT clock_timestamp()')"
 set +e
 PGUSER=load_app PGPASSWORD="$load_password" \
     pgbench -n -c "$CLIENTS" -j 2 -T "$SECONDS_LOAD" -P 30 --failures-detailed "${rate[@]}" "${fargs[@]}" \
