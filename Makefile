@@ -13,6 +13,7 @@ OBJS = \
 	src/record.o \
 	src/direct_insert.o \
 	src/context.o \
+	src/jsonb_build.o \
 	src/trigger.o \
 	src/journey.o \
 	src/funcs.o \

@@ -6,7 +6,7 @@
  *	  the account, the recent conversation and the requester's other recent
  *	  tickets.
  *
- * The snapshot is built as a jsonb value directly (pushJsonbValue), not as
+ * The snapshot is built as a jsonb value directly (jsonb_build.c), not as
  * JSON text parsed back: most of its bytes are the ticket's text, and
  * escaping 1 KB of text only for jsonb_in to read it again character by
  * character cost more than the rest of the snapshot.  The queried parts
@@ -25,9 +25,9 @@
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/numeric.h"
 
 #include "escalation.h"
+#include "jsonb_build.h"
 
 /* how much of a ticket's or message's text the snapshot keeps, in bytes */
 #define CONTEXT_BODY_MAX	1000
@@ -50,118 +50,29 @@ clip_length(const char *text, int len, int max)
 }
 
 static void
-push_key(JsonbParseState **st, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &v);
-}
-
-/* a string value of len bytes, or null */
-static void
-push_strn(JsonbParseState **st, const char *key, const char *value, int len)
-{
-	JsonbValue	v;
-
-	push_key(st, key);
-	if (value == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) value;
-		v.val.string.len = len;
-	}
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-push_str(JsonbParseState **st, const char *key, const char *value)
-{
-	push_strn(st, key, value, value ? strlen(value) : 0);
-}
-
-static void
-push_null(JsonbParseState **st, const char *key)
-{
-	push_strn(st, key, NULL, 0);
-}
-
-static void
-push_bool(JsonbParseState **st, const char *key, bool b)
-{
-	JsonbValue	v;
-
-	push_key(st, key);
-	v.type = jbvBool;
-	v.val.boolean = b;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-/* a number given as text, read as jsonb_in reads a JSON number */
-static void
-push_number(JsonbParseState **st, const char *key, const char *text)
-{
-	JsonbValue	v;
-
-	push_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
-														ObjectIdGetDatum(InvalidOid),
-														Int32GetDatum(-1)));
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-/* a value given as JSON text (from the snapshot's query), parsed and spliced in */
-static void
-push_json(JsonbParseState **st, const char *key, const char *json)
-{
-	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
-	JsonbIterator *it = JsonbIteratorInit(&jb->root);
-	JsonbIteratorToken tok;
-	JsonbValue	v;
-
-	push_key(st, key);
-	if (JB_ROOT_IS_SCALAR(jb))
-	{
-		/* a scalar is stored as a one-element raw array */
-		(void) JsonbIteratorNext(&it, &v, false);
-		(void) JsonbIteratorNext(&it, &v, false);
-		pushJsonbValue(st, WJB_VALUE, &v);
-		return;
-	}
-	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
-		pushJsonbValue(st, tok, (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT ||
-								 tok == WJB_END_ARRAY || tok == WJB_END_OBJECT) ? NULL : &v);
-}
-
-static void
 push_account(JsonbParseState **st, const char *key, EscAccount *acc)
 {
 	if (acc == NULL || !acc->found)
 	{
-		push_null(st, key);
+		esc_jb_null(st, key);
 		return;
 	}
-	push_key(st, key);
+	esc_jb_key(st, key);
 	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-	push_str(st, "key", acc->key);
-	push_str(st, "tier", acc->tier);
-	push_bool(st, "vip", acc->vip);
+	esc_jb_string(st, "key", acc->key);
+	esc_jb_string(st, "tier", acc->tier);
+	esc_jb_bool(st, "vip", acc->vip);
 	if (acc->has_value)
-		push_number(st, "annual_value", acc->annual_value_text);
+		esc_jb_number_text(st, "annual_value", acc->annual_value_text);
 	else
-		push_null(st, "annual_value");
+		esc_jb_null(st, "annual_value");
 	if (acc->has_renewal)
-		push_str(st, "renewal_date",
+		esc_jb_string(st, "renewal_date",
 				 DatumGetCString(DirectFunctionCall1(date_out,
 													 DateADTGetDatum(acc->renewal_date))));
 	else
-		push_null(st, "renewal_date");
-	push_str(st, "owner_agent", acc->owner_agent);
+		esc_jb_null(st, "renewal_date");
+	esc_jb_string(st, "owner_agent", acc->owner_agent);
 	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
@@ -178,56 +89,56 @@ context_base(JsonbParseState **st, EscSource *src, EscRow *row)
 	if (acc == NULL && row->vals[ESC_ROLE_ACCOUNT] != NULL)
 		acc = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
 
-	push_str(st, "source", src->name);
+	esc_jb_string(st, "source", src->name);
 	if (!row->present)
-		push_null(st, "ticket");
+		esc_jb_null(st, "ticket");
 	else
 	{
-		push_key(st, "ticket");
+		esc_jb_key(st, "ticket");
 		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-		push_str(st, "key", row->key);
+		esc_jb_string(st, "key", row->key);
 		if (src->cols[ESC_ROLE_STATUS].name)
 		{
-			push_str(st, "status", row->vals[ESC_ROLE_STATUS]);
-			push_str(st, "status_meaning", row->status_meaning);
+			esc_jb_string(st, "status", row->vals[ESC_ROLE_STATUS]);
+			esc_jb_string(st, "status_meaning", row->status_meaning);
 		}
 		if (src->cols[ESC_ROLE_PRIORITY].name)
-			push_str(st, "priority", row->facts.priority);
+			esc_jb_string(st, "priority", row->facts.priority);
 		if (src->cols[ESC_ROLE_CHANNEL].name)
-			push_str(st, "channel", row->facts.channel);
+			esc_jb_string(st, "channel", row->facts.channel);
 		if (src->cols[ESC_ROLE_SUBJECT].name)
-			push_str(st, "subject", row->vals[ESC_ROLE_SUBJECT]);
+			esc_jb_string(st, "subject", row->vals[ESC_ROLE_SUBJECT]);
 		if (src->cols[ESC_ROLE_BODY].name && !row->facts.is_message)
-			push_strn(st, "text", row->text ? row->text : "",
+			esc_jb_stringn(st, "text", row->text ? row->text : "",
 					  row->text ? clip_length(row->text, row->textlen, CONTEXT_BODY_MAX) : 0);
 		for (int r = ESC_ROLE_REQUESTER; r <= ESC_ROLE_TENANT; r++)
 		{
 			static const char *const names[] = {"requester", "account", "assignee", "team", "tenant"};
 
 			if (src->cols[r].name)
-				push_str(st, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
+				esc_jb_string(st, names[r - ESC_ROLE_REQUESTER], row->vals[r]);
 		}
 		if (row->created_at != 0)
 		{
 			/* ISO 8601, as jsonb writes the other times of the snapshot */
 			char		ts[MAXDATELEN + 1];
 
-			push_str(st, "created_at",
+			esc_jb_string(st, "created_at",
 					 JsonEncodeDateTime(ts, TimestampTzGetDatum(row->created_at),
 										TIMESTAMPTZOID, NULL));
 		}
 		if (src->nfields > 3)
 		{
-			push_key(st, "fields");
+			esc_jb_key(st, "fields");
 			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 			for (int i = 3; i < src->nfields; i++)
-				push_str(st, src->fields[i].name, row->facts.field_values[i]);
+				esc_jb_string(st, src->fields[i].name, row->facts.field_values[i]);
 			pushJsonbValue(st, WJB_END_OBJECT, NULL);
 		}
 		pushJsonbValue(st, WJB_END_OBJECT, NULL);
 	}
 	if (row->facts.is_message)
-		push_strn(st, "message", row->facts.text ? row->facts.text : "",
+		esc_jb_stringn(st, "message", row->facts.text ? row->facts.text : "",
 				  row->facts.text ? clip_length(row->facts.text, row->facts.textlen,
 												CONTEXT_BODY_MAX) : 0);
 	push_account(st, "account", acc);
@@ -334,12 +245,12 @@ push_queried(JsonbParseState **st, HeapTuple tup, TupleDesc desc, int col, const
 		return;
 	if (strcmp(json, "[]") == 0)
 	{
-		push_key(st, key);
+		esc_jb_key(st, key);
 		pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
 		pushJsonbValue(st, WJB_END_ARRAY, NULL);
 		return;
 	}
-	push_json(st, key, json);
+	esc_jb_json(st, key, json);
 }
 
 /*

@@ -35,6 +35,7 @@
 #include "utils/tuplestore.h"
 
 #include "escalation.h"
+#include "jsonb_build.h"
 #include "route_data.h"
 
 PG_FUNCTION_INFO_V1(escalation_route_plan);
@@ -57,44 +58,10 @@ candidates(EscRouteData *d, const EscRouteRequest *req, int *ncand)
 }
 
 /*
- * The decision is built as a jsonb value directly (no JSON text to parse
- * for each of a batch's decisions); numbers are numerics of the value
- * printed with 3 decimals, as they always were.
+ * The decision is built as a jsonb value directly (jsonb_build.c: no JSON
+ * text to parse for each of a batch's decisions); numbers are numerics of
+ * the value printed with 3 decimals, as they always were.
  */
-static void
-jb_key(JsonbParseState **st, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &v);
-}
-
-static void
-jb_string(JsonbParseState **st, const char *key, const char *s)
-{
-	JsonbValue	v;
-
-	jb_key(st, key);
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = strlen(s);
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-jb_numeric(JsonbParseState **st, const char *key, Numeric n)
-{
-	JsonbValue	v;
-
-	jb_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = n;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 static Numeric
 num3(double x)
 {
@@ -139,17 +106,6 @@ num3_cached(NumCache *nc, double x)
 	return nc->num[h];
 }
 
-static void
-jb_bool(JsonbParseState **st, const char *key, bool b)
-{
-	JsonbValue	v;
-
-	jb_key(st, key);
-	v.type = jbvBool;
-	v.val.boolean = b;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 /* the chosen agent's factors, as stored with the assignment */
 static Datum
 decision_jsonb(EscRouteData *d, EscRouteItem *it, EscRouteChoice *top,
@@ -162,30 +118,30 @@ decision_jsonb(EscRouteData *d, EscRouteItem *it, EscRouteChoice *top,
 
 	esc_route_score(&it->req, a, top[0].agent, &d->weights, &sc);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	jb_string(&st, "agent_id", a->agent_id);
-	jb_numeric(&st, "total", num3(sc.total));
-	jb_key(&st, "factors");
+	esc_jb_string(&st, "agent_id", a->agent_id);
+	esc_jb_numeric(&st, "total", num3(sc.total));
+	esc_jb_key(&st, "factors");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	for (int f = 0; f < ESC_RF_COUNT; f++)
 	{
-		jb_key(&st, esc_route_factor_names[f]);
+		esc_jb_key(&st, esc_route_factor_names[f]);
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		jb_numeric(&st, "value", num3_cached(nc, sc.f[f]));
-		jb_numeric(&st, "weight", num3_cached(nc, d->weights.w[f]));
+		esc_jb_numeric(&st, "value", num3_cached(nc, sc.f[f]));
+		esc_jb_numeric(&st, "weight", num3_cached(nc, d->weights.w[f]));
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	jb_numeric(&st, "candidates",
+	esc_jb_numeric(&st, "candidates",
 			   DatumGetNumeric(DirectFunctionCall1(int4_numeric, Int32GetDatum(eligible))));
-	jb_bool(&st, "optional_skills_relaxed", it->has_optional && it->req.relaxed);
+	esc_jb_bool(&st, "optional_skills_relaxed", it->has_optional && it->req.relaxed);
 	if (preferred)
-		jb_bool(&st, "previous_agent", true);
+		esc_jb_bool(&st, "previous_agent", true);
 	if (ntop > 1)
 	{
-		jb_key(&st, "runner_up");
+		esc_jb_key(&st, "runner_up");
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		jb_string(&st, "agent_id", d->agents[top[1].agent].agent_id);
-		jb_numeric(&st, "total", num3(top[1].total));
+		esc_jb_string(&st, "agent_id", d->agents[top[1].agent].agent_id);
+		esc_jb_numeric(&st, "total", num3(top[1].total));
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);

@@ -1,0 +1,122 @@
+/*-------------------------------------------------------------------------
+ *
+ * jsonb_build.c
+ *	  Building a jsonb value directly: object members pushed with
+ *	  pushJsonbValue() into an open object, strings by pointer and length
+ *	  (no escaping), numbers as numerics.  Used where a value is written
+ *	  often enough that JSON text built, escaped and parsed back by
+ *	  jsonb_in would cost more than the rest of the work: the context
+ *	  snapshot on a helpdesk's insert (context.c) and routing decisions
+ *	  (route_funcs.c).
+ *
+ * Each function adds one member, key and value, to the object being
+ * built; the caller opens and closes objects and arrays with
+ * pushJsonbValue(st, WJB_BEGIN_OBJECT / WJB_END_OBJECT, NULL).  Strings are
+ * referenced, not copied, until JsonbValueToJsonb(): they must stay valid
+ * until then.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+#include "jsonb_build.h"
+
+void
+esc_jb_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+/* a string of len bytes, or null when s is NULL */
+void
+esc_jb_stringn(JsonbParseState **st, const char *key, const char *s, int len)
+{
+	JsonbValue	v;
+
+	esc_jb_key(st, key);
+	if (s == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) s;
+		v.val.string.len = len;
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* a string, or null when s is NULL */
+void
+esc_jb_string(JsonbParseState **st, const char *key, const char *s)
+{
+	esc_jb_stringn(st, key, s, s ? strlen(s) : 0);
+}
+
+void
+esc_jb_null(JsonbParseState **st, const char *key)
+{
+	esc_jb_stringn(st, key, NULL, 0);
+}
+
+void
+esc_jb_bool(JsonbParseState **st, const char *key, bool b)
+{
+	JsonbValue	v;
+
+	esc_jb_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = b;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+void
+esc_jb_numeric(JsonbParseState **st, const char *key, Numeric n)
+{
+	JsonbValue	v;
+
+	esc_jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = n;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* a number given as text, read as jsonb_in reads a JSON number */
+void
+esc_jb_number_text(JsonbParseState **st, const char *key, const char *text)
+{
+	esc_jb_numeric(st, key,
+				   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+													   ObjectIdGetDatum(InvalidOid),
+													   Int32GetDatum(-1))));
+}
+
+/* a value given as JSON text, parsed and spliced in */
+void
+esc_jb_json(JsonbParseState **st, const char *key, const char *json)
+{
+	Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+
+	esc_jb_key(st, key);
+	if (JB_ROOT_IS_SCALAR(jb))
+	{
+		/* a scalar is stored as a one-element raw array */
+		(void) JsonbIteratorNext(&it, &v, false);
+		(void) JsonbIteratorNext(&it, &v, false);
+		pushJsonbValue(st, WJB_VALUE, &v);
+		return;
+	}
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		pushJsonbValue(st, tok, (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT ||
+								 tok == WJB_END_ARRAY || tok == WJB_END_OBJECT) ? NULL : &v);
+}
