@@ -65,6 +65,80 @@ grow_spans(EscTextPass *tp)
 	tp->spans = repalloc_huge(tp->spans, sizeof(EscSpan) * tp->maxspans);
 }
 
+/* byte classes, for the pass's one loop (is_word_byte(), is_space_byte()) */
+#define BC_WORD		0x01
+#define BC_DIGIT	0x02
+#define BC_SPACE	0x04
+#define BC_NEWLINE	0x08
+#define BC_EXCLAIM	0x10
+#define BC_QUESTION	0x20
+
+static uint8 byte_class[256];
+static uint8 byte_fold[256];	/* ASCII letters to lower case */
+static bool byte_classes_ready = false;
+
+static void
+byte_classes_init(void)
+{
+	if (byte_classes_ready)
+		return;
+	for (int c = 0; c < 256; c++)
+	{
+		uint8		k = 0;
+
+		if (is_word_byte((unsigned char) c))
+			k |= BC_WORD;
+		if (c >= '0' && c <= '9')
+			k |= BC_DIGIT;
+		if (is_space_byte((unsigned char) c))
+			k |= BC_SPACE;
+		if (c == '\n')
+			k |= BC_NEWLINE;
+		if (c == '!')
+			k |= BC_EXCLAIM;
+		if (c == '?')
+			k |= BC_QUESTION;
+		byte_class[c] = k;
+		byte_fold[c] = (c >= 'A' && c <= 'Z') ? (uint8) (c + ('a' - 'A')) : (uint8) c;
+	}
+	byte_classes_ready = true;
+}
+
+static inline void
+add_word(EscTextPass *tp, const char *folded, int start, int end, bool digits)
+{
+	EscWord    *w;
+
+	if (tp->nwords == tp->maxwords)
+		grow_words(tp);
+	w = &tp->words[tp->nwords++];
+	w->start = start;
+	w->end = end;
+	w->flags = digits ? ESC_WORD_DIGITS : 0;
+	if (end - start >= ESC_MAX_WORD)
+	{
+		w->flags |= ESC_WORD_LONG;
+		w->hash = 0;
+	}
+	else
+		w->hash = hash_bytes((const unsigned char *) folded + start, end - start);
+}
+
+static inline void
+add_span(EscTextPass *tp, int start, int end, int nexclaim, int nquestion, bool newline)
+{
+	EscSpan    *s;
+
+	if (tp->nspans == tp->maxspans)
+		grow_spans(tp);
+	s = &tp->spans[tp->nspans++];
+	s->start = start;
+	s->end = end;
+	s->nexclaim = nexclaim;
+	s->nquestion = nquestion;
+	s->newline_before = newline;
+}
+
 /*
  * Walk text[0 .. len) once.  The result (and its arrays) is allocated in
  * the current memory context; text must stay valid as long as it is used.
@@ -75,8 +149,7 @@ esc_textpass(const char *text, int len)
 {
 	EscTextPass *tp = palloc(sizeof(EscTextPass));
 	const unsigned char *p = (const unsigned char *) text;
-	int			wstart = -1;	/* start of the word being read */
-	bool		wdigits = false;
+	int			i;
 	int			sstart = -1;	/* start of the span being read */
 	int			nexclaim = 0,
 				nquestion = 0;
@@ -97,62 +170,44 @@ esc_textpass(const char *text, int len)
 	tp->nspans = 0;
 	tp->folded = folded = palloc(len + 1);
 
-	for (int i = 0; i <= len; i++)
+	byte_classes_init();
+	i = 0;
+	while (i < len)
 	{
-		unsigned char c = (i < len) ? p[i] : ' ';	/* a space ends the last ones */
+		uint8		k = byte_class[p[i]];
 
-		if (i < len)
-			folded[i] = (c >= 'A' && c <= 'Z') ? (char) (c + ('a' - 'A')) : (char) c;
-
-		/* words */
-		if (i < len && is_word_byte(c))
+		if (k & BC_WORD)
 		{
-			if (wstart < 0)
-			{
-				wstart = i;
-				wdigits = false;
-			}
-			wdigits |= (c >= '0' && c <= '9');
-		}
-		else if (wstart >= 0)
-		{
-			EscWord    *w;
+			/* a word: one tight loop over its bytes (a word byte is in a span too) */
+			int			ws = i;
+			uint8		seen = 0;
 
-			if (tp->nwords == tp->maxwords)
-				grow_words(tp);
-			w = &tp->words[tp->nwords++];
-			w->start = wstart;
-			w->end = i;
-			w->flags = wdigits ? ESC_WORD_DIGITS : 0;
-			if (i - wstart >= ESC_MAX_WORD)
+			if (sstart < 0)
 			{
-				w->flags |= ESC_WORD_LONG;
-				w->hash = 0;
+				sstart = i;
+				nexclaim = nquestion = 0;
 			}
-			else
-				w->hash = hash_bytes((const unsigned char *) folded + wstart, i - wstart);
-			wstart = -1;
+			do
+			{
+				folded[i] = (char) byte_fold[p[i]];
+				seen |= byte_class[p[i]];
+				i++;
+			} while (i < len && (byte_class[p[i]] & BC_WORD));
+			add_word(tp, folded, ws, i, (seen & BC_DIGIT) != 0);
+			continue;
 		}
 
-		/* spans */
-		if (is_space_byte(c))
+		/* not a word byte: never an ASCII letter, so it folds to itself */
+		folded[i] = (char) p[i];
+		if (k & BC_SPACE)
 		{
 			if (sstart >= 0)
 			{
-				EscSpan    *s;
-
-				if (tp->nspans == tp->maxspans)
-					grow_spans(tp);
-				s = &tp->spans[tp->nspans++];
-				s->start = sstart;
-				s->end = i;
-				s->nexclaim = nexclaim;
-				s->nquestion = nquestion;
-				s->newline_before = newline;
+				add_span(tp, sstart, i, nexclaim, nquestion, newline);
 				sstart = -1;
 				newline = false;
 			}
-			if (c == '\n' && i < len)
+			if (k & BC_NEWLINE)
 				newline = true;
 		}
 		else
@@ -162,12 +217,16 @@ esc_textpass(const char *text, int len)
 				sstart = i;
 				nexclaim = nquestion = 0;
 			}
-			if (c == '!')
+			if (k & BC_EXCLAIM)
 				nexclaim++;
-			else if (c == '?')
+			else if (k & BC_QUESTION)
 				nquestion++;
 		}
+		i++;
 	}
+	/* the end of the text ends the last span (as a space would) */
+	if (sstart >= 0)
+		add_span(tp, sstart, len, nexclaim, nquestion, newline);
 	folded[len] = '\0';
 	return tp;
 }
