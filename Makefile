@@ -10,6 +10,7 @@ OBJS = \
 	src/tokenize.o \
 	src/row.o \
 	src/rules.o \
+	src/shape.o \
 	src/record.o \
 	src/direct_insert.o \
 	src/context.o \
@@ -48,7 +49,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
           cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics metrics_percentiles dashboard chatwoot znuny triage textpass \
-          sla_message direct_records
+          sla_message direct_records pattern_shapes
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation

@@ -1470,3 +1470,25 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION escalation.text_passes() IS
   'internal: how many tokenising passes over a text (a ticket''s subject and body, a message''s body, the text of classify(), sentiment(), match_keywords()) this backend has made; the triggers make one per row text, which keyword rules, sentiment and triage share';
 REVOKE ALL ON FUNCTION escalation.text_passes() FROM PUBLIC;
+--------------------------------------------------------------------------
+-- Pattern shapes: a prefilter for patterns without a literal (issue 2)
+--------------------------------------------------------------------------
+-- A pattern rule whose pattern has no literal for the memmem() prefilter
+-- ("\m[0-9]{3}-[0-9]{2}-[0-9]{4}\M") used to run the regex engine on every
+-- ticket.  Its shape, the run of character classes every match contains,
+-- is now looked for first, by one shift-and scan of the text shared by all
+-- such rules of a source (src/shape.c); the engine runs only where the
+-- shape occurs.  pattern_shape() shows a pattern's shape.
+CREATE FUNCTION escalation.pattern_shape(pattern text, case_sensitive boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'escalation_pattern_shape'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION escalation.pattern_shape(text, boolean) IS
+  'the run of characters every match of the regular expression contains, one bracket expression per character (itself a pattern), or NULL when it has none of at least 3 characters; a rule whose pattern has no required literal looks for this run in the text before running the regex engine. "(ASCII text only)" is appended when it holds only for texts without non-ASCII characters (\d and \w may match non-ASCII digits and letters)';
+CREATE FUNCTION escalation.pattern_runs()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'escalation_pattern_runs'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION escalation.pattern_runs() IS
+  'internal: how many times this backend has run the regex engine for pattern rules (each rule''s pattern, and the combined prefilter of patterns without a literal); a pattern whose literal or shape is not in the text costs none';
+REVOKE ALL ON FUNCTION escalation.pattern_runs() FROM PUBLIC;

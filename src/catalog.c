@@ -774,7 +774,21 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 				continue;
 			r->literals = esc_required_literals(r->pattern, r->case_sensitive);
 		}
-		/* patterns without a literal of their own share one prefilter scan */
+		/*
+		 * A pattern without a literal of its own: its shape, if it has one,
+		 * joins the source's one shift-and scan of the text (shape.c).
+		 */
+		r->shape_lane = 0;
+		r->shape_end = 0;
+		if (r->regex && r->literals == NIL)
+		{
+			if (src->shapes == NULL)
+				src->shapes = palloc0(sizeof(EscShapeSet));
+			if (!esc_shape_add(src->shapes, r->pattern, r->case_sensitive,
+							   &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
+				r->shape_end = 0;
+		}
+		/* and they share one prefilter scan by the regex engine */
 		if (r->regex && r->literals == NIL && pattern_combinable(r->pattern))
 		{
 			int			g = list_nth_int(rule_case, i) != 0 ? 1 : 0;
@@ -799,6 +813,11 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 	 * One scan of the text tells whether any pattern can match; only then
 	 * does each pattern run on its own.  Worth it from two patterns on.
 	 */
+	if (src->shapes != NULL && src->shapes->nlanes == 0)
+	{
+		pfree(src->shapes);
+		src->shapes = NULL;
+	}
 	for (int g = 0; g < 2; g++)
 	{
 		if (ncombined[g] >= 2)

@@ -384,6 +384,28 @@ extern void esc_fit_platt(const double *scores, const int8 *y, int n, double *a,
 /* ---------- triage_funcs.c: train(), classify(), evaluate(), the model cache */
 extern EscTriageModel *esc_triage_model_for(int32 source_id);
 
+/* ---------- shape.c: runs of character classes every match contains */
+
+#define ESC_SHAPE_MAX	64		/* atoms in a shape: one lane */
+#define ESC_SHAPE_MIN	3		/* shorter runs filter too little */
+#define ESC_SHAPE_LANES 2		/* 64-bit state words per source */
+
+/* a source's shapes, side by side in lanes, for one shift-and scan */
+typedef struct EscShapeSet
+{
+	int			nlanes;
+	int			used[ESC_SHAPE_LANES];	/* bits taken in each lane */
+	uint64		start[ESC_SHAPE_LANES]; /* first bit of each shape */
+	uint64		end[ESC_SHAPE_LANES];	/* last bit of each shape */
+	uint64		mask[ESC_SHAPE_LANES][256]; /* per byte: the positions it fits */
+} EscShapeSet;
+
+extern bool esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive,
+						  int *lane, uint64 *endbit, bool *ascii_only);
+extern bool esc_shape_scan(const EscShapeSet *set, const char *text, int len,
+						   uint64 *found);
+extern char *esc_shape_describe(const char *pattern, bool case_sensitive);
+
 /* ---------- catalog.c: the configuration cache */
 
 typedef struct EscAccount
@@ -416,6 +438,9 @@ typedef struct EscRule
 	int			prefilter;		/* which EscSource.prefilter covers it, -1 none */
 	List	   *literals;		/* every match contains one of these (folded
 								 * unless case-sensitive); NIL = unknown */
+	int			shape_lane;		/* its shape's lane in EscSource.shapes */
+	uint64		shape_end;		/* the shape's last bit in that lane; 0: none */
+	bool		shape_ascii_only;	/* the shape holds on ASCII texts only */
 	int			npriorities;
 	char	  **priorities;
 	int			nchannels;
@@ -493,6 +518,7 @@ typedef struct EscSource
 	int			nrules;
 	EscRule   **rules;
 	regex_t    *prefilter[2];	/* all combinable patterns OR-ed, per case mode */
+	EscShapeSet *shapes;		/* shapes of patterns without literals, or NULL */
 	bool		any_message_rule;
 	bool		any_account_rule;
 	bool		has_sla;		/* some enabled SLA policy applies to it */
@@ -537,6 +563,10 @@ typedef struct EscFacts
 	int			wlen;
 	regex_t    *prefilter[2];	/* the source's combined patterns */
 	int			prefilter_state[2];	/* -1 not run yet, 0 no match, 1 match */
+	const EscShapeSet *shapes;	/* the source's shapes, or NULL */
+	bool		shapes_done;	/* scanned (lazily, once) */
+	bool		text_ascii;		/* the text has no non-ASCII byte */
+	uint64		shapes_found[ESC_SHAPE_LANES];	/* end bits of shapes found */
 	EscTextPass *pass;			/* the one tokenising pass over text, lazily */
 	const EscSentimentTerms *sentiment_terms;	/* the source's own terms */
 	bool		sentiment_done;	/* sentiment computed (lazily, once) */
@@ -556,6 +586,7 @@ typedef struct EscVerdict
 								 * to, NULL: the rule's own target */
 } EscVerdict;
 
+extern uint64 esc_pattern_runs;
 extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern void esc_facts_sentiment(EscFacts *facts);
 extern void esc_facts_triage(EscFacts *facts);
@@ -611,8 +642,7 @@ typedef struct EscFired
 } EscFired;
 
 extern int	esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired);
-extern void esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule,
-							  EscFacts *facts, EscVerdict *v);
+extern Datum esc_reason_jsonb(EscSource *src, EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern Datum esc_build_context(EscSource *src, EscRow *row, bool new_ticket);
 extern Datum esc_cstring_to_jsonb(const char *s);
 extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,

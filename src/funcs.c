@@ -38,6 +38,8 @@ PG_FUNCTION_INFO_V1(escalation_target_key);
 PG_FUNCTION_INFO_V1(escalation_escalation_valid);
 PG_FUNCTION_INFO_V1(escalation_event_valid);
 PG_FUNCTION_INFO_V1(escalation_text_passes);
+PG_FUNCTION_INFO_V1(escalation_pattern_shape);
+PG_FUNCTION_INFO_V1(escalation_pattern_runs);
 
 /* set up a materialised SRF; returns the tuple store */
 static Tuplestorestate *
@@ -151,11 +153,7 @@ escalation_explain(PG_FUNCTION_ARGS)
 		values[7] = Int32GetDatum(r->severity);
 		if (v.fires)
 		{
-			StringInfoData buf;
-
-			initStringInfo(&buf);
-			esc_append_reason(&buf, src, r, &row.facts, &v);
-			values[8] = esc_cstring_to_jsonb(buf.data);
+			values[8] = esc_reason_jsonb(src, r, &row.facts, &v);
 			nulls[9] = true;
 		}
 		else
@@ -413,4 +411,27 @@ Datum
 escalation_text_passes(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64((int64) esc_text_passes);
+}
+
+/*
+ * escalation.pattern_shape(pattern, case_sensitive): the run of characters
+ * every match of the pattern contains (shape.c), or NULL.
+ */
+Datum
+escalation_pattern_shape(PG_FUNCTION_ARGS)
+{
+	char	   *pattern = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		case_sensitive = PG_GETARG_BOOL(1);
+	char	   *shape = esc_shape_describe(pattern, case_sensitive);
+
+	if (shape == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(shape));
+}
+
+/* escalation.pattern_runs(): regex engine runs for pattern rules, this backend */
+Datum
+escalation_pattern_runs(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) esc_pattern_runs);
 }

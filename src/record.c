@@ -20,6 +20,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -27,8 +28,10 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 
 #include "escalation.h"
+#include "jsonb_build.h"
 
 static SPIPlanPtr existing_plan = NULL;
 static SPIPlanPtr first_response_plan = NULL;
@@ -67,155 +70,155 @@ esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired)
 	return n;
 }
 
+/* jsonb values pushed directly (jsonb_build.c): no JSON text to parse back */
 static void
-json_key(StringInfo buf, bool *first, const char *key)
+jb_int(JsonbParseState **st, const char *key, int64 n)
 {
-	if (!*first)
-		appendStringInfoString(buf, ", ");
-	*first = false;
-	escape_json(buf, key);
-	appendStringInfoString(buf, ": ");
+	esc_jb_numeric(st, key, int64_to_numeric(n));
 }
 
 static void
-json_str(StringInfo buf, bool *first, const char *key, const char *value)
+jb_float(JsonbParseState **st, const char *key, const char *fmt, double d)
 {
-	json_key(buf, first, key);
-	if (value)
-		escape_json(buf, value);
-	else
-		appendStringInfoString(buf, "null");
+	char		buf[64];
+
+	snprintf(buf, sizeof(buf), fmt, d);
+	esc_jb_number_text(st, key, buf);
 }
 
 static void
-json_substr(StringInfo buf, const char *text, int start, int end)
+jb_elem(JsonbParseState **st, const char *s)
 {
-	char	   *s = pnstrdup(text + start, end - start);
+	JsonbValue	v;
 
-	escape_json(buf, s);
-	pfree(s);
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(st, WJB_ELEM, &v);
 }
 
 static void
-append_account_json(StringInfo buf, EscAccount *acc)
+jb_string_array(JsonbParseState **st, const char *key, const char *const *items, int n)
 {
-	bool		first = true;
+	esc_jb_key(st, key);
+	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < n; i++)
+		jb_elem(st, items[i]);
+	pushJsonbValue(st, WJB_END_ARRAY, NULL);
+}
 
+/* text[start .. end), clipped to at most max bytes on a character boundary */
+static void
+jb_excerpt(JsonbParseState **st, const char *key, const char *text, int start, int end, int max)
+{
+	int			len = end - start;
+
+	if (len > max)
+		len = pg_mbcliplen(text + start, len, max);
+	esc_jb_stringn(st, key, text + start, len);
+}
+
+static void
+jb_account(JsonbParseState **st, const char *key, EscAccount *acc)
+{
 	if (acc == NULL || !acc->found)
 	{
-		appendStringInfoString(buf, "null");
+		esc_jb_null(st, key);
 		return;
 	}
-	appendStringInfoChar(buf, '{');
-	json_str(buf, &first, "key", acc->key);
-	json_str(buf, &first, "tier", acc->tier);
-	json_key(buf, &first, "vip");
-	appendStringInfoString(buf, acc->vip ? "true" : "false");
-	json_key(buf, &first, "annual_value");
-	appendStringInfoString(buf, acc->has_value ? acc->annual_value_text : "null");
-	json_key(buf, &first, "renewal_date");
-	if (acc->has_renewal)
-		escape_json(buf, DatumGetCString(DirectFunctionCall1(date_out,
-															 DateADTGetDatum(acc->renewal_date))));
+	esc_jb_key(st, key);
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	esc_jb_string(st, "key", acc->key);
+	esc_jb_string(st, "tier", acc->tier);
+	esc_jb_bool(st, "vip", acc->vip);
+	if (acc->has_value)
+		esc_jb_number_text(st, "annual_value", acc->annual_value_text);
 	else
-		appendStringInfoString(buf, "null");
-	json_str(buf, &first, "owner_agent", acc->owner_agent);
-	appendStringInfoChar(buf, '}');
+		esc_jb_null(st, "annual_value");
+	esc_jb_string(st, "renewal_date",
+				  acc->has_renewal ? DatumGetCString(DirectFunctionCall1(date_out,
+																		 DateADTGetDatum(acc->renewal_date)))
+				  : NULL);
+	esc_jb_string(st, "owner_agent", acc->owner_agent);
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
 /*
- * One reason: the rule and the evidence of each of its conditions.
+ * One reason: the rule and the evidence of each of its conditions, pushed
+ * as an object (an array element, or the whole value).
  */
-void
-esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule, EscFacts *facts,
-				  EscVerdict *v)
+static JsonbValue *
+push_reason(JsonbParseState **st, EscSource *src, EscRule *rule, EscFacts *facts,
+			EscVerdict *v)
 {
-	bool		first = true;
-
-	appendStringInfoChar(buf, '{');
-	json_str(buf, &first, "rule", rule->name);
-	json_key(buf, &first, "rule_id");
-	appendStringInfo(buf, "%d", rule->rule_id);
-	json_str(buf, &first, "on", facts->is_message ? "message" : "ticket");
-	json_key(buf, &first, "severity");
-	appendStringInfo(buf, "%d", rule->severity);
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	esc_jb_string(st, "rule", rule->name);
+	jb_int(st, "rule_id", rule->rule_id);
+	esc_jb_string(st, "on", facts->is_message ? "message" : "ticket");
+	jb_int(st, "severity", rule->severity);
 
 	if (rule->nkeywords > 0 && facts->match)
 	{
-		bool		any = false;
-
-		json_key(buf, &first, "keywords");
-		appendStringInfoChar(buf, '[');
+		esc_jb_key(st, "keywords");
+		pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
 		for (int i = 0; i < rule->nkeywords; i++)
 		{
 			int			k = rule->kwids[i];
 
 			if (k < 0 || k >= facts->match->nkeywords || !facts->match->matched[k])
 				continue;
-			if (any)
-				appendStringInfoString(buf, ", ");
-			any = true;
-			appendStringInfoString(buf, "{\"keyword\": ");
-			escape_json(buf, src->lexicon->keywords[k].text);
-			appendStringInfoString(buf, ", \"matched\": ");
-			json_substr(buf, facts->text, facts->match->start[k], facts->match->end[k]);
-			appendStringInfoChar(buf, '}');
+			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+			esc_jb_string(st, "keyword", src->lexicon->keywords[k].text);
+			jb_excerpt(st, "matched", facts->text, facts->match->start[k],
+					   facts->match->end[k], INT_MAX);
+			pushJsonbValue(st, WJB_END_OBJECT, NULL);
 		}
-		appendStringInfoChar(buf, ']');
+		pushJsonbValue(st, WJB_END_ARRAY, NULL);
 	}
 	if (rule->regex && v->pattern_so >= 0)
 	{
-		json_key(buf, &first, "pattern");
-		appendStringInfoString(buf, "{\"pattern\": ");
-		escape_json(buf, rule->pattern);
-		appendStringInfoString(buf, ", \"matched\": ");
-		json_substr(buf, facts->text, v->pattern_so, Min(v->pattern_eo, v->pattern_so + 200));
-		appendStringInfoChar(buf, '}');
+		esc_jb_key(st, "pattern");
+		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+		esc_jb_string(st, "pattern", rule->pattern);
+		jb_excerpt(st, "matched", facts->text, v->pattern_so, v->pattern_eo, 200);
+		pushJsonbValue(st, WJB_END_OBJECT, NULL);
 	}
 	if (rule->npriorities > 0)
-		json_str(buf, &first, "priority", facts->priority);
+		esc_jb_string(st, "priority", facts->priority);
 	if (rule->nchannels > 0)
-		json_str(buf, &first, "channel", facts->channel);
+		esc_jb_string(st, "channel", facts->channel);
 	if (rule->field && rule->field_index >= 0)
 	{
-		json_key(buf, &first, "field");
-		appendStringInfoString(buf, "{\"name\": ");
-		escape_json(buf, rule->field);
-		appendStringInfoString(buf, ", \"op\": ");
-		escape_json(buf, rule->field_op);
-		appendStringInfoString(buf, ", \"threshold\": ");
-		escape_json(buf, rule->field_value);
-		appendStringInfoString(buf, ", \"value\": ");
-		escape_json(buf, facts->field_values[rule->field_index]);
-		appendStringInfoChar(buf, '}');
+		esc_jb_key(st, "field");
+		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+		esc_jb_string(st, "name", rule->field);
+		esc_jb_string(st, "op", rule->field_op);
+		esc_jb_string(st, "threshold", rule->field_value);
+		esc_jb_string(st, "value", facts->field_values[rule->field_index]);
+		pushJsonbValue(st, WJB_END_OBJECT, NULL);
 	}
 	if (rule->account_vip >= 0 || rule->naccount_tiers > 0 || rule->has_min_value ||
 		rule->has_renewal_within)
-	{
-		json_key(buf, &first, "account");
-		append_account_json(buf, facts->account);
-	}
+		jb_account(st, "account", facts->account);
 	if (rule->has_sentiment_below || rule->has_frustration_above)
 	{
 		esc_facts_sentiment(facts);
 		if (rule->has_sentiment_below)
 		{
-			json_key(buf, &first, "sentiment");
-			appendStringInfo(buf, "{\"polarity\": %.3f, \"below\": %g}",
-							 facts->sentiment.polarity, rule->sentiment_below);
+			esc_jb_key(st, "sentiment");
+			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+			jb_float(st, "polarity", "%.3f", facts->sentiment.polarity);
+			jb_float(st, "below", "%g", rule->sentiment_below);
+			pushJsonbValue(st, WJB_END_OBJECT, NULL);
 		}
 		if (rule->has_frustration_above)
 		{
-			json_key(buf, &first, "frustration");
-			appendStringInfo(buf, "{\"score\": %.3f, \"above\": %g, \"cues\": [",
-							 facts->sentiment.frustration, rule->frustration_above);
-			for (int i = 0; i < facts->sentiment.ncues; i++)
-			{
-				if (i > 0)
-					appendStringInfoString(buf, ", ");
-				escape_json(buf, facts->sentiment.cues[i]);
-			}
-			appendStringInfoString(buf, "]}");
+			esc_jb_key(st, "frustration");
+			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+			jb_float(st, "score", "%.3f", facts->sentiment.frustration);
+			jb_float(st, "above", "%g", rule->frustration_above);
+			jb_string_array(st, "cues", facts->sentiment.cues, facts->sentiment.ncues);
+			pushJsonbValue(st, WJB_END_OBJECT, NULL);
 		}
 	}
 	if ((rule->has_team_confidence || rule->has_escalation_probability) &&
@@ -224,57 +227,55 @@ esc_append_reason(StringInfo buf, EscSource *src, EscRule *rule, EscFacts *facts
 		EscPrediction *p = &facts->prediction;
 
 		esc_facts_triage(facts);
-		json_key(buf, &first, "triage");
-		appendStringInfo(buf, "{\"model_id\": %d, \"version\": %d",
-						 facts->triage->model_id, facts->triage->version);
+		esc_jb_key(st, "triage");
+		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+		jb_int(st, "model_id", facts->triage->model_id);
+		jb_int(st, "version", facts->triage->version);
 		if (rule->has_team_confidence)
 		{
-			appendStringInfoString(buf, ", \"predicted_team\": ");
-			escape_json(buf, p->team_name ? p->team_name : "");
-			appendStringInfo(buf, ", \"confidence\": %.3f, \"at_least\": %g, \"words\": [",
-							 p->team_prob, rule->team_confidence);
-			for (int i = 0; i < p->nwords; i++)
-			{
-				if (i > 0)
-					appendStringInfoString(buf, ", ");
-				escape_json(buf, p->words[i]);
-			}
-			appendStringInfoChar(buf, ']');
+			esc_jb_string(st, "predicted_team", p->team_name ? p->team_name : "");
+			jb_float(st, "confidence", "%.3f", p->team_prob);
+			jb_float(st, "at_least", "%g", rule->team_confidence);
+			jb_string_array(st, "words", p->words, p->nwords);
 		}
 		if (rule->has_escalation_probability)
 		{
-			appendStringInfo(buf, ", \"escalation_probability\": %.3f, \"escalation_at_least\": %g, \"escalation_words\": [",
-							 p->escalation_prob, rule->escalation_probability);
-			for (int i = 0; i < p->nesc_words; i++)
-			{
-				if (i > 0)
-					appendStringInfoString(buf, ", ");
-				escape_json(buf, p->esc_words[i]);
-			}
-			appendStringInfoChar(buf, ']');
+			jb_float(st, "escalation_probability", "%.3f", p->escalation_prob);
+			jb_float(st, "escalation_at_least", "%g", rule->escalation_probability);
+			jb_string_array(st, "escalation_words", p->esc_words, p->nesc_words);
 		}
-		appendStringInfoChar(buf, '}');
+		pushJsonbValue(st, WJB_END_OBJECT, NULL);
 	}
-	appendStringInfoChar(buf, '}');
+	return pushJsonbValue(st, WJB_END_OBJECT, NULL);
+}
+
+/* one reason as a jsonb value (escalation.explain()'s evidence) */
+Datum
+esc_reason_jsonb(EscSource *src, EscRule *rule, EscFacts *facts, EscVerdict *v)
+{
+	JsonbParseState *st = NULL;
+
+	return JsonbPGetDatum(JsonbValueToJsonb(push_reason(&st, src, rule, facts, v)));
 }
 
 /*
- * A reason as the "created" journey event records it: the rule, without
- * the evidence.
+ * The reasons as the "created" journey event records them: each rule,
+ * without the evidence.
  */
-static void
-append_reason_rule(StringInfo buf, EscRule *rule, EscFacts *facts)
+static JsonbValue *
+push_reason_rules(JsonbParseState **st, EscRule **rules, int n, bool is_message)
 {
-	bool		first = true;
-
-	appendStringInfoChar(buf, '{');
-	json_str(buf, &first, "rule", rule->name);
-	json_key(buf, &first, "rule_id");
-	appendStringInfo(buf, "%d", rule->rule_id);
-	json_str(buf, &first, "on", facts->is_message ? "message" : "ticket");
-	json_key(buf, &first, "severity");
-	appendStringInfo(buf, "%d", rule->severity);
-	appendStringInfoChar(buf, '}');
+	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+		esc_jb_string(st, "rule", rules[i]->name);
+		jb_int(st, "rule_id", rules[i]->rule_id);
+		esc_jb_string(st, "on", is_message ? "message" : "ticket");
+		jb_int(st, "severity", rules[i]->severity);
+		pushJsonbValue(st, WJB_END_OBJECT, NULL);
+	}
+	return pushJsonbValue(st, WJB_END_ARRAY, NULL);
 }
 
 /*
@@ -472,7 +473,7 @@ static const char *const event_columns[] = {
 };
 
 static bool
-record_direct(Datum *args, char *nulls, const char *rules)
+record_direct(Datum *args, char *nulls, EscRule **group, int ngroup, bool is_message)
 {
 	Oid			nsp = get_namespace_oid("escalation", false);
 	Oid			esc_relid = get_relname_relid("escalations", nsp);
@@ -485,7 +486,8 @@ record_direct(Datum *args, char *nulls, const char *rules)
 	bool		enulls[lengthof(event_columns)];
 	volatile HeapTuple row = NULL;
 	TupleDesc	desc;
-	StringInfoData detail;
+	JsonbParseState *st = NULL;
+	Datum		detail;
 	int			att_status,
 				att_severity,
 				att_team,
@@ -547,26 +549,23 @@ record_direct(Datum *args, char *nulls, const char *rules)
 	att_team = SPI_fnumber(desc, "target_team");
 	att_actor = SPI_fnumber(desc, "last_actor");
 	att_updated = SPI_fnumber(desc, "updated_at");
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "{\"reasons\": %s, \"severity\": ", rules);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	esc_jb_key(&st, "reasons");
+	(void) push_reason_rules(&st, group, ngroup, is_message);
 	{
 		Datum		sev = heap_getattr(row, att_severity, desc, &n);
 
 		if (n)
-			appendStringInfoString(&detail, "null");
+			esc_jb_null(&st, "severity");
 		else
-			appendStringInfo(&detail, "%d", DatumGetInt32(sev));
+			jb_int(&st, "severity", DatumGetInt32(sev));
 	}
-	appendStringInfoString(&detail, ", \"target_team\": ");
 	{
 		Datum		team = heap_getattr(row, att_team, desc, &n);
 
-		if (n)
-			appendStringInfoString(&detail, "null");
-		else
-			escape_json(&detail, TextDatumGetCString(team));
+		esc_jb_string(&st, "target_team", n ? NULL : TextDatumGetCString(team));
 	}
-	appendStringInfoChar(&detail, '}');
+	detail = JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 
 	evalues[0] = heap_getattr(row, SPI_fnumber(desc, "escalation_id"), desc, &enulls[0]);
 	evalues[1] = heap_getattr(row, SPI_fnumber(desc, "source_id"), desc, &enulls[1]);
@@ -579,7 +578,7 @@ record_direct(Datum *args, char *nulls, const char *rules)
 	evalues[6] = heap_getattr(row, att_actor, desc, &enulls[6]);
 	evalues[7] = (Datum) 0;
 	enulls[7] = true;
-	evalues[8] = esc_cstring_to_jsonb(detail.data);
+	evalues[8] = detail;
 	enulls[8] = false;
 	evalues[9] = heap_getattr(row, att_updated, desc, &enulls[9]);
 	esc_direct_insert(ev, evalues, enulls);
@@ -616,8 +615,10 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 	{
 		EscRule    *lead = fired[i].rule;
 		char	   *tkey;
-		StringInfoData reasons;
-		StringInfoData rules;
+		JsonbParseState *reasons = NULL;
+		JsonbValue *reasons_value = NULL;
+		EscRule   **group = palloc(sizeof(EscRule *) * nfired);
+		int			ngroup = 0;
 		int			severity = lead->severity;
 		bool		group_exists = false;
 		bool		anything_new = false;
@@ -627,10 +628,7 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		if (done[i])
 			continue;
 		tkey = target_key(&fired[i]);
-		initStringInfo(&reasons);
-		appendStringInfoChar(&reasons, '[');
-		initStringInfo(&rules);
-		appendStringInfoChar(&rules, '[');
+		pushJsonbValue(&reasons, WJB_BEGIN_ARRAY, NULL);
 		for (int j = i; j < nfired; j++)
 		{
 			EscRule    *r = fired[j].rule;
@@ -645,18 +643,12 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 			if (existing && already_recorded(existing, nexisting, r->level, tkey,
 											 r->rule_id, &group_exists))
 				continue;
-			if (anything_new)
-			{
-				appendStringInfoString(&reasons, ", ");
-				appendStringInfoString(&rules, ", ");
-			}
 			anything_new = true;
-			esc_append_reason(&reasons, src, r, &row->facts, &fired[j].verdict);
-			append_reason_rule(&rules, r, &row->facts);
+			(void) push_reason(&reasons, src, r, &row->facts, &fired[j].verdict);
+			group[ngroup++] = r;
 			severity = Max(severity, r->severity);
 		}
-		appendStringInfoChar(&reasons, ']');
-		appendStringInfoChar(&rules, ']');
+		reasons_value = pushJsonbValue(&reasons, WJB_END_ARRAY, NULL);
 		if (!anything_new)
 			continue;
 
@@ -685,7 +677,7 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		else
 			nulls[6] = 'n';
 		args[7] = Int32GetDatum(severity);
-		args[8] = esc_cstring_to_jsonb(reasons.data);
+		args[8] = JsonbPGetDatum(JsonbValueToJsonb(reasons_value));
 		/* the snapshot is built once per row, and only for a new escalation */
 		if (group_exists)
 			nulls[9] = 'n';
@@ -698,14 +690,19 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		}
 		args[10] = TimestampTzGetDatum(row->facts.at);
 		args[11] = CStringGetTextDatum("rule");
-		args[12] = esc_cstring_to_jsonb(rules.data);
+		{
+			JsonbParseState *st = NULL;
+
+			args[12] = JsonbPGetDatum(JsonbValueToJsonb(push_reason_rules(&st, group, ngroup,
+																		  row->facts.is_message)));
+		}
 		if (row->facts.tenant)
 			args[13] = CStringGetTextDatum(row->facts.tenant);
 		else
 			nulls[13] = 'n';
 
 		if (may_exist || !esc_direct_records ||
-			!record_direct(args, nulls, rules.data))
+			!record_direct(args, nulls, group, ngroup, row->facts.is_message))
 			execute_record(record_plan, args, nulls);
 	}
 }

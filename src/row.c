@@ -262,6 +262,8 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	f->prefilter[0] = src->prefilter[0];
 	f->prefilter[1] = src->prefilter[1];
 	f->prefilter_state[0] = f->prefilter_state[1] = -1;
+	f->shapes = src->shapes;
+	f->shapes_done = false;
 	f->text = row->text;
 	f->textlen = row->textlen;
 	f->match = &row->match;

@@ -27,6 +27,9 @@
 
 #include "escalation.h"
 
+/* runs of the regex engine for pattern rules and their prefilter, in this backend */
+uint64		esc_pattern_runs = 0;
+
 /*
  * Parse a number the way a user writes one ("500", "-1.5e3", " 42 ").
  * Returns false for anything else, including NaN and infinities.
@@ -353,6 +356,24 @@ has_literal(EscRule *rule, EscFacts *facts)
 }
 
 /*
+ * May the rule's pattern match, by its shape?  One shift-and scan of the
+ * text serves every pattern rule of the row (shape.c).
+ */
+static bool
+shape_found(EscRule *rule, EscFacts *facts)
+{
+	if (!facts->shapes_done)
+	{
+		facts->text_ascii = esc_shape_scan(facts->shapes, facts->text, facts->textlen,
+										   facts->shapes_found);
+		facts->shapes_done = true;
+	}
+	if (rule->shape_ascii_only && !facts->text_ascii)
+		return true;			/* \d or \w may match a non-ASCII character */
+	return (facts->shapes_found[rule->shape_lane] & rule->shape_end) != 0;
+}
+
+/*
  * The one tokenising pass over the row's text (textpass.c), made on first
  * use: keywords, literals, sentiment and triage all read it.
  */
@@ -591,21 +612,30 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 			v->why_not = "pattern did not match";
 			return;
 		}
+		if (rule->shape_end != 0 && facts->shapes != NULL && !shape_found(rule, facts))
+		{
+			v->why_not = "pattern did not match";
+			return;
+		}
 		ensure_wide_text(facts);
 		if (rule->prefilter >= 0 && facts->prefilter[rule->prefilter] != NULL)
 		{
 			int			g = rule->prefilter;
 
 			if (facts->prefilter_state[g] < 0)
+			{
+				esc_pattern_runs++;
 				facts->prefilter_state[g] =
 					pg_regexec(facts->prefilter[g], facts->wtext, facts->wlen, 0, NULL,
 							   0, NULL, 0) == REG_OKAY ? 1 : 0;
+			}
 			if (facts->prefilter_state[g] == 0)
 			{
 				v->why_not = "pattern did not match";
 				return;
 			}
 		}
+		esc_pattern_runs++;
 		rc = pg_regexec(rule->regex, facts->wtext, facts->wlen, 0, NULL, 1, pm, 0);
 		if (rc == REG_NOMATCH)
 		{

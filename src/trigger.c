@@ -480,6 +480,8 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		row.facts.prefilter[0] = src->prefilter[0];
 		row.facts.prefilter[1] = src->prefilter[1];
 		row.facts.prefilter_state[0] = row.facts.prefilter_state[1] = -1;
+		row.facts.shapes = src->shapes;
+		row.facts.shapes_done = false;
 		row.facts.sentiment_terms = src->sentiment_terms;
 		row.facts.sentiment_done = false;
 

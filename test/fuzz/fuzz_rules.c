@@ -6,6 +6,10 @@
  *	  field comparisons (esc_parse_number, esc_compare_field) and
  *	  esc_rule_evaluate() itself, on any pattern, field value and text.
  *
+ * The shapes (shape.c): when a comparable pattern matches, the text holds
+ * its shape, and the rules, which look for their shapes before running
+ * the engine, still fire exactly when their patterns match.
+ *
  * Input: a flags byte, then lines: pattern 1, pattern 2, field value,
  * field threshold; the rest is the ticket text.
  *
@@ -270,6 +274,45 @@ check_literals(const char *pattern, bool cs, const char *text, int len)
 	gre_free(g);
 }
 
+/*
+ * The pattern's shape (shape.c) on its own: when the pattern matches the
+ * text, one scan finds the shape (on an ASCII text, for a shape with \d or
+ * \w; those have a backslash, which the oracle cannot read anyway).
+ */
+static void
+check_shape(const char *pattern, bool cs, const char *text, int len)
+{
+	EscShapeSet *set = palloc0(sizeof(EscShapeSet));
+	int			lane;
+	uint64		endbit,
+				found[ESC_SHAPE_LANES];
+	bool		ascii_only_shape;
+	bool		ascii;
+	void	   *g;
+	int			so,
+				eo;
+
+	(void) esc_shape_describe(pattern, cs);
+	if (!esc_shape_add(set, pattern, cs, &lane, &endbit, &ascii_only_shape))
+		return;
+	FUZZ_CHECK(lane == 0 && endbit != 0 && set->nlanes == 1 && set->used[0] >= ESC_SHAPE_MIN &&
+			   set->used[0] <= ESC_SHAPE_MAX, "shape of \"%s\": lane %d, %d atoms",
+			   pattern, lane, set->used[0]);
+	ascii = esc_shape_scan(set, text, len, found);
+	FUZZ_CHECK(ascii == ascii_only(text), "shape scan: ASCII %d", ascii);
+	if (!comparable(pattern) || (!cs && !ascii_only(text)))
+		return;
+	g = gre_compile_friendly(pattern, !cs);
+	if (g == NULL)
+		return;
+	if (gre_match(g, text, &so, &eo))
+		FUZZ_CHECK((found[0] & endbit) != 0,
+				   "pattern \"%s\" (%s) matches the text at %d..%d, but its shape %s is not found",
+				   pattern, cs ? "case-sensitive" : "case-insensitive", so, eo,
+				   esc_shape_describe(pattern, cs));
+	gre_free(g);
+}
+
 static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
 
 int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
@@ -290,6 +333,7 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	EscRule		rules[3];
 	EscFacts	facts;
 	regex_t    *prefilter[2] = {NULL, NULL};
+	EscShapeSet *shapes;
 	int			ncombined[2] = {0, 0};
 	StringInfoData combined_are[2],
 				combined_ere[2];
@@ -311,6 +355,8 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	{
 		check_literals(pat[i], true, text, len);
 		check_literals(pat[i], false, text, len);
+		check_shape(pat[i], true, text, len);
+		check_shape(pat[i], false, text, len);
 	}
 
 	/* field comparisons */
@@ -324,6 +370,7 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 
 	/* two pattern rules, compiled as catalog.c compiles them */
 	memset(rules, 0, sizeof(rules));
+	shapes = palloc0(sizeof(EscShapeSet));
 	for (int g = 0; g < 2; g++)
 	{
 		initStringInfo(&combined_are[g]);
@@ -345,6 +392,10 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		if (r->regex == NULL)
 			continue;
 		r->literals = esc_required_literals(pat[i], cs[i]);
+		if (r->literals == NIL &&
+			!esc_shape_add(shapes, pat[i], cs[i], &r->shape_lane, &r->shape_end,
+						   &r->shape_ascii_only))
+			r->shape_end = 0;
 		if (r->literals == NIL && combinable(pat[i]))
 		{
 			int			g = cs[i] ? 1 : 0;
@@ -393,6 +444,7 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	facts.prefilter[0] = prefilter[0];
 	facts.prefilter[1] = prefilter[1];
 	facts.prefilter_state[0] = facts.prefilter_state[1] = -1;
+	facts.shapes = shapes->nlanes > 0 ? shapes : NULL;
 
 	for (int i = 0; i < 3; i++)
 	{

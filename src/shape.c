@@ -1,0 +1,570 @@
+/*-------------------------------------------------------------------------
+ *
+ * shape.c
+ *	  A run of character classes every match of a pattern contains, and one
+ *	  scan of a text for all of a source's runs: the prefilter for pattern
+ *	  rules without a literal of their own.  Pure: no SPI, no catalog.
+ *
+ * A pattern such as "\m[0-9]{3}-[0-9]{2}-[0-9]{4}\M" (a US social security
+ * number) has no literal for rules.c's memmem() prefilter, so until now
+ * the regex engine ran on every ticket's text: a conversion of the text to
+ * wide characters and one scan, about 44,000 instructions per 1 KB ticket,
+ * the largest single cost of an insert that escalates nothing.  Yet every
+ * match of that pattern contains eleven consecutive characters, each from
+ * a known set of ASCII characters:
+ *
+ *	[0-9] [0-9] [0-9] - [0-9] [0-9] - [0-9] [0-9] [0-9] [0-9]
+ *
+ * Such a run (its "shape") is found in a byte string by the shift-and
+ * algorithm (Baeza-Yates and Gonnet, 1992): a 64-bit state word, one bit
+ * per position of the run, advanced per byte by a shift, an OR and an AND
+ * with the byte's mask.  The runs of several patterns share one state
+ * word (a lane) side by side, so one scan of the text, a few instructions
+ * per byte, tells every pattern rule of a source whether its run occurs.
+ * Where it does not, the pattern cannot match and the regex engine is not
+ * run; where it does, the engine decides as before.
+ *
+ * Soundness is the whole point, so the reading of the pattern is
+ * conservative: anything not understood ends the current run (or, for an
+ * alternation at the top level or a malformed bound, gives no shape at
+ * all).  An atom of a run must match exactly one character, and that
+ * character must be ASCII, so that consecutive characters of a match are
+ * consecutive bytes of the text in every server encoding:
+ *
+ *	- an ordinary ASCII character, or an escaped non-alphanumeric one
+ *	  ("\." "\-");
+ *	- a bracket expression of ASCII characters and ranges, not negated,
+ *	  without character classes, collating elements or escapes;
+ *	- \d and \w, which match only [0-9] and [A-Za-z0-9_] among ASCII
+ *	  characters but may match non-ASCII digits and letters (ICU, and
+ *	  some libc locales): a shape holding one is only trusted on a text
+ *	  without a non-ASCII byte, otherwise the engine runs.
+ *
+ * In a case-insensitive pattern a letter stands for both of its cases,
+ * as PostgreSQL's engine expands it (its case mapping of ASCII letters is
+ * always the C one, and it folds the pattern, not the text, so a
+ * non-ASCII text character never matches an ASCII letter).  Constraints
+ * (^ $ \m \M \y \Y \A \Z) match no character and do not break a run.  A
+ * quantified atom: x{n} is n atoms, x{n,m} and x+ keep n (one) atoms and
+ * end the run, x? x* x{0,m} end it without the atom.  Groups end the run.
+ * Of the runs found, the longest (at most 64 atoms) is the pattern's
+ * shape; shorter than three atoms, it would filter little, and the
+ * pattern gets none.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "escalation.h"
+
+/* an atom: the set of bytes it matches */
+typedef struct ShapeAtom
+{
+	uint64		bits[4];
+} ShapeAtom;
+
+typedef struct ShapeRun
+{
+	ShapeAtom	atoms[ESC_SHAPE_MAX];
+	int			len;
+	bool		ascii_only;		/* has \d or \w */
+} ShapeRun;
+
+static inline void
+atom_add(ShapeAtom *a, unsigned char c, bool case_sensitive)
+{
+	a->bits[c >> 6] |= UINT64CONST(1) << (c & 63);
+	if (!case_sensitive)
+	{
+		if (c >= 'a' && c <= 'z')
+			atom_add(a, c - ('a' - 'A'), true);
+		else if (c >= 'A' && c <= 'Z')
+			atom_add(a, c + ('a' - 'A'), true);
+	}
+}
+
+static inline bool
+atom_has(const ShapeAtom *a, unsigned char c)
+{
+	return (a->bits[c >> 6] >> (c & 63)) & 1;
+}
+
+static void
+atom_range(ShapeAtom *a, unsigned char lo, unsigned char hi, bool case_sensitive)
+{
+	for (int c = lo; c <= hi; c++)
+		atom_add(a, (unsigned char) c, case_sensitive);
+}
+
+/*
+ * Read a bracket expression at p ('['); end is the pattern's end.  Returns
+ * the position after its ']', or NULL when the pattern is malformed.  *ok
+ * tells whether the atom is one we trust.
+ */
+static const char *
+read_bracket(const char *p, const char *end, ShapeAtom *a, bool case_sensitive, bool *ok)
+{
+	const char *c = p + 1;
+	bool		first = true;
+
+	*ok = true;
+	memset(a, 0, sizeof(ShapeAtom));
+	if (c < end && *c == '^')
+	{
+		*ok = false;
+		c++;
+	}
+	while (c < end)
+	{
+		unsigned char ch = (unsigned char) *c;
+
+		if (ch == ']' && !first)
+			return c + 1;
+		first = false;
+		if (ch == '[' && c + 1 < end && (c[1] == ':' || c[1] == '.' || c[1] == '='))
+		{
+			char		close = c[1];
+
+			*ok = false;
+			for (c += 2; c + 1 < end && !(*c == close && c[1] == ']'); c++)
+				;
+			if (c + 1 >= end)
+				return NULL;
+			c += 2;
+			continue;
+		}
+		if (ch == '\\')
+		{
+			/* an escape inside brackets (an ARE extension): not ours */
+			*ok = false;
+			if (c + 1 >= end)
+				return NULL;
+			c += 2;
+			continue;
+		}
+		if (ch >= 0x80)
+		{
+			*ok = false;
+			c++;
+			continue;
+		}
+		/* a range a-z (a '-' before the closing ']' is itself a member) */
+		if (c + 2 < end && c[1] == '-' && c[2] != ']')
+		{
+			unsigned char hi = (unsigned char) c[2];
+
+			if (hi == '[' || hi == '\\')
+				return NULL;	/* a collating element or escape as its end */
+			if (hi >= 0x80 || hi < ch)
+				*ok = false;
+			else
+				atom_range(a, ch, hi, case_sensitive);
+			c += 3;
+			continue;
+		}
+		atom_add(a, ch, case_sensitive);
+		c++;
+	}
+	return NULL;				/* no closing ']' */
+}
+
+/* after a group's '(' at p, the position of its matching ')' or NULL */
+static const char *
+group_end(const char *p, const char *end)
+{
+	int			depth = 0;
+
+	for (const char *c = p; c < end; c++)
+	{
+		if (*c == '\\')
+			c++;
+		else if (*c == '[')
+		{
+			bool		ok;
+			ShapeAtom	dummy;
+			const char *after = read_bracket(c, end, &dummy, true, &ok);
+
+			if (after == NULL)
+				return NULL;
+			c = after - 1;
+		}
+		else if (*c == '(')
+			depth++;
+		else if (*c == ')' && --depth == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* keep the current run if it is the longest so far, and start a new one */
+static void
+run_end(ShapeRun *cur, ShapeRun *best)
+{
+	if (cur->len > best->len)
+		*best = *cur;
+	cur->len = 0;
+	cur->ascii_only = false;
+}
+
+/* append n copies of an atom to the current run */
+static void
+run_append(ShapeRun *cur, ShapeRun *best, const ShapeAtom *atom, bool ascii_only, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		/* a part of a required run is required too */
+		if (cur->len == ESC_SHAPE_MAX)
+			run_end(cur, best);
+		cur->atoms[cur->len++] = *atom;
+		cur->ascii_only |= ascii_only;
+	}
+}
+
+/*
+ * Read a bound "{n}", "{n,}" or "{n,m}" at p; returns the position after it
+ * or NULL when it is not one.
+ */
+static const char *
+read_bound(const char *p, const char *end, int *min, bool *exact)
+{
+	const char *q = p + 1;
+	long		lo = 0,
+				hi;
+
+	if (q >= end || *q < '0' || *q > '9')
+		return NULL;
+	while (q < end && *q >= '0' && *q <= '9')
+	{
+		lo = lo * 10 + (*q++ - '0');
+		if (lo > 100000)
+			return NULL;
+	}
+	hi = lo;
+	if (q < end && *q == ',')
+	{
+		q++;
+		hi = -1;
+		while (q < end && *q >= '0' && *q <= '9')
+		{
+			hi = (hi < 0 ? 0 : hi) * 10 + (*q - '0');
+			q++;
+			if (hi > 100000)
+				return NULL;
+		}
+	}
+	if (q >= end || *q != '}')
+		return NULL;
+	*min = (int) Min(lo, ESC_SHAPE_MAX);
+	*exact = (hi == lo);
+	return q + 1;
+}
+
+/*
+ * The pattern's longest run (see the file header); false when it has none
+ * of at least ESC_SHAPE_MIN atoms.
+ */
+static bool
+pattern_shape(const char *pattern, bool case_sensitive, ShapeRun *best)
+{
+	const char *p = pattern;
+	const char *end = pattern + strlen(pattern);
+	ShapeRun   *cur = palloc(sizeof(ShapeRun));
+	bool		result = false;
+
+	best->len = 0;
+	best->ascii_only = false;
+	cur->len = 0;
+	cur->ascii_only = false;
+
+	/* directors and embedded options change what follows: not ours */
+	if (strncmp(p, "***", 3) == 0 || strncmp(p, "(?", 2) == 0)
+		goto done;
+
+	while (p < end)
+	{
+		unsigned char ch = (unsigned char) *p;
+		ShapeAtom	atom;
+		bool		have_atom = false;	/* read an atom we trust */
+		bool		atom_ascii_only = false;
+		const char *next;
+		int			min = 1;
+		bool		exact = true;
+		bool		quantified = false;
+
+		memset(&atom, 0, sizeof(atom));
+		if (ch == '|' || ch == ')')
+			goto done;			/* an alternative at the top, or unbalanced */
+		if (ch == '^' || ch == '$')
+		{
+			p++;
+			continue;			/* constraints match no character */
+		}
+		if (ch == '(')
+		{
+			const char *close = group_end(p, end);
+
+			if (close == NULL)
+				goto done;
+			next = close + 1;
+		}
+		else if (ch == '[')
+		{
+			bool		ok;
+
+			next = read_bracket(p, end, &atom, case_sensitive, &ok);
+			if (next == NULL)
+				goto done;
+			have_atom = ok;
+		}
+		else if (ch == '\\')
+		{
+			unsigned char e;
+
+			if (p + 1 >= end)
+				goto done;
+			e = (unsigned char) p[1];
+			next = p + 2;
+			if (strchr("mMyYAZ", e) != NULL)
+			{
+				p = next;
+				continue;		/* constraint escapes match no character */
+			}
+			if (e == 'd')
+			{
+				atom_range(&atom, '0', '9', true);
+				have_atom = atom_ascii_only = true;
+			}
+			else if (e == 'w')
+			{
+				atom_range(&atom, '0', '9', true);
+				atom_range(&atom, 'a', 'z', false);
+				atom_add(&atom, '_', true);
+				have_atom = atom_ascii_only = true;
+			}
+			else if ((e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))
+			{
+				/*
+				 * Two-character escapes we do not use (\s \D \t ...) end
+				 * the run; longer ones (\x41 \u00e9 \cX \0 \12) would be
+				 * misread: no shape.
+				 */
+				if (strchr("abBefnrtvsSDW", e) == NULL)
+					goto done;
+			}
+			else if (e < 0x80)
+			{
+				atom_add(&atom, e, case_sensitive);
+				have_atom = true;
+			}
+		}
+		else if (ch == '*' || ch == '+' || ch == '?' || ch == '{')
+		{
+			/* a quantifier with no atom before it */
+			run_end(cur, best);
+			next = p + 1;
+			if (ch == '{')
+			{
+				while (next < end && *next != '}')
+					next++;
+				if (next >= end)
+					goto done;
+				next++;
+			}
+			p = next;
+			continue;
+		}
+		else if (ch == '.' || ch >= 0x80)
+			next = p + 1;		/* any character, or (part of) a non-ASCII one */
+		else
+		{
+			atom_add(&atom, ch, case_sensitive);
+			have_atom = true;
+			next = p + 1;
+		}
+
+		/* the atom's quantifier */
+		if (next < end && (*next == '*' || *next == '?'))
+		{
+			min = 0;
+			exact = false;
+			quantified = true;
+			next++;
+		}
+		else if (next < end && *next == '+')
+		{
+			exact = false;
+			quantified = true;
+			next++;
+		}
+		else if (next < end && *next == '{')
+		{
+			next = read_bound(next, end, &min, &exact);
+			if (next == NULL)
+				goto done;
+			quantified = true;
+		}
+		if (quantified && next < end && *next == '?')
+			next++;				/* non-greedy */
+
+		if (!have_atom)
+			run_end(cur, best);
+		else
+		{
+			run_append(cur, best, &atom, atom_ascii_only, min);
+			if (!exact)
+			{
+				/*
+				 * More copies may follow, so the run ends here; but the
+				 * last copies are right before what comes next: the new run
+				 * starts with them ("[0-9]+ error" holds "[0-9] error").
+				 */
+				run_end(cur, best);
+				run_append(cur, best, &atom, atom_ascii_only, min);
+			}
+		}
+		p = next;
+	}
+	run_end(cur, best);
+	result = best->len >= ESC_SHAPE_MIN;
+done:
+	pfree(cur);
+	return result;
+}
+
+/*
+ * Add a pattern's shape to a source's set.  Returns false, changing
+ * nothing, when the pattern has no shape or the set has no room for it;
+ * otherwise sets *lane, *endbit and *ascii_only for the rule.
+ */
+bool
+esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive,
+			  int *lane, uint64 *endbit, bool *ascii_only)
+{
+	ShapeRun   *run = palloc(sizeof(ShapeRun));
+	int			l;
+
+	if (!pattern_shape(pattern, case_sensitive, run))
+	{
+		pfree(run);
+		return false;
+	}
+	/* the first lane with room */
+	for (l = 0; l < ESC_SHAPE_LANES; l++)
+		if (set->used[l] + run->len <= 64)
+			break;
+	if (l == ESC_SHAPE_LANES)
+	{
+		pfree(run);
+		return false;
+	}
+	for (int i = 0; i < run->len; i++)
+	{
+		uint64		bit = UINT64CONST(1) << (set->used[l] + i);
+
+		for (int b = 0; b < 256; b++)
+			if (atom_has(&run->atoms[i], (unsigned char) b))
+				set->mask[l][b] |= bit;
+	}
+	set->start[l] |= UINT64CONST(1) << set->used[l];
+	*endbit = UINT64CONST(1) << (set->used[l] + run->len - 1);
+	set->end[l] |= *endbit;
+	set->used[l] += run->len;
+	set->nlanes = Max(set->nlanes, l + 1);
+	*lane = l;
+	*ascii_only = run->ascii_only;
+	pfree(run);
+	return true;
+}
+
+/*
+ * One scan of text[0 .. len) for every shape of the set: found[l] gets
+ * the end bits of lane l's shapes that occur; returns whether the text is
+ * all ASCII.
+ */
+bool
+esc_shape_scan(const EscShapeSet *set, const char *text, int len, uint64 *found)
+{
+	const unsigned char *p = (const unsigned char *) text;
+	unsigned char hi = 0;
+
+	for (int l = 0; l < set->nlanes; l++)
+	{
+		const uint64 *mask = set->mask[l];
+		uint64		start = set->start[l];
+		uint64		d = 0,
+					seen = 0;
+
+		for (int i = 0; i < len; i++)
+		{
+			d = ((d << 1) | start) & mask[p[i]];
+			seen |= d;
+			hi |= p[i];
+		}
+		found[l] = seen & set->end[l];
+	}
+	return (hi & 0x80) == 0;
+}
+
+/* a member of a bracket expression, escaped where it would be special */
+static void
+append_member(StringInfo buf, int b)
+{
+	if (b == ']' || b == '\\' || b == '^' || b == '-' || b == '[')
+		appendStringInfoChar(buf, '\\');
+	appendStringInfoChar(buf, (char) b);
+}
+
+/*
+ * The shape of a pattern as text, one bracket expression per atom
+ * (escalation.pattern_shape(), for users and tests); NULL when it has
+ * none.
+ */
+char *
+esc_shape_describe(const char *pattern, bool case_sensitive)
+{
+	ShapeRun   *run = palloc(sizeof(ShapeRun));
+	StringInfoData buf;
+
+	if (!pattern_shape(pattern, case_sensitive, run))
+		return NULL;
+	initStringInfo(&buf);
+	for (int i = 0; i < run->len; i++)
+	{
+		int			n = 0;
+
+		for (int b = 0; b < 128; b++)
+			n += atom_has(&run->atoms[i], (unsigned char) b);
+		if (n == 1)
+		{
+			for (int b = 0; b < 128; b++)
+				if (atom_has(&run->atoms[i], (unsigned char) b))
+				{
+					if (!((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') ||
+						  (b >= 'A' && b <= 'Z') || b == ' '))
+						appendStringInfoChar(&buf, '\\');
+					appendStringInfoChar(&buf, (char) b);
+				}
+			continue;
+		}
+		appendStringInfoChar(&buf, '[');
+		for (int b = 0; b < 128; b++)
+		{
+			int			e = b;
+
+			if (!atom_has(&run->atoms[i], (unsigned char) b))
+				continue;
+			while (e + 1 < 128 && atom_has(&run->atoms[i], (unsigned char) (e + 1)))
+				e++;
+			append_member(&buf, b);
+			if (e > b + 1)
+				appendStringInfoChar(&buf, '-');
+			if (e > b)
+				append_member(&buf, e);
+			b = e;
+		}
+		appendStringInfoChar(&buf, ']');
+	}
+	if (run->ascii_only)
+		appendStringInfoString(&buf, " (ASCII text only)");
+	return buf.data;
+}
