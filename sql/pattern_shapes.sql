@@ -42,7 +42,8 @@ INSERT INTO pats VALUES
   ('\m[0-9]{3}-[0-9]{2}-[0-9]{4}\M'), ('\d{3}-\d{2}-\d{4}'), ('[0-9]+ error'),
   ('ORD-\d{3}'), ('abc{2,3}de'), ('x[^a]yz'), ('[]a-]xy'), ('\.net\s+core'),
   ('a+b+c'), ('ab*c{2}d'), ('[A-C]{2}x?'), ('K\w\wz'), ('(ab)+cd'), ('^abc'),
-  ('abc$'), ('\yab\-c'), ('e{0,2}fgh'), ('fg+?h'), ('(?:x|y)zzz'), ('[a-c][0-1][_]');
+  ('abc$'), ('\yab\-c'), ('e{0,2}fgh'), ('fg+?h'), ('(?:x|y)zzz'), ('[a-c][0-1][_]'),
+  ('\m(http|status)( code)? 5[0-9]{2}\M');
 CREATE TEMP TABLE texts (t text);
 INSERT INTO texts VALUES
   ('123-45-6789'), ('ssn 123-45-6789 given'), ('1234-56-789'), ('١٢٣-٤٥-٦٧٨٩'),
@@ -51,7 +52,8 @@ INSERT INTO texts VALUES
   ('.net  core'), ('aaabbbc'), ('abbbccd'), ('acccd'), ('ABx'), ('bc'), ('kAbZ'),
   ('k_9z'), ('ababcd'), ('ABCD'), ('abc'), (' abc'), ('ab-c'), ('xab-c'),
   ('fgh'), ('eefgh'), ('fggggh'), ('yzzz'), ('XZZZ'), ('b1_'), ('C0_'), ('é'),
-  (''), ('ab' || chr(8490) || 'c');
+  (''), ('ab' || chr(8490) || 'c'), ('status 503'), ('HTTP code 504 again'), ('status 5xx'),
+  ('http  500');
 SELECT count(*) AS pairs,
        count(*) FILTER (WHERE matches) AS matching,
        count(*) FILTER (WHERE matches AND NOT holds) AS unsound
@@ -78,11 +80,14 @@ INSERT INTO escalation.rules (name, source_id, pattern, case_sensitive, target_t
 SELECT 'shape_' || row_number() OVER (), :src, p, cs, 'ps_team', 2
   FROM (VALUES ('\m[0-9]{3}-[0-9]{2}-[0-9]{4}\M', false), ('\d{3}-\d{2}-\d{4}', false),
                ('[0-9]+ error', true), ('ORD-\d{3}', true), ('abc{2,3}de', false),
-               ('K\w\wz', false), ('a|zzq', false)) v(p, cs);
+               ('K\w\wz', false), ('a|zzq', false),
+               ('\m(http|status)( code)? 5[0-9]{2}\M', false)) v(p, cs);
 -- the rules' shapes: 'a|zzq' has none, so the combined prefilter runs for it
 SELECT name, escalation.pattern_shape(pattern, case_sensitive) AS shape
   FROM escalation.rules WHERE source_id = :src ORDER BY rule_id;
 
+-- the last rule has literals ("http", "status"): its shape is checked after
+-- them, so a text with "status" but no " 5xx" costs no run either.
 -- 'a|zzq' has no shape: its texts go to the engine (the combined prefilter
 -- of the patterns without a literal, then its own pattern where that
 -- matched: 1 + 2 runs for these two texts)
@@ -99,7 +104,8 @@ SELECT escalation.pattern_runs() AS runs0 \gset
 INSERT INTO ps.tickets (subject, body)
 VALUES ('Printer', 'The printer on floor 3 is out of toner since 2024.'),
        ('Hello', 'Order 12345 arrived, thanks!'),
-       ('Unicode', 'Café ☕ — 12-34');
+       ('Unicode', 'Café ☕ — 12-34'),
+       ('Status', 'The status page says all is well since 2024.');
 SELECT escalation.pattern_runs() - :runs0 AS runs;
 
 -- every text of the fixture as a ticket: fires exactly where ~ / ~* says

@@ -776,7 +776,8 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 		}
 		/*
 		 * A pattern without a literal of its own: its shape, if it has one,
-		 * joins the source's one shift-and scan of the text (shape.c).
+		 * joins the source's one shift-and scan of the text (shape.c), in
+		 * any of its lanes.
 		 */
 		r->shape_lane = 0;
 		r->shape_end = 0;
@@ -784,7 +785,7 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 		{
 			if (src->shapes == NULL)
 				src->shapes = palloc0(sizeof(EscShapeSet));
-			if (!esc_shape_add(src->shapes, r->pattern, r->case_sensitive,
+			if (!esc_shape_add(src->shapes, r->pattern, r->case_sensitive, ESC_SHAPE_LANES,
 							   &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
 				r->shape_end = 0;
 		}
@@ -813,6 +814,24 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 	 * One scan of the text tells whether any pattern can match; only then
 	 * does each pattern run on its own.  Worth it from two patterns on.
 	 */
+	/*
+	 * Patterns with a literal: a common one ("status") lets many texts
+	 * through to the engine, so their shapes join too, checked after the
+	 * literal; only in the first lane, so that they never add a lane to
+	 * the scan every text pays for.
+	 */
+	for (int k = 0; k < src->nrules; k++)
+	{
+		EscRule    *r = src->rules[k];
+
+		if (r->regex == NULL || r->literals == NIL)
+			continue;
+		if (src->shapes == NULL)
+			src->shapes = palloc0(sizeof(EscShapeSet));
+		if (!esc_shape_add(src->shapes, r->pattern, r->case_sensitive, 1,
+						   &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
+			r->shape_end = 0;
+	}
 	if (src->shapes != NULL && src->shapes->nlanes == 0)
 	{
 		pfree(src->shapes);

@@ -401,7 +401,7 @@ typedef struct EscShapeSet
 } EscShapeSet;
 
 extern bool esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive,
-						  int *lane, uint64 *endbit, bool *ascii_only);
+						  int max_lanes, int *lane, uint64 *endbit, bool *ascii_only);
 extern bool esc_shape_scan(const EscShapeSet *set, const char *text, int len,
 						   uint64 *found);
 extern char *esc_shape_describe(const char *pattern, bool case_sensitive);

@@ -432,12 +432,13 @@ done:
 }
 
 /*
- * Add a pattern's shape to a source's set.  Returns false, changing
- * nothing, when the pattern has no shape or the set has no room for it;
- * otherwise sets *lane, *endbit and *ascii_only for the rule.
+ * Add a pattern's shape to a source's set, in one of its first max_lanes
+ * lanes.  Returns false, changing nothing, when the pattern has no shape
+ * or those lanes have no room for it; otherwise sets *lane, *endbit and
+ * *ascii_only for the rule.
  */
 bool
-esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive,
+esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive, int max_lanes,
 			  int *lane, uint64 *endbit, bool *ascii_only)
 {
 	ShapeRun   *run = palloc(sizeof(ShapeRun));
@@ -449,10 +450,11 @@ esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive,
 		return false;
 	}
 	/* the first lane with room */
-	for (l = 0; l < ESC_SHAPE_LANES; l++)
+	max_lanes = Min(max_lanes, ESC_SHAPE_LANES);
+	for (l = 0; l < max_lanes; l++)
 		if (set->used[l] + run->len <= 64)
 			break;
-	if (l == ESC_SHAPE_LANES)
+	if (l == max_lanes)
 	{
 		pfree(run);
 		return false;
@@ -485,7 +487,8 @@ bool
 esc_shape_scan(const EscShapeSet *set, const char *text, int len, uint64 *found)
 {
 	const unsigned char *p = (const unsigned char *) text;
-	unsigned char hi = 0;
+	uint64		hi = 0;
+	int			i;
 
 	for (int l = 0; l < set->nlanes; l++)
 	{
@@ -494,15 +497,36 @@ esc_shape_scan(const EscShapeSet *set, const char *text, int len, uint64 *found)
 		uint64		d = 0,
 					seen = 0;
 
-		for (int i = 0; i < len; i++)
+		for (i = 0; i + 4 <= len; i += 4)
 		{
 			d = ((d << 1) | start) & mask[p[i]];
 			seen |= d;
-			hi |= p[i];
+			d = ((d << 1) | start) & mask[p[i + 1]];
+			seen |= d;
+			d = ((d << 1) | start) & mask[p[i + 2]];
+			seen |= d;
+			d = ((d << 1) | start) & mask[p[i + 3]];
+			seen |= d;
+		}
+		for (; i < len; i++)
+		{
+			d = ((d << 1) | start) & mask[p[i]];
+			seen |= d;
 		}
 		found[l] = seen & set->end[l];
 	}
-	return (hi & 0x80) == 0;
+
+	/* a non-ASCII byte anywhere?  eight bytes at a time */
+	for (i = 0; i + 8 <= len; i += 8)
+	{
+		uint64		w;
+
+		memcpy(&w, p + i, 8);
+		hi |= w;
+	}
+	for (; i < len; i++)
+		hi |= p[i];
+	return (hi & UINT64CONST(0x8080808080808080)) == 0;
 }
 
 /* a member of a bracket expression, escaped where it would be special */

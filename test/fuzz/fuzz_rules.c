@@ -293,7 +293,7 @@ check_shape(const char *pattern, bool cs, const char *text, int len)
 				eo;
 
 	(void) esc_shape_describe(pattern, cs);
-	if (!esc_shape_add(set, pattern, cs, &lane, &endbit, &ascii_only_shape))
+	if (!esc_shape_add(set, pattern, cs, ESC_SHAPE_LANES, &lane, &endbit, &ascii_only_shape))
 		return;
 	FUZZ_CHECK(lane == 0 && endbit != 0 && set->nlanes == 1 && set->used[0] >= ESC_SHAPE_MIN &&
 			   set->used[0] <= ESC_SHAPE_MAX, "shape of \"%s\": lane %d, %d atoms",
@@ -392,9 +392,8 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		if (r->regex == NULL)
 			continue;
 		r->literals = esc_required_literals(pat[i], cs[i]);
-		if (r->literals == NIL &&
-			!esc_shape_add(shapes, pat[i], cs[i], &r->shape_lane, &r->shape_end,
-						   &r->shape_ascii_only))
+		if (!esc_shape_add(shapes, pat[i], cs[i], r->literals == NIL ? ESC_SHAPE_LANES : 1,
+						   &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
 			r->shape_end = 0;
 		if (r->literals == NIL && combinable(pat[i]))
 		{
