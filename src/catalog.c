@@ -785,8 +785,10 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 		{
 			if (src->shapes == NULL)
 				src->shapes = palloc0(sizeof(EscShapeSet));
-			if (!esc_shape_add(src->shapes, r->pattern, r->case_sensitive, ESC_SHAPE_LANES,
-							   &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
+			if (esc_shape_add(src->shapes, r->pattern, r->case_sensitive, ESC_SHAPE_LANES,
+							  &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
+				src->shapes->eager = true;
+			else
 				r->shape_end = 0;
 		}
 		/* and they share one prefilter scan by the regex engine */

@@ -394,6 +394,8 @@ extern EscTriageModel *esc_triage_model_for(int32 source_id);
 typedef struct EscShapeSet
 {
 	int			nlanes;
+	bool		eager;			/* some pattern without a literal has a shape:
+								 * every text is scanned */
 	int			used[ESC_SHAPE_LANES];	/* bits taken in each lane */
 	uint64		start[ESC_SHAPE_LANES]; /* first bit of each shape */
 	uint64		end[ESC_SHAPE_LANES];	/* last bit of each shape */

@@ -607,6 +607,17 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 			v->why_not = "pattern did not match (no text)";
 			return;
 		}
+		/*
+		 * The shape first where the scan is made for every text anyway (a
+		 * pattern without a literal has a shape): it answers for all rules
+		 * at once; else the literal's memmem(), then the shape.
+		 */
+		if (rule->shape_end != 0 && facts->shapes != NULL &&
+			(facts->shapes_done || facts->shapes->eager) && !shape_found(rule, facts))
+		{
+			v->why_not = "pattern did not match";
+			return;
+		}
 		if (rule->literals != NIL && !has_literal(rule, facts))
 		{
 			v->why_not = "pattern did not match";

@@ -18,8 +18,8 @@
  *
  * esc_textpass() walks the bytes once and records both, together with the
  * whole text folded to lower case (ASCII), each word's hash of its folded
- * bytes (the memos' key) and its flags: a digit in it, too long to be a
- * word of ours (ESC_MAX_WORD bytes or more).  The trigger makes one pass
+ * bytes (the memos' key, computed in the same loop) and its flags: a
+ * digit in it, too long to be a word of ours (ESC_MAX_WORD bytes or more).  The trigger makes one pass
  * per row text (subject and body of a ticket, or a message's body) and
  * every rule condition, the triage model and sentiment read it; the
  * standalone functions (classify(), sentiment(), explain()) make their
@@ -30,8 +30,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include "common/hashfn.h"
 
 #include "escalation.h"
 
@@ -104,8 +102,27 @@ byte_classes_init(void)
 	byte_classes_ready = true;
 }
 
+/*
+ * A word's hash, the memos' key: FNV-1a over its folded bytes, computed in
+ * the pass's loop, then mixed (MurmurHash3's finaliser) so that the low
+ * bits, which index the memos, depend on every byte.
+ */
+#define FNV_OFFSET	2166136261u
+#define FNV_PRIME	16777619u
+
+static inline uint32
+hash_finish(uint32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
 static inline void
-add_word(EscTextPass *tp, const char *folded, int start, int end, bool digits)
+add_word(EscTextPass *tp, int start, int end, bool digits, uint32 h)
 {
 	EscWord    *w;
 
@@ -121,7 +138,7 @@ add_word(EscTextPass *tp, const char *folded, int start, int end, bool digits)
 		w->hash = 0;
 	}
 	else
-		w->hash = hash_bytes((const unsigned char *) folded + start, end - start);
+		w->hash = hash_finish(h);
 }
 
 static inline void
@@ -181,6 +198,7 @@ esc_textpass(const char *text, int len)
 			/* a word: one tight loop over its bytes (a word byte is in a span too) */
 			int			ws = i;
 			uint8		seen = 0;
+			uint32		h = FNV_OFFSET;
 
 			if (sstart < 0)
 			{
@@ -189,11 +207,14 @@ esc_textpass(const char *text, int len)
 			}
 			do
 			{
-				folded[i] = (char) byte_fold[p[i]];
+				uint8		f = byte_fold[p[i]];
+
+				folded[i] = (char) f;
+				h = (h ^ f) * FNV_PRIME;
 				seen |= byte_class[p[i]];
 				i++;
 			} while (i < len && (byte_class[p[i]] & BC_WORD));
-			add_word(tp, folded, ws, i, (seen & BC_DIGIT) != 0);
+			add_word(tp, ws, i, (seen & BC_DIGIT) != 0, h);
 			continue;
 		}
 

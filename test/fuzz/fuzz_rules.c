@@ -395,6 +395,8 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		if (!esc_shape_add(shapes, pat[i], cs[i], r->literals == NIL ? ESC_SHAPE_LANES : 1,
 						   &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
 			r->shape_end = 0;
+		else if (r->literals == NIL || (flags & 0x80))
+			shapes->eager = true;	/* both orders of the literal and shape checks */
 		if (r->literals == NIL && combinable(pat[i]))
 		{
 			int			g = cs[i] ? 1 : 0;
