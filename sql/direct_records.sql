@@ -152,6 +152,25 @@ VALUES (:sid, '40', 'first_response', 0, '1 hour', 'running', '2024-03-05 13:00+
 INSERT INTO dr_hd.tickets VALUES
     (40, 'open', 'high', 'Outage', 'An outage at last.', 'dee@example.com', 'globex', '2024-03-05 13:05+00');
 SELECT ticket_key, sla_due_at FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '40';
+-- The probe's index is looked up once per backend and forgotten when the
+-- clocks table's indexes change: without one the trigger reads the clocks
+-- with its statement (the dropped index is not used), and a new one is used.
+BEGIN;
+ALTER TABLE escalation.clocks DROP CONSTRAINT clocks_source_id_ticket_key_metric_round_key;
+INSERT INTO escalation.clocks (source_id, ticket_key, metric, policy_id, target, state, started_at,
+                               running_since, due_at, finished_at)
+VALUES (:sid, '42', 'resolution', 0, '1 hour', 'running', '2024-03-06 13:00+00',
+        '2024-03-06 13:00+00', '2024-03-06 15:00+00', NULL),
+       (:sid, '43', 'resolution', 0, '1 hour', 'running', '2024-03-06 13:00+00',
+        '2024-03-06 13:00+00', '2024-03-06 16:00+00', NULL);
+INSERT INTO dr_hd.tickets VALUES
+    (42, 'open', 'high', 'Outage', 'An outage again.', 'dee@example.com', 'globex', '2024-03-06 13:05+00');
+CREATE INDEX dr_clocks_probe ON escalation.clocks (source_id, ticket_key);
+INSERT INTO dr_hd.tickets VALUES
+    (43, 'open', 'high', 'Outage', 'An outage once more.', 'dee@example.com', 'globex', '2024-03-06 13:06+00');
+SELECT ticket_key, sla_due_at FROM escalation.escalations
+ WHERE source_id = :sid AND ticket_key IN ('42', '43') ORDER BY ticket_key;
+ROLLBACK;
 DELETE FROM escalation.clocks WHERE source_id = :sid;
 
 SELECT escalation.detach('dr_hd.tickets');

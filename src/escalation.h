@@ -26,6 +26,28 @@
 #include "storage/lwlock.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
+
+/*
+ * The attribute number of a named column, cached by the caller in *cached
+ * (0: not looked up yet).  A cached number is checked against the
+ * descriptor (a column dropped and added again moves) and looked up again
+ * with SPI_fnumber() when it does not fit.  For the row triggers on the
+ * extension's own tables, which name their columns on every row: a
+ * SPI_fnumber() walks the descriptor comparing names.
+ */
+static inline int
+esc_attnum(TupleDesc desc, const char *name, int *cached)
+{
+	int			a = *cached;
+
+	if (a > 0 && a <= desc->natts &&
+		!TupleDescAttr(desc, a - 1)->attisdropped &&
+		strcmp(NameStr(TupleDescAttr(desc, a - 1)->attname), name) == 0)
+		return a;
+	a = SPI_fnumber(desc, name);
+	*cached = a;
+	return a;
+}
 #include "utils/date.h"
 
 #include "compat.h"

@@ -265,8 +265,13 @@ escalation_facts_escalated(PG_FUNCTION_ARGS)
 
 	desc = RelationGetDescr(td->tg_relation);
 	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
-	att_source = SPI_fnumber(desc, "source_id");
-	att_key = SPI_fnumber(desc, "ticket_key");
+	{
+		static int	cached_source,
+					cached_key;
+
+		att_source = esc_attnum(desc, "source_id", &cached_source);
+		att_key = esc_attnum(desc, "ticket_key", &cached_key);
+	}
 	if (att_source <= 0 || att_key <= 0)
 		elog(ERROR, "escalation.escalations has no source_id or ticket_key column");
 	values[0] = heap_getattr(tup, att_source, desc, &nulls[0]);

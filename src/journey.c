@@ -121,7 +121,9 @@ escalation_record_event(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(td->tg_relation);
 	for (int i = 0; i < NCOLS; i++)
 	{
-		att[i] = SPI_fnumber(desc, names[i]);
+		static int	cached[NCOLS];
+
+		att[i] = esc_attnum(desc, names[i], &cached[i]);
 		if (att[i] <= 0)
 			elog(ERROR, "escalation.escalations has no column \"%s\"", names[i]);
 	}

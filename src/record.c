@@ -475,6 +475,7 @@ static const char *const event_columns[] = {
 static bool
 record_direct(Datum *args, char *nulls, EscRule **group, int ngroup, bool is_message)
 {
+	static int	cached_att[8];
 	Oid			nsp = get_namespace_oid("escalation", false);
 	Oid			esc_relid = get_relname_relid("escalations", nsp);
 	Oid			ev_relid = get_relname_relid("events", nsp);
@@ -544,11 +545,11 @@ record_direct(Datum *args, char *nulls, EscRule **group, int ngroup, bool is_mes
 
 	/* the "created" event, from the row as written (RETURNING's values) */
 	desc = esc_direct_desc(esc);
-	att_status = SPI_fnumber(desc, "status");
-	att_severity = SPI_fnumber(desc, "severity");
-	att_team = SPI_fnumber(desc, "target_team");
-	att_actor = SPI_fnumber(desc, "last_actor");
-	att_updated = SPI_fnumber(desc, "updated_at");
+	att_status = esc_attnum(desc, "status", &cached_att[0]);
+	att_severity = esc_attnum(desc, "severity", &cached_att[1]);
+	att_team = esc_attnum(desc, "target_team", &cached_att[2]);
+	att_actor = esc_attnum(desc, "last_actor", &cached_att[3]);
+	att_updated = esc_attnum(desc, "updated_at", &cached_att[4]);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	esc_jb_key(&st, "reasons");
 	(void) push_reason_rules(&st, group, ngroup, is_message);
@@ -567,9 +568,9 @@ record_direct(Datum *args, char *nulls, EscRule **group, int ngroup, bool is_mes
 	}
 	detail = JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 
-	evalues[0] = heap_getattr(row, SPI_fnumber(desc, "escalation_id"), desc, &enulls[0]);
-	evalues[1] = heap_getattr(row, SPI_fnumber(desc, "source_id"), desc, &enulls[1]);
-	evalues[2] = heap_getattr(row, SPI_fnumber(desc, "ticket_key"), desc, &enulls[2]);
+	evalues[0] = heap_getattr(row, esc_attnum(desc, "escalation_id", &cached_att[5]), desc, &enulls[0]);
+	evalues[1] = heap_getattr(row, esc_attnum(desc, "source_id", &cached_att[6]), desc, &enulls[1]);
+	evalues[2] = heap_getattr(row, esc_attnum(desc, "ticket_key", &cached_att[7]), desc, &enulls[2]);
 	evalues[3] = CStringGetTextDatum("created");
 	enulls[3] = false;
 	evalues[4] = (Datum) 0;

@@ -52,6 +52,7 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -96,67 +97,106 @@ static const char *const update_sql =
  * helpdesk's insert writes.  Returns false when there is no such index (the
  * caller runs the query).
  */
+/*
+ * The clocks table and the index the probe uses, found once per backend and
+ * forgotten on any invalidation of the table's relcache entry (which an
+ * index created or dropped on it sends too).
+ */
+static Oid	clocks_relid = InvalidOid;
+static Oid	clocks_index = InvalidOid;
+static Oid	clocks_collation = InvalidOid;
+static int	clocks_att[4];
+static bool clocks_callback = false;
+
+static void
+clocks_invalidate(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == clocks_relid)
+		clocks_relid = InvalidOid;
+}
+
+/* look the clocks table's index up again; rel is open */
+static void
+clocks_lookup(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *indexes;
+	ListCell   *lc;
+
+	clocks_index = InvalidOid;
+	clocks_att[0] = SPI_fnumber(desc, "source_id");
+	clocks_att[1] = SPI_fnumber(desc, "ticket_key");
+	clocks_att[2] = SPI_fnumber(desc, "state");
+	clocks_att[3] = SPI_fnumber(desc, "due_at");
+	if (clocks_att[0] > 0 && clocks_att[1] > 0 && clocks_att[2] > 0 && clocks_att[3] > 0)
+	{
+		indexes = RelationGetIndexList(rel);
+		foreach(lc, indexes)
+		{
+			Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+			Form_pg_index form = index->rd_index;
+
+			if (index->rd_rel->relam == BTREE_AM_OID && form->indnkeyatts >= 2 &&
+				form->indkey.values[0] == clocks_att[0] &&
+				form->indkey.values[1] == clocks_att[1] &&
+				RelationGetIndexPredicate(index) == NIL && form->indisvalid)
+			{
+				clocks_index = RelationGetRelid(index);
+				clocks_collation = index->rd_indcollation[1];
+			}
+			index_close(index, AccessShareLock);
+			if (OidIsValid(clocks_index))
+				break;
+		}
+		list_free(indexes);
+	}
+	clocks_relid = RelationGetRelid(rel);
+}
+
 static bool
 min_running_due(Datum source_id, Datum ticket_key, TimestampTz *due, bool *due_null)
 {
-	Oid			nsp = get_namespace_oid("escalation", false);
-	Oid			relid = get_relname_relid("clocks", nsp);
-	Relation	rel;
-	Oid			indexoid = InvalidOid;
-	Oid			collation = InvalidOid;
-	List	   *indexes;
-	ListCell   *lc;
+	Oid			relid = clocks_relid;
+	Relation	rel = NULL;
 	ScanKeyData keys[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	int			att_source,
-				att_key,
-				att_state,
+	int			att_state,
 				att_due;
 
-	if (!OidIsValid(relid))
+	if (!clocks_callback)
+	{
+		CacheRegisterRelcacheCallback(clocks_invalidate, (Datum) 0);
+		clocks_callback = true;
+	}
+	/* opening the table takes in any invalidation that came meanwhile */
+	if (OidIsValid(relid))
+		rel = try_table_open(relid, AccessShareLock);
+	if (rel == NULL || clocks_relid != relid)
+	{
+		if (rel != NULL)
+			table_close(rel, AccessShareLock);
+		relid = get_relname_relid("clocks", get_namespace_oid("escalation", false));
+		if (!OidIsValid(relid))
+			return false;
+		rel = table_open(relid, AccessShareLock);
+		clocks_lookup(rel);
+	}
+	if (!OidIsValid(clocks_index))
+	{
+		table_close(rel, AccessShareLock);
 		return false;
-	rel = table_open(relid, AccessShareLock);
+	}
 	desc = RelationGetDescr(rel);
-	att_source = SPI_fnumber(desc, "source_id");
-	att_key = SPI_fnumber(desc, "ticket_key");
-	att_state = SPI_fnumber(desc, "state");
-	att_due = SPI_fnumber(desc, "due_at");
-	if (att_source <= 0 || att_key <= 0 || att_state <= 0 || att_due <= 0)
-	{
-		table_close(rel, AccessShareLock);
-		return false;
-	}
-	indexes = RelationGetIndexList(rel);
-	foreach(lc, indexes)
-	{
-		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
-		Form_pg_index form = index->rd_index;
+	att_state = clocks_att[2];
+	att_due = clocks_att[3];
 
-		if (index->rd_rel->relam == BTREE_AM_OID && form->indnkeyatts >= 2 &&
-			form->indkey.values[0] == att_source && form->indkey.values[1] == att_key &&
-			RelationGetIndexPredicate(index) == NIL && form->indisvalid)
-		{
-			indexoid = RelationGetRelid(index);
-			collation = index->rd_indcollation[1];
-		}
-		index_close(index, AccessShareLock);
-		if (OidIsValid(indexoid))
-			break;
-	}
-	list_free(indexes);
-	if (!OidIsValid(indexoid))
-	{
-		table_close(rel, AccessShareLock);
-		return false;
-	}
-
-	ScanKeyEntryInitialize(&keys[0], 0, att_source, BTEqualStrategyNumber, InvalidOid,
+	ScanKeyEntryInitialize(&keys[0], 0, clocks_att[0], BTEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_INT4EQ, source_id);
-	ScanKeyEntryInitialize(&keys[1], 0, att_key, BTEqualStrategyNumber, InvalidOid,
-						   collation, F_TEXTEQ, ticket_key);
-	scan = systable_beginscan(rel, indexoid, true, GetActiveSnapshot(), 2, keys);
+	ScanKeyEntryInitialize(&keys[1], 0, clocks_att[1], BTEqualStrategyNumber, InvalidOid,
+						   clocks_collation, F_TEXTEQ, ticket_key);
+	scan = systable_beginscan(rel, clocks_index, true, GetActiveSnapshot(), 2, keys);
 	*due_null = true;
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
@@ -179,9 +219,9 @@ min_running_due(Datum source_id, Datum ticket_key, TimestampTz *due, bool *due_n
 }
 
 static int
-attnum(TupleDesc desc, const char *name)
+attnum(TupleDesc desc, const char *name, int *cached)
 {
-	int			a = SPI_fnumber(desc, name);
+	int			a = esc_attnum(desc, name, cached);
 
 	if (a <= 0)
 		elog(ERROR, "table has no column \"%s\"", name);
@@ -192,7 +232,8 @@ attnum(TupleDesc desc, const char *name)
 static HeapTuple
 with_due(HeapTuple tup, TupleDesc desc, TimestampTz due, bool due_null)
 {
-	int			col = attnum(desc, "sla_due_at");
+	static int	cached_due;
+	int			col = attnum(desc, "sla_due_at", &cached_due);
 	Datum		value = due_null ? (Datum) 0 : TimestampTzGetDatum(due);
 	bool		isnull;
 
@@ -216,6 +257,8 @@ escalation_sla_due(PG_FUNCTION_ARGS)
 	int			save_sec;
 	TimestampTz due = 0;
 	bool		due_null = true;
+	int			att_source,
+				att_key;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -238,10 +281,17 @@ escalation_sla_due(PG_FUNCTION_ARGS)
 		return PointerGetDatum(before ? tup : NULL);
 
 	desc = RelationGetDescr(td->tg_relation);
-	args[0] = heap_getattr(tup, attnum(desc, "source_id"), desc, &isnull);
+	{
+		static int	cached_source,
+					cached_key;
+
+		att_source = attnum(desc, "source_id", &cached_source);
+		att_key = attnum(desc, "ticket_key", &cached_key);
+	}
+	args[0] = heap_getattr(tup, att_source, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(before ? tup : NULL);
-	args[1] = heap_getattr(tup, attnum(desc, "ticket_key"), desc, &isnull);
+	args[1] = heap_getattr(tup, att_key, desc, &isnull);
 	if (isnull)
 		return PointerGetDatum(before ? tup : NULL);
 
