@@ -146,3 +146,65 @@ ALTER TABLE ctx_hd.dmessages ALTER CONSTRAINT dmessages_ticket_id_fkey NOT DEFER
 INSERT INTO ctx_hd.dtickets VALUES (2, 'outage', 'bo@example.com');
 SELECT context->'messages' AS messages, jsonb_path_query_array(context, '$.requester_tickets[*].key') AS others
   FROM escalation.escalations WHERE source_id = :dsid AND ticket_key = '2';
+
+-- A new ticket's requester tickets are read through an index led by the
+-- requester column (escalation.context_probe) when the snapshot needs no
+-- conversation: the same snapshot as the query's.  Each case writes the
+-- same ticket twice, probe on and off, rolling back in between.
+CREATE TABLE ctx_hd.snap (probe boolean, context jsonb);
+CREATE FUNCTION pg_temp.both_ways(tbl text, ins text, key text) RETURNS TABLE (same boolean, tickets jsonb)
+LANGUAGE plpgsql AS $f$
+DECLARE
+    src integer := (SELECT source_id FROM escalation.sources WHERE ticket_table = tbl::regclass AND attached);
+    probe boolean;
+    ctx jsonb;
+BEGIN
+    DELETE FROM ctx_hd.snap;
+    FOREACH probe IN ARRAY ARRAY[true, false] LOOP
+        BEGIN
+            PERFORM set_config('escalation.context_probe', probe::text, true);
+            EXECUTE ins;
+            ctx := (SELECT e.context FROM escalation.escalations e
+                     WHERE e.source_id = src AND e.ticket_key = key);
+            RAISE EXCEPTION 'roll back';
+        EXCEPTION WHEN raise_exception THEN
+            INSERT INTO ctx_hd.snap VALUES (probe, ctx);
+        END;
+    END LOOP;
+    RETURN QUERY SELECT (SELECT count(DISTINCT s.context) = 1 AND count(s.context) = 2 FROM ctx_hd.snap s),
+                        (SELECT s.context->'requester_tickets' FROM ctx_hd.snap s WHERE s.probe);
+END
+$f$;
+-- requester and creation time: newest first from the index
+CREATE INDEX ctx_tickets_requester ON ctx_hd.tickets (requester, created_at);
+SELECT same, jsonb_path_query_array(tickets, '$[*].key') AS keys FROM pg_temp.both_ways('ctx_hd.tickets',
+    $$INSERT INTO ctx_hd.tickets (id, subject, body, requester, created_at)
+      VALUES (40, 'Outage', 'outage', 'ann@initech.example', '2024-02-01 09:00+00')$$, '40');
+-- requester only: all of the requester's tickets read, then sorted
+DROP INDEX ctx_hd.ctx_tickets_requester;
+CREATE INDEX ctx_tickets_requester ON ctx_hd.tickets (requester);
+SET escalation.context_tickets = 3;
+SELECT same, jsonb_path_query_array(tickets, '$[*].key') AS keys FROM pg_temp.both_ways('ctx_hd.tickets',
+    $$INSERT INTO ctx_hd.tickets (id, subject, body, requester, created_at)
+      VALUES (40, 'Outage', 'outage', 'ann@initech.example', '2024-02-01 09:00+00')$$, '40');
+RESET escalation.context_tickets;
+-- other column types: integer status codes, a naive timestamp, varchar, NULLs
+CREATE TABLE ctx_hd.typed (
+    id        bigint PRIMARY KEY,
+    status    integer,
+    subject   varchar(40),
+    body      text,
+    requester integer,
+    opened    timestamp
+);
+CREATE INDEX ON ctx_hd.typed (requester, opened);
+SELECT escalation.attach('ctx_hd.typed', key => 'id', status => 'status',
+           status_map => '{"open": ["0"], "solved": ["1"]}', subject => 'subject', body => 'body',
+           requester => 'requester', created_at => 'opened') AS tsid \gset
+INSERT INTO escalation.rules (name, source_id, keywords, target_team)
+VALUES ('context: typed outage', :tsid, '{outage}', 'tier2');
+INSERT INTO ctx_hd.typed VALUES
+    (1, 0, 'First', 'a', 42, '2024-03-01 09:00'), (2, 1, NULL, 'b', 42, '2024-03-02 09:00'),
+    (3, NULL, 'Third', 'c', 42, NULL), (4, 0, 'Not hers', 'd', 43, '2024-03-03 09:00');
+SELECT * FROM pg_temp.both_ways('ctx_hd.typed',
+    $$INSERT INTO ctx_hd.typed VALUES (10, 0, 'Outage', 'outage', 42, '2024-03-04 09:00')$$, '10');

@@ -18,13 +18,23 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "escalation.h"
 #include "jsonb_build.h"
@@ -235,6 +245,296 @@ append_context_sql(StringInfo sql, EscSource *src, bool with_messages)
 		appendStringInfoString(sql, "NULL::pg_catalog.text");
 }
 
+/*
+ * The requester's other recent tickets without a statement
+ * ----------------------------------------------------------------
+ * For a new ticket the query above has only this part to do (the
+ * conversation is empty), and starting its plan, aggregating JSON text and
+ * parsing it back cost more than the rest of the escalation's write.  When
+ * the helpdesk's table has a btree index led by the requester column (what
+ * escalation.check_indexes() recommends), the tickets are read through it
+ * and pushed as jsonb directly: newest first straight from the index when
+ * its second column is the creation time, else all of the requester's
+ * tickets sorted.  Only for columns whose JSON form is built here the way
+ * json_agg() builds it (text, numbers, booleans, dates and times, uuid);
+ * otherwise, and without such an index, the query runs.  The probe uses the
+ * active snapshot, as the read-only query does: it sees the tables as the
+ * statement that fired the trigger saw them.
+ */
+
+/* a key type whose output is its ::text (so the exclusion can compare text) */
+static bool
+key_type_ok(Oid typid)
+{
+	return typid == TEXTOID || typid == VARCHAROID || typid == INT2OID ||
+		typid == INT4OID || typid == INT8OID || typid == UUIDOID || typid == NAMEOID;
+}
+
+/* a column type whose JSON form is pushed here as json_agg() writes it */
+static bool
+json_type_ok(Oid typid)
+{
+	switch (typid)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case UUIDOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case NUMERICOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case BOOLOID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* one column of a ticket as json_agg() would write it */
+static void
+push_column_json(JsonbParseState **st, const char *key, EscColumn *col, HeapTuple tup,
+				 TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, col->attnum, desc, &isnull);
+	JsonbValue	v;
+	char	   *out;
+
+	esc_jb_key(st, key);
+	if (isnull)
+	{
+		v.type = jbvNull;
+		pushJsonbValue(st, WJB_VALUE, &v);
+		return;
+	}
+	switch (col->typid)
+	{
+		case BOOLOID:
+			v.type = jbvBool;
+			v.val.boolean = DatumGetBool(d);
+			pushJsonbValue(st, WJB_VALUE, &v);
+			return;
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			{
+				char		buf[MAXDATELEN + 1];
+
+				out = JsonEncodeDateTime(buf, d, col->typid, NULL);
+				v.type = jbvString;
+				v.val.string.val = pstrdup(out);
+				v.val.string.len = strlen(out);
+				pushJsonbValue(st, WJB_VALUE, &v);
+				return;
+			}
+		default:
+			break;
+	}
+	out = OidOutputFunctionCall(col->outfunc, d);
+	if ((col->typid == INT2OID || col->typid == INT4OID || col->typid == INT8OID ||
+		 col->typid == NUMERICOID || col->typid == FLOAT4OID || col->typid == FLOAT8OID) &&
+		IsValidJsonNumber(out, strlen(out)))
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(out),
+															ObjectIdGetDatum(InvalidOid),
+															Int32GetDatum(-1)));
+	}
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = out;
+		v.val.string.len = strlen(out);
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* can the source's requester tickets be probed?  Looked at once per source */
+static bool
+probe_usable(EscSource *src)
+{
+	EscColumn  *req = &src->cols[ESC_ROLE_REQUESTER];
+	EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
+	Relation	rel;
+	List	   *indexes;
+	ListCell   *lc;
+	static const int roles[] = {ESC_ROLE_SUBJECT, ESC_ROLE_STATUS, ESC_ROLE_CREATED_AT};
+
+	if (!esc_context_probe)
+		return false;
+	if (src->ctx_probe != 0)
+		return src->ctx_probe > 0;
+	src->ctx_probe = -1;
+	if (req->name == NULL || !key_type_ok(src->cols[ESC_ROLE_KEY].typid))
+		return false;
+	for (int i = 0; i < (int) lengthof(roles); i++)
+		if (src->cols[roles[i]].name != NULL && !json_type_ok(src->cols[roles[i]].typid))
+			return false;
+
+	rel = table_open(src->relid, AccessShareLock);
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+		bool		ordered;
+
+		if (index->rd_rel->relam == BTREE_AM_OID && form->indisvalid &&
+			form->indkey.values[0] == req->attnum &&
+			RelationGetIndexPredicate(index) == NIL &&
+			RelationGetIndexExpressions(index) == NIL)
+		{
+			ordered = created->name != NULL && form->indnkeyatts >= 2 &&
+				form->indkey.values[1] == created->attnum &&
+				(index->rd_indoption[1] & INDOPTION_DESC) == 0;
+			/* the first such index, or a better one */
+			if (src->ctx_probe < 0 || (ordered && !src->ctx_ordered))
+			{
+				Oid			eqop = get_opfamily_member(index->rd_opfamily[0],
+													   index->rd_opcintype[0],
+													   index->rd_opcintype[0],
+													   BTEqualStrategyNumber);
+
+				if (OidIsValid(eqop))
+				{
+					src->ctx_index = RelationGetRelid(index);
+					src->ctx_ordered = ordered;
+					src->ctx_collation = index->rd_indcollation[0];
+					src->ctx_eqproc = get_opcode(eqop);
+					src->ctx_probe = 1;
+				}
+			}
+		}
+		index_close(index, AccessShareLock);
+	}
+	list_free(indexes);
+	table_close(rel, AccessShareLock);
+	if (src->ctx_probe > 0)
+		getTypeInputInfo(req->typid, &src->ctx_infunc, &src->ctx_ioparam);
+	return src->ctx_probe > 0;
+}
+
+typedef struct ProbedTicket
+{
+	HeapTuple	tup;
+	bool		created_null;
+	TimestampTz created;
+} ProbedTicket;
+
+/* newest first, unknown creation times first (ORDER BY created DESC) */
+static int
+probed_cmp(const void *a, const void *b)
+{
+	const ProbedTicket *x = a;
+	const ProbedTicket *y = b;
+
+	if (x->created_null || y->created_null)
+		return (int) y->created_null - (int) x->created_null;
+	return x->created < y->created ? 1 : x->created > y->created ? -1 : 0;
+}
+
+static void
+probe_requester_tickets(JsonbParseState **st, EscSource *src, EscRow *row)
+{
+	EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
+	Relation	rel;
+	TupleDesc	desc;
+	ScanKeyData skey;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ProbedTicket *found = NULL;
+	int			nfound = 0,
+				maxfound = 0;
+	int			limit = esc_context_tickets;
+
+	esc_jb_key(st, "requester_tickets");
+	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+	if (row->requester == NULL || limit <= 0)
+	{
+		pushJsonbValue(st, WJB_END_ARRAY, NULL);
+		return;
+	}
+	rel = table_open(src->relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	ScanKeyEntryInitialize(&skey, 0, src->cols[ESC_ROLE_REQUESTER].attnum,
+						   BTEqualStrategyNumber, InvalidOid, src->ctx_collation,
+						   src->ctx_eqproc,
+						   OidInputFunctionCall(src->ctx_infunc, row->requester,
+												src->ctx_ioparam, -1));
+	scan = systable_beginscan_ordered(rel, index_open(src->ctx_index, AccessShareLock),
+									  GetActiveSnapshot(), 1, &skey);
+	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, BackwardScanDirection)))
+	{
+		bool		isnull;
+		Datum		k = heap_getattr(tup, src->cols[ESC_ROLE_KEY].attnum, desc, &isnull);
+
+		if (isnull || (row->key &&
+					   strcmp(OidOutputFunctionCall(src->cols[ESC_ROLE_KEY].outfunc, k),
+							  row->key) == 0))
+			continue;
+		if (nfound == maxfound)
+		{
+			maxfound = maxfound ? maxfound * 2 : 8;
+			found = found ? repalloc(found, sizeof(ProbedTicket) * maxfound)
+				: palloc(sizeof(ProbedTicket) * maxfound);
+		}
+		found[nfound].tup = heap_copytuple(tup);
+		found[nfound].created_null = true;
+		found[nfound].created = 0;
+		if (created->name)
+		{
+			Datum		c = heap_getattr(tup, created->attnum, desc, &isnull);
+
+			found[nfound].created_null = isnull;
+			if (!isnull)
+				found[nfound].created = esc_datum_time(src, created, c);
+		}
+		nfound++;
+		if (src->ctx_ordered && nfound >= limit)
+			break;
+	}
+	{
+		Relation	index = scan->irel;
+
+		systable_endscan_ordered(scan);
+		index_close(index, AccessShareLock);
+	}
+	if (!src->ctx_ordered && nfound > 1)
+		qsort(found, nfound, sizeof(ProbedTicket), probed_cmp);
+	for (int i = 0; i < Min(nfound, limit); i++)
+	{
+		JsonbValue	v;
+		char	   *key;
+		bool		isnull;
+
+		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+		key = OidOutputFunctionCall(src->cols[ESC_ROLE_KEY].outfunc,
+									heap_getattr(found[i].tup, src->cols[ESC_ROLE_KEY].attnum,
+												 desc, &isnull));
+		esc_jb_key(st, "key");
+		v.type = jbvString;
+		v.val.string.val = key;
+		v.val.string.len = strlen(key);
+		pushJsonbValue(st, WJB_VALUE, &v);
+		if (src->cols[ESC_ROLE_SUBJECT].name)
+			push_column_json(st, "subject", &src->cols[ESC_ROLE_SUBJECT], found[i].tup, desc);
+		if (src->cols[ESC_ROLE_STATUS].name)
+			push_column_json(st, "status", &src->cols[ESC_ROLE_STATUS], found[i].tup, desc);
+		if (created->name)
+			push_column_json(st, "created_at", created, found[i].tup, desc);
+		pushJsonbValue(st, WJB_END_OBJECT, NULL);
+	}
+	pushJsonbValue(st, WJB_END_ARRAY, NULL);
+	table_close(rel, AccessShareLock);
+}
+
 /* one queried part of the snapshot: a JSON array as text, unless NULL */
 static void
 push_queried(JsonbParseState **st, HeapTuple tup, TupleDesc desc, int col, const char *key)
@@ -273,7 +573,20 @@ esc_build_context(EscSource *src, EscRow *row, bool new_ticket)
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	context_base(&st, src, row);
 
-	if (context_needs_query(src) && row->key != NULL)
+	if (context_needs_query(src) && row->key != NULL &&
+		(!OidIsValid(src->msg_relid) || (new_ticket && src->messages_follow_tickets)) &&
+		probe_usable(src))
+	{
+		/* no conversation to read: the requester's tickets by the index */
+		if (OidIsValid(src->msg_relid))
+		{
+			esc_jb_key(&st, "messages");
+			pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		}
+		probe_requester_tickets(&st, src, row);
+	}
+	else if (context_needs_query(src) && row->key != NULL)
 	{
 		bool		with_messages = !(new_ticket && src->messages_follow_tickets);
 		SPIPlanPtr *plan = with_messages ? &src->context_plan : &src->context_plan_new;

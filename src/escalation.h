@@ -555,6 +555,14 @@ typedef struct EscSource
 	SPIPlanPtr	lock_fetch_plan;	/* locks and fetches it (esc_lock_fetch_ticket) */
 	SPIPlanPtr	context_plan;
 	SPIPlanPtr	context_plan_new;	/* for a new ticket without messages */
+	/* context.c: the requester's other tickets by an index probe */
+	int			ctx_probe;		/* 0: not looked at yet, 1: usable, -1: not */
+	Oid			ctx_index;		/* btree index led by the requester column */
+	bool		ctx_ordered;	/* ... whose second column is the creation time */
+	Oid			ctx_collation;
+	RegProcedure ctx_eqproc;	/* requester = requester */
+	Oid			ctx_infunc;		/* the requester type's input function */
+	Oid			ctx_ioparam;
 } EscSource;
 
 extern void esc_cache_init(void);
@@ -881,6 +889,7 @@ extern bool esc_enabled;
 extern int	esc_context_messages;
 extern int	esc_context_tickets;
 extern bool esc_direct_records;
+extern bool esc_context_probe;
 extern int	esc_memo_size;
 extern int	esc_max_workers;
 extern bool esc_worker_enabled;

@@ -29,6 +29,7 @@ bool		esc_enabled = true;
 int			esc_context_messages = 5;
 int			esc_context_tickets = 5;
 bool		esc_direct_records = true;
+bool		esc_context_probe = true;
 int			esc_memo_size = 65536;
 int			esc_max_workers = 8;
 bool		esc_worker_enabled = true;
@@ -125,6 +126,18 @@ esc_define_gucs(void)
 							 "off: through an INSERT statement.  Tables with statement-level triggers always "
 							 "take the statement.",
 							 &esc_direct_records,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("escalation.context_probe",
+							 "Reads the requester's other tickets for a context snapshot through an index.",
+							 "When the ticket table has a btree index led by the requester column and the "
+							 "snapshot needs no conversation (a new ticket), the trigger reads the "
+							 "requester's recent tickets through that index; off, or without such an index: "
+							 "through a query.",
+							 &esc_context_probe,
 							 true,
 							 PGC_SUSET,
 							 0,
