@@ -38,6 +38,7 @@ OBJS = \
 	src/route.o \
 	src/route_data.o \
 	src/route_due.o \
+	src/probe.o \
 	src/route_funcs.o
 PGFILEDESC = "escalation - escalation management for helpdesks in PostgreSQL"
 

@@ -406,6 +406,30 @@ extern void esc_fit_platt(const double *scores, const int8 *y, int n, double *a,
 /* ---------- triage_funcs.c: train(), classify(), evaluate(), the model cache */
 extern EscTriageModel *esc_triage_model_for(int32 source_id);
 
+/* ---------- probe.c: a ticket's rows of our own tables through an index */
+
+#define ESC_PROBE_MAX_COLUMNS 8
+
+typedef struct EscProbe
+{
+	const char *relname;		/* a table of schema escalation */
+	int			ncolumns;
+	const char *columns[ESC_PROBE_MAX_COLUMNS]; /* the columns the caller reads */
+	/* found by esc_probe_open() */
+	bool		registered;
+	Oid			relid;			/* InvalidOid: look again */
+	Oid			indexoid;		/* leads with (source_id, ticket_key) */
+	Oid			collation;		/* of ticket_key in the index */
+	AttrNumber	source_att;
+	AttrNumber	key_att;
+	int			att[ESC_PROBE_MAX_COLUMNS]; /* of columns[] */
+} EscProbe;
+
+extern struct RelationData *esc_probe_open(EscProbe *p);
+extern struct SysScanDescData *esc_probe_begin(EscProbe *p, struct RelationData *rel,
+											   Datum source_id, Datum ticket_key,
+											   struct SnapshotData *snapshot);
+
 /* ---------- shape.c: runs of character classes every match contains */
 
 #define ESC_SHAPE_MAX	64		/* atoms in a shape: one lane */

@@ -52,7 +52,6 @@
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "utils/fmgroids.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -97,106 +96,22 @@ static const char *const update_sql =
  * helpdesk's insert writes.  Returns false when there is no such index (the
  * caller runs the query).
  */
-/*
- * The clocks table and the index the probe uses, found once per backend and
- * forgotten on any invalidation of the table's relcache entry (which an
- * index created or dropped on it sends too).
- */
-static Oid	clocks_relid = InvalidOid;
-static Oid	clocks_index = InvalidOid;
-static Oid	clocks_collation = InvalidOid;
-static int	clocks_att[4];
-static bool clocks_callback = false;
-
-static void
-clocks_invalidate(Datum arg, Oid relid)
-{
-	if (!OidIsValid(relid) || relid == clocks_relid)
-		clocks_relid = InvalidOid;
-}
-
-/* look the clocks table's index up again; rel is open */
-static void
-clocks_lookup(Relation rel)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	List	   *indexes;
-	ListCell   *lc;
-
-	clocks_index = InvalidOid;
-	clocks_att[0] = SPI_fnumber(desc, "source_id");
-	clocks_att[1] = SPI_fnumber(desc, "ticket_key");
-	clocks_att[2] = SPI_fnumber(desc, "state");
-	clocks_att[3] = SPI_fnumber(desc, "due_at");
-	if (clocks_att[0] > 0 && clocks_att[1] > 0 && clocks_att[2] > 0 && clocks_att[3] > 0)
-	{
-		indexes = RelationGetIndexList(rel);
-		foreach(lc, indexes)
-		{
-			Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
-			Form_pg_index form = index->rd_index;
-
-			if (index->rd_rel->relam == BTREE_AM_OID && form->indnkeyatts >= 2 &&
-				form->indkey.values[0] == clocks_att[0] &&
-				form->indkey.values[1] == clocks_att[1] &&
-				RelationGetIndexPredicate(index) == NIL && form->indisvalid)
-			{
-				clocks_index = RelationGetRelid(index);
-				clocks_collation = index->rd_indcollation[1];
-			}
-			index_close(index, AccessShareLock);
-			if (OidIsValid(clocks_index))
-				break;
-		}
-		list_free(indexes);
-	}
-	clocks_relid = RelationGetRelid(rel);
-}
+static EscProbe clocks_probe = {"clocks", 2, {"state", "due_at"}};
 
 static bool
 min_running_due(Datum source_id, Datum ticket_key, TimestampTz *due, bool *due_null)
 {
-	Oid			relid = clocks_relid;
-	Relation	rel = NULL;
-	ScanKeyData keys[2];
+	Relation	rel = esc_probe_open(&clocks_probe);
 	SysScanDesc scan;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	int			att_state,
-				att_due;
+	int			att_state = clocks_probe.att[0],
+				att_due = clocks_probe.att[1];
 
-	if (!clocks_callback)
-	{
-		CacheRegisterRelcacheCallback(clocks_invalidate, (Datum) 0);
-		clocks_callback = true;
-	}
-	/* opening the table takes in any invalidation that came meanwhile */
-	if (OidIsValid(relid))
-		rel = try_table_open(relid, AccessShareLock);
-	if (rel == NULL || clocks_relid != relid)
-	{
-		if (rel != NULL)
-			table_close(rel, AccessShareLock);
-		relid = get_relname_relid("clocks", get_namespace_oid("escalation", false));
-		if (!OidIsValid(relid))
-			return false;
-		rel = table_open(relid, AccessShareLock);
-		clocks_lookup(rel);
-	}
-	if (!OidIsValid(clocks_index))
-	{
-		table_close(rel, AccessShareLock);
+	if (rel == NULL)
 		return false;
-	}
 	desc = RelationGetDescr(rel);
-	att_state = clocks_att[2];
-	att_due = clocks_att[3];
-
-	ScanKeyEntryInitialize(&keys[0], 0, clocks_att[0], BTEqualStrategyNumber, InvalidOid,
-						   InvalidOid, F_INT4EQ, source_id);
-	ScanKeyEntryInitialize(&keys[1], 0, clocks_att[1], BTEqualStrategyNumber, InvalidOid,
-						   clocks_collation, F_TEXTEQ, ticket_key);
-	scan = systable_beginscan(rel, clocks_index, true, GetActiveSnapshot(), 2, keys);
+	scan = esc_probe_begin(&clocks_probe, rel, source_id, ticket_key, GetActiveSnapshot());
 	*due_null = true;
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{

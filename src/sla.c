@@ -28,6 +28,9 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
@@ -35,6 +38,8 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "escalation.h"
@@ -453,6 +458,123 @@ read_message_state(Datum *args, bool by_agent, EscSlaTicketState *state, int32 *
 	state->clocks = clocks;
 }
 
+/* a ticket's SLA state and open clocks without a statement (probe.c) */
+static EscProbe sla_tickets_probe = {"sla_tickets", 3, {"first_message_at", "policy_id", "status"}};
+static EscProbe open_clocks_probe = {"clocks", 3, {"metric", "started_at", "state"}};
+
+/* the state from the ticket's sla_tickets row (see read_message_state()) */
+static void
+state_from_row(EscSlaTicketState *state, int32 *policy_id, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		d;
+
+	state->tracked = true;
+	(void) heap_getattr(tup, sla_tickets_probe.att[0], desc, &isnull);
+	state->opened = !isnull;
+	d = heap_getattr(tup, sla_tickets_probe.att[1], desc, &isnull);
+	state->has_policy = !isnull;
+	if (!isnull)
+		*policy_id = DatumGetInt32(d);
+	d = heap_getattr(tup, sla_tickets_probe.att[2], desc, &isnull);
+	if (!isnull)
+	{
+		text	   *status = DatumGetTextPP(d);
+		const char *s = VARDATA_ANY(status);
+		int			len = VARSIZE_ANY_EXHDR(status);
+
+#define IS(word) (len == (int) strlen(word) && memcmp(s, word, len) == 0)
+		state->closed = IS("solved") || IS("other");
+		state->pending = IS("pending");
+#undef IS
+	}
+}
+
+/*
+ * read_message_state() through the tables' indexes: the same rows, read
+ * with the snapshot the statements would take (a new one, after advancing
+ * the command counter), without their executor start.  Returns false when
+ * a table has no index to probe: the caller runs the statements.
+ */
+static bool
+probe_message_state(Datum *args, bool by_agent, EscSlaTicketState *state, int32 *policy_id)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	EscSlaOpenClock *clocks = NULL;
+	int			nclocks = 0,
+				maxclocks = 0;
+
+	memset(state, 0, sizeof(*state));
+	*policy_id = 0;
+	rel = esc_probe_open(&sla_tickets_probe);
+	if (rel == NULL)
+		return false;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CommandCounterIncrement();
+	UpdateActiveSnapshotCommandId();
+	scan = esc_probe_begin(&sla_tickets_probe, rel, args[0], args[1], GetActiveSnapshot());
+	if (HeapTupleIsValid(tup = systable_getnext(scan)))
+		state_from_row(state, policy_id, tup, RelationGetDescr(rel));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (state->has_policy)
+	{
+		const PolicyTargets *pt = policy_targets(*policy_id);
+
+		state->targets_next_response = pt && pt->next_response;
+		state->targets_periodic_update = pt && pt->periodic_update;
+	}
+	if (!state->tracked || !esc_sla_message_needs_clocks(state, by_agent))
+	{
+		PopActiveSnapshot();
+		return true;
+	}
+
+	rel = esc_probe_open(&open_clocks_probe);
+	if (rel == NULL)
+	{
+		PopActiveSnapshot();
+		return false;
+	}
+	scan = esc_probe_begin(&open_clocks_probe, rel, args[0], args[1], GetActiveSnapshot());
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		mnull,
+					snull,
+					tnull;
+		Datum		metric = heap_getattr(tup, open_clocks_probe.att[0], desc, &mnull);
+		Datum		started = heap_getattr(tup, open_clocks_probe.att[1], desc, &snull);
+		Datum		st = heap_getattr(tup, open_clocks_probe.att[2], desc, &tnull);
+		EscSlaMetric m;
+		char	   *s;
+
+		if (mnull || tnull)
+			continue;
+		m = esc_sla_metric_from_name(TextDatumGetCString(metric));
+		s = TextDatumGetCString(st);
+		if (m == ESC_SLA_NONE || (strcmp(s, "running") != 0 && strcmp(s, "paused") != 0))
+			continue;
+		if (nclocks == maxclocks)
+		{
+			maxclocks = maxclocks ? maxclocks * 2 : 4;
+			clocks = clocks ? repalloc(clocks, sizeof(EscSlaOpenClock) * maxclocks)
+				: palloc(sizeof(EscSlaOpenClock) * maxclocks);
+		}
+		clocks[nclocks].metric = m;
+		clocks[nclocks].started_at = snull ? 0 : DatumGetTimestampTz(started);
+		nclocks++;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	PopActiveSnapshot();
+	state->nclocks = nclocks;
+	state->clocks = clocks ? clocks : palloc(sizeof(EscSlaOpenClock));
+	return true;
+}
+
 static void
 execute_message_plan(SPIPlanPtr plan, Datum *args, int expected)
 {
@@ -487,12 +609,14 @@ track_message(void *arg)
 	args[1] = CStringGetTextDatum(call->ticket_key);
 	args[2] = TimestampTzGetDatum(call->at);
 
-	read_message_state(args, call->by_agent, &state, &policy_id);
+	if (!probe_message_state(args, call->by_agent, &state, &policy_id))
+		read_message_state(args, call->by_agent, &state, &policy_id);
 	if (!esc_sla_message_decide(&state, call->by_agent, call->at, &change))
 		return;
 
 	execute_message_plan(message_lock_plan, args, SPI_OK_SELECT);
-	read_message_state(args, call->by_agent, &state, &policy_id);
+	if (!probe_message_state(args, call->by_agent, &state, &policy_id))
+		read_message_state(args, call->by_agent, &state, &policy_id);
 	if (!esc_sla_message_decide(&state, call->by_agent, call->at, &change))
 		return;
 
