@@ -59,8 +59,9 @@ clip_length(const char *text, int len, int max)
 	return n;
 }
 
-static void
-push_account(JsonbParseState **st, const char *key, EscAccount *acc)
+/* the account's facts under key (null: no known account); record.c's reasons use it too */
+void
+esc_push_account(JsonbParseState **st, const char *key, EscAccount *acc)
 {
 	if (acc == NULL || !acc->found)
 	{
@@ -151,7 +152,7 @@ context_base(JsonbParseState **st, EscSource *src, EscRow *row)
 		esc_jb_stringn(st, "message", row->facts.text ? row->facts.text : "",
 				  row->facts.text ? clip_length(row->facts.text, row->facts.textlen,
 												CONTEXT_BODY_MAX) : 0);
-	push_account(st, "account", acc);
+	esc_push_account(st, "account", acc);
 }
 
 /* does the snapshot need a query (the conversation, the requester's tickets)? */

@@ -699,6 +699,8 @@ typedef struct EscFired
 
 extern int	esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired);
 extern Datum esc_reason_jsonb(EscSource *src, EscRule *rule, EscFacts *facts, EscVerdict *v);
+struct JsonbParseState;
+extern void esc_push_account(struct JsonbParseState **st, const char *key, EscAccount *acc);
 extern Datum esc_build_context(EscSource *src, EscRow *row, bool new_ticket);
 extern Datum esc_cstring_to_jsonb(const char *s);
 extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,

@@ -118,31 +118,6 @@ jb_excerpt(JsonbParseState **st, const char *key, const char *text, int start, i
 	esc_jb_stringn(st, key, text + start, len);
 }
 
-static void
-jb_account(JsonbParseState **st, const char *key, EscAccount *acc)
-{
-	if (acc == NULL || !acc->found)
-	{
-		esc_jb_null(st, key);
-		return;
-	}
-	esc_jb_key(st, key);
-	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-	esc_jb_string(st, "key", acc->key);
-	esc_jb_string(st, "tier", acc->tier);
-	esc_jb_bool(st, "vip", acc->vip);
-	if (acc->has_value)
-		esc_jb_number_text(st, "annual_value", acc->annual_value_text);
-	else
-		esc_jb_null(st, "annual_value");
-	esc_jb_string(st, "renewal_date",
-				  acc->has_renewal ? DatumGetCString(DirectFunctionCall1(date_out,
-																		 DateADTGetDatum(acc->renewal_date)))
-				  : NULL);
-	esc_jb_string(st, "owner_agent", acc->owner_agent);
-	pushJsonbValue(st, WJB_END_OBJECT, NULL);
-}
-
 /*
  * One reason: the rule and the evidence of each of its conditions, pushed
  * as an object (an array element, or the whole value).
@@ -199,7 +174,7 @@ push_reason(JsonbParseState **st, EscSource *src, EscRule *rule, EscFacts *facts
 	}
 	if (rule->account_vip >= 0 || rule->naccount_tiers > 0 || rule->has_min_value ||
 		rule->has_renewal_within)
-		jb_account(st, "account", facts->account);
+		esc_push_account(st, "account", facts->account);
 	if (rule->has_sentiment_below || rule->has_frustration_above)
 	{
 		esc_facts_sentiment(facts);

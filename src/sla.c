@@ -389,6 +389,20 @@ policy_targets(int32 policy_id)
 	return NULL;
 }
 
+/* closed and pending, from the ticket's status in sla_tickets */
+static void
+state_from_status(EscSlaTicketState *state, Datum d)
+{
+	text	   *status = DatumGetTextPP(d);
+	const char *s = VARDATA_ANY(status);
+	int			len = VARSIZE_ANY_EXHDR(status);
+
+#define IS(word) (len == (int) strlen(word) && memcmp(s, word, len) == 0)
+	state->closed = IS("solved") || IS("other");
+	state->pending = IS("pending");
+#undef IS
+}
+
 /*
  * Read the ticket's state (new snapshots: they see what this transaction
  * wrote before and what the transactions it waited for committed), its
@@ -421,16 +435,7 @@ read_message_state(Datum *args, bool by_agent, EscSlaTicketState *state, int32 *
 		*policy_id = DatumGetInt32(d);
 	d = SPI_getbinval(tt->vals[0], desc, 3, &isnull);
 	if (!isnull)
-	{
-		text	   *status = DatumGetTextPP(d);
-		const char *s = VARDATA_ANY(status);
-		int			len = VARSIZE_ANY_EXHDR(status);
-
-#define IS(word) (len == (int) strlen(word) && memcmp(s, word, len) == 0)
-		state->closed = IS("solved") || IS("other");
-		state->pending = IS("pending");
-#undef IS
-	}
+		state_from_status(state, d);
 	if (state->has_policy)
 	{
 		const PolicyTargets *pt = policy_targets(*policy_id);
@@ -478,16 +483,7 @@ state_from_row(EscSlaTicketState *state, int32 *policy_id, HeapTuple tup, TupleD
 		*policy_id = DatumGetInt32(d);
 	d = heap_getattr(tup, sla_tickets_probe.att[2], desc, &isnull);
 	if (!isnull)
-	{
-		text	   *status = DatumGetTextPP(d);
-		const char *s = VARDATA_ANY(status);
-		int			len = VARSIZE_ANY_EXHDR(status);
-
-#define IS(word) (len == (int) strlen(word) && memcmp(s, word, len) == 0)
-		state->closed = IS("solved") || IS("other");
-		state->pending = IS("pending");
-#undef IS
-	}
+		state_from_status(state, d);
 }
 
 /*
