@@ -511,7 +511,6 @@ probe_requester_tickets(JsonbParseState **st, EscSource *src, EscRow *row)
 		qsort(found, nfound, sizeof(ProbedTicket), probed_cmp);
 	for (int i = 0; i < Min(nfound, limit); i++)
 	{
-		JsonbValue	v;
 		char	   *key;
 		bool		isnull;
 
@@ -519,11 +518,7 @@ probe_requester_tickets(JsonbParseState **st, EscSource *src, EscRow *row)
 		key = OidOutputFunctionCall(src->cols[ESC_ROLE_KEY].outfunc,
 									heap_getattr(found[i].tup, src->cols[ESC_ROLE_KEY].attnum,
 												 desc, &isnull));
-		esc_jb_key(st, "key");
-		v.type = jbvString;
-		v.val.string.val = key;
-		v.val.string.len = strlen(key);
-		pushJsonbValue(st, WJB_VALUE, &v);
+		esc_jb_string(st, "key", key);
 		if (src->cols[ESC_ROLE_SUBJECT].name)
 			push_column_json(st, "subject", &src->cols[ESC_ROLE_SUBJECT], found[i].tup, desc);
 		if (src->cols[ESC_ROLE_STATUS].name)

@@ -120,3 +120,22 @@ esc_jb_json(JsonbParseState **st, const char *key, const char *json)
 		pushJsonbValue(st, tok, (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT ||
 								 tok == WJB_END_ARRAY || tok == WJB_END_OBJECT) ? NULL : &v);
 }
+
+/* an integer member */
+void
+esc_jb_int(JsonbParseState **st, const char *key, int64 n)
+{
+	esc_jb_numeric(st, key, int64_to_numeric(n));
+}
+
+/* a string element of the array being built */
+void
+esc_jb_elem(JsonbParseState **st, const char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(st, WJB_ELEM, &v);
+}

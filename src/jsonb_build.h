@@ -21,5 +21,7 @@ extern void esc_jb_bool(JsonbParseState **st, const char *key, bool b);
 extern void esc_jb_numeric(JsonbParseState **st, const char *key, Numeric n);
 extern void esc_jb_number_text(JsonbParseState **st, const char *key, const char *text);
 extern void esc_jb_json(JsonbParseState **st, const char *key, const char *json);
+extern void esc_jb_int(JsonbParseState **st, const char *key, int64 n);
+extern void esc_jb_elem(JsonbParseState **st, const char *s);
 
 #endif							/* ESCALATION_JSONB_BUILD_H */

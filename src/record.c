@@ -72,12 +72,6 @@ esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired)
 
 /* jsonb values pushed directly (jsonb_build.c): no JSON text to parse back */
 static void
-jb_int(JsonbParseState **st, const char *key, int64 n)
-{
-	esc_jb_numeric(st, key, int64_to_numeric(n));
-}
-
-static void
 jb_float(JsonbParseState **st, const char *key, const char *fmt, double d)
 {
 	char		buf[64];
@@ -87,23 +81,12 @@ jb_float(JsonbParseState **st, const char *key, const char *fmt, double d)
 }
 
 static void
-jb_elem(JsonbParseState **st, const char *s)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = strlen(s);
-	pushJsonbValue(st, WJB_ELEM, &v);
-}
-
-static void
 jb_string_array(JsonbParseState **st, const char *key, const char *const *items, int n)
 {
 	esc_jb_key(st, key);
 	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < n; i++)
-		jb_elem(st, items[i]);
+		esc_jb_elem(st, items[i]);
 	pushJsonbValue(st, WJB_END_ARRAY, NULL);
 }
 
@@ -128,9 +111,9 @@ push_reason(JsonbParseState **st, EscSource *src, EscRule *rule, EscFacts *facts
 {
 	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 	esc_jb_string(st, "rule", rule->name);
-	jb_int(st, "rule_id", rule->rule_id);
+	esc_jb_int(st, "rule_id", rule->rule_id);
 	esc_jb_string(st, "on", facts->is_message ? "message" : "ticket");
-	jb_int(st, "severity", rule->severity);
+	esc_jb_int(st, "severity", rule->severity);
 
 	if (rule->nkeywords > 0 && facts->match)
 	{
@@ -204,8 +187,8 @@ push_reason(JsonbParseState **st, EscSource *src, EscRule *rule, EscFacts *facts
 		esc_facts_triage(facts);
 		esc_jb_key(st, "triage");
 		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
-		jb_int(st, "model_id", facts->triage->model_id);
-		jb_int(st, "version", facts->triage->version);
+		esc_jb_int(st, "model_id", facts->triage->model_id);
+		esc_jb_int(st, "version", facts->triage->version);
 		if (rule->has_team_confidence)
 		{
 			esc_jb_string(st, "predicted_team", p->team_name ? p->team_name : "");
@@ -245,9 +228,9 @@ push_reason_rules(JsonbParseState **st, EscRule **rules, int n, bool is_message)
 	{
 		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 		esc_jb_string(st, "rule", rules[i]->name);
-		jb_int(st, "rule_id", rules[i]->rule_id);
+		esc_jb_int(st, "rule_id", rules[i]->rule_id);
 		esc_jb_string(st, "on", is_message ? "message" : "ticket");
-		jb_int(st, "severity", rules[i]->severity);
+		esc_jb_int(st, "severity", rules[i]->severity);
 		pushJsonbValue(st, WJB_END_OBJECT, NULL);
 	}
 	return pushJsonbValue(st, WJB_END_ARRAY, NULL);
@@ -534,7 +517,7 @@ record_direct(Datum *args, char *nulls, EscRule **group, int ngroup, bool is_mes
 		if (n)
 			esc_jb_null(&st, "severity");
 		else
-			jb_int(&st, "severity", DatumGetInt32(sev));
+			esc_jb_int(&st, "severity", DatumGetInt32(sev));
 	}
 	{
 		Datum		team = heap_getattr(row, att_team, desc, &n);
