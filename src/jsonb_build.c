@@ -24,15 +24,22 @@
 
 #include "jsonb_build.h"
 
-void
-esc_jb_key(JsonbParseState **st, const char *key)
+/* a string as a key, a value or an element */
+static void
+push_string(JsonbParseState **st, JsonbIteratorToken token, const char *s)
 {
 	JsonbValue	v;
 
 	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &v);
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(st, token, &v);
+}
+
+void
+esc_jb_key(JsonbParseState **st, const char *key)
+{
+	push_string(st, WJB_KEY, key);
 }
 
 /* a string of len bytes, or null when s is NULL */
@@ -132,10 +139,5 @@ esc_jb_int(JsonbParseState **st, const char *key, int64 n)
 void
 esc_jb_elem(JsonbParseState **st, const char *s)
 {
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = strlen(s);
-	pushJsonbValue(st, WJB_ELEM, &v);
+	push_string(st, WJB_ELEM, s);
 }
