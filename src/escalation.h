@@ -178,7 +178,7 @@ typedef struct EscWord
 {
 	int32		start;			/* byte offsets in the text */
 	int32		end;
-	uint32		hash;			/* hash_bytes() of its folded bytes */
+	uint32		hash;			/* of its folded bytes (textpass.c's word_hash()) */
 	uint32		flags;			/* ESC_WORD_* */
 } EscWord;
 
@@ -200,13 +200,15 @@ typedef struct EscTextPass
 	EscWord    *words;
 	int			nwords;
 	int			maxwords;
-	EscSpan    *spans;
+	EscSpan    *spans;			/* made on first use: esc_textpass_spans() */
 	int			nspans;
 	int			maxspans;
+	bool		spans_done;
 } EscTextPass;
 
 extern uint64 esc_text_passes;
 extern EscTextPass *esc_textpass(const char *text, int len);
+extern void esc_textpass_spans(const EscTextPass *tp);
 
 /* result of matching one text */
 typedef struct EscMatch

@@ -962,6 +962,7 @@ esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms, EscSen
 {
 	Scoring		sc;
 
+	esc_textpass_spans(tp);
 	scoring_start(&sc, terms, out, NULL, NULL);
 	for (int i = 0; i < tp->nspans; i++)
 	{

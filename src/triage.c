@@ -584,7 +584,8 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 	if (tp)
 	{
 		pfree(tp->words);
-		pfree(tp->spans);
+		if (tp->spans)
+			pfree(tp->spans);
 		pfree(tp->folded);
 		pfree(tp);
 	}
@@ -716,7 +717,8 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 	if (tp)
 	{
 		pfree(tp->words);
-		pfree(tp->spans);
+		if (tp->spans)
+			pfree(tp->spans);
 		pfree(tp->folded);
 		pfree(tp);
 	}
