@@ -9,6 +9,7 @@ OBJS = \
 	src/textpass.o \
 	src/tokenize.o \
 	src/row.o \
+	src/ticket_lock.o \
 	src/rules.o \
 	src/shape.o \
 	src/record.o \
@@ -50,7 +51,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
           cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics metrics_percentiles dashboard chatwoot znuny triage textpass \
-          sla_message direct_records pattern_shapes
+          sla_message direct_records pattern_shapes ticket_lock
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation

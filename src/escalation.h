@@ -685,6 +685,10 @@ extern void esc_match_row(EscSource *src, EscRow *row);
 extern HeapTuple esc_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
 								  MemoryContext into);
 extern void esc_lock_ticket(EscSource *src, const char *key);
+
+/* ---------- ticket_lock.c: a message's ticket row locked through its key index */
+extern bool esc_ticket_lock(EscSource *src, const char *key, HeapTuple *tuple, TupleDesc *desc,
+							MemoryContext into);
 extern HeapTuple esc_lock_fetch_ticket(EscSource *src, const char *key, TupleDesc *desc,
 									   MemoryContext into);
 extern HeapTuple esc_fetch_via(EscSource *src, Datum ref, TupleDesc *desc,
@@ -918,6 +922,7 @@ extern int	esc_context_messages;
 extern int	esc_context_tickets;
 extern bool esc_direct_records;
 extern bool esc_context_probe;
+extern bool esc_ticket_lock_direct;
 extern int	esc_memo_size;
 extern int	esc_max_workers;
 extern bool esc_worker_enabled;

@@ -30,6 +30,7 @@ int			esc_context_messages = 5;
 int			esc_context_tickets = 5;
 bool		esc_direct_records = true;
 bool		esc_context_probe = true;
+bool		esc_ticket_lock_direct = true;
 int			esc_memo_size = 65536;
 int			esc_max_workers = 8;
 bool		esc_worker_enabled = true;
@@ -118,6 +119,18 @@ esc_define_gucs(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("escalation.direct_ticket_lock",
+							 "Locks a message's ticket row through its key index, without an SQL statement.",
+							 "The message trigger locks (FOR NO KEY UPDATE) and reads the ticket row through "
+							 "the unique index of its key column, as the statement would; off: through a "
+							 "SELECT ... FOR NO KEY UPDATE statement.  Tables without such an index, with row "
+							 "level security, or partitioned always take the statement.",
+							 &esc_ticket_lock_direct,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("escalation.direct_records",
 							 "Writes a new ticket's escalations without an SQL statement.",

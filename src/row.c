@@ -321,6 +321,8 @@ fetch_ticket(EscSource *src, const char *key, bool lock, TupleDesc *desc, Memory
 	HeapTuple	result;
 	MemoryContext old;
 
+	if (lock && esc_ticket_lock(src, key, &result, desc, into))
+		return result;
 	if (*plan == NULL)
 	{
 		StringInfoData sql;
@@ -373,6 +375,8 @@ esc_lock_ticket(EscSource *src, const char *key)
 {
 	Datum		arg;
 
+	if (esc_ticket_lock(src, key, NULL, NULL, NULL))
+		return;
 	if (src->lock_plan == NULL)
 	{
 		StringInfoData sql;
