@@ -182,7 +182,8 @@ esc_ticket_lock(EscSource *src, const char *key, HeapTuple *tuple, TupleDesc *de
 		return false;
 	rel = table_open(src->relid, RowShareLock);
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relrowsecurity ||
-		pg_class_aclcheck(src->relid, GetUserId(), ACL_SELECT | ACL_UPDATE) != ACLCHECK_OK)
+		pg_class_aclcheck(src->relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		pg_class_aclcheck(src->relid, GetUserId(), ACL_UPDATE) != ACLCHECK_OK)
 	{
 		table_close(rel, RowShareLock);
 		return false;
