@@ -289,9 +289,7 @@ esc_textpass_spans(const EscTextPass *ctp)
 	EscTextPass *tp = unconstify(EscTextPass *, ctp);
 	const unsigned char *p = (const unsigned char *) tp->text;
 	int			len = tp->len;
-	int			sstart = -1;	/* start of the span being read */
-	int			nexclaim = 0,
-				nquestion = 0;
+	int			i;
 	bool		newline = false;
 
 	if (tp->spans_done)
@@ -302,34 +300,40 @@ esc_textpass_spans(const EscTextPass *ctp)
 										   MCXT_ALLOC_HUGE);
 	tp->nspans = 0;
 	byte_classes_init();
-	for (int i = 0; i < len; i++)
+	i = 0;
+	while (i < len)
 	{
-		uint8		k = byte_class[p[i]];
+		int			start;
+		int			nexclaim = 0,
+					nquestion = 0;
+		uint8		k;
 
-		if (k & BC_SPACE)
+		/* white space; a line break in it ends a sentence */
+		while (i < len && ((k = byte_class[p[i]]) & BC_SPACE))
 		{
-			if (sstart >= 0)
-			{
-				add_span(tp, sstart, i, nexclaim, nquestion, newline);
-				sstart = -1;
-				newline = false;
-			}
 			if (k & BC_NEWLINE)
 				newline = true;
-			continue;
+			i++;
 		}
-		if (sstart < 0)
+		if (i >= len)
+			break;
+		/* a span, to the next white space or the end of the text */
+		start = i;
+		for (; i < len; i++)
 		{
-			sstart = i;
-			nexclaim = nquestion = 0;
+			k = byte_class[p[i]];
+			if (k & (BC_SPACE | BC_EXCLAIM | BC_QUESTION))
+			{
+				if (k & BC_SPACE)
+					break;
+				if (k & BC_EXCLAIM)
+					nexclaim++;
+				else
+					nquestion++;
+			}
 		}
-		if (k & BC_EXCLAIM)
-			nexclaim++;
-		else if (k & BC_QUESTION)
-			nquestion++;
+		add_span(tp, start, i, nexclaim, nquestion, newline);
+		newline = false;
 	}
-	/* the end of the text ends the last span (as a space would) */
-	if (sstart >= 0)
-		add_span(tp, sstart, len, nexclaim, nquestion, newline);
 	tp->spans_done = true;
 }
