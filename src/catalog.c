@@ -936,6 +936,8 @@ term_cmp(const void *a, const void *b)
  * A source's sentiment terms (its own and every source's), grouped by
  * first word and hashed on it for sentiment.c.  NULL when there are none.
  */
+static uint64 terms_generation = 0;
+
 static EscSentimentTerms *
 build_sentiment_terms(List *rows, int32 source_id)
 {
@@ -953,6 +955,8 @@ build_sentiment_terms(List *rows, int32 source_id)
 	if (n == 0)
 		return NULL;
 	st = palloc0(sizeof(EscSentimentTerms));
+	/* sentiment.c's token memo tells builds apart by it, never by address */
+	st->generation = ++terms_generation;
 	st->terms = palloc0(sizeof(EscSentTerm) * n);
 	/* a source's own rows first, so that after a stable grouping they win */
 	for (int pass = 0; pass < 2; pass++)

@@ -252,6 +252,7 @@ typedef struct EscSentimentTerms
 	EscSentTerm *terms;
 	int			hash_size;		/* power of two */
 	int		   *slots;			/* first term of a first word + 1, 0 = empty */
+	uint64		generation;		/* unique per build (catalog.c); 0: not memoised */
 } EscSentimentTerms;
 
 typedef struct EscSentiment

@@ -282,7 +282,7 @@ lookup_base(const char *low, int len)
  * then the lexicon and the source's terms are looked up.
  */
 static void
-classify_token(Token *t, const EscSentimentTerms *terms)
+classify_token_uncached(Token *t, const EscSentimentTerms *terms)
 {
 	bool		any_upper = false,
 				any_lower = false;
@@ -367,6 +367,85 @@ classify_token(Token *t, const EscSentimentTerms *terms)
 			}
 		}
 	}
+}
+
+/*
+ * A token's classification, remembered per backend: a ticket's words
+ * repeat from ticket to ticket, and classifying one (lower-casing,
+ * hashing, the lexicon, up to eleven base forms, the source's terms)
+ * costs about 460 instructions, remembering it about 60.  The memo is
+ * direct-mapped (a token's slot holds the last token hashed there) and
+ * fixed in size, so it needs no eviction and no reset; an entry is keyed
+ * by the token's bytes as written and by the generation of the terms it
+ * was classified with (0: none), so a rebuilt set of terms (a change of
+ * escalation.sentiment_terms) never sees another build's results.  Terms
+ * built outside the catalog (generation 0 with terms) are not memoised.
+ */
+#define TOKEN_MEMO_SIZE	16384	/* slots, a power of two: about 1.6 MB */
+#define TOKEN_MEMO_BYTES 24		/* longer tokens are classified each time */
+
+typedef struct TokenMemo
+{
+	uint64		generation;		/* of the terms; 0: none */
+	uint8		len;			/* 0: empty slot */
+	char		bytes[TOKEN_MEMO_BYTES];
+	/* Token's fields from low to upper, as classify_token_uncached() set them */
+	char		low[ESC_SENT_MAX_WORD + 1];
+	int			lowlen;
+	int			word;
+	int			term;
+	float		valence;
+	uint8		flags;
+	uint8		special;
+	bool		upper;
+} TokenMemo;
+
+/*
+ * In static storage rather than palloc'd: it lives as long as the backend,
+ * and its pages are mapped only when a backend first scores a text.
+ */
+static TokenMemo token_memo[TOKEN_MEMO_SIZE];
+
+static void
+classify_token(Token *t, const EscSentimentTerms *terms)
+{
+	uint64		generation = terms ? terms->generation : 0;
+	uint32		h = FNV_INIT;
+	TokenMemo  *e;
+
+	if (t->len <= 0 || t->len > TOKEN_MEMO_BYTES || (terms != NULL && generation == 0))
+	{
+		classify_token_uncached(t, terms);
+		return;
+	}
+	for (int i = 0; i < t->len; i++)
+		h = FNV_STEP(h, t->s[i]);
+	e = &token_memo[(h ^ (h >> 15)) & (TOKEN_MEMO_SIZE - 1)];
+	if (e->len == t->len && e->generation == generation &&
+		memcmp(e->bytes, t->s, t->len) == 0)
+	{
+		memcpy(t->low, e->low, e->lowlen + 1);
+		t->lowlen = e->lowlen;
+		t->word = e->word;
+		t->term = e->term;
+		t->valence = e->valence;
+		t->flags = e->flags;
+		t->special = e->special;
+		t->upper = e->upper;
+		return;
+	}
+	classify_token_uncached(t, terms);
+	e->generation = generation;
+	e->len = (uint8) t->len;
+	memcpy(e->bytes, t->s, t->len);
+	memcpy(e->low, t->low, t->lowlen + 1);
+	e->lowlen = t->lowlen;
+	e->word = t->word;
+	e->term = t->term;
+	e->valence = t->valence;
+	e->flags = t->flags;
+	e->special = t->special;
+	e->upper = t->upper;
 }
 
 /*

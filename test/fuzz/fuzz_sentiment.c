@@ -49,6 +49,8 @@ term_cmp(const void *a, const void *b)
 	return x->source_rank - y->source_rank;
 }
 
+static uint64 terms_generation = 0;
+
 static EscSentimentTerms *
 build_terms(TermRow *rows, int nrows)
 {
@@ -57,6 +59,8 @@ build_terms(TermRow *rows, int nrows)
 	if (nrows == 0)
 		return NULL;
 	st = palloc0(sizeof(EscSentimentTerms));
+	/* as catalog.c numbers its builds: sentiment.c's token memo keys on it */
+	st->generation = ++terms_generation;
 	st->terms = palloc0(sizeof(EscSentTerm) * nrows);
 	for (int pass = 0; pass < 2; pass++)
 	{
