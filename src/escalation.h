@@ -187,10 +187,9 @@ typedef struct EscSpan
 {
 	int32		start;
 	int32		end;
-	int32		nexclaim;		/* '!' in it */
-	int32		nquestion;		/* '?' in it */
 	bool		newline_before; /* a line break in the white space before it */
 } EscSpan;
+
 
 typedef struct EscTextPass
 {
@@ -209,6 +208,7 @@ typedef struct EscTextPass
 extern uint64 esc_text_passes;
 extern EscTextPass *esc_textpass(const char *text, int len);
 extern void esc_textpass_spans(const EscTextPass *tp);
+extern int	esc_text_spans(const char *text, int len, int *pos, EscSpan *spans, int max);
 
 /* result of matching one text */
 typedef struct EscMatch

@@ -79,16 +79,30 @@ typedef struct Token
 	bool		emoji;
 } Token;
 
+/*
+ * A sentence being read.  Besides its tokens it keeps what scoring it
+ * needs to know of them, noted as each token is added (push_token()), so
+ * that scoring visits only the tokens that can carry sentiment or start a
+ * cue, not every token of the sentence again.
+ */
 typedef struct Sentence
 {
 	const char *start;
 	int			len;
 	int			ntok;
-	Token		tok[MAX_TOKENS];
-	double		sentiments[MAX_TOKENS];
 	int			nexclaim;
 	int			nquestion;
+	int			ncaps;			/* tokens in ALL CAPS */
+	int			nshout;			/* of them, words of four letters or more */
+	int			but;			/* the first "but", -1 */
+	int			nlex;
+	int			ncue;
+	uint8		lex[MAX_TOKENS];	/* tokens in the lexicon, in order */
+	uint8		cue[MAX_TOKENS];	/* tokens that may start a cue, in order */
+	Token		tok[MAX_TOKENS];
 } Sentence;
+
+StaticAssertDecl(MAX_TOKENS <= 256, "Sentence.lex and .cue hold token numbers in a uint8");
 
 #define FNV_INIT	2166136261u
 #define FNV_STEP(h, c)	(((h) ^ (unsigned char) (c)) * 16777619u)
@@ -210,12 +224,6 @@ utf8_decode(const unsigned char *p, const unsigned char *end, uint32 *cp)
 }
 
 static inline bool
-is_space(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static inline bool
 is_punct(unsigned char c)
 {
 	return c < 0x80 && ispunct(c);
@@ -242,23 +250,31 @@ lookup_base(const char *low, int len)
 		{"ing", 3, "e", 1}, {"ly", 2, "", 0}, {"ily", 3, "y", 1}
 	};
 	uint32		prefix[ESC_SENT_MAX_WORD + 1];
+	int			hashed = 0;		/* prefix[0 .. hashed] are computed */
 	char		last = low[len - 1];
 
 	/* only words ending in s, d, g or y can have one of these endings */
 	if (last != 's' && last != 'd' && last != 'g' && last != 'y')
 		return -1;
-	/* FNV-1a of every prefix, so each candidate costs a few multiplies */
+	/* FNV-1a of the prefixes, as far as a base needs, each step once */
 	prefix[0] = FNV_INIT;
-	for (int i = 0; i < len; i++)
-		prefix[i + 1] = FNV_STEP(prefix[i], low[i]);
 
 	for (int k = 0; k < (int) lengthof(endings); k++)
 	{
-		int			blen = len - endings[k].slen;
+		const char *suffix = endings[k].suffix;
+		int			slen = endings[k].slen;
+		int			blen = len - slen;
 		uint32		h;
+		int			i;
 
-		if (blen < 3 || memcmp(low + blen, endings[k].suffix, endings[k].slen) != 0)
+		if (blen < 3 || suffix[slen - 1] != last)
 			continue;
+		for (i = 0; i < slen - 1 && low[blen + i] == suffix[i]; i++)
+			;
+		if (i < slen - 1)
+			continue;
+		for (; hashed < blen; hashed++)
+			prefix[hashed + 1] = FNV_STEP(prefix[hashed], low[hashed]);
 		h = prefix[blen];
 		for (int a = 0; a < endings[k].alen; a++)
 			h = FNV_STEP(h, endings[k].add[a]);
@@ -282,7 +298,7 @@ lookup_base(const char *low, int len)
  * then the lexicon and the source's terms are looked up.
  */
 static void
-classify_token_uncached(Token *t, const EscSentimentTerms *terms)
+classify_token(Token *t, const EscSentimentTerms *terms)
 {
 	bool		any_upper = false,
 				any_lower = false;
@@ -369,92 +385,65 @@ classify_token_uncached(Token *t, const EscSentimentTerms *terms)
 	}
 }
 
-/*
- * A token's classification, remembered per backend: a ticket's words
- * repeat from ticket to ticket, and classifying one (lower-casing,
- * hashing, the lexicon, up to eleven base forms, the source's terms)
- * costs about 460 instructions, remembering it about 60.  The memo is
- * direct-mapped (a token's slot holds the last token hashed there) and
- * fixed in size, so it needs no eviction and no reset; an entry is keyed
- * by the token's bytes as written and by the generation of the terms it
- * was classified with (0: none), so a rebuilt set of terms (a change of
- * escalation.sentiment_terms) never sees another build's results.  Terms
- * built outside the catalog (generation 0 with terms) are not memoised.
- */
-#define TOKEN_MEMO_SIZE	16384	/* slots, a power of two: about 1.6 MB */
-#define TOKEN_MEMO_BYTES 24		/* longer tokens are classified each time */
-
-typedef struct TokenMemo
+static inline bool
+in_lexicon(const Token *t)
 {
-	uint64		generation;		/* of the terms; 0: none */
-	uint8		len;			/* 0: empty slot */
-	char		bytes[TOKEN_MEMO_BYTES];
-	/* Token's fields from low to upper, as classify_token_uncached() set them */
-	char		low[ESC_SENT_MAX_WORD + 1];
-	int			lowlen;
-	int			word;
-	int			term;
-	float		valence;
-	uint8		flags;
-	uint8		special;
-	bool		upper;
-} TokenMemo;
+	return (t->flags & ESC_SW_LEX) != 0;
+}
+
+/* what push_token() notes of a token (token_notes()) */
+#define NOTE_CAPS	0x01		/* in ALL CAPS */
+#define NOTE_SHOUT	0x02		/* in ALL CAPS, four letters or more */
+#define NOTE_BUT	0x04		/* "but" */
+#define NOTE_LEX	0x08		/* in the lexicon */
+#define NOTE_CUE	0x10		/* may start a frustration cue */
+
+static inline uint8
+token_notes(const Token *t)
+{
+	uint8		notes = 0;
+
+	if (t->upper)
+		notes |= t->lowlen >= 4 ? NOTE_CAPS | NOTE_SHOUT : NOTE_CAPS;
+	if (t->special == SP_BUT)
+		notes |= NOTE_BUT;
+	if (in_lexicon(t))
+		notes |= NOTE_LEX;
+	if (t->term >= 0 || (t->word >= 0 && (t->flags & ESC_SW_CUE)))
+		notes |= NOTE_CUE;
+	return notes;
+}
 
 /*
- * In static storage rather than palloc'd: it lives as long as the backend,
- * and its pages are mapped only when a backend first scores a text.
+ * The sentence's next token, sent->tok[sent->ntok], is filled in: count
+ * it, with its token_notes() (most tokens have none).
  */
-static TokenMemo token_memo[TOKEN_MEMO_SIZE];
-
-static void
-classify_token(Token *t, const EscSentimentTerms *terms)
+static inline void
+push_token(Sentence *sent, uint8 notes)
 {
-	uint64		generation = terms ? terms->generation : 0;
-	uint32		h = FNV_INIT;
-	TokenMemo  *e;
-
-	if (t->len <= 0 || t->len > TOKEN_MEMO_BYTES || (terms != NULL && generation == 0))
+	if (notes != 0)
 	{
-		classify_token_uncached(t, terms);
-		return;
+		if (notes & NOTE_CAPS)
+			sent->ncaps++;
+		if (notes & NOTE_SHOUT)
+			sent->nshout++;
+		if ((notes & NOTE_BUT) && sent->but < 0)
+			sent->but = sent->ntok;
+		if (notes & NOTE_LEX)
+			sent->lex[sent->nlex++] = (uint8) sent->ntok;
+		if (notes & NOTE_CUE)
+			sent->cue[sent->ncue++] = (uint8) sent->ntok;
 	}
-	for (int i = 0; i < t->len; i++)
-		h = FNV_STEP(h, t->s[i]);
-	e = &token_memo[(h ^ (h >> 15)) & (TOKEN_MEMO_SIZE - 1)];
-	if (e->len == t->len && e->generation == generation &&
-		memcmp(e->bytes, t->s, t->len) == 0)
-	{
-		memcpy(t->low, e->low, e->lowlen + 1);
-		t->lowlen = e->lowlen;
-		t->word = e->word;
-		t->term = e->term;
-		t->valence = e->valence;
-		t->flags = e->flags;
-		t->special = e->special;
-		t->upper = e->upper;
-		return;
-	}
-	classify_token_uncached(t, terms);
-	e->generation = generation;
-	e->len = (uint8) t->len;
-	memcpy(e->bytes, t->s, t->len);
-	memcpy(e->low, t->low, t->lowlen + 1);
-	e->lowlen = t->lowlen;
-	e->word = t->word;
-	e->term = t->term;
-	e->valence = t->valence;
-	e->flags = t->flags;
-	e->special = t->special;
-	e->upper = t->upper;
+	sent->ntok++;
 }
 
 /*
  * Append the words of raw token [s, e) (no white space in it) to the
  * sentence: punctuation stripped around it, unless that leaves two
  * characters or fewer (an emoticon), and emoji split off as tokens of
- * their own.
+ * their own.  Returns whether it held an emoji.
  */
-static void
+static bool
 add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTerms *terms)
 {
 	const char *p = s;
@@ -479,7 +468,7 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 				add_raw_token(sent, word_start, p, terms);
 			if (sent->ntok < MAX_TOKENS)
 			{
-				Token	   *t = &sent->tok[sent->ntok++];
+				Token	   *t = &sent->tok[sent->ntok];
 
 				memset(t, 0, sizeof(Token));
 				t->s = p;
@@ -489,6 +478,7 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 				t->valence = v;
 				t->flags = ESC_SW_LEX;
 				t->emoji = true;
+				push_token(sent, token_notes(t));
 			}
 			word_start = p + n;
 		}
@@ -498,11 +488,11 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 	{
 		if (word_start < e)
 			add_raw_token(sent, word_start, e, terms);
-		return;
+		return true;
 	}
 
 	if (sent->ntok >= MAX_TOKENS)
-		return;
+		return false;
 	{
 		Token	   *t = &sent->tok[sent->ntok];
 		const char *a = s,
@@ -537,14 +527,9 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 		}
 		t->emoji = false;
 		if (t->len > 0)
-			sent->ntok++;
+			push_token(sent, token_notes(t));
 	}
-}
-
-static inline bool
-in_lexicon(const Token *t)
-{
-	return (t->flags & ESC_SW_LEX) != 0;
+	return false;
 }
 
 /* VADER's scalar_inc_dec: what a preceding booster adds to valence */
@@ -699,42 +684,33 @@ squash(double x)
 	return n < -1 ? -1 : (n > 1 ? 1 : n);
 }
 
-/* VADER's score for one sentence; *has_sentiment when a word carried any */
+/*
+ * VADER's score for one sentence; *has_sentiment when a word carried any.
+ * Only words in the lexicon carry a valence: VADER's sum over every word
+ * adds exactly 0 for the others, so visiting the lexicon's words alone,
+ * in order, gives the same sum to the bit.
+ */
 static double
 sentence_polarity(Sentence *sent, bool *has_sentiment)
 {
-	int			ncaps = 0;
-	bool		cap_diff;
-	int			but = -1;
+	bool		cap_diff = sent->ncaps > 0 && sent->ncaps < sent->ntok;
+	int			but = sent->but;
 	double		sum = 0;
 
 	*has_sentiment = false;
-	for (int i = 0; i < sent->ntok; i++)
-		if (sent->tok[i].upper)
-			ncaps++;
-	cap_diff = ncaps > 0 && ncaps < sent->ntok;
-
-	for (int i = 0; i < sent->ntok; i++)
+	for (int k = 0; k < sent->nlex; k++)
 	{
+		int			i = sent->lex[k];
 		Token	   *t = &sent->tok[i];
+		double		s;
 
-		sent->sentiments[i] = 0;
-		if (but < 0 && ((t)->special == SP_BUT))
-			but = i;
 		if (t->flags & (ESC_SW_UP | ESC_SW_DOWN))
 			continue;			/* modifiers carry no valence of their own */
 		if (((t)->special == SP_KIND) && i + 1 < sent->ntok && ((&sent->tok[i + 1])->special == SP_OF))
 			continue;
-		if (!in_lexicon(t))
-			continue;
 		if (((t)->special == SP_LIKE) && !like_is_verb(sent, i))
 			continue;			/* "looks like", "like a child": a comparison */
-		sent->sentiments[i] = word_valence(sent, i, cap_diff);
-	}
-	for (int i = 0; i < sent->ntok; i++)
-	{
-		double		s = sent->sentiments[i];
-
+		s = word_valence(sent, i, cap_diff);
 		if (but >= 0 && i < but)
 			s *= 0.5;
 		else if (but >= 0 && i > but)
@@ -762,25 +738,27 @@ sentence_polarity(Sentence *sent, bool *has_sentiment)
 
 /*
  * Frustration cues of one sentence: their weights, plus shouting.  Matched
- * cue phrases are appended to out->cues.
+ * cue phrases are appended to out->cues.  A cue starts at a team's term or
+ * at a word of the lexicon's cues: only those tokens are visited (in
+ * order; a matched cue's words do not start another).
  */
 static double
 sentence_cues(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *out)
 {
 	double		raw = 0;
-	int			ncaps = 0;
+	int			ncaps = sent->nshout;
+	int			next = 0;		/* first token not in a matched cue */
 
-	for (int i = 0; i < sent->ntok; i++)
+	for (int c = 0; c < sent->ncue; c++)
 	{
+		int			i = sent->cue[c];
 		Token	   *t = &sent->tok[i];
 		int			matched = 0;
 		const char *phrase = NULL;
 		double		weight = 0;
 
-		if (t->emoji)
+		if (i < next)
 			continue;
-		if (t->upper && t->lowlen >= 4)
-			ncaps++;
 
 		/* the team's own cues first, longest first */
 		if (t->term >= 0)
@@ -833,7 +811,11 @@ sentence_cues(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *out)
 			raw += weight;
 			if (out->ncues < ESC_SENT_MAX_CUES)
 				out->cues[out->ncues++] = phrase;
-			i += matched - 1;
+			next = i + matched;
+			/* a cue's words after its first do not count as shouting */
+			for (int w = i + 1; w < next; w++)
+				if (sent->tok[w].upper && sent->tok[w].lowlen >= 4)
+					ncaps--;
 		}
 	}
 	/*
@@ -895,7 +877,10 @@ finish_sentence(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *ou
 typedef struct Scoring
 {
 	Sentence	sent;
+	const char *limit;			/* the end of the text */
 	const EscSentimentTerms *terms;
+	bool		memoise;		/* spans are looked up in span_memo */
+	uint64		generation;		/* of the terms, 0: none */
 	EscSentiment *out;
 	double		polarity_sum;
 	int			polar_sentences;
@@ -904,15 +889,29 @@ typedef struct Scoring
 	void	   *arg;
 } Scoring;
 
+/* an empty sentence, starting at start (NULL: at its first token) */
+static inline void
+sentence_reset(Sentence *sent, const char *start)
+{
+	sent->start = start;
+	sent->ntok = 0;
+	sent->nexclaim = sent->nquestion = 0;
+	sent->ncaps = sent->nshout = 0;
+	sent->but = -1;
+	sent->nlex = sent->ncue = 0;
+}
+
 static void
-scoring_start(Scoring *sc, const EscSentimentTerms *terms, EscSentiment *out,
-			  EscSentenceEmit emit, void *arg)
+scoring_start(Scoring *sc, const char *text, int len, const EscSentimentTerms *terms,
+			  EscSentiment *out, EscSentenceEmit emit, void *arg)
 {
 	memset(out, 0, sizeof(EscSentiment));
-	sc->sent.ntok = 0;
-	sc->sent.nexclaim = sc->sent.nquestion = 0;
-	sc->sent.start = NULL;
+	sentence_reset(&sc->sent, NULL);
+	sc->limit = text + len;
 	sc->terms = terms;
+	/* terms built outside the catalog have no generation: not memoised */
+	sc->generation = terms ? terms->generation : 0;
+	sc->memoise = terms == NULL || terms->generation != 0;
 	sc->out = out;
 	sc->polarity_sum = 0;
 	sc->polar_sentences = 0;
@@ -926,18 +925,136 @@ scoring_end_sentence(Scoring *sc)
 {
 	finish_sentence(&sc->sent, sc->terms, sc->out, &sc->polarity_sum, &sc->polar_sentences,
 					&sc->raw_frustration, sc->emit, sc->arg);
-	sc->sent.ntok = 0;
-	sc->sent.nexclaim = sc->sent.nquestion = 0;
-	sc->sent.start = NULL;
+	sentence_reset(&sc->sent, NULL);
+}
+
+/* ". ", "! ", "?\" " end a sentence; "e.g." and "3.5" do not */
+static bool
+span_ends_sentence(const char *s, const char *e)
+{
+	const char *q = e - 1;
+
+	while (q > s && (*q == '"' || *q == '\'' || *q == ')'))
+		q--;
+	return (*q == '.' || *q == '!' || *q == '?') && q > s &&
+		!(q - s >= 2 && q[-2] == '.') && !(q - s == 1 && isupper((unsigned char) *s));
 }
 
 /*
- * One raw token [s, e) (no white space in it), holding nexclaim "!" and
- * nquestion "?"; newline_before: a line break came before it.
+ * What a raw token (a span) adds to its sentence, remembered per backend.
+ * A ticket's spans repeat from ticket to ticket ("the", "please",
+ * "issue."), and reading one (its "!" and "?", the emoji scan, stripping
+ * punctuation, lower-casing, the lexicon, up to eleven base forms, the
+ * source's terms, the sentence-end test) costs some 300 to 800
+ * instructions; finding it here costs a hash of its bytes read eight at
+ * a time, a probe, a comparison of those words and a copy of its token.
+ * All of that is a function of the span's bytes and of the terms, so an
+ * entry is keyed by the bytes as written and by the generation of the
+ * terms it was read with (0: none): a rebuilt set of terms (a change of
+ * escalation.sentiment_terms, catalog.c numbers every build) never sees
+ * another build's results.  Spans holding an emoji (two or more tokens,
+ * and fewer when the sentence is full) and terms built outside the
+ * catalog (generation 0 with terms) are read every time.
+ *
+ * The memo is fixed in size, so it is bounded with no reset: a span's
+ * hash picks a set of four entries, and a new span replaces the set's
+ * entries in turn.  Four ways rather than one: on the insert benchmark's
+ * tickets a direct-mapped memo of the same size missed about 21 spans of
+ * a ticket's 150, this one 10, near the 8 that are new to the backend.
+ * It is in static storage, whose pages are mapped only when a backend
+ * first scores a text.
  */
+#define SPAN_MEMO_WAYS	4
+#define SPAN_MEMO_SET_BITS 12
+#define SPAN_MEMO_SETS	(1 << SPAN_MEMO_SET_BITS)	/* 16384 entries, about 1.8 MB */
+#define SPAN_MEMO_WORDS 3		/* longer spans than 24 bytes are read every time */
+#define SPAN_MEMO_BYTES (8 * SPAN_MEMO_WORDS)
+
+/* SpanMemo.what */
+#define SPAN_TOKEN	0x01		/* adds a token (else all punctuation) */
+#define SPAN_ENDS	0x02		/* ends its sentence */
+
+typedef struct SpanMemo
+{
+	uint64		bytes[SPAN_MEMO_WORDS]; /* the span, zero-padded (span_key()) */
+	uint64		generation;		/* of the terms; 0: none */
+	uint8		len;			/* 0: empty */
+	uint8		what;			/* SPAN_* */
+	uint8		offset;			/* where the token starts in the span */
+	uint8		notes;			/* the token's token_notes() */
+	uint8		nexclaim;		/* "!" in the span */
+	uint8		nquestion;		/* "?" in the span */
+	Token		tok;			/* as add_raw_token() made it; tok.s unset */
+} SpanMemo;
+
+/* a set's tags apart, so that a look-up reads one cache line of them */
+static uint32 span_memo_tag[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
+static SpanMemo span_memo[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
+static uint8 span_memo_next[SPAN_MEMO_SETS];	/* the way a new span takes */
+
+/* all bits of the first n (1..8) bytes in memory of a word */
+static inline uint64
+first_bytes(int n)
+{
+#ifdef WORDS_BIGENDIAN
+	return ~UINT64CONST(0) << (64 - 8 * n);
+#else
+	return ~UINT64CONST(0) >> (64 - 8 * n);
+#endif
+}
+
+#define SPAN_MIX	UINT64CONST(0xFF51AFD7ED558CCD)
+
+/*
+ * The key of span [s, s + len), 1 <= len <= SPAN_MEMO_BYTES: its bytes
+ * as words of eight in w[] (zeroed by the caller), the last masked to the
+ * span, and their hash, which mixes each word in with a multiply; its
+ * high bits depend on every byte (a multiply carries upwards only).  A
+ * word is read from the text in one piece when it ends before limit (the
+ * end of the text), else copied, so that nothing past the text is read.
+ * A word read from memory holds its first byte in its lowest bits on a
+ * little-endian machine and in its highest on a big-endian one.
+ */
+static uint64
+span_key(const char *s, int len, const char *limit, uint64 *w)
+{
+	uint64		h = 0;
+	int			k = 0;
+	int			rest = len;
+
+	for (;; k++, s += 8, rest -= 8)
+	{
+		if (limit - s >= 8)
+			memcpy(&w[k], s, 8);
+		else
+			memcpy(&w[k], s, limit - s);
+		if (rest <= 8)
+			break;
+		h = (h ^ w[k]) * SPAN_MIX;
+	}
+	w[k] &= first_bytes(rest);
+	return (h ^ w[k]) * SPAN_MIX;
+}
+
+/* a very long sentence: score what it has, the rest starts at s */
 static void
-scoring_raw_token(Scoring *sc, const char *s, const char *e, bool newline_before,
-				  int nexclaim, int nquestion)
+scoring_split_sentence(Scoring *sc, const char *s)
+{
+	Sentence   *sent = &sc->sent;
+
+	sent->len = s - sent->start;
+	finish_sentence(sent, sc->terms, sc->out, &sc->polarity_sum, &sc->polar_sentences,
+					&sc->raw_frustration, sc->emit, sc->arg);
+	sentence_reset(sent, s);
+}
+
+/*
+ * A span begins at s, holding nexclaim "!" and nquestion "?";
+ * newline_before: a line break came before it.
+ */
+static inline void
+scoring_span_start(Scoring *sc, const char *s, bool newline_before, int nexclaim,
+				   int nquestion)
 {
 	Sentence   *sent = &sc->sent;
 
@@ -950,27 +1067,133 @@ scoring_raw_token(Scoring *sc, const char *s, const char *e, bool newline_before
 	if (sent->start == NULL)
 		sent->start = s;
 	if (sent->ntok >= MAX_TOKENS)
+		scoring_split_sentence(sc, s);
+}
+
+/*
+ * Raw token [s, e) read in full; m: the memo entry to remember it in
+ * (NULL: none), with its key w.
+ */
+static void
+scoring_span_read(Scoring *sc, const char *s, const char *e, bool newline_before,
+				  SpanMemo *m, const uint64 *w)
+{
+	Sentence   *sent = &sc->sent;
+	int			nexclaim = 0,
+				nquestion = 0;
+	int			ntok;
+	bool		emoji;
+	bool		ends;
+
+	for (const char *p = s; p < e; p++)
 	{
-		/* a very long sentence: score it in pieces */
-		sent->len = s - sent->start;
-		finish_sentence(sent, sc->terms, sc->out, &sc->polarity_sum, &sc->polar_sentences,
-						&sc->raw_frustration, sc->emit, sc->arg);
-		sent->ntok = 0;
-		sent->nexclaim = sent->nquestion = 0;
-		sent->start = s;
+		if (*p == '!')
+			nexclaim++;
+		else if (*p == '?')
+			nquestion++;
 	}
-	add_raw_token(sent, s, e, sc->terms);
+	scoring_span_start(sc, s, newline_before, nexclaim, nquestion);
+	ntok = sent->ntok;
+	emoji = add_raw_token(sent, s, e, sc->terms);
 	sent->len = e - sent->start;
-
-	/* ". ", "! ", "?\" " end a sentence; "e.g." and "3.5" do not */
+	ends = span_ends_sentence(s, e);
+	if (m != NULL && !emoji)
 	{
-		const char *q = e - 1;
+		/* there was room for its token: the sentence is never full here */
+		memcpy(m->bytes, w, sizeof(m->bytes));
+		m->generation = sc->generation;
+		m->len = (uint8) (e - s);
+		m->what = ends ? SPAN_ENDS : 0;
+		m->nexclaim = (uint8) nexclaim;
+		m->nquestion = (uint8) nquestion;
+		if (sent->ntok > ntok)
+		{
+			m->what |= SPAN_TOKEN;
+			m->tok = sent->tok[ntok];
+			m->offset = (uint8) (m->tok.s - s);
+			m->tok.s = NULL;
+			m->notes = token_notes(&m->tok);
+		}
+	}
+	if (ends)
+		scoring_end_sentence(sc);
+}
 
-		while (q > s && (*q == '"' || *q == '\'' || *q == ')'))
-			q--;
-		if ((*q == '.' || *q == '!' || *q == '?') && q > s &&
-			!(q - s >= 2 && q[-2] == '.') && !(q - s == 1 && isupper((unsigned char) *s)))
-			scoring_end_sentence(sc);
+/* span [s, e) is the one memo entry m remembers: add it */
+static pg_attribute_always_inline void
+scoring_span_found(Scoring *sc, const char *s, const char *e, bool newline_before,
+				   const SpanMemo *m)
+{
+	Sentence   *sent = &sc->sent;
+
+	scoring_span_start(sc, s, newline_before, m->nexclaim, m->nquestion);
+	if (m->what & SPAN_TOKEN)
+	{
+		Token	   *t = &sent->tok[sent->ntok];
+
+		*t = m->tok;
+		t->s = s + m->offset;
+		push_token(sent, m->notes);
+	}
+	sent->len = e - sent->start;
+	if (m->what & SPAN_ENDS)
+		scoring_end_sentence(sc);
+}
+
+/*
+ * One raw token [s, e) (no white space in it); newline_before: a line
+ * break came before it.  Found in the memo, or read and remembered.  A
+ * span of eight bytes or fewer (most are) is read as one word.
+ */
+static pg_attribute_always_inline void
+scoring_span(Scoring *sc, const char *s, const char *e, bool newline_before)
+{
+	int			len = e - s;
+	uint64		w[SPAN_MEMO_WORDS] = {0};
+	uint64		h;
+	uint32		tag;
+	const uint32 *tags;
+	SpanMemo   *set;
+	int			way;
+
+	if (len > SPAN_MEMO_BYTES || !sc->memoise)
+	{
+		scoring_span_read(sc, s, e, newline_before, NULL, NULL);
+		return;
+	}
+	if (len <= 8 && sc->limit - s >= 8)
+	{
+		memcpy(&w[0], s, 8);
+		w[0] &= first_bytes(len);
+		h = w[0] * SPAN_MIX;
+	}
+	else
+		h = span_key(s, len, sc->limit, w);
+	tags = span_memo_tag[h >> (64 - SPAN_MEMO_SET_BITS)];
+	set = span_memo[h >> (64 - SPAN_MEMO_SET_BITS)];
+	tag = (uint32) (h >> 32);
+	for (way = 0; way < SPAN_MEMO_WAYS; way++)
+	{
+		const SpanMemo *m = &set[way];
+
+		/* equal lengths: the words past the span are zero in both */
+		if (tags[way] == tag && m->len == len && m->generation == sc->generation &&
+			m->bytes[0] == w[0] &&
+			(len <= 8 || (m->bytes[1] == w[1] && m->bytes[2] == w[2])))
+		{
+			scoring_span_found(sc, s, e, newline_before, m);
+			return;
+		}
+	}
+	/* not there: the set's next entry will hold it */
+	{
+		uint8	   *next = &span_memo_next[h >> (64 - SPAN_MEMO_SET_BITS)];
+
+		way = *next;
+		*next = (way + 1) & (SPAN_MEMO_WAYS - 1);
+		span_memo_tag[h >> (64 - SPAN_MEMO_SET_BITS)][way] = tag;
+		set[way].len = 0;
+		scoring_span_read(sc, s, e, newline_before, &set[way], w);
 	}
 }
 
@@ -995,38 +1218,18 @@ esc_sentiment(const char *text, int len, const EscSentimentTerms *terms,
 			  EscSentiment *out, EscSentenceEmit emit, void *arg)
 {
 	Scoring		sc;
-	const char *p = text;
-	const char *end = text + len;
+	EscSpan		spans[64];
+	int			pos = 0;
+	int			n;
 
 	esc_text_passes++;
-	scoring_start(&sc, terms, out, emit, arg);
-	while (p < end)
+	scoring_start(&sc, text, len, terms, out, emit, arg);
+	/* the text pass's spans, made a few at a time */
+	while ((n = esc_text_spans(text, len, &pos, spans, lengthof(spans))) > 0)
 	{
-		const char *s;
-		bool		newline = false;
-		int			nexclaim = 0,
-					nquestion = 0;
-
-		while (p < end && is_space((unsigned char) *p))
-		{
-			if (*p == '\n')
-				newline = true;
-			p++;
-		}
-		if (p >= end)
-			break;
-
-		/* one raw token */
-		s = p;
-		while (p < end && !is_space((unsigned char) *p))
-		{
-			if (*p == '!')
-				nexclaim++;
-			else if (*p == '?')
-				nquestion++;
-			p++;
-		}
-		scoring_raw_token(&sc, s, p, newline, nexclaim, nquestion);
+		for (int i = 0; i < n; i++)
+			scoring_span(&sc, text + spans[i].start, text + spans[i].end,
+						 spans[i].newline_before);
 	}
 	scoring_finish(&sc);
 }
@@ -1042,13 +1245,12 @@ esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms, EscSen
 	Scoring		sc;
 
 	esc_textpass_spans(tp);
-	scoring_start(&sc, terms, out, NULL, NULL);
+	scoring_start(&sc, tp->text, tp->len, terms, out, NULL, NULL);
 	for (int i = 0; i < tp->nspans; i++)
 	{
 		const EscSpan *sp = &tp->spans[i];
 
-		scoring_raw_token(&sc, tp->text + sp->start, tp->text + sp->end, sp->newline_before,
-						  sp->nexclaim, sp->nquestion);
+		scoring_span(&sc, tp->text + sp->start, tp->text + sp->end, sp->newline_before);
 	}
 	scoring_finish(&sc);
 }
