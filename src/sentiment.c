@@ -88,7 +88,7 @@ typedef struct Token
 typedef struct Sentence
 {
 	const char *start;
-	int			len;
+	const char *end;
 	int			ntok;
 	int			nexclaim;
 	int			nquestion;
@@ -293,13 +293,189 @@ lookup_base(const char *low, int len)
 }
 
 /*
+ * What a raw token (a span) adds to its sentence, remembered per backend.
+ * A ticket's spans repeat from ticket to ticket ("the", "please",
+ * "issue."), and reading one (its "!" and "?", the emoji scan, stripping
+ * punctuation, lower-casing, the lexicon, up to eleven base forms, the
+ * source's terms, the sentence-end test) costs some 300 to 800
+ * instructions; finding it here costs a hash of its bytes read eight at
+ * a time, a probe, a comparison of those words and a copy of its token.
+ * All of that is a function of the span's bytes and of the terms, so an
+ * entry is keyed by the bytes as written and by the generation of the
+ * terms it was read with (0: none): a rebuilt set of terms (a change of
+ * escalation.sentiment_terms, catalog.c numbers every build) never sees
+ * another build's results.  Spans holding an emoji (two or more tokens,
+ * and fewer when the sentence is full) and terms built outside the
+ * catalog (generation 0 with terms) are read every time.
+ *
+ * The memo is fixed in size, so it is bounded with no reset: a span's
+ * hash picks a set of four entries, and a new span replaces the set's
+ * entries in turn.  Four ways rather than one: on the insert benchmark's
+ * tickets a direct-mapped memo of the same size missed about 21 spans of
+ * a ticket's 150, this one 10, near the 8 that are new to the backend.
+ * It is in static storage, whose pages are mapped only when a backend
+ * first scores a text.
+ */
+#define SPAN_MEMO_WAYS	4
+#define SPAN_MEMO_SET_BITS 12
+#define SPAN_MEMO_SETS	(1 << SPAN_MEMO_SET_BITS)	/* 16384 entries, about 1.8 MB */
+#define SPAN_MEMO_WORDS 3		/* longer spans than 24 bytes are read every time */
+#define SPAN_MEMO_BYTES (8 * SPAN_MEMO_WORDS)
+
+/* SpanMemo.what */
+#define SPAN_TOKEN	0x01		/* adds a token (else all punctuation) */
+#define SPAN_ENDS	0x02		/* ends its sentence */
+
+typedef struct SpanMemo
+{
+	uint64		bytes[SPAN_MEMO_WORDS]; /* the span, zero-padded (span_key()) */
+	uint64		generation;		/* of the terms; 0: none */
+	uint8		len;			/* 0: empty */
+	uint8		what;			/* SPAN_* */
+	uint8		offset;			/* where the token starts in the span */
+	uint8		notes;			/* the token's token_notes() */
+	uint8		nexclaim;		/* "!" in the span */
+	uint8		nquestion;		/* "?" in the span */
+	Token		tok;			/* as add_raw_token() made it; tok.s unset */
+} SpanMemo;
+
+/* a set's tags apart, so that a look-up reads one cache line of them */
+static uint32 span_memo_tag[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
+static SpanMemo span_memo[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
+static uint8 span_memo_next[SPAN_MEMO_SETS];	/* the way a new span takes */
+
+/* what reading a text's tokens needs besides the tokens */
+typedef struct Reading
+{
+	const char *limit;			/* the end of the text */
+	const EscSentimentTerms *terms;
+	bool		memoise;		/* spans are looked up in span_memo */
+	uint64		generation;		/* of the terms, 0: none */
+} Reading;
+
+/* all bits of the first n (1..8) bytes in memory of a word */
+static inline uint64
+first_bytes(int n)
+{
+#ifdef WORDS_BIGENDIAN
+	return ~UINT64CONST(0) << (64 - 8 * n);
+#else
+	return ~UINT64CONST(0) >> (64 - 8 * n);
+#endif
+}
+
+#define SPAN_MIX	UINT64CONST(0xFF51AFD7ED558CCD)
+
+/*
+ * The key of span [s, s + len), 1 <= len <= SPAN_MEMO_BYTES: its bytes
+ * as words of eight in w[] (zeroed by the caller), the last masked to the
+ * span, and their hash, which mixes each word in with a multiply; its
+ * high bits depend on every byte (a multiply carries upwards only).  A
+ * word is read from the text in one piece when it ends before limit (the
+ * end of the text), else copied, so that nothing past the text is read.
+ * A word read from memory holds its first byte in its lowest bits on a
+ * little-endian machine and in its highest on a big-endian one.
+ */
+static uint64
+span_key(const char *s, int len, const char *limit, uint64 *w)
+{
+	uint64		h = 0;
+	int			k = 0;
+	int			rest = len;
+
+	for (;; k++, s += 8, rest -= 8)
+	{
+		if (limit - s >= 8)
+			memcpy(&w[k], s, 8);
+		else
+			memcpy(&w[k], s, limit - s);
+		if (rest <= 8)
+			break;
+		h = (h ^ w[k]) * SPAN_MIX;
+	}
+	w[k] &= first_bytes(rest);
+	return (h ^ w[k]) * SPAN_MIX;
+}
+
+/*
+ * The key of span [s, s + len) (span_key()), reading a span of sixteen
+ * bytes or fewer (most are) as one or two words straight from the text.
+ */
+static pg_attribute_always_inline uint64
+span_key_fast(const char *s, int len, const char *limit, uint64 *w)
+{
+	if (len <= 8 && limit - s >= 8)
+	{
+		memcpy(&w[0], s, 8);
+		w[0] &= first_bytes(len);
+		return w[0] * SPAN_MIX;
+	}
+	if (len <= 16 && limit - s >= 16)
+	{
+		memcpy(&w[0], s, 8);
+		memcpy(&w[1], s + 8, 8);
+		w[1] &= first_bytes(len - 8);
+		return ((w[0] * SPAN_MIX) ^ w[1]) * SPAN_MIX;
+	}
+	return span_key(s, len, limit, w);
+}
+
+/* the memo's set for a key's hash */
+#define SPAN_MEMO_SET(h)	((int) ((h) >> (64 - SPAN_MEMO_SET_BITS)))
+#define SPAN_MEMO_TAG(h)	((uint32) ((h) >> 32))
+
+/* the entry for a span with key (h, w) and length len read with terms of generation, NULL */
+static pg_attribute_always_inline SpanMemo *
+span_memo_find(uint64 h, const uint64 *w, int len, uint64 generation)
+{
+	const uint32 *tags = span_memo_tag[SPAN_MEMO_SET(h)];
+	SpanMemo   *set = span_memo[SPAN_MEMO_SET(h)];
+	uint32		tag = SPAN_MEMO_TAG(h);
+
+	for (int way = 0; way < SPAN_MEMO_WAYS; way++)
+	{
+		SpanMemo   *m = &set[way];
+
+		/* equal lengths: the words past the span are zero in both */
+		if (tags[way] == tag && m->len == len && m->generation == generation &&
+			m->bytes[0] == w[0] &&
+			(len <= 8 || (m->bytes[1] == w[1] && m->bytes[2] == w[2])))
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * The token of a remembered span whose token is all of it (no punctuation
+ * stripped around it): that is classify_token()'s reading of the span's
+ * bytes.  NULL when there is none.
+ */
+static const Token *
+span_memo_token(const char *s, int len, const char *limit, uint64 generation)
+{
+	uint64		w[SPAN_MEMO_WORDS] = {0};
+	uint64		h;
+	const SpanMemo *m;
+
+	if (len <= 0 || len > SPAN_MEMO_BYTES)
+		return NULL;
+	h = span_key_fast(s, len, limit, w);
+	m = span_memo_find(h, w, len, generation);
+	if (m == NULL || !(m->what & SPAN_TOKEN) || m->offset != 0 || m->tok.len != len)
+		return NULL;
+	return &m->tok;
+}
+
+
+/*
  * Fill in a token from its text: one pass lower-cases it (curly
  * apostrophes U+2018/U+2019 read as "'"), hashes it and notes its case;
  * then the lexicon and the source's terms are looked up.
  */
 static void
-classify_token(Token *t, const EscSentimentTerms *terms)
+classify_token(Token *t, const Reading *rd)
 {
+	const EscSentimentTerms *terms = rd->terms;
 	bool		any_upper = false,
 				any_lower = false;
 	uint32		hash = FNV_INIT;
@@ -342,6 +518,26 @@ classify_token(Token *t, const EscSentimentTerms *terms)
 	t->low[o] = '\0';
 	t->lowlen = o;
 	t->upper = any_upper && !any_lower;
+
+	/*
+	 * A remembered span that is these lower-case bytes was read from them
+	 * (unless they are the bytes as written, whose look-up has failed):
+	 * what follows from them, all but the case, is its token's.
+	 */
+	if (rd->memoise && o > 0 && (any_upper || o != t->len))
+	{
+		const Token *lt = span_memo_token(t->low, o, t->low + sizeof(t->low), rd->generation);
+
+		if (lt != NULL)
+		{
+			t->word = lt->word;
+			t->special = lt->special;
+			t->valence = lt->valence;
+			t->flags = lt->flags;
+			t->term = lt->term;
+			return;
+		}
+	}
 	t->word = o > 0 ? lookup_word_hashed(t->low, o, hash) : -1;
 	t->special = t->word >= 0 ? esc_sent_words[t->word].special : SP_NONE;
 	if (t->word < 0 && t->lowlen >= 4)
@@ -444,7 +640,7 @@ push_token(Sentence *sent, uint8 notes)
  * their own.  Returns whether it held an emoji.
  */
 static bool
-add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTerms *terms)
+add_raw_token(Sentence *sent, const char *s, const char *e, const Reading *rd)
 {
 	const char *p = s;
 	const char *word_start = s;
@@ -465,7 +661,7 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 		if (n > 1 && emoji_valence(cp, &v))
 		{
 			if (word_start < p)
-				add_raw_token(sent, word_start, p, terms);
+				add_raw_token(sent, word_start, p, rd);
 			if (sent->ntok < MAX_TOKENS)
 			{
 				Token	   *t = &sent->tok[sent->ntok];
@@ -487,7 +683,7 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 	if (word_start != s)
 	{
 		if (word_start < e)
-			add_raw_token(sent, word_start, e, terms);
+			add_raw_token(sent, word_start, e, rd);
 		return true;
 	}
 
@@ -503,7 +699,8 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 			a++;
 		while (b > a && is_punct((unsigned char) b[-1]))
 			b--;
-		for (const char *q = a; q < b; q++)
+		/* up to three characters tell */
+		for (const char *q = a; q < b && nchars <= 2; q++)
 			if (((unsigned char) *q & 0xC0) != 0x80)
 				nchars++;
 		if (nchars <= 2)
@@ -511,19 +708,27 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 			/* an emoticon (":)") stays as written; a short word ("ok,") is stripped */
 			t->s = s;
 			t->len = e - s;
-			classify_token(t, terms);
+			classify_token(t, rd);
 			if (t->word < 0 && t->term < 0 && a < b)
 			{
 				t->s = a;
 				t->len = b - a;
-				classify_token(t, terms);
+				classify_token(t, rd);
 			}
 		}
 		else
 		{
+			const Token *mt = NULL;
+
+			/* a span of these bytes alone may be remembered: its token is theirs */
+			if (rd->memoise && (a != s || b != e))
+				mt = span_memo_token(a, b - a, rd->limit, rd->generation);
+			if (mt != NULL)
+				*t = *mt;
 			t->s = a;
 			t->len = b - a;
-			classify_token(t, terms);
+			if (mt == NULL)
+				classify_token(t, rd);
 		}
 		t->emoji = false;
 		if (t->len > 0)
@@ -869,7 +1074,7 @@ finish_sentence(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *ou
 		one.polarity = polarity;
 		one.frustration = frustration_of(raw);
 		one.nsentences = 1;
-		emit(arg, sent->start, sent->len, &one);
+		emit(arg, sent->start, sent->end - sent->start, &one);
 	}
 }
 
@@ -877,10 +1082,8 @@ finish_sentence(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *ou
 typedef struct Scoring
 {
 	Sentence	sent;
-	const char *limit;			/* the end of the text */
+	Reading		rd;
 	const EscSentimentTerms *terms;
-	bool		memoise;		/* spans are looked up in span_memo */
-	uint64		generation;		/* of the terms, 0: none */
 	EscSentiment *out;
 	double		polarity_sum;
 	int			polar_sentences;
@@ -907,11 +1110,12 @@ scoring_start(Scoring *sc, const char *text, int len, const EscSentimentTerms *t
 {
 	memset(out, 0, sizeof(EscSentiment));
 	sentence_reset(&sc->sent, NULL);
-	sc->limit = text + len;
-	sc->terms = terms;
+	sc->rd.limit = text + len;
+	sc->rd.terms = terms;
 	/* terms built outside the catalog have no generation: not memoised */
-	sc->generation = terms ? terms->generation : 0;
-	sc->memoise = terms == NULL || terms->generation != 0;
+	sc->rd.generation = terms ? terms->generation : 0;
+	sc->rd.memoise = terms == NULL || terms->generation != 0;
+	sc->terms = terms;
 	sc->out = out;
 	sc->polarity_sum = 0;
 	sc->polar_sentences = 0;
@@ -940,109 +1144,13 @@ span_ends_sentence(const char *s, const char *e)
 		!(q - s >= 2 && q[-2] == '.') && !(q - s == 1 && isupper((unsigned char) *s));
 }
 
-/*
- * What a raw token (a span) adds to its sentence, remembered per backend.
- * A ticket's spans repeat from ticket to ticket ("the", "please",
- * "issue."), and reading one (its "!" and "?", the emoji scan, stripping
- * punctuation, lower-casing, the lexicon, up to eleven base forms, the
- * source's terms, the sentence-end test) costs some 300 to 800
- * instructions; finding it here costs a hash of its bytes read eight at
- * a time, a probe, a comparison of those words and a copy of its token.
- * All of that is a function of the span's bytes and of the terms, so an
- * entry is keyed by the bytes as written and by the generation of the
- * terms it was read with (0: none): a rebuilt set of terms (a change of
- * escalation.sentiment_terms, catalog.c numbers every build) never sees
- * another build's results.  Spans holding an emoji (two or more tokens,
- * and fewer when the sentence is full) and terms built outside the
- * catalog (generation 0 with terms) are read every time.
- *
- * The memo is fixed in size, so it is bounded with no reset: a span's
- * hash picks a set of four entries, and a new span replaces the set's
- * entries in turn.  Four ways rather than one: on the insert benchmark's
- * tickets a direct-mapped memo of the same size missed about 21 spans of
- * a ticket's 150, this one 10, near the 8 that are new to the backend.
- * It is in static storage, whose pages are mapped only when a backend
- * first scores a text.
- */
-#define SPAN_MEMO_WAYS	4
-#define SPAN_MEMO_SET_BITS 12
-#define SPAN_MEMO_SETS	(1 << SPAN_MEMO_SET_BITS)	/* 16384 entries, about 1.8 MB */
-#define SPAN_MEMO_WORDS 3		/* longer spans than 24 bytes are read every time */
-#define SPAN_MEMO_BYTES (8 * SPAN_MEMO_WORDS)
-
-/* SpanMemo.what */
-#define SPAN_TOKEN	0x01		/* adds a token (else all punctuation) */
-#define SPAN_ENDS	0x02		/* ends its sentence */
-
-typedef struct SpanMemo
-{
-	uint64		bytes[SPAN_MEMO_WORDS]; /* the span, zero-padded (span_key()) */
-	uint64		generation;		/* of the terms; 0: none */
-	uint8		len;			/* 0: empty */
-	uint8		what;			/* SPAN_* */
-	uint8		offset;			/* where the token starts in the span */
-	uint8		notes;			/* the token's token_notes() */
-	uint8		nexclaim;		/* "!" in the span */
-	uint8		nquestion;		/* "?" in the span */
-	Token		tok;			/* as add_raw_token() made it; tok.s unset */
-} SpanMemo;
-
-/* a set's tags apart, so that a look-up reads one cache line of them */
-static uint32 span_memo_tag[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
-static SpanMemo span_memo[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
-static uint8 span_memo_next[SPAN_MEMO_SETS];	/* the way a new span takes */
-
-/* all bits of the first n (1..8) bytes in memory of a word */
-static inline uint64
-first_bytes(int n)
-{
-#ifdef WORDS_BIGENDIAN
-	return ~UINT64CONST(0) << (64 - 8 * n);
-#else
-	return ~UINT64CONST(0) >> (64 - 8 * n);
-#endif
-}
-
-#define SPAN_MIX	UINT64CONST(0xFF51AFD7ED558CCD)
-
-/*
- * The key of span [s, s + len), 1 <= len <= SPAN_MEMO_BYTES: its bytes
- * as words of eight in w[] (zeroed by the caller), the last masked to the
- * span, and their hash, which mixes each word in with a multiply; its
- * high bits depend on every byte (a multiply carries upwards only).  A
- * word is read from the text in one piece when it ends before limit (the
- * end of the text), else copied, so that nothing past the text is read.
- * A word read from memory holds its first byte in its lowest bits on a
- * little-endian machine and in its highest on a big-endian one.
- */
-static uint64
-span_key(const char *s, int len, const char *limit, uint64 *w)
-{
-	uint64		h = 0;
-	int			k = 0;
-	int			rest = len;
-
-	for (;; k++, s += 8, rest -= 8)
-	{
-		if (limit - s >= 8)
-			memcpy(&w[k], s, 8);
-		else
-			memcpy(&w[k], s, limit - s);
-		if (rest <= 8)
-			break;
-		h = (h ^ w[k]) * SPAN_MIX;
-	}
-	w[k] &= first_bytes(rest);
-	return (h ^ w[k]) * SPAN_MIX;
-}
-
 /* a very long sentence: score what it has, the rest starts at s */
 static void
 scoring_split_sentence(Scoring *sc, const char *s)
 {
 	Sentence   *sent = &sc->sent;
 
-	sent->len = s - sent->start;
+	sent->end = s;
 	finish_sentence(sent, sc->terms, sc->out, &sc->polarity_sum, &sc->polar_sentences,
 					&sc->raw_frustration, sc->emit, sc->arg);
 	sentence_reset(sent, s);
@@ -1094,14 +1202,14 @@ scoring_span_read(Scoring *sc, const char *s, const char *e, bool newline_before
 	}
 	scoring_span_start(sc, s, newline_before, nexclaim, nquestion);
 	ntok = sent->ntok;
-	emoji = add_raw_token(sent, s, e, sc->terms);
-	sent->len = e - sent->start;
+	emoji = add_raw_token(sent, s, e, &sc->rd);
+	sent->end = e;
 	ends = span_ends_sentence(s, e);
 	if (m != NULL && !emoji)
 	{
 		/* there was room for its token: the sentence is never full here */
 		memcpy(m->bytes, w, sizeof(m->bytes));
-		m->generation = sc->generation;
+		m->generation = sc->rd.generation;
 		m->len = (uint8) (e - s);
 		m->what = ends ? SPAN_ENDS : 0;
 		m->nexclaim = (uint8) nexclaim;
@@ -1135,7 +1243,7 @@ scoring_span_found(Scoring *sc, const char *s, const char *e, bool newline_befor
 		t->s = s + m->offset;
 		push_token(sent, m->notes);
 	}
-	sent->len = e - sent->start;
+	sent->end = e;
 	if (m->what & SPAN_ENDS)
 		scoring_end_sentence(sc);
 }
@@ -1151,50 +1259,28 @@ scoring_span(Scoring *sc, const char *s, const char *e, bool newline_before)
 	int			len = e - s;
 	uint64		w[SPAN_MEMO_WORDS] = {0};
 	uint64		h;
-	uint32		tag;
-	const uint32 *tags;
-	SpanMemo   *set;
+	SpanMemo   *m;
 	int			way;
 
-	if (len > SPAN_MEMO_BYTES || !sc->memoise)
+	if (len > SPAN_MEMO_BYTES || !sc->rd.memoise)
 	{
 		scoring_span_read(sc, s, e, newline_before, NULL, NULL);
 		return;
 	}
-	if (len <= 8 && sc->limit - s >= 8)
+	h = span_key_fast(s, len, sc->rd.limit, w);
+	m = span_memo_find(h, w, len, sc->rd.generation);
+	if (m != NULL)
 	{
-		memcpy(&w[0], s, 8);
-		w[0] &= first_bytes(len);
-		h = w[0] * SPAN_MIX;
-	}
-	else
-		h = span_key(s, len, sc->limit, w);
-	tags = span_memo_tag[h >> (64 - SPAN_MEMO_SET_BITS)];
-	set = span_memo[h >> (64 - SPAN_MEMO_SET_BITS)];
-	tag = (uint32) (h >> 32);
-	for (way = 0; way < SPAN_MEMO_WAYS; way++)
-	{
-		const SpanMemo *m = &set[way];
-
-		/* equal lengths: the words past the span are zero in both */
-		if (tags[way] == tag && m->len == len && m->generation == sc->generation &&
-			m->bytes[0] == w[0] &&
-			(len <= 8 || (m->bytes[1] == w[1] && m->bytes[2] == w[2])))
-		{
-			scoring_span_found(sc, s, e, newline_before, m);
-			return;
-		}
+		scoring_span_found(sc, s, e, newline_before, m);
+		return;
 	}
 	/* not there: the set's next entry will hold it */
-	{
-		uint8	   *next = &span_memo_next[h >> (64 - SPAN_MEMO_SET_BITS)];
-
-		way = *next;
-		*next = (way + 1) & (SPAN_MEMO_WAYS - 1);
-		span_memo_tag[h >> (64 - SPAN_MEMO_SET_BITS)][way] = tag;
-		set[way].len = 0;
-		scoring_span_read(sc, s, e, newline_before, &set[way], w);
-	}
+	way = span_memo_next[SPAN_MEMO_SET(h)];
+	span_memo_next[SPAN_MEMO_SET(h)] = (way + 1) & (SPAN_MEMO_WAYS - 1);
+	span_memo_tag[SPAN_MEMO_SET(h)][way] = SPAN_MEMO_TAG(h);
+	m = &span_memo[SPAN_MEMO_SET(h)][way];
+	m->len = 0;
+	scoring_span_read(sc, s, e, newline_before, m, w);
 }
 
 static void
