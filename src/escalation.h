@@ -182,14 +182,6 @@ typedef struct EscWord
 	uint32		flags;			/* ESC_WORD_* */
 } EscWord;
 
-/* a span: a run of bytes that are not white space (sentiment's raw token) */
-typedef struct EscSpan
-{
-	int32		start;
-	int32		end;
-	bool		newline_before; /* a line break in the white space before it */
-} EscSpan;
-
 
 typedef struct EscTextPass
 {
@@ -199,16 +191,10 @@ typedef struct EscTextPass
 	EscWord    *words;
 	int			nwords;
 	int			maxwords;
-	EscSpan    *spans;			/* made on first use: esc_textpass_spans() */
-	int			nspans;
-	int			maxspans;
-	bool		spans_done;
 } EscTextPass;
 
 extern uint64 esc_text_passes;
 extern EscTextPass *esc_textpass(const char *text, int len);
-extern void esc_textpass_spans(const EscTextPass *tp);
-extern int	esc_text_spans(const char *text, int len, int *pos, EscSpan *spans, int max);
 
 /* result of matching one text */
 typedef struct EscMatch

@@ -52,6 +52,8 @@
 
 #include <math.h>
 
+#include "port/pg_bitutils.h"
+
 #include "escalation.h"
 #include "sentiment_lexicon.h"
 
@@ -1294,6 +1296,104 @@ scoring_finish(Scoring *sc)
 }
 
 /*
+ * Finding the spans: the text is read eight bytes at a time for its white
+ * space, and the spans are the runs between.  A word read from memory
+ * holds the byte that comes first in its lowest bits on a little-endian
+ * machine and in its highest on a big-endian one.
+ */
+#define ONES	UINT64CONST(0x0101010101010101)
+#define HIGH	UINT64CONST(0x8080808080808080)
+#define LOW7	UINT64CONST(0x7F7F7F7F7F7F7F7F)
+
+/* where in memory (0..7) the first byte marked in m != 0 is */
+static inline int
+first_marked(uint64 m)
+{
+#ifdef WORDS_BIGENDIAN
+	return (63 - pg_leftmost_one_pos64(m)) >> 3;
+#else
+	return pg_rightmost_one_pos64(m) >> 3;
+#endif
+}
+
+/* m != 0 without its first marked byte */
+static inline uint64
+clear_first_marked(uint64 m)
+{
+#ifdef WORDS_BIGENDIAN
+	return m & ~(UINT64CONST(1) << pg_leftmost_one_pos64(m));
+#else
+	return m & (m - 1);
+#endif
+}
+
+/*
+ * The high bit of each white-space byte of x (' ', '\t', '\n', '\v', '\f',
+ * '\r'), exactly: a byte's low seven bits plus 0x77 reach 0x80 when they
+ * are at least 0x09, plus 0x72 when at least 0x0E, and a byte equal to
+ * ' ' has seven zero low bits after an exclusive or with it, so that
+ * adding 0x7F leaves its high bit clear; none of these sums carries into
+ * the next byte.  Bytes of 0x80 and above are not white space.
+ */
+static inline uint64
+space_bytes(uint64 x)
+{
+	uint64		t = x & LOW7;
+	uint64		ctl = (t + ONES * (0x80 - 0x09)) & ~(t + ONES * (0x80 - 0x0E));
+	uint64		blank = ~((t ^ (ONES * ' ')) + LOW7);
+
+	return (ctl | blank) & ~x & HIGH;
+}
+
+/* the last span, out of line: scoring_span() is inlined once, in the loop */
+static void
+scoring_last_span(Scoring *sc, const char *s, const char *e, bool newline_before)
+{
+	scoring_span(sc, s, e, newline_before);
+}
+
+/* every span of text[0 .. len), in order */
+static void
+scoring_text(Scoring *sc, const char *text, int len)
+{
+	const unsigned char *p = (const unsigned char *) text;
+	int			start = 0;		/* of a span, unless white space is there */
+	bool		newline = false;	/* a line break since the last span */
+
+	for (int base = 0; base < len; base += 8)
+	{
+		uint64		x = 0;
+		uint64		sp;
+
+		if (len - base >= 8)
+		{
+			memcpy(&x, p + base, 8);
+			sp = space_bytes(x);
+		}
+		else
+		{
+			memcpy(&x, p + base, len - base);
+			sp = space_bytes(x) & first_bytes(len - base);
+		}
+		for (; sp != 0; sp = clear_first_marked(sp))
+		{
+			int			j = base + first_marked(sp);
+
+			if (j > start)
+			{
+				scoring_span(sc, text + start, text + j, newline);
+				newline = false;
+			}
+			if (p[j] == '\n')
+				newline = true;
+			start = j + 1;
+		}
+	}
+	if (start < len)
+		scoring_last_span(sc, text + start, text + len, newline);
+}
+
+/*
  * Score a text.  `terms` (may be NULL) are a source's own terms.  When
  * `emit` is given it is called for every sentence, in order.  Walks the
  * text itself, in constant memory (a tokenising pass of its own: counted
@@ -1304,39 +1404,23 @@ esc_sentiment(const char *text, int len, const EscSentimentTerms *terms,
 			  EscSentiment *out, EscSentenceEmit emit, void *arg)
 {
 	Scoring		sc;
-	EscSpan		spans[64];
-	int			pos = 0;
-	int			n;
 
 	esc_text_passes++;
 	scoring_start(&sc, text, len, terms, out, emit, arg);
-	/* the text pass's spans, made a few at a time */
-	while ((n = esc_text_spans(text, len, &pos, spans, lengthof(spans))) > 0)
-	{
-		for (int i = 0; i < n; i++)
-			scoring_span(&sc, text + spans[i].start, text + spans[i].end,
-						 spans[i].newline_before);
-	}
+	scoring_text(&sc, text, len);
 	scoring_finish(&sc);
 }
 
 /*
  * Score a text from its tokenising pass (textpass.c): the same as
- * esc_sentiment() on tp->text, reading the pass's spans instead of
- * walking the text again.
+ * esc_sentiment() on tp->text, not counted as a pass of its own.
  */
 void
 esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms, EscSentiment *out)
 {
 	Scoring		sc;
 
-	esc_textpass_spans(tp);
 	scoring_start(&sc, tp->text, tp->len, terms, out, NULL, NULL);
-	for (int i = 0; i < tp->nspans; i++)
-	{
-		const EscSpan *sp = &tp->spans[i];
-
-		scoring_span(&sc, tp->text + sp->start, tp->text + sp->end, sp->newline_before);
-	}
+	scoring_text(&sc, tp->text, tp->len);
 	scoring_finish(&sc);
 }

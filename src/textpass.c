@@ -5,29 +5,27 @@
  *	  (tokenize.c), triage (triage.c) and sentiment (sentiment.c).
  *	  Pure: no SPI, no catalog.
  *
- * The three readers of a ticket's text split it in two ways:
- *
- *	- words: runs of ASCII letters and digits or of non-ASCII bytes, ASCII
- *	  folded to lower case (the split the default parser makes for ordinary
- *	  words), looked up in a per-backend stem memo by tokenize.c (keyword
- *	  lexemes) and by triage.c (model stems);
- *	- spans: runs of bytes that are not white space, VADER's raw tokens,
- *	  which sentiment.c reads as written (case, punctuation, emoticons,
- *	  emoji), with the "!" and "?" they hold and whether a line break came
- *	  before them (a line break ends a sentence).
+ * The keyword rules and triage read a ticket's text as words: runs of
+ * ASCII letters and digits or of non-ASCII bytes, ASCII folded to lower
+ * case (the split the default parser makes for ordinary words), looked up
+ * in a per-backend stem memo by tokenize.c (keyword lexemes) and by
+ * triage.c (model stems).  Sentiment reads the pass's text as VADER's raw
+ * tokens, runs of bytes that are not white space, as written (case,
+ * punctuation, emoticons, emoji): sentiment.c finds them itself, eight
+ * bytes at a time, as it looks each up in its memo (an array of them made
+ * here cost a store and a load a span, some 1,500 instructions a ticket).
  *
  * esc_textpass() folds the text to lower case (ASCII, eight bytes at a
  * time) and walks the folded copy once for the words, with each word's
  * hash (the memos' key, read from the folded bytes eight at a time) and
  * its flags: a digit in it, too long to be a word of ours (ESC_MAX_WORD
- * bytes or more).  The spans, which only sentiment reads, are made by a
- * second walk the first time they are asked for (esc_textpass_spans()).
- * The trigger makes one pass per row text (subject and body of a ticket,
- * or a message's body) and every rule condition, the triage model and
- * sentiment read it; the standalone functions (classify(), sentiment(),
- * explain()) make their own.  esc_text_passes counts the passes a backend
- * made, so a test can check that an insert with keyword, sentiment and
- * triage rules costs one (escalation.text_passes()).
+ * bytes or more).  The trigger makes one pass per row text (subject and
+ * body of a ticket, or a message's body) and every rule condition, the
+ * triage model and sentiment read it; the standalone functions
+ * (classify(), sentiment(), explain()) make their own.  esc_text_passes
+ * counts the passes a backend made, so a test can check that an insert
+ * with keyword, sentiment and triage rules costs one
+ * (escalation.text_passes()).
  *
  * Cost, on the insert benchmark's 1 KB texts (callgrind): about 20,300
  * instructions per text, against 27,500 for the earlier single loop that
@@ -38,7 +36,6 @@
  */
 #include "postgres.h"
 
-#include "port/pg_bitutils.h"
 #include "utils/memutils.h"
 
 #include "escalation.h"
@@ -58,13 +55,6 @@ grow_words(EscTextPass *tp)
 {
 	tp->maxwords *= 2;
 	tp->words = repalloc_huge(tp->words, sizeof(EscWord) * tp->maxwords);
-}
-
-static void
-grow_spans(EscTextPass *tp)
-{
-	tp->maxspans *= 2;
-	tp->spans = repalloc_huge(tp->spans, sizeof(EscSpan) * tp->maxspans);
 }
 
 /* byte classes, for the word loop (is_word_byte()) */
@@ -172,8 +162,7 @@ word_hash(const char *w, int len)
 /*
  * Walk text[0 .. len) once for its words.  The result (and its arrays) is
  * allocated in the current memory context; text must stay valid as long
- * as it is used.  A NULL text is an empty one.  The spans are made on
- * first use (esc_textpass_spans()): only sentiment reads them.
+ * as it is used.  A NULL text is an empty one.
  */
 EscTextPass *
 esc_textpass(const char *text, int len)
@@ -192,10 +181,6 @@ esc_textpass(const char *text, int len)
 	tp->maxwords = len / 6 + 16;
 	tp->words = palloc_extended(sizeof(EscWord) * tp->maxwords, MCXT_ALLOC_HUGE);
 	tp->nwords = 0;
-	tp->spans = NULL;
-	tp->nspans = 0;
-	tp->maxspans = 0;
-	tp->spans_done = false;
 
 	/*
 	 * The folded copy, NUL-ended, with seven more zero bytes for
@@ -243,160 +228,4 @@ esc_textpass(const char *text, int len)
 			w->hash = word_hash(folded + ws, i - ws);
 	}
 	return tp;
-}
-
-/*
- * Spans are found eight bytes at a time.  A word read from memory holds
- * the byte that comes first in its lowest bits on a little-endian machine
- * and in its highest on a big-endian one.
- */
-#define ONES	UINT64CONST(0x0101010101010101)
-#define HIGH	UINT64CONST(0x8080808080808080)
-#define LOW7	UINT64CONST(0x7F7F7F7F7F7F7F7F)
-
-/* all bits of the first n (0..7) bytes in memory of a word */
-static inline uint64
-first_bytes(int n)
-{
-#ifdef WORDS_BIGENDIAN
-	return ~((~UINT64CONST(0)) >> (8 * n));
-#else
-	return (UINT64CONST(1) << (8 * n)) - 1;
-#endif
-}
-
-/* where in memory (0..7) the first byte marked in m != 0 is */
-static inline int
-first_marked(uint64 m)
-{
-#ifdef WORDS_BIGENDIAN
-	return (63 - pg_leftmost_one_pos64(m)) >> 3;
-#else
-	return pg_rightmost_one_pos64(m) >> 3;
-#endif
-}
-
-/* m != 0 without its first marked byte */
-static inline uint64
-clear_first_marked(uint64 m)
-{
-#ifdef WORDS_BIGENDIAN
-	return m & ~(UINT64CONST(1) << pg_leftmost_one_pos64(m));
-#else
-	return m & (m - 1);
-#endif
-}
-
-/*
- * The high bit of each white-space byte of x (' ', '\t', '\n', '\v', '\f',
- * '\r'), exactly: a byte's low seven bits plus 0x77 reach 0x80 when they
- * are at least 0x09, plus 0x72 when at least 0x0E, and a byte equal to
- * ' ' has seven zero low bits after an exclusive or with it, so that
- * adding 0x7F leaves its high bit clear; none of these sums carries into
- * the next byte.  Bytes of 0x80 and above are not white space.
- */
-static inline uint64
-space_bytes(uint64 x)
-{
-	uint64		t = x & LOW7;
-	uint64		ctl = (t + ONES * (0x80 - 0x09)) & ~(t + ONES * (0x80 - 0x0E));
-	uint64		blank = ~((t ^ (ONES * ' ')) + LOW7);
-
-	return (ctl | blank) & ~x & HIGH;
-}
-
-/*
- * Up to max spans of text[0 .. len) from *pos on, into spans[]; returns
- * how many, fewer than max only at the end of the text, and sets *pos to
- * where to go on.  The text is read eight bytes at a time for its white
- * space (space_bytes()), and the spans are the runs between (on the
- * insert benchmark's 1 KB texts about 7,600 instructions, against 14,900
- * for the walk a byte at a time that counted "!" and "?" as well).  A line break in the white
- * space before a span ends a sentence (newline_before).
- */
-int
-esc_text_spans(const char *text, int len, int *pos, EscSpan *spans, int max)
-{
-	const unsigned char *p = (const unsigned char *) text;
-	int			start = *pos;	/* of a span, unless white space is there */
-	bool		newline = false;
-	int			n = 0;
-
-	for (int base = *pos; base < len; base += 8)
-	{
-		uint64		x;
-		uint64		sp;
-
-		if (len - base >= 8)
-		{
-			memcpy(&x, p + base, 8);
-			sp = space_bytes(x);
-		}
-		else
-		{
-			x = 0;
-			memcpy(&x, p + base, len - base);
-			sp = space_bytes(x) & first_bytes(len - base);
-		}
-		for (; sp != 0; sp = clear_first_marked(sp))
-		{
-			int			j = base + first_marked(sp);
-
-			if (j > start)
-			{
-				spans[n].start = start;
-				spans[n].end = j;
-				spans[n].newline_before = newline;
-				newline = false;
-				if (++n == max)
-				{
-					*pos = j;
-					return n;
-				}
-			}
-			if (p[j] == '\n')
-				newline = true;
-			start = j + 1;
-		}
-	}
-	if (start < len)
-	{
-		spans[n].start = start;
-		spans[n].end = len;
-		spans[n].newline_before = newline;
-		n++;
-	}
-	*pos = len;
-	return n;
-}
-
-/*
- * The pass's spans, VADER's raw tokens: made by a second walk the first time they are asked for, and
- * kept in the pass (allocated in the memory context the pass is in).  The
- * pass is logically constant: the spans are a function of its text.
- */
-void
-esc_textpass_spans(const EscTextPass *ctp)
-{
-	EscTextPass *tp = unconstify(EscTextPass *, ctp);
-	int			pos = 0;
-
-	if (tp->spans_done)
-		return;
-	tp->maxspans = tp->len / 6 + 16;
-	tp->spans = MemoryContextAllocExtended(GetMemoryChunkContext(tp),
-										   sizeof(EscSpan) * tp->maxspans,
-										   MCXT_ALLOC_HUGE);
-	tp->nspans = 0;
-	for (;;)
-	{
-		int			room = tp->maxspans - tp->nspans;
-		int			n = esc_text_spans(tp->text, tp->len, &pos, tp->spans + tp->nspans, room);
-
-		tp->nspans += n;
-		if (n < room)
-			break;
-		grow_spans(tp);
-	}
-	tp->spans_done = true;
 }

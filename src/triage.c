@@ -598,8 +598,6 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 	if (tp)
 	{
 		pfree(tp->words);
-		if (tp->spans)
-			pfree(tp->spans);
 		pfree(tp->folded);
 		pfree(tp);
 	}
@@ -731,8 +729,6 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 	if (tp)
 	{
 		pfree(tp->words);
-		if (tp->spans)
-			pfree(tp->spans);
 		pfree(tp->folded);
 		pfree(tp);
 	}
