@@ -190,6 +190,7 @@ typedef struct EscSpan
 	int32		nexclaim;		/* '!' in it */
 	int32		nquestion;		/* '?' in it */
 	bool		newline_before; /* a line break in the white space before it */
+	bool		ascii;			/* no byte above 0x7F in it */
 } EscSpan;
 
 typedef struct EscTextPass

@@ -455,12 +455,15 @@ classify_token(Token *t, const EscSentimentTerms *terms)
  * their own.
  */
 static void
-add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTerms *terms)
+add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTerms *terms,
+			  bool ascii)
 {
 	const char *p = s;
 	const char *word_start = s;
 
-	/* split off emoji */
+	/* split off emoji (an ASCII token, as the text pass knows, has none) */
+	if (ascii)
+		p = e;
 	while (p < e)
 	{
 		uint32		cp;
@@ -476,7 +479,7 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 		if (n > 1 && emoji_valence(cp, &v))
 		{
 			if (word_start < p)
-				add_raw_token(sent, word_start, p, terms);
+				add_raw_token(sent, word_start, p, terms, false);
 			if (sent->ntok < MAX_TOKENS)
 			{
 				Token	   *t = &sent->tok[sent->ntok++];
@@ -497,7 +500,7 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 	if (word_start != s)
 	{
 		if (word_start < e)
-			add_raw_token(sent, word_start, e, terms);
+			add_raw_token(sent, word_start, e, terms, false);
 		return;
 	}
 
@@ -513,9 +516,12 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const EscSentimentTe
 			a++;
 		while (b > a && is_punct((unsigned char) b[-1]))
 			b--;
-		for (const char *q = a; q < b; q++)
-			if (((unsigned char) *q & 0xC0) != 0x80)
-				nchars++;
+		if (ascii)
+			nchars = b - a;
+		else
+			for (const char *q = a; q < b; q++)
+				if (((unsigned char) *q & 0xC0) != 0x80)
+					nchars++;
 		if (nchars <= 2)
 		{
 			/* an emoticon (":)") stays as written; a short word ("ok,") is stripped */
@@ -933,11 +939,12 @@ scoring_end_sentence(Scoring *sc)
 
 /*
  * One raw token [s, e) (no white space in it), holding nexclaim "!" and
- * nquestion "?"; newline_before: a line break came before it.
+ * nquestion "?"; newline_before: a line break came before it; ascii: no
+ * byte of it is above 0x7F (so it holds no emoji).
  */
 static void
 scoring_raw_token(Scoring *sc, const char *s, const char *e, bool newline_before,
-				  int nexclaim, int nquestion)
+				  int nexclaim, int nquestion, bool ascii)
 {
 	Sentence   *sent = &sc->sent;
 
@@ -959,7 +966,7 @@ scoring_raw_token(Scoring *sc, const char *s, const char *e, bool newline_before
 		sent->nexclaim = sent->nquestion = 0;
 		sent->start = s;
 	}
-	add_raw_token(sent, s, e, sc->terms);
+	add_raw_token(sent, s, e, sc->terms, ascii);
 	sent->len = e - sent->start;
 
 	/* ". ", "! ", "?\" " end a sentence; "e.g." and "3.5" do not */
@@ -1026,7 +1033,7 @@ esc_sentiment(const char *text, int len, const EscSentimentTerms *terms,
 				nquestion++;
 			p++;
 		}
-		scoring_raw_token(&sc, s, p, newline, nexclaim, nquestion);
+		scoring_raw_token(&sc, s, p, newline, nexclaim, nquestion, false);
 	}
 	scoring_finish(&sc);
 }
@@ -1048,7 +1055,7 @@ esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms, EscSen
 		const EscSpan *sp = &tp->spans[i];
 
 		scoring_raw_token(&sc, tp->text + sp->start, tp->text + sp->end, sp->newline_before,
-						  sp->nexclaim, sp->nquestion);
+						  sp->nexclaim, sp->nquestion, sp->ascii);
 	}
 	scoring_finish(&sc);
 }

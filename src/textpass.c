@@ -79,6 +79,7 @@ grow_spans(EscTextPass *tp)
 #define BC_NEWLINE	0x08
 #define BC_EXCLAIM	0x10
 #define BC_QUESTION	0x20
+#define BC_HIGH		0x40		/* above 0x7F */
 
 static uint8 byte_class[256];
 static bool byte_classes_ready = false;
@@ -104,6 +105,8 @@ byte_classes_init(void)
 			k |= BC_EXCLAIM;
 		if (c == '?')
 			k |= BC_QUESTION;
+		if (c > 0x7F)
+			k |= BC_HIGH;
 		byte_class[c] = k;
 	}
 	byte_classes_ready = true;
@@ -263,7 +266,8 @@ esc_textpass(const char *text, int len)
 }
 
 static inline void
-add_span(EscTextPass *tp, int start, int end, int nexclaim, int nquestion, bool newline)
+add_span(EscTextPass *tp, int start, int end, int nexclaim, int nquestion, bool newline,
+		 bool ascii)
 {
 	EscSpan    *s;
 
@@ -275,6 +279,7 @@ add_span(EscTextPass *tp, int start, int end, int nexclaim, int nquestion, bool 
 	s->nexclaim = nexclaim;
 	s->nquestion = nquestion;
 	s->newline_before = newline;
+	s->ascii = ascii;
 }
 
 /*
@@ -307,6 +312,7 @@ esc_textpass_spans(const EscTextPass *ctp)
 		int			nexclaim = 0,
 					nquestion = 0;
 		uint8		k;
+		uint8		seen = 0;
 
 		/* white space; a line break in it ends a sentence */
 		while (i < len && ((k = byte_class[p[i]]) & BC_SPACE))
@@ -322,6 +328,7 @@ esc_textpass_spans(const EscTextPass *ctp)
 		for (; i < len; i++)
 		{
 			k = byte_class[p[i]];
+			seen |= k;
 			if (k & (BC_SPACE | BC_EXCLAIM | BC_QUESTION))
 			{
 				if (k & BC_SPACE)
@@ -332,7 +339,7 @@ esc_textpass_spans(const EscTextPass *ctp)
 					nquestion++;
 			}
 		}
-		add_span(tp, start, i, nexclaim, nquestion, newline);
+		add_span(tp, start, i, nexclaim, nquestion, newline, !(seen & BC_HIGH));
 		newline = false;
 	}
 	tp->spans_done = true;
