@@ -182,7 +182,6 @@ typedef struct EscWord
 	uint32		flags;			/* ESC_WORD_* */
 } EscWord;
 
-
 typedef struct EscTextPass
 {
 	const char *text;
@@ -347,6 +346,7 @@ extern void esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 									  const char *tier, EscTriageDoc *doc);
 extern void esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
 							 double *team_scores, bool explain);
+extern void esc_triage_explain(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p);
 extern void esc_triage_predict(EscTriageModel *m, const char *text, int len,
 							   const char *priority, const char *channel, const char *tier,
 							   EscPrediction *p, bool explain);
@@ -618,6 +618,8 @@ typedef struct EscFacts
 	EscSentiment sentiment;
 	EscTriageModel *triage;		/* the source's model, NULL = none */
 	bool		triage_done;	/* prediction computed (lazily, once) */
+	bool		triage_explained;	/* its words too (only for a reason) */
+	EscTriageDoc triage_doc;	/* the ticket's vector, for the words */
 	EscPrediction prediction;
 } EscFacts;
 
@@ -635,6 +637,7 @@ extern uint64 esc_pattern_runs;
 extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern void esc_facts_sentiment(EscFacts *facts);
 extern void esc_facts_triage(EscFacts *facts);
+extern void esc_facts_triage_explain(EscFacts *facts);
 extern const EscTextPass *esc_facts_pass(EscFacts *facts);
 extern bool esc_compare_field(const char *value, const char *op,
 							  const char *threshold, bool numeric, double number);

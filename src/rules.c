@@ -408,11 +408,23 @@ esc_facts_triage(EscFacts *facts)
 {
 	if (facts->triage_done)
 		return;
-	esc_triage_predict_pass(facts->triage, esc_facts_pass(facts),
-							facts->priority, facts->channel,
-					   (facts->account && facts->account->found) ? facts->account->tier : NULL,
-					   &facts->prediction, true);
+	esc_triage_vectorize_pass(facts->triage, esc_facts_pass(facts),
+							  facts->priority, facts->channel,
+							  (facts->account && facts->account->found) ? facts->account->tier : NULL,
+							  &facts->triage_doc);
+	esc_triage_score(facts->triage, &facts->triage_doc, &facts->prediction, NULL, false);
 	facts->triage_done = true;
+}
+
+/* the prediction's words (a reason's evidence), computed on first use */
+void
+esc_facts_triage_explain(EscFacts *facts)
+{
+	esc_facts_triage(facts);
+	if (facts->triage_explained)
+		return;
+	esc_triage_explain(facts->triage, &facts->triage_doc, &facts->prediction);
+	facts->triage_explained = true;
 }
 
 /*
