@@ -257,6 +257,7 @@ extern void esc_sentiment(const char *text, int len, const EscSentimentTerms *te
 extern void esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms,
 							   EscSentiment *out);
 extern uint32 esc_sentiment_hash(const char *s, int len);
+extern bool esc_sentiment_memo;
 
 /* ---------- triage.c: learned triage, features and scoring (pure) */
 

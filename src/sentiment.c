@@ -40,11 +40,20 @@
  * A team's own terms (escalation.sentiment_terms, built per source by
  * catalog.c) override a word's valence or add frustration cues.
  *
- * Cost: one pass; per word an FNV hash probe into a constant table built at
- * compile time (sentiment_lexicon.c).  A sentence is scored in a fixed
- * array on the stack; a "sentence" longer than MAX_TOKENS words is scored
- * in pieces of MAX_TOKENS, so any text, 1 MB included, runs in linear time
- * and constant memory.
+ * Cost: one pass over the text, which finds the raw tokens (runs of
+ * bytes that are not white space) eight bytes at a time.  What a raw
+ * token adds to its sentence is a function of its bytes and of the
+ * source's terms, and is remembered per backend (span_memo): a token seen
+ * before costs a hash of its bytes, a probe and a copy.  Reading a new
+ * one costs a probe per word into a constant FNV hash table built at
+ * compile time (sentiment_lexicon.c), and up to eleven more for its base
+ * forms.  A sentence is scored in a fixed array on the stack, visiting
+ * only its words in the lexicon and those that may start a cue; a
+ * "sentence" longer than MAX_TOKENS words is scored in pieces of
+ * MAX_TOKENS, so any text, 1 MB included, runs in linear time and
+ * constant memory.  On the insert benchmark's 1 KB tickets scoring takes
+ * about 38,700 instructions, against 118,800 when every token was read
+ * anew (and 99,200 with a memo of tokens' readings alone).
  *
  *-------------------------------------------------------------------------
  */
@@ -354,6 +363,12 @@ typedef struct Reading
 	bool		memoise;		/* spans are looked up in span_memo */
 	uint64		generation;		/* of the terms, 0: none */
 } Reading;
+
+/*
+ * Off, every span is read anew: for the fuzz harness, which checks that
+ * the memo changes no result.
+ */
+bool		esc_sentiment_memo = true;
 
 /* all bits of the first n (1..8) bytes in memory of a word */
 static inline uint64
@@ -1116,7 +1131,7 @@ scoring_start(Scoring *sc, const char *text, int len, const EscSentimentTerms *t
 	sc->rd.terms = terms;
 	/* terms built outside the catalog have no generation: not memoised */
 	sc->rd.generation = terms ? terms->generation : 0;
-	sc->rd.memoise = terms == NULL || terms->generation != 0;
+	sc->rd.memoise = esc_sentiment_memo && (terms == NULL || terms->generation != 0);
 	sc->terms = terms;
 	sc->out = out;
 	sc->polarity_sum = 0;

@@ -13,7 +13,10 @@
  * Checked: no crash, no undefined behaviour; polarity in -1..1 and
  * frustration in 0..1 (finite), at most ESC_SENT_MAX_CUES cues, each a
  * string; sentences reported in order and inside the text, each with
- * scores in range; the same result with and without the callback.
+ * scores in range; the same result with and without the callback, from
+ * the text pass, and with sentiment.c's memo of spans off (the memo lives
+ * as long as the process, so it holds spans of earlier inputs and of
+ * earlier builds of terms).
  *
  *-------------------------------------------------------------------------
  */
@@ -255,9 +258,21 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
 			   "different result from the text pass");
 
-	/* without the team's terms too */
+	/* every span read anew: the same bits */
+	esc_sentiment_memo = false;
+	esc_sentiment(text, len, terms, &b, NULL, NULL);
+	esc_sentiment_memo = true;
+	FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
+			   "different result without the memo");
+
+	/* without the team's terms too, with the memo and without */
+	esc_sentiment(text, len, NULL, &a, NULL, NULL);
+	check_scores(&a, "text without terms");
+	esc_sentiment_memo = false;
 	esc_sentiment(text, len, NULL, &b, NULL, NULL);
-	check_scores(&b, "text without terms");
+	esc_sentiment_memo = true;
+	FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
+			   "different result without the memo (no terms)");
 
 	fuzz_end(cxt);
 	return 0;
