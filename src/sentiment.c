@@ -113,7 +113,8 @@ typedef struct Sentence
 	Token		tok[MAX_TOKENS];
 } Sentence;
 
-StaticAssertDecl(MAX_TOKENS <= 256, "Sentence.lex and .cue hold token numbers in a uint8");
+StaticAssertDecl(MAX_TOKENS <= 256,
+				 "Sentence.lex and .cue hold token numbers in a uint8");
 
 #define FNV_INIT	2166136261u
 #define FNV_STEP(h, c)	(((h) ^ (unsigned char) (c)) * 16777619u)
@@ -441,7 +442,10 @@ span_key_fast(const char *s, int len, const char *limit, uint64 *w)
 #define SPAN_MEMO_SET(h)	((int) ((h) >> (64 - SPAN_MEMO_SET_BITS)))
 #define SPAN_MEMO_TAG(h)	((uint32) ((h) >> 32))
 
-/* the entry for a span with key (h, w) and length len read with terms of generation, NULL */
+/*
+ * The entry of a span with key (h, w) and length len, read with terms of
+ * this generation; NULL when there is none.
+ */
 static pg_attribute_always_inline SpanMemo *
 span_memo_find(uint64 h, const uint64 *w, int len, uint64 generation)
 {
@@ -487,7 +491,8 @@ span_memo_token(const char *s, int len, const char *limit, uint64 generation)
 /*
  * Fill in a token from its text: one pass lower-cases it (curly
  * apostrophes U+2018/U+2019 read as "'"), hashes it and notes its case;
- * then the lexicon and the source's terms are looked up.
+ * then the rest is taken from a remembered span of the lower-case bytes,
+ * or the lexicon and the source's terms are looked up.
  */
 static void
 classify_token(Token *t, const Reading *rd)
@@ -543,7 +548,8 @@ classify_token(Token *t, const Reading *rd)
 	 */
 	if (rd->memoise && o > 0 && (any_upper || o != t->len))
 	{
-		const Token *lt = span_memo_token(t->low, o, t->low + sizeof(t->low), rd->generation);
+		const Token *lt = span_memo_token(t->low, o, t->low + sizeof(t->low),
+										  rd->generation);
 
 		if (lt != NULL)
 		{
