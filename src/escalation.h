@@ -291,10 +291,8 @@ typedef struct EscTriageModel
 	float		be;
 	double		platt_a;		/* P(escalated) = 1 / (1 + exp(a * score + b)) */
 	double		platt_b;
-	/* vectorising: per feature, the last document that counted it, where */
-	uint32	   *stamp;
-	int		   *slot;
-	uint32		cur_stamp;
+	/* vectorising: triage.c's working memory, made on first use */
+	struct EscTriageScratch *scratch;
 } EscTriageModel;
 
 typedef struct EscPrediction
