@@ -166,19 +166,48 @@ typedef struct TriageCount
 } TriageCount;
 
 /*
+ * A stem of a ticket's text that the vocabulary knows, as vectorising
+ * finds it: its own feature, and the pair of it and the stem before (if
+ * any): the pair's key + 1 and its first slot in the feature map, then
+ * the pair's feature.
+ */
+typedef struct TriageStemAt
+{
+	int32		fid;			/* -1: the model lacks the stem alone */
+	int32		pair;			/* -2: no stem before; else the pair's
+								 * feature, -1: none */
+	uint32		pslot;
+	uint64		pk1;
+} TriageStemAt;
+
+/* a subject gram as vectorising finds it: key + 1, first slot, feature */
+typedef struct TriageGramAt
+{
+	uint64		k1;
+	uint32		slot;
+	int32		f;
+} TriageGramAt;
+
+#define TRIAGE_GRAMS_MAX ((TRIAGE_GRAM_MAX - TRIAGE_GRAM_MIN + 1) * (TRIAGE_SUBJECT_MAX + 2))
+
+/*
  * A loaded model's working memory for vectorising, kept from one ticket to
  * the next (grown as needed), so that a ticket costs no allocation besides
- * its vector: per feature its TriageCount, and the ticket's distinct
- * features with their counts, the words from the start of feat/tf up, the
- * grams from the end down, each in order of first occurrence.
+ * its vector: per feature its TriageCount; the ticket's stems and grams;
+ * and its distinct features with their counts, the words from the start
+ * of feat/tf up, the grams from the end down, each in order of first
+ * occurrence.
  */
 struct EscTriageScratch
 {
 	TriageCount *count;
 	uint32		stamp;
-	int			max;
+	int			max;			/* of feat and tf */
 	int32	   *feat;
 	int32	   *tf;
+	int			maxstems;
+	TriageStemAt *stems;
+	TriageGramAt grams[TRIAGE_GRAMS_MAX];
 };
 
 /* ----------------------------------------------------------------
@@ -872,25 +901,29 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 	}
 }
 
-/* the feature of a key, -1 when the model lacks it (as feature_get) */
+/*
+ * The feature of a key (+ 1), -1 when the model lacks it, from its first
+ * slot (key_hash(k1) & key_mask), as esc_triage_feature_get() finds it.
+ */
 static inline int
-feature_of(const EscTriageVocab *v, uint64 key)
+feature_at(const TriageKey *keys, uint32 mask, uint64 k1, uint32 j)
 {
-	uint64		k1 = key + 1;
-
-	for (uint32 j = key_hash(k1) & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
-		if (v->keys[j].key1 == k1)
-			return v->keys[j].value;
+	for (; keys[j].key1 != 0; j = (j + 1) & mask)
+		if (keys[j].key1 == k1)
+			return keys[j].value;
 	return -1;
 }
 
-/* the scratch of a model, room for at least n features, a new stamp */
+/*
+ * The scratch of a model, room for nstems stems and nfeat features, and a
+ * new stamp.
+ */
 static struct EscTriageScratch *
-scratch_for(EscTriageModel *m, int64 n)
+scratch_for(EscTriageModel *m, int64 nstems, int64 nfeat)
 {
 	struct EscTriageScratch *sc = m->scratch;
 
-	if (n > INT_MAX / 2)
+	if (nfeat > INT_MAX / 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("text is too long for the triage model")));
@@ -901,9 +934,9 @@ scratch_for(EscTriageModel *m, int64 n)
 		memset(sc->count, 0, sizeof(TriageCount) * Max(m->nfeatures, 1));
 		m->scratch = sc;
 	}
-	if (n > sc->max)
+	if (nfeat > sc->max)
 	{
-		int			max = (int) Max(n, Max(sc->max * 2, 1024));
+		int			max = (int) Max(nfeat, Max(sc->max * 2, 1024));
 
 		if (sc->feat)
 		{
@@ -914,6 +947,15 @@ scratch_for(EscTriageModel *m, int64 n)
 		sc->tf = MemoryContextAllocHuge(m->cxt, sizeof(int32) * max);
 		sc->max = max;
 	}
+	if (nstems > sc->maxstems)
+	{
+		int			max = (int) Max(nstems, Max(sc->maxstems * 2, 512));
+
+		if (sc->stems)
+			pfree(sc->stems);
+		sc->stems = MemoryContextAllocHuge(m->cxt, sizeof(TriageStemAt) * max);
+		sc->maxstems = max;
+	}
 	if (++sc->stamp == 0)
 	{
 		memset(sc->count, 0, sizeof(TriageCount) * Max(m->nfeatures, 1));
@@ -922,19 +964,33 @@ scratch_for(EscTriageModel *m, int64 n)
 	return sc;
 }
 
-/* counting a ticket's features: where they go */
+/*
+ * Counting a ticket's features: where they go, and the model's arrays (in
+ * locals: PostgreSQL compiles with -fno-strict-aliasing, so a store to
+ * feat or tf would otherwise make every later use reload them from the
+ * model).
+ */
 typedef struct TriageCounter
 {
 	TriageCount *count;
 	uint32		stamp;
 	int32	   *feat;
 	int32	   *tf;
-	int			nwords;			/* the model's: features below are words */
 	int			nw;				/* words counted, at feat[0 ..) */
-	int			ng;				/* grams counted, at feat[last ..] down */
-	int			last;
+	int			ng;				/* grams counted, at feat[gbase ..) */
+	int			gbase;
+	int			nwords;			/* the model's */
+	int			nclasses;
+	const float *w;
+	const float *idf;
+	const float *we;			/* idf when the model has no escalation */
 } TriageCounter;
 
+/*
+ * Count a feature.  On its first occurrence its idf and weights are
+ * fetched (for tfidf() and esc_triage_score(), which come after all are
+ * counted, so the cache misses overlap).
+ */
 static inline void
 count_feature(TriageCounter *tc, int f)
 {
@@ -944,8 +1000,17 @@ count_feature(TriageCounter *tc, int f)
 		tc->tf[c->slot]++;
 	else
 	{
-		int			at = f < tc->nwords ? tc->nw++ : tc->last - tc->ng++;
+		int			at;
 
+		if (f < tc->nwords)
+		{
+			at = tc->nw++;
+			__builtin_prefetch(tc->w + (size_t) f * tc->nclasses);
+		}
+		else
+			at = tc->gbase + tc->ng++;
+		__builtin_prefetch(&tc->idf[f]);
+		__builtin_prefetch(&tc->we[f]);
 		c->stamp = tc->stamp;
 		c->slot = at;
 		tc->feat[at] = f;
@@ -1020,24 +1085,23 @@ tf_weight(int tf)
 }
 
 /*
- * The tf-idf values of n counted features (feat[i * step], tf[i * step]),
- * into ofeat and oval; returns the sum of their squares, as
+ * The tf-idf values of n counted features (feat[i], tf[i]), into ofeat and
+ * oval; returns the sum of their squares, as
  * esc_triage_normalize() sums them.
  */
 static double
-tfidf(const EscTriageModel *m, const int32 *feat, const int32 *tf, int step, int n,
-	  int *ofeat, float *oval)
+tfidf(const float *idf, const int32 *feat, const int32 *tf, int n, int *ofeat, float *oval)
 {
 	double		sum = 0;
 
 	for (int i = 0; i < n; i++)
 	{
-		int			f = feat[i * step];
-		double		x = m->idf[f];
+		int			f = feat[i];
+		double		x = idf[f];
 		float		val;
 
-		if (tf[i * step] > 1)
-			x *= tf_weight(tf[i * step]);
+		if (tf[i] > 1)
+			x *= tf_weight(tf[i]);
 		val = (float) x;
 		ofeat[i] = f;
 		oval[i] = val;
@@ -1077,11 +1141,17 @@ scale(float *val, int n, double by)
  * This is the trigger's inner loop, and it gives exactly the vector that
  * esc_triage_doc_keys_pass() and esc_triage_feature_get() would (the
  * same features, in the same order, with the same values; the fuzz
- * harness compares them), in one pass and more cheaply: a word's stems
- * come with their features from the word memo, so only pairs, grams and
- * fields are looked up; a pair's key is made from the stems' ids, a gram's
- * from eight bytes read at once; each feature is counted as it is found;
- * the fields' features are remembered; no palloc but the vector's.
+ * harness compares them), more cheaply: a word's stems come with their
+ * features from the word memo, so only pairs, grams and fields are looked
+ * up; a pair's key is made from the stems' ids, a gram's from eight bytes
+ * read at once; the fields' features are remembered; no palloc but the
+ * vector's.  The feature map, the counts, idf and weights are tens of
+ * megabytes for a large model, and the rest of an insert evicts them from
+ * the CPU caches, so the work goes in steps, each fetching what a later
+ * one reads and the cache misses overlap: the words' stems (fetching their
+ * memo entries a few words ahead, their counts, and their pairs' slots in
+ * the map), the grams (their slots), the pairs' and grams' features
+ * (their counts), then counting in order (idf and weights).
  */
 void
 esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
@@ -1089,10 +1159,15 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 						  EscTriageDoc *doc)
 {
 	EscTriageVocab *v = m->vocab;
+	const TriageKey *keys = v->keys;
+	uint32		key_mask = v->key_mask;
 	const char *fields[3] = {priority, channel, tier};
 	int			nwords = tp ? tp->nwords : 0;
 	struct EscTriageScratch *sc;
+	TriageStemAt *st;
 	TriageCounter tc;
+	int			nst = 0,
+				ngr = 0;
 	int			prev = -2;		/* -2: no previous stem (start, or a break) */
 	int			f;
 	double		norm[2] = {0, 0};
@@ -1100,24 +1175,35 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	if (v->grow)
 		elog(ERROR, "triage vectors need a loaded model");
 
-	/* every word gives at most two keys per stem; the grams, four per byte */
-	sc = scratch_for(m, (int64) 2 * TRIAGE_MAX_STEMS_PER_WORD * nwords + 4 +
-					 (TRIAGE_GRAM_MAX - TRIAGE_GRAM_MIN + 1) * (TRIAGE_SUBJECT_MAX + 3));
+	/*
+	 * Every stem gives at most two features, the fields four; the grams,
+	 * at most TRIAGE_GRAMS_MAX, go after them.
+	 */
+	sc = scratch_for(m, (int64) TRIAGE_MAX_STEMS_PER_WORD * nwords,
+					 (int64) 2 * TRIAGE_MAX_STEMS_PER_WORD * nwords + 4 + TRIAGE_GRAMS_MAX);
+	tc.gbase = 2 * TRIAGE_MAX_STEMS_PER_WORD * nwords + 4;
+	st = sc->stems;
 	tc.count = sc->count;
 	tc.stamp = sc->stamp;
 	tc.feat = sc->feat;
 	tc.tf = sc->tf;
-	tc.nwords = m->nwords;
 	tc.nw = 0;
 	tc.ng = 0;
-	tc.last = sc->max - 1;
+	tc.nwords = m->nwords;
+	tc.nclasses = m->nclasses;
+	tc.w = m->w;
+	tc.idf = m->idf;
+	tc.we = m->has_escalation ? m->we : m->idf;
 
-	/* the words: stems (their features known) and pairs */
+	/* the words' stems (their features known) and pairs (their slots) */
+#define TRIAGE_MEMO_AHEAD 4
 	for (int i = 0; i < nwords; i++)
 	{
 		const EscWord *word = &tp->words[i];
 		TriageWord  *e;
 
+		if (i + TRIAGE_MEMO_AHEAD < nwords)
+			__builtin_prefetch(&v->memo[tp->words[i + TRIAGE_MEMO_AHEAD].hash & v->memo_mask]);
 		if (word->flags & ESC_WORD_LONG)
 		{
 			prev = -2;
@@ -1130,21 +1216,23 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 
 			if (id >= 0)
 			{
-				if (e->fids[s] >= 0)
-					count_feature(&tc, e->fids[s]);
-				if (prev >= 0 && (f = feature_of(v, pair_key(prev, id))) >= 0)
-					count_feature(&tc, f);
+				TriageStemAt *at = &st[nst++];
+
+				at->fid = e->fids[s];
+				if (at->fid >= 0)
+					__builtin_prefetch(&tc.count[at->fid]);
+				at->pair = -2;
+				if (prev >= 0)
+				{
+					at->pk1 = pair_key(prev, id) + 1;
+					at->pslot = key_hash(at->pk1) & key_mask;
+					at->pair = -1;
+					__builtin_prefetch(&keys[at->pslot]);
+				}
 			}
 			prev = id;
 		}
 	}
-
-	/* the structured fields and the length */
-	for (int i = 0; i < 3; i++)
-		if (fields[i] != NULL && (f = field_feature(v, i, fields[i])) >= 0)
-			count_feature(&tc, f);
-	if ((f = length_feature(v, nwords)) >= 0)
-		count_feature(&tc, f);
 
 	/*
 	 * The subject's grams, their keys made as gram_key() makes them: up to
@@ -1169,18 +1257,43 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 			for (int g = TRIAGE_GRAM_MIN; g <= TRIAGE_GRAM_MAX && c + g <= nc; g++)
 			{
 				int			gl = cstart[c + g] - cstart[c];
-				uint64		key;
+				TriageGramAt *at = &sc->grams[ngr++];
 
 				if (gl <= GRAM_PACKED_MAX)
-					key = ESC_TRIAGE_GRAM_TAG | ((uint64) gl << 56) |
-						(bytes & ((UINT64CONST(1) << (8 * gl)) - 1));
+					at->k1 = (ESC_TRIAGE_GRAM_TAG | ((uint64) gl << 56) |
+							  (bytes & ((UINT64CONST(1) << (8 * gl)) - 1))) + 1;
 				else
-					key = gram_key(gnorm + cstart[c], gl);
-				if ((f = feature_of(v, key)) >= 0)
-					count_feature(&tc, f);
+					at->k1 = gram_key(gnorm + cstart[c], gl) + 1;
+				at->slot = key_hash(at->k1) & key_mask;
+				__builtin_prefetch(&keys[at->slot]);
 			}
 		}
 	}
+
+	/* the pairs' and the grams' features */
+	for (int i = 0; i < nst; i++)
+		if (st[i].pair == -1 && (st[i].pair = feature_at(keys, key_mask, st[i].pk1, st[i].pslot)) >= 0)
+			__builtin_prefetch(&tc.count[st[i].pair]);
+	for (int i = 0; i < ngr; i++)
+		if ((sc->grams[i].f = feature_at(keys, key_mask, sc->grams[i].k1, sc->grams[i].slot)) >= 0)
+			__builtin_prefetch(&tc.count[sc->grams[i].f]);
+
+	/* count, in order: stems and pairs, fields, length, grams */
+	for (int i = 0; i < nst; i++)
+	{
+		if (st[i].fid >= 0)
+			count_feature(&tc, st[i].fid);
+		if (st[i].pair >= 0)
+			count_feature(&tc, st[i].pair);
+	}
+	for (int i = 0; i < 3; i++)
+		if (fields[i] != NULL && (f = field_feature(v, i, fields[i])) >= 0)
+			count_feature(&tc, f);
+	if ((f = length_feature(v, nwords)) >= 0)
+		count_feature(&tc, f);
+	for (int i = 0; i < ngr; i++)
+		if (sc->grams[i].f >= 0)
+			count_feature(&tc, sc->grams[i].f);
 
 	/*
 	 * tf-idf, the words first, then the grams, each L2-normalised as
@@ -1190,8 +1303,8 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	doc->nword = tc.nw;
 	doc->feat = palloc(sizeof(int) * Max(doc->n, 1));
 	doc->val = palloc(sizeof(float) * Max(doc->n, 1));
-	norm[0] = tfidf(m, tc.feat, tc.tf, 1, tc.nw, doc->feat, doc->val);
-	norm[1] = tfidf(m, tc.feat + tc.last, tc.tf + tc.last, -1, tc.ng,
+	norm[0] = tfidf(m->idf, tc.feat, tc.tf, tc.nw, doc->feat, doc->val);
+	norm[1] = tfidf(m->idf, tc.feat + tc.gbase, tc.tf + tc.gbase, tc.ng,
 					doc->feat + tc.nw, doc->val + tc.nw);
 	scale(doc->val, tc.nw, norm[0] > 0 ? 1.0 / sqrt(norm[0]) : 0);
 	scale(doc->val + tc.nw, tc.ng, norm[1] > 0 ? 1.0 / sqrt(norm[1]) : 0);
