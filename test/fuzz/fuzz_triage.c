@@ -21,7 +21,10 @@
  *	  same bytes again;
  *	- its vector of a ticket has distinct features, the words first, each
  *	  block (words, subject grams) of L2 norm 1 when its idf weights are
- *	  finite and positive; its prediction names
+ *	  finite and positive, and is bit for bit the vector of the plain
+ *	  algorithm (esc_triage_doc_keys(), esc_triage_feature_get(), counts in
+ *	  order of first occurrence, esc_triage_normalize()); its team scores
+ *	  are bit for bit the plain loops' sums; its prediction names
  *	  one of its classes, with probabilities in 0..1 when its weights are
  *	  finite, and explains with at most ESC_TRIAGE_EXPLAIN of its features.
  *
@@ -42,6 +45,62 @@ all_finite(const float *v, size_t n, float least)
 		if (!isfinite(v[i]) || fabsf(v[i]) > 1e6f || fabsf(v[i]) < least)
 			return false;
 	return true;
+}
+
+/*
+ * A ticket's vector as triage.c made it before its one-pass vectoriser
+ * (esc_triage_vectorize_pass): the keys of esc_triage_doc_keys(), each
+ * looked up with esc_triage_feature_get(), counted in order of first
+ * occurrence per block (words: features below nwords; grams), sublinear
+ * tf-idf, esc_triage_normalize().
+ */
+static void
+reference_vector(EscTriageModel *m, const char *text, int len, char **fields, EscTriageDoc *doc)
+{
+	uint64	   *keys;
+	int			nkeys = esc_triage_doc_keys(m->vocab, text, len, fields[0], fields[1],
+											fields[2], &keys);
+	int		   *feat = palloc(sizeof(int) * Max(nkeys, 1));
+	int		   *tf = palloc(sizeof(int) * Max(nkeys, 1));
+	int			n = 0,
+				w = 0,
+				pw = 0,
+				pg;
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			f = esc_triage_feature_get(m->vocab, keys[i]);
+		int			j;
+
+		if (f < 0)
+			continue;
+		for (j = 0; j < n && feat[j] != f; j++)
+			;
+		if (j < n)
+			tf[j]++;
+		else
+		{
+			feat[n] = f;
+			tf[n++] = 1;
+			w += (f < m->nwords);
+		}
+	}
+	doc->n = n;
+	doc->nword = w;
+	doc->feat = palloc(sizeof(int) * Max(n, 1));
+	doc->val = palloc(sizeof(float) * Max(n, 1));
+	pg = w;
+	for (int i = 0; i < n; i++)
+	{
+		int			at = (feat[i] < m->nwords) ? pw++ : pg++;
+		double		x = m->idf[feat[i]];
+
+		if (tf[i] > 1)
+			x *= 1.0 + log((double) tf[i]);
+		doc->feat[at] = feat[i];
+		doc->val[at] = (float) x;
+	}
+	esc_triage_normalize(doc->val, doc->nword, doc->n);
 }
 
 static bool
@@ -174,6 +233,40 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 				FUZZ_CHECK(fabs(norm[0] - 1) < 1e-3, "word block norm %g", norm[0]);
 			if (doc.n > doc.nword && finite)
 				FUZZ_CHECK(fabs(norm[1] - 1) < 1e-3, "gram block norm %g", norm[1]);
+		}
+
+		/* the same vector as the plain algorithm, bit for bit */
+		{
+			EscTriageDoc ref;
+
+			reference_vector(m, text, len, fields, &ref);
+			FUZZ_CHECK(ref.n == doc.n && ref.nword == doc.nword,
+					   "vector of %d features (%d words), the reference %d (%d)",
+					   doc.n, doc.nword, ref.n, ref.nword);
+			for (int i = 0; i < doc.n; i++)
+				FUZZ_CHECK(ref.feat[i] == doc.feat[i] &&
+						   (memcmp(&ref.val[i], &doc.val[i], sizeof(float)) == 0 ||
+							(isnan(ref.val[i]) && isnan(doc.val[i]))),
+						   "vector entry %d: feature %d = %a, the reference %d = %a",
+						   i, doc.feat[i], doc.val[i], ref.feat[i], ref.val[i]);
+		}
+
+		/* the team scores as plain loops sum them, bit for bit */
+		{
+			double	   *s = palloc(sizeof(double) * K);
+			EscPrediction sp;
+
+			m->routable = NULL;
+			esc_triage_score(m, &doc, &sp, s, false);
+			for (size_t k = 0; k < K; k++)
+			{
+				double		r = m->b[k];
+
+				for (int i = 0; i < doc.nword; i++)
+					r += m->w[(size_t) doc.feat[i] * K + k] * doc.val[i];
+				FUZZ_CHECK(memcmp(&r, &s[k], sizeof(double)) == 0 || (isnan(r) && isnan(s[k])),
+						   "team %zu of %zu scores %a, the plain sum %a", k, K, s[k], r);
+			}
 		}
 
 		m->routable = NULL;
