@@ -10,6 +10,7 @@ OBJS = \
 	src/tokenize.o \
 	src/row.o \
 	src/ticket_lock.o \
+	src/own_rel.o \
 	src/rules.o \
 	src/shape.o \
 	src/record.o \

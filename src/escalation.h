@@ -726,6 +726,9 @@ extern void esc_journey_own_created(bool own);
 /* direct_insert.c */
 typedef struct EscDirect EscDirect;
 extern EscDirect *esc_direct_open(Oid relid, const char *const *columns, int ncolumns);
+
+/* own_rel.c: escalation's own tables by name, looked up once */
+extern Oid	esc_own_relid(const char *name);
 extern HeapTuple esc_direct_insert(EscDirect *d, const Datum *values, const bool *nulls);
 extern TupleDesc esc_direct_desc(EscDirect *d);
 

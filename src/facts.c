@@ -115,11 +115,10 @@ column_text(EscColumn *col, HeapTuple tup, TupleDesc desc)
 static Relation
 open_fact_changes(Oid *seqid)
 {
-	Oid			nsp = get_namespace_oid("escalation", false);
-	Oid			relid = get_relname_relid("fact_changes", nsp);
+	Oid			relid = esc_own_relid("fact_changes");
 	Relation	rel;
 
-	*seqid = get_relname_relid("fact_changes_change_id_seq", nsp);
+	*seqid = esc_own_relid("fact_changes_change_id_seq");
 	if (!OidIsValid(relid) || !OidIsValid(*seqid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -252,8 +251,7 @@ escalation_facts_escalated(PG_FUNCTION_ARGS)
 	bool		nulls[2] = {false, false};
 	int			att_source,
 				att_key;
-	Oid			nsp,
-				relid;
+	Oid			relid;
 	Relation	rel;
 	HeapTuple	mark;
 
@@ -279,8 +277,7 @@ escalation_facts_escalated(PG_FUNCTION_ARGS)
 	if (nulls[0] || nulls[1])
 		return PointerGetDatum(NULL);
 
-	nsp = RelationGetNamespace(td->tg_relation);
-	relid = get_relname_relid("escalation_changes", nsp);
+	relid = esc_own_relid("escalation_changes");
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),

@@ -434,9 +434,8 @@ static bool
 record_direct(Datum *args, char *nulls, EscRule **group, int ngroup, bool is_message)
 {
 	static int	cached_att[8];
-	Oid			nsp = get_namespace_oid("escalation", false);
-	Oid			esc_relid = get_relname_relid("escalations", nsp);
-	Oid			ev_relid = get_relname_relid("events", nsp);
+	Oid			esc_relid = esc_own_relid("escalations");
+	Oid			ev_relid = esc_own_relid("events");
 	EscDirect  *esc;
 	EscDirect  *ev;
 	Datum		values[lengthof(escalation_columns)];

@@ -97,6 +97,13 @@ typedef struct Occurrence
 	int			end;
 } Occurrence;
 
+/* an occurrence of a phrase's first part: where the phrase may start */
+typedef struct Candidate
+{
+	int			keyword;
+	int			occ;
+} Candidate;
+
 static inline bool
 is_word_byte(unsigned char c)
 {
@@ -422,7 +429,9 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 	Occurrence *occ = NULL;
 	int			nocc = 0,
 				maxocc = 0;
-	bool		any_phrase = false;
+	Candidate  *cand = NULL;
+	int			ncand = 0,
+				maxcand = 0;
 	const char *folded;
 	Token	   *tokens;
 	int			ntokens = 0;
@@ -503,8 +512,19 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 						m->end[k] = end;
 					}
 				}
-				else
-					any_phrase = true;
+				else if (!m->matched[k])
+				{
+					/* a phrase may start here: checked once all are known */
+					if (ncand == maxcand)
+					{
+						maxcand = maxcand ? maxcand * 2 : 16;
+						cand = cand ? repalloc(cand, sizeof(Candidate) * maxcand)
+							: palloc(sizeof(Candidate) * maxcand);
+					}
+					cand[ncand].keyword = k;
+					cand[ncand].occ = nocc;
+					ncand++;
+				}
 			}
 			/* remember every keyword stem: phrases check later parts too */
 			if (nocc == maxocc)
@@ -521,47 +541,45 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 		}
 	}
 
-	if (!any_phrase)
-		return;
-
-	/* phrases: every part at its offset from an occurrence of the first */
-	for (int k = 0; k < lex->nkeywords; k++)
+	/*
+	 * Phrases: every part at its offset from a candidate start, in text
+	 * order, so that a phrase's first match is the one recorded.  Only the
+	 * occurrences of a phrase's first part are candidates (noted in pass
+	 * 2), not every occurrence for every phrase.
+	 */
+	for (int c = 0; c < ncand; c++)
 	{
+		int			k = cand[c].keyword;
+		int			o = cand[c].occ;
 		EscKeyword *kw = &lex->keywords[k];
+		int			last_end = occ[o].end;
+		bool		all = true;
 
-		if (kw->nparts < 2 || m->matched[k])
+		if (m->matched[k])
 			continue;
-		for (int o = 0; o < nocc && !m->matched[k]; o++)
+		for (int p = 1; p < kw->nparts && all; p++)
 		{
-			int			last_end = occ[o].end;
-			bool		all = true;
+			bool		found = false;
 
-			if (!part_has(&kw->parts[0], occ[o].id))
-				continue;
-			for (int p = 1; p < kw->nparts && all; p++)
+			for (int q = o + 1; q < nocc; q++)
 			{
-				bool		found = false;
-
-				for (int q = o + 1; q < nocc; q++)
+				if (occ[q].pos > occ[o].pos + kw->parts[p].offset)
+					break;
+				if (occ[q].pos == occ[o].pos + kw->parts[p].offset &&
+					part_has(&kw->parts[p], occ[q].id))
 				{
-					if (occ[q].pos > occ[o].pos + kw->parts[p].offset)
-						break;
-					if (occ[q].pos == occ[o].pos + kw->parts[p].offset &&
-						part_has(&kw->parts[p], occ[q].id))
-					{
-						found = true;
-						last_end = occ[q].end;
-						break;
-					}
+					found = true;
+					last_end = occ[q].end;
+					break;
 				}
-				all = found;
 			}
-			if (all)
-			{
-				m->matched[k] = true;
-				m->start[k] = occ[o].start;
-				m->end[k] = last_end;
-			}
+			all = found;
+		}
+		if (all)
+		{
+			m->matched[k] = true;
+			m->start[k] = occ[o].start;
+			m->end[k] = last_end;
 		}
 	}
 }

@@ -238,6 +238,40 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		}
 	}
 
+	/*
+	 * The tokenising pass itself (textpass.c, bitmaps made eight bytes at a
+	 * time): the reference's words, their digit and length flags, and a
+	 * word's hash the same wherever it stands (the pass of the word alone
+	 * reads no byte after it).
+	 */
+	{
+		EscTextPass *tp = esc_textpass(text, len);
+
+		FUZZ_CHECK(tp->nwords == nw, "text pass: %d words, reference %d", tp->nwords, nw);
+		for (int w = 0; w < nw; w++)
+		{
+			const EscWord *pw = &tp->words[w];
+			bool		digit = false;
+			bool		longw = (we[w] - ws[w] >= ESC_MAX_WORD);
+
+			for (int i = ws[w]; i < we[w]; i++)
+				digit |= (text[i] >= '0' && text[i] <= '9');
+			FUZZ_CHECK(pw->start == ws[w] && pw->end == we[w],
+					   "text pass: word %d at %d..%d, reference %d..%d",
+					   w, pw->start, pw->end, ws[w], we[w]);
+			FUZZ_CHECK(((pw->flags & ESC_WORD_DIGITS) != 0) == digit &&
+					   ((pw->flags & ESC_WORD_LONG) != 0) == longw,
+					   "text pass: word %d flags %u", w, pw->flags);
+			if (!longw)
+			{
+				EscTextPass *one = esc_textpass(text + ws[w], we[w] - ws[w]);
+
+				FUZZ_CHECK(one->nwords == 1 && one->words[0].hash == pw->hash,
+						   "text pass: word %d hashes differently alone", w);
+			}
+		}
+	}
+
 	/* the real thing */
 	lex = esc_lexicon_create(CurrentMemoryContext, cfgid);
 	for (int k = 0; k < nkws; k++)
