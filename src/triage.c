@@ -1751,7 +1751,7 @@ get_string(const char **p, const char *end)
  * 674,000 features.
  *
  * What loading still costs is mostly memory, per backend: that model takes
- * about 100 MB (the stored form, 35 MB, the feature map, 32 MB, and the
+ * about 80 MB (the stored form, 35 MB, the feature map, 32 MB, and the
  * stems and counts), and in a virtual machine every page of it is a page
  * fault the first time the backend touches it.  A model in shared memory,
  * loaded once for all backends, is the way past that (docs/design.md).
