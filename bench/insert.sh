@@ -21,8 +21,11 @@
 #   BENCH_ROUNDS     alternating rounds (default 7)
 #   BENCH_BREAKDOWN  1 (default) adds attached runs with all rules disabled,
 #                    without the pattern rules, with all rules, and with all
-#                    rules but no requester's tickets in the snapshot, to
-#                    show where time goes
+#                    rules but no requester's tickets in the snapshot, and
+#                    escalating and non-escalating tickets apart (each with
+#                    bare runs of the same tickets; RESULT gets
+#                    escalating_ratio and plain_ratio), to show where time
+#                    goes
 #   BENCH_PERF       1 records a perf profile of the backend during one more
 #                    attached run (needs perf; report in bench/out/)
 #   BENCH_HISTORY    tickets of history per table before the runs (default 100000)
@@ -221,6 +224,46 @@ if [ "${BENCH_BREAKDOWN:-1}" = 1 ]; then
     echo "   all 50 rules, snapshot without the requester's tickets:  $(run attached "$SECS") µs"
     psql_q -c "ALTER DATABASE \"$PGDATABASE\" RESET escalation.context_tickets"
     echo "   requester's tickets per requester by now (attached table): $(scalar "SELECT round(count(*)::numeric / count(DISTINCT requester), 2) FROM helpdesk.tickets")"
+    # escalating and non-escalating tickets apart: the pool split by the
+    # PL/pgSQL evaluation (which agrees with the C trigger, checked above),
+    # all with an unknown account so that the split holds for every insert;
+    # each against bare inserts of the same tickets, one run each
+    psql_q <<'SQL'
+CREATE TABLE bench.pool_split AS
+SELECT p.id, EXISTS (SELECT 1 FROM bench.pl_evaluate(p.subject, p.body, p.priority, p.channel, 'acct-unknown',
+                                                      jsonb_build_object('disputed_amount', p.disputed_amount), now())) AS escalates
+  FROM bench.pool p;
+CREATE TABLE bench.pool_yes AS SELECT row_number() OVER (ORDER BY id) AS rn, id FROM bench.pool_split WHERE escalates;
+CREATE TABLE bench.pool_no AS SELECT row_number() OVER (ORDER BY id) AS rn, id FROM bench.pool_split WHERE NOT escalates;
+CREATE UNIQUE INDEX ON bench.pool_yes (rn);
+CREATE UNIQUE INDEX ON bench.pool_no (rn);
+ANALYZE bench.pool_yes, bench.pool_no;
+SQL
+    split_kv=""
+    for part in yes no; do
+        n="$(scalar "SELECT count(*) FROM bench.pool_$part")"
+        for v in bare attached; do
+            [ "$v" = bare ] && t=tickets_bare || t=tickets
+            cat > "$work/${v}_$part.pgbench" <<PGB
+\\set r random(1, $n)
+\\set req random(1, 200000)
+INSERT INTO helpdesk.$t (priority, channel, subject, body, requester, account, disputed_amount)
+SELECT p.priority, p.channel, p.subject, p.body, 'customer' || :req || '@example.com', 'acct-unknown', p.disputed_amount
+  FROM bench.pool_$part s JOIN bench.pool p ON p.id = s.id WHERE s.rn = :r;
+PGB
+            chmod 644 "$work/${v}_$part.pgbench"
+        done
+        b="$(run "bare_$part" "$SECS")"
+        a="$(run "attached_$part" "$SECS")"
+        r="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')"
+        if [ "$part" = yes ]; then
+            echo "   escalating tickets only ($n of the pool): bare $b µs, attached $a µs, ratio $r"
+            split_kv+=" escalating_ratio=$r"
+        else
+            echo "   non-escalating tickets only ($n of the pool): bare $b µs, attached $a µs, ratio $r"
+            split_kv+=" plain_ratio=$r"
+        fi
+    done
 fi
 
 # ---------------------------------------------------------------- intel (issue 6)
@@ -384,4 +427,4 @@ echo "   bare      ${bare_us} µs   (WAL ${bare_wal} bytes per insert)"
 echo "   attached  ${att_us} µs   (+$(awk -v a="$att_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the C trigger; WAL ${att_wal} bytes per insert)"
 echo "   plpgsql   ${pl_us} µs   (+$(awk -v a="$pl_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the PL/pgSQL trigger; WAL ${pl_wal} bytes per insert)"
 echo "   vs_plpgsql=${vs_pl} (attached cost / PL/pgSQL cost); target cost_ratio <= 1.5"
-echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio} bare_wal=${bare_wal} attached_wal=${att_wal}${intel_kv}" > "$ESC_BENCH_RESULT"
+echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio} bare_wal=${bare_wal} attached_wal=${att_wal}${split_kv:-}${intel_kv}" > "$ESC_BENCH_RESULT"
