@@ -195,6 +195,28 @@ typedef struct EscTextPass
 extern uint64 esc_text_passes;
 extern EscTextPass *esc_textpass(const char *text, int len);
 
+/*
+ * The first eight bytes at w as one word, those past len (when len < 8)
+ * zeroed.  Reads eight bytes whatever len is: w must lie in a pass's
+ * folded text, which has eight bytes of padding past its end.
+ */
+static inline uint64
+esc_word_head(const char *w, int len)
+{
+	uint64		x;
+
+	memcpy(&x, w, 8);
+	if (len < 8)
+	{
+#ifdef WORDS_BIGENDIAN
+		x &= ~((~UINT64CONST(0)) >> (8 * len));
+#else
+		x &= (UINT64CONST(1) << (8 * len)) - 1;
+#endif
+	}
+	return x;
+}
+
 /* result of matching one text */
 typedef struct EscMatch
 {

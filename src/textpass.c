@@ -141,25 +141,13 @@ word_hash(const char *w, int len)
 
 	for (;;)
 	{
-		uint64		x;
+		uint64		x = esc_word_head(w, len);
 
-		memcpy(&x, w, 8);
-		if (len < 8)
-		{
-			/* keep the word's bytes, the first len in memory */
-#ifdef WORDS_BIGENDIAN
-			x &= ~((~UINT64CONST(0)) >> (8 * len));
-#else
-			x &= (UINT64CONST(1) << (8 * len)) - 1;
-#endif
-			h = (h ^ x) * UINT64CONST(0xFF51AFD7ED558CCD);
-			break;
-		}
 		h = (h ^ x) * UINT64CONST(0xFF51AFD7ED558CCD);
+		if (len <= 8)
+			break;
 		w += 8;
 		len -= 8;
-		if (len == 0)
-			break;
 	}
 	h ^= h >> 33;
 	h *= UINT64CONST(0xC4CEB9FE1A85EC53);

@@ -97,6 +97,16 @@ typedef struct Occurrence
 	int			end;
 } Occurrence;
 
+/* an array of n elements (max allocated) with room for one more: doubled */
+static void *
+room_for_one(void *array, int n, int *max, Size elem)
+{
+	if (n < *max)
+		return array;
+	*max = *max > 0 ? *max * 2 : 32;
+	return array ? repalloc(array, elem * *max) : palloc(elem * *max);
+}
+
 /* an occurrence of a phrase's first part: where the phrase may start */
 typedef struct Candidate
 {
@@ -515,24 +525,14 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 				else if (!m->matched[k])
 				{
 					/* a phrase may start here: checked once all are known */
-					if (ncand == maxcand)
-					{
-						maxcand = maxcand ? maxcand * 2 : 16;
-						cand = cand ? repalloc(cand, sizeof(Candidate) * maxcand)
-							: palloc(sizeof(Candidate) * maxcand);
-					}
+					cand = room_for_one(cand, ncand, &maxcand, sizeof(Candidate));
 					cand[ncand].keyword = k;
 					cand[ncand].occ = nocc;
 					ncand++;
 				}
 			}
 			/* remember every keyword stem: phrases check later parts too */
-			if (nocc == maxocc)
-			{
-				maxocc = maxocc ? maxocc * 2 : 32;
-				occ = occ ? repalloc(occ, sizeof(Occurrence) * maxocc)
-					: palloc(sizeof(Occurrence) * maxocc);
-			}
+			occ = room_for_one(occ, nocc, &maxocc, sizeof(Occurrence));
 			occ[nocc].id = id;
 			occ[nocc].pos = wordno;
 			occ[nocc].start = start;

@@ -620,18 +620,7 @@ is_plain_word(const char *word, int len)
 static inline uint64
 word_head(const char *word, int len)
 {
-	uint64		x;
-
-	memcpy(&x, word, 8);
-	if (len < 8)
-	{
-#ifdef WORDS_BIGENDIAN
-		x &= ~((~UINT64CONST(0)) >> (8 * len));
-#else
-		x &= (UINT64CONST(1) << (8 * len)) - 1;
-#endif
-	}
-	return x;
+	return esc_word_head(word, len);
 }
 
 static TriageWord *word_fill(EscTriageVocab *v, const char *word, int len, uint32 h,
