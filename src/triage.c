@@ -454,57 +454,6 @@ pair_key(int a, int b)
 	return ((uint64) (a + 1) << 32) | (uint32) b;
 }
 
-int
-esc_triage_feature_get(EscTriageVocab *v, uint64 key)
-{
-	uint64		k1 = key + 1;
-	uint32		h = key_hash(k1);
-
-	for (uint32 j = h & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
-		if (v->keys[j].key1 == k1)
-			return v->keys[j].value;
-	return -1;
-}
-
-/* set a key's value if it has none; returns the value it has */
-int
-esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value)
-{
-	uint64		k1 = key + 1;
-	uint32		h = key_hash(k1);
-	uint32		j;
-
-	for (j = h & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
-		if (v->keys[j].key1 == k1)
-			return v->keys[j].value;
-	if ((v->key_used + 1) * 2 > v->key_mask + 1)
-	{
-		uint32		oldsize = v->key_mask + 1;
-		TriageKey   *old = v->keys;
-
-		v->key_mask = oldsize * 2 - 1;
-		v->keys = MemoryContextAllocHuge(v->cxt, sizeof(TriageKey) * (v->key_mask + 1));
-		memset(v->keys, 0, sizeof(TriageKey) * (v->key_mask + 1));
-		for (uint32 i = 0; i < oldsize; i++)
-		{
-			uint32		hh;
-
-			if (old[i].key1 == 0)
-				continue;
-			hh = key_hash(old[i].key1);
-			for (j = hh & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
-				;
-			v->keys[j] = old[i];
-		}
-		pfree(old);
-		return esc_triage_feature_put(v, key, value);
-	}
-	v->keys[j].key1 = k1;
-	v->keys[j].value = value;
-	v->key_used++;
-	return value;
-}
-
 /*
  * Room in the feature map for n keys without growing (a loaded model knows
  * how many it has: growing by doubling would rehash every key ~20 times).
@@ -535,6 +484,40 @@ feature_reserve(EscTriageVocab *v, size_t n)
 		v->keys[j] = old[i];
 	}
 	pfree(old);
+}
+
+int
+esc_triage_feature_get(EscTriageVocab *v, uint64 key)
+{
+	uint64		k1 = key + 1;
+	uint32		h = key_hash(k1);
+
+	for (uint32 j = h & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
+		if (v->keys[j].key1 == k1)
+			return v->keys[j].value;
+	return -1;
+}
+
+/* set a key's value if it has none; returns the value it has */
+int
+esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value)
+{
+	uint64		k1 = key + 1;
+	uint32		h = key_hash(k1);
+	uint32		j;
+
+	for (j = h & v->key_mask; v->keys[j].key1 != 0; j = (j + 1) & v->key_mask)
+		if (v->keys[j].key1 == k1)
+			return v->keys[j].value;
+	if ((v->key_used + 1) * 2 > v->key_mask + 1)
+	{
+		feature_reserve(v, (size_t) v->key_used + 1);
+		return esc_triage_feature_put(v, key, value);
+	}
+	v->keys[j].key1 = k1;
+	v->keys[j].value = value;
+	v->key_used++;
+	return value;
 }
 
 /* a key as text: "stem", "stem stem" or "~gram" (a gram: training runs only) */
