@@ -52,6 +52,8 @@ TRAP(timestamptz_pl_interval)
 
 /* triage.c: a stored model that is toasted (the harness passes it inline) */
 TRAP(detoast_attr)
+TRAP(table_open)
+TRAP(table_close)
 
 int			work_mem = 4096;
 void	   *SPI_tuptable = 0;
