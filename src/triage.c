@@ -578,9 +578,12 @@ pair_key(int a, int b)
 }
 
 /*
- * Room in the feature map for n keys without growing: twice as many slots
- * (a loaded model knows how many it has, and gets a map of exactly that
- * size; growing by doubling would rehash every key ~20 times).
+ * Room in the feature map for n keys without growing: three times as many
+ * slots (a loaded model knows how many it has, and gets a map of exactly
+ * that size; growing by doubling would rehash every key ~20 times).  Most
+ * of a ticket's pairs are not in the map, and a look-up that misses
+ * probes to the next empty slot: at a third full about 1.6 slots, at half
+ * 2.5 (4,000 instructions more per 1 KB ticket).
  */
 static void
 feature_reserve(EscTriageVocab *v, size_t n)
@@ -595,7 +598,7 @@ feature_reserve(EscTriageVocab *v, size_t n)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("triage model has too many features")));
-	size = (uint32) n * 2;
+	size = (uint32) Min((uint64) n * 3, PG_UINT32_MAX);
 	v->keys = alloc_big(v->cxt, sizeof(TriageKey) * size);
 	memset(v->keys, 0, sizeof(TriageKey) * size);
 	v->key_size = size;
@@ -637,7 +640,7 @@ esc_triage_feature_put(EscTriageVocab *v, uint64 key, int value)
 			return v->keys[j].value;
 	if ((v->key_used + 1) * 2 > size)
 	{
-		/* double */
+		/* grow: three times the slots again */
 		feature_reserve(v, (size_t) size);
 		return esc_triage_feature_put(v, key, value);
 	}
@@ -2001,17 +2004,25 @@ load_features(EscTriageVocab *v, char **features, size_t V, const char **pp, con
  * arrays are 4-byte aligned there (a 4-byte header, then 52 bytes, or 48
  * in the 1.0 form, before the first array), as floats need (take_floats()
  * copies them where they are not).  Loading a model of megabytes so costs
- * one copy, not two.  The feature map is sized for all the model's keys
- * before they go in (no rehashing as it doubles), and the stems are found
- * through an index of their own (stem_id_len()), not a string-keyed
- * dynahash: 1.3 million stem look-ups for the insert benchmark's model of
- * 674,000 features.
+ * one copy, not two, straight from the TOAST chunks (model_bytes()).  The
+ * feature map is sized for all the model's keys before they go in (twice
+ * as many slots, no rehashing as it doubles), the stems are found through
+ * an index of their own (stem_find()), not a string-keyed dynahash, and
+ * keep their text where the stored form has it, and each key's slot is
+ * fetched ahead of its insertion (load_features()).
  *
- * What loading still costs is mostly memory, per backend: that model takes
- * about 80 MB (the stored form, 35 MB, the feature map, 32 MB, and the
- * stems and counts), and in a virtual machine every page of it is a page
- * fault the first time the backend touches it.  A model in shared memory,
- * loaded once for all backends, is the way past that (docs/design.md).
+ * What loading costs is mostly memory, per backend, and the page faults of
+ * touching it: the insert benchmark's model of 674,000 features takes
+ * 68 MB (the stored form, 35 MB, the feature map, 16 MB, the features'
+ * text pointers and counts, 5.4 MB each, the stems), and in this
+ * project's VM a 4 kB page costs about 13 µs the first time a backend
+ * writes it.  The large arrays ask for transparent huge pages
+ * (alloc_big()); with them that model loads in about 210 ms in a new
+ * backend (first classify()), against 600 ms before (docs/benchmarks.md).
+ * Reading the stored form from shared buffers (a new backend faults on
+ * each of their pages too) is most of what remains.  A model in shared
+ * memory, loaded once for all backends, is the way past that
+ * (docs/design.md).
  */
 EscTriageModel *
 esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
