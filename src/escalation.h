@@ -748,11 +748,11 @@ extern void esc_journey_own_created(bool own);
 /* direct_insert.c */
 typedef struct EscDirect EscDirect;
 extern EscDirect *esc_direct_open(Oid relid, const char *const *columns, int ncolumns);
+extern HeapTuple esc_direct_insert(EscDirect *d, const Datum *values, const bool *nulls);
+extern TupleDesc esc_direct_desc(EscDirect *d);
 
 /* own_rel.c: escalation's own tables by name, looked up once */
 extern Oid	esc_own_relid(const char *name);
-extern HeapTuple esc_direct_insert(EscDirect *d, const Datum *values, const bool *nulls);
-extern TupleDesc esc_direct_desc(EscDirect *d);
 
 /* ---------- calendar.c: business calendars and business-time arithmetic */
 

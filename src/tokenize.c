@@ -72,15 +72,6 @@ typedef struct Token
 	uint32		hash;
 } Token;
 
-static inline uint64
-word_prefix(const char *w, int len)
-{
-	uint64		p = 0;
-
-	memcpy(&p, w, Min(len, 8));
-	return p;
-}
-
 typedef struct EscMemo
 {
 	uint32		mask;			/* size - 1 */
@@ -347,7 +338,7 @@ static MemoEntry *
 memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
 {
 	EscMemo    *m = lex->memo;
-	uint64		prefix = word_prefix(word, len);
+	uint64		prefix = esc_word_head(word, len);	/* word lies in a pass's folded text */
 	uint32		j;
 	MemoEntry  *e;
 
@@ -522,7 +513,7 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 						m->end[k] = end;
 					}
 				}
-				else if (!m->matched[k])
+				else
 				{
 					/* a phrase may start here: checked once all are known */
 					cand = room_for_one(cand, ncand, &maxcand, sizeof(Candidate));

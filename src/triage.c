@@ -490,18 +490,24 @@ stems_resize(EscTriageVocab *v, uint32 nslots)
 	pfree(old);
 }
 
+/* room for n stems in the per-id arrays */
+static void
+stem_arrays_reserve(EscTriageVocab *v, int n)
+{
+	if (n <= v->maxstems)
+		return;
+	v->maxstems = n;
+	v->stem_text = repalloc_huge(v->stem_text, sizeof(char *) * v->maxstems);
+	v->stem_len = repalloc_huge(v->stem_len, sizeof(uint16) * v->maxstems);
+}
+
 /* room for n stems in the per-id arrays and the index */
 static void
 stems_reserve(EscTriageVocab *v, int n)
 {
 	uint32		nslots = v->stem_mask + 1;
 
-	if (n > v->maxstems)
-	{
-		v->maxstems = n;
-		v->stem_text = repalloc_huge(v->stem_text, sizeof(char *) * v->maxstems);
-		v->stem_len = repalloc_huge(v->stem_len, sizeof(uint16) * v->maxstems);
-	}
+	stem_arrays_reserve(v, n);
 	while ((uint64) n * 2 > nslots)
 		nslots *= 2;
 	if (nslots != v->stem_mask + 1)
@@ -512,10 +518,11 @@ stems_reserve(EscTriageVocab *v, int n)
  * The id of the stem stem[0 .. len) with hash h; -1 when it is unknown
  * and add is false.  When add is true an unknown stem gets the next id,
  * and a copy of its text, or with in_place the text where it lies (a
- * loaded model's stored form, which lives as long as the vocabulary).  An index of its own (open addressing, the hash in the
- * slot, the length and text per id) rather than a dynahash keyed by a
- * fixed-size string: loading a model looks up every stem of every stored
- * feature, some 1.3 million for a model of 674,000 features.
+ * loaded model's stored form, which lives as long as the vocabulary).
+ * An index of its own (open addressing, the hash in the slot, the length
+ * and text per id) rather than a dynahash keyed by a fixed-size string:
+ * loading a model looks up every stem of every stored feature, some 1.3
+ * million for a model of 674,000 features.
  */
 static int
 stem_find(EscTriageVocab *v, const char *stem, int len, uint32 h, bool add,
@@ -531,11 +538,7 @@ stem_find(EscTriageVocab *v, const char *stem, int len, uint32 h, bool add,
 	if (!add)
 		return -1;
 	if (v->nstems == v->maxstems)
-	{
-		v->maxstems *= 2;
-		v->stem_text = repalloc_huge(v->stem_text, sizeof(char *) * v->maxstems);
-		v->stem_len = repalloc_huge(v->stem_len, sizeof(uint16) * v->maxstems);
-	}
+		stem_arrays_reserve(v, v->maxstems * 2);
 	id = v->nstems++;
 	if (!in_place)
 	{
@@ -556,27 +559,23 @@ stem_find(EscTriageVocab *v, const char *stem, int len, uint32 h, bool add,
 }
 
 /*
- * The id of the stem stem[0 .. len); -1 when it is unknown and grow is
- * false, or too long to be a stem of ours.
+ * The id of the stem stem[0 .. len), as stem_find(); -1 as well for a
+ * stem too long to be one of ours.
  */
 static int
-stem_id_len(EscTriageVocab *v, const char *stem, int len, bool grow)
+stem_add(EscTriageVocab *v, const char *stem, int len, bool add, bool in_place)
 {
 	if (len >= ESC_MAX_WORD)
 		return -1;
-	return stem_find(v, stem, len, hash_bytes((const unsigned char *) stem, len), grow,
-					 false);
+	return stem_find(v, stem, len, hash_bytes((const unsigned char *) stem, len), add,
+					 in_place);
 }
 
-/* the id of a NUL-terminated stem, as stem_id_len() */
+/* the id of a NUL-terminated stem (a copy of it when it is added) */
 static int
 stem_id(EscTriageVocab *v, const char *stem, bool grow)
 {
-	size_t		len = strlen(stem);
-
-	if (len >= ESC_MAX_WORD)
-		return -1;
-	return stem_id_len(v, stem, (int) len, grow);
+	return stem_add(v, stem, (int) Min(strlen(stem), ESC_MAX_WORD), grow, false);
 }
 
 static inline uint64
@@ -694,23 +693,47 @@ esc_triage_key_text(EscTriageVocab *v, uint64 key)
 					v->stem_len[lo], v->stem_text[lo]);
 }
 
+/*
+ * The key of a stored feature's text t[0 .. len), NUL-terminated, whose
+ * first space is at sp (NULL: none): "~gram", a stem or field pseudo-stem
+ * ("priority=...", whose value may have a space), or a pair of stems.  Its
+ * stems are added to the vocabulary, copied or, with in_place, where they
+ * lie.  False when a stem is too long to have an id (the key is then made
+ * with -1 for it).
+ */
+static bool
+feature_key(EscTriageVocab *v, const char *t, int len, const char *sp, bool in_place,
+			uint64 *key)
+{
+	int			ia,
+				ib;
+
+	if (t[0] == '~')
+	{
+		*key = gram_key(t + 1, len - 1);
+		return true;
+	}
+	if (sp == NULL || strncmp(t, "priority=", 9) == 0 ||
+		strncmp(t, "channel=", 8) == 0 || strncmp(t, "tier=", 5) == 0)
+	{
+		ia = stem_add(v, t, len, true, in_place);
+		*key = (uint64) ia;
+		return ia >= 0;
+	}
+	ia = stem_add(v, t, (int) (sp - t), true, in_place);
+	ib = stem_add(v, sp + 1, len - (int) (sp - t) - 1, true, in_place);
+	*key = pair_key(ia, ib);
+	return ia >= 0 && ib >= 0;
+}
+
 /* the key of a stored feature's text, adding its stems to the vocabulary */
 uint64
 esc_triage_text_key(EscTriageVocab *v, const char *feature)
 {
-	const char *sp = strchr(feature, ' ');
+	uint64		key;
 
-	if (feature[0] == '~')
-		return gram_key(feature + 1, strlen(feature + 1));
-	if (sp == NULL || strncmp(feature, "priority=", 9) == 0 ||
-		strncmp(feature, "channel=", 8) == 0 || strncmp(feature, "tier=", 5) == 0)
-		return (uint64) stem_id(v, feature, true);
-	{
-		int			ia = stem_id_len(v, feature, sp - feature, true);
-		int			ib = stem_id(v, sp + 1, true);
-
-		return pair_key(ia, ib);
-	}
+	(void) feature_key(v, feature, (int) strlen(feature), strchr(feature, ' '), false, &key);
+	return key;
 }
 
 /* ----------------------------------------------------------------
@@ -734,18 +757,6 @@ is_plain_word(const char *word, int len)
 	return len > 0;
 }
 
-/*
- * A word's first 8 bytes, zero-padded, for comparing with a memo entry
- * without a call to memcmp (most words are that short).  The word lies in
- * a tokenising pass's folded text, which has 8 bytes of padding past its
- * end, so the read never leaves it.
- */
-static inline uint64
-word_head(const char *word, int len)
-{
-	return esc_word_head(word, len);
-}
-
 static TriageWord *word_fill(EscTriageVocab *v, const char *word, int len, uint32 h,
 							 uint64 head);
 
@@ -753,7 +764,8 @@ static TriageWord *word_fill(EscTriageVocab *v, const char *word, int len, uint3
 static inline TriageWord *
 word_lookup(EscTriageVocab *v, const char *word, int len, uint32 h)
 {
-	uint64		head = word_head(word, len);
+	/* its first 8 bytes compare without memcmp (most words are that short) */
+	uint64		head = esc_word_head(word, len);
 
 	for (uint32 j = h & v->memo_mask; v->memo[j].len != 0; j = (j + 1) & v->memo_mask)
 	{
@@ -1907,15 +1919,6 @@ map_put_at(EscTriageVocab *v, uint64 k1, uint32 j, int32 value)
 	v->key_used++;
 }
 
-/* a loaded model's stem, its text where the stored form has it */
-static inline int
-stem_in_place(EscTriageVocab *v, const char *stem, int len)
-{
-	if (len >= ESC_MAX_WORD)
-		return -1;
-	return stem_find(v, stem, len, hash_bytes((const unsigned char *) stem, len), true, true);
-}
-
 /*
  * The features' texts, NUL-terminated one after the other from *p: each
  * one's text in features[] (where it lies) and its key in the feature
@@ -1965,26 +1968,8 @@ load_features(EscTriageVocab *v, char **features, size_t V, const char **pp, con
 		len = (int) (p - t);
 		p++;
 		features[f] = (char *) t;
-		if (t[0] == '~')
-			key = gram_key(t + 1, len - 1);
-		else if (sp == NULL || strncmp(t, "priority=", 9) == 0 ||
-				 strncmp(t, "channel=", 8) == 0 || strncmp(t, "tier=", 5) == 0)
-		{
-			int			id = stem_in_place(v, t, len);
-
-			if (id < 0)
-				continue;
-			key = (uint64) id;
-		}
-		else
-		{
-			int			ia = stem_in_place(v, t, (int) (sp - t));
-			int			ib = stem_in_place(v, sp + 1, len - (int) (sp - t) - 1);
-
-			if (ia < 0 || ib < 0)
-				continue;
-			key = pair_key(ia, ib);
-		}
+		if (!feature_key(v, t, len, sp, true, &key))
+			continue;
 		/* put the key made TRIAGE_LOAD_AHEAD keys ago, fetch this one's slot */
 		{
 			int			r = nring % TRIAGE_LOAD_AHEAD;
