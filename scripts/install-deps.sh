@@ -32,7 +32,8 @@ need() {
 # Server, headers/PGXS, pgTAP, Perl test modules, pg_prove, toolchain.
 need postgresql-$PGVER              test -x "$PGBIN/postgres"
 need postgresql-common              command -v pg_virtualenv
-need postgresql-server-dev-$PGVER   test -f "/usr/lib/postgresql/$PGVER/lib/pgxs/src/makefiles/pgxs.mk"
+# pgxs.mk alone is no proof: some postgresql-client packages ship it without the headers
+need postgresql-server-dev-$PGVER   test -f "/usr/include/postgresql/$PGVER/server/postgres.h"
 need postgresql-$PGVER-pgtap        test -f "$PGSHARE/extension/pgtap.control"
 need libipc-run-perl                perl -MIPC::Run -e 1
 need libtap-parser-sourcehandler-pgtap-perl command -v pg_prove

@@ -225,6 +225,8 @@ INSERT INTO attach_hd."Ticket ""Notes""" ("Ticket Id", "Note Body", "At")
 VALUES ('T-3', 'Now there is a breach here too', '2024-01-12 11:00+00');
 UPDATE attach_hd."Help ""Desk"" Tickets" SET "Body Text" = 'Hello, breach' WHERE "Ticket Id" = 'T-3';
 
+-- the requester's other tickets, left to the worker (defer_requester_tickets)
+SELECT escalation.complete_contexts() >= 1 AS completed;
 SELECT ticket_key, target_team, jsonb_array_length(reasons) AS nreasons, reasons->0->>'on' AS first_on,
        context->'ticket'->>'key' AS ctx_key,
        jsonb_path_query_array(context, '$.requester_tickets[*].key') AS other_tickets

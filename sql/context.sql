@@ -2,10 +2,13 @@
 -- context: the snapshot an escalation carries for the agent who receives
 -- it (ticket fields, recent messages, account, the requester's other
 -- tickets), its size limits, and the escalation.context_messages /
--- escalation.context_tickets settings.
+-- escalation.context_tickets settings.  The requester's tickets are read
+-- in the writer's transaction here (escalation.defer_requester_tickets
+-- off) until the last part, which shows them left to the worker.
 --
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+SET escalation.defer_requester_tickets = off;
 
 CREATE SCHEMA ctx_hd;
 CREATE TABLE ctx_hd.tickets (
@@ -150,29 +153,44 @@ SELECT context->'messages' AS messages, jsonb_path_query_array(context, '$.reque
 -- A new ticket's requester tickets are read through an index led by the
 -- requester column (escalation.context_probe) when the snapshot needs no
 -- conversation: the same snapshot as the query's.  Each case writes the
--- same ticket twice, probe on and off, rolling back in between.
-CREATE TABLE ctx_hd.snap (probe boolean, context jsonb);
+-- same ticket four times, probe on and off, in the writer's transaction
+-- and deferred to escalation.complete_contexts(), rolling back in between.
+CREATE TABLE ctx_hd.snap (probe boolean, deferred boolean, context jsonb);
 CREATE FUNCTION pg_temp.both_ways(tbl text, ins text, key text) RETURNS TABLE (same boolean, tickets jsonb)
 LANGUAGE plpgsql AS $f$
 DECLARE
     src integer := (SELECT source_id FROM escalation.sources WHERE ticket_table = tbl::regclass AND attached);
     probe boolean;
+    deferred boolean;
     ctx jsonb;
 BEGIN
     DELETE FROM ctx_hd.snap;
     FOREACH probe IN ARRAY ARRAY[true, false] LOOP
-        BEGIN
-            PERFORM set_config('escalation.context_probe', probe::text, true);
-            EXECUTE ins;
-            ctx := (SELECT e.context FROM escalation.escalations e
-                     WHERE e.source_id = src AND e.ticket_key = key);
-            RAISE EXCEPTION 'roll back';
-        EXCEPTION WHEN raise_exception THEN
-            INSERT INTO ctx_hd.snap VALUES (probe, ctx);
-        END;
+        FOREACH deferred IN ARRAY ARRAY[false, true] LOOP
+            BEGIN
+                PERFORM set_config('escalation.context_probe', probe::text, true);
+                PERFORM set_config('escalation.defer_requester_tickets', deferred::text, true);
+                EXECUTE ins;
+                IF deferred THEN
+                    IF (SELECT e.context ? 'requester_tickets' FROM escalation.escalations e
+                         WHERE e.source_id = src AND e.ticket_key = key) THEN
+                        RAISE EXCEPTION 'deferred, yet the requester''s tickets are there';
+                    END IF;
+                    PERFORM escalation.complete_contexts();
+                END IF;
+                ctx := (SELECT e.context FROM escalation.escalations e
+                         WHERE e.source_id = src AND e.ticket_key = key);
+                RAISE EXCEPTION 'roll back';
+            EXCEPTION WHEN raise_exception THEN
+                IF SQLERRM <> 'roll back' THEN
+                    RAISE;
+                END IF;
+                INSERT INTO ctx_hd.snap VALUES (probe, deferred, ctx);
+            END;
+        END LOOP;
     END LOOP;
-    RETURN QUERY SELECT (SELECT count(DISTINCT s.context) = 1 AND count(s.context) = 2 FROM ctx_hd.snap s),
-                        (SELECT s.context->'requester_tickets' FROM ctx_hd.snap s WHERE s.probe);
+    RETURN QUERY SELECT (SELECT count(DISTINCT s.context) = 1 AND count(s.context) = 4 FROM ctx_hd.snap s),
+                        (SELECT s.context->'requester_tickets' FROM ctx_hd.snap s WHERE s.probe AND NOT s.deferred);
 END
 $f$;
 -- requester and creation time: newest first from the index
@@ -208,3 +226,42 @@ INSERT INTO ctx_hd.typed VALUES
     (3, NULL, 'Third', 'c', 42, NULL), (4, 0, 'Not hers', 'd', 43, '2024-03-03 09:00');
 SELECT * FROM pg_temp.both_ways('ctx_hd.typed',
     $$INSERT INTO ctx_hd.typed VALUES (10, 0, 'Outage', 'outage', 42, '2024-03-04 09:00')$$, '10');
+
+-- Left to the worker (escalation.defer_requester_tickets, the default): the
+-- trigger writes the escalation without the requester's tickets, and
+-- escalation.complete_contexts() (the worker's run_batch(), before routing)
+-- adds them, as the snapshot would have read them, without a journey event
+RESET escalation.defer_requester_tickets;
+SHOW escalation.defer_requester_tickets;
+SELECT escalation.complete_contexts() >= 0 AS drained;   -- what earlier files left waiting
+INSERT INTO ctx_hd.tickets (id, subject, body, requester, created_at)
+VALUES (50, 'Outage again', 'outage', 'ann@initech.example', '2024-02-02 09:00+00'),
+       (51, 'Outage, no requester', 'outage', NULL, '2024-02-02 09:05+00');
+SELECT ticket_key, context ? 'requester_tickets' AS has_them,
+       jsonb_path_query_array(context, '$.requester_tickets[*].key') AS others
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key IN ('50', '51') ORDER BY ticket_key;
+-- waiting: exactly what the partial index holds
+SELECT count(*) AS waiting FROM escalation.escalations
+ WHERE requester IS NOT NULL AND NOT context ? 'requester_tickets';
+SELECT (SELECT count(*) FROM escalation.events v JOIN escalation.escalations e USING (escalation_id)
+         WHERE e.source_id = :sid AND e.ticket_key = '50') AS events_before;
+SELECT escalation.complete_contexts(batch_size => 1) AS completed;
+SELECT escalation.complete_contexts() AS completed;   -- nothing left
+SELECT ticket_key, jsonb_path_query_array(context, '$.requester_tickets[*].key') AS others,
+       context->'requester_tickets' = escalation.ticket_context(:sid, ticket_key)->'requester_tickets' AS as_on_demand
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '50';
+SELECT (SELECT count(*) FROM escalation.events v JOIN escalation.escalations e USING (escalation_id)
+         WHERE e.source_id = :sid AND e.ticket_key = '50') AS events_after;
+-- a customer's follow-up: the conversation read now, the requester's tickets later
+INSERT INTO ctx_hd.tickets (id, subject, body, requester, created_at)
+VALUES (52, 'Slow', 'the app is slow', 'ann@initech.example', '2024-02-02 09:30+00');
+INSERT INTO ctx_hd.messages (ticket_id, author, body, created_at)
+VALUES (52, 'c', 'this is an outage now', '2024-02-02 10:00+00');
+SELECT jsonb_path_query_array(context, '$.messages[*].body') AS messages, context ? 'requester_tickets' AS has_them
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '52';
+SELECT escalation.complete_contexts() AS completed;
+SELECT jsonb_path_query_array(context, '$.requester_tickets[*].key') AS others
+  FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '52';
+-- bad batch sizes
+SELECT regress_error($$SELECT escalation.complete_contexts(0)$$);
+SELECT regress_error($$SELECT escalation.complete_contexts(NULL)$$);

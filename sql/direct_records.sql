@@ -63,7 +63,8 @@ SELECT jsonb_array_length(:'esc_direct'::jsonb) AS escalations,
        jsonb_array_length(:'ev_direct'::jsonb) AS events,
        :'esc_statement'::jsonb = :'esc_direct'::jsonb AS same_escalations,
        :'ev_statement'::jsonb = :'ev_direct'::jsonb AS same_events;
--- what was written, for the eye
+-- what was written, for the eye (the requester's tickets added by the worker's step)
+SELECT escalation.complete_contexts() >= 1 AS completed;
 SELECT e.ticket_key, e.target_team, e.severity, e.status, e.origin, e.last_actor, e.target_key,
        e.requester, e.account_key, e.created_at, regress_reasons(e.reasons) AS reasons,
        jsonb_array_length(e.context->'requester_tickets') AS history

@@ -101,7 +101,13 @@ SELECT escalation.escalate('rt_hd.tickets', '3', target_team => 'rt billing',
            target_skills => '{rt refunds}', severity => 4, as_of => '2024-06-03 09:55+00') AS e3 \gset
 SELECT escalation_id = :e3 AS e3_first, action, agent_ids, candidates, note
   FROM escalation.route_plan('2024-06-03 10:00+00', 10) ORDER BY escalation_id = :e3 DESC, escalation_id;
+-- an escalation whose requester's tickets were left to the worker
+-- (escalation.defer_requester_tickets) gets them before it is offered
+UPDATE escalation.escalations SET context = context - 'requester_tickets' WHERE escalation_id = :e2;
 SELECT escalation.route('2024-06-03 10:00+00', 10) AS handled;
+SELECT context ? 'requester_tickets' AS e2_complete,
+       jsonb_path_query_array(context, '$.requester_tickets[*].key') AS others
+  FROM escalation.escalations WHERE escalation_id = :e2;
 SELECT escalation_id = :e1 AS e1, escalation_id = :e3 AS e3, status, agent_id,
        routing->>'total' AS total, routing->'factors'->'skills' AS skills, routing->>'candidates' AS candidates,
        routing->'runner_up'->>'agent_id' AS runner_up, routing->>'expires_at' AS expires

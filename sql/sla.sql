@@ -167,7 +167,7 @@ INSERT INTO sla_hd.tickets (id, priority, account, subject, created_at, updated_
 VALUES (1, 'urgent', 'acme', 'Checkout down', '2024-03-04 09:00+00', '2024-03-04 09:00+00');
 SELECT * FROM clocks(1);
 
-SELECT escalation.run_cycle('2024-03-04 09:10+00') AS handled;   -- nothing due
+SELECT escalation.run_cycle('2024-03-04 09:10+00') AS handled;   -- no clock due; the escalations so far get their requesters' tickets (complete_contexts)
 SELECT escalation.run_cycle('2024-03-04 09:16+00') AS handled;   -- warning at 50%
 SELECT * FROM firings(1);
 SELECT escalation.run_cycle('2024-03-04 09:31+00') AS handled;   -- 75% and the breach, each at its own time

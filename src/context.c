@@ -155,13 +155,6 @@ context_base(JsonbParseState **st, EscSource *src, EscRow *row)
 	esc_push_account(st, "account", acc);
 }
 
-/* does the snapshot need a query (the conversation, the requester's tickets)? */
-static bool
-context_needs_query(EscSource *src)
-{
-	return OidIsValid(src->msg_relid) || src->cols[ESC_ROLE_REQUESTER].name != NULL;
-}
-
 /*
  * The query that completes the snapshot: one row of two JSON arrays as
  * text, the recent conversation and the requester's other recent tickets
@@ -171,10 +164,11 @@ context_needs_query(EscSource *src)
  * ticket key, $2 the requester (text), $3 and $4 how many messages and
  * tickets (int4).  Without with_messages the conversation is '[]' without
  * a query (a new ticket, when the messages table's foreign key guarantees
- * there is none yet: src->messages_follow_tickets).
+ * there is none yet: src->messages_follow_tickets); without with_requester
+ * the requester's tickets are NULL (left to the worker).
  */
 static void
-append_context_sql(StringInfo sql, EscSource *src, bool with_messages)
+append_context_sql(StringInfo sql, EscSource *src, bool with_messages, bool with_requester)
 {
 	EscColumn  *key = &src->cols[ESC_ROLE_KEY];
 	EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
@@ -222,7 +216,7 @@ append_context_sql(StringInfo sql, EscSource *src, bool with_messages)
 	}
 	else
 		appendStringInfoString(sql, "NULL::pg_catalog.text, ");
-	if (src->cols[ESC_ROLE_REQUESTER].name)
+	if (src->cols[ESC_ROLE_REQUESTER].name && with_requester)
 	{
 		appendStringInfo(sql, "(SELECT COALESCE(pg_catalog.json_agg(x), '[]') FROM (SELECT t.%s::pg_catalog.text AS key",
 						 quote_identifier(key->name));
@@ -549,32 +543,87 @@ push_queried(JsonbParseState **st, HeapTuple tup, TupleDesc desc, int col, const
 	esc_jb_json(st, key, json);
 }
 
+/* the plan of the snapshot's query: with the conversation, the requester's tickets, or both */
+static SPIPlanPtr
+context_plan(EscSource *src, bool with_messages, bool with_requester)
+{
+	SPIPlanPtr *plan;
+
+	Assert(with_messages || with_requester);
+	if (!with_requester)
+		plan = &src->context_plan_msgs;
+	else if (with_messages)
+		plan = &src->context_plan;
+	else
+		plan = &src->context_plan_new;
+	if (*plan == NULL)
+	{
+		StringInfoData sql;
+		Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, INT4OID};
+
+		initStringInfo(&sql);
+		append_context_sql(&sql, src, with_messages, with_requester);
+		*plan = esc_prepare_config_plan(sql.data, 4, argtypes);
+	}
+	return *plan;
+}
+
+/* runs the snapshot's query for row: one row of two JSON arrays as text */
+static void
+run_context_query(EscSource *src, const char *key, const char *requester,
+				  bool with_messages, bool with_requester)
+{
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	args[0] = CStringGetTextDatum(key);
+	args[1] = requester ? CStringGetTextDatum(requester) : (Datum) 0;
+	if (requester == NULL)
+		nulls[1] = 'n';
+	args[2] = Int32GetDatum(esc_context_messages);
+	args[3] = Int32GetDatum(esc_context_tickets);
+	if (SPI_execute_plan(context_plan(src, with_messages, with_requester),
+						 args, nulls, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not build escalation context");
+}
+
 /*
  * The context snapshot: the base built here, completed by one prepared,
  * read-only query per source.  Read-only, it sees the helpdesk's tables as
  * the statement that fired the trigger saw them: not the rows that
  * statement is writing (the message being judged, the other tickets of a
  * multi-row INSERT).  new_ticket: the row is a ticket being inserted.
+ * defer_requester: leave the requester's other tickets out when there are
+ * any to read (a requester, escalation.context_tickets > 0); the snapshot
+ * then has no "requester_tickets" key, and escalation.complete_contexts()
+ * adds it in the worker's next cycle (esc_requester_tickets()).
  * Must be called with SPI connected; the result is in the caller's memory
  * context (which outlives the SPI connection).
  */
 Datum
-esc_build_context(EscSource *src, EscRow *row, bool new_ticket)
+esc_build_context(EscSource *src, EscRow *row, bool new_ticket, bool defer_requester)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *root;
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		has_messages = OidIsValid(src->msg_relid);
+	bool		with_messages;
+	bool		with_requester;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	context_base(&st, src, row);
 
-	if (context_needs_query(src) && row->key != NULL &&
-		(!OidIsValid(src->msg_relid) || (new_ticket && src->messages_follow_tickets)) &&
-		probe_usable(src))
+	/* what needs reading: the conversation, unless there can be none yet */
+	with_messages = has_messages && !(new_ticket && src->messages_follow_tickets);
+	with_requester = src->cols[ESC_ROLE_REQUESTER].name != NULL &&
+		!(defer_requester && row->requester != NULL && esc_context_tickets > 0);
+
+	if (row->key == NULL)
+		;						/* no ticket: nothing to read */
+	else if (!with_messages && with_requester && probe_usable(src))
 	{
 		/* no conversation to read: the requester's tickets by the index */
-		if (OidIsValid(src->msg_relid))
+		if (has_messages)
 		{
 			esc_jb_key(&st, "messages");
 			pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
@@ -582,34 +631,65 @@ esc_build_context(EscSource *src, EscRow *row, bool new_ticket)
 		}
 		probe_requester_tickets(&st, src, row);
 	}
-	else if (context_needs_query(src) && row->key != NULL)
+	else if (with_messages || with_requester)
 	{
-		bool		with_messages = !(new_ticket && src->messages_follow_tickets);
-		SPIPlanPtr *plan = with_messages ? &src->context_plan : &src->context_plan_new;
-
-		if (*plan == NULL)
-		{
-			StringInfoData sql;
-			Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, INT4OID};
-
-			initStringInfo(&sql);
-			append_context_sql(&sql, src, with_messages);
-			*plan = esc_prepare_config_plan(sql.data, 4, argtypes);
-		}
-
-		args[0] = CStringGetTextDatum(row->key);
-		args[1] = row->requester ? CStringGetTextDatum(row->requester) : (Datum) 0;
-		if (row->requester == NULL)
-			nulls[1] = 'n';
-		args[2] = Int32GetDatum(esc_context_messages);
-		args[3] = Int32GetDatum(esc_context_tickets);
-		if (SPI_execute_plan(*plan, args, nulls, true, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "could not build escalation context");
+		run_context_query(src, row->key, row->requester, with_messages, with_requester);
 		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "messages");
 		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "requester_tickets");
+	}
+	else if (has_messages)
+	{
+		/* a new ticket's empty conversation, its requester's tickets deferred */
+		esc_jb_key(&st, "messages");
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	}
 	root = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	/* in the caller's memory, which outlives this SPI connection */
 	return SPI_datumTransfer(JsonbPGetDatum(JsonbValueToJsonb(root)), false, -1);
+}
+
+/*
+ * The requester's other recent tickets, as the snapshot holds them (a jsonb
+ * array): the part of a snapshot that escalation.complete_contexts() adds
+ * to an escalation the triggers raised with it deferred.  Read as the
+ * snapshot would have read it (the index probe, else the query), now.
+ * Must be called with SPI connected; the result is in the caller's memory
+ * context.
+ */
+Datum
+esc_requester_tickets(EscSource *src, const char *key, const char *requester)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *root;
+	EscRow		row;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (src->cols[ESC_ROLE_REQUESTER].name == NULL || requester == NULL)
+	{
+		esc_jb_key(&st, "requester_tickets");
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	}
+	else if (probe_usable(src))
+	{
+		memset(&row, 0, sizeof(row));
+		row.key = unconstify(char *, key);
+		row.requester = unconstify(char *, requester);
+		probe_requester_tickets(&st, src, &row);
+	}
+	else
+	{
+		run_context_query(src, key, requester, false, true);
+		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "requester_tickets");
+	}
+	root = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	/* the one value of the object */
+	{
+		Jsonb	   *obj = JsonbValueToJsonb(root);
+		JsonbValue *arr = getKeyJsonValueFromContainer(&obj->root, "requester_tickets",
+													   strlen("requester_tickets"), NULL);
+
+		return SPI_datumTransfer(JsonbPGetDatum(JsonbValueToJsonb(arr)), false, -1);
+	}
 }

@@ -589,6 +589,7 @@ typedef struct EscSource
 	SPIPlanPtr	lock_fetch_plan;	/* locks and fetches it (esc_lock_fetch_ticket) */
 	SPIPlanPtr	context_plan;
 	SPIPlanPtr	context_plan_new;	/* for a new ticket without messages */
+	SPIPlanPtr	context_plan_msgs;	/* the conversation only */
 	/* context.c: the requester's other tickets by an index probe */
 	int			ctx_probe;		/* 0: not looked at yet, 1: usable, -1: not */
 	Oid			ctx_index;		/* btree index led by the requester column */
@@ -718,7 +719,9 @@ extern int	esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired);
 extern Datum esc_reason_jsonb(EscSource *src, EscRule *rule, EscFacts *facts, EscVerdict *v);
 struct JsonbParseState;
 extern void esc_push_account(struct JsonbParseState **st, const char *key, EscAccount *acc);
-extern Datum esc_build_context(EscSource *src, EscRow *row, bool new_ticket);
+extern Datum esc_build_context(EscSource *src, EscRow *row, bool new_ticket,
+							   bool defer_requester);
+extern Datum esc_requester_tickets(EscSource *src, const char *key, const char *requester);
 extern Datum esc_cstring_to_jsonb(const char *s);
 extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,
 					   bool may_exist);
@@ -936,6 +939,7 @@ extern int	esc_context_messages;
 extern int	esc_context_tickets;
 extern bool esc_direct_records;
 extern bool esc_context_probe;
+extern bool esc_defer_requester_tickets;
 extern bool esc_ticket_lock_direct;
 extern int	esc_memo_size;
 extern int	esc_max_workers;

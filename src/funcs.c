@@ -31,6 +31,7 @@
 
 PG_FUNCTION_INFO_V1(escalation_explain);
 PG_FUNCTION_INFO_V1(escalation_ticket_context);
+PG_FUNCTION_INFO_V1(escalation_requester_tickets);
 PG_FUNCTION_INFO_V1(escalation_caller_sees_ticket);
 PG_FUNCTION_INFO_V1(escalation_match_keywords);
 PG_FUNCTION_INFO_V1(escalation_keyword_lexemes);
@@ -195,7 +196,37 @@ escalation_ticket_context(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	}
 	esc_read_ticket(src, ticket, tdesc, &row, GetCurrentTransactionStartTimestamp(), true);
-	result = esc_build_context(src, &row, false);
+	result = esc_build_context(src, &row, false, false);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * escalation.requester_tickets(source_id integer, ticket_key text,
+ *								requester text) -> jsonb
+ *
+ * The requester's other recent tickets as a context snapshot holds them,
+ * read now (escalation.complete_contexts() adds them to escalations raised
+ * with them deferred).  NULL when the source is not attached (any more).
+ */
+Datum
+escalation_requester_tickets(PG_FUNCTION_ARGS)
+{
+	EscSource  *src;
+	char	   *key;
+	char	   *requester;
+	Datum		result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	src = esc_get_source(PG_GETARG_INT32(0));
+	if (src == NULL)
+		PG_RETURN_NULL();
+	key = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	requester = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	result = esc_requester_tickets(src, key, requester);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

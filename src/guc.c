@@ -30,6 +30,7 @@ int			esc_context_messages = 5;
 int			esc_context_tickets = 5;
 bool		esc_direct_records = true;
 bool		esc_context_probe = true;
+bool		esc_defer_requester_tickets = true;
 bool		esc_ticket_lock_direct = true;
 int			esc_memo_size = 65536;
 int			esc_max_workers = 8;
@@ -153,6 +154,18 @@ esc_define_gucs(void)
 							 &esc_context_probe,
 							 true,
 							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("escalation.defer_requester_tickets",
+							 "Leaves the requester's other tickets in a new escalation's context to the worker.",
+							 "On: an escalation the triggers raise is written without the requester's other "
+							 "recent tickets, and the worker adds them (escalation.complete_contexts()) in its "
+							 "next cycle, before routing offers it, so that the helpdesk's write does not read "
+							 "them.  Off: the trigger reads them in the writer's transaction.",
+							 &esc_defer_requester_tickets,
+							 true,
+							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
 

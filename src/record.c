@@ -643,7 +643,8 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		{
 			if (context == (Datum) 0)
 				context = esc_build_context(src, row,
-											!may_exist && !row->facts.is_message);
+											!may_exist && !row->facts.is_message,
+											esc_defer_requester_tickets);
 			args[9] = context;
 		}
 		args[10] = TimestampTzGetDatum(row->facts.at);
