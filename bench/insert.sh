@@ -35,7 +35,8 @@
 #                    attached table with a sentiment rule and a triage rule
 #                    on top of the 50 (a model trained on the history by
 #                    escalation.train), in rounds alternating with bare;
-#                    RESULT gets intel_ratio=<intel / bare> and intel_us
+#                    RESULT gets intel_ratio=<intel / bare>, intel_us and
+#                    intel_escalated_pct
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -284,32 +285,34 @@ fi
 # The attached table with sentiment and triage switched on: two more rules
 # (sentiment below -0.3; team confidence >= 0.9, routing to the predicted
 # team), judged on every insert, and a model trained on the history by
-# escalation.train(). Labels for training come from the history's text
-# (bench.intel_team(): the topic of the trigger sentence a ticket carries,
-# tier1 otherwise); escalated = not tier1. The two rules are enabled only
-# for the intel runs, which alternate with bare runs of their own, so
-# intel_ratio compares runs made side by side.
+# escalation.train(). Issue 6 asks for the foundation's budget, which is
+# per insert "with the same rule mix and escalation rate", so the model
+# learns what the team's own history says: each history ticket's team is
+# the one its escalation went to when the 50 rules judged it (the most
+# severe rule's target, by bench.pl_evaluate(), which agrees with the C
+# trigger ticket by ticket: the cross-check above), tier1 when none fired;
+# escalated = not tier1. The triage rule then routes where the rules do and
+# the escalation rate stays the foundation's (intel_escalated_pct). Until
+# session 10 the labels came from a regular expression over the text's
+# topics, which made about twice as many tickets escalate (docs/
+# benchmarks.md). The two rules are enabled only for the intel runs, which
+# alternate with bare runs of their own, so intel_ratio compares runs made
+# side by side.
 intel_kv=""
 if [ "${BENCH_INTEL:-1}" = 1 ]; then
-    echo "== intel: train a triage model on the history, add a sentiment and a triage rule"
+    echo "== intel: label the history by the rules, train a triage model on it, add a sentiment and a triage rule"
     t0=$(date +%s)
     psql_q <<SQL
-CREATE FUNCTION bench.intel_team(t text) RETURNS text LANGUAGE sql IMMUTABLE AS \$f\$
-    SELECT CASE
-        WHEN t ~* '(breach|unauthori[sz]ed|suspicious|phishing|hacked|ransomware|takeover|fraud)' THEN 'security'
-        WHEN t ~* '(gdpr|personal data|social security)' THEN 'privacy'
-        WHEN t ~* '(refund|money back|dispute|chargeback|charged twice|invoice|payment failed)' THEN 'billing'
-        WHEN t ~* '(lawyer|regulator|fire hazard|journalist)' THEN 'legal'
-        WHEN t ~* '(cancel|competitor|downgrade|price increase)' THEN 'customer_success'
-        WHEN t ~* '(outage|downtime|http 503|data loss)' THEN 'infrastructure'
-        WHEN t ~* '(sql error|err_sync|nullpointer|timeouts|webhook|saml)' THEN 'technical'
-        WHEN t ~* '(confirmed bug|regression|crashing|accessibility)' THEN 'product'
-        ELSE 'tier1' END
-\$f\$;
 ALTER TABLE helpdesk.tickets ADD COLUMN intel_escalated boolean;
 -- the history only (the trigger stays out of it: these are labels, not edits)
 SET session_replication_role = replica;
-UPDATE helpdesk.tickets SET team = bench.intel_team(subject || ' ' || body) WHERE id <= $HISTORY;
+UPDATE helpdesk.tickets t
+   SET team = coalesce((SELECT e.target_team
+                          FROM bench.pl_evaluate(t.subject, t.body, t.priority, t.channel, t.account,
+                                                 jsonb_build_object('disputed_amount', t.disputed_amount), now()) e
+                         WHERE e.target_team IS NOT NULL
+                         ORDER BY e.severity DESC, e.rule_id LIMIT 1), 'tier1')
+ WHERE id <= $HISTORY;
 UPDATE helpdesk.tickets SET intel_escalated = (team <> 'tier1') WHERE id <= $HISTORY;
 RESET session_replication_role;
 VACUUM ANALYZE helpdesk.tickets;
@@ -325,6 +328,7 @@ SQL
     intel_on()  { psql_q -c "UPDATE escalation.rules SET enabled = true WHERE name LIKE 'intel\\_%'"; }
     intel_off() { psql_q -c "UPDATE escalation.rules SET enabled = false WHERE name LIKE 'intel\\_%'"; }
     intel_on
+    intel_from="$(scalar "SELECT max(id) FROM helpdesk.tickets")"
     run attached 5 >/dev/null
     echo "== $ROUNDS rounds of ${SECS} s: bare and intel (attached, 52 rules: + sentiment + triage), order rotating"
     ib=""; ii=""
@@ -343,7 +347,11 @@ SQL
     intel_ratio="$(awk -v a="$intel_us" -v b="$ibare_us" 'BEGIN { printf "%.2f", a / b }')"
     echo "   bare ${ibare_us} µs, intel ${intel_us} µs (+$(awk -v a="$intel_us" -v b="$ibare_us" 'BEGIN { printf "%.1f", a - b }') µs); intel_ratio=${intel_ratio}, target <= 1.5"
     echo "   escalations with an intel rule among their reasons: $(scalar "SELECT count(*) FILTER (WHERE reasons::text LIKE '%intel_negative%') || ' sentiment, ' || count(*) FILTER (WHERE reasons::text LIKE '%intel_route_by_model%') || ' triage' FROM escalation.escalations WHERE source_id = $src")"
-    intel_kv=" intel_ratio=${intel_ratio} intel_us=${intel_us}"
+    intel_pct="$(scalar "SELECT round(100.0 * (SELECT count(DISTINCT ticket_key) FROM escalation.escalations
+                                                 WHERE source_id = $src AND ticket_key::bigint > $intel_from)
+                                      / nullif((SELECT count(*) FROM helpdesk.tickets WHERE id > $intel_from), 0), 1)")"
+    echo "   tickets escalated in the intel runs: ${intel_pct}% (the 50 rules alone: ${esc_pct}%)"
+    intel_kv=" intel_ratio=${intel_ratio} intel_us=${intel_us} intel_escalated_pct=${intel_pct}"
 fi
 
 if [ "${BENCH_PERF:-0}" = 1 ]; then
