@@ -1730,3 +1730,41 @@ END
 $$;
 COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
   'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then adds the requester''s other tickets to escalations raised without them (complete_contexts), then routes queued escalations (escalation.route) with the rest of the batch, then folds up to 10 * batch_size logged ticket writes into the metrics (fold_facts, not counted); the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications, completed contexts and escalations it handled. The background worker runs one transaction per batch';
+--------------------------------------------------------------------------
+-- train(max_features): a bound on the model's size (issue 6)
+--------------------------------------------------------------------------
+-- Every backend that scores tickets holds the active model, and scoring
+-- looks up each word, word pair and subject gram in its feature map: the
+-- insert benchmark's model (100,000 tickets, min_df 5) had 674,000
+-- features, 75 MB per backend, and its look-ups missed the caches (67 us
+-- per classify(); with 73,000 features, 34 us). max_features keeps the
+-- features in the most training tickets, chosen before training, as
+-- scikit-learn's TfidfVectorizer(max_features) does; 100,000 by default
+-- (about 11 MB per backend). The signature changes, so the function is
+-- dropped and created again with its grants.
+DROP FUNCTION escalation.train(regclass, text, text, text, float8, boolean, text, float8, float8, integer);
+CREATE FUNCTION escalation.train(
+    ticket_table     regclass,
+    team_column      text DEFAULT NULL,
+    escalated_column text DEFAULT NULL,
+    holdout_column   text DEFAULT NULL,
+    holdout_fraction float8 DEFAULT 0.2,
+    resolved_only    boolean DEFAULT false,
+    activate         text DEFAULT 'if_better',
+    cost             float8 DEFAULT 0.5,
+    class_balance    float8 DEFAULT 0.5,
+    min_df           integer DEFAULT 2,
+    max_features     integer DEFAULT 100000,
+    OUT model_id integer, OUT version integer, OUT activated boolean,
+    OUT train_tickets integer, OUT heldout_tickets integer, OUT teams integer,
+    OUT features integer, OUT accuracy float8, OUT macro_f1 float8,
+    OUT escalation_accuracy float8, OUT previous_accuracy float8,
+    OUT previous_escalation_accuracy float8, OUT seconds float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'escalation_train'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION escalation.train(regclass, text, text, text, float8, boolean, text, float8, float8, integer, integer) IS
+  'learns the team and escalation models from an attached ticket table''s history (labels: team_column, default the mapped team; escalated_column, default "has an escalation"), evaluates them on held-out tickets and stores a new version in escalation.models; the vocabulary keeps the max_features features in the most training tickets (NULL: every feature in at least min_df), which bounds the memory and time the model costs every backend that scores with it; reads the ticket table with the caller''s privileges';
+REVOKE ALL ON FUNCTION escalation.train(regclass, text, text, text, float8, boolean, text, float8, float8, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escalation.train(regclass, text, text, text, float8, boolean, text, float8, float8, integer, integer)
+      TO escalation_admin;

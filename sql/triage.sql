@@ -243,6 +243,29 @@ SELECT c.team, round(c.probability::numeric, 4) AS probability,
        round(c.escalation_probability::numeric, 4) AS escalation_probability, c.words, m.version
   FROM escalation.classify('VPN down', 'tri.tickets') c JOIN escalation.models m USING (model_id);
 
+-- max_features: the vocabulary keeps the features in the most training
+-- tickets, chosen before training (the model is trained on what it keeps);
+-- NULL keeps them all; the same history gives the same vocabulary
+SELECT features AS all_features
+  FROM escalation.train('tri.tickets', escalated_column => 'escalated', holdout_column => 'test',
+                        min_df => 1, max_features => NULL, activate => 'never') \gset
+SELECT :all_features > 100 AS more_than_100;
+SELECT features FROM escalation.train('tri.tickets', escalated_column => 'escalated', holdout_column => 'test',
+                                      min_df => 1, max_features => 100, activate => 'never');
+SELECT features, metrics ->> 'max_features' AS max_features,
+       (metrics ->> 'word_features')::int + (metrics ->> 'subject_grams')::int AS counted
+  FROM escalation.models ORDER BY model_id DESC LIMIT 1;
+SELECT features FROM escalation.train('tri.tickets', escalated_column => 'escalated', holdout_column => 'test',
+                                      min_df => 1, max_features => 100, activate => 'never');
+SELECT a.weights = b.weights AS same_model
+  FROM escalation.models a, escalation.models b
+ WHERE a.metrics ->> 'max_features' = '100' AND b.metrics ->> 'max_features' = '100' AND a.model_id < b.model_id;
+SELECT features = :all_features AS none_dropped
+  FROM escalation.train('tri.tickets', escalated_column => 'escalated', holdout_column => 'test',
+                        min_df => 1, max_features => 100000, activate => 'never');
+SELECT pg_temp.err($$SELECT * FROM escalation.train('tri.tickets', max_features => 99)$$);
+SELECT pg_temp.err($$SELECT * FROM escalation.train('tri.tickets', max_features => -1)$$);
+
 -- clean up
 DELETE FROM escalation.triage_schedules;
 DELETE FROM escalation.rules WHERE name IN ('route by model', 'likely escalation');

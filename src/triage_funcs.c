@@ -687,10 +687,68 @@ check_fraction(double f)
 				 errhint("A fifth of the tickets (0.2) is the usual choice.")));
 }
 
+/* descending */
+static int
+int_cmp_desc(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return (x < y) - (x > y);
+}
+
+/*
+ * max_features: the vocabulary keeps the features in the most training
+ * tickets (of those in at least min_df), as scikit-learn's max_features
+ * does, chosen before training so that the model is trained on exactly
+ * what it keeps.  Sets *cut_df to the document frequency of the last one
+ * kept and *cut_room to how many features of that frequency fit (the
+ * first ones met, in the provisional order, which follows the tickets'),
+ * or *cut_df to 0 when every feature fits.
+ */
+static void
+keep_most_frequent(const int *df, int nprov, int min_df, int max_features,
+				   int *cut_df, int *cut_room)
+{
+	int		   *sorted;
+	int			n = 0;
+
+	*cut_df = 0;
+	*cut_room = 0;
+	sorted = palloc(sizeof(int) * Max(nprov, 1));
+	for (int f = 0; f < nprov; f++)
+		if (df[f] >= min_df)
+			sorted[n++] = df[f];
+	if (n > max_features)
+	{
+		qsort(sorted, n, sizeof(int), int_cmp_desc);
+		*cut_df = sorted[max_features - 1];
+		/* those above the cut all fit; then as many at it as there is room */
+		*cut_room = max_features;
+		for (int i = 0; i < max_features && sorted[i] > *cut_df; i++)
+			(*cut_room)--;
+	}
+	pfree(sorted);
+}
+
+/* is a feature of document frequency d in the vocabulary?  (counts the room at the cut) */
+static bool
+kept(int d, int min_df, int cut_df, int *cut_room)
+{
+	if (d < min_df)
+		return false;
+	if (cut_df == 0 || d > cut_df)
+		return true;
+	if (d < cut_df || *cut_room == 0)
+		return false;
+	(*cut_room)--;
+	return true;
+}
+
 /*
  * escalation.train(ticket_table, team_column, escalated_column,
  *	 holdout_column, holdout_fraction, resolved_only, activate, cost,
- *	 class_balance, min_df)
+ *	 class_balance, min_df, max_features)
  */
 Datum
 escalation_train(PG_FUNCTION_ARGS)
@@ -701,6 +759,9 @@ escalation_train(PG_FUNCTION_ARGS)
 	double		C,
 				balance;
 	int			min_df;
+	int			max_features;	/* 0: no limit */
+	int			cut_df = 0;		/* features at this df are kept while room */
+	int			cut_room = 0;
 	EscSource  *src;
 	Ticket	   *t;
 	int			n;
@@ -763,6 +824,7 @@ escalation_train(PG_FUNCTION_ARGS)
 	C = PG_ARGISNULL(7) ? 0.5 : PG_GETARG_FLOAT8(7);
 	balance = PG_ARGISNULL(8) ? 0.5 : PG_GETARG_FLOAT8(8);
 	min_df = PG_ARGISNULL(9) ? 2 : PG_GETARG_INT32(9);
+	max_features = (PG_NARGS() > 10 && !PG_ARGISNULL(10)) ? PG_GETARG_INT32(10) : 0;
 
 	if (spec.team_column == NULL)
 		spec.team_column = (char *) src->cols[ESC_ROLE_TEAM].name;
@@ -791,6 +853,10 @@ escalation_train(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("min_df must be at least 1")));
+	if (max_features < 0 || (max_features > 0 && max_features < 100))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_features must be at least 100, or NULL for no limit")));
 
 	if (get_call_result_type(fcinfo, NULL, &outdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -914,11 +980,14 @@ escalation_train(PG_FUNCTION_ARGS)
 	 * the words only).
 	 */
 	final = palloc(sizeof(int) * Max(nprov, 1));
+	if (max_features > 0)
+		keep_most_frequent(df, nprov, min_df, max_features, &cut_df, &cut_room);
 	for (int f = 0; f < nprov; f++)
-		final[f] = (df[f] >= min_df && !(provkey[f] & ESC_TRIAGE_GRAM_TAG)) ? V++ : -1;
+		final[f] = (!(provkey[f] & ESC_TRIAGE_GRAM_TAG) &&
+					kept(df[f], min_df, cut_df, &cut_room)) ? V++ : -1;
 	Vw = V;
 	for (int f = 0; f < nprov; f++)
-		if (df[f] >= min_df && (provkey[f] & ESC_TRIAGE_GRAM_TAG))
+		if ((provkey[f] & ESC_TRIAGE_GRAM_TAG) && kept(df[f], min_df, cut_df, &cut_room))
 			final[f] = V++;
 
 	memset(&m, 0, sizeof(m));
@@ -1155,9 +1224,11 @@ escalation_train(PG_FUNCTION_ARGS)
 		appendStringInfo(&metrics, ", \"heldout_tickets\": %d, \"validation_tickets\": %d, "
 						 "\"train_seconds\": %.3f, "
 						 "\"cost\": %g, \"class_balance\": %g, \"min_df\": %d, "
+						 "\"max_features\": %s, "
 						 "\"word_features\": %d, \"subject_grams\": %d, "
 						 "\"temperature\": %.4f, \"platt_a\": %.4f, \"platt_b\": %.4f}",
 						 r.tickets, nvalidation, train_s, C, balance, min_df,
+						 max_features > 0 ? psprintf("%d", max_features) : "null",
 						 Vw, V - Vw, m.temperature, m.platt_a, m.platt_b);
 		a[12] = esc_cstring_to_jsonb(metrics.data);
 		a[13] = PointerGetDatum(blob);
