@@ -1736,8 +1736,9 @@ COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
 -- Every backend that scores tickets holds the active model, and scoring
 -- looks up each word, word pair and subject gram in its feature map: the
 -- insert benchmark's model (100,000 tickets, min_df 5) had 674,000
--- features, 75 MB per backend, and its look-ups missed the caches (67 us
--- per classify(); with 73,000 features, 34 us). max_features keeps the
+-- features, 78 MB per backend, and its look-ups miss the caches
+-- (classify() 44-67 us a ticket; capped at 100,000 features, 11 MB and
+-- 35-46 us). max_features keeps the
 -- features in the most training tickets, chosen before training, as
 -- scikit-learn's TfidfVectorizer(max_features) does; 100,000 by default
 -- (about 11 MB per backend). The signature changes, so the function is
