@@ -1505,13 +1505,14 @@ REVOKE ALL ON FUNCTION escalation.pattern_runs() FROM PUBLIC;
 -- for them has a requester and no "requester_tickets" key in its context:
 -- the partial index below holds exactly those, so finding them costs
 -- nothing while there are none.
-CREATE FUNCTION escalation.requester_tickets(source_id integer, ticket_key text, requester text)
+CREATE FUNCTION escalation.requester_tickets(source_id integer, ticket_key text, requester text,
+                                             tenant text)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'escalation_requester_tickets'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION escalation.requester_tickets(integer, text, text) IS
-  'internal: the requester''s other recent tickets (escalation.context_tickets of them, newest first) as an escalation''s context holds them under "requester_tickets", read now with the caller''s privileges; NULL when the source is not attached';
-REVOKE ALL ON FUNCTION escalation.requester_tickets(integer, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION escalation.requester_tickets(integer, text, text, text) IS
+  'internal: the requester''s other recent tickets of the same tenant (escalation.context_tickets of them, newest first) as an escalation''s context holds them under "requester_tickets", read now with the caller''s privileges; NULL when the source is not attached';
+REVOKE ALL ON FUNCTION escalation.requester_tickets(integer, text, text, text) FROM PUBLIC;
 
 CREATE INDEX escalations_context_pending ON escalation.escalations (escalation_id)
     WHERE requester IS NOT NULL
@@ -1525,7 +1526,7 @@ AS $$
 BEGIN
     UPDATE escalation.escalations x
        SET context = x.context || jsonb_build_object('requester_tickets',
-               coalesce(escalation.requester_tickets(x.source_id, x.ticket_key, x.requester), '[]'))
+               coalesce(escalation.requester_tickets(x.source_id, x.ticket_key, x.requester, x.tenant), '[]'))
      WHERE x.escalation_id = complete_context.escalation_id
        AND x.requester IS NOT NULL
        AND NOT x.context OPERATOR(pg_catalog.?) 'requester_tickets';
@@ -1559,7 +1560,7 @@ BEGIN
            FOR UPDATE SKIP LOCKED)
     UPDATE escalation.escalations x
        SET context = x.context || jsonb_build_object('requester_tickets',
-               coalesce(escalation.requester_tickets(x.source_id, x.ticket_key, x.requester), '[]'))
+               coalesce(escalation.requester_tickets(x.source_id, x.ticket_key, x.requester, x.tenant), '[]'))
       FROM todo
      WHERE x.escalation_id = todo.escalation_id;
     GET DIAGNOSTICS n = ROW_COUNT;

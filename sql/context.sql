@@ -227,6 +227,31 @@ INSERT INTO ctx_hd.typed VALUES
 SELECT * FROM pg_temp.both_ways('ctx_hd.typed',
     $$INSERT INTO ctx_hd.typed VALUES (10, 0, 'Outage', 'outage', 42, '2024-03-04 09:00')$$, '10');
 
+-- tenants: a requester's tickets of another tenant are not in the snapshot
+-- (the same person may be a customer of two tenants), whichever way read
+CREATE TABLE ctx_hd.tenanted (
+    id         integer PRIMARY KEY,
+    subject    text,
+    body       text,
+    requester  text,
+    tenant     text,
+    created_at timestamptz NOT NULL
+);
+CREATE INDEX ON ctx_hd.tenanted (requester, created_at);
+SELECT escalation.attach('ctx_hd.tenanted', key => 'id', subject => 'subject', body => 'body',
+           requester => 'requester', tenant => 'tenant', created_at => 'created_at') AS tnsid \gset
+INSERT INTO escalation.rules (name, source_id, keywords, target_team)
+VALUES ('context: tenanted outage', :tnsid, '{outage}', 'tier2');
+INSERT INTO ctx_hd.tenanted VALUES
+    (1, 'A one', 'a', 'pat', 'acme', '2024-04-01 09:00+00'),
+    (2, 'B one', 'b', 'pat', 'globex', '2024-04-02 09:00+00'),
+    (3, 'A two', 'c', 'pat', 'acme', '2024-04-03 09:00+00'),
+    (4, 'No tenant', 'd', 'pat', NULL, '2024-04-04 09:00+00');
+SELECT same, jsonb_path_query_array(tickets, '$[*].key') AS keys FROM pg_temp.both_ways('ctx_hd.tenanted',
+    $$INSERT INTO ctx_hd.tenanted VALUES (10, 'Outage', 'outage', 'pat', 'acme', '2024-04-05 09:00+00')$$, '10');
+SELECT same, jsonb_path_query_array(tickets, '$[*].key') AS keys FROM pg_temp.both_ways('ctx_hd.tenanted',
+    $$INSERT INTO ctx_hd.tenanted VALUES (11, 'Outage', 'outage', 'pat', NULL, '2024-04-05 09:00+00')$$, '11');
+
 -- Left to the worker (escalation.defer_requester_tickets, the default): the
 -- trigger writes the escalation without the requester's tickets, and
 -- escalation.complete_contexts() (the worker's run_batch(), before routing)

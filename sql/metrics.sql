@@ -255,23 +255,24 @@ DELETE FROM escalation.routing_settings;
 SELECT view, differences FROM m_hd.check_all() WHERE differences <> 0;
 -- by hand (or pg_cron where the worker is off); nothing left to fold
 SELECT escalation.compact_metrics() > 0 AS compacted;
--- the month grain the month views read is the sum of the folded days
+-- the month grain the month views read is the sum of the folded days,
+-- tenant by tenant
 SELECT count(*) AS month_rows_off
-  FROM ((SELECT source_id, month, team, channel, priority, account_tier, tickets, escalated, resolved,
+  FROM ((SELECT source_id, tenant, month, team, channel, priority, account_tier, tickets, escalated, resolved,
                 reopened_tickets, transferred, transfers, round(resolution_secs)
            FROM escalation.metric_months
          EXCEPT ALL
-         SELECT source_id, date_trunc('month', day)::date, team, channel, priority, account_tier,
+         SELECT source_id, tenant, date_trunc('month', day)::date, team, channel, priority, account_tier,
                 sum(tickets), sum(escalated), sum(resolved), sum(reopened_tickets), sum(transferred),
                 sum(transfers), round(sum(resolution_secs))
-           FROM escalation.metric_days WHERE folded GROUP BY 1, 2, 3, 4, 5, 6)
+           FROM escalation.metric_days WHERE folded GROUP BY 1, 2, 3, 4, 5, 6, 7)
         UNION ALL
-        (SELECT source_id, date_trunc('month', day)::date, team, channel, priority, account_tier,
+        (SELECT source_id, tenant, date_trunc('month', day)::date, team, channel, priority, account_tier,
                 sum(tickets), sum(escalated), sum(resolved), sum(reopened_tickets), sum(transferred),
                 sum(transfers), round(sum(resolution_secs))
-           FROM escalation.metric_days WHERE folded GROUP BY 1, 2, 3, 4, 5, 6
+           FROM escalation.metric_days WHERE folded GROUP BY 1, 2, 3, 4, 5, 6, 7
          EXCEPT ALL
-         SELECT source_id, month, team, channel, priority, account_tier, tickets, escalated, resolved,
+         SELECT source_id, tenant, month, team, channel, priority, account_tier, tickets, escalated, resolved,
                 reopened_tickets, transferred, transfers, round(resolution_secs)
            FROM escalation.metric_months)) d;
 SELECT view, differences FROM m_hd.check_all() WHERE differences <> 0;

@@ -162,7 +162,8 @@ context_base(JsonbParseState **st, EscSource *src, EscRow *row)
  * subqueries and json_agg.  The author map is a constant of the plan, which
  * is prepared again when the configuration changes.  Parameters: $1 the
  * ticket key, $2 the requester (text), $3 and $4 how many messages and
- * tickets (int4).  Without with_messages the conversation is '[]' without
+ * tickets (int4), $5 the ticket's tenant (text; the requester's tickets
+ * of other tenants are left out).  Without with_messages the conversation is '[]' without
  * a query (a new ticket, when the messages table's foreign key guarantees
  * there is none yet: src->messages_follow_tickets); without with_requester
  * the requester's tickets are NULL (left to the worker).
@@ -232,6 +233,10 @@ append_context_sql(StringInfo sql, EscSource *src, bool with_messages, bool with
 						 format_type_be_qualified(src->cols[ESC_ROLE_REQUESTER].typid),
 						 quote_identifier(key->name),
 						 format_type_be_qualified(key->typid));
+		/* a requester's tickets of other tenants are not this tenant's to see */
+		if (src->cols[ESC_ROLE_TENANT].name)
+			appendStringInfo(sql, " AND t.%s::pg_catalog.text IS NOT DISTINCT FROM $5",
+							 quote_identifier(src->cols[ESC_ROLE_TENANT].name));
 		if (created->name)
 			appendStringInfo(sql, " ORDER BY t.%s DESC", quote_identifier(created->name));
 		appendStringInfoString(sql, " LIMIT $4) x)::pg_catalog.text");
@@ -474,6 +479,17 @@ probe_requester_tickets(JsonbParseState **st, EscSource *src, EscRow *row)
 					   strcmp(OidOutputFunctionCall(src->cols[ESC_ROLE_KEY].outfunc, k),
 							  row->key) == 0))
 			continue;
+		/* a requester's tickets of other tenants are not this tenant's to see */
+		if (src->cols[ESC_ROLE_TENANT].name)
+		{
+			EscColumn  *tc = &src->cols[ESC_ROLE_TENANT];
+			Datum		tv = heap_getattr(tup, tc->attnum, desc, &isnull);
+			const char *mine = row->vals[ESC_ROLE_TENANT];
+
+			if (isnull ? mine != NULL
+				: (mine == NULL || strcmp(OidOutputFunctionCall(tc->outfunc, tv), mine) != 0))
+				continue;
+		}
 		if (nfound == maxfound)
 		{
 			maxfound = maxfound ? maxfound * 2 : 8;
@@ -559,22 +575,22 @@ context_plan(EscSource *src, bool with_messages, bool with_requester)
 	if (*plan == NULL)
 	{
 		StringInfoData sql;
-		Oid			argtypes[4] = {TEXTOID, TEXTOID, INT4OID, INT4OID};
+		Oid			argtypes[5] = {TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID};
 
 		initStringInfo(&sql);
 		append_context_sql(&sql, src, with_messages, with_requester);
-		*plan = esc_prepare_config_plan(sql.data, 4, argtypes);
+		*plan = esc_prepare_config_plan(sql.data, 5, argtypes);
 	}
 	return *plan;
 }
 
 /* runs the snapshot's query for row: one row of two JSON arrays as text */
 static void
-run_context_query(EscSource *src, const char *key, const char *requester,
+run_context_query(EscSource *src, const char *key, const char *requester, const char *tenant,
 				  bool with_messages, bool with_requester)
 {
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 
 	args[0] = CStringGetTextDatum(key);
 	args[1] = requester ? CStringGetTextDatum(requester) : (Datum) 0;
@@ -582,6 +598,9 @@ run_context_query(EscSource *src, const char *key, const char *requester,
 		nulls[1] = 'n';
 	args[2] = Int32GetDatum(esc_context_messages);
 	args[3] = Int32GetDatum(esc_context_tickets);
+	args[4] = tenant ? CStringGetTextDatum(tenant) : (Datum) 0;
+	if (tenant == NULL)
+		nulls[4] = 'n';
 	if (SPI_execute_plan(context_plan(src, with_messages, with_requester),
 						 args, nulls, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -633,7 +652,8 @@ esc_build_context(EscSource *src, EscRow *row, bool new_ticket, bool defer_reque
 	}
 	else if (with_messages || with_requester)
 	{
-		run_context_query(src, row->key, row->requester, with_messages, with_requester);
+		run_context_query(src, row->key, row->requester, row->vals[ESC_ROLE_TENANT],
+						  with_messages, with_requester);
 		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, "messages");
 		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "requester_tickets");
 	}
@@ -658,7 +678,7 @@ esc_build_context(EscSource *src, EscRow *row, bool new_ticket, bool defer_reque
  * context.
  */
 Datum
-esc_requester_tickets(EscSource *src, const char *key, const char *requester)
+esc_requester_tickets(EscSource *src, const char *key, const char *requester, const char *tenant)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *root;
@@ -676,11 +696,12 @@ esc_requester_tickets(EscSource *src, const char *key, const char *requester)
 		memset(&row, 0, sizeof(row));
 		row.key = unconstify(char *, key);
 		row.requester = unconstify(char *, requester);
+		row.vals[ESC_ROLE_TENANT] = unconstify(char *, tenant);
 		probe_requester_tickets(&st, src, &row);
 	}
 	else
 	{
-		run_context_query(src, key, requester, false, true);
+		run_context_query(src, key, requester, tenant, false, true);
 		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "requester_tickets");
 	}
 	root = pushJsonbValue(&st, WJB_END_OBJECT, NULL);

@@ -721,7 +721,8 @@ struct JsonbParseState;
 extern void esc_push_account(struct JsonbParseState **st, const char *key, EscAccount *acc);
 extern Datum esc_build_context(EscSource *src, EscRow *row, bool new_ticket,
 							   bool defer_requester);
-extern Datum esc_requester_tickets(EscSource *src, const char *key, const char *requester);
+extern Datum esc_requester_tickets(EscSource *src, const char *key, const char *requester,
+								   const char *tenant);
 extern Datum esc_cstring_to_jsonb(const char *s);
 extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,
 					   bool may_exist);

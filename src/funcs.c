@@ -203,9 +203,10 @@ escalation_ticket_context(PG_FUNCTION_ARGS)
 
 /*
  * escalation.requester_tickets(source_id integer, ticket_key text,
- *								requester text) -> jsonb
+ *								requester text, tenant text) -> jsonb
  *
- * The requester's other recent tickets as a context snapshot holds them,
+ * The requester's other recent tickets of the same tenant as a context
+ * snapshot holds them,
  * read now (escalation.complete_contexts() adds them to escalations raised
  * with them deferred).  NULL when the source is not attached (any more).
  */
@@ -215,6 +216,7 @@ escalation_requester_tickets(PG_FUNCTION_ARGS)
 	EscSource  *src;
 	char	   *key;
 	char	   *requester;
+	char	   *tenant;
 	Datum		result;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -224,9 +226,10 @@ escalation_requester_tickets(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	key = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	requester = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	tenant = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	result = esc_requester_tickets(src, key, requester);
+	result = esc_requester_tickets(src, key, requester, tenant);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

@@ -510,7 +510,7 @@ SELECT function_privs_are('escalation', 'complete_contexts', ARRAY['integer']::n
 SELECT function_privs_are('escalation', 'complete_contexts', ARRAY['integer']::name[], 'escalation_admin', ARRAY['EXECUTE']);
 SELECT function_privs_are('escalation', 'complete_contexts', ARRAY['integer']::name[], 'escalation_agent', ARRAY[]::name[]);
 SELECT function_privs_are('escalation', 'complete_context', ARRAY['bigint']::name[], 'public', ARRAY[]::name[]);
-SELECT function_privs_are('escalation', 'requester_tickets', ARRAY['integer', 'text', 'text']::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'requester_tickets', ARRAY['integer', 'text', 'text', 'text']::name[], 'public', ARRAY[]::name[]);
 SELECT ok((SELECT p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc p
             WHERE p.oid = 'escalation.complete_contexts(integer)'::regprocedure)
           AND (SELECT p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc p
