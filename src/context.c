@@ -440,7 +440,12 @@ probed_cmp(const void *a, const void *b)
 	return x->created < y->created ? 1 : x->created > y->created ? -1 : 0;
 }
 
-static void
+/*
+ * Pushes the requester's other recent tickets, read through the index, as
+ * an array; returns what pushJsonbValue() returns for its end (the array
+ * itself when it is the top-level value).
+ */
+static JsonbValue *
 probe_requester_tickets(JsonbParseState **st, EscSource *src, EscRow *row)
 {
 	EscColumn  *created = &src->cols[ESC_ROLE_CREATED_AT];
@@ -454,13 +459,9 @@ probe_requester_tickets(JsonbParseState **st, EscSource *src, EscRow *row)
 				maxfound = 0;
 	int			limit = esc_context_tickets;
 
-	esc_jb_key(st, "requester_tickets");
 	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
 	if (row->requester == NULL || limit <= 0)
-	{
-		pushJsonbValue(st, WJB_END_ARRAY, NULL);
-		return;
-	}
+		return pushJsonbValue(st, WJB_END_ARRAY, NULL);
 	rel = table_open(src->relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	ScanKeyEntryInitialize(&skey, 0, src->cols[ESC_ROLE_REQUESTER].attnum,
@@ -537,8 +538,8 @@ probe_requester_tickets(JsonbParseState **st, EscSource *src, EscRow *row)
 			push_column_json(st, "created_at", created, found[i].tup, desc);
 		pushJsonbValue(st, WJB_END_OBJECT, NULL);
 	}
-	pushJsonbValue(st, WJB_END_ARRAY, NULL);
 	table_close(rel, AccessShareLock);
+	return pushJsonbValue(st, WJB_END_ARRAY, NULL);
 }
 
 /* one queried part of the snapshot: a JSON array as text, unless NULL */
@@ -648,7 +649,8 @@ esc_build_context(EscSource *src, EscRow *row, bool new_ticket, bool defer_reque
 			pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 			pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 		}
-		probe_requester_tickets(&st, src, row);
+		esc_jb_key(&st, "requester_tickets");
+		(void) probe_requester_tickets(&st, src, row);
 	}
 	else if (with_messages || with_requester)
 	{
@@ -680,37 +682,26 @@ esc_build_context(EscSource *src, EscRow *row, bool new_ticket, bool defer_reque
 Datum
 esc_requester_tickets(EscSource *src, const char *key, const char *requester, const char *tenant)
 {
-	JsonbParseState *st = NULL;
-	JsonbValue *root;
-	EscRow		row;
+	Datum		result;
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	if (src->cols[ESC_ROLE_REQUESTER].name == NULL || requester == NULL)
-	{
-		esc_jb_key(&st, "requester_tickets");
-		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
-	}
+		result = esc_cstring_to_jsonb("[]");
 	else if (probe_usable(src))
 	{
+		JsonbParseState *st = NULL;
+		EscRow		row;
+
 		memset(&row, 0, sizeof(row));
 		row.key = unconstify(char *, key);
 		row.requester = unconstify(char *, requester);
 		row.vals[ESC_ROLE_TENANT] = unconstify(char *, tenant);
-		probe_requester_tickets(&st, src, &row);
+		result = JsonbPGetDatum(JsonbValueToJsonb(probe_requester_tickets(&st, src, &row)));
 	}
 	else
 	{
 		run_context_query(src, key, requester, tenant, false, true);
-		push_queried(&st, SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, "requester_tickets");
+		result = esc_cstring_to_jsonb(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	}
-	root = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	/* the one value of the object */
-	{
-		Jsonb	   *obj = JsonbValueToJsonb(root);
-		JsonbValue *arr = getKeyJsonValueFromContainer(&obj->root, "requester_tickets",
-													   strlen("requester_tickets"), NULL);
-
-		return SPI_datumTransfer(JsonbPGetDatum(JsonbValueToJsonb(arr)), false, -1);
-	}
+	/* in the caller's memory, which outlives this SPI connection */
+	return SPI_datumTransfer(result, false, -1);
 }

@@ -206,9 +206,8 @@ escalation_ticket_context(PG_FUNCTION_ARGS)
  *								requester text, tenant text) -> jsonb
  *
  * The requester's other recent tickets of the same tenant as a context
- * snapshot holds them,
- * read now (escalation.complete_contexts() adds them to escalations raised
- * with them deferred).  NULL when the source is not attached (any more).
+ * snapshot holds them, read now (escalation.complete_contexts() adds them
+ * to escalations raised with them deferred).  NULL when the source is not attached (any more).
  */
 Datum
 escalation_requester_tickets(PG_FUNCTION_ARGS)

@@ -703,8 +703,9 @@ int_cmp_desc(const void *a, const void *b)
  * does, chosen before training so that the model is trained on exactly
  * what it keeps.  Sets *cut_df to the document frequency of the last one
  * kept and *cut_room to how many features of that frequency fit (the
- * first ones met, in the provisional order, which follows the tickets'),
- * or *cut_df to 0 when every feature fits.
+ * first ones met: words before subject grams, each in the provisional
+ * order, which follows the tickets'), or *cut_df to 0 when every feature
+ * fits.
  */
 static void
 keep_most_frequent(const int *df, int nprov, int min_df, int max_features,
