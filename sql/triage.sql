@@ -149,6 +149,26 @@ VALUES ('billing by model', 0.5, 'tri_billing', 3);
 SELECT rule, fires, target_team, why_not FROM escalation.explain('tri.tickets', '62') ORDER BY rule;
 DELETE FROM escalation.rules WHERE name = 'billing by model';
 
+-- with no rule asking for the escalation probability, the trigger predicts
+-- the team alone (the subject's grams, which only the escalation model
+-- reads, are not looked up): the same team and confidence as classify()
+UPDATE escalation.rules SET enabled = false WHERE name = 'likely escalation';
+INSERT INTO tri.tickets (subject, body, priority)
+VALUES ('Router down again', 'The wifi router in the office is down, no network connection.', 'high')
+RETURNING id AS team_only_id \gset
+SELECT e.reasons -> 0 ->> 'rule' AS rule,
+       e.reasons -> 0 -> 'triage' ->> 'predicted_team' = c.team AS same_team,
+       e.reasons -> 0 -> 'triage' ->> 'confidence' = round(c.probability::numeric, 3)::text AS same_confidence,
+       e.reasons -> 0 -> 'triage' ->> 'words' = to_jsonb(c.words)::text AS same_words,
+       e.reasons -> 0 -> 'triage' ? 'escalation_probability' AS has_escalation_probability
+  FROM escalation.escalations e,
+       escalation.classify(E'Router down again\nThe wifi router in the office is down, no network connection.',
+                           'tri.tickets', priority => 'high') c
+ WHERE e.source_id = (SELECT source_id FROM escalation.sources WHERE name = 'tri')
+   AND e.ticket_key = :'team_only_id';
+UPDATE escalation.rules SET enabled = true WHERE name = 'likely escalation';
+DELETE FROM tri.tickets WHERE id = :team_only_id;
+
 -- the cache follows the models table: no active model, no prediction ...
 UPDATE escalation.models SET active = false;
 SELECT rule, fires, why_not FROM escalation.explain('tri.tickets', '62') ORDER BY rule;

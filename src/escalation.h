@@ -341,6 +341,7 @@ typedef struct EscTriageDoc
 	int			nword;
 	int		   *feat;
 	float	   *val;
+	bool		words_only;		/* no grams: the escalation model not scored */
 } EscTriageDoc;
 
 /* the key of a subject gram has this bit; the rest is a hash of its text */
@@ -364,7 +365,7 @@ extern void esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 								 EscTriageDoc *doc);
 extern void esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 									  const char *priority, const char *channel,
-									  const char *tier, EscTriageDoc *doc);
+									  const char *tier, bool grams, EscTriageDoc *doc);
 extern void esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
 							 double *team_scores, bool explain);
 extern void esc_triage_explain(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p);
@@ -640,6 +641,7 @@ typedef struct EscFacts
 	EscSentiment sentiment;
 	EscTriageModel *triage;		/* the source's model, NULL = none */
 	bool		triage_done;	/* prediction computed (lazily, once) */
+	bool		triage_escalation;	/* with the escalation probability */
 	bool		triage_explained;	/* its words too (only for a reason) */
 	EscTriageDoc triage_doc;	/* the ticket's vector, for the words */
 	EscPrediction prediction;
@@ -658,8 +660,8 @@ typedef struct EscVerdict
 extern uint64 esc_pattern_runs;
 extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern void esc_facts_sentiment(EscFacts *facts);
-extern void esc_facts_triage(EscFacts *facts);
-extern void esc_facts_triage_explain(EscFacts *facts);
+extern void esc_facts_triage(EscFacts *facts, bool escalation);
+extern void esc_facts_triage_explain(EscFacts *facts, bool escalation);
 extern const EscTextPass *esc_facts_pass(EscFacts *facts);
 extern bool esc_compare_field(const char *value, const char *op,
 							  const char *threshold, bool numeric, double number);

@@ -184,7 +184,7 @@ push_reason(JsonbParseState **st, EscSource *src, EscRule *rule, EscFacts *facts
 	{
 		EscPrediction *p = &facts->prediction;
 
-		esc_facts_triage_explain(facts);
+		esc_facts_triage_explain(facts, rule->has_escalation_probability);
 		esc_jb_key(st, "triage");
 		pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 		esc_jb_int(st, "model_id", facts->triage->model_id);

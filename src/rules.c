@@ -402,25 +402,31 @@ esc_facts_sentiment(EscFacts *facts)
 /*
  * The triage model's prediction for the row's text and fields; computed
  * once per row, and only when a rule asks (facts->triage must be set).
+ * Without `escalation` only the team is predicted: the team model reads
+ * the words, and the subject's grams, which only the escalation model
+ * reads, are about half of a ticket's look-ups.  A later rule that asks
+ * for the escalation probability has the prediction made again, whole.
  */
 void
-esc_facts_triage(EscFacts *facts)
+esc_facts_triage(EscFacts *facts, bool escalation)
 {
-	if (facts->triage_done)
+	if (facts->triage_done && (facts->triage_escalation || !escalation))
 		return;
 	esc_triage_vectorize_pass(facts->triage, esc_facts_pass(facts),
 							  facts->priority, facts->channel,
 							  (facts->account && facts->account->found) ? facts->account->tier : NULL,
-							  &facts->triage_doc);
+							  escalation, &facts->triage_doc);
 	esc_triage_score(facts->triage, &facts->triage_doc, &facts->prediction, NULL, false);
 	facts->triage_done = true;
+	facts->triage_escalation = escalation;
+	facts->triage_explained = false;
 }
 
 /* the prediction's words (a reason's evidence), computed on first use */
 void
-esc_facts_triage_explain(EscFacts *facts)
+esc_facts_triage_explain(EscFacts *facts, bool escalation)
 {
-	esc_facts_triage(facts);
+	esc_facts_triage(facts, escalation);
 	if (facts->triage_explained)
 		return;
 	esc_triage_explain(facts->triage, &facts->triage_doc, &facts->prediction);
@@ -447,7 +453,7 @@ triage_holds(EscRule *rule, EscFacts *facts, EscVerdict *v)
 		v->why_not = "no triage model for this source";
 		return false;
 	}
-	esc_facts_triage(facts);
+	esc_facts_triage(facts, rule->has_escalation_probability);
 	if (rule->has_team_confidence)
 	{
 		if (p->team < 0 || p->team_prob < rule->team_confidence)

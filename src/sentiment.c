@@ -1272,38 +1272,99 @@ scoring_span_found(Scoring *sc, const char *s, const char *e, bool newline_befor
 }
 
 /*
- * One raw token [s, e) (no white space in it); newline_before: a line
- * break came before it.  Found in the memo, or read and remembered.  A
- * span of eight bytes or fewer (most are) is read as one word.
+ * A span found by scoring_text() and waiting to be scored: where it is,
+ * whether a line break came before it, and its memo key (span_key_fast();
+ * len 0 when it is not looked up in the memo).
+ */
+typedef struct SpanAt
+{
+	int			start;
+	int			end;
+	bool		newline;
+	uint8		len;
+	uint64		h;
+	uint64		w[SPAN_MEMO_WORDS];
+} SpanAt;
+
+/*
+ * One raw token [s, e) (no white space in it) with its key (at->len 0:
+ * not memoised); newline_before: a line break came before it.  Found in
+ * the memo, or read and remembered.
  */
 static pg_attribute_always_inline void
-scoring_span(Scoring *sc, const char *s, const char *e, bool newline_before)
+scoring_span(Scoring *sc, const char *s, const char *e, bool newline_before,
+			 const SpanAt *at)
 {
-	int			len = e - s;
-	uint64		w[SPAN_MEMO_WORDS] = {0};
-	uint64		h;
 	SpanMemo   *m;
 	int			way;
 
-	if (len > SPAN_MEMO_BYTES || !sc->rd.memoise)
+	if (at->len == 0)
 	{
 		scoring_span_read(sc, s, e, newline_before, NULL, NULL);
 		return;
 	}
-	h = span_key_fast(s, len, sc->rd.limit, w);
-	m = span_memo_find(h, w, len, sc->rd.generation);
+	m = span_memo_find(at->h, at->w, at->len, sc->rd.generation);
 	if (m != NULL)
 	{
 		scoring_span_found(sc, s, e, newline_before, m);
 		return;
 	}
 	/* not there: the set's next entry will hold it */
-	way = span_memo_next[SPAN_MEMO_SET(h)];
-	span_memo_next[SPAN_MEMO_SET(h)] = (way + 1) & (SPAN_MEMO_WAYS - 1);
-	span_memo_tag[SPAN_MEMO_SET(h)][way] = SPAN_MEMO_TAG(h);
-	m = &span_memo[SPAN_MEMO_SET(h)][way];
+	way = span_memo_next[SPAN_MEMO_SET(at->h)];
+	span_memo_next[SPAN_MEMO_SET(at->h)] = (way + 1) & (SPAN_MEMO_WAYS - 1);
+	span_memo_tag[SPAN_MEMO_SET(at->h)][way] = SPAN_MEMO_TAG(at->h);
+	m = &span_memo[SPAN_MEMO_SET(at->h)][way];
 	m->len = 0;
-	scoring_span_read(sc, s, e, newline_before, m, w);
+	scoring_span_read(sc, s, e, newline_before, m, at->w);
+}
+
+/*
+ * Score the spans found so far, in order.  The memo is large and the rest
+ * of an insert evicts it from the CPU caches, so a span's look-up would
+ * wait twice on memory (its set's tags, then the entry): the spans' keys
+ * are made first and their tags fetched, then the entries the tags point
+ * at, then the spans are scored, so that the waits overlap.  The memo is
+ * only fetched ahead here, never changed: an entry a span replaces is
+ * looked up again when its turn comes.
+ */
+static void
+scoring_spans(Scoring *sc, const char *text, SpanAt *spans, int n)
+{
+	if (sc->rd.memoise)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			SpanAt	   *at = &spans[i];
+			int			len = at->end - at->start;
+
+			if (len > SPAN_MEMO_BYTES)
+				continue;
+			memset(at->w, 0, sizeof(at->w));
+			at->h = span_key_fast(text + at->start, len, sc->rd.limit, at->w);
+			at->len = len;
+			__builtin_prefetch(span_memo_tag[SPAN_MEMO_SET(at->h)]);
+		}
+		for (int i = 0; i < n; i++)
+		{
+			const SpanAt *at = &spans[i];
+			const uint32 *tags;
+
+			if (at->len == 0)
+				continue;
+			tags = span_memo_tag[SPAN_MEMO_SET(at->h)];
+			for (int way = 0; way < SPAN_MEMO_WAYS; way++)
+				if (tags[way] == SPAN_MEMO_TAG(at->h))
+				{
+					const SpanMemo *m = &span_memo[SPAN_MEMO_SET(at->h)][way];
+
+					__builtin_prefetch(m);
+					__builtin_prefetch((const char *) (m + 1) - 1);
+					break;
+				}
+		}
+	}
+	for (int i = 0; i < n; i++)
+		scoring_span(sc, text + spans[i].start, text + spans[i].end, spans[i].newline, &spans[i]);
 }
 
 static void
@@ -1366,12 +1427,8 @@ space_bytes(uint64 x)
 	return (ctl | blank) & ~x & HIGH;
 }
 
-/* the last span, out of line: scoring_span() is inlined once, in the loop */
-static void
-scoring_last_span(Scoring *sc, const char *s, const char *e, bool newline_before)
-{
-	scoring_span(sc, s, e, newline_before);
-}
+/* spans scored at a time (scoring_spans()) */
+#define SPAN_BATCH 64
 
 /* every span of text[0 .. len), in order */
 static void
@@ -1380,6 +1437,8 @@ scoring_text(Scoring *sc, const char *text, int len)
 	const unsigned char *p = (const unsigned char *) text;
 	int			start = 0;		/* of a span, unless white space is there */
 	bool		newline = false;	/* a line break since the last span */
+	SpanAt		spans[SPAN_BATCH];
+	int			n = 0;
 
 	for (int base = 0; base < len; base += 8)
 	{
@@ -1402,7 +1461,15 @@ scoring_text(Scoring *sc, const char *text, int len)
 
 			if (j > start)
 			{
-				scoring_span(sc, text + start, text + j, newline);
+				spans[n].start = start;
+				spans[n].end = j;
+				spans[n].newline = newline;
+				spans[n].len = 0;
+				if (++n == SPAN_BATCH)
+				{
+					scoring_spans(sc, text, spans, n);
+					n = 0;
+				}
 				newline = false;
 			}
 			if (p[j] == '\n')
@@ -1411,7 +1478,14 @@ scoring_text(Scoring *sc, const char *text, int len)
 		}
 	}
 	if (start < len)
-		scoring_last_span(sc, text + start, text + len, newline);
+	{
+		spans[n].start = start;
+		spans[n].end = len;
+		spans[n].newline = newline;
+		spans[n].len = 0;
+		n++;
+	}
+	scoring_spans(sc, text, spans, n);
 }
 
 /*

@@ -199,13 +199,14 @@ struct EscTriageVocab
 };
 
 /*
- * Per feature of a loaded model: the last ticket that counted it (a stamp)
- * and where in that ticket's list.  Side by side, so counting a feature
- * costs one cache line.
+ * A feature a ticket has counted, and where in its list: an entry of the
+ * ticket's own open-addressing table (TriageCounter), which is small
+ * enough to stay in the CPU's nearest cache, where a table of all the
+ * model's features would cost a cache miss per feature.
  */
 typedef struct TriageCount
 {
-	uint32		stamp;
+	int32		f;				/* -1: empty */
 	int32		slot;
 } TriageCount;
 
@@ -237,15 +238,15 @@ typedef struct TriageGramAt
 /*
  * A loaded model's working memory for vectorising, kept from one ticket to
  * the next (grown as needed), so that a ticket costs no allocation besides
- * its vector: per feature its TriageCount; the ticket's stems and grams;
- * and its distinct features with their counts, the words from the start
+ * its vector: the ticket's stems and grams, the table of the features it
+ * has counted (TriageCount), and its distinct features with their counts, the words from the start
  * of feat/tf up, the grams from the end down, each in order of first
  * occurrence.
  */
 struct EscTriageScratch
 {
 	TriageCount *count;
-	uint32		stamp;
+	int			maxcount;		/* entries of count, a power of two */
 	int			max;			/* of feat and tf */
 	int32	   *feat;
 	int32	   *tf;
@@ -1116,7 +1117,7 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 {
 	EscTextPass *tp = text != NULL ? esc_textpass(text, len) : NULL;
 
-	esc_triage_vectorize_pass(m, tp, priority, channel, tier, doc);
+	esc_triage_vectorize_pass(m, tp, priority, channel, tier, true, doc);
 	if (tp)
 	{
 		pfree(tp->words);
@@ -1139,8 +1140,7 @@ feature_at(const TriageKey *keys, uint32 size, uint64 k1, uint32 j)
 }
 
 /*
- * The scratch of a model, room for nstems stems and nfeat features, and a
- * new stamp.
+ * The scratch of a model, room for nstems stems and nfeat features.
  */
 static struct EscTriageScratch *
 scratch_for(EscTriageModel *m, int64 nstems, int64 nfeat)
@@ -1154,8 +1154,6 @@ scratch_for(EscTriageModel *m, int64 nstems, int64 nfeat)
 	if (sc == NULL)
 	{
 		sc = MemoryContextAllocZero(m->cxt, sizeof(struct EscTriageScratch));
-		sc->count = alloc_big(m->cxt, sizeof(TriageCount) * Max(m->nfeatures, 1));
-		memset(sc->count, 0, sizeof(TriageCount) * Max(m->nfeatures, 1));
 		m->scratch = sc;
 	}
 	if (nfeat > sc->max)
@@ -1180,12 +1178,31 @@ scratch_for(EscTriageModel *m, int64 nstems, int64 nfeat)
 		sc->stems = MemoryContextAllocHuge(m->cxt, sizeof(TriageStemAt) * max);
 		sc->maxstems = max;
 	}
-	if (++sc->stamp == 0)
-	{
-		memset(sc->count, 0, sizeof(TriageCount) * Max(m->nfeatures, 1));
-		sc->stamp = 1;
-	}
 	return sc;
+}
+
+/*
+ * The scratch's count table emptied, with at least twice n entries (n:
+ * the most features the ticket can count), so that it is at most half
+ * full.
+ */
+static TriageCount *
+count_table_for(struct EscTriageScratch *sc, MemoryContext cxt, int n)
+{
+	int			size = sc->maxcount;
+
+	if (size < 2 * n)
+	{
+		size = 256;
+		while (size < 2 * n)
+			size *= 2;
+		if (sc->count)
+			pfree(sc->count);
+		sc->count = MemoryContextAllocHuge(cxt, sizeof(TriageCount) * size);
+		sc->maxcount = size;
+	}
+	memset(sc->count, 0xFF, sizeof(TriageCount) * sc->maxcount);
+	return sc->count;
 }
 
 /*
@@ -1196,8 +1213,8 @@ scratch_for(EscTriageModel *m, int64 nstems, int64 nfeat)
  */
 typedef struct TriageCounter
 {
-	TriageCount *count;
-	uint32		stamp;
+	TriageCount *count;			/* mask + 1 entries */
+	uint32		mask;
 	int32	   *feat;
 	int32	   *tf;
 	int			nw;				/* words counted, at feat[0 ..) */
@@ -1213,33 +1230,43 @@ typedef struct TriageCounter
 /*
  * Count a feature.  On its first occurrence its idf and weights are
  * fetched (for tfidf() and esc_triage_score(), which come after all are
- * counted, so the cache misses overlap).
+ * counted, so the cache misses overlap): a word's row of team weights
+ * may straddle two cache lines.
  */
 static inline void
 count_feature(TriageCounter *tc, int f)
 {
-	TriageCount *c = &tc->count[f];
+	uint32		h = ((uint32) f * 0x9E3779B1U) & tc->mask;
+	TriageCount *c;
+	int			at;
 
-	if (c->stamp == tc->stamp)
-		tc->tf[c->slot]++;
-	else
+	for (;; h = (h + 1) & tc->mask)
 	{
-		int			at;
-
-		if (f < tc->nwords)
+		c = &tc->count[h];
+		if (c->f == f)
 		{
-			at = tc->nw++;
-			__builtin_prefetch(tc->w + (size_t) f * tc->nclasses);
+			tc->tf[c->slot]++;
+			return;
 		}
-		else
-			at = tc->gbase + tc->ng++;
-		__builtin_prefetch(&tc->idf[f]);
-		__builtin_prefetch(&tc->we[f]);
-		c->stamp = tc->stamp;
-		c->slot = at;
-		tc->feat[at] = f;
-		tc->tf[at] = 1;
+		if (c->f < 0)
+			break;
 	}
+	if (f < tc->nwords)
+	{
+		const float *row = tc->w + (size_t) f * tc->nclasses;
+
+		at = tc->nw++;
+		__builtin_prefetch(row);
+		__builtin_prefetch(row + tc->nclasses - 1);
+	}
+	else
+		at = tc->gbase + tc->ng++;
+	__builtin_prefetch(&tc->idf[f]);
+	__builtin_prefetch(&tc->we[f]);
+	c->f = f;
+	c->slot = at;
+	tc->feat[at] = f;
+	tc->tf[at] = 1;
 }
 
 /*
@@ -1373,14 +1400,14 @@ scale(float *val, int n, double by)
  * megabytes for a large model, and the rest of an insert evicts them from
  * the CPU caches, so the work goes in steps, each fetching what a later
  * one reads and the cache misses overlap: the words' stems (fetching their
- * memo entries a few words ahead, their counts, and their pairs' slots in
- * the map), the grams (their slots), the pairs' and grams' features
- * (their counts), then counting in order (idf and weights).
+ * memo entries a few words ahead, and their pairs' slots in the map), the
+ * grams (their slots), the pairs' and grams' features, then counting in
+ * order (idf and weights) in a table of the ticket's own.
  */
 void
 esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 						  const char *priority, const char *channel, const char *tier,
-						  EscTriageDoc *doc)
+						  bool grams, EscTriageDoc *doc)
 {
 	EscTriageVocab *v = m->vocab;
 	const TriageKey *keys = v->keys;
@@ -1407,8 +1434,6 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 					 (int64) 2 * TRIAGE_MAX_STEMS_PER_WORD * nwords + 4 + TRIAGE_GRAMS_MAX);
 	tc.gbase = 2 * TRIAGE_MAX_STEMS_PER_WORD * nwords + 4;
 	st = sc->stems;
-	tc.count = sc->count;
-	tc.stamp = sc->stamp;
 	tc.feat = sc->feat;
 	tc.tf = sc->tf;
 	tc.nw = 0;
@@ -1443,8 +1468,6 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 				TriageStemAt *at = &st[nst++];
 
 				at->fid = e->fids[s];
-				if (at->fid >= 0)
-					__builtin_prefetch(&tc.count[at->fid]);
 				at->pair = -2;
 				if (prev >= 0)
 				{
@@ -1463,7 +1486,7 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	 * GRAM_PACKED_MAX bytes, the bytes themselves (little-endian: the
 	 * first in the low bits), read eight at a time from the padded norm.
 	 */
-	if (v->grams && tp != NULL)
+	if (v->grams && tp != NULL && grams)
 	{
 		char		gnorm[TRIAGE_SUBJECT_MAX + 2 + 8];
 		int			cstart[TRIAGE_SUBJECT_MAX + 3];
@@ -1496,11 +1519,14 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 
 	/* the pairs' and the grams' features */
 	for (int i = 0; i < nst; i++)
-		if (st[i].pair == -1 && (st[i].pair = feature_at(keys, key_size, st[i].pk1, st[i].pslot)) >= 0)
-			__builtin_prefetch(&tc.count[st[i].pair]);
+		if (st[i].pair == -1)
+			st[i].pair = feature_at(keys, key_size, st[i].pk1, st[i].pslot);
 	for (int i = 0; i < ngr; i++)
-		if ((sc->grams[i].f = feature_at(keys, key_size, sc->grams[i].k1, sc->grams[i].slot)) >= 0)
-			__builtin_prefetch(&tc.count[sc->grams[i].f]);
+		sc->grams[i].f = feature_at(keys, key_size, sc->grams[i].k1, sc->grams[i].slot);
+
+	/* every stem gives at most two features, the fields four */
+	tc.count = count_table_for(sc, m->cxt, 2 * nst + 4 + ngr);
+	tc.mask = sc->maxcount - 1;
 
 	/* count, in order: stems and pairs, fields, length, grams */
 	for (int i = 0; i < nst; i++)
@@ -1525,6 +1551,7 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	 */
 	doc->n = tc.nw + tc.ng;
 	doc->nword = tc.nw;
+	doc->words_only = !grams;
 	doc->feat = palloc(sizeof(int) * Max(doc->n, 1));
 	doc->val = palloc(sizeof(float) * Max(doc->n, 1));
 	norm[0] = tfidf(m->idf, tc.feat, tc.tf, tc.nw, doc->feat, doc->val);
@@ -1688,7 +1715,7 @@ esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
 		p->team_prob = 1.0 / sum;
 		p->routable = m->routable ? m->routable[best] : false;
 	}
-	if (m->has_escalation)
+	if (m->has_escalation && !doc->words_only)
 	{
 		double		e = m->be;
 
@@ -1739,7 +1766,7 @@ esc_triage_predict_pass(EscTriageModel *m, const EscTextPass *tp,
 {
 	EscTriageDoc doc;
 
-	esc_triage_vectorize_pass(m, tp, priority, channel, tier, &doc);
+	esc_triage_vectorize_pass(m, tp, priority, channel, tier, true, &doc);
 	esc_triage_score(m, &doc, p, NULL, explain);
 	pfree(doc.feat);
 	pfree(doc.val);
@@ -1936,7 +1963,8 @@ map_put_at(EscTriageVocab *v, uint64 k1, uint32 j, int32 value)
 #define TRIAGE_LOAD_AHEAD 16
 
 static void
-load_features(EscTriageVocab *v, char **features, size_t V, const char **pp, const char *end)
+load_features(EscTriageVocab *v, char **features, size_t V, size_t W,
+			  const char **pp, const char *end)
 {
 	const char *p = *pp;
 	struct
@@ -1968,6 +1996,13 @@ load_features(EscTriageVocab *v, char **features, size_t V, const char **pp, con
 		len = (int) (p - t);
 		p++;
 		features[f] = (char *) t;
+		/* the words come first, then the grams: scoring counts on it */
+		if ((t[0] == '~') != (f >= W))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("triage model data is corrupted"),
+					 errdetail("Feature %zu of %zu, of which %zu are words, is %s.",
+							   f + 1, V, W, t[0] == '~' ? "a subject gram" : "a word")));
 		if (!feature_key(v, t, len, sp, true, &key))
 			continue;
 		/* put the key made TRIAGE_LOAD_AHEAD keys ago, fetch this one's slot */
@@ -2089,7 +2124,7 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 	esc_triage_vocab_set_grams(m->vocab, W < V);
 	feature_reserve(m->vocab, V);
 	stems_reserve(m->vocab, (int) Min(V / 4 + 1024, INT_MAX / 4));
-	load_features(m->vocab, m->features, V, &p, end);
+	load_features(m->vocab, m->features, V, W, &p, end);
 	MemoryContextSwitchTo(old);
 	return m;
 }

@@ -87,6 +87,7 @@ reference_vector(EscTriageModel *m, const char *text, int len, char **fields, Es
 	}
 	doc->n = n;
 	doc->nword = w;
+	doc->words_only = false;
 	doc->feat = palloc(sizeof(int) * Max(n, 1));
 	doc->val = palloc(sizeof(float) * Max(n, 1));
 	pg = w;
@@ -249,6 +250,38 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 							(isnan(ref.val[i]) && isnan(doc.val[i]))),
 						   "vector entry %d: feature %d = %a, the reference %d = %a",
 						   i, doc.feat[i], doc.val[i], ref.feat[i], ref.val[i]);
+		}
+
+		/*
+		 * words only (the trigger's vector when no rule asks for the
+		 * escalation probability): the whole vector's word block (a
+		 * feature past the model's words, which only a made-up model
+		 * maps a stem to, goes on to the grams' block), and the same team
+		 * with the same probability
+		 */
+		{
+			EscTextPass *tp = esc_textpass(text, len);
+			EscTriageDoc wd;
+			EscPrediction wp,
+						fp;
+
+			esc_triage_vectorize_pass(m, tp, fields[0], fields[1], fields[2], false, &wd);
+			FUZZ_CHECK(wd.words_only && wd.nword == doc.nword,
+					   "words only: %d words, the whole vector %d",
+					   wd.nword, doc.nword);
+			for (int i = 0; i < wd.nword; i++)
+				FUZZ_CHECK(wd.feat[i] == doc.feat[i] &&
+						   (memcmp(&wd.val[i], &doc.val[i], sizeof(float)) == 0 ||
+							(isnan(wd.val[i]) && isnan(doc.val[i]))),
+						   "words only: entry %d differs", i);
+			m->routable = NULL;
+			esc_triage_score(m, &wd, &wp, NULL, false);
+			esc_triage_score(m, &doc, &fp, NULL, false);
+			FUZZ_CHECK(wp.team == fp.team && !wp.has_escalation &&
+					   (memcmp(&wp.team_prob, &fp.team_prob, sizeof(double)) == 0 ||
+						(isnan(wp.team_prob) && isnan(fp.team_prob))),
+					   "words only: team %d (%a), the whole vector's %d (%a)",
+					   wp.team, wp.team_prob, fp.team, fp.team_prob);
 		}
 
 		/* the team scores as plain loops sum them, bit for bit */
