@@ -60,6 +60,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/mman.h>
 
 #include "port/pg_bitutils.h"
 
@@ -326,7 +327,11 @@ lookup_base(const char *low, int len)
  * tickets a direct-mapped memo of the same size missed about 21 spans of
  * a ticket's 150, this one 10, near the 8 that are new to the backend.
  * It is in static storage, whose pages are mapped only when a backend
- * first scores a text.
+ * first scores a text: in the 2 MB of it that start on a 2 MB boundary,
+ * with transparent huge pages asked for there (Linux's "madvise" mode).
+ * The rest of an insert evicts the memo from the CPU caches and the TLB,
+ * and with 4 kB pages a span's look-up paid for walking the page tables
+ * on top of its cache misses.
  */
 #define SPAN_MEMO_WAYS	4
 #define SPAN_MEMO_SET_BITS 12
@@ -351,10 +356,35 @@ typedef struct SpanMemo
 	Token		tok;			/* as add_raw_token() made it; tok.s unset */
 } SpanMemo;
 
-/* a set's tags apart, so that a look-up reads one cache line of them */
-static uint32 span_memo_tag[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
-static SpanMemo span_memo[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
-static uint8 span_memo_next[SPAN_MEMO_SETS];	/* the way a new span takes */
+typedef struct SpanMemoStore
+{
+	/* a set's tags apart, so that a look-up reads one cache line of them */
+	uint32		tag[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
+	SpanMemo	memo[SPAN_MEMO_SETS][SPAN_MEMO_WAYS];
+	uint8		next[SPAN_MEMO_SETS];	/* the way a new span takes */
+} SpanMemoStore;
+
+#define SPAN_MEMO_PAGE ((uintptr_t) 2 * 1024 * 1024)
+StaticAssertDecl(sizeof(SpanMemoStore) <= SPAN_MEMO_PAGE, "the span memo fits in a huge page");
+
+static char span_memo_space[2 * SPAN_MEMO_PAGE];
+static SpanMemoStore *span_store = NULL;
+
+#define span_memo_tag (span_store->tag)
+#define span_memo (span_store->memo)
+#define span_memo_next (span_store->next)
+
+/* the memo (empty: static storage is zeroed), found on first use */
+static void
+span_memo_create(void)
+{
+	char	   *a = (char *) TYPEALIGN(SPAN_MEMO_PAGE, (uintptr_t) span_memo_space);
+
+#if defined(MADV_HUGEPAGE)
+	(void) madvise(a, SPAN_MEMO_PAGE, MADV_HUGEPAGE);
+#endif
+	span_store = (SpanMemoStore *) a;
+}
 
 /* what reading a text's tokens needs besides the tokens */
 typedef struct Reading
@@ -1138,6 +1168,8 @@ scoring_start(Scoring *sc, const char *text, int len, const EscSentimentTerms *t
 	/* terms built outside the catalog have no generation: not memoised */
 	sc->rd.generation = terms ? terms->generation : 0;
 	sc->rd.memoise = esc_sentiment_memo && (terms == NULL || terms->generation != 0);
+	if (sc->rd.memoise && span_store == NULL)
+		span_memo_create();
 	sc->terms = terms;
 	sc->out = out;
 	sc->polarity_sum = 0;

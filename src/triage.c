@@ -262,7 +262,7 @@ struct EscTriageScratch
 
 /*
  * Memory for one of a loaded model's large arrays (the stored form, the
- * feature map), filled as soon as it is allocated.  Where the kernel has
+ * feature map, the word memo), filled as soon as it is allocated.  Where the kernel has
  * transparent huge pages on request (Linux's "madvise" mode), they are
  * asked for on the 2 MB pages that lie wholly inside it: a backend then
  * takes one page fault per 2 MB instead of per 4 kB when it first writes
@@ -797,7 +797,8 @@ word_fill(EscTriageVocab *v, const char *word, int len, uint32 h, uint64 head)
 		TriageWord  *old = v->memo;
 
 		v->memo_mask = oldsize * 2 - 1;
-		v->memo = MemoryContextAllocZero(v->memo_cxt, sizeof(TriageWord) * (v->memo_mask + 1));
+		v->memo = alloc_big(v->memo_cxt, sizeof(TriageWord) * (v->memo_mask + 1));
+		memset(v->memo, 0, sizeof(TriageWord) * (v->memo_mask + 1));
 		for (uint32 i = 0; i < oldsize; i++)
 		{
 			if (old[i].len == 0)
