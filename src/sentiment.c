@@ -1387,10 +1387,12 @@ scoring_spans(Scoring *sc, const char *text, SpanAt *spans, int n)
 			for (int way = 0; way < SPAN_MEMO_WAYS; way++)
 				if (tags[way] == SPAN_MEMO_TAG(at->h))
 				{
-					const SpanMemo *m = &span_memo[SPAN_MEMO_SET(at->h)][way];
+					const char *m = (const char *) &span_memo[SPAN_MEMO_SET(at->h)][way];
 
+					/* an entry may straddle three cache lines */
 					__builtin_prefetch(m);
-					__builtin_prefetch((const char *) (m + 1) - 1);
+					__builtin_prefetch(m + 64);
+					__builtin_prefetch(m + sizeof(SpanMemo) - 1);
 					break;
 				}
 		}

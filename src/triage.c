@@ -1225,7 +1225,7 @@ typedef struct TriageCounter
 	int			nclasses;
 	const float *w;
 	const float *idf;
-	const float *we;			/* idf when the model has no escalation */
+	const float *we;			/* NULL: the escalation model is not scored */
 } TriageCounter;
 
 /*
@@ -1263,7 +1263,8 @@ count_feature(TriageCounter *tc, int f)
 	else
 		at = tc->gbase + tc->ng++;
 	__builtin_prefetch(&tc->idf[f]);
-	__builtin_prefetch(&tc->we[f]);
+	if (tc->we != NULL)
+		__builtin_prefetch(&tc->we[f]);
 	c->f = f;
 	c->slot = at;
 	tc->feat[at] = f;
@@ -1443,7 +1444,7 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	tc.nclasses = m->nclasses;
 	tc.w = m->w;
 	tc.idf = m->idf;
-	tc.we = m->has_escalation ? m->we : m->idf;
+	tc.we = (m->has_escalation && grams) ? m->we : NULL;
 
 	/* the words' stems (their features known) and pairs (their slots) */
 #define TRIAGE_MEMO_AHEAD 4
@@ -1453,7 +1454,13 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 		TriageWord  *e;
 
 		if (i + TRIAGE_MEMO_AHEAD < nwords)
-			__builtin_prefetch(&v->memo[tp->words[i + TRIAGE_MEMO_AHEAD].hash & v->memo_mask]);
+		{
+			/* an entry may straddle two cache lines */
+			const TriageWord *ahead = &v->memo[tp->words[i + TRIAGE_MEMO_AHEAD].hash & v->memo_mask];
+
+			__builtin_prefetch(ahead);
+			__builtin_prefetch((const char *) (ahead + 1) - 1);
+		}
 		if (word->flags & ESC_WORD_LONG)
 		{
 			prev = -2;
