@@ -262,6 +262,18 @@ SELECT source_id, 100, true, 'english', 'team', 0.2, 2, 0, 1, '{tri_billing,tri_
 SELECT c.team, round(c.probability::numeric, 4) AS probability,
        round(c.escalation_probability::numeric, 4) AS escalation_probability, c.words, m.version
   FROM escalation.classify('VPN down', 'tri.tickets') c JOIN escalation.models m USING (model_id);
+-- a model's words come before its subject's grams (a prediction of the
+-- team alone leaves the grams out on that account): the same model with
+-- its one word made a gram ("~vp") is refused as corrupted
+UPDATE escalation.models
+   SET weights = overlay(weights placing convert_to('~vp', 'UTF8')
+                         from position(convert_to('vpn', 'UTF8') in weights) for 3)
+ WHERE version = 100;
+SELECT pg_temp.err($$SELECT * FROM escalation.classify('VPN down', 'tri.tickets')$$);
+UPDATE escalation.models
+   SET weights = overlay(weights placing convert_to('vpn', 'UTF8')
+                         from position(convert_to('~vp', 'UTF8') in weights) for 3)
+ WHERE version = 100;
 
 -- max_features: the vocabulary keeps the features in the most training
 -- tickets, chosen before training (the model is trained on what it keeps);
