@@ -34,9 +34,11 @@
 #   BENCH_INTEL      1 (default) adds the "intel" variant (issue 6): the
 #                    attached table with a sentiment rule and a triage rule
 #                    on top of the 50 (a model trained on the history by
-#                    escalation.train), in rounds alternating with bare;
-#                    RESULT gets intel_ratio=<intel / bare>, intel_us and
-#                    intel_escalated_pct
+#                    escalation.train), in rounds alternating with bare,
+#                    and "intel_full" (one more rule, on the predicted
+#                    escalation probability) in the same rounds; RESULT
+#                    gets intel_ratio=<intel / bare>, intel_us,
+#                    intel_escalated_pct, intel_full_ratio and intel_full_us
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -1108,8 +1108,8 @@ esc_triage_normalize(float *val, int nword, int n)
 /*
  * A ticket as the model's tf-idf vector (allocated in the current
  * context): its distinct features, the words first, each block in order of
- * first occurrence.  No sort: the model's scratch arrays remember, per
- * feature, the last ticket that counted it (a stamp) and where.
+ * first occurrence.  No sort: a table of the ticket's own remembers where
+ * each feature it has counted is (TriageCount).
  */
 void
 esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
