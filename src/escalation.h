@@ -289,6 +289,10 @@ extern bool esc_sentiment_memo;
 typedef struct EscTriageVocab EscTriageVocab;
 
 /* a trained model, as loaded from escalation.models */
+/* a loaded model packs each word's idf and team weights in one cache line */
+#define ESC_TRIAGE_REC_TEAMS 15
+#define ESC_TRIAGE_REC_STRIDE 16	/* floats a record */
+
 typedef struct EscTriageModel
 {
 	MemoryContext cxt;
@@ -306,6 +310,9 @@ typedef struct EscTriageModel
 	char	  **classes;		/* team names */
 	bool	   *routable;		/* a team of escalation.teams above tier 1 */
 	float	   *w;				/* nwords x nclasses, feature-major */
+	float	   *wrec;			/* per word, 64-byte aligned: idf, then its
+								 * row of w (NULL: more than
+								 * ESC_TRIAGE_REC_TEAMS teams) */
 	float	   *b;				/* per class */
 	double		temperature;	/* softmax(temperature * score) */
 	bool		has_escalation;
