@@ -335,13 +335,31 @@ lookup_base(const char *low, int len)
  */
 #define SPAN_MEMO_WAYS	4
 #define SPAN_MEMO_SET_BITS 12
-#define SPAN_MEMO_SETS	(1 << SPAN_MEMO_SET_BITS)	/* 16384 entries, about 1.8 MB */
+#define SPAN_MEMO_SETS	(1 << SPAN_MEMO_SET_BITS)	/* 16384 entries of 64 bytes, 1 MB */
 #define SPAN_MEMO_WORDS 3		/* longer spans than 24 bytes are read every time */
 #define SPAN_MEMO_BYTES (8 * SPAN_MEMO_WORDS)
 
 /* SpanMemo.what */
 #define SPAN_TOKEN	0x01		/* adds a token (else all punctuation) */
 #define SPAN_ENDS	0x02		/* ends its sentence */
+
+/*
+ * A remembered token: a Token without its position and its lower-case
+ * text, which memo_token_load() folds again from the bytes (a copy of
+ * them would double the entry, and an entry is a cache miss per span).
+ */
+typedef struct MemoToken
+{
+	uint8		len;
+	uint8		lowlen;
+	uint8		flags;
+	uint8		special;
+	bool		upper;
+	bool		emoji;
+	int32		word;
+	int32		term;
+	float		valence;
+} MemoToken;
 
 typedef struct SpanMemo
 {
@@ -353,8 +371,12 @@ typedef struct SpanMemo
 	uint8		notes;			/* the token's token_notes() */
 	uint8		nexclaim;		/* "!" in the span */
 	uint8		nquestion;		/* "?" in the span */
-	Token		tok;			/* as add_raw_token() made it; tok.s unset */
+	MemoToken	tok;			/* as add_raw_token() made it */
 } SpanMemo;
+
+/* an entry is one cache line (the memo starts on a 64-byte boundary) */
+StaticAssertDecl(sizeof(SpanMemo) == 64, "a span memo entry is 64 bytes");
+StaticAssertDecl(SPAN_MEMO_BYTES < 256 && ESC_SENT_MAX_WORD < 256, "a memo token's lengths fit in a byte");
 
 typedef struct SpanMemoStore
 {
@@ -496,12 +518,118 @@ span_memo_find(uint64 h, const uint64 *w, int len, uint64 generation)
 	return NULL;
 }
 
+#define ONES	UINT64CONST(0x0101010101010101)
+#define HIGH	UINT64CONST(0x8080808080808080)
+#define LOW7	UINT64CONST(0x7F7F7F7F7F7F7F7F)
+
+/*
+ * t's lower-case text from its bytes (t->s, t->len), as classify_token()
+ * folds them: ASCII letters lowered, a curly apostrophe made straight,
+ * "" when the result would be too long to be a word of ours.  An ASCII
+ * token of up to 24 bytes that ends at least 24 bytes before limit (most
+ * do) is folded eight bytes at a time: a byte's low seven bits plus
+ * 0x80 - 'A' reach 0x80 when it is at least 'A', plus 0x80 - 'Z' - 1 when
+ * it is above 'Z', and no sum carries into the next byte; the bytes read
+ * past the token are copied after its NUL and never read.
+ */
+/* the ASCII upper-case letters of x lowered (the bytes of 0x80 and up kept) */
+static inline uint64
+lower8(uint64 x)
+{
+	uint64		t = x & LOW7;
+
+	return x | (((t + ONES * (0x80 - 'A')) & ~(t + ONES * (0x80 - 'Z' - 1)) & ~x & HIGH) >> 2);
+}
+
+static pg_attribute_always_inline void
+fold_low(Token *t, const char *limit)
+{
+	const unsigned char *p = (const unsigned char *) t->s;
+	int			o = 0;
+	int			n = t->len;
+
+	if (n >= 1 && n <= 24 && limit - t->s >= 24)
+	{
+		uint64		w[3];
+		uint64		m0 = n >= 8 ? ~UINT64CONST(0) : first_bytes(n),
+					m1 = n >= 16 ? ~UINT64CONST(0) : (n > 8 ? first_bytes(n - 8) : 0),
+					m2 = n >= 24 ? ~UINT64CONST(0) : (n > 16 ? first_bytes(n - 16) : 0);
+
+		memcpy(w, t->s, 24);
+		if ((((w[0] & m0) | (w[1] & m1) | (w[2] & m2)) & HIGH) == 0)
+		{
+			w[0] = lower8(w[0]);
+			if (n > 8)
+			{
+				w[1] = lower8(w[1]);
+				w[2] = lower8(w[2]);
+			}
+			memcpy(t->low, w, 24);
+			t->low[n] = '\0';
+			Assert(n == t->lowlen);
+			return;
+		}
+	}
+	for (int i = 0; i < t->len; i++)
+	{
+		unsigned char c = p[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		else if (c == 0xE2 && i + 2 < t->len && p[i + 1] == 0x80 &&
+				 (p[i + 2] == 0x99 || p[i + 2] == 0x98))
+		{
+			c = '\'';
+			i += 2;
+		}
+		if (o >= ESC_SENT_MAX_WORD)
+		{
+			o = 0;
+			break;
+		}
+		t->low[o++] = (char) c;
+	}
+	t->low[o] = '\0';
+	Assert(o == t->lowlen);
+}
+
+static inline void
+memo_token_store(MemoToken *mt, const Token *t)
+{
+	mt->len = (uint8) t->len;
+	mt->lowlen = (uint8) t->lowlen;
+	mt->flags = t->flags;
+	mt->special = t->special;
+	mt->upper = t->upper;
+	mt->emoji = t->emoji;
+	mt->word = t->word;
+	mt->term = t->term;
+	mt->valence = t->valence;
+}
+
+/* the remembered token at s, its lower-case text folded again */
+static pg_attribute_always_inline void
+memo_token_load(Token *t, const MemoToken *mt, const char *s, const char *limit)
+{
+	t->s = s;
+	t->len = mt->len;
+	t->lowlen = mt->lowlen;
+	t->flags = mt->flags;
+	t->special = mt->special;
+	t->upper = mt->upper;
+	t->emoji = mt->emoji;
+	t->word = mt->word;
+	t->term = mt->term;
+	t->valence = mt->valence;
+	fold_low(t, limit);
+}
+
 /*
  * The token of a remembered span whose token is all of it (no punctuation
  * stripped around it): that is classify_token()'s reading of the span's
  * bytes.  NULL when there is none.
  */
-static const Token *
+static const MemoToken *
 span_memo_token(const char *s, int len, const char *limit, uint64 generation)
 {
 	uint64		w[SPAN_MEMO_WORDS] = {0};
@@ -578,7 +706,7 @@ classify_token(Token *t, const Reading *rd)
 	 */
 	if (rd->memoise && o > 0 && (any_upper || o != t->len))
 	{
-		const Token *lt = span_memo_token(t->low, o, t->low + sizeof(t->low),
+		const MemoToken *lt = span_memo_token(t->low, o, t->low + sizeof(t->low),
 										  rd->generation);
 
 		if (lt != NULL)
@@ -771,13 +899,13 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const Reading *rd)
 		}
 		else
 		{
-			const Token *mt = NULL;
+			const MemoToken *mt = NULL;
 
 			/* a span of these bytes alone may be remembered: its token is theirs */
 			if (rd->memoise && (a != s || b != e))
 				mt = span_memo_token(a, b - a, rd->limit, rd->generation);
 			if (mt != NULL)
-				*t = *mt;
+				memo_token_load(t, mt, a, rd->limit);
 			t->s = a;
 			t->len = b - a;
 			if (mt == NULL)
@@ -1272,10 +1400,9 @@ scoring_span_read(Scoring *sc, const char *s, const char *e, bool newline_before
 		if (sent->ntok > ntok)
 		{
 			m->what |= SPAN_TOKEN;
-			m->tok = sent->tok[ntok];
-			m->offset = (uint8) (m->tok.s - s);
-			m->tok.s = NULL;
-			m->notes = token_notes(&m->tok);
+			memo_token_store(&m->tok, &sent->tok[ntok]);
+			m->offset = (uint8) (sent->tok[ntok].s - s);
+			m->notes = token_notes(&sent->tok[ntok]);
 		}
 	}
 	if (ends)
@@ -1294,8 +1421,7 @@ scoring_span_found(Scoring *sc, const char *s, const char *e, bool newline_befor
 	{
 		Token	   *t = &sent->tok[sent->ntok];
 
-		*t = m->tok;
-		t->s = s + m->offset;
+		memo_token_load(t, &m->tok, s + m->offset, sc->rd.limit);
 		push_token(sent, m->notes);
 	}
 	sent->end = e;
@@ -1389,10 +1515,7 @@ scoring_spans(Scoring *sc, const char *text, SpanAt *spans, int n)
 				{
 					const char *m = (const char *) &span_memo[SPAN_MEMO_SET(at->h)][way];
 
-					/* an entry may straddle three cache lines */
 					__builtin_prefetch(m);
-					__builtin_prefetch(m + 64);
-					__builtin_prefetch(m + sizeof(SpanMemo) - 1);
 					break;
 				}
 		}
@@ -1417,9 +1540,6 @@ scoring_finish(Scoring *sc)
  * holds the byte that comes first in its lowest bits on a little-endian
  * machine and in its highest on a big-endian one.
  */
-#define ONES	UINT64CONST(0x0101010101010101)
-#define HIGH	UINT64CONST(0x8080808080808080)
-#define LOW7	UINT64CONST(0x7F7F7F7F7F7F7F7F)
 
 /* where in memory (0..7) the first byte marked in m != 0 is */
 static inline int
