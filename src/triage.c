@@ -119,7 +119,10 @@ typedef struct TriageWord
 	int32		fids[TRIAGE_MAX_STEMS_PER_WORD];	/* a loaded model's feature of
 													 * the stem alone, -1: none */
 	char	   *word;
+	char		pad[8];			/* one cache line: a look-up reads one */
 } TriageWord;
+
+StaticAssertDecl(sizeof(TriageWord) == 64, "a word memo entry is one cache line");
 
 /*
  * A feature map slot: key + 1 in two halves (12 bytes a slot, not 16: the
@@ -182,7 +185,8 @@ struct EscTriageVocab
 	MemoryContext memo_cxt;
 	uint32		memo_mask;
 	uint32		memo_used;
-	TriageWord  *memo;
+	TriageWord  *memo;			/* on a 64-byte boundary in memo_raw */
+	void	   *memo_raw;
 	/* feature map: key_size slots, any size (not a power of two) */
 	uint32		key_size;
 	uint32		key_used;
@@ -290,6 +294,17 @@ alloc_big(MemoryContext cxt, size_t size)
 	return p;
 }
 
+/* an empty word memo of memo_mask + 1 entries, each on one cache line */
+static void
+memo_alloc(EscTriageVocab *v)
+{
+	size_t		size = sizeof(TriageWord) * (v->memo_mask + 1);
+
+	v->memo_raw = alloc_big(v->memo_cxt, size + 64);
+	v->memo = (TriageWord *) TYPEALIGN(64, (uintptr_t) v->memo_raw);
+	memset(v->memo, 0, size);
+}
+
 static void
 memo_reset(EscTriageVocab *v)
 {
@@ -299,7 +314,7 @@ memo_reset(EscTriageVocab *v)
 										ALLOCSET_DEFAULT_SIZES);
 	v->memo_mask = 4095;
 	v->memo_used = 0;
-	v->memo = MemoryContextAllocZero(v->memo_cxt, sizeof(TriageWord) * (v->memo_mask + 1));
+	memo_alloc(v);
 }
 
 EscTriageVocab *
@@ -795,10 +810,10 @@ word_fill(EscTriageVocab *v, const char *word, int len, uint32 h, uint64 head)
 	{
 		uint32		oldsize = v->memo_mask + 1;
 		TriageWord  *old = v->memo;
+		void	   *old_raw = v->memo_raw;
 
 		v->memo_mask = oldsize * 2 - 1;
-		v->memo = alloc_big(v->memo_cxt, sizeof(TriageWord) * (v->memo_mask + 1));
-		memset(v->memo, 0, sizeof(TriageWord) * (v->memo_mask + 1));
+		memo_alloc(v);
 		for (uint32 i = 0; i < oldsize; i++)
 		{
 			if (old[i].len == 0)
@@ -807,7 +822,7 @@ word_fill(EscTriageVocab *v, const char *word, int len, uint32 h, uint64 head)
 				;
 			v->memo[j] = old[i];
 		}
-		pfree(old);
+		pfree(old_raw);
 		return word_lookup(v, word, len, h);
 	}
 	for (j = h & v->memo_mask; v->memo[j].len != 0; j = (j + 1) & v->memo_mask)
@@ -1465,13 +1480,7 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 		TriageWord  *e;
 
 		if (i + TRIAGE_MEMO_AHEAD < nwords)
-		{
-			/* an entry may straddle two cache lines */
-			const TriageWord *ahead = &v->memo[tp->words[i + TRIAGE_MEMO_AHEAD].hash & v->memo_mask];
-
-			__builtin_prefetch(ahead);
-			__builtin_prefetch((const char *) (ahead + 1) - 1);
-		}
+			__builtin_prefetch(&v->memo[tp->words[i + TRIAGE_MEMO_AHEAD].hash & v->memo_mask]);
 		if (word->flags & ESC_WORD_LONG)
 		{
 			prev = -2;
