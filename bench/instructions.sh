@@ -25,10 +25,25 @@
 #                        13.5, what `bench/run insert` measures)
 #   BENCH_HISTORY        tickets of history per table (default 100000)
 #   BENCH_NO_BUILD       1 skips the build and install
+#   BENCH_INTEL          1 (default) adds issue 6's variants: the whole pool
+#                        into the attached table with the intel rules off
+#                        ("all") and on ("intel": a sentiment rule and a
+#                        team-by-model rule, the model trained as
+#                        bench/insert.sh trains it), and into the bare table
+#                        ("bare_all")
+#
+# Callgrind simulates the caches too (D1 32 kB, last level 1 MB: what the
+# rest of an insert leaves of a real cache), and each variant prints its
+# last-level data misses per insert beside its instructions: the cost of
+# sentiment and triage is in misses more than in instructions
+# (docs/design.md, session 11), and the count is the same from run to run.
 #
 # Last line: RESULT instructions: mix_ratio=<attached/bare, weighted>
 #   escalating_ratio=<> plain_ratio=<> escalating=<instructions per insert>
-#   plain=<> bare=<> escalated_pct=<>
+#   plain=<> bare=<> escalated_pct=<> escalating_ll=<LL data misses per
+#   insert> plain_ll=<> bare_escalating_ll=<> bare_plain_ll=<>, and with
+#   BENCH_INTEL=1 intel_insns=<>
+#   intel_ll=<> all_insns=<> all_ll=<> bare_all_insns=<> bare_all_ll=<>
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -129,10 +144,11 @@ mk() {  # name table pool pool_size count
     chmod 644 "$work/$name-$count.sql"
 }
 run=0
-count_run() {  # name count -> instructions
+count_run() {  # name count -> "instructions last-level-data-misses"
     local out="$work/$1-$2"
     run=$((run + 1))
-    as_postgres valgrind --tool=callgrind --callgrind-out-file="$out.cg" \
+    as_postgres valgrind --tool=callgrind --cache-sim=yes --D1=32768,8,64 --LL=1048576,16,64 \
+        --callgrind-out-file="$out.cg" \
         "$bindir/postgres" --single -D "$datadir" -c config_file="$conffile" "$db" \
         < "$work/$1-$2.sql" > "$out.out" 2> "$out.err"
     if grep -q 'ERROR:' "$out.out" "$out.err"; then
@@ -140,28 +156,80 @@ count_run() {  # name count -> instructions
         grep -h -m 3 'ERROR:' "$out.out" "$out.err" >&2
         exit 1
     fi
-    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$out.err"
+    awk '/^events:/ { for (i = 2; i <= NF; i++) ev[$i] = i }
+         /^(summary|totals):/ { print $ev["Ir"], $ev["DLmr"] + $ev["DLmw"]; exit }' "$out.cg"
 }
 
 echo "== stopping the cluster; single-user backends under callgrind"
 pg_ctlcluster $cluster stop
 trap 'pg_ctlcluster $cluster start >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-declare -A per
+declare -A per ll
+measure() {  # name table pool pool_size m N
+    local name=$1 t=$2 p=$3 n=$4 m=$5 N=$6 a b
+    mk "$name" "$t" "$p" "$n" "$m" $((run + 1))
+    read -r a al <<< "$(count_run "$name" "$m")"
+    mk "$name" "$t" "$p" "$n" "$N" $((run + 1))
+    read -r b bl <<< "$(count_run "$name" "$N")"
+    per[$name]=$(( (b - a) / (N - m) ))
+    ll[$name]=$(( (bl - al) / (N - m) ))
+    printf '   %-16s %9d instructions, %6d last-level data misses per insert (%d - %d inserts)\n' \
+        "$name" "${per[$name]}" "${ll[$name]}" "$N" "$m"
+}
 for spec in escalating:tickets:pool_yes:$nyes:100:500 plain:tickets:pool_no:$nno:400:1400 \
             bare_escalating:tickets_bare:pool_yes:$nyes:100:500 bare_plain:tickets_bare:pool_no:$nno:400:1400; do
     IFS=: read -r name t p n m N <<< "$spec"
-    mk "$name" "$t" "$p" "$n" "$m" $((run + 1))
-    a=$(count_run "$name" "$m")
-    mk "$name" "$t" "$p" "$n" "$N" $((run + 1))
-    b=$(count_run "$name" "$N")
-    per[$name]=$(( (b - a) / (N - m) ))
-    printf '   %-16s %9d instructions per insert (%d - %d inserts)\n' "$name" "${per[$name]}" "$N" "$m"
+    measure "$name" "$t" "$p" "$n" "$m" "$N"
 done
+
+intel_kv=""
+if [ "${BENCH_INTEL:-1}" = 1 ]; then
+    # the whole pool, as bench/insert.sh inserts it; single-user mode
+    # needs the model trained and the rules written beforehand
+    echo "== intel: the cluster up again to label the history and train the model (as bench/insert.sh does)"
+    pg_ctlcluster $cluster start
+    src=$(scalar "SELECT source_id FROM escalation.sources WHERE ticket_table = 'helpdesk.tickets'::regclass AND attached")
+    psql_q <<SQL
+CREATE TABLE bench.pool_all AS SELECT row_number() OVER (ORDER BY id) AS rn, id FROM bench.pool;
+CREATE UNIQUE INDEX ON bench.pool_all (rn);
+ALTER TABLE helpdesk.tickets ADD COLUMN intel_escalated boolean;
+SET session_replication_role = replica;
+UPDATE helpdesk.tickets t
+   SET team = coalesce((SELECT e.target_team
+                          FROM bench.pl_evaluate(t.subject, t.body, t.priority, t.channel, t.account,
+                                                 jsonb_build_object('disputed_amount', t.disputed_amount), now()) e
+                         WHERE e.target_team IS NOT NULL
+                         ORDER BY e.severity DESC, e.rule_id LIMIT 1), 'tier1')
+ WHERE id <= $HISTORY;
+UPDATE helpdesk.tickets SET intel_escalated = (team <> 'tier1') WHERE id <= $HISTORY;
+RESET session_replication_role;
+VACUUM ANALYZE helpdesk.tickets, bench.pool_all;
+SELECT features FROM escalation.train('helpdesk.tickets', escalated_column => 'intel_escalated', activate => 'always', min_df => 5);
+INSERT INTO escalation.rules (name, source_id, enabled, applies_to, sentiment_below, target_team, kind, severity, level)
+VALUES ('intel_negative', $src, false, 'ticket', -0.3, 'customer_success', 'functional', 2, 1);
+INSERT INTO escalation.rules (name, source_id, enabled, applies_to, team_confidence_at_least, kind, severity, level)
+VALUES ('intel_route_by_model', $src, false, 'ticket', 0.9, 'functional', 2, 1);
+SQL
+    nall=$(scalar "SELECT count(*) FROM bench.pool_all")
+    pg_ctlcluster $cluster stop
+    measure all tickets pool_all "$nall" 200 1200
+    measure bare_all tickets_bare pool_all "$nall" 200 1200
+    pg_ctlcluster $cluster start
+    psql_q -c "UPDATE escalation.rules SET enabled = true WHERE name LIKE 'intel\\_%'"
+    pg_ctlcluster $cluster stop
+    measure intel tickets pool_all "$nall" 200 1200
+    awk -v i="${per[intel]}" -v a="${per[all]}" -v b="${per[bare_all]}" \
+        -v il="${ll[intel]}" -v al="${ll[all]}" -v bl="${ll[bare_all]}" 'BEGIN {
+        printf "   sentiment and triage add %d instructions and %d last-level data misses per insert\n", i - a, il - al;
+        printf "   per insert against bare: instructions %.2f (intel) and %.2f (rules alone), misses %.2f and %.2f\n",
+            i / b, a / b, il / bl, al / bl }'
+    intel_kv=" intel_insns=${per[intel]} intel_ll=${ll[intel]} all_insns=${per[all]} all_ll=${ll[all]} bare_all_insns=${per[bare_all]} bare_all_ll=${ll[bare_all]}"
+fi
 
 awk -v ey="${per[escalating]}" -v en="${per[plain]}" -v by="${per[bare_escalating]}" -v bn="${per[bare_plain]}" \
     -v pct="$PCT" -v f="$ESC_BENCH_RESULT" 'BEGIN {
     w = pct / 100; a = w * ey + (1 - w) * en; b = w * by + (1 - w) * bn;
     printf "== mix at %s%% escalating: attached %.0f, bare %.0f instructions per insert\n", pct, a, b;
-    printf "RESULT instructions: mix_ratio=%.2f escalating_ratio=%.2f plain_ratio=%.2f escalating=%d plain=%d bare=%.0f escalated_pct=%s\n",
+    printf "RESULT instructions: mix_ratio=%.2f escalating_ratio=%.2f plain_ratio=%.2f escalating=%d plain=%d bare=%.0f escalated_pct=%s",
         a / b, ey / by, en / bn, ey, en, b, pct > f }'
+echo " escalating_ll=${ll[escalating]} plain_ll=${ll[plain]} bare_escalating_ll=${ll[bare_escalating]} bare_plain_ll=${ll[bare_plain]}${intel_kv}" >> "$ESC_BENCH_RESULT"
