@@ -309,27 +309,8 @@ intel_kv=""
 if [ "${BENCH_INTEL:-1}" = 1 ]; then
     echo "== intel: label the history by the rules, train a triage model on it, add a sentiment and a triage rule"
     t0=$(date +%s)
-    psql_q <<SQL
-ALTER TABLE helpdesk.tickets ADD COLUMN intel_escalated boolean;
--- the history only (the trigger stays out of it: these are labels, not edits)
-SET session_replication_role = replica;
-UPDATE helpdesk.tickets t
-   SET team = coalesce((SELECT e.target_team
-                          FROM bench.pl_evaluate(t.subject, t.body, t.priority, t.channel, t.account,
-                                                 jsonb_build_object('disputed_amount', t.disputed_amount), now()) e
-                         WHERE e.target_team IS NOT NULL
-                         ORDER BY e.severity DESC, e.rule_id LIMIT 1), 'tier1')
- WHERE id <= $HISTORY;
-UPDATE helpdesk.tickets SET intel_escalated = (team <> 'tier1') WHERE id <= $HISTORY;
-RESET session_replication_role;
-VACUUM ANALYZE helpdesk.tickets;
-SQL
-    psql -X -v ON_ERROR_STOP=1 -P footer=off -c "SELECT model_id, teams, features, train_tickets, round(accuracy::numeric, 3) AS accuracy, round(escalation_accuracy::numeric, 3) AS escalation_accuracy, round(seconds::numeric, 1) AS seconds FROM escalation.train('helpdesk.tickets', escalated_column => 'intel_escalated', activate => 'always', min_df => 5)"
-    psql_q -c "INSERT INTO escalation.rules (name, source_id, enabled, applies_to, sentiment_below, target_team, kind, severity, level)
-               VALUES ('intel_negative', $src, false, 'ticket', -0.3, 'customer_success', 'functional', 2, 1)" \
-           -c "INSERT INTO escalation.rules (name, source_id, enabled, applies_to, team_confidence_at_least, kind, severity, level)
-               VALUES ('intel_route_by_model', $src, false, 'ticket', 0.9, 'functional', 2, 1)" \
-           -c "INSERT INTO escalation.rules (name, source_id, enabled, applies_to, escalation_probability_at_least, target_tier, kind, severity, level)
+    psql -X -q -v ON_ERROR_STOP=1 -P footer=off -v history="$HISTORY" -v src="$src" -f bench/insert/07_intel.sql
+    psql_q -c "INSERT INTO escalation.rules (name, source_id, enabled, applies_to, escalation_probability_at_least, target_tier, kind, severity, level)
                VALUES ('intelfull_likely_escalation', $src, false, 'ticket', 0.9, 2, 'hierarchical', 2, 1)"
     echo "   setup took $(( $(date +%s) - t0 )) s"
     # every pgbench run is a new backend, which loads the model once

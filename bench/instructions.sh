@@ -192,24 +192,9 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
     psql_q <<SQL
 CREATE TABLE bench.pool_all AS SELECT row_number() OVER (ORDER BY id) AS rn, id FROM bench.pool;
 CREATE UNIQUE INDEX ON bench.pool_all (rn);
-ALTER TABLE helpdesk.tickets ADD COLUMN intel_escalated boolean;
-SET session_replication_role = replica;
-UPDATE helpdesk.tickets t
-   SET team = coalesce((SELECT e.target_team
-                          FROM bench.pl_evaluate(t.subject, t.body, t.priority, t.channel, t.account,
-                                                 jsonb_build_object('disputed_amount', t.disputed_amount), now()) e
-                         WHERE e.target_team IS NOT NULL
-                         ORDER BY e.severity DESC, e.rule_id LIMIT 1), 'tier1')
- WHERE id <= $HISTORY;
-UPDATE helpdesk.tickets SET intel_escalated = (team <> 'tier1') WHERE id <= $HISTORY;
-RESET session_replication_role;
-VACUUM ANALYZE helpdesk.tickets, bench.pool_all;
-SELECT features FROM escalation.train('helpdesk.tickets', escalated_column => 'intel_escalated', activate => 'always', min_df => 5);
-INSERT INTO escalation.rules (name, source_id, enabled, applies_to, sentiment_below, target_team, kind, severity, level)
-VALUES ('intel_negative', $src, false, 'ticket', -0.3, 'customer_success', 'functional', 2, 1);
-INSERT INTO escalation.rules (name, source_id, enabled, applies_to, team_confidence_at_least, kind, severity, level)
-VALUES ('intel_route_by_model', $src, false, 'ticket', 0.9, 'functional', 2, 1);
+ANALYZE bench.pool_all;
 SQL
+    psql -X -q -v ON_ERROR_STOP=1 -P footer=off -v history="$HISTORY" -v src="$src" -f bench/insert/07_intel.sql
     nall=$(scalar "SELECT count(*) FROM bench.pool_all")
     pg_ctlcluster $cluster stop
     measure all tickets pool_all "$nall" 200 1200

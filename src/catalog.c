@@ -806,6 +806,8 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 			src->any_message_rule = true;
 		if (r->has_team_confidence || r->has_escalation_probability)
 			src->any_triage_rule = true;
+		if (r->has_escalation_probability)
+			src->any_escalation_probability_rule = true;
 		if (r->account_vip >= 0 || r->naccount_tiers > 0 || r->has_min_value ||
 			r->has_renewal_within)
 			src->any_account_rule = true;

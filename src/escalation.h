@@ -288,11 +288,11 @@ extern bool esc_sentiment_memo;
 /* stems, the word memo and the feature map of a model (or of a training run) */
 typedef struct EscTriageVocab EscTriageVocab;
 
-/* a trained model, as loaded from escalation.models */
 /* a loaded model packs each word's idf and team weights in one cache line */
 #define ESC_TRIAGE_REC_TEAMS 15
 #define ESC_TRIAGE_REC_STRIDE 16	/* floats a record */
 
+/* a trained model, as loaded from escalation.models */
 typedef struct EscTriageModel
 {
 	MemoryContext cxt;
@@ -591,6 +591,8 @@ typedef struct EscSource
 	bool		keep_facts;		/* metrics: keep escalation.ticket_facts */
 	EscSentimentTerms *sentiment_terms;	/* the source's own terms, or NULL */
 	bool		any_triage_rule;	/* some rule asks the triage model */
+	bool		any_escalation_probability_rule;	/* ... for the escalation
+													 * probability */
 	/* SPI plans, prepared on first use */
 	SPIPlanPtr	fetch_plan;
 	SPIPlanPtr	lock_plan;		/* locks a ticket row (esc_lock_ticket) */
@@ -648,7 +650,9 @@ typedef struct EscFacts
 	EscSentiment sentiment;
 	EscTriageModel *triage;		/* the source's model, NULL = none */
 	bool		triage_done;	/* prediction computed (lazily, once) */
-	bool		triage_escalation;	/* with the escalation probability */
+	bool		triage_escalation;	/* a rule of the source asks for the
+									 * escalation probability: predict it
+									 * with the team */
 	bool		triage_explained;	/* its words too (only for a reason) */
 	EscTriageDoc triage_doc;	/* the ticket's vector, for the words */
 	EscPrediction prediction;

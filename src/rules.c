@@ -402,15 +402,19 @@ esc_facts_sentiment(EscFacts *facts)
 /*
  * The triage model's prediction for the row's text and fields; computed
  * once per row, and only when a rule asks (facts->triage must be set).
- * Without `escalation` only the team is predicted: the team model reads
- * the words, and the subject's grams, which only the escalation model
- * reads, are about half of a ticket's look-ups.  A later rule that asks
- * for the escalation probability has the prediction made again, whole.
+ * When no rule of the source asks for the escalation probability
+ * (facts->triage_escalation) only the team is predicted: the team model
+ * reads the words, and the subject's grams, which only the escalation
+ * model reads, are about half of a ticket's look-ups.  A caller that
+ * needs the escalation probability all the same (`escalation`: a rule
+ * evaluated outside the source's set) has the prediction made again,
+ * whole.
  */
 void
 esc_facts_triage(EscFacts *facts, bool escalation)
 {
-	if (facts->triage_done && (facts->triage_escalation || !escalation))
+	escalation |= facts->triage_escalation;
+	if (facts->triage_done && (!facts->triage_doc.words_only || !escalation))
 		return;
 	esc_triage_vectorize_pass(facts->triage, esc_facts_pass(facts),
 							  facts->priority, facts->channel,
@@ -418,7 +422,6 @@ esc_facts_triage(EscFacts *facts, bool escalation)
 							  escalation, &facts->triage_doc);
 	esc_triage_score(facts->triage, &facts->triage_doc, &facts->prediction, NULL, false);
 	facts->triage_done = true;
-	facts->triage_escalation = escalation;
 	facts->triage_explained = false;
 }
 
