@@ -1198,26 +1198,28 @@ scratch_for(EscTriageModel *m, int64 nstems, int64 nfeat)
 }
 
 /*
- * The scratch's count table emptied, with at least twice n entries (n:
- * the most features the ticket can count), so that it is at most half
- * full.
+ * The scratch's count table, its first *size entries emptied: the least
+ * power of two (at least 256) of at least twice n, the most features the
+ * ticket can count, so that it is at most half full.  Only those are
+ * cleared: one very long ticket grows the table, not the next tickets'
+ * cost.
  */
 static TriageCount *
-count_table_for(struct EscTriageScratch *sc, MemoryContext cxt, int n)
+count_table_for(struct EscTriageScratch *sc, MemoryContext cxt, int n, uint32 *size)
 {
-	int			size = sc->maxcount;
+	uint32		want = 256;
 
-	if (size < 2 * n)
+	while (want < (uint32) 2 * n)
+		want *= 2;
+	if ((uint32) sc->maxcount < want)
 	{
-		size = 256;
-		while (size < 2 * n)
-			size *= 2;
 		if (sc->count)
 			pfree(sc->count);
-		sc->count = MemoryContextAllocHuge(cxt, sizeof(TriageCount) * size);
-		sc->maxcount = size;
+		sc->count = MemoryContextAllocHuge(cxt, sizeof(TriageCount) * want);
+		sc->maxcount = want;
 	}
-	memset(sc->count, 0xFF, sizeof(TriageCount) * sc->maxcount);
+	memset(sc->count, 0xFF, sizeof(TriageCount) * want);
+	*size = want;
 	return sc->count;
 }
 
@@ -1553,8 +1555,8 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 		sc->grams[i].f = feature_at(keys, key_size, sc->grams[i].k1, sc->grams[i].slot);
 
 	/* every stem gives at most two features, the fields four */
-	tc.count = count_table_for(sc, m->cxt, 2 * nst + 4 + ngr);
-	tc.mask = sc->maxcount - 1;
+	tc.count = count_table_for(sc, m->cxt, 2 * nst + 4 + ngr, &tc.mask);
+	tc.mask--;
 
 	/* count, in order: stems and pairs, fields, length, grams */
 	for (int i = 0; i < nst; i++)
