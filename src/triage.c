@@ -1451,6 +1451,7 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	int			prev = -2;		/* -2: no previous stem (start, or a break) */
 	int			f;
 	double		norm[2] = {0, 0};
+	uint32		count_size;
 
 	if (v->grow)
 		elog(ERROR, "triage vectors need a loaded model");
@@ -1555,8 +1556,8 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 		sc->grams[i].f = feature_at(keys, key_size, sc->grams[i].k1, sc->grams[i].slot);
 
 	/* every stem gives at most two features, the fields four */
-	tc.count = count_table_for(sc, m->cxt, 2 * nst + 4 + ngr, &tc.mask);
-	tc.mask--;
+	tc.count = count_table_for(sc, m->cxt, 2 * nst + 4 + ngr, &count_size);
+	tc.mask = count_size - 1;
 
 	/* count, in order: stems and pairs, fields, length, grams */
 	for (int i = 0; i < nst; i++)
