@@ -558,13 +558,19 @@ fold_low(Token *t, const char *limit)
 		memcpy(w, t->s, 24);
 		if ((((w[0] & m0) | (w[1] & m1) | (w[2] & m2)) & HIGH) == 0)
 		{
-			w[0] = lower8(w[0]);
-			if (n > 8)
-			{
-				w[1] = lower8(w[1]);
-				w[2] = lower8(w[2]);
-			}
-			memcpy(t->low, w, 24);
+			uint64		x0 = lower8(w[0]),
+						x1 = n > 8 ? lower8(w[1]) : w[1],
+						x2 = n > 8 ? lower8(w[2]) : w[2];
+
+			/*
+			 * Three stores of eight bytes, not one copy of the array: a
+			 * 16-byte load of two 8-byte stores just made cannot be
+			 * forwarded from the store buffer, and waited for them (15% of
+			 * the scoring loop's time in a profile).
+			 */
+			memcpy(t->low, &x0, 8);
+			memcpy(t->low + 8, &x1, 8);
+			memcpy(t->low + 16, &x2, 8);
 			t->low[n] = '\0';
 			Assert(n == t->lowlen);
 			return;
