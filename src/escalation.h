@@ -217,6 +217,48 @@ esc_word_head(const char *w, int len)
 	return x;
 }
 
+/*
+ * A word memo's copy of a word past its first eight bytes (which the
+ * entry keeps as esc_word_head()): bytes 8 to 23, zero-padded, in the
+ * entry itself for a word of up to ESC_WORD_INLINE bytes (nearly all), so
+ * that a look-up compares it without reading a copy kept elsewhere, a
+ * cache miss of its own for every word longer than eight bytes; a longer
+ * word is copied into cxt.  The word lies in a pass's folded text, as for
+ * esc_word_head().
+ */
+#define ESC_WORD_INLINE 24
+
+typedef union EscWordTail
+{
+	uint64		w[2];			/* len <= ESC_WORD_INLINE */
+	char	   *word;			/* the whole word, len > ESC_WORD_INLINE */
+} EscWordTail;
+
+static inline void
+esc_word_tail_set(EscWordTail *t, const char *w, int len, MemoryContext cxt)
+{
+	if (len > ESC_WORD_INLINE)
+	{
+		t->word = MemoryContextAlloc(cxt, len);
+		memcpy(t->word, w, len);
+		return;
+	}
+	t->w[0] = len > 8 ? esc_word_head(w + 8, len - 8) : 0;
+	t->w[1] = len > 16 ? esc_word_head(w + 16, len - 16) : 0;
+}
+
+/* whether w (len bytes, its first eight equal to the entry's) is t's word */
+static inline bool
+esc_word_tail_eq(const EscWordTail *t, const char *w, int len)
+{
+	if (len <= 8)
+		return true;
+	if (len > ESC_WORD_INLINE)
+		return memcmp(t->word + 8, w + 8, len - 8) == 0;
+	return t->w[0] == esc_word_head(w + 8, len - 8) &&
+		t->w[1] == (len > 16 ? esc_word_head(w + 16, len - 16) : 0);
+}
+
 /* result of matching one text */
 typedef struct EscMatch
 {

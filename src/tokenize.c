@@ -60,7 +60,7 @@ typedef struct MemoEntry
 	uint16		n;				/* number of ids */
 	uint64		prefix;			/* first 8 bytes of the word, zero-padded */
 	int			ids[ESC_MAX_ALT];
-	char	   *word;
+	EscWordTail tail;			/* the rest of the word */
 } MemoEntry;
 
 /* a word of the text being matched, between the two passes */
@@ -346,7 +346,7 @@ memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
 	{
 		e = &m->slots[j];
 		if (e->hash == h && e->len == len && e->prefix == prefix &&
-			(len <= 8 || memcmp(e->word + 8, word + 8, len - 8) == 0))
+			esc_word_tail_eq(&e->tail, word, len))
 			return e;
 	}
 
@@ -370,8 +370,7 @@ memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
 		e->len = len;
 		e->prefix = prefix;
 		e->n = 0;
-		e->word = MemoryContextAlloc(lex->memo_cxt, len);
-		memcpy(e->word, word, len);
+		esc_word_tail_set(&e->tail, word, len, lex->memo_cxt);
 		foreach(lc, stems)
 		{
 			char	   *s = (char *) lfirst(lc);

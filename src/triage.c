@@ -118,8 +118,8 @@ typedef struct TriageWord
 	int32		ids[TRIAGE_MAX_STEMS_PER_WORD];	/* -1: a stem the vocabulary lacks */
 	int32		fids[TRIAGE_MAX_STEMS_PER_WORD];	/* a loaded model's feature of
 													 * the stem alone, -1: none */
-	char	   *word;
-	char		pad[8];			/* one cache line: a look-up reads one */
+	EscWordTail tail;			/* the rest of the word: a look-up reads one
+								 * cache line */
 } TriageWord;
 
 StaticAssertDecl(sizeof(TriageWord) == 64, "a word memo entry is one cache line");
@@ -191,6 +191,9 @@ struct EscTriageVocab
 	uint32		key_size;
 	uint32		key_used;
 	TriageKey   *keys;
+	/* a loaded model's word pairs, as a Bloom filter (NULL: none) */
+	uint64	   *pair_bits;
+	uint32		pair_mask;		/* words of pair_bits, less one */
 	/* subject grams: made at all, and their texts (grow only) */
 	bool		grams;
 	uint32		gram_mask;
@@ -223,7 +226,8 @@ typedef struct TriageCount
 typedef struct TriageStemAt
 {
 	int32		fid;			/* -1: the model lacks the stem alone */
-	int32		pair;			/* -2: no stem before; else the pair's
+	int32		pair;			/* -2: no stem before, -3: the pair filter
+								 * turned it away; else the pair's
 								 * feature, -1: none */
 	uint32		pslot;
 	uint64		pk1;
@@ -361,15 +365,22 @@ esc_triage_vocab_set_grams(EscTriageVocab *v, bool on)
  * instructions; 96,000 per 1 KB ticket on the insert benchmark).  Only
  * the in-memory tables use it: nothing stored depends on it.
  */
-static inline uint32
-key_hash(uint64 k1)
+static inline uint64
+key_hash64(uint64 k1)
 {
 	k1 ^= k1 >> 33;
 	k1 *= UINT64CONST(0xFF51AFD7ED558CCD);
 	k1 ^= k1 >> 33;
 	k1 *= UINT64CONST(0xC4CEB9FE1A85EC53);
 	k1 ^= k1 >> 33;
-	return (uint32) k1;
+	return k1;
+}
+
+/* the slots' hash: the low half (the pair filter takes the high half) */
+static inline uint32
+key_hash(uint64 k1)
+{
+	return (uint32) key_hash64(k1);
 }
 
 /*
@@ -382,6 +393,14 @@ key_slot(uint64 k1, uint32 size)
 {
 	return (uint32) (((uint64) key_hash(k1) * size) >> 32);
 }
+
+/* the same, from the key's key_hash64() */
+static inline uint32
+key_slot_of_hash(uint64 h, uint32 size)
+{
+	return (uint32) (((uint64) (uint32) h * size) >> 32);
+}
+
 
 static inline uint32
 key_next(uint32 j, uint32 size)
@@ -413,6 +432,69 @@ static inline bool
 key_is(const TriageKey *e, uint64 k1)
 {
 	return key_of(e) == k1;
+}
+
+/*
+ * The word pairs of a loaded model, as a Bloom filter: two bits of one
+ * 64-bit word per pair, both taken from the high half of its key's
+ * key_hash64() (the slots take the low half).  Most pairs of a ticket are
+ * not in the model (on the insert benchmark 82 of 156), and each look-up
+ * in the feature map, megabytes large, is a cache miss; the filter, 12 to
+ * 24 bits a pair (a power of two of words: 128 kB for the benchmark's
+ * 73,652 pairs), is small enough to stay in a nearer cache, and turns
+ * away all but a few per cent of the absent pairs.  A pair it passes is
+ * looked up as before, so the vector is the same either way.
+ */
+#define PAIR_FILTER_BITS_PER_KEY 12
+#define PAIR_FILTER_MAX_WORDS ((uint32) 1 << 20)
+
+static inline bool
+key_is_pair(uint64 k1)
+{
+	uint64		key = k1 - 1;
+
+	return (key & ESC_TRIAGE_GRAM_TAG) == 0 && (key >> 32) != 0;
+}
+
+static inline bool
+pair_filter_passes(const EscTriageVocab *v, uint64 h)
+{
+	uint32		hi = (uint32) (h >> 32);
+	uint64		word;
+
+	if (v->pair_bits == NULL)
+		return true;
+	word = v->pair_bits[hi & v->pair_mask];
+	return ((word >> ((hi >> 20) & 63)) & (word >> ((hi >> 26) & 63)) & 1) != 0;
+}
+
+static void
+pair_filter_build(EscTriageVocab *v)
+{
+	uint64		npairs = 0;
+	uint64		want;
+	uint32		words = 64;
+
+	for (uint32 j = 0; j < v->key_size; j++)
+		if (!key_empty(&v->keys[j]) && key_is_pair(key_of(&v->keys[j])))
+			npairs++;
+	want = npairs * PAIR_FILTER_BITS_PER_KEY / 64;
+	while (words < want && words < PAIR_FILTER_MAX_WORDS)
+		words *= 2;
+	v->pair_bits = MemoryContextAllocZero(v->cxt, sizeof(uint64) * words);
+	v->pair_mask = words - 1;
+	for (uint32 j = 0; j < v->key_size; j++)
+	{
+		uint64		k1 = key_of(&v->keys[j]);
+
+		if (k1 != 0 && key_is_pair(k1))
+		{
+			uint32		hi = (uint32) (key_hash64(k1) >> 32);
+
+			v->pair_bits[hi & v->pair_mask] |=
+				(UINT64CONST(1) << ((hi >> 20) & 63)) | (UINT64CONST(1) << ((hi >> 26) & 63));
+		}
+	}
 }
 
 /*
@@ -788,7 +870,7 @@ word_lookup(EscTriageVocab *v, const char *word, int len, uint32 h)
 		TriageWord  *e = &v->memo[j];
 
 		if (e->hash == h && e->head == head && e->len == len &&
-			(len <= 8 || memcmp(e->word + 8, word + 8, len - 8) == 0))
+			esc_word_tail_eq(&e->tail, word, len))
 			return e;
 	}
 	return word_fill(v, word, len, h, head);
@@ -841,8 +923,7 @@ word_fill(EscTriageVocab *v, const char *word, int len, uint32 h, uint64 head)
 		e->len = len;
 		e->head = head;
 		e->n = 0;
-		e->word = MemoryContextAlloc(v->memo_cxt, len);
-		memcpy(e->word, word, len);
+		esc_word_tail_set(&e->tail, word, len, v->memo_cxt);
 		for (int i = 0; i < prs.curwords && e->n < TRIAGE_MAX_STEMS_PER_WORD; i++)
 		{
 			char	   *s = pnstrdup(prs.words[i].word, prs.words[i].len);
@@ -1199,17 +1280,19 @@ scratch_for(EscTriageModel *m, int64 nstems, int64 nfeat)
 
 /*
  * The scratch's count table, its first *size entries emptied: the least
- * power of two (at least 256) of at least twice n, the most features the
- * ticket can count, so that it is at most half full.  Only those are
- * cleared: one very long ticket grows the table, not the next tickets'
- * cost.
+ * power of two (at least 256) of at least 1.5 times n, the most features
+ * the ticket can count, so that it is at most two thirds full (and about
+ * a third as a rule: most of a ticket's stems and pairs repeat or are not
+ * in the model).  Only those are cleared: one very long ticket grows the
+ * table, not the next tickets' cost.  Twice n made a 1 kB ticket's table
+ * 8 kB, a quarter of the nearest cache written over per ticket; this is 4.
  */
 static TriageCount *
 count_table_for(struct EscTriageScratch *sc, MemoryContext cxt, int n, uint32 *size)
 {
 	uint32		want = 256;
 
-	while (want < (uint32) 2 * n)
+	while (want < (uint32) n + (uint32) n / 2)
 		want *= 2;
 	if ((uint32) sc->maxcount < want)
 	{
@@ -1502,10 +1585,18 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 				at->pair = -2;
 				if (prev >= 0)
 				{
+					uint64		h;
+
 					at->pk1 = pair_key(prev, id) + 1;
-					at->pslot = key_slot(at->pk1, key_size);
-					at->pair = -1;
-					__builtin_prefetch(&keys[at->pslot]);
+					h = key_hash64(at->pk1);
+					if (pair_filter_passes(v, h))
+					{
+						at->pslot = key_slot_of_hash(h, key_size);
+						at->pair = -1;
+						__builtin_prefetch(&keys[at->pslot]);
+					}
+					else
+						at->pair = -3;	/* not in the model */
 				}
 			}
 			prev = id;
@@ -1778,7 +1869,11 @@ esc_triage_score(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p,
 void
 esc_triage_explain(EscTriageModel *m, const EscTriageDoc *doc, EscPrediction *p)
 {
-	if (p->team >= 0)
+	/* a team's weights from the word records (fetched to score) if any */
+	if (p->team >= 0 && m->wrec)
+		p->nwords = top_features(m, doc, m->wrec + 1 + p->team,
+								 ESC_TRIAGE_REC_STRIDE, p->words);
+	else if (p->team >= 0)
 		p->nwords = top_features(m, doc, m->w + p->team, m->nclasses, p->words);
 	if (p->has_escalation)
 		p->nesc_words = top_features(m, doc, m->we, 1, p->esc_words);
@@ -2198,6 +2293,7 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 	feature_reserve(m->vocab, V);
 	stems_reserve(m->vocab, (int) Min(V / 4 + 1024, INT_MAX / 4));
 	load_features(m->vocab, m->features, V, W, &p, end);
+	pair_filter_build(m->vocab);
 	pack_word_records(m);
 	MemoryContextSwitchTo(old);
 	return m;
