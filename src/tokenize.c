@@ -61,7 +61,10 @@ typedef struct MemoEntry
 	uint64		prefix;			/* first 8 bytes of the word, zero-padded */
 	int			ids[ESC_MAX_ALT];
 	EscWordTail tail;			/* the rest of the word */
+	char		pad[16];		/* one cache line: a look-up reads one */
 } MemoEntry;
+
+StaticAssertDecl(sizeof(MemoEntry) == 64, "a word memo entry is one cache line");
 
 /* a word of the text being matched, between the two passes */
 typedef struct Token
@@ -76,8 +79,18 @@ typedef struct EscMemo
 {
 	uint32		mask;			/* size - 1 */
 	uint32		used;
-	MemoEntry  *slots;
+	MemoEntry  *slots;			/* on a 64-byte boundary in raw */
+	void	   *raw;
 } EscMemo;
+
+/* size empty slots, each on one cache line */
+static void
+memo_slots_alloc(EscMemo *m, MemoryContext cxt, uint32 size)
+{
+	m->raw = MemoryContextAllocZero(cxt, sizeof(MemoEntry) * size + 64);
+	m->slots = (MemoEntry *) TYPEALIGN(64, (uintptr_t) m->raw);
+	m->mask = size - 1;
+}
 
 /* one occurrence of a phrase stem in the text */
 typedef struct Occurrence
@@ -190,9 +203,8 @@ memo_reset(EscLexicon *lex)
 	lex->memo_cxt = AllocSetContextCreate(lex->cxt, "escalation word memo",
 										  ALLOCSET_DEFAULT_SIZES);
 	lex->memo = MemoryContextAlloc(lex->memo_cxt, sizeof(EscMemo));
-	lex->memo->mask = size - 1;
 	lex->memo->used = 0;
-	lex->memo->slots = MemoryContextAllocZero(lex->memo_cxt, sizeof(MemoEntry) * size);
+	memo_slots_alloc(lex->memo, lex->memo_cxt, size);
 	lex->memo_entries = 0;
 }
 
@@ -203,9 +215,9 @@ memo_grow(EscLexicon *lex)
 	uint32		oldsize = m->mask + 1;
 	uint32		newsize = oldsize * 2;
 	MemoEntry  *old = m->slots;
+	void	   *old_raw = m->raw;
 
-	m->slots = MemoryContextAllocZero(lex->memo_cxt, sizeof(MemoEntry) * newsize);
-	m->mask = newsize - 1;
+	memo_slots_alloc(m, lex->memo_cxt, newsize);
 	for (uint32 i = 0; i < oldsize; i++)
 	{
 		uint32		j;
@@ -216,7 +228,7 @@ memo_grow(EscLexicon *lex)
 			;
 		m->slots[j] = old[i];
 	}
-	pfree(old);
+	pfree(old_raw);
 }
 
 static int

@@ -1559,7 +1559,9 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	tc.we = (m->has_escalation && grams) ? m->we : NULL;
 
 	/* the words' stems (their features known) and pairs (their slots) */
-#define TRIAGE_MEMO_AHEAD 4
+#define TRIAGE_MEMO_AHEAD 16
+	for (int i = 0; i < Min(nwords, TRIAGE_MEMO_AHEAD); i++)
+		__builtin_prefetch(&v->memo[tp->words[i].hash & v->memo_mask]);
 	for (int i = 0; i < nwords; i++)
 	{
 		const EscWord *word = &tp->words[i];
