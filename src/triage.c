@@ -401,7 +401,6 @@ key_slot_of_hash(uint64 h, uint32 size)
 	return (uint32) (((uint64) (uint32) h * size) >> 32);
 }
 
-
 static inline uint32
 key_next(uint32 j, uint32 size)
 {
