@@ -307,8 +307,15 @@ decide_one(RouteBatch *ps, EscRouteItem *it)
 			lead = -1;
 		tier = it->req.tier > 0 ? it->req.tier :
 			it->req.team >= 0 ? d->team_tier[it->req.team] : 1;
-		if (lead < 0 && tier >= 9)
-			return;				/* nowhere higher to go */
+		/*
+		 * Nowhere higher to go: no active agent has a higher tier (of any
+		 * tenant, offline or not), so the next tier could never be routed
+		 * and each batch would only climb one more tier, up to 9.  It
+		 * stays queued at its tier; once an agent of a higher tier is
+		 * added or activated, a later batch overflows it.
+		 */
+		if (lead < 0 && tier >= Min(9, d->max_tier))
+			return;
 		appendStringInfoString(&buf, "{\"overflow\": {\"reason\": ");
 		escape_json(&buf, why.data);
 		if (lead >= 0)
