@@ -43,7 +43,10 @@ fi
 "$HERE/../../scripts/install-deps.sh" >/dev/null
 "$HERE/../../scripts/install-fuzz-deps.sh" >/dev/null
 
-make -s -C "$HERE" >/dev/null
+# one build at a time: two runs started together (one harness each) shared
+# test/fuzz/build/ and one's link found the other's objects half written
+mkdir -p "$HERE/build"
+flock "$HERE/build/.lock" make -s -C "$HERE" >/dev/null
 mkdir -p "$WORK/artifacts"
 
 # inputs that crashed, leaked, timed out or ran out of memory (slow ones are not failures)
