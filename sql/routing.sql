@@ -172,19 +172,22 @@ SELECT escalation.escalate('rt_hd.tickets', '5', target_team => 'rt tax',
 SELECT escalation.route('2024-06-03 10:31+00', 10) >= 1 AS handled;
 SELECT kind, status, target_team, target_tier, reasons->-1->>'to' AS reason_to, routing ? 'overflow_at' AS overflowed
   FROM escalation.escalations WHERE escalation_id = :e5;
--- at the highest tier of any active agent (rt_lead's 3), nowhere higher to
--- go: no overflow, it stays queued there, batch after batch
+-- at the highest tier of an active agent who may serve it (rt_lead's 3),
+-- nowhere higher to go: no overflow, it stays queued there, batch after batch
 SELECT escalation.escalate('rt_hd.tickets', '7', target_team => 'rt tax', target_tier => 3,
            target_skills => '{rt tax law}', as_of => '2024-06-03 10:00+00') AS e7 \gset
 SELECT count(*) AS decisions FROM escalation.route_plan('2024-06-03 10:31+00', 10) WHERE escalation_id = :e7;
 SELECT escalation.route('2024-06-03 11:31+00', 10) >= 0 AS ran;
 SELECT status, target_tier, jsonb_array_length(reasons) AS reasons
   FROM escalation.escalations WHERE escalation_id = :e7;
--- an agent of tier 4 (inactive: it counts only once active)
+-- an agent of tier 4 counts once active, and only for escalations it may
+-- serve (not those of another tenant)
 INSERT INTO escalation.agents (agent_id, team, tier, capacity, languages, availability, active)
 VALUES ('rt_top', 'rt tier2', 4, 1, '{en}', 'offline', false);
 SELECT count(*) AS decisions FROM escalation.route_plan('2024-06-03 11:32+00', 10) WHERE escalation_id = :e7;
-UPDATE escalation.agents SET active = true WHERE agent_id = 'rt_top';
+UPDATE escalation.agents SET active = true, tenant = 'rt other' WHERE agent_id = 'rt_top';
+SELECT count(*) AS decisions FROM escalation.route_plan('2024-06-03 11:32+00', 10) WHERE escalation_id = :e7;
+UPDATE escalation.agents SET tenant = NULL WHERE agent_id = 'rt_top';
 SELECT action, decision->'overflow'->>'to' AS overflow_to, (decision->'overflow'->>'tier')::int AS tier
   FROM escalation.route_plan('2024-06-03 11:33+00', 10) WHERE escalation_id = :e7;
 DELETE FROM escalation.agents WHERE agent_id = 'rt_top';

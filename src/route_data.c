@@ -460,10 +460,6 @@ esc_route_load(TimestampTz as_of, MemoryContext parent)
 	SPI_cursor_close(portal);
 	MemoryContextSwitchTo(cxt);
 	d->agent_hash = name_hash(d->agent_ids, d->nagents);
-	d->max_tier = 0;
-	for (int i = 0; i < d->nagents; i++)
-		if (d->agents[i].active)
-			d->max_tier = Max(d->max_tier, d->agents[i].tier);
 	d->skill_bits = palloc0(sizeof(uint64) * d->nwords * Max(d->nagents, 1));
 	d->skill_levels = palloc0(Max(d->nskills, 1) * Max(d->nagents, 1));
 	for (int i = 0; i < d->nagents; i++)

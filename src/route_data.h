@@ -27,8 +27,6 @@ typedef struct EscRouteData
 	struct NameHash *skill_hash;
 	int			nagents;
 	EscRouteAgent *agents;
-	int			max_tier;		/* the highest tier of an active agent, 0:
-								 * none */
 	char	  **agent_ids;
 	char	  **agent_calendar;
 	int		   *all_agents;		/* 0 .. nagents - 1 */

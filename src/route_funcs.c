@@ -247,6 +247,22 @@ emit(RouteBatch *ps, int64 id, const char *action, List *agents, List *totals,
 	ps->emitted++;
 }
 
+/*
+ * The highest tier of an active agent that may serve req (its tenant's or
+ * every tenant's), 0 when there is none.  Only an overflow asks, so a pass
+ * over the agents is cheap enough.
+ */
+static int
+top_tier_for(const EscRouteData *d, const EscRouteRequest *req)
+{
+	int			top = 0;
+
+	for (int i = 0; i < d->nagents; i++)
+		if (d->agents[i].active && esc_route_same_tenant(req, &d->agents[i]))
+			top = Max(top, d->agents[i].tier);
+	return top;
+}
+
 static void
 decide_one(RouteBatch *ps, EscRouteItem *it)
 {
@@ -308,13 +324,14 @@ decide_one(RouteBatch *ps, EscRouteItem *it)
 		tier = it->req.tier > 0 ? it->req.tier :
 			it->req.team >= 0 ? d->team_tier[it->req.team] : 1;
 		/*
-		 * Nowhere higher to go: no active agent has a higher tier (of any
-		 * tenant, offline or not), so the next tier could never be routed
-		 * and each batch would only climb one more tier, up to 9.  It
-		 * stays queued at its tier; once an agent of a higher tier is
-		 * added or activated, a later batch overflows it.
+		 * Nowhere higher to go: no active agent that may serve it (of its
+		 * tenant or of every tenant, offline or not) has a higher tier, so
+		 * the next tier could never be routed and each batch would only
+		 * climb one more tier, up to 9.  It stays queued at its tier; once
+		 * such an agent of a higher tier is added or activated, a later
+		 * batch overflows it.
 		 */
-		if (lead < 0 && tier >= Min(9, d->max_tier))
+		if (lead < 0 && tier >= Min(9, top_tier_for(d, &it->req)))
 			return;
 		appendStringInfoString(&buf, "{\"overflow\": {\"reason\": ");
 		escape_json(&buf, why.data);
