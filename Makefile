@@ -32,6 +32,7 @@ OBJS = \
 	src/triage.o \
 	src/triage_learn.o \
 	src/triage_funcs.o \
+	src/ts_config.o \
 	src/shmem.o \
 	src/launcher.o \
 	src/worker.o \

@@ -330,6 +330,14 @@ extern bool esc_sentiment_memo;
 /* stems, the word memo and the feature map of a model (or of a training run) */
 typedef struct EscTriageVocab EscTriageVocab;
 
+/*
+ * Whether the text search configuration gives a word of ASCII letters and
+ * digits with a digit in it (starting with a letter, or all digits) as its
+ * one lexeme, as it is (ts_config.c): the word memos then skip the parser
+ * for such words.
+ */
+extern bool esc_ts_digit_words_plain(Oid cfgid);
+
 /* a loaded model packs each word's idf and team weights in one cache line */
 #define ESC_TRIAGE_REC_TEAMS 15
 #define ESC_TRIAGE_REC_STRIDE 16	/* floats a record */

@@ -191,6 +191,8 @@ struct EscTriageVocab
 	uint32		key_size;
 	uint32		key_used;
 	TriageKey   *keys;
+	/* words with digits need no parser (esc_ts_digit_words_plain()) */
+	bool		digit_words_plain;
 	/* a loaded model's word pairs, as a Bloom filter (NULL: none) */
 	uint64	   *pair_bits;
 	uint32		pair_mask;		/* words of pair_bits, less one */
@@ -329,6 +331,7 @@ esc_triage_vocab_create(MemoryContext cxt, Oid cfgid, bool grow)
 	v->cxt = cxt;
 	v->cfgid = cfgid;
 	v->grow = grow;
+	v->digit_words_plain = esc_ts_digit_words_plain(cfgid);
 	v->maxstems = 1024;
 	v->stem_text = MemoryContextAlloc(cxt, sizeof(char *) * v->maxstems);
 	v->stem_len = MemoryContextAlloc(cxt, sizeof(uint16) * v->maxstems);
@@ -844,6 +847,28 @@ is_word_byte(unsigned char c)
 		(c >= '0' && c <= '9') || c >= 0x80;
 }
 
+/*
+ * ASCII letters and digits with a digit, starting with a letter or all
+ * digits: one token of the default parser (ts_config.c)
+ */
+static bool
+is_digit_word(const char *word, int len)
+{
+	bool		letters = false,
+				digits = false;
+
+	for (int i = 0; i < len; i++)
+	{
+		if (word[i] >= '0' && word[i] <= '9')
+			digits = true;
+		else if (word[i] >= 'a' && word[i] <= 'z')
+			letters = true;
+		else
+			return false;
+	}
+	return digits && (!letters || (word[0] >= 'a' && word[0] <= 'z'));
+}
+
 /* ASCII letters only: a stop word kept as itself (not numbers or symbols) */
 static bool
 is_plain_word(const char *word, int len)
@@ -909,32 +934,42 @@ word_fill(EscTriageVocab *v, const char *word, int len, uint32 h, uint64 head)
 	for (j = h & v->memo_mask; v->memo[j].len != 0; j = (j + 1) & v->memo_mask)
 		;
 	{
-		ParsedText	prs;
-
-		prs.lenwords = 4;
-		prs.curwords = 0;
-		prs.pos = 0;
-		prs.words = (ParsedWord *) palloc(sizeof(ParsedWord) * prs.lenwords);
-		parsetext(v->cfgid, &prs, (char *) word, len);
-
 		e = &v->memo[j];
 		e->hash = h;
 		e->len = len;
 		e->head = head;
 		e->n = 0;
 		esc_word_tail_set(&e->tail, word, len, v->memo_cxt);
-		for (int i = 0; i < prs.curwords && e->n < TRIAGE_MAX_STEMS_PER_WORD; i++)
+		if (v->digit_words_plain && is_digit_word(word, len))
 		{
-			char	   *s = pnstrdup(prs.words[i].word, prs.words[i].len);
+			/* the parser's one token, as it is: its one lexeme */
+			char	   *s = pnstrdup(word, len);
 
-			/* a word the dictionaries split keeps its parts, in order */
-			if (i > 0 && prs.words[i].pos.pos == prs.words[i - 1].pos.pos)
-				continue;		/* an alternative stem of the same word */
 			e->ids[e->n++] = stem_id(v, s, v->grow);
 			pfree(s);
-			pfree(prs.words[i].word);
 		}
-		pfree(prs.words);
+		else
+		{
+			ParsedText	prs;
+
+			prs.lenwords = 4;
+			prs.curwords = 0;
+			prs.pos = 0;
+			prs.words = (ParsedWord *) palloc(sizeof(ParsedWord) * prs.lenwords);
+			parsetext(v->cfgid, &prs, (char *) word, len);
+			for (int i = 0; i < prs.curwords && e->n < TRIAGE_MAX_STEMS_PER_WORD; i++)
+			{
+				char	   *s = pnstrdup(prs.words[i].word, prs.words[i].len);
+
+				/* a word the dictionaries split keeps its parts, in order */
+				if (i > 0 && prs.words[i].pos.pos == prs.words[i - 1].pos.pos)
+					continue;	/* an alternative stem of the same word */
+				e->ids[e->n++] = stem_id(v, s, v->grow);
+				pfree(s);
+				pfree(prs.words[i].word);
+			}
+			pfree(prs.words);
+		}
 		if (e->n == 0 && is_plain_word(word, len))
 		{
 			/* a stop word: itself */

@@ -952,6 +952,17 @@ lexize(Oid cfgid, ParsedText *prs, const char *tok, int len)
 	pfree(low);
 }
 
+/*
+ * ts_config.c's question of the toy configurations: SHIM_CFG_SIMPLE gives
+ * a word of ASCII letters and digits as it is; SHIM_CFG_ENGLISH strips
+ * suffixes from it too ("ab1s" gives "ab1").
+ */
+bool
+esc_ts_digit_words_plain(Oid cfgid)
+{
+	return cfgid == SHIM_CFG_SIMPLE;
+}
+
 void
 parsetext(Oid cfgId, ParsedText *prs, char *buf, int32 buflen)
 {
