@@ -39,7 +39,10 @@
 #define TS_NUMWORD	3
 #define TS_UINT		22
 
-/* whether dictionaries (a configuration's list for one token type) are one simple dictionary, default options */
+/*
+ * Whether dictionaries (a configuration's list for one token type) are one
+ * dictionary of the simple template with its default options.
+ */
 static bool
 one_plain_simple(const ListDictionary *dicts, Oid simple_template)
 {
@@ -58,15 +61,22 @@ one_plain_simple(const ListDictionary *dicts, Oid simple_template)
 	return plain && isnull;
 }
 
+/*
+ * False for a configuration that does not exist (any more): the parser
+ * then raises its own error on the first word, as it did before.
+ */
 bool
 esc_ts_digit_words_plain(Oid cfgid)
 {
-	TSConfigCacheEntry *cfg = lookup_ts_config_cache(cfgid);
-	Oid			parser = get_ts_parser_oid(list_make2(makeString("pg_catalog"),
-													 makeString("default")), true);
-	Oid			simple = get_ts_template_oid(list_make2(makeString("pg_catalog"),
-													   makeString("simple")), true);
+	TSConfigCacheEntry *cfg;
+	Oid			parser;
+	Oid			simple;
 
+	if (!OidIsValid(cfgid) || !SearchSysCacheExists1(TSCONFIGOID, ObjectIdGetDatum(cfgid)))
+		return false;
+	cfg = lookup_ts_config_cache(cfgid);
+	parser = get_ts_parser_oid(list_make2(makeString("pg_catalog"), makeString("default")), true);
+	simple = get_ts_template_oid(list_make2(makeString("pg_catalog"), makeString("simple")), true);
 	if (!OidIsValid(parser) || !OidIsValid(simple) || cfg->prsId != parser ||
 		cfg->lenmap <= Max(TS_NUMWORD, TS_UINT))
 		return false;
