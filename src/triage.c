@@ -228,9 +228,9 @@ typedef struct TriageCount
 typedef struct TriageStemAt
 {
 	int32		fid;			/* -1: the model lacks the stem alone */
-	int32		pair;			/* -2: no stem before, -3: the pair filter
-								 * turned it away; else the pair's
-								 * feature, -1: none */
+	int32		pair;			/* -2: none to look up (no stem before, or
+								 * the pair filter turned it away); else the
+								 * pair's feature, -1: none */
 	uint32		pslot;
 	uint64		pk1;
 } TriageStemAt;
@@ -392,16 +392,15 @@ key_hash(uint64 k1)
  * times its keys, not up to six), then on, wrapping at the end.
  */
 static inline uint32
-key_slot(uint64 k1, uint32 size)
-{
-	return (uint32) (((uint64) key_hash(k1) * size) >> 32);
-}
-
-/* the same, from the key's key_hash64() */
-static inline uint32
 key_slot_of_hash(uint64 h, uint32 size)
 {
 	return (uint32) (((uint64) (uint32) h * size) >> 32);
+}
+
+static inline uint32
+key_slot(uint64 k1, uint32 size)
+{
+	return key_slot_of_hash(key_hash64(k1), size);
 }
 
 static inline uint32
@@ -458,16 +457,27 @@ key_is_pair(uint64 k1)
 	return (key & ESC_TRIAGE_GRAM_TAG) == 0 && (key >> 32) != 0;
 }
 
+/* a key's two bits in its word of the filter, from its key_hash64() */
+static inline uint64
+pair_filter_bits(uint64 h)
+{
+	uint32		hi = (uint32) (h >> 32);
+
+	return (UINT64CONST(1) << ((hi >> 20) & 63)) | (UINT64CONST(1) << ((hi >> 26) & 63));
+}
+
+static inline uint64 *
+pair_filter_word(const EscTriageVocab *v, uint64 h)
+{
+	return &v->pair_bits[(uint32) (h >> 32) & v->pair_mask];
+}
+
 static inline bool
 pair_filter_passes(const EscTriageVocab *v, uint64 h)
 {
-	uint32		hi = (uint32) (h >> 32);
-	uint64		word;
+	uint64		bits = pair_filter_bits(h);
 
-	if (v->pair_bits == NULL)
-		return true;
-	word = v->pair_bits[hi & v->pair_mask];
-	return ((word >> ((hi >> 20) & 63)) & (word >> ((hi >> 26) & 63)) & 1) != 0;
+	return v->pair_bits == NULL || (*pair_filter_word(v, h) & bits) == bits;
 }
 
 static void
@@ -490,12 +500,7 @@ pair_filter_build(EscTriageVocab *v)
 		uint64		k1 = key_of(&v->keys[j]);
 
 		if (k1 != 0 && key_is_pair(k1))
-		{
-			uint32		hi = (uint32) (key_hash64(k1) >> 32);
-
-			v->pair_bits[hi & v->pair_mask] |=
-				(UINT64CONST(1) << ((hi >> 20) & 63)) | (UINT64CONST(1) << ((hi >> 26) & 63));
-		}
+			*pair_filter_word(v, key_hash64(k1)) |= pair_filter_bits(key_hash64(k1));
 	}
 }
 
@@ -1631,8 +1636,6 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 						at->pair = -1;
 						__builtin_prefetch(&keys[at->pslot]);
 					}
-					else
-						at->pair = -3;	/* not in the model */
 				}
 			}
 			prev = id;
