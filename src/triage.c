@@ -233,6 +233,7 @@ typedef struct TriageStemAt
 								 * pair's feature, -1: none */
 	uint32		pslot;
 	uint64		pk1;
+	uint64		ph;				/* the pair's key_hash64() */
 } TriageStemAt;
 
 /* a subject gram as vectorising finds it: key + 1, first slot, feature */
@@ -1551,9 +1552,10 @@ scale(float *val, int n, double by)
  * megabytes for a large model, and the rest of an insert evicts them from
  * the CPU caches, so the work goes in steps, each fetching what a later
  * one reads and the cache misses overlap: the words' stems (fetching their
- * memo entries a few words ahead, and their pairs' slots in the map), the
- * grams (their slots), the pairs' and grams' features, then counting in
- * order (idf and weights) in a table of the ticket's own.
+ * memo entries a few words ahead, and their pairs' words of the pair
+ * filter), the pairs the filter lets through (fetching their slots in the
+ * map), the grams (their slots), the pairs' and grams' features, then
+ * counting in order (idf and weights) in a table of the ticket's own.
  */
 void
 esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
@@ -1597,7 +1599,7 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	tc.idf = m->idf;
 	tc.we = (m->has_escalation && grams) ? m->we : NULL;
 
-	/* the words' stems (their features known) and pairs (their slots) */
+	/* the words' stems (their features known) and pairs (their keys) */
 #define TRIAGE_MEMO_AHEAD 16
 	for (int i = 0; i < Min(nwords, TRIAGE_MEMO_AHEAD); i++)
 		__builtin_prefetch(&v->memo[tp->words[i].hash & v->memo_mask]);
@@ -1626,20 +1628,36 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 				at->pair = -2;
 				if (prev >= 0)
 				{
-					uint64		h;
-
 					at->pk1 = pair_key(prev, id) + 1;
-					h = key_hash64(at->pk1);
-					if (pair_filter_passes(v, h))
-					{
-						at->pslot = key_slot_of_hash(h, key_size);
-						at->pair = -1;
-						__builtin_prefetch(&keys[at->pslot]);
-					}
+					at->ph = key_hash64(at->pk1);
+					at->pair = -1;
+					if (v->pair_bits != NULL)
+						__builtin_prefetch(pair_filter_word(v, at->ph));
 				}
 			}
 			prev = id;
 		}
+	}
+
+	/*
+	 * The pairs the filter lets through, their first slots.  A pass of its
+	 * own, so that the filter's words, fetched above, arrive together
+	 * instead of one after the other (a word's test decides a branch,
+	 * which a load still in flight would stall).
+	 */
+	for (int i = 0; i < nst; i++)
+	{
+		TriageStemAt *at = &st[i];
+
+		if (at->pair != -1)
+			continue;
+		if (pair_filter_passes(v, at->ph))
+		{
+			at->pslot = key_slot_of_hash(at->ph, key_size);
+			__builtin_prefetch(&keys[at->pslot]);
+		}
+		else
+			at->pair = -2;
 	}
 
 	/*
