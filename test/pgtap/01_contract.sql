@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(494);
+SELECT plan(495);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'fact_deltas', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_resolution', 'metric_resolution_fine', 'metric_sources', 'metric_tte', 'metric_tte_reasons', 'models', 'notifications', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
@@ -587,6 +587,9 @@ SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'escalation.resolution_pe
           ARRAY['security_invoker=true'], 'resolution_percentiles is security_invoker');
 SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'escalation.time_to_escalation_by_reason'::regclass),
           ARRAY['security_invoker=true'], 'time_to_escalation_by_reason is security_invoker');
+SELECT is((SELECT reloptions FROM pg_class WHERE oid = 'escalation.escalations'::regclass),
+          ARRAY['toast_tuple_target=8160'],
+          'escalations keeps its context snapshots inline (toast_tuple_target): a toasted one costs the helpdesk''s insert a compression attempt and a TOAST write');
 SELECT is((SELECT count(*)::int FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
             WHERE c.oid IN ('escalation.metric_resolution'::regclass, 'escalation.metric_resolution_fine'::regclass,
                             'escalation.metric_tte_reasons'::regclass, 'escalation.fact_deltas'::regclass)), 4,
