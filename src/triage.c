@@ -229,8 +229,9 @@ typedef struct TriageStemAt
 {
 	int32		fid;			/* -1: the model lacks the stem alone */
 	int32		pair;			/* -2: none to look up (no stem before, or
-								 * the pair filter turned it away); else the
-								 * pair's feature, -1: none */
+								 * the pair filter turned it away); -1: to
+								 * look up; then the pair's feature, -1:
+								 * none */
 	uint32		pslot;
 	uint64		pk1;
 	uint64		ph;				/* the pair's key_hash64() */
