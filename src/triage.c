@@ -500,9 +500,12 @@ pair_filter_build(EscTriageVocab *v)
 	for (uint32 j = 0; j < v->key_size; j++)
 	{
 		uint64		k1 = key_of(&v->keys[j]);
+		uint64		h;
 
-		if (k1 != 0 && key_is_pair(k1))
-			*pair_filter_word(v, key_hash64(k1)) |= pair_filter_bits(key_hash64(k1));
+		if (k1 == 0 || !key_is_pair(k1))
+			continue;
+		h = key_hash64(k1);
+		*pair_filter_word(v, h) |= pair_filter_bits(h);
 	}
 }
 
