@@ -89,6 +89,7 @@ typedef struct Token
 	uint8		special;		/* EscSentSpecial */
 	bool		upper;			/* ALL CAPS */
 	bool		emoji;
+	bool		folded;			/* low is filled in (else: token_low()) */
 } Token;
 
 /*
@@ -345,8 +346,9 @@ lookup_base(const char *low, int len)
 
 /*
  * A remembered token: a Token without its position and its lower-case
- * text, which memo_token_load() folds again from the bytes (a copy of
- * them would double the entry, and an entry is a cache miss per span).
+ * text, which token_low() folds again from the bytes when something reads
+ * it (a copy of them would double the entry, and an entry is a cache miss
+ * per span).
  */
 typedef struct MemoToken
 {
@@ -525,57 +527,15 @@ span_memo_find(uint64 h, const uint64 *w, int len, uint64 generation)
 /*
  * t's lower-case text from its bytes (t->s, t->len), as classify_token()
  * folds them: ASCII letters lowered, a curly apostrophe made straight,
- * "" when the result would be too long to be a word of ours.  An ASCII
- * token of up to 24 bytes that ends at least 24 bytes before limit (most
- * do) is folded eight bytes at a time: a byte's low seven bits plus
- * 0x80 - 'A' reach 0x80 when it is at least 'A', plus 0x80 - 'Z' - 1 when
- * it is above 'Z', and no sum carries into the next byte; the bytes read
- * past the token are copied after its NUL and never read.
+ * "" when the result would be too long to be a word of ours.  Only the
+ * rare token that is compared as text is folded (token_low()).
  */
-/* the ASCII upper-case letters of x lowered (the bytes of 0x80 and up kept) */
-static inline uint64
-lower8(uint64 x)
-{
-	uint64		t = x & LOW7;
-
-	return x | (((t + ONES * (0x80 - 'A')) & ~(t + ONES * (0x80 - 'Z' - 1)) & ~x & HIGH) >> 2);
-}
-
-static pg_attribute_always_inline void
-fold_low(Token *t, const char *limit)
+static void
+fold_low(Token *t)
 {
 	const unsigned char *p = (const unsigned char *) t->s;
 	int			o = 0;
-	int			n = t->len;
 
-	if (n >= 1 && n <= 24 && limit - t->s >= 24)
-	{
-		uint64		w[3];
-		uint64		m0 = n >= 8 ? ~UINT64CONST(0) : first_bytes(n),
-					m1 = n >= 16 ? ~UINT64CONST(0) : (n > 8 ? first_bytes(n - 8) : 0),
-					m2 = n >= 24 ? ~UINT64CONST(0) : (n > 16 ? first_bytes(n - 16) : 0);
-
-		memcpy(w, t->s, 24);
-		if ((((w[0] & m0) | (w[1] & m1) | (w[2] & m2)) & HIGH) == 0)
-		{
-			uint64		x0 = lower8(w[0]),
-						x1 = n > 8 ? lower8(w[1]) : w[1],
-						x2 = n > 8 ? lower8(w[2]) : w[2];
-
-			/*
-			 * Three stores of eight bytes, not one copy of the array: a
-			 * 16-byte load of two 8-byte stores just made cannot be
-			 * forwarded from the store buffer, and waited for them (15% of
-			 * the scoring loop's time in a profile).
-			 */
-			memcpy(t->low, &x0, 8);
-			memcpy(t->low + 8, &x1, 8);
-			memcpy(t->low + 16, &x2, 8);
-			t->low[n] = '\0';
-			Assert(n == t->lowlen);
-			return;
-		}
-	}
 	for (int i = 0; i < t->len; i++)
 	{
 		unsigned char c = p[i];
@@ -613,9 +573,13 @@ memo_token_store(MemoToken *mt, const Token *t)
 	mt->valence = t->valence;
 }
 
-/* the remembered token at s, its lower-case text folded again */
+/*
+ * The remembered token at s.  Its lower-case text is folded again from
+ * the bytes only when something reads it (token_low()): only the words
+ * after the start of a frustration cue are ever compared as text.
+ */
 static pg_attribute_always_inline void
-memo_token_load(Token *t, const MemoToken *mt, const char *s, const char *limit)
+memo_token_load(Token *t, const MemoToken *mt, const char *s)
 {
 	t->s = s;
 	t->len = mt->len;
@@ -627,7 +591,19 @@ memo_token_load(Token *t, const MemoToken *mt, const char *s, const char *limit)
 	t->word = mt->word;
 	t->term = mt->term;
 	t->valence = mt->valence;
-	fold_low(t, limit);
+	t->folded = false;
+}
+
+/* t's lower-case text (folded now if memo_token_load() made t) */
+static const char *
+token_low(Token *t)
+{
+	if (!t->folded)
+	{
+		fold_low(t);
+		t->folded = true;
+	}
+	return t->low;
 }
 
 /*
@@ -703,6 +679,7 @@ classify_token(Token *t, const Reading *rd)
 	}
 	t->low[o] = '\0';
 	t->lowlen = o;
+	t->folded = true;
 	t->upper = any_upper && !any_lower;
 
 	/*
@@ -854,6 +831,7 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const Reading *rd)
 				Token	   *t = &sent->tok[sent->ntok];
 
 				memset(t, 0, sizeof(Token));
+				t->folded = true;	/* low: "" */
 				t->s = p;
 				t->len = n;
 				t->word = -1;
@@ -911,7 +889,7 @@ add_raw_token(Sentence *sent, const char *s, const char *e, const Reading *rd)
 			if (rd->memoise && (a != s || b != e))
 				mt = span_memo_token(a, b - a, rd->limit, rd->generation);
 			if (mt != NULL)
-				memo_token_load(t, mt, a, rd->limit);
+				memo_token_load(t, mt, a);
 			t->s = a;
 			t->len = b - a;
 			if (mt == NULL)
@@ -1156,7 +1134,7 @@ sentence_cues(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *out)
 		if (t->term >= 0)
 		{
 			for (int k = t->term; k < terms->nterms &&
-				 strcmp(terms->terms[k].words[0], t->low) == 0; k++)
+				 strcmp(terms->terms[k].words[0], token_low(t)) == 0; k++)
 			{
 				const EscSentTerm *st = &terms->terms[k];
 				int			w;
@@ -1164,7 +1142,7 @@ sentence_cues(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *out)
 				if (!st->has_frustration || i + st->nwords > sent->ntok)
 					continue;
 				for (w = 1; w < st->nwords; w++)
-					if (strcmp(sent->tok[i + w].low, st->words[w]) != 0)
+					if (strcmp(token_low(&sent->tok[i + w]), st->words[w]) != 0)
 						break;
 				if (w == st->nwords)
 				{
@@ -1187,7 +1165,7 @@ sentence_cues(Sentence *sent, const EscSentimentTerms *terms, EscSentiment *out)
 				if (i + c->nwords > sent->ntok)
 					continue;
 				for (w = 1; w < c->nwords; w++)
-					if (strcmp(sent->tok[i + w].low, c->words[w]) != 0)
+					if (strcmp(token_low(&sent->tok[i + w]), c->words[w]) != 0)
 						break;
 				if (w == c->nwords)
 				{
@@ -1427,7 +1405,7 @@ scoring_span_found(Scoring *sc, const char *s, const char *e, bool newline_befor
 	{
 		Token	   *t = &sent->tok[sent->ntok];
 
-		memo_token_load(t, &m->tok, s + m->offset, sc->rd.limit);
+		memo_token_load(t, &m->tok, s + m->offset);
 		push_token(sent, m->notes);
 	}
 	sent->end = e;
