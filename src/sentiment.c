@@ -497,24 +497,44 @@ span_key_fast(const char *s, int len, const char *limit, uint64 *w)
 #define SPAN_MEMO_TAG(h)	((uint32) ((h) >> 32))
 
 /*
+ * The ways of a set whose tag is tag, as a bit mask (bit i: way i).  Made
+ * without branches: which way holds a span is as good as random, and a
+ * loop that stopped at it mispredicted its exit about once a look-up.
+ */
+StaticAssertDecl(SPAN_MEMO_WAYS == 4, "span_memo_ways() tests four ways");
+
+static pg_attribute_always_inline uint32
+span_memo_ways(const uint32 *tags, uint32 tag)
+{
+	return (uint32) (tags[0] == tag) | ((uint32) (tags[1] == tag) << 1) |
+		((uint32) (tags[2] == tag) << 2) | ((uint32) (tags[3] == tag) << 3);
+}
+
+/* is m the entry of a span with key w and length len, for this generation? */
+static pg_attribute_always_inline bool
+span_memo_is(const SpanMemo *m, const uint64 *w, int len, uint64 generation)
+{
+	/* equal lengths: the words past the span are zero in both */
+	return m->len == len && m->generation == generation &&
+		m->bytes[0] == w[0] &&
+		(len <= 8 || (m->bytes[1] == w[1] && m->bytes[2] == w[2]));
+}
+
+/*
  * The entry of a span with key (h, w) and length len, read with terms of
  * this generation; NULL when there is none.
  */
 static pg_attribute_always_inline SpanMemo *
 span_memo_find(uint64 h, const uint64 *w, int len, uint64 generation)
 {
-	const uint32 *tags = span_memo_tag[SPAN_MEMO_SET(h)];
 	SpanMemo   *set = span_memo[SPAN_MEMO_SET(h)];
-	uint32		tag = SPAN_MEMO_TAG(h);
 
-	for (int way = 0; way < SPAN_MEMO_WAYS; way++)
+	for (uint32 ways = span_memo_ways(span_memo_tag[SPAN_MEMO_SET(h)], SPAN_MEMO_TAG(h));
+		 ways != 0; ways &= ways - 1)
 	{
-		SpanMemo   *m = &set[way];
+		SpanMemo   *m = &set[pg_rightmost_one_pos32(ways)];
 
-		/* equal lengths: the words past the span are zero in both */
-		if (tags[way] == tag && m->len == len && m->generation == generation &&
-			m->bytes[0] == w[0] &&
-			(len <= 8 || (m->bytes[1] == w[1] && m->bytes[2] == w[2])))
+		if (span_memo_is(m, w, len, generation))
 			return m;
 	}
 	return NULL;
@@ -1424,6 +1444,7 @@ typedef struct SpanAt
 	int			end;
 	bool		newline;
 	uint8		len;
+	int8		way;			/* the way whose tag matched, -1: none */
 	uint64		h;
 	uint64		w[SPAN_MEMO_WORDS];
 } SpanAt;
@@ -1445,7 +1466,10 @@ scoring_span(Scoring *sc, const char *s, const char *e, bool newline_before,
 		scoring_span_read(sc, s, e, newline_before, NULL, NULL);
 		return;
 	}
-	m = span_memo_find(at->h, at->w, at->len, sc->rd.generation);
+	/* the way whose tag matched when the entries were fetched, checked */
+	m = at->way >= 0 ? &span_memo[SPAN_MEMO_SET(at->h)][at->way] : NULL;
+	if (m == NULL || !span_memo_is(m, at->w, at->len, sc->rd.generation))
+		m = span_memo_find(at->h, at->w, at->len, sc->rd.generation);
 	if (m != NULL)
 	{
 		scoring_span_found(sc, s, e, newline_before, m);
@@ -1484,24 +1508,22 @@ scoring_spans(Scoring *sc, const char *text, SpanAt *spans, int n)
 			memset(at->w, 0, sizeof(at->w));
 			at->h = span_key_fast(text + at->start, len, sc->rd.limit, at->w);
 			at->len = len;
+			at->way = -1;
 			__builtin_prefetch(span_memo_tag[SPAN_MEMO_SET(at->h)]);
 		}
 		for (int i = 0; i < n; i++)
 		{
-			const SpanAt *at = &spans[i];
-			const uint32 *tags;
+			SpanAt	   *at = &spans[i];
+			uint32		ways;
 
 			if (at->len == 0)
 				continue;
-			tags = span_memo_tag[SPAN_MEMO_SET(at->h)];
-			for (int way = 0; way < SPAN_MEMO_WAYS; way++)
-				if (tags[way] == SPAN_MEMO_TAG(at->h))
-				{
-					const char *m = (const char *) &span_memo[SPAN_MEMO_SET(at->h)][way];
-
-					__builtin_prefetch(m);
-					break;
-				}
+			ways = span_memo_ways(span_memo_tag[SPAN_MEMO_SET(at->h)], SPAN_MEMO_TAG(at->h));
+			if (ways != 0)
+			{
+				at->way = (int8) pg_rightmost_one_pos32(ways);
+				__builtin_prefetch(&span_memo[SPAN_MEMO_SET(at->h)][at->way]);
+			}
 		}
 	}
 	for (int i = 0; i < n; i++)
