@@ -504,10 +504,17 @@ span_key_fast(const char *s, int len, const char *limit, uint64 *w)
 StaticAssertDecl(SPAN_MEMO_WAYS == 4, "span_memo_ways() tests four ways");
 
 static pg_attribute_always_inline uint32
+span_memo_way_is(uint32 a, uint32 b)
+{
+	/* 1 when a == b, in arithmetic (GCC made "a == b" a branch here) */
+	return (uint32) (((uint64) (a ^ b) - 1) >> 63);
+}
+
+static pg_attribute_always_inline uint32
 span_memo_ways(const uint32 *tags, uint32 tag)
 {
-	return (uint32) (tags[0] == tag) | ((uint32) (tags[1] == tag) << 1) |
-		((uint32) (tags[2] == tag) << 2) | ((uint32) (tags[3] == tag) << 3);
+	return span_memo_way_is(tags[0], tag) | (span_memo_way_is(tags[1], tag) << 1) |
+		(span_memo_way_is(tags[2], tag) << 2) | (span_memo_way_is(tags[3], tag) << 3);
 }
 
 /* is m the entry of a span with key w and length len, for this generation? */
