@@ -523,8 +523,7 @@ span_memo_is(const SpanMemo *m, const uint64 *w, int len, uint64 generation)
 {
 	/* equal lengths: the words past the span are zero in both */
 	return m->len == len && m->generation == generation &&
-		m->bytes[0] == w[0] &&
-		(len <= 8 || (m->bytes[1] == w[1] && m->bytes[2] == w[2]));
+		((m->bytes[0] ^ w[0]) | (m->bytes[1] ^ w[1]) | (m->bytes[2] ^ w[2])) == 0;
 }
 
 /*
