@@ -37,7 +37,9 @@
 #                    escalation.train), in rounds alternating with bare,
 #                    and "intel_full" (one more rule, on the predicted
 #                    escalation probability) in the same rounds; RESULT
-#                    gets intel_ratio=<intel / bare>, intel_us,
+#                    gets intel_ratio=<intel / bare>, intel_round_ratio
+#                    (the median of intel / bare within each round),
+#                    intel_us,
 #                    intel_escalated_pct, intel_full_ratio and intel_full_us
 set -euo pipefail
 
@@ -166,6 +168,8 @@ run() {
 }
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# the same for ratios (two decimals)
+median_ratio() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.2f\n", a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "== warm-up (5 s each)"
 for v in bare attached plpgsql; do run "$v" 5 >/dev/null; done
@@ -322,8 +326,9 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
     intel_from="$(scalar "SELECT max(id) FROM helpdesk.tickets")"
     run attached 5 >/dev/null
     echo "== $ROUNDS rounds of ${SECS} s: bare, intel (attached, 52 rules: + sentiment + team by model) and intel_full (53 rules: + escalation probability), order rotating"
-    ib=""; ii=""; iff=""
+    ib=""; ii=""; iff=""; irr=""
     for ((r = 0; r < ROUNDS; r++)); do
+        rb=""; ri=""
         case $((r % 3)) in
             0) order="bare intel intel_full" ;;
             1) order="intel intel_full bare" ;;
@@ -332,28 +337,34 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
         line="   round $((r + 1)):"
         for v in $order; do
             case $v in
-                bare) us="$(run bare "$SECS")"; ib+=" $us" ;;
-                intel) intel_on; us="$(run attached "$SECS")"; ii+=" $us" ;;
+                bare) us="$(run bare "$SECS")"; ib+=" $us"; rb="$us" ;;
+                intel) intel_on; us="$(run attached "$SECS")"; ii+=" $us"; ri="$us" ;;
                 intel_full) intel_full_on; us="$(run attached "$SECS")"; iff+=" $us" ;;
             esac
             line+="  $v ${us} µs"
         done
         echo "$line"
+        irr+=" $(awk -v a="$ri" -v b="$rb" 'BEGIN { printf "%.2f", a / b }')"
     done
     intel_off
+    # the ratio within each round (its intel run over its own bare run):
+    # the machine's speed drifts between rounds, and this takes the drift
+    # out of each ratio before the median is taken
+    intel_round_ratio="$(echo "$irr" | median_ratio)"
     ibare_us="$(echo "$ib" | median)"
     intel_us="$(echo "$ii" | median)"
     intel_full_us="$(echo "$iff" | median)"
     intel_ratio="$(awk -v a="$intel_us" -v b="$ibare_us" 'BEGIN { printf "%.2f", a / b }')"
     intel_full_ratio="$(awk -v a="$intel_full_us" -v b="$ibare_us" 'BEGIN { printf "%.2f", a / b }')"
     echo "   bare ${ibare_us} µs, intel ${intel_us} µs (+$(awk -v a="$intel_us" -v b="$ibare_us" 'BEGIN { printf "%.1f", a - b }') µs); intel_ratio=${intel_ratio}, target <= 1.5"
+    echo "   intel over bare within each round:${irr}; median intel_round_ratio=${intel_round_ratio}"
     echo "   intel_full ${intel_full_us} µs (+$(awk -v a="$intel_full_us" -v b="$ibare_us" 'BEGIN { printf "%.1f", a - b }') µs); intel_full_ratio=${intel_full_ratio}"
     echo "   escalations with an intel rule among their reasons: $(scalar "SELECT count(*) FILTER (WHERE reasons::text LIKE '%intel_negative%') || ' sentiment, ' || count(*) FILTER (WHERE reasons::text LIKE '%intel_route_by_model%') || ' team by model, ' || count(*) FILTER (WHERE reasons::text LIKE '%intelfull_likely_escalation%') || ' escalation probability' FROM escalation.escalations WHERE source_id = $src")"
     intel_pct="$(scalar "SELECT round(100.0 * (SELECT count(DISTINCT ticket_key) FROM escalation.escalations
                                                  WHERE source_id = $src AND ticket_key::bigint > $intel_from)
                                       / nullif((SELECT count(*) FROM helpdesk.tickets WHERE id > $intel_from), 0), 1)")"
     echo "   tickets escalated in the intel and intel_full runs: ${intel_pct}% (the 50 rules alone: ${esc_pct}%)"
-    intel_kv=" intel_ratio=${intel_ratio} intel_us=${intel_us} intel_escalated_pct=${intel_pct} intel_full_ratio=${intel_full_ratio} intel_full_us=${intel_full_us}"
+    intel_kv=" intel_ratio=${intel_ratio} intel_round_ratio=${intel_round_ratio} intel_us=${intel_us} intel_escalated_pct=${intel_pct} intel_full_ratio=${intel_full_ratio} intel_full_us=${intel_full_us}"
 fi
 
 if [ "${BENCH_PERF:-0}" = 1 ]; then
