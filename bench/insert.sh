@@ -167,9 +167,9 @@ run() {
     awk -v t="$tps" 'BEGIN { printf "%.1f\n", 1e6 / t }'
 }
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-# the same for ratios (two decimals)
-median_ratio() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) printf "%.2f\n", a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# median [DECIMALS]: of the numbers on standard input; an even count's mean of
+# the middle two with DECIMALS decimals (default 1; 2 for ratios)
+median() { tr ' ' '\n' | grep . | sort -g | awk -v d="${1:-1}" '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.*f\n", d, (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "== warm-up (5 s each)"
 for v in bare attached plpgsql; do run "$v" 5 >/dev/null; done
@@ -350,7 +350,7 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
     # the ratio within each round (its intel run over its own bare run):
     # the machine's speed drifts between rounds, and this takes the drift
     # out of each ratio before the median is taken
-    intel_round_ratio="$(echo "$irr" | median_ratio)"
+    intel_round_ratio="$(echo "$irr" | median 2)"
     ibare_us="$(echo "$ib" | median)"
     intel_us="$(echo "$ii" | median)"
     intel_full_us="$(echo "$iff" | median)"
