@@ -117,3 +117,26 @@ SELECT x.rule, x.fires, x.evidence->'field'->>'value' AS value
   FROM escalation.explain('fa_hd.tickets', '2', '2024-01-20 12:00+00') x
  WHERE x.rule LIKE 'amount%'
  ORDER BY x.rule;
+
+-- renewal windows: a row's date and each window's horizon are computed once
+-- per row and shared by the rules asking (the first two windows remembered,
+-- any further one computed on its own); the horizon's day is included, and
+-- the row's date is taken in the session's time zone
+INSERT INTO escalation.rules (name, source_id, renewal_within, target_team) VALUES
+    ('renewal within 20 days',  :sid, '20 days', 'management'),
+    ('renewal within 21 days',  :sid, '21 days', 'management'),
+    ('renewal within 20 days again', :sid, '20 days', 'management'),
+    ('renewal within 3 weeks',  :sid, '3 weeks', 'management'),
+    ('renewal within 21 days again', :sid, '21 days', 'management');
+SELECT x.rule, x.fires
+  FROM escalation.explain('fa_hd.tickets', '1', '2024-01-20 12:00+00') x
+ WHERE x.rule LIKE 'renewal%'
+ ORDER BY x.rule;
+SET timezone = 'Pacific/Kiritimati';   -- UTC+14: the row's date is the 21st
+SELECT x.rule, x.fires
+  FROM escalation.explain('fa_hd.tickets', '1', '2024-01-20 12:00+00') x
+ WHERE x.rule LIKE 'renewal%'
+ ORDER BY x.rule;
+RESET timezone;
+DELETE FROM escalation.rules
+ WHERE source_id = :sid AND (name LIKE 'renewal within 2%' OR name = 'renewal within 3 weeks');

@@ -420,6 +420,7 @@ extern void esc_triage_normalize(float *val, int nword, int n);
 extern void esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 								 const char *priority, const char *channel, const char *tier,
 								 EscTriageDoc *doc);
+extern void esc_triage_prefetch_pass(EscTriageModel *m, const EscTextPass *tp);
 extern void esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 									  const char *priority, const char *channel,
 									  const char *tier, bool grams, EscTriageDoc *doc);
@@ -683,6 +684,11 @@ typedef struct EscFacts
 	const char **field_values;	/* per EscSource.fields; NULL = SQL NULL */
 	EscAccount *account;		/* NULL: no account on the row */
 	TimestampTz at;				/* the row's time, for renewal windows */
+	TimestampTz dates_at;		/* the time the dates below are of */
+	int			ndates;			/* 0: none yet; else 1 + nhorizons */
+	DateADT		at_date;		/* its date in the session's time zone */
+	Interval	horizon_within[2];	/* the renewal windows computed... */
+	DateADT		horizon_date[2];	/* ...and the dates they reach */
 	const char *text;			/* subject + body (ticket) or body (message) */
 	int			textlen;
 	EscMatch   *match;			/* keywords found in text */

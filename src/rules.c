@@ -124,33 +124,64 @@ wide_to_byte_offset(EscFacts *facts, int woff)
 }
 
 /*
- * Is the renewal date within `within` of the row's time (and not past)?
+ * The date of a timestamp in the session's time zone (false: out of range).
  */
 static bool
-renewal_is_near(EscAccount *acc, TimestampTz at, Interval *within)
+date_of(TimestampTz t, DateADT *date)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
 	int			tz;
-	DateADT		today;
-	TimestampTz horizon;
-	struct pg_tm htm;
-	DateADT		horizon_date;
+
+	if (timestamp2tm(t, &tz, &tm, &fsec, NULL, NULL) != 0)
+		return false;
+	*date = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+	return true;
+}
+
+/*
+ * Is the renewal date within `within` of the row's time (and not past)?
+ * The row's date, and the horizons of the first two windows asked for,
+ * are remembered in the facts: a source's rules mostly share one or two
+ * windows, and each date costs a time zone conversion.
+ */
+static bool
+renewal_is_near(EscFacts *facts, EscAccount *acc, Interval *within)
+{
+	DateADT		horizon_date = 0;
+	int			h;
 
 	if (!acc->has_renewal)
 		return false;
-	if (timestamp2tm(at, &tz, &tm, &fsec, NULL, NULL) != 0)
-		return false;
-	today = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+	if (facts->ndates == 0 || facts->dates_at != facts->at)
+	{
+		if (!date_of(facts->at, &facts->at_date))
+			return false;
+		facts->dates_at = facts->at;
+		facts->ndates = 1;
+	}
+	for (h = 0; h < facts->ndates - 1; h++)
+		if (memcmp(&facts->horizon_within[h], within, sizeof(Interval)) == 0)
+			break;
+	if (h < facts->ndates - 1)
+		horizon_date = facts->horizon_date[h];
+	else
+	{
+		TimestampTz horizon;
 
-	horizon = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-													  TimestampTzGetDatum(at),
-													  IntervalPGetDatum(within)));
-	if (timestamp2tm(horizon, &tz, &htm, &fsec, NULL, NULL) != 0)
-		return false;
-	horizon_date = date2j(htm.tm_year, htm.tm_mon, htm.tm_mday) - POSTGRES_EPOCH_JDATE;
-
-	return acc->renewal_date >= today && acc->renewal_date <= horizon_date;
+		horizon = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														  TimestampTzGetDatum(facts->at),
+														  IntervalPGetDatum(within)));
+		if (!date_of(horizon, &horizon_date))
+			return false;
+		if (h < lengthof(facts->horizon_within))
+		{
+			facts->horizon_within[h] = *within;
+			facts->horizon_date[h] = horizon_date;
+			facts->ndates++;
+		}
+	}
+	return acc->renewal_date >= facts->at_date && acc->renewal_date <= horizon_date;
 }
 
 /* end the current literal run, keeping the longest */
@@ -381,7 +412,11 @@ const EscTextPass *
 esc_facts_pass(EscFacts *facts)
 {
 	if (facts->pass == NULL)
+	{
 		facts->pass = esc_textpass(facts->text, facts->text ? facts->textlen : 0);
+		if (facts->triage != NULL)
+			esc_triage_prefetch_pass(facts->triage, facts->pass);
+	}
 	return facts->pass;
 }
 
@@ -569,7 +604,7 @@ esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v)
 			return;
 		}
 		if (rule->has_renewal_within &&
-			!renewal_is_near(acc, facts->at, &rule->renewal_within))
+			!renewal_is_near(facts, acc, &rule->renewal_within))
 		{
 			v->why_not = "account renewal is not within the rule's window";
 			return;

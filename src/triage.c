@@ -1562,6 +1562,17 @@ scale(float *val, int n, double by)
  * counting in order (idf and weights) in a table of the ticket's own.
  */
 void
+esc_triage_prefetch_pass(EscTriageModel *m, const EscTextPass *tp)
+{
+	EscTriageVocab *v = m->vocab;
+
+	if (v->grow || tp == NULL)
+		return;
+	for (int i = 0; i < tp->nwords; i++)
+		__builtin_prefetch(&v->memo[tp->words[i].hash & v->memo_mask]);
+}
+
+void
 esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 						  const char *priority, const char *channel, const char *tier,
 						  bool grams, EscTriageDoc *doc)

@@ -279,9 +279,9 @@ escalation_ticket_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	esc_match_row(src, &row);
 	if (src->any_triage_rule)
 		row.facts.triage = esc_triage_model_for(src->source_id);
+	esc_match_row(src, &row);
 	fired = palloc(sizeof(EscFired) * src->nrules);
 	nfired = esc_evaluate_all(src, &row.facts, fired);
 	if (nfired > 0 && is_update)
