@@ -174,7 +174,7 @@ renewal_is_near(EscFacts *facts, EscAccount *acc, Interval *within)
 														  IntervalPGetDatum(within)));
 		if (!date_of(horizon, &horizon_date))
 			return false;
-		if (h < lengthof(facts->horizon_within))
+		if (h < (int) lengthof(facts->horizon_within))
 		{
 			facts->horizon_within[h] = *within;
 			facts->horizon_date[h] = horizon_date;
