@@ -684,11 +684,11 @@ typedef struct EscFacts
 	const char **field_values;	/* per EscSource.fields; NULL = SQL NULL */
 	EscAccount *account;		/* NULL: no account on the row */
 	TimestampTz at;				/* the row's time, for renewal windows */
-	TimestampTz dates_at;		/* the time the dates below are of */
-	int			ndates;			/* 0: none yet; else 1 + nhorizons */
-	DateADT		at_date;		/* its date in the session's time zone */
-	Interval	horizon_within[2];	/* the renewal windows computed... */
-	DateADT		horizon_date[2];	/* ...and the dates they reach */
+	bool		at_date_done;	/* at_date computed (lazily, once) */
+	DateADT		at_date;		/* at's date in the session's time zone */
+	int			nhorizons;		/* renewal windows remembered: */
+	Interval	horizon_within[2];	/* ...each window... */
+	DateADT		horizon_date[2];	/* ...and the date it reaches from at */
 	const char *text;			/* subject + body (ticket) or body (message) */
 	int			textlen;
 	EscMatch   *match;			/* keywords found in text */

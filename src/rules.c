@@ -142,28 +142,28 @@ date_of(TimestampTz t, DateADT *date)
 /*
  * Is the renewal date within `within` of the row's time (and not past)?
  * The row's date, and the horizons of the first two windows asked for,
- * are remembered in the facts: a source's rules mostly share one or two
- * windows, and each date costs a time zone conversion.
+ * are remembered in the facts (whose time is set before any rule is
+ * evaluated): a source's rules mostly share one or two windows, and each
+ * date costs a time zone conversion.
  */
 static bool
 renewal_is_near(EscFacts *facts, EscAccount *acc, Interval *within)
 {
-	DateADT		horizon_date = 0;
+	DateADT		horizon_date;
 	int			h;
 
 	if (!acc->has_renewal)
 		return false;
-	if (facts->ndates == 0 || facts->dates_at != facts->at)
+	if (!facts->at_date_done)
 	{
 		if (!date_of(facts->at, &facts->at_date))
 			return false;
-		facts->dates_at = facts->at;
-		facts->ndates = 1;
+		facts->at_date_done = true;
 	}
-	for (h = 0; h < facts->ndates - 1; h++)
+	for (h = 0; h < facts->nhorizons; h++)
 		if (memcmp(&facts->horizon_within[h], within, sizeof(Interval)) == 0)
 			break;
-	if (h < facts->ndates - 1)
+	if (h < facts->nhorizons)
 		horizon_date = facts->horizon_date[h];
 	else
 	{
@@ -178,7 +178,7 @@ renewal_is_near(EscFacts *facts, EscAccount *acc, Interval *within)
 		{
 			facts->horizon_within[h] = *within;
 			facts->horizon_date[h] = horizon_date;
-			facts->ndates++;
+			facts->nhorizons++;
 		}
 	}
 	return acc->renewal_date >= facts->at_date && acc->renewal_date <= horizon_date;
