@@ -48,6 +48,7 @@
 #include "utils/syscache.h"
 
 #include "escalation.h"
+#include "jsonb_build.h"
 
 #define ACCOUNT_KEY_MAX		128
 #define ACCOUNT_CACHE_MAX	200000
@@ -560,6 +561,15 @@ read_rule(HeapTuple tup, TupleDesc desc, int32 *source_id, char ***keywords)
 	r->has_escalation_probability = !isnull;
 	if (!isnull)
 		r->escalation_probability = DatumGetFloat8(d);
+	/* the thresholds as the reasons write them, made once */
+	if (r->has_sentiment_below)
+		r->sentiment_below_num = esc_numeric_g(r->sentiment_below);
+	if (r->has_frustration_above)
+		r->frustration_above_num = esc_numeric_g(r->frustration_above);
+	if (r->has_team_confidence)
+		r->team_confidence_num = esc_numeric_g(r->team_confidence);
+	if (r->has_escalation_probability)
+		r->escalation_probability_num = esc_numeric_g(r->escalation_probability);
 	return r;
 }
 

@@ -584,6 +584,11 @@ typedef struct EscRule
 									 * route there (target_team NULL) */
 	bool		has_escalation_probability;
 	double		escalation_probability;	/* predicted P(escalated) >= this */
+	/* the four thresholds above as a reason writes them ("%g"), or NULL */
+	struct NumericData *sentiment_below_num;
+	struct NumericData *frustration_above_num;
+	struct NumericData *team_confidence_num;
+	struct NumericData *escalation_probability_num;
 	/* target */
 	char	   *target_team;
 	int			ntarget_skills;

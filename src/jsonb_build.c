@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -103,6 +105,42 @@ esc_jb_number_text(JsonbParseState **st, const char *key, const char *text)
 				   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
 													   ObjectIdGetDatum(InvalidOid),
 													   Int32GetDatum(-1))));
+}
+
+/* d as snprintf("%g") writes it, read as a number (a rule's threshold) */
+Numeric
+esc_numeric_g(double d)
+{
+	char		buf[64];
+
+	snprintf(buf, sizeof(buf), "%g", d);
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/*
+ * d with three decimals: the number snprintf("%.3f") writes, read as a
+ * number.  A reason's score is written on a helpdesk's insert, and the
+ * text and the parse back were most of its cost: so it is made from the
+ * whole thousandths, which are the correctly rounded ones unless d * 1000
+ * lies within a rounding error of a half (its error is below 1e-7 under
+ * 1e9), where the text decides as before.  The same value and scale
+ * either way (make_result() keeps one form of each).
+ */
+Numeric
+esc_numeric_fixed3(double d)
+{
+	double		x = d * 1000.0;
+	double		r = rint(x);
+	char		buf[64];
+
+	if (fabs(x) < 1e9 && fabs(fabs(x - r) - 0.5) > 1e-6)
+		return int64_div_fast_to_numeric((int64) r, 3);
+	snprintf(buf, sizeof(buf), "%.3f", d);
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
 }
 
 /* a value given as JSON text, parsed and spliced in */
