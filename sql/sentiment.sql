@@ -154,6 +154,29 @@ SELECT r - 'rule_id' AS reason
   FROM escalation.escalations e, jsonb_array_elements(e.reasons) r
  WHERE e.source_id = :sid AND e.ticket_key = '1' AND r->>'rule' = 'frustrated follow-up';
 
+-- a reason's scores have three decimals, the numbers round() makes of the
+-- score (the trigger makes them from whole thousandths), and a threshold
+-- is written as "%g" writes it (six significant digits)
+INSERT INTO escalation.rules (name, source_id, applies_to, sentiment_below, target_team, kind, severity) VALUES
+    ('odd threshold', :sid, 'ticket', -0.123456789, 'tier2', 'hierarchical', 2);
+INSERT INTO sent_hd.tickets (id, subject, body)
+SELECT 1000 + i, 'Problem ' || i,
+       (ARRAY['awful', 'terrible', 'bad', 'horrible', 'angry', 'broken', 'useless', 'slow'])[1 + i % 8] || ' ' ||
+       (ARRAY['and', 'but', 'so', 'very', 'not'])[1 + i % 5] || ' ' ||
+       (ARRAY['awful', 'fine', 'bad', 'good', 'worse', 'annoying', 'okay'])[1 + (i / 3) % 7] ||
+       repeat(' the app crashed', i % 4) || repeat('!', i % 3)
+  FROM generate_series(1, 300) i;
+SELECT count(*) AS reasons,
+       count(DISTINCT r->'sentiment'->'polarity') AS distinct_scores,
+       count(*) FILTER (WHERE (r->'sentiment'->'polarity')::text
+                              <> round(escalation.sentiment(t.subject || E'\n' || t.body)::numeric, 3)::text) AS differ,
+       min((r->'sentiment'->'below')::text) AS below
+  FROM escalation.escalations e
+  JOIN sent_hd.tickets t ON t.id::text = e.ticket_key,
+       jsonb_array_elements(e.reasons) r
+ WHERE e.source_id = :sid AND t.id >= 1000 AND r->>'rule' = 'odd threshold';
+DELETE FROM escalation.rules WHERE name = 'odd threshold';
+
 -- explain() shows the sentiment evidence, and why a rule does not fire
 SELECT rule, fires, evidence - 'rule_id' AS evidence, why_not
   FROM escalation.explain('sent_hd.tickets', '3') ORDER BY rule;
