@@ -97,14 +97,20 @@ esc_jb_numeric(JsonbParseState **st, const char *key, Numeric n)
 	pushJsonbValue(st, WJB_VALUE, &v);
 }
 
-/* a number given as text, read as jsonb_in reads a JSON number */
+/* a number's text, read as jsonb_in reads a JSON number */
+static Numeric
+numeric_of_text(const char *text)
+{
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+}
+
+/* a number given as text */
 void
 esc_jb_number_text(JsonbParseState **st, const char *key, const char *text)
 {
-	esc_jb_numeric(st, key,
-				   DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
-													   ObjectIdGetDatum(InvalidOid),
-													   Int32GetDatum(-1))));
+	esc_jb_numeric(st, key, numeric_of_text(text));
 }
 
 /* d as snprintf("%g") writes it, read as a number (a rule's threshold) */
@@ -114,14 +120,13 @@ esc_numeric_g(double d)
 	char		buf[64];
 
 	snprintf(buf, sizeof(buf), "%g", d);
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
+	return numeric_of_text(buf);
 }
 
 /*
  * d with three decimals: the number snprintf("%.3f") writes, read as a
- * number.  A reason's score is written on a helpdesk's insert, and the
+ * number (a reason's score, a routing decision's figures).  A reason's
+ * score is written on a helpdesk's insert, and the
  * text and the parse back were most of its cost: so it is made from the
  * whole thousandths, which are the correctly rounded ones unless d * 1000
  * lies within a rounding error of a half (its error is below 1e-7 under
@@ -138,9 +143,7 @@ esc_numeric_fixed3(double d)
 	if (fabs(x) < 1e9 && fabs(fabs(x - r) - 0.5) > 1e-6)
 		return int64_div_fast_to_numeric((int64) r, 3);
 	snprintf(buf, sizeof(buf), "%.3f", d);
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
+	return numeric_of_text(buf);
 }
 
 /* a value given as JSON text, parsed and spliced in */

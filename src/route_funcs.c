@@ -60,17 +60,12 @@ candidates(EscRouteData *d, const EscRouteRequest *req, int *ncand)
 /*
  * The decision is built as a jsonb value directly (jsonb_build.c: no JSON
  * text to parse for each of a batch's decisions); numbers are numerics of
- * the value printed with 3 decimals, as they always were.
+ * the value with 3 decimals, the numbers "%.3f" prints, as they always were.
  */
 static Numeric
 num3(double x)
 {
-	char		buf[64];
-
-	snprintf(buf, sizeof(buf), "%.3f", x);
-	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
+	return esc_numeric_fixed3(x);
 }
 
 /*
