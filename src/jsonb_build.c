@@ -126,10 +126,10 @@ esc_numeric_g(double d)
 /*
  * d with three decimals: the number snprintf("%.3f") writes, read as a
  * number (a reason's score, a routing decision's figures).  A reason's
- * score is written on a helpdesk's insert, and the
- * text and the parse back were most of its cost: so it is made from the
- * whole thousandths, which are the correctly rounded ones unless d * 1000
- * lies within a rounding error of a half (its error is below 1e-7 under
+ * score is written on a helpdesk's insert, where the text and the parse
+ * back were most of its cost; so it is made from the whole thousandths,
+ * which are the correctly rounded ones unless d * 1000 lies within a
+ * rounding error of a half (that product's error is below 1e-7 under
  * 1e9), where the text decides as before.  The same value and scale
  * either way (make_result() keeps one form of each).
  */
