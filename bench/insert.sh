@@ -28,7 +28,11 @@
 #                    escalating_ratio and plain_ratio), to show where time
 #                    goes
 #   BENCH_PERF       1 records a perf profile of the backend during one more
-#                    attached run (needs perf; report in bench/out/)
+#                    attached run, with the intel rules on when BENCH_INTEL
+#                    is 1 (needs perf): stacks unwound from DWARF for
+#                    PERF_SECONDS (default 4) of it, then µs an insert of
+#                    the trigger's parts (inclusive) and self time by
+#                    function; the data stays in bench/out/
 #   BENCH_HISTORY    tickets of history per table before the runs (default 100000)
 #   BENCH_NO_BUILD   1 skips the build and install
 #   BENCH_INTEL      1 (default) adds the "intel" variant (issue 6): the
@@ -56,6 +60,16 @@ if [ -z "${ESC_BENCH_INSIDE:-}" ]; then
             make -s
             make -s install
         fi
+    fi
+    # the profile's tool, from Debian's archive, when asked for and missing
+    if [ "${BENCH_PERF:-0}" = 1 ] && ! command -v perf >/dev/null; then
+        echo "== installing perf (linux-perf) for BENCH_PERF=1"
+        sudo_=()
+        [ "$(id -u)" = 0 ] || sudo_=(sudo)
+        "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >/dev/null 2>&1 ||
+            { "${sudo_[@]}" apt-get update -q >/dev/null 2>&1 &&
+              "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >/dev/null 2>&1; } ||
+            echo "   could not install linux-perf: the run goes on without a profile"
     fi
     mkdir -p bench/out
     export ESC_BENCH_INSIDE=1
@@ -369,84 +383,57 @@ fi
 
 if [ "${BENCH_PERF:-0}" = 1 ]; then
     if command -v perf >/dev/null; then
-        echo "== perf profile of the backend during one ${SECS} s attached run"
+        # intel rules on (when the intel variant ran), as the budget measures
+        perf_what=attached
+        if [ "${BENCH_INTEL:-1}" = 1 ]; then
+            perf_what=intel
+            intel_on
+        fi
+        psql_q -c "VACUUM ANALYZE helpdesk.tickets" -c "CHECKPOINT"
+        echo "== perf profile of the backend: ${PERF_SECONDS:-4} s of a $((SECS + 5)) s $perf_what run, stacks unwound from DWARF"
         perfdata="$root/bench/out/insert-perf.data"
         pgbench_run -n -c 1 -j 1 -M prepared -T "$((SECS + 5))" -f "$work/attached.pgbench" >"$work/perf-pgbench.txt" 2>&1 &
         bgpid=$!
-        sleep 2
+        sleep 3
         bpid="$(scalar "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND state IS NOT NULL LIMIT 1")"
         if [ -n "$bpid" ]; then
-            # keep the escalation.so the backend runs, even if a newer one is installed meanwhile
-            so_range="$(awk '/escalation\.so/ { print $1; exit }' "/proc/$bpid/maps")"
-            so_end="$(awk '/escalation\.so/ { split($1, r, "-"); e = r[2] } END { print e }' "/proc/$bpid/maps")"
-            if [ -n "$so_range" ] && cp "/proc/$bpid/map_files/$so_range" "$work/escalation.so" 2>/dev/null; then
-                perf buildid-cache -a "$work/escalation.so" >/dev/null 2>&1 || true
-            fi
-            perf record -g --buildid-mmap -p "$bpid" -o "$perfdata" -- sleep "$SECS" >/dev/null 2>&1 || true
+            # Debian's postgres has no frame pointers: a frame-pointer call
+            # graph loses the caller of many samples (docs/benchmarks.md,
+            # session 14), so the stacks are unwound from DWARF
+            perf record -F 1000 --call-graph dwarf,16384 -p "$bpid" -o "$perfdata" \
+                -- sleep "${PERF_SECONDS:-4}" >/dev/null 2>&1 || true
             wait "$bgpid" || true
-            perf report -i "$perfdata" --children --stdio --sort dso,symbol --percent-limit 2 2>/dev/null \
-                | grep -v '^$' | grep -v '^#' > "$work/callgraph.txt" || true
-            # name the call graph's frames in an escalation.so replaced during the run
-            if [ -f "$work/escalation.so" ] && grep -q '0x7f' "$work/callgraph.txt" && command -v addr2line >/dev/null; then
-                base=$((16#${so_range%%-*}))
-                end=$((16#$so_end))
-                sedscript="$work/names.sed"
-                : > "$sedscript"
-                # run-time addresses (call chains, entries) and library-relative ones
-                for a in $(grep -o '0x[0-9a-f]\{6,\}' "$work/callgraph.txt" | sort -u); do
-                    v=$((a))
-                    if (( v >= base && v < end )); then
-                        off=$((v - base))
-                    elif (( v < end - base )) && grep -q "escalation\.so.*$a" "$work/callgraph.txt"; then
-                        off=$v
-                    else
-                        continue
-                    fi
-                    fn="$(addr2line -f -e "$work/escalation.so" "$(printf '0x%x' "$off")" | head -1)"
-                    [ -n "$fn" ] && [ "$fn" != "??" ] && echo "s/$a/$fn/g" >> "$sedscript"
-                done
-                sed -f "$sedscript" "$work/callgraph.txt" > "$root/bench/out/insert-perf.txt"
-            else
-                cp "$work/callgraph.txt" "$root/bench/out/insert-perf.txt"
-            fi
+            [ "$perf_what" = intel ] && intel_off
+            ptps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/perf-pgbench.txt" | tail -1)"
+            echo "   the run: $(awk -v t="$ptps" 'BEGIN { printf "%.1f", 1e6 / t }') µs an insert"
+            perf script -i "$perfdata" -F ip,sym 2>/dev/null > "$work/stacks.txt" || true
+            # µs of backend time an insert: a sample is 1 ms of the
+            # PERF_SECONDS recorded, over the run's inserts per second
+            echo "   inclusive µs an insert (a sample counts for every function on its stack once):"
+            awk -v tps="$ptps" -v secs="${PERF_SECONDS:-4}" \
+                -v funcs="escalation_ticket_trigger esc_evaluate_all esc_facts_triage esc_facts_sentiment esc_match_row esc_facts_pass esc_record esc_direct_insert push_reason esc_build_context esc_read_ticket esc_facts_ticket ExecInsertIndexTuples CommitTransactionCommand kill_pid_info_type" '
+                BEGIN { nf = split(funcs, F, " ") }
+                /^$/ { if (n) { tot++; for (j = 1; j <= nf; j++) for (i = 1; i <= n; i++) if (s[i] == F[j]) { inc[F[j]]++; break }
+                                out = 1; for (i = 1; i <= n; i++) if (s[i] == "escalation_ticket_trigger") out = 0
+                                if (out) leaf[s[1]]++ }
+                       n = 0; next }
+                { n++; s[n] = $2 }
+                END { k = 1e6 / (1000 * secs * tps)
+                      printf "   %8.2f  backend, all of it\n", tot * k
+                      for (j = 1; j <= nf; j++) printf "   %8.2f  %s\n", inc[F[j]] * k, F[j]
+                      printf "   largest leaves outside the trigger:\n"
+                      for (c in leaf) printf "   %8.2f  %s\n", leaf[c] * k, c | "sort -rn | head -12" }' \
+                "$work/stacks.txt" || true
             echo "   self time by DSO:"
             perf report -i "$perfdata" --no-children --stdio --sort dso -g none 2>/dev/null \
                 | grep '%' | head -6 | sed 's/^/   /' || true
-            # self time by function; functions of an escalation.so that was replaced
-            # on disk during the run are named from the copy taken above
-            perf report -i "$perfdata" --no-children --stdio --sort dso,symbol -g none 2>/dev/null \
-                | grep '%' > "$work/self.txt" || true
-            : > "$work/addr.map"
-            if [ -f "$work/escalation.so" ] && command -v addr2line >/dev/null; then
-                for a in $(grep 'escalation\.so' "$work/self.txt" | grep -o '0x[0-9a-f]*' | sort -u); do
-                    echo "$a $(addr2line -f -e "$work/escalation.so" "$a" | head -1)" >> "$work/addr.map"
-                done
-            fi
             echo "   self time by function (top 25):"
-            awk 'FILENAME == ARGV[1] { fn[$1] = $2; next }
-                 { pct = $1; sub(/%/, "", pct)
-                   if ($0 ~ /escalation\.so/) { dso = "escalation.so" } else { dso = $2 }
-                   sym = $NF == "-" ? "" : $NF
-                   for (i = 1; i <= NF; i++) if ($i == "[.]" || $i == "[k]") sym = $(i + 1)
-                   if (sym in fn) sym = fn[sym]
-                   # an unnamed (static) function: group its addresses by 4 KB page
-                   if (sym ~ /^0x[0-9a-f]+$/) sym = "(unnamed) " substr(sym, 1, length(sym) - 3) "xxx"
-                   t[dso " " sym] += pct }
-                 END { for (k in t) printf "%7.2f%%  %s\n", t[k], k }' \
-                "$work/addr.map" "$work/self.txt" | sort -rn | head -25 | sed 's/^/   /' || true
-            echo "   inclusive time of the trigger's parts (share of the backend's time):"
-            # (a function seen at several return addresses is summed over them)
-            awk '/^ +[0-9.]+% +[0-9.]+% / && /\[\.\]/ {
-                     sym = $NF == "-" ? $(NF - 2) : $NF
-                     if (sym ~ /^(escalation_ticket_trigger|esc_[a-z_]+|pg_regexec|SPI_execute_plan|CommitTransactionCommand|ExecInsertIndexTuples|heap_insert|pq_getbyte|__GI___kill)$/) {
-                         p = $1; sub(/%/, "", p); t[sym] += p
-                     }
-                 }
-                 END { for (k in t) printf "   %7.2f%%  %s\n", t[k], k }' \
-                "$root/bench/out/insert-perf.txt" | sort -rn | head -20 || true
-            echo "   call graphs: bench/out/insert-perf.txt"
+            perf report -i "$perfdata" --no-children --stdio --sort dso,symbol -g none 2>/dev/null \
+                | grep '%' | head -25 | sed 's/^/   /' || true
+            echo "   profile: bench/out/insert-perf.data (perf report -i ...; perf script for stacks)"
         else
             wait "$bgpid" || true
+            [ "$perf_what" = intel ] && intel_off
             echo "   could not find the pgbench backend"
         fi
     else
