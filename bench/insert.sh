@@ -63,12 +63,7 @@ if [ -z "${ESC_BENCH_INSIDE:-}" ]; then
     fi
     # the profile's tool, from Debian's archive, when asked for and missing
     if [ "${BENCH_PERF:-0}" = 1 ] && ! command -v perf >/dev/null; then
-        echo "== installing perf (linux-perf) for BENCH_PERF=1"
-        sudo_=()
-        [ "$(id -u)" = 0 ] || sudo_=(sudo)
-        "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >/dev/null 2>&1 ||
-            { "${sudo_[@]}" apt-get update -q >/dev/null 2>&1 &&
-              "${sudo_[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >/dev/null 2>&1; } ||
+        scripts/install-deps.sh --perf ||
             echo "   could not install linux-perf: the run goes on without a profile"
     fi
     mkdir -p bench/out

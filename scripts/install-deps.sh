@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install whatever is missing (and only that) from Debian's archive to build
 # and test the escalation extension against PostgreSQL 15.
+# scripts/install-deps.sh --perf also installs perf (linux-perf), which
+# bench/run insert uses with BENCH_PERF=1 (and installs this way).
 #
 # Idempotent: when everything is present it changes nothing and runs no
 # apt-get at all. Runs `apt-get update` at most once, and only when a package
@@ -17,6 +19,15 @@ die() { printf '==> install-deps: ERROR: %s\n' "$*" >&2; exit 1; }
 pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
+
+# --perf: perf (linux-perf) as well, for bench/run insert's BENCH_PERF=1
+with_perf=0
+for arg in "$@"; do
+    case $arg in
+        --perf) with_perf=1 ;;
+        *) die "unknown option: $arg (known: --perf)" ;;
+    esac
+done
 
 missing=()
 # need PACKAGE TEST...: queue PACKAGE unless it (or TEST) shows it is present.
@@ -41,6 +52,7 @@ need perl                           command -v prove
 need gcc                            command -v gcc
 need make                           command -v make
 need libc6-dev                      test -f /usr/include/stdio.h
+[ "$with_perf" = 0 ] || need linux-perf command -v perf
 
 if [ ${#missing[@]} -eq 0 ]; then
     log "all build/test dependencies already present"

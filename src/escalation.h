@@ -584,7 +584,7 @@ typedef struct EscRule
 									 * route there (target_team NULL) */
 	bool		has_escalation_probability;
 	double		escalation_probability;	/* predicted P(escalated) >= this */
-	/* the four thresholds above as a reason writes them ("%g"), or NULL */
+	/* each threshold above that the rule has, as a reason writes it ("%g") */
 	struct NumericData *sentiment_below_num;
 	struct NumericData *frustration_above_num;
 	struct NumericData *team_confidence_num;

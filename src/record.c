@@ -71,30 +71,12 @@ esc_evaluate_all(EscSource *src, EscFacts *facts, EscFired *fired)
 }
 
 /* jsonb values pushed directly (jsonb_build.c): no JSON text to parse back */
-static void
-jb_float(JsonbParseState **st, const char *key, const char *fmt, double d)
-{
-	char		buf[64];
-
-	snprintf(buf, sizeof(buf), fmt, d);
-	esc_jb_number_text(st, key, buf);
-}
 
 /* a score with three decimals */
 static void
 jb_fixed3(JsonbParseState **st, const char *key, double d)
 {
 	esc_jb_numeric(st, key, esc_numeric_fixed3(d));
-}
-
-/* a rule's threshold: as the rule's cache made it, else made now */
-static void
-jb_threshold(JsonbParseState **st, const char *key, Numeric made, double d)
-{
-	if (made != NULL)
-		esc_jb_numeric(st, key, made);
-	else
-		jb_float(st, key, "%g", d);
 }
 
 static void
@@ -183,7 +165,7 @@ push_reason(JsonbParseState **st, EscSource *src, EscRule *rule, EscFacts *facts
 			esc_jb_key(st, "sentiment");
 			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 			jb_fixed3(st, "polarity", facts->sentiment.polarity);
-			jb_threshold(st, "below", rule->sentiment_below_num, rule->sentiment_below);
+			esc_jb_numeric(st, "below", rule->sentiment_below_num);
 			pushJsonbValue(st, WJB_END_OBJECT, NULL);
 		}
 		if (rule->has_frustration_above)
@@ -191,7 +173,7 @@ push_reason(JsonbParseState **st, EscSource *src, EscRule *rule, EscFacts *facts
 			esc_jb_key(st, "frustration");
 			pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 			jb_fixed3(st, "score", facts->sentiment.frustration);
-			jb_threshold(st, "above", rule->frustration_above_num, rule->frustration_above);
+			esc_jb_numeric(st, "above", rule->frustration_above_num);
 			jb_string_array(st, "cues", facts->sentiment.cues, facts->sentiment.ncues);
 			pushJsonbValue(st, WJB_END_OBJECT, NULL);
 		}
@@ -210,14 +192,13 @@ push_reason(JsonbParseState **st, EscSource *src, EscRule *rule, EscFacts *facts
 		{
 			esc_jb_string(st, "predicted_team", p->team_name ? p->team_name : "");
 			jb_fixed3(st, "confidence", p->team_prob);
-			jb_threshold(st, "at_least", rule->team_confidence_num, rule->team_confidence);
+			esc_jb_numeric(st, "at_least", rule->team_confidence_num);
 			jb_string_array(st, "words", p->words, p->nwords);
 		}
 		if (rule->has_escalation_probability)
 		{
 			jb_fixed3(st, "escalation_probability", p->escalation_prob);
-			jb_threshold(st, "escalation_at_least", rule->escalation_probability_num,
-						 rule->escalation_probability);
+			esc_jb_numeric(st, "escalation_at_least", rule->escalation_probability_num);
 			jb_string_array(st, "escalation_words", p->esc_words, p->nesc_words);
 		}
 		pushJsonbValue(st, WJB_END_OBJECT, NULL);

@@ -58,21 +58,12 @@ candidates(EscRouteData *d, const EscRouteRequest *req, int *ncand)
 }
 
 /*
- * The decision is built as a jsonb value directly (jsonb_build.c: no JSON
- * text to parse for each of a batch's decisions); numbers are numerics of
- * the value with 3 decimals, the numbers "%.3f" prints, as they always were.
- */
-static Numeric
-num3(double x)
-{
-	return esc_numeric_fixed3(x);
-}
-
-/*
- * Factor values repeat across a batch's decisions (availability 1 or 0.5,
- * a few tiers, workloads of a few capacities): a small direct-mapped cache
- * of the numerics already made, keyed by the exact double, lives as long
- * as the batch (in cxt).
+ * The decision is built as a jsonb value directly (jsonb_build.c), its
+ * numbers with three decimals, the numbers "%.3f" prints
+ * (esc_numeric_fixed3()).  Factor values repeat across a batch's
+ * decisions (availability 1 or 0.5, a few tiers, workloads of a few
+ * capacities): a small direct-mapped cache of the numerics already made,
+ * keyed by the exact double, lives as long as the batch (in cxt).
  */
 #define NUM_CACHE	256
 
@@ -95,7 +86,7 @@ num3_cached(NumCache *nc, double x)
 	if (nc->num[h] != NULL && memcmp(&nc->key[h], &x, sizeof(x)) == 0)
 		return nc->num[h];
 	old = MemoryContextSwitchTo(nc->cxt);
-	nc->num[h] = num3(x);
+	nc->num[h] = esc_numeric_fixed3(x);
 	MemoryContextSwitchTo(old);
 	nc->key[h] = x;
 	return nc->num[h];
@@ -114,7 +105,7 @@ decision_jsonb(EscRouteData *d, EscRouteItem *it, EscRouteChoice *top,
 	esc_route_score(&it->req, a, top[0].agent, &d->weights, &sc);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	esc_jb_string(&st, "agent_id", a->agent_id);
-	esc_jb_numeric(&st, "total", num3(sc.total));
+	esc_jb_numeric(&st, "total", esc_numeric_fixed3(sc.total));
 	esc_jb_key(&st, "factors");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	for (int f = 0; f < ESC_RF_COUNT; f++)
@@ -136,7 +127,7 @@ decision_jsonb(EscRouteData *d, EscRouteItem *it, EscRouteChoice *top,
 		esc_jb_key(&st, "runner_up");
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		esc_jb_string(&st, "agent_id", d->agents[top[1].agent].agent_id);
-		esc_jb_numeric(&st, "total", num3(top[1].total));
+		esc_jb_numeric(&st, "total", esc_numeric_fixed3(top[1].total));
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
