@@ -44,6 +44,10 @@
 #   insert> plain_ll=<> bare_escalating_ll=<> bare_plain_ll=<>, and with
 #   BENCH_INTEL=1 intel_insns=<>
 #   intel_ll=<> all_insns=<> all_ll=<> bare_all_insns=<> bare_all_ll=<>
+#   intel_esc_ll=<last-level misses, instruction fetches included, in
+#   escalation's code> intel_rest_ll=<the same in the rest of the backend>
+#   all_rest_ll=<> bare_all_rest_ll=<>: what the trigger's lines evict of
+#   PostgreSQL's own shows in the rest (docs/design.md, session 17)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -156,25 +160,66 @@ count_run() {  # name count -> "instructions last-level-data-misses"
         grep -h -m 3 'ERROR:' "$out.out" "$out.err" >&2
         exit 1
     fi
-    awk '/^events:/ { for (i = 2; i <= NF; i++) ev[$i] = i }
-         /^(summary|totals):/ { print $ev["Ir"], $ev["DLmr"] + $ev["DLmw"]; exit }' "$out.cg"
+    cg_split "$out.cg"
+}
+
+# cg_split FILE: "instructions, last-level data misses, and last-level
+# misses (instruction fetches and data) in escalation's library and in the
+# rest of the backend" from a callgrind profile: the self cost of every
+# function, summed by the object its code is in (the current ob=; the cost
+# line after a calls= line is the call's inclusive cost, left out),
+# checked against the profile's total
+cg_split() {
+    awk '
+    /^events:/ { n = NF - 1; for (i = 2; i <= NF; i++) ev[$i] = i - 1; next }
+    # an object is named at its first mention, in an ob= or a cob= line,
+    # and by its number after that (--compress-strings)
+    /^c?ob=/ {
+        s = substr($0, index($0, "=") + 1)
+        if (match(s, /^\([0-9]+\)/)) {
+            id = substr(s, 1, RLENGTH); rest = substr(s, RLENGTH + 2)
+            if (rest != "") name[id] = rest
+            s = name[id]
+        }
+        if ($0 ~ /^ob=/) esc = (s ~ /\/escalation\.so$/)
+        next
+    }
+    /^calls=/ { skip = 1; next }
+    /^(summary|totals):/ { for (i = 2; i <= NF; i++) total[i - 1] = $i; next }
+    /^[0-9+*-]/ {
+        if (skip) { skip = 0; next }
+        for (i = 1; i <= n; i++) { c[esc, i] += $(i + 1); all[i] += $(i + 1) }
+        next
+    }
+    END {
+        if (all[ev["Ir"]] != total[ev["Ir"]]) {
+            printf "instructions: self costs add up to %d instructions, the profile says %d\n", all[ev["Ir"]], total[ev["Ir"]] > "/dev/stderr"
+            exit 1
+        }
+        for (e = 0; e <= 1; e++) m[e] = c[e, ev["ILmr"]] + c[e, ev["DLmr"]] + c[e, ev["DLmw"]]
+        printf "%.0f %.0f %.0f %.0f\n", total[ev["Ir"]], total[ev["DLmr"]] + total[ev["DLmw"]], m[1], m[0]
+    }' "$1"
 }
 
 echo "== stopping the cluster; single-user backends under callgrind"
 pg_ctlcluster $cluster stop
 trap 'pg_ctlcluster $cluster start >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-declare -A per ll
+declare -A per ll llesc llrest
 measure() {  # name table pool pool_size m N
     local name=$1 t=$2 p=$3 n=$4 m=$5 N=$6 a b
     mk "$name" "$t" "$p" "$n" "$m" $((run + 1))
-    read -r a al <<< "$(count_run "$name" "$m")"
+    read -r a al ae ar <<< "$(count_run "$name" "$m")"
     mk "$name" "$t" "$p" "$n" "$N" $((run + 1))
-    read -r b bl <<< "$(count_run "$name" "$N")"
+    read -r b bl be br <<< "$(count_run "$name" "$N")"
     per[$name]=$(( (b - a) / (N - m) ))
     ll[$name]=$(( (bl - al) / (N - m) ))
-    printf '   %-16s %9d instructions, %6d last-level data misses per insert (%d - %d inserts)\n' \
+    llesc[$name]=$(( (be - ae) / (N - m) ))
+    llrest[$name]=$(( (br - ar) / (N - m) ))
+    printf '   %-16s %9d instructions, %6d last-level data misses per insert (%d - %d inserts);\n' \
         "$name" "${per[$name]}" "${ll[$name]}" "$N" "$m"
+    printf '   %-16s last-level misses with instruction fetches: %d in escalation'"'"'s code, %d in the rest of the backend\n' \
+        "" "${llesc[$name]}" "${llrest[$name]}"
 }
 for spec in escalating:tickets:pool_yes:$nyes:100:500 plain:tickets:pool_no:$nno:400:1400 \
             bare_escalating:tickets_bare:pool_yes:$nyes:100:500 bare_plain:tickets_bare:pool_no:$nno:400:1400; do
@@ -208,7 +253,10 @@ SQL
         printf "   sentiment and triage add %d instructions and %d last-level data misses per insert\n", i - a, il - al;
         printf "   per insert against bare: instructions %.2f (intel) and %.2f (rules alone), misses %.2f and %.2f\n",
             i / b, a / b, il / bl, al / bl }'
-    intel_kv=" intel_insns=${per[intel]} intel_ll=${ll[intel]} all_insns=${per[all]} all_ll=${ll[all]} bare_all_insns=${per[bare_all]} bare_all_ll=${ll[bare_all]}"
+    # what the trigger costs the rest of the insert: PostgreSQL's own code
+    # and data evicted by the trigger's (docs/design.md, session 17)
+    echo "   the rest of the backend's last-level misses (its code and data, not escalation's): bare ${llrest[bare_all]}, rules alone ${llrest[all]}, intel ${llrest[intel]} per insert"
+    intel_kv=" intel_insns=${per[intel]} intel_ll=${ll[intel]} all_insns=${per[all]} all_ll=${ll[all]} bare_all_insns=${per[bare_all]} bare_all_ll=${ll[bare_all]} intel_esc_ll=${llesc[intel]} intel_rest_ll=${llrest[intel]} all_rest_ll=${llrest[all]} bare_all_rest_ll=${llrest[bare_all]}"
 fi
 
 awk -v ey="${per[escalating]}" -v en="${per[plain]}" -v by="${per[bare_escalating]}" -v bn="${per[bare_plain]}" \
