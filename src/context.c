@@ -343,9 +343,7 @@ push_column_json(JsonbParseState **st, const char *key, EscColumn *col, HeapTupl
 		IsValidJsonNumber(out, strlen(out)))
 	{
 		v.type = jbvNumeric;
-		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(out),
-															ObjectIdGetDatum(InvalidOid),
-															Int32GetDatum(-1)));
+		v.val.numeric = esc_numeric_of_text(out);
 	}
 	else
 	{

@@ -98,8 +98,8 @@ esc_jb_numeric(JsonbParseState **st, const char *key, Numeric n)
 }
 
 /* a number's text, read as jsonb_in reads a JSON number */
-static Numeric
-numeric_of_text(const char *text)
+Numeric
+esc_numeric_of_text(const char *text)
 {
 	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
 											   ObjectIdGetDatum(InvalidOid),
@@ -110,7 +110,7 @@ numeric_of_text(const char *text)
 void
 esc_jb_number_text(JsonbParseState **st, const char *key, const char *text)
 {
-	esc_jb_numeric(st, key, numeric_of_text(text));
+	esc_jb_numeric(st, key, esc_numeric_of_text(text));
 }
 
 /* d as snprintf("%g") writes it, read as a number (a rule's threshold) */
@@ -120,7 +120,7 @@ esc_numeric_g(double d)
 	char		buf[64];
 
 	snprintf(buf, sizeof(buf), "%g", d);
-	return numeric_of_text(buf);
+	return esc_numeric_of_text(buf);
 }
 
 /*
@@ -143,7 +143,7 @@ esc_numeric_fixed3(double d)
 	if (fabs(x) < 1e9 && fabs(fabs(x - r) - 0.5) > 1e-6)
 		return int64_div_fast_to_numeric((int64) r, 3);
 	snprintf(buf, sizeof(buf), "%.3f", d);
-	return numeric_of_text(buf);
+	return esc_numeric_of_text(buf);
 }
 
 /* a value given as JSON text, parsed and spliced in */

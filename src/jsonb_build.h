@@ -20,6 +20,7 @@ extern void esc_jb_null(JsonbParseState **st, const char *key);
 extern void esc_jb_bool(JsonbParseState **st, const char *key, bool b);
 extern void esc_jb_numeric(JsonbParseState **st, const char *key, Numeric n);
 extern void esc_jb_number_text(JsonbParseState **st, const char *key, const char *text);
+extern Numeric esc_numeric_of_text(const char *text);
 extern Numeric esc_numeric_g(double d);
 extern Numeric esc_numeric_fixed3(double d);
 extern void esc_jb_json(JsonbParseState **st, const char *key, const char *json);
