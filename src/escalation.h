@@ -166,6 +166,8 @@ typedef struct EscLexicon
 	struct EscMemo *memo;		/* text word -> keyword lexeme ids */
 	MemoryContext memo_cxt;
 	long		memo_entries;
+	uint64		memo_epoch;		/* times the memo's entries moved (grown,
+								 * started over) */
 } EscLexicon;
 
 /* ---------- textpass.c: one tokenising pass over a text (pure) */
@@ -190,6 +192,15 @@ typedef struct EscTextPass
 	EscWord    *words;
 	int			nwords;
 	int			maxwords;
+	/*
+	 * Left by the keyword rules' look-ups of the words (tokenize.c), for
+	 * sentiment: per word, its EscWordSentiment in side_lex's word memo
+	 * (NULL: not kept), while that memo's entries have not moved since
+	 * (side_epoch); side_lex NULL: none
+	 */
+	const struct EscLexicon *side_lex;
+	uint64		side_epoch;
+	struct EscWordSentiment **side;
 } EscTextPass;
 
 extern uint64 esc_text_passes;
@@ -273,9 +284,45 @@ extern EscLexicon *esc_lexicon_create(MemoryContext parent, Oid cfgid);
 extern int	esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword);
 extern void esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break,
 							  EscMatch *m);
-extern void esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break,
+extern void esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break,
 								   EscMatch *m);
 extern List *esc_keyword_stems(Oid cfgid, const char *keyword);
+
+/*
+ * What sentiment.c remembers of a word in the keyword rules' word memo
+ * (tokenize.c), beside the word's keyword stems: the trigger looks every
+ * word of a ticket up there anyway, so one cache line a word serves both,
+ * where sentiment's own memo of spans costs two more (docs/design.md).
+ * All zero: nothing remembered.
+ */
+typedef struct EscWordSentiment
+{
+	uint32		generation;		/* of the terms it was read with, plus one;
+								 * 0: nothing */
+	float		valence;
+	int16		word;			/* in the lexicon (esc_sent_words), -1 */
+	int16		term;			/* in the source's terms, -1 */
+	uint8		flags;
+	uint8		special;
+	uint8		notes;			/* what the token notes in its sentence, but
+								 * its case */
+	uint8		spare;
+} EscWordSentiment;
+
+/*
+ * Whether the keyword rules' word memo keeps word w of a pass: a source
+ * with keywords keeps every word a keyword could match (not those with a
+ * digit, unless a keyword's stem has one, nor the too long).
+ */
+static inline bool
+esc_lexicon_keeps(const EscLexicon *lex, const EscWord *w)
+{
+	return lex != NULL && lex->nkeywords > 0 && !(w->flags & ESC_WORD_LONG) &&
+		!((w->flags & ESC_WORD_DIGITS) && !lex->digit_stems);
+}
+
+extern EscWordSentiment *esc_lexicon_word_sentiment(EscLexicon *lex, const EscTextPass *tp,
+													int wi);
 
 /* ---------- sentiment.c: polarity and frustration of a text (pure) */
 
@@ -319,7 +366,7 @@ typedef void (*EscSentenceEmit) (void *arg, const char *sentence, int len,
 extern void esc_sentiment(const char *text, int len, const EscSentimentTerms *terms,
 						  EscSentiment *out, EscSentenceEmit emit, void *arg);
 extern void esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms,
-							   EscSentiment *out);
+							   EscLexicon *lex, EscSentiment *out);
 extern uint32 esc_sentiment_hash(const char *s, int len);
 extern bool esc_sentiment_memo;
 
@@ -707,6 +754,8 @@ typedef struct EscFacts
 	uint64		shapes_found[ESC_SHAPE_LANES];	/* end bits of shapes found */
 	EscTextPass *pass;			/* the one tokenising pass over text, lazily */
 	const EscSentimentTerms *sentiment_terms;	/* the source's own terms */
+	EscLexicon *lexicon;		/* the source's keywords: sentiment keeps its
+								 * readings of words in their memo */
 	bool		sentiment_done;	/* sentiment computed (lazily, once) */
 	EscSentiment sentiment;
 	EscTriageModel *triage;		/* the source's model, NULL = none */
@@ -734,7 +783,7 @@ extern void esc_rule_evaluate(EscRule *rule, EscFacts *facts, EscVerdict *v);
 extern void esc_facts_sentiment(EscFacts *facts);
 extern void esc_facts_triage(EscFacts *facts, bool escalation);
 extern void esc_facts_triage_explain(EscFacts *facts, bool escalation);
-extern const EscTextPass *esc_facts_pass(EscFacts *facts);
+extern EscTextPass *esc_facts_pass(EscFacts *facts);
 extern bool esc_compare_field(const char *value, const char *op,
 							  const char *threshold, bool numeric, double number);
 extern bool esc_parse_number(const char *s, double *out);

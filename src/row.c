@@ -268,6 +268,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	f->textlen = row->textlen;
 	f->match = &row->match;
 	f->sentiment_terms = src->sentiment_terms;
+	f->lexicon = src->lexicon;
 	f->triage_escalation = src->any_escalation_probability_rule;
 }
 

@@ -408,7 +408,7 @@ shape_found(EscRule *rule, EscFacts *facts)
  * The one tokenising pass over the row's text (textpass.c), made on first
  * use: keywords, literals, sentiment and triage all read it.
  */
-const EscTextPass *
+EscTextPass *
 esc_facts_pass(EscFacts *facts)
 {
 	if (facts->pass == NULL)
@@ -430,7 +430,8 @@ esc_facts_sentiment(EscFacts *facts)
 {
 	if (facts->sentiment_done)
 		return;
-	esc_sentiment_pass(esc_facts_pass(facts), facts->sentiment_terms, &facts->sentiment);
+	esc_sentiment_pass(esc_facts_pass(facts), facts->sentiment_terms, facts->lexicon,
+					   &facts->sentiment);
 	facts->sentiment_done = true;
 }
 

@@ -208,6 +208,9 @@ esc_textpass(const char *text, int len)
 	tp->maxwords = len / 6 + 16;
 	tp->words = palloc_extended(sizeof(EscWord) * tp->maxwords, MCXT_ALLOC_HUGE);
 	tp->nwords = 0;
+	tp->side_lex = NULL;
+	tp->side_epoch = 0;
+	tp->side = NULL;
 
 	/* the folded copy, with eight zero bytes of padding for word_hash() */
 	tp->folded = folded = palloc_extended(len + 8, MCXT_ALLOC_HUGE);

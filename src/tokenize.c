@@ -26,6 +26,9 @@
  *	   phraseto_tsquery() would.
  *
  * The memo is bounded (escalation.word_cache_size) and starts over when full.
+ * An entry also keeps sentiment.c's reading of the word (EscWordSentiment),
+ * and a pass's look-ups leave in the pass where each word's entry is, so
+ * that sentiment scoring the same text reads the line just read here.
  * Everything lives in the lexicon's memory context, a child of the
  * configuration cache, and goes away with it when the rules change.
  *
@@ -61,7 +64,7 @@ typedef struct MemoEntry
 	uint64		prefix;			/* first 8 bytes of the word, zero-padded */
 	int			ids[ESC_MAX_ALT];
 	EscWordTail tail;			/* the rest of the word */
-	char		pad[16];		/* one cache line: a look-up reads one */
+	EscWordSentiment sentiment;	/* sentiment.c's reading of the word */
 } MemoEntry;
 
 StaticAssertDecl(sizeof(MemoEntry) == 64, "a word memo entry is one cache line");
@@ -73,6 +76,7 @@ typedef struct Token
 	int			end;
 	int			wordno;
 	uint32		hash;
+	int			w;				/* in the pass's words */
 } Token;
 
 typedef struct EscMemo
@@ -206,6 +210,7 @@ memo_reset(EscLexicon *lex)
 	lex->memo->used = 0;
 	memo_slots_alloc(lex->memo, lex->memo_cxt, size);
 	lex->memo_entries = 0;
+	lex->memo_epoch++;
 }
 
 static void
@@ -218,6 +223,7 @@ memo_grow(EscLexicon *lex)
 	void	   *old_raw = m->raw;
 
 	memo_slots_alloc(m, lex->memo_cxt, newsize);
+	lex->memo_epoch++;
 	for (uint32 i = 0; i < oldsize; i++)
 	{
 		uint32		j;
@@ -345,34 +351,26 @@ esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword)
 	return idx;
 }
 
-/* the memo entry of a word, computing it on first sight */
-static MemoEntry *
-memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
+/*
+ * A new word (memo_lookup() did not find it): stem it once through the
+ * dictionaries and remember it.  The memo starts over when it holds
+ * esc_memo_size words, and doubles when half full; either moves every
+ * entry (lex->memo_epoch counts it).
+ */
+static pg_noinline MemoEntry *
+memo_add(EscLexicon *lex, const char *word, int len, uint32 h)
 {
-	EscMemo    *m = lex->memo;
-	uint64		prefix = esc_word_head(word, len);	/* word lies in a pass's folded text */
+	EscMemo    *m;
 	uint32		j;
 	MemoEntry  *e;
 
-	for (j = h & m->mask; m->slots[j].len != 0; j = (j + 1) & m->mask)
-	{
-		e = &m->slots[j];
-		if (e->hash == h && e->len == len && e->prefix == prefix &&
-			esc_word_tail_eq(&e->tail, word, len))
-			return e;
-	}
-
-	/* a new word: stem it once through the dictionaries */
 	if (lex->memo_entries >= esc_memo_size)
-	{
 		memo_reset(lex);
-		return memo_lookup(lex, word, len, h);
-	}
-	if ((m->used + 1) * 2 > m->mask + 1)
-	{
+	else if ((lex->memo->used + 1) * 2 > lex->memo->mask + 1)
 		memo_grow(lex);
-		return memo_lookup(lex, word, len, h);
-	}
+	m = lex->memo;
+	for (j = h & m->mask; m->slots[j].len != 0; j = (j + 1) & m->mask)
+		;
 	{
 		List	   *stems = word_stems(lex->cfgid, word, len);
 		ListCell   *lc;
@@ -380,9 +378,10 @@ memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
 		e = &m->slots[j];
 		e->hash = h;
 		e->len = len;
-		e->prefix = prefix;
+		e->prefix = esc_word_head(word, len);
 		e->n = 0;
 		esc_word_tail_set(&e->tail, word, len, lex->memo_cxt);
+		memset(&e->sentiment, 0, sizeof(e->sentiment));
 		foreach(lc, stems)
 		{
 			char	   *s = (char *) lfirst(lc);
@@ -398,6 +397,44 @@ memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
 		lex->memo_entries++;
 	}
 	return e;
+}
+
+/* the memo entry of a word, computing it on first sight */
+static pg_attribute_always_inline MemoEntry *
+memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
+{
+	EscMemo    *m = lex->memo;
+	uint64		prefix = esc_word_head(word, len);	/* word lies in a pass's folded text */
+
+	for (uint32 j = h & m->mask; m->slots[j].len != 0; j = (j + 1) & m->mask)
+	{
+		MemoEntry  *e = &m->slots[j];
+
+		if (e->hash == h && e->len == len && e->prefix == prefix &&
+			esc_word_tail_eq(&e->tail, word, len))
+			return e;
+	}
+	return memo_add(lex, word, len, h);
+}
+
+/*
+ * Sentiment's reading of word number wi of pass tp (esc_lexicon_keeps()
+ * must hold) in the word's memo entry, which is made (the word stemmed)
+ * if the word is new.  Where the keyword rules' look-ups of the pass left
+ * it (tp->side), while no look-up since has moved the entries; else
+ * looked up.  Valid until the next look-up, which may move it.
+ */
+EscWordSentiment *
+esc_lexicon_word_sentiment(EscLexicon *lex, const EscTextPass *tp, int wi)
+{
+	const EscWord *w = &tp->words[wi];
+
+	Assert(esc_lexicon_keeps(lex, w));
+	if (tp->side_lex == lex && tp->side_epoch == lex->memo_epoch && tp->side[wi] != NULL)
+		return tp->side[wi];
+	if (lex->memo == NULL)
+		memo_reset(lex);
+	return &memo_lookup(lex, tp->folded + w->start, w->end - w->start, w->hash)->sentiment;
 }
 
 static bool
@@ -430,9 +467,13 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 	esc_lexicon_match_pass(lex, esc_textpass(text, len), field_break, m);
 }
 
-/* the same, on the words of a tokenising pass (NULL: no text) */
+/*
+ * The same, on the words of a tokenising pass (NULL: no text).  Leaves in
+ * the pass, per word, where the memo keeps sentiment's reading of it
+ * (tp->side: esc_lexicon_word_sentiment()).
+ */
 void
-esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, EscMatch *m)
+esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, EscMatch *m)
 {
 	int			start,
 				end,
@@ -447,6 +488,8 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 	const char *folded;
 	Token	   *tokens;
 	int			ntokens = 0;
+	EscWordSentiment **side;
+	uint64		epoch;
 
 	m->nkeywords = lex->nkeywords;
 	m->matched = palloc0(sizeof(bool) * Max(lex->nkeywords, 1));
@@ -477,8 +520,7 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 			past_break = true;
 		}
 
-		if ((word->flags & ESC_WORD_LONG) ||
-			((word->flags & ESC_WORD_DIGITS) && !lex->digit_stems))
+		if (!esc_lexicon_keeps(lex, word))
 		{
 			/*
 			 * Order numbers, versions, amounts: a word with a digit keeps it
@@ -492,12 +534,16 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 		tokens[ntokens].end = word->end;
 		tokens[ntokens].wordno = wordno++;
 		tokens[ntokens].hash = word->hash;
+		tokens[ntokens].w = w;
 		__builtin_prefetch(&lex->memo->slots[tokens[ntokens].hash & lex->memo->mask]);
 		ntokens++;
 	}
 	m->nwords = tp->nwords;
 
 	/* pass 2: look the words up */
+	side = MemoryContextAllocZero(GetMemoryChunkContext(tp),
+								  sizeof(EscWordSentiment *) * Max(tp->nwords, 1));
+	epoch = lex->memo_epoch;
 	for (int t = 0; t < ntokens; t++)
 	{
 		MemoEntry  *e;
@@ -506,6 +552,7 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 		end = tokens[t].end;
 		wordno = tokens[t].wordno;
 		e = memo_lookup(lex, folded + start, end - start, tokens[t].hash);
+		side[tokens[t].w] = &e->sentiment;
 		for (int i = 0; i < e->n; i++)
 		{
 			int			id = e->ids[i];
@@ -542,6 +589,11 @@ esc_lexicon_match_pass(EscLexicon *lex, const EscTextPass *tp, int field_break, 
 			nocc++;
 		}
 	}
+
+	/* a new word may have moved the entries looked up before it */
+	tp->side_lex = lex->memo_epoch == epoch ? lex : NULL;
+	tp->side_epoch = epoch;
+	tp->side = side;
 
 	/*
 	 * Phrases: every part at its offset from a candidate start, in text

@@ -14,9 +14,10 @@
  * frustration in 0..1 (finite), at most ESC_SENT_MAX_CUES cues, each a
  * string; sentences reported in order and inside the text, each with
  * scores in range; the same result with and without the callback, from
- * the text pass, and with sentiment.c's memo of spans off (the memo lives
- * as long as the process, so it holds spans of earlier inputs and of
- * earlier builds of terms).
+ * the text pass (alone, and with a source's keywords, whose word memo
+ * keeps sentiment's readings of plain words), and with sentiment.c's memo
+ * of spans off (the memo lives as long as the process, so it holds spans
+ * of earlier inputs and of earlier builds of terms).
  *
  *-------------------------------------------------------------------------
  */
@@ -203,7 +204,9 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	int			nrows = 0;
 	EscSentimentTerms *terms;
 	EscSentiment a,
-				b;
+				b,
+				c;
+	EscLexicon *lex;
 	EmitState	st;
 
 	fuzz_input(&in, data, size);
@@ -254,9 +257,33 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 			   "different result without the callback");
 
 	/* the trigger's way, from the one tokenising pass (textpass.c): the same bits */
-	esc_sentiment_pass(esc_textpass(text, len), terms, &b);
+	esc_sentiment_pass(esc_textpass(text, len), terms, NULL, &b);
 	FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
 			   "different result from the text pass");
+
+	/*
+	 * With a source's keywords, whose word memo keeps readings of plain
+	 * words: read there the first time, found the second, and read again
+	 * after a pass without the terms has overwritten them (another
+	 * generation).  A keyword with a digit makes the memo keep words with
+	 * digits too.
+	 */
+	lex = esc_lexicon_create(CurrentMemoryContext, SHIM_CFG_ENGLISH);
+	(void) esc_lexicon_add_keyword(lex, "refund");
+	(void) esc_lexicon_add_keyword(lex, "error 404");
+	for (int round = 0; round < 2; round++)
+	{
+		esc_sentiment_pass(esc_textpass(text, len), terms, lex, &b);
+		FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
+				   "different result with the keyword memo (round %d)", round);
+	}
+	esc_sentiment(text, len, NULL, &c, NULL, NULL);
+	esc_sentiment_pass(esc_textpass(text, len), NULL, lex, &b);
+	FUZZ_CHECK(memcmp(&c, &b, sizeof(EscSentiment)) == 0,
+			   "different result with the keyword memo (no terms)");
+	esc_sentiment_pass(esc_textpass(text, len), terms, lex, &b);
+	FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
+			   "different result with the keyword memo (terms again)");
 
 	/* every span read anew: the same bits */
 	esc_sentiment_memo = false;
