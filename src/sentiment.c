@@ -62,7 +62,7 @@
  * line the keyword rules have just read, instead of a span memo set's
  * tags and entry, two more lines that the rest of the insert has evicted
  * (scoring_word()).  Most spans of a ticket are plain words: on the insert
- * benchmark this takes escalation's last-level cache misses from 584 to
+ * benchmark this takes escalation's last-level data misses from 584 to
  * 469 an insert, and the rest of the backend's from 427 to 395, for the
  * same instructions (docs/benchmarks.md, session 18).
  *
