@@ -814,6 +814,8 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 		}
 		if (r->on_message)
 			src->any_message_rule = true;
+		if (r->has_sentiment_below || r->has_frustration_above)
+			src->any_sentiment_rule = true;
 		if (r->has_team_confidence || r->has_escalation_probability)
 			src->any_triage_rule = true;
 		if (r->has_escalation_probability)

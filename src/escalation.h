@@ -285,7 +285,7 @@ extern int	esc_lexicon_add_keyword(EscLexicon *lex, const char *keyword);
 extern void esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break,
 							  EscMatch *m);
 extern void esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break,
-								   EscMatch *m);
+								   bool leave_side, EscMatch *m);
 extern List *esc_keyword_stems(Oid cfgid, const char *keyword);
 
 /*
@@ -693,6 +693,7 @@ typedef struct EscSource
 	bool		has_sla;		/* some enabled SLA policy applies to it */
 	bool		keep_facts;		/* metrics: keep escalation.ticket_facts */
 	EscSentimentTerms *sentiment_terms;	/* the source's own terms, or NULL */
+	bool		any_sentiment_rule;	/* some rule asks the sentiment */
 	bool		any_triage_rule;	/* some rule asks the triage model */
 	bool		any_escalation_probability_rule;	/* ... for the escalation
 													 * probability */
@@ -754,8 +755,9 @@ typedef struct EscFacts
 	uint64		shapes_found[ESC_SHAPE_LANES];	/* end bits of shapes found */
 	EscTextPass *pass;			/* the one tokenising pass over text, lazily */
 	const EscSentimentTerms *sentiment_terms;	/* the source's own terms */
-	EscLexicon *lexicon;		/* the source's keywords: sentiment keeps its
-								 * readings of words in their memo */
+	EscLexicon *lexicon;		/* the source's keywords, when a rule asks
+								 * the sentiment: it keeps its readings of
+								 * words in their memo */
 	bool		sentiment_done;	/* sentiment computed (lazily, once) */
 	EscSentiment sentiment;
 	EscTriageModel *triage;		/* the source's model, NULL = none */

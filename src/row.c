@@ -268,7 +268,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	f->textlen = row->textlen;
 	f->match = &row->match;
 	f->sentiment_terms = src->sentiment_terms;
-	f->lexicon = src->lexicon;
+	f->lexicon = src->any_sentiment_rule ? src->lexicon : NULL;
 	f->triage_escalation = src->any_escalation_probability_rule;
 }
 
@@ -283,7 +283,7 @@ esc_match_row(EscSource *src, EscRow *row)
 	esc_lexicon_match_pass(src->lexicon,
 						   src->lexicon->nkeywords > 0 && row->facts.text != NULL
 						   ? esc_facts_pass(&row->facts) : NULL,
-						   brk, &row->match);
+						   brk, src->any_sentiment_rule, &row->match);
 	row->facts.match = &row->match;
 }
 

@@ -1502,7 +1502,6 @@ scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
 	Sentence   *sent = &sc->sent;
 	EscWordSentiment *ws;
 	Token	   *t;
-
 	uint8		notes;
 
 	scoring_span_start(sc, s, newline_before, 0, 0);
@@ -1616,7 +1615,6 @@ plain_word(Scoring *sc, SpanAt *at)
 		return -1;
 	return sc->wi;
 }
-
 
 /*
  * One raw token [s, e) (no white space in it) with its key (at->len 0:

@@ -419,10 +419,9 @@ memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
 
 /*
  * Sentiment's reading of word number wi of pass tp (esc_lexicon_keeps()
- * must hold) in the word's memo entry, which is made (the word stemmed)
- * if the word is new.  Where the keyword rules' look-ups of the pass left
- * it (tp->side), while no look-up since has moved the entries; else
- * looked up.  Valid until the next look-up, which may move it.
+ * must hold) in the word's memo entry, looked up, and made (the word
+ * stemmed) if the word is new: for when the pass holds no valid tp->side.
+ * Valid until the next look-up, which may move it.
  */
 EscWordSentiment *
 esc_lexicon_word_sentiment(EscLexicon *lex, const EscTextPass *tp, int wi)
@@ -430,8 +429,6 @@ esc_lexicon_word_sentiment(EscLexicon *lex, const EscTextPass *tp, int wi)
 	const EscWord *w = &tp->words[wi];
 
 	Assert(esc_lexicon_keeps(lex, w));
-	if (tp->side_lex == lex && tp->side_epoch == lex->memo_epoch && tp->side[wi] != NULL)
-		return tp->side[wi];
 	if (lex->memo == NULL)
 		memo_reset(lex);
 	return &memo_lookup(lex, tp->folded + w->start, w->end - w->start, w->hash)->sentiment;
@@ -461,19 +458,20 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 {
 	if (lex->nkeywords == 0 || text == NULL)
 	{
-		esc_lexicon_match_pass(lex, NULL, field_break, m);
+		esc_lexicon_match_pass(lex, NULL, field_break, false, m);
 		return;
 	}
-	esc_lexicon_match_pass(lex, esc_textpass(text, len), field_break, m);
+	esc_lexicon_match_pass(lex, esc_textpass(text, len), field_break, false, m);
 }
 
 /*
- * The same, on the words of a tokenising pass (NULL: no text).  Leaves in
- * the pass, per word, where the memo keeps sentiment's reading of it
- * (tp->side: esc_lexicon_word_sentiment()).
+ * The same, on the words of a tokenising pass (NULL: no text).  With
+ * leave_side (sentiment will read the same pass), leaves in the pass, per
+ * word, where the memo keeps sentiment's reading of it (tp->side).
  */
 void
-esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, EscMatch *m)
+esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, bool leave_side,
+					   EscMatch *m)
 {
 	int			start,
 				end,
@@ -488,7 +486,7 @@ esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, EscMat
 	const char *folded;
 	Token	   *tokens;
 	int			ntokens = 0;
-	EscWordSentiment **side;
+	EscWordSentiment **side = NULL;
 	uint64		epoch;
 
 	m->nkeywords = lex->nkeywords;
@@ -541,8 +539,9 @@ esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, EscMat
 	m->nwords = tp->nwords;
 
 	/* pass 2: look the words up */
-	side = MemoryContextAllocZero(GetMemoryChunkContext(tp),
-								  sizeof(EscWordSentiment *) * Max(tp->nwords, 1));
+	if (leave_side)
+		side = MemoryContextAllocZero(GetMemoryChunkContext(tp),
+									  sizeof(EscWordSentiment *) * Max(tp->nwords, 1));
 	epoch = lex->memo_epoch;
 	for (int t = 0; t < ntokens; t++)
 	{
@@ -552,7 +551,8 @@ esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, EscMat
 		end = tokens[t].end;
 		wordno = tokens[t].wordno;
 		e = memo_lookup(lex, folded + start, end - start, tokens[t].hash);
-		side[tokens[t].w] = &e->sentiment;
+		if (side)
+			side[tokens[t].w] = &e->sentiment;
 		for (int i = 0; i < e->n; i++)
 		{
 			int			id = e->ids[i];
@@ -591,9 +591,12 @@ esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, EscMat
 	}
 
 	/* a new word may have moved the entries looked up before it */
-	tp->side_lex = lex->memo_epoch == epoch ? lex : NULL;
-	tp->side_epoch = epoch;
-	tp->side = side;
+	if (side)
+	{
+		tp->side_lex = lex->memo_epoch == epoch ? lex : NULL;
+		tp->side_epoch = epoch;
+		tp->side = side;
+	}
 
 	/*
 	 * Phrases: every part at its offset from a candidate start, in text

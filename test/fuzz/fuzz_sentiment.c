@@ -263,17 +263,27 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 
 	/*
 	 * With a source's keywords, whose word memo keeps readings of plain
-	 * words: read there the first time, found the second, and read again
-	 * after a pass without the terms has overwritten them (another
-	 * generation).  A keyword with a digit makes the memo keep words with
+	 * words: read there the first time, found the second, found the third
+	 * where the keywords' look-ups of the pass left it (the trigger's way),
+	 * and read again after a pass without the terms has overwritten them
+	 * (another generation).  A keyword with a digit makes the memo keep words with
 	 * digits too.
 	 */
 	lex = esc_lexicon_create(CurrentMemoryContext, SHIM_CFG_ENGLISH);
 	(void) esc_lexicon_add_keyword(lex, "refund");
 	(void) esc_lexicon_add_keyword(lex, "error 404");
-	for (int round = 0; round < 2; round++)
+	for (int round = 0; round < 3; round++)
 	{
-		esc_sentiment_pass(esc_textpass(text, len), terms, lex, &b);
+		EscTextPass *tp = esc_textpass(text, len);
+
+		/* the third time as the trigger does it: the keywords' look-ups first */
+		if (round == 2)
+		{
+			EscMatch	match;
+
+			esc_lexicon_match_pass(lex, tp, -1, true, &match);
+		}
+		esc_sentiment_pass(tp, terms, lex, &b);
 		FUZZ_CHECK(memcmp(&a, &b, sizeof(EscSentiment)) == 0,
 				   "different result with the keyword memo (round %d)", round);
 	}
