@@ -7,6 +7,7 @@ OBJS = \
 	src/guc.o \
 	src/catalog.o \
 	src/textpass.o \
+	src/bigmem.o \
 	src/tokenize.o \
 	src/row.o \
 	src/ticket_lock.o \

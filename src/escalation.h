@@ -206,6 +206,10 @@ typedef struct EscTextPass
 extern uint64 esc_text_passes;
 extern EscTextPass *esc_textpass(const char *text, int len);
 
+/* bigmem.c: large tables read at random, on huge pages where they are big */
+extern void *esc_alloc_big(MemoryContext cxt, size_t size);
+extern void esc_free_big(void *p);
+
 /*
  * The first eight bytes at w as one word, those past len (when len < 8)
  * zeroed.  Reads eight bytes whatever len is: w must lie in a pass's

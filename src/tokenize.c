@@ -87,12 +87,16 @@ typedef struct EscMemo
 	void	   *raw;
 } EscMemo;
 
-/* size empty slots, each on one cache line */
+/*
+ * size empty slots, each on one cache line (on huge pages when they are
+ * many: bigmem.c)
+ */
 static void
 memo_slots_alloc(EscMemo *m, MemoryContext cxt, uint32 size)
 {
-	m->raw = MemoryContextAllocZero(cxt, sizeof(MemoEntry) * size + 64);
-	m->slots = (MemoEntry *) TYPEALIGN(64, (uintptr_t) m->raw);
+	m->raw = esc_alloc_big(cxt, sizeof(MemoEntry) * size);
+	memset(m->raw, 0, sizeof(MemoEntry) * size);
+	m->slots = (MemoEntry *) m->raw;
 	m->mask = size - 1;
 }
 
@@ -234,7 +238,7 @@ memo_grow(EscLexicon *lex)
 			;
 		m->slots[j] = old[i];
 	}
-	pfree(old_raw);
+	esc_free_big(old_raw);
 }
 
 static int

@@ -82,9 +82,6 @@
 
 #include <limits.h>
 #include <math.h>
-#ifndef WIN32
-#include <sys/mman.h>
-#endif
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -273,43 +270,16 @@ struct EscTriageScratch
  */
 
 /*
- * Memory for one of a loaded model's large arrays (the stored form, the
- * feature map, the word memo), filled as soon as it is allocated.  Where the kernel has
- * transparent huge pages on request (Linux's "madvise" mode), they are
- * asked for on the 2 MB pages that lie wholly inside it: a backend then
- * takes one page fault per 2 MB instead of per 4 kB when it first writes
- * them (on this project's VM a fault costs about 13 µs: 80 MB in 4 kB
- * pages, 260 ms), and the per-insert look-ups in the map miss the TLB
- * less.  Advice only: where there are none, nothing changes.
+ * An empty word memo of memo_mask + 1 entries, each on one cache line (on
+ * huge pages when it is large: bigmem.c)
  */
-#define TRIAGE_HUGE_PAGE ((uintptr_t) 2 * 1024 * 1024)
-
-static void *
-alloc_big(MemoryContext cxt, size_t size)
-{
-	char	   *p = MemoryContextAllocHuge(cxt, Max(size, 1));
-
-#if defined(MADV_HUGEPAGE)
-	if (size >= 2 * TRIAGE_HUGE_PAGE)
-	{
-		uintptr_t	a = TYPEALIGN(TRIAGE_HUGE_PAGE, (uintptr_t) p);
-		uintptr_t	b = TYPEALIGN_DOWN(TRIAGE_HUGE_PAGE, (uintptr_t) p + size);
-
-		if (b > a)
-			(void) madvise((void *) a, b - a, MADV_HUGEPAGE);
-	}
-#endif
-	return p;
-}
-
-/* an empty word memo of memo_mask + 1 entries, each on one cache line */
 static void
 memo_alloc(EscTriageVocab *v)
 {
 	size_t		size = sizeof(TriageWord) * (v->memo_mask + 1);
 
-	v->memo_raw = alloc_big(v->memo_cxt, size + 64);
-	v->memo = (TriageWord *) TYPEALIGN(64, (uintptr_t) v->memo_raw);
+	v->memo_raw = esc_alloc_big(v->memo_cxt, size);
+	v->memo = (TriageWord *) v->memo_raw;
 	memset(v->memo, 0, size);
 }
 
@@ -341,7 +311,8 @@ esc_triage_vocab_create(MemoryContext cxt, Oid cfgid, bool grow)
 	v->stem_slots = MemoryContextAlloc(cxt, sizeof(TriageStemSlot) * (v->stem_mask + 1));
 	memset(v->stem_slots, 0xFF, sizeof(TriageStemSlot) * (v->stem_mask + 1));
 	v->key_size = 4096;
-	v->keys = MemoryContextAllocZero(cxt, sizeof(TriageKey) * v->key_size);
+	v->keys = esc_alloc_big(cxt, sizeof(TriageKey) * v->key_size);
+	memset(v->keys, 0, sizeof(TriageKey) * v->key_size);
 	v->grams = grow;
 	if (grow)
 	{
@@ -716,7 +687,7 @@ feature_reserve(EscTriageVocab *v, size_t n)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("triage model has too many features")));
 	size = (uint32) Min((uint64) n * 3, PG_UINT32_MAX);
-	v->keys = alloc_big(v->cxt, sizeof(TriageKey) * size);
+	v->keys = esc_alloc_big(v->cxt, sizeof(TriageKey) * size);
 	memset(v->keys, 0, sizeof(TriageKey) * size);
 	v->key_size = size;
 	for (uint32 i = 0; i < oldsize; i++)
@@ -729,7 +700,7 @@ feature_reserve(EscTriageVocab *v, size_t n)
 			;
 		v->keys[j] = old[i];
 	}
-	pfree(old);
+	esc_free_big(old);
 }
 
 int
@@ -938,7 +909,7 @@ word_fill(EscTriageVocab *v, const char *word, int len, uint32 h, uint64 head)
 				;
 			v->memo[j] = old[i];
 		}
-		pfree(old_raw);
+		esc_free_big(old_raw);
 		return word_lookup(v, word, len, h);
 	}
 	for (j = h & v->memo_mask; v->memo[j].len != 0; j = (j + 1) & v->memo_mask)
@@ -2104,7 +2075,7 @@ get_string(const char **p, const char *end)
 /*
  * The stored form of a model, detoasted into memory of its own: where it
  * lies uncompressed in TOAST (the models table stores it so), its chunks
- * are copied straight into memory from alloc_big(); else detoasted, or
+ * are copied straight into memory from esc_alloc_big(); else detoasted, or
  * copied, as usual.
  */
 static bytea *
@@ -2119,7 +2090,7 @@ model_bytes(bytea *data)
 		if ((int64) VARATT_EXTERNAL_GET_EXTSIZE(ptr) + VARHDRSZ == (int64) ptr.va_rawsize)
 		{
 			int32		size = VARATT_EXTERNAL_GET_EXTSIZE(ptr);
-			struct varlena *copy = alloc_big(CurrentMemoryContext, (size_t) size + VARHDRSZ);
+			struct varlena *copy = esc_alloc_big(CurrentMemoryContext, (size_t) size + VARHDRSZ);
 
 			SET_VARSIZE(copy, size + VARHDRSZ);
 			if (size > 0)
@@ -2247,20 +2218,17 @@ load_features(EscTriageVocab *v, char **features, size_t V, size_t W,
  * 4.8 MB for the insert benchmark's 75,000 words.  The values are copies,
  * so scores are the same bits.
  */
-#define TRIAGE_REC_ALIGN 64		/* a record's size: one x86-64 cache line */
-
 static void
 pack_word_records(EscTriageModel *m)
 {
 	size_t		W = m->nwords;
 	size_t		K = m->nclasses;
-	char	   *raw;
 	float	   *rec;
 
 	if (W == 0 || K > ESC_TRIAGE_REC_TEAMS)
 		return;
-	raw = alloc_big(m->cxt, W * ESC_TRIAGE_REC_STRIDE * sizeof(float) + TRIAGE_REC_ALIGN);
-	rec = (float *) TYPEALIGN(TRIAGE_REC_ALIGN, (uintptr_t) raw);
+	/* on a cache line boundary (bigmem.c): a record is one x86-64 line */
+	rec = esc_alloc_big(m->cxt, W * ESC_TRIAGE_REC_STRIDE * sizeof(float));
 	for (size_t f = 0; f < W; f++)
 	{
 		float	   *r = rec + f * ESC_TRIAGE_REC_STRIDE;
@@ -2292,8 +2260,8 @@ pack_word_records(EscTriageModel *m)
  * 76 MB (the stored form, 35 MB, the feature map, 24 MB, the features'
  * text pointers and counts, 5.4 MB each, the stems), and in this
  * project's VM a 4 kB page costs about 13 µs the first time a backend
- * writes it.  The large arrays ask for transparent huge pages
- * (alloc_big()); with them that model loads in about 210 ms in a new
+ * writes it.  The large arrays are on transparent huge pages where the
+ * kernel gives them (esc_alloc_big(), bigmem.c); with them that model loads in about 210 ms in a new
  * backend (first classify()), against 600 ms before (docs/benchmarks.md).
  * Reading the stored form from shared buffers (a new backend faults on
  * each of their pages too) is most of what remains.  A model in shared
@@ -2366,7 +2334,7 @@ esc_triage_deserialize(MemoryContext parent, bytea *data, Oid cfgid)
 	m->classes = palloc(sizeof(char *) * K);
 	for (size_t k = 0; k < K; k++)
 		m->classes[k] = get_string(&p, end);
-	m->features = alloc_big(cxt, sizeof(char *) * V);
+	m->features = esc_alloc_big(cxt, sizeof(char *) * V);
 	m->vocab = esc_triage_vocab_create(cxt, cfgid, false);
 	/* a model without grams does not make them */
 	esc_triage_vocab_set_grams(m->vocab, W < V);
