@@ -168,6 +168,8 @@ typedef struct EscLexicon
 	long		memo_entries;
 	uint64		memo_epoch;		/* times the memo's entries moved (grown,
 								 * started over) */
+	uint64		tri_serial;		/* the triage vocabulary whose readings
+								 * the memo keeps (0: none) */
 } EscLexicon;
 
 /* ---------- textpass.c: one tokenising pass over a text (pure) */
@@ -194,13 +196,13 @@ typedef struct EscTextPass
 	int			maxwords;
 	/*
 	 * Left by the keyword rules' look-ups of the words (tokenize.c), for
-	 * sentiment: per word, its EscWordSentiment in side_lex's word memo
+	 * sentiment and triage: per word, its EscWordReading in side_lex's word memo
 	 * (NULL: not kept), while that memo's entries have not moved since
 	 * (side_epoch); side_lex NULL: none
 	 */
-	const struct EscLexicon *side_lex;
+	struct EscLexicon *side_lex;
 	uint64		side_epoch;
-	struct EscWordSentiment **side;
+	struct EscWordReading **side;
 } EscTextPass;
 
 extern uint64 esc_text_passes;
@@ -234,18 +236,20 @@ esc_word_head(const char *w, int len)
 
 /*
  * A word memo's copy of a word past its first eight bytes (which the
- * entry keeps as esc_word_head()): bytes 8 to 23, zero-padded, in the
+ * entry keeps as esc_word_head()): bytes 8 to 15, zero-padded, in the
  * entry itself for a word of up to ESC_WORD_INLINE bytes (nearly all), so
  * that a look-up compares it without reading a copy kept elsewhere, a
  * cache miss of its own for every word longer than eight bytes; a longer
  * word is copied into cxt.  The word lies in a pass's folded text, as for
- * esc_word_head().
+ * esc_word_head().  Sixteen bytes inline, not 24 (before session 19):
+ * the eight freed hold triage's reading of the word in the keyword memo
+ * (EscWordReading), and words of 17 to 24 bytes are rare.
  */
-#define ESC_WORD_INLINE 24
+#define ESC_WORD_INLINE 16
 
 typedef union EscWordTail
 {
-	uint64		w[2];			/* len <= ESC_WORD_INLINE */
+	uint64		w;				/* len <= ESC_WORD_INLINE */
 	char	   *word;			/* the whole word, len > ESC_WORD_INLINE */
 } EscWordTail;
 
@@ -258,8 +262,7 @@ esc_word_tail_set(EscWordTail *t, const char *w, int len, MemoryContext cxt)
 		memcpy(t->word, w, len);
 		return;
 	}
-	t->w[0] = len > 8 ? esc_word_head(w + 8, len - 8) : 0;
-	t->w[1] = len > 16 ? esc_word_head(w + 16, len - 16) : 0;
+	t->w = len > 8 ? esc_word_head(w + 8, len - 8) : 0;
 }
 
 /* whether w (len bytes, its first eight equal to the entry's) is t's word */
@@ -270,8 +273,7 @@ esc_word_tail_eq(const EscWordTail *t, const char *w, int len)
 		return true;
 	if (len > ESC_WORD_INLINE)
 		return memcmp(t->word + 8, w + 8, len - 8) == 0;
-	return t->w[0] == esc_word_head(w + 8, len - 8) &&
-		t->w[1] == (len > 16 ? esc_word_head(w + 16, len - 16) : 0);
+	return t->w == esc_word_head(w + 8, len - 8);
 }
 
 /* result of matching one text */
@@ -293,13 +295,25 @@ extern void esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_b
 extern List *esc_keyword_stems(Oid cfgid, const char *keyword);
 
 /*
- * What sentiment.c remembers of a word in the keyword rules' word memo
- * (tokenize.c), beside the word's keyword stems: the trigger looks every
- * word of a ticket up there anyway, so one cache line a word serves both,
- * where sentiment's own memo of spans costs two more (docs/design.md).
- * All zero: nothing remembered.
+ * What sentiment.c and triage.c remember of a word in the keyword rules'
+ * word memo (tokenize.c), beside the word's keyword stems: the trigger
+ * looks every word of a ticket up there anyway, so one cache line a word
+ * serves all three, where sentiment's own memo of spans and triage's word
+ * memo cost a line a word each (docs/design.md).  All zero: nothing
+ * remembered.
+ *
+ * Triage's reading (tri_*) is the word's stems in the vocabulary of the
+ * model whose serial the lexicon holds (EscLexicon.tri_serial): kept here
+ * for a word of at most one stem, which is nearly every word; a word of
+ * more, and every word the keyword memo does not keep, is read from
+ * triage's own memo.
  */
-typedef struct EscWordSentiment
+#define ESC_TRI_UNREAD	0		/* triage has not read the word */
+#define ESC_TRI_NONE	1		/* no stem: a stop word the model drops */
+#define ESC_TRI_ONE		2		/* one stem: tri_id, tri_fid */
+#define ESC_TRI_MEMO	3		/* more: in triage's word memo */
+
+typedef struct EscWordReading
 {
 	uint32		generation;		/* of the terms it was read with, plus one;
 								 * 0: nothing */
@@ -310,8 +324,10 @@ typedef struct EscWordSentiment
 	uint8		special;
 	uint8		notes;			/* what the token notes in its sentence, but
 								 * its case */
-	uint8		spare;
-} EscWordSentiment;
+	uint8		tri_state;		/* ESC_TRI_* */
+	int32		tri_id;			/* the stem's id in the vocabulary, -1 */
+	int32		tri_fid;		/* the model's feature of the stem alone, -1 */
+} EscWordReading;
 
 /*
  * Whether the keyword rules' word memo keeps word w of a pass: a source
@@ -325,7 +341,8 @@ esc_lexicon_keeps(const EscLexicon *lex, const EscWord *w)
 		!((w->flags & ESC_WORD_DIGITS) && !lex->digit_stems);
 }
 
-extern EscWordSentiment *esc_lexicon_word_sentiment(EscLexicon *lex, const EscTextPass *tp,
+extern void esc_lexicon_claim_triage(EscLexicon *lex, uint64 serial);
+extern EscWordReading *esc_lexicon_word_sentiment(EscLexicon *lex, const EscTextPass *tp,
 													int wi);
 
 /* ---------- sentiment.c: polarity and frustration of a text (pure) */
@@ -471,7 +488,8 @@ extern void esc_triage_normalize(float *val, int nword, int n);
 extern void esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 								 const char *priority, const char *channel, const char *tier,
 								 EscTriageDoc *doc);
-extern void esc_triage_prefetch_pass(EscTriageModel *m, const EscTextPass *tp);
+extern void esc_triage_prefetch_pass(EscTriageModel *m, const EscTextPass *tp,
+									 const EscLexicon *lex);
 extern void esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 									  const char *priority, const char *channel,
 									  const char *tier, bool grams, EscTriageDoc *doc);

@@ -268,7 +268,8 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	f->textlen = row->textlen;
 	f->match = &row->match;
 	f->sentiment_terms = src->sentiment_terms;
-	f->lexicon = src->any_sentiment_rule ? src->lexicon : NULL;
+	/* sentiment and triage read the keyword memo's entries (tp->side) */
+	f->lexicon = (src->any_sentiment_rule || src->any_triage_rule) ? src->lexicon : NULL;
 	f->triage_escalation = src->any_escalation_probability_rule;
 }
 
@@ -283,7 +284,7 @@ esc_match_row(EscSource *src, EscRow *row)
 	esc_lexicon_match_pass(src->lexicon,
 						   src->lexicon->nkeywords > 0 && row->facts.text != NULL
 						   ? esc_facts_pass(&row->facts) : NULL,
-						   brk, src->any_sentiment_rule, &row->match);
+						   brk, src->any_sentiment_rule || src->any_triage_rule, &row->match);
 	row->facts.match = &row->match;
 }
 

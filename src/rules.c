@@ -415,7 +415,7 @@ esc_facts_pass(EscFacts *facts)
 	{
 		facts->pass = esc_textpass(facts->text, facts->text ? facts->textlen : 0);
 		if (facts->triage != NULL)
-			esc_triage_prefetch_pass(facts->triage, facts->pass);
+			esc_triage_prefetch_pass(facts->triage, facts->pass, facts->lexicon);
 	}
 	return facts->pass;
 }

@@ -58,7 +58,7 @@
  * In the trigger, a source with keyword rules has looked every word of
  * the text up in its word memo (tokenize.c) just before; a span that is
  * one plain word (ASCII letters and digits, nothing stripped) takes its
- * reading from 16 bytes of that word's entry (EscWordSentiment), a cache
+ * reading from 16 bytes of that word's entry (EscWordReading), a cache
  * line the keyword rules have just read, instead of a span memo set's
  * tags and entry, two more lines that the rest of the insert has evicted
  * (scoring_word()).  Most spans of a ticket are plain words: on the insert
@@ -1293,9 +1293,9 @@ typedef struct Scoring
 	 */
 	EscLexicon *lex;
 	const EscTextPass *tp;
-	EscWordSentiment **side;	/* tp->side, while it holds; else NULL */
+	EscWordReading **side;	/* tp->side, while it holds; else NULL */
 	int			wi;
-	uint32		word_generation;	/* EscWordSentiment.generation to match */
+	uint32		word_generation;	/* EscWordReading.generation to match */
 	const EscSentimentTerms *terms;
 	EscSentiment *out;
 	double		polarity_sum;
@@ -1500,7 +1500,7 @@ scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
 			 int wi, bool upper)
 {
 	Sentence   *sent = &sc->sent;
-	EscWordSentiment *ws;
+	EscWordReading *ws;
 	Token	   *t;
 	uint8		notes;
 

@@ -26,9 +26,10 @@
  *	   phraseto_tsquery() would.
  *
  * The memo is bounded (escalation.word_cache_size) and starts over when full.
- * An entry also keeps sentiment.c's reading of the word (EscWordSentiment),
- * and a pass's look-ups leave in the pass where each word's entry is, so
- * that sentiment scoring the same text reads the line just read here.
+ * An entry also keeps sentiment.c's and triage.c's readings of the word
+ * (EscWordReading), and a pass's look-ups leave in the pass where each
+ * word's entry is, so that sentiment and triage reading the same text
+ * read the line just read here.
  * Everything lives in the lexicon's memory context, a child of the
  * configuration cache, and goes away with it when the rules change.
  *
@@ -59,15 +60,17 @@ typedef struct LexemeEntry
 typedef struct MemoEntry
 {
 	uint32		hash;
-	uint16		len;			/* 0 = empty slot */
-	uint16		n;				/* number of ids */
+	uint8		len;			/* 0 = empty slot */
+	uint8		n;				/* number of ids */
+	uint16		spare;
 	uint64		prefix;			/* first 8 bytes of the word, zero-padded */
 	int			ids[ESC_MAX_ALT];
 	EscWordTail tail;			/* the rest of the word */
-	EscWordSentiment sentiment;	/* sentiment.c's reading of the word */
+	EscWordReading reading;		/* sentiment.c's and triage.c's */
 } MemoEntry;
 
 StaticAssertDecl(sizeof(MemoEntry) == 64, "a word memo entry is one cache line");
+StaticAssertDecl(ESC_MAX_WORD <= 256, "a memoised word's length fits in a byte");
 
 /* a word of the text being matched, between the two passes */
 typedef struct Token
@@ -385,7 +388,7 @@ memo_add(EscLexicon *lex, const char *word, int len, uint32 h)
 		e->prefix = esc_word_head(word, len);
 		e->n = 0;
 		esc_word_tail_set(&e->tail, word, len, lex->memo_cxt);
-		memset(&e->sentiment, 0, sizeof(e->sentiment));
+		memset(&e->reading, 0, sizeof(e->reading));
 		foreach(lc, stems)
 		{
 			char	   *s = (char *) lfirst(lc);
@@ -427,7 +430,7 @@ memo_lookup(EscLexicon *lex, const char *word, int len, uint32 h)
  * stemmed) if the word is new: for when the pass holds no valid tp->side.
  * Valid until the next look-up, which may move it.
  */
-EscWordSentiment *
+EscWordReading *
 esc_lexicon_word_sentiment(EscLexicon *lex, const EscTextPass *tp, int wi)
 {
 	const EscWord *w = &tp->words[wi];
@@ -435,7 +438,27 @@ esc_lexicon_word_sentiment(EscLexicon *lex, const EscTextPass *tp, int wi)
 	Assert(esc_lexicon_keeps(lex, w));
 	if (lex->memo == NULL)
 		memo_reset(lex);
-	return &memo_lookup(lex, tp->folded + w->start, w->end - w->start, w->hash)->sentiment;
+	return &memo_lookup(lex, tp->folded + w->start, w->end - w->start, w->hash)->reading;
+}
+
+/*
+ * Make the memo keep triage's readings for the vocabulary numbered serial
+ * (triage.c's esc_triage_vocab_serial()): when it kept another's, they are
+ * forgotten.  Entries do not move, so a pass's side pointers stay valid.
+ */
+void
+esc_lexicon_claim_triage(EscLexicon *lex, uint64 serial)
+{
+	if (lex->tri_serial == serial)
+		return;
+	if (lex->memo != NULL)
+	{
+		EscMemo    *m = lex->memo;
+
+		for (uint32 j = 0; j <= m->mask; j++)
+			m->slots[j].reading.tri_state = ESC_TRI_UNREAD;
+	}
+	lex->tri_serial = serial;
 }
 
 static bool
@@ -470,8 +493,8 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 
 /*
  * The same, on the words of a tokenising pass (NULL: no text).  With
- * leave_side (sentiment will read the same pass), leaves in the pass, per
- * word, where the memo keeps sentiment's reading of it (tp->side).
+ * leave_side (sentiment or triage will read the same pass), leaves in the
+ * pass, per word, where the memo keeps their readings of it (tp->side).
  */
 void
 esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, bool leave_side,
@@ -490,7 +513,7 @@ esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, bool l
 	const char *folded;
 	Token	   *tokens;
 	int			ntokens = 0;
-	EscWordSentiment **side = NULL;
+	EscWordReading **side = NULL;
 	uint64		epoch;
 
 	m->nkeywords = lex->nkeywords;
@@ -545,7 +568,7 @@ esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, bool l
 	/* pass 2: look the words up */
 	if (leave_side)
 		side = MemoryContextAllocZero(GetMemoryChunkContext(tp),
-									  sizeof(EscWordSentiment *) * Max(tp->nwords, 1));
+									  sizeof(EscWordReading *) * Max(tp->nwords, 1));
 	epoch = lex->memo_epoch;
 	for (int t = 0; t < ntokens; t++)
 	{
@@ -556,7 +579,7 @@ esc_lexicon_match_pass(EscLexicon *lex, EscTextPass *tp, int field_break, bool l
 		wordno = tokens[t].wordno;
 		e = memo_lookup(lex, folded + start, end - start, tokens[t].hash);
 		if (side)
-			side[tokens[t].w] = &e->sentiment;
+			side[tokens[t].w] = &e->reading;
 		for (int i = 0; i < e->n; i++)
 		{
 			int			id = e->ids[i];

@@ -117,6 +117,7 @@ typedef struct TriageWord
 													 * the stem alone, -1: none */
 	EscWordTail tail;			/* the rest of the word: a look-up reads one
 								 * cache line */
+	uint32		spare[2];
 } TriageWord;
 
 StaticAssertDecl(sizeof(TriageWord) == 64, "a word memo entry is one cache line");
@@ -165,6 +166,8 @@ typedef struct TriageGram
 struct EscTriageVocab
 {
 	MemoryContext cxt;
+	uint64		serial;			/* this backend's vocabularies, numbered: whose
+								 * readings a keyword memo keeps */
 	Oid			cfgid;
 	bool		grow;
 	/*
@@ -298,9 +301,11 @@ memo_reset(EscTriageVocab *v)
 EscTriageVocab *
 esc_triage_vocab_create(MemoryContext cxt, Oid cfgid, bool grow)
 {
+	static uint64 serials = 0;
 	EscTriageVocab *v = MemoryContextAllocZero(cxt, sizeof(EscTriageVocab));
 
 	v->cxt = cxt;
+	v->serial = ++serials;
 	v->cfgid = cfgid;
 	v->grow = grow;
 	v->digit_words_plain = esc_ts_digit_words_plain(cfgid);
@@ -1519,17 +1524,70 @@ scale(float *val, int n, double by)
  * row's pass is made, so that the entries arrive while the keywords are
  * matched instead of inside the vectorising loop (docs/design.md, "Half
  * of the intel rules' time is cold caches").  Only a hint: nothing is
- * read.
+ * read.  With lex (the keyword rules will leave their look-ups in the
+ * pass, and their memo keeps this model's readings), the words that memo
+ * keeps are skipped: vectorising reads them there.
  */
 void
-esc_triage_prefetch_pass(EscTriageModel *m, const EscTextPass *tp)
+esc_triage_prefetch_pass(EscTriageModel *m, const EscTextPass *tp, const EscLexicon *lex)
 {
 	EscTriageVocab *v = m->vocab;
 
 	if (v->grow || tp == NULL)
 		return;
+	if (lex != NULL && lex->tri_serial != v->serial)
+		lex = NULL;
 	for (int i = 0; i < tp->nwords; i++)
-		__builtin_prefetch(&v->memo[tp->words[i].hash & v->memo_mask]);
+		if (!esc_lexicon_keeps(lex, &tp->words[i]))
+			__builtin_prefetch(&v->memo[tp->words[i].hash & v->memo_mask]);
+}
+
+/*
+ * The keyword memo's entries of a pass's words (tp->side), when they are
+ * there and still where the keyword rules found them, made to keep this
+ * vocabulary's readings; NULL when they cannot serve.
+ */
+static EscWordReading **
+triage_side(EscTriageVocab *v, const EscTextPass *tp)
+{
+	if (tp == NULL || tp->side == NULL || tp->side_lex == NULL ||
+		tp->side_epoch != tp->side_lex->memo_epoch)
+		return NULL;
+	esc_lexicon_claim_triage(tp->side_lex, v->serial);
+	return tp->side;
+}
+
+/*
+ * A stem of the text (id, -1 when the vocabulary lacks it; fid, its own
+ * feature or -1) in vectorising order: recorded with the pair of it and
+ * the stem before (prev), whose filter word is fetched.
+ */
+static pg_attribute_always_inline void
+stem_seen(EscTriageVocab *v, TriageStemAt *st, int *nst, int *prev, int id, int fid)
+{
+	if (id >= 0)
+	{
+		TriageStemAt *at = &st[(*nst)++];
+
+		at->fid = fid;
+		at->pair = -2;
+		if (*prev >= 0)
+		{
+			at->pk1 = pair_key(*prev, id) + 1;
+			at->ph = key_hash64(at->pk1);
+			at->pair = -1;
+			if (v->pair_bits != NULL)
+				__builtin_prefetch(pair_filter_word(v, at->ph));
+		}
+	}
+	*prev = id;
+}
+
+/* whether vectorising reads word i from triage's own memo */
+static inline bool
+word_in_memo(EscWordReading **side, int i)
+{
+	return side == NULL || side[i] == NULL || side[i]->tri_state != ESC_TRI_ONE;
 }
 
 /*
@@ -1564,6 +1622,7 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	struct EscTriageScratch *sc;
 	TriageStemAt *st;
 	TriageCounter tc;
+	EscWordReading **side;
 	int			nst = 0,
 				ngr = 0;
 	int			prev = -2;		/* -2: no previous stem (start, or a break) */
@@ -1593,44 +1652,47 @@ esc_triage_vectorize_pass(EscTriageModel *m, const EscTextPass *tp,
 	tc.idf = m->idf;
 	tc.we = (m->has_escalation && grams) ? m->we : NULL;
 
-	/* the words' stems (their features known) and pairs (their keys) */
+	/*
+	 * The words' stems (their features known) and pairs (their keys): a
+	 * word the keyword memo keeps is read from its entry there (side),
+	 * which the keyword rules have just looked up, and from triage's own
+	 * memo only the first time, or when it has more than one stem.
+	 */
 #define TRIAGE_MEMO_AHEAD 16
+	side = triage_side(v, tp);
 	for (int i = 0; i < Min(nwords, TRIAGE_MEMO_AHEAD); i++)
-		__builtin_prefetch(&v->memo[tp->words[i].hash & v->memo_mask]);
+		if (word_in_memo(side, i))
+			__builtin_prefetch(&v->memo[tp->words[i].hash & v->memo_mask]);
 	for (int i = 0; i < nwords; i++)
 	{
 		const EscWord *word = &tp->words[i];
+		EscWordReading *r = side ? side[i] : NULL;
 		TriageWord  *e;
 
-		if (i + TRIAGE_MEMO_AHEAD < nwords)
+		if (i + TRIAGE_MEMO_AHEAD < nwords && word_in_memo(side, i + TRIAGE_MEMO_AHEAD))
 			__builtin_prefetch(&v->memo[tp->words[i + TRIAGE_MEMO_AHEAD].hash & v->memo_mask]);
 		if (word->flags & ESC_WORD_LONG)
 		{
 			prev = -2;
 			continue;
 		}
-		e = word_lookup(v, tp->folded + word->start, word->end - word->start, word->hash);
-		for (int s = 0; s < e->n; s++)
+		if (r != NULL && r->tri_state == ESC_TRI_ONE)
 		{
-			int			id = e->ids[s];
-
-			if (id >= 0)
-			{
-				TriageStemAt *at = &st[nst++];
-
-				at->fid = e->fids[s];
-				at->pair = -2;
-				if (prev >= 0)
-				{
-					at->pk1 = pair_key(prev, id) + 1;
-					at->ph = key_hash64(at->pk1);
-					at->pair = -1;
-					if (v->pair_bits != NULL)
-						__builtin_prefetch(pair_filter_word(v, at->ph));
-				}
-			}
-			prev = id;
+			stem_seen(v, st, &nst, &prev, r->tri_id, r->tri_fid);
+			continue;
 		}
+		if (r != NULL && r->tri_state == ESC_TRI_NONE)
+			continue;
+		e = word_lookup(v, tp->folded + word->start, word->end - word->start, word->hash);
+		if (r != NULL && r->tri_state == ESC_TRI_UNREAD)
+		{
+			/* remembered in the keyword memo's entry for the next time */
+			r->tri_state = e->n == 0 ? ESC_TRI_NONE : e->n == 1 ? ESC_TRI_ONE : ESC_TRI_MEMO;
+			r->tri_id = e->n == 1 ? e->ids[0] : -1;
+			r->tri_fid = e->n == 1 ? e->fids[0] : -1;
+		}
+		for (int s = 0; s < e->n; s++)
+			stem_seen(v, st, &nst, &prev, e->ids[s], e->fids[s]);
 	}
 
 	/*

@@ -284,6 +284,42 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 					   wp.team, wp.team_prob, fp.team, fp.team_prob);
 		}
 
+		/*
+		 * the trigger's way: the words the keyword rules' memo keeps read
+		 * from its entries (tp->side), three times (the readings made,
+		 * then found, then made again after another vocabulary claimed
+		 * the memo): the same words-only vector, bit for bit
+		 */
+		{
+			EscLexicon *lex = esc_lexicon_create(CurrentMemoryContext, SHIM_CFG_ENGLISH);
+			EscTriageDoc wd;
+
+			(void) esc_lexicon_add_keyword(lex, "refund");
+			(void) esc_lexicon_add_keyword(lex, "error 404");
+			esc_triage_vectorize_pass(m, esc_textpass(text, len), fields[0], fields[1],
+									  fields[2], false, &wd);
+			for (int round = 0; round < 3; round++)
+			{
+				EscTextPass *tp = esc_textpass(text, len);
+				EscMatch	match;
+				EscTriageDoc kd;
+
+				if (round == 2)
+					esc_lexicon_claim_triage(lex, UINT64CONST(0xFFFFFFFFFFFF));
+				esc_lexicon_match_pass(lex, tp, -1, true, &match);
+				esc_triage_prefetch_pass(m, tp, lex);
+				esc_triage_vectorize_pass(m, tp, fields[0], fields[1], fields[2], false, &kd);
+				FUZZ_CHECK(kd.n == wd.n && kd.nword == wd.nword,
+						   "keyword memo round %d: %d features (%d words), without it %d (%d)",
+						   round, kd.n, kd.nword, wd.n, wd.nword);
+				for (int i = 0; i < kd.n; i++)
+					FUZZ_CHECK(kd.feat[i] == wd.feat[i] &&
+							   (memcmp(&kd.val[i], &wd.val[i], sizeof(float)) == 0 ||
+								(isnan(kd.val[i]) && isnan(wd.val[i]))),
+							   "keyword memo round %d: entry %d differs", round, i);
+			}
+		}
+
 		/* the team scores as plain loops sum them, bit for bit */
 		{
 			double	   *s = palloc(sizeof(double) * K);
