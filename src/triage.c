@@ -1587,7 +1587,8 @@ stem_seen(EscTriageVocab *v, TriageStemAt *st, int *nst, int *prev, int id, int 
 static inline bool
 word_in_memo(EscWordReading **side, int i)
 {
-	return side == NULL || side[i] == NULL || side[i]->tri_state != ESC_TRI_ONE;
+	return side == NULL || side[i] == NULL ||
+		side[i]->tri_state == ESC_TRI_UNREAD || side[i]->tri_state == ESC_TRI_MEMO;
 }
 
 /*
