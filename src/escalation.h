@@ -196,9 +196,9 @@ typedef struct EscTextPass
 	int			maxwords;
 	/*
 	 * Left by the keyword rules' look-ups of the words (tokenize.c), for
-	 * sentiment and triage: per word, its EscWordReading in side_lex's word memo
-	 * (NULL: not kept), while that memo's entries have not moved since
-	 * (side_epoch); side_lex NULL: none
+	 * sentiment and triage: per word, its EscWordReading in side_lex's
+	 * word memo (NULL: not kept), while that memo's entries have not moved
+	 * since (side_epoch; esc_pass_side()); side_lex NULL: none
 	 */
 	struct EscLexicon *side_lex;
 	uint64		side_epoch;
@@ -339,6 +339,19 @@ esc_lexicon_keeps(const EscLexicon *lex, const EscWord *w)
 {
 	return lex != NULL && lex->nkeywords > 0 && !(w->flags & ESC_WORD_LONG) &&
 		!((w->flags & ESC_WORD_DIGITS) && !lex->digit_stems);
+}
+
+/*
+ * The per-word readings the keyword rules' look-ups left in pass tp, or
+ * NULL when they left none or their memo's entries have moved since.
+ */
+static inline EscWordReading **
+esc_pass_side(const EscTextPass *tp)
+{
+	if (tp->side == NULL || tp->side_lex == NULL ||
+		tp->side_epoch != tp->side_lex->memo_epoch)
+		return NULL;
+	return tp->side;
 }
 
 extern void esc_lexicon_claim_triage(EscLexicon *lex, uint64 serial);

@@ -1861,8 +1861,8 @@ esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms, EscLex
 		sc.lex = lex;
 		sc.tp = tp;
 		/* the keyword rules' look-ups left where each word's entry is */
-		if (tp->side_lex == lex && tp->side_epoch == lex->memo_epoch)
-			sc.side = tp->side;
+		if (tp->side_lex == lex)
+			sc.side = esc_pass_side(tp);
 		sc.word_generation = (uint32) sc.rd.generation + 1;
 	}
 	scoring_text(&sc, tp->text, tp->len);

@@ -86,8 +86,7 @@ typedef struct EscMemo
 {
 	uint32		mask;			/* size - 1 */
 	uint32		used;
-	MemoEntry  *slots;			/* on a 64-byte boundary in raw */
-	void	   *raw;
+	MemoEntry  *slots;			/* from esc_alloc_big() */
 } EscMemo;
 
 /*
@@ -97,9 +96,8 @@ typedef struct EscMemo
 static void
 memo_slots_alloc(EscMemo *m, MemoryContext cxt, uint32 size)
 {
-	m->raw = esc_alloc_big(cxt, sizeof(MemoEntry) * size);
-	memset(m->raw, 0, sizeof(MemoEntry) * size);
-	m->slots = (MemoEntry *) m->raw;
+	m->slots = esc_alloc_big(cxt, sizeof(MemoEntry) * size);
+	memset(m->slots, 0, sizeof(MemoEntry) * size);
 	m->mask = size - 1;
 }
 
@@ -227,7 +225,6 @@ memo_grow(EscLexicon *lex)
 	uint32		oldsize = m->mask + 1;
 	uint32		newsize = oldsize * 2;
 	MemoEntry  *old = m->slots;
-	void	   *old_raw = m->raw;
 
 	memo_slots_alloc(m, lex->memo_cxt, newsize);
 	lex->memo_epoch++;
@@ -241,7 +238,7 @@ memo_grow(EscLexicon *lex)
 			;
 		m->slots[j] = old[i];
 	}
-	esc_free_big(old_raw);
+	esc_free_big(old);
 }
 
 static int

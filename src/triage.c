@@ -185,8 +185,7 @@ struct EscTriageVocab
 	MemoryContext memo_cxt;
 	uint32		memo_mask;
 	uint32		memo_used;
-	TriageWord  *memo;			/* on a 64-byte boundary in memo_raw */
-	void	   *memo_raw;
+	TriageWord  *memo;			/* from esc_alloc_big() */
 	/* feature map: key_size slots, any size (not a power of two) */
 	uint32		key_size;
 	uint32		key_used;
@@ -281,8 +280,7 @@ memo_alloc(EscTriageVocab *v)
 {
 	size_t		size = sizeof(TriageWord) * (v->memo_mask + 1);
 
-	v->memo_raw = esc_alloc_big(v->memo_cxt, size);
-	v->memo = (TriageWord *) v->memo_raw;
+	v->memo = esc_alloc_big(v->memo_cxt, size);
 	memset(v->memo, 0, size);
 }
 
@@ -902,7 +900,6 @@ word_fill(EscTriageVocab *v, const char *word, int len, uint32 h, uint64 head)
 	{
 		uint32		oldsize = v->memo_mask + 1;
 		TriageWord  *old = v->memo;
-		void	   *old_raw = v->memo_raw;
 
 		v->memo_mask = oldsize * 2 - 1;
 		memo_alloc(v);
@@ -914,7 +911,7 @@ word_fill(EscTriageVocab *v, const char *word, int len, uint32 h, uint64 head)
 				;
 			v->memo[j] = old[i];
 		}
-		esc_free_big(old_raw);
+		esc_free_big(old);
 		return word_lookup(v, word, len, h);
 	}
 	for (j = h & v->memo_mask; v->memo[j].len != 0; j = (j + 1) & v->memo_mask)
@@ -1550,11 +1547,11 @@ esc_triage_prefetch_pass(EscTriageModel *m, const EscTextPass *tp, const EscLexi
 static EscWordReading **
 triage_side(EscTriageVocab *v, const EscTextPass *tp)
 {
-	if (tp == NULL || tp->side == NULL || tp->side_lex == NULL ||
-		tp->side_epoch != tp->side_lex->memo_epoch)
-		return NULL;
-	esc_lexicon_claim_triage(tp->side_lex, v->serial);
-	return tp->side;
+	EscWordReading **side = tp ? esc_pass_side(tp) : NULL;
+
+	if (side != NULL)
+		esc_lexicon_claim_triage(tp->side_lex, v->serial);
+	return side;
 }
 
 /*
