@@ -14,6 +14,7 @@ OBJS = \
 	src/own_rel.o \
 	src/rules.o \
 	src/shape.o \
+	src/literal.o \
 	src/record.o \
 	src/direct_insert.o \
 	src/context.o \

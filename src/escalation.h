@@ -601,9 +601,14 @@ typedef struct EscShapeSet
 
 extern bool esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive,
 						  int max_lanes, int *lane, uint64 *endbit, bool *ascii_only);
+extern void esc_shape_scan_serial(const EscShapeSet *set, const char *text, int len,
+								  uint64 *found);
 extern bool esc_shape_scan(const EscShapeSet *set, const char *text, int len,
 						   uint64 *found);
 extern char *esc_shape_describe(const char *pattern, bool case_sensitive);
+
+/* ---------- literal.c: a pattern rule's literal in a text */
+extern const char *esc_find_literal(const char *hay, size_t n, const char *needle, size_t m);
 
 /* ---------- catalog.c: the configuration cache */
 

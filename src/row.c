@@ -124,15 +124,41 @@ is_sentinel(EscSource *src, int role, const char *v)
 	return false;
 }
 
+/*
+ * A ticket row's columns, taken apart once (heap_deform_tuple()): the
+ * mapping reads a dozen of them, and heap_getattr() walks the row from its
+ * start for every column after the first of variable width.
+ */
+typedef struct RowCols
+{
+	Datum	   *values;
+	bool	   *nulls;
+	int			natts;
+} RowCols;
+
+#define ROW_COLS_ON_STACK 64
+
+static inline Datum
+row_col(const RowCols *rc, int attnum, bool *isnull)
+{
+	if (attnum < 1 || attnum > rc->natts)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	*isnull = rc->nulls[attnum - 1];
+	return rc->values[attnum - 1];
+}
+
 static char *
-get_text(EscColumn *col, HeapTuple tuple, TupleDesc desc)
+get_text(EscColumn *col, const RowCols *rc)
 {
 	bool		isnull;
 	Datum		d;
 
 	if (col->name == NULL)
 		return NULL;
-	d = heap_getattr(tuple, col->attnum, desc, &isnull);
+	d = row_col(rc, col->attnum, &isnull);
 	return isnull ? NULL : esc_datum_text(col, d);
 }
 
@@ -180,6 +206,22 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	StringInfoData buf;
 	bool		isnull;
 	Datum		d;
+	Datum		values_space[ROW_COLS_ON_STACK];
+	bool		nulls_space[ROW_COLS_ON_STACK];
+	RowCols		rc;
+
+	rc.natts = desc->natts;
+	if (rc.natts <= ROW_COLS_ON_STACK)
+	{
+		rc.values = values_space;
+		rc.nulls = nulls_space;
+	}
+	else
+	{
+		rc.values = palloc(sizeof(Datum) * rc.natts);
+		rc.nulls = palloc(sizeof(bool) * rc.natts);
+	}
+	heap_deform_tuple(tuple, desc, rc.values, rc.nulls);
 
 	memset(row, 0, sizeof(EscRow));
 	row->src = src;
@@ -190,7 +232,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 			continue;			/* read once, below, into the text */
 		if (r == ESC_ROLE_CREATED_AT || r == ESC_ROLE_UPDATED_AT || r == ESC_ROLE_RESOLVED_AT)
 			continue;
-		row->vals[r] = get_text(&src->cols[r], tuple, desc);
+		row->vals[r] = get_text(&src->cols[r], &rc);
 		if (row->vals[r] && src->nsentinels[r] > 0 && r != ESC_ROLE_KEY &&
 			is_sentinel(src, r, row->vals[r]))
 			row->vals[r] = NULL;
@@ -202,7 +244,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	{
 		EscColumn  *ccol = &src->cols[ESC_ROLE_CREATED_AT];
 
-		d = heap_getattr(tuple, ccol->attnum, desc, &isnull);
+		d = row_col(&rc, ccol->attnum, &isnull);
 		if (!isnull && src->nsentinels[ESC_ROLE_CREATED_AT] > 0 &&
 			is_sentinel(src, ESC_ROLE_CREATED_AT, esc_datum_text(ccol, d)))
 			isnull = true;
@@ -219,7 +261,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 
 		if (col->name == NULL)
 			continue;
-		d = heap_getattr(tuple, col->attnum, desc, &isnull);
+		d = row_col(&rc, col->attnum, &isnull);
 		if (isnull)
 			continue;
 		if (buf.len > 0)
@@ -255,7 +297,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	f->field_values[1] = f->channel;
 	f->field_values[2] = row->status_meaning ? row->status_meaning : row->vals[ESC_ROLE_STATUS];
 	for (int i = 3; i < src->nfields; i++)
-		f->field_values[i] = get_text(&src->fields[i].col, tuple, desc);
+		f->field_values[i] = get_text(&src->fields[i].col, &rc);
 	if (need_account && row->vals[ESC_ROLE_ACCOUNT] != NULL)
 		f->account = esc_lookup_account(row->vals[ESC_ROLE_ACCOUNT]);
 	f->at = at;

@@ -380,7 +380,7 @@ has_literal(EscRule *rule, EscFacts *facts)
 	{
 		const char *lit = (const char *) lfirst(lc);
 
-		if (memmem(hay, facts->textlen, lit, strlen(lit)) != NULL)
+		if (esc_find_literal(hay, facts->textlen, lit, strlen(lit)) != NULL)
 			return true;
 	}
 	return false;

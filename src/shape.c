@@ -479,6 +479,89 @@ esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive, int ma
 }
 
 /*
+ * Shift-and over text[from .. to) of one lane, from state 0: the bits
+ * the lane's state took on the way, or'd together.
+ */
+static inline uint64
+lane_serial(const uint64 *mask, uint64 start, const unsigned char *p, int from, int to)
+{
+	uint64		d = 0,
+				seen = 0;
+	int			i;
+
+	for (i = from; i + 4 <= to; i += 4)
+	{
+		d = ((d << 1) | start) & mask[p[i]];
+		seen |= d;
+		d = ((d << 1) | start) & mask[p[i + 1]];
+		seen |= d;
+		d = ((d << 1) | start) & mask[p[i + 2]];
+		seen |= d;
+		d = ((d << 1) | start) & mask[p[i + 3]];
+		seen |= d;
+	}
+	for (; i < to; i++)
+	{
+		d = ((d << 1) | start) & mask[p[i]];
+		seen |= d;
+	}
+	return seen;
+}
+
+/*
+ * The same over the whole text in four chains side by side.  A byte's
+ * step (a shift, an or and an and) waits for the step before it, so one
+ * chain runs at the latency of three operations a byte whatever the
+ * processor's width; four chains over four quarters of the text keep it
+ * busy.  The state after byte j depends only on bytes j - 63 .. j (a run
+ * has at most 64 atoms), so a chain that starts 63 bytes before its
+ * quarter, from state 0, has the serial scan's state from the quarter's
+ * first byte on; before that, in its lead-in, its states hold fewer bits
+ * than the serial scan's at the same bytes, never others.  The bits seen
+ * are therefore exactly the serial scan's.
+ */
+#define SHAPE_CHAINS_MIN_LEN 512
+
+static uint64
+lane_chains(const uint64 *mask, uint64 start, const unsigned char *p, int len)
+{
+	int			q = len / 4;
+	int			n = q + (ESC_SHAPE_MAX - 1);
+	const unsigned char *p0 = p,
+			   *p1 = p + q - (ESC_SHAPE_MAX - 1),
+			   *p2 = p + 2 * q - (ESC_SHAPE_MAX - 1),
+			   *p3 = p + 3 * q - (ESC_SHAPE_MAX - 1);
+	uint64		d0 = 0,
+				d1 = 0,
+				d2 = 0,
+				d3 = 0,
+				s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+
+	Assert(len >= SHAPE_CHAINS_MIN_LEN);
+	for (int i = 0; i < n; i++)
+	{
+		d0 = ((d0 << 1) | start) & mask[p0[i]];
+		d1 = ((d1 << 1) | start) & mask[p1[i]];
+		d2 = ((d2 << 1) | start) & mask[p2[i]];
+		d3 = ((d3 << 1) | start) & mask[p3[i]];
+		s0 |= d0;
+		s1 |= d1;
+		s2 |= d2;
+		s3 |= d3;
+	}
+	/* the last chain, which stopped at 4 * q, goes on to the end */
+	for (int i = 4 * q; i < len; i++)
+	{
+		d3 = ((d3 << 1) | start) & mask[p[i]];
+		s3 |= d3;
+	}
+	return s0 | s1 | s2 | s3;
+}
+
+/*
  * One scan of text[0 .. len) for every shape of the set: found[l] gets
  * the end bits of lane l's shapes that occur; returns whether the text is
  * all ASCII.
@@ -492,27 +575,10 @@ esc_shape_scan(const EscShapeSet *set, const char *text, int len, uint64 *found)
 
 	for (int l = 0; l < set->nlanes; l++)
 	{
-		const uint64 *mask = set->mask[l];
-		uint64		start = set->start[l];
-		uint64		d = 0,
-					seen = 0;
+		uint64		seen = len >= SHAPE_CHAINS_MIN_LEN
+			? lane_chains(set->mask[l], set->start[l], p, len)
+			: lane_serial(set->mask[l], set->start[l], p, 0, len);
 
-		for (i = 0; i + 4 <= len; i += 4)
-		{
-			d = ((d << 1) | start) & mask[p[i]];
-			seen |= d;
-			d = ((d << 1) | start) & mask[p[i + 1]];
-			seen |= d;
-			d = ((d << 1) | start) & mask[p[i + 2]];
-			seen |= d;
-			d = ((d << 1) | start) & mask[p[i + 3]];
-			seen |= d;
-		}
-		for (; i < len; i++)
-		{
-			d = ((d << 1) | start) & mask[p[i]];
-			seen |= d;
-		}
 		found[l] = seen & set->end[l];
 	}
 
@@ -527,6 +593,18 @@ esc_shape_scan(const EscShapeSet *set, const char *text, int len, uint64 *found)
 	for (; i < len; i++)
 		hi |= p[i];
 	return (hi & UINT64CONST(0x8080808080808080)) == 0;
+}
+
+/*
+ * esc_shape_scan()'s found bits by one serial scan per lane: what the
+ * chains must give, for the fuzz harness.
+ */
+void
+esc_shape_scan_serial(const EscShapeSet *set, const char *text, int len, uint64 *found)
+{
+	for (int l = 0; l < set->nlanes; l++)
+		found[l] = lane_serial(set->mask[l], set->start[l], (const unsigned char *) text,
+							   0, len) & set->end[l];
 }
 
 /* a member of a bracket expression, escaped where it would be special */

@@ -279,6 +279,63 @@ check_literals(const char *pattern, bool cs, const char *text, int len)
 }
 
 /*
+ * esc_find_literal() (literal.c) finds what memmem() finds: the literals
+ * of the pattern, every slice of the pattern of up to 24 bytes, and slices
+ * of the text (which occur in it), in the text and in the text repeated
+ * to more than 64 bytes, so that the sixteen-at-a-time loop runs.
+ */
+static void
+check_find(const char *needle, int m, const char *text, int len)
+{
+	const char *want = memmem(text, len, needle, m);
+	const char *got = esc_find_literal(text, len, needle, m);
+
+	FUZZ_CHECK(got == want, "literal of %d bytes in %d: found at %ld, memmem() at %ld",
+			   m, len, got ? (long) (got - text) : -1L, want ? (long) (want - text) : -1L);
+}
+
+static void
+check_find_literal(const char *pattern, bool cs, const char *text, int len)
+{
+	List	   *lits = esc_required_literals(pattern, cs);
+	ListCell   *lc;
+	int			plen = strlen(pattern);
+	int			reps = len > 0 ? 80 / len + 2 : 0;
+	char	   *longer = palloc(Max(len * reps, 1));
+	int			llen = 0;
+
+	for (int r = 0; r < reps; r++)
+	{
+		memcpy(longer + llen, text, len);
+		llen += len;
+	}
+	/* one byte changed near the end, so that a late occurrence is unique */
+	if (llen > 0)
+		longer[llen - 1 - (len / 3)] ^= 0x20;
+	foreach(lc, lits)
+	{
+		const char *l = lfirst(lc);
+
+		check_find(l, strlen(l), text, len);
+		check_find(l, strlen(l), longer, llen);
+	}
+	for (int a = 0; a < plen && a < 8; a++)
+		for (int m = 0; a + m <= plen && m <= 24; m += 3)
+		{
+			check_find(pattern + a, m, text, len);
+			check_find(pattern + a, m, longer, llen);
+		}
+	for (int a = 0; a < len; a += 1 + len / 5)
+		for (int m = 1; a + m <= len && m <= 24; m += 5)
+		{
+			check_find(text + a, m, text, len);
+			check_find(text + a, m, longer, llen);
+			check_find(text + a, m, longer + 1, llen - 1);
+		}
+	pfree(longer);
+}
+
+/*
  * The pattern's shape (shape.c) on its own: when the pattern matches the
  * text, one scan finds the shape (on an ASCII text, for a shape with \d or
  * \w; those have a backslash, which the oracle cannot read anyway).
@@ -304,6 +361,41 @@ check_shape(const char *pattern, bool cs, const char *text, int len)
 			   pattern, lane, set->used[0]);
 	ascii = esc_shape_scan(set, text, len, found);
 	FUZZ_CHECK(ascii == ascii_only(text), "shape scan: ASCII %d", ascii);
+	{
+		/*
+		 * The scan in four chains (texts of 512 bytes or more) finds what
+		 * one serial scan does: on the text, and on the text set into 601
+		 * bytes of filler across each bound of the chains' quarters and at
+		 * the end, where a chain's lead-in or the last chain's tail decide.
+		 */
+		uint64		serial[ESC_SHAPE_LANES];
+		int			flen = 601;
+		int			q = flen / 4;
+		int			bounds[4] = {q, 2 * q, 3 * q, flen};
+		char	   *longer = palloc(flen);
+
+		esc_shape_scan_serial(set, text, len, serial);
+		FUZZ_CHECK(found[0] == serial[0], "shape scan of %d bytes: %llx, serially %llx",
+				   len, (unsigned long long) found[0], (unsigned long long) serial[0]);
+		for (int b = 0; b < 4 && len <= flen; b++)
+			for (int k = 0; k < 4; k++)
+			{
+				/* the text ends just before, at, or after the bound */
+				int			at = bounds[b] - len + (k == 0 ? -1 : k == 1 ? 0 : k == 2 ? 1 : len / 2);
+
+				at = Max(0, Min(at, flen - len));
+				memset(longer, '\x01', flen);
+				memcpy(longer + at, text, len);
+				(void) esc_shape_scan(set, longer, flen, found);
+				esc_shape_scan_serial(set, longer, flen, serial);
+				FUZZ_CHECK(found[0] == serial[0],
+						   "shape scan of the text at %d of %d bytes: %llx, serially %llx",
+						   at, flen, (unsigned long long) found[0],
+						   (unsigned long long) serial[0]);
+			}
+		pfree(longer);
+		(void) esc_shape_scan(set, text, len, found);
+	}
 	if (!comparable(pattern) || (!cs && !ascii_only(text)))
 		return;
 	g = gre_compile_friendly(pattern, !cs);
@@ -361,6 +453,8 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		check_literals(pat[i], false, text, len);
 		check_shape(pat[i], true, text, len);
 		check_shape(pat[i], false, text, len);
+		check_find_literal(pat[i], true, text, len);
+		check_find_literal(pat[i], false, text, len);
 	}
 
 	/* field comparisons */
