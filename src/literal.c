@@ -68,11 +68,10 @@ const char *
 esc_find_literal(const char *hay, size_t n, const char *needle, size_t m)
 {
 #ifdef __SSE2__
-	size_t		i = 0;
-
 	if (m >= 2 && n >= m + 15)
 	{
 		const unsigned char *u = (const unsigned char *) needle;
+		size_t		i = 0;
 		size_t		a = 0,
 					b = 1;
 		__m128i		ca,
@@ -132,8 +131,6 @@ esc_find_literal(const char *hay, size_t n, const char *needle, size_t m)
 			i += 16;
 		}
 	}
-	return memmem(hay, n, needle, m);
-#else
-	return memmem(hay, n, needle, m);
 #endif
+	return memmem(hay, n, needle, m);
 }

@@ -479,17 +479,17 @@ esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive, int ma
 }
 
 /*
- * Shift-and over text[from .. to) of one lane, from state 0: the bits
- * the lane's state took on the way, or'd together.
+ * Shift-and over p[0 .. len) of one lane, from state 0: the bits the
+ * lane's state took on the way, or'd together.
  */
 static inline uint64
-lane_serial(const uint64 *mask, uint64 start, const unsigned char *p, int from, int to)
+lane_serial(const uint64 *mask, uint64 start, const unsigned char *p, int len)
 {
 	uint64		d = 0,
 				seen = 0;
 	int			i;
 
-	for (i = from; i + 4 <= to; i += 4)
+	for (i = 0; i + 4 <= len; i += 4)
 	{
 		d = ((d << 1) | start) & mask[p[i]];
 		seen |= d;
@@ -500,7 +500,7 @@ lane_serial(const uint64 *mask, uint64 start, const unsigned char *p, int from, 
 		d = ((d << 1) | start) & mask[p[i + 3]];
 		seen |= d;
 	}
-	for (; i < to; i++)
+	for (; i < len; i++)
 	{
 		d = ((d << 1) | start) & mask[p[i]];
 		seen |= d;
@@ -577,7 +577,7 @@ esc_shape_scan(const EscShapeSet *set, const char *text, int len, uint64 *found)
 	{
 		uint64		seen = len >= SHAPE_CHAINS_MIN_LEN
 			? lane_chains(set->mask[l], set->start[l], p, len)
-			: lane_serial(set->mask[l], set->start[l], p, 0, len);
+			: lane_serial(set->mask[l], set->start[l], p, len);
 
 		found[l] = seen & set->end[l];
 	}
@@ -604,7 +604,7 @@ esc_shape_scan_serial(const EscShapeSet *set, const char *text, int len, uint64 
 {
 	for (int l = 0; l < set->nlanes; l++)
 		found[l] = lane_serial(set->mask[l], set->start[l], (const unsigned char *) text,
-							   0, len) & set->end[l];
+							   len) & set->end[l];
 }
 
 /* a member of a bracket expression, escaped where it would be special */
