@@ -891,6 +891,12 @@ extern Datum esc_requester_tickets(EscSource *src, const char *key, const char *
 extern Datum esc_cstring_to_jsonb(const char *s);
 extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,
 					   bool may_exist);
+/* the record statement's parameters ($1 .. $14: see record.c) */
+#define ESC_RECORD_NARGS 14
+extern void esc_record_args(Datum *args, char *nulls);
+
+/* ---------- pending.c: escalations left to the worker (escalation.defer_escalations) */
+extern bool esc_pending_write(const Datum *args, const char *nulls, int nargs);
 extern void esc_record_first_response(EscSource *src, const char *ticket_key,
 									  TimestampTz at, const char *author);
 extern char *esc_target_key(const char *team, char **skills, int nskills,
@@ -1106,6 +1112,7 @@ extern int	esc_context_tickets;
 extern bool esc_direct_records;
 extern bool esc_context_probe;
 extern bool esc_defer_requester_tickets;
+extern bool esc_defer_escalations;
 extern bool esc_ticket_lock_direct;
 extern int	esc_memo_size;
 extern int	esc_max_workers;

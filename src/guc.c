@@ -31,6 +31,7 @@ int			esc_context_tickets = 5;
 bool		esc_direct_records = true;
 bool		esc_context_probe = true;
 bool		esc_defer_requester_tickets = true;
+bool		esc_defer_escalations = false;
 bool		esc_ticket_lock_direct = true;
 int			esc_memo_size = 65536;
 int			esc_max_workers = 8;
@@ -165,6 +166,20 @@ esc_define_gucs(void)
 							 "them.  Off: the trigger reads them in the writer's transaction.",
 							 &esc_defer_requester_tickets,
 							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("escalation.defer_escalations",
+							 "Leaves recording a new ticket's escalations to the worker.",
+							 "On: the ticket trigger decides a new ticket's escalations in the writer's "
+							 "transaction and appends them to escalation.pending_escalations (one heap "
+							 "insert, committed with the ticket), and the worker records them "
+							 "(escalation.record_pending()) at the start of its next cycle, with the "
+							 "ticket's time.  Off: the trigger records them in the writer's transaction.  "
+							 "Updates and follow-up messages are always recorded at once.",
+							 &esc_defer_escalations,
+							 false,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);

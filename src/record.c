@@ -301,7 +301,7 @@ target_key(EscFired *f)
  * happened; the row says why, once), $14 the ticket's tenant (its mapped
  * tenant column, as text; routing never crosses it).
  */
-#define RECORD_NARGS 14
+#define RECORD_NARGS ESC_RECORD_NARGS
 
 static SPIPlanPtr record_plan = NULL;
 
@@ -659,10 +659,27 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		else
 			nulls[13] = 'n';
 
+		/* a new ticket's escalation may be left to the worker (pending.c) */
+		if (!may_exist && esc_defer_escalations &&
+			esc_pending_write(args, nulls, RECORD_NARGS))
+			continue;
 		if (may_exist || !esc_direct_records ||
 			!record_direct(args, nulls, group, ngroup, row->facts.is_message))
 			execute_record(record_plan, args, nulls);
 	}
+}
+
+/*
+ * Record one escalation from the record statement's parameters, as
+ * esc_record() made them: escalation.record_pending() records the ones
+ * the trigger left to the worker.  Must be called with SPI connected, as
+ * the owner.
+ */
+void
+esc_record_args(Datum *args, char *nulls)
+{
+	prepare_record_plan();
+	execute_record(record_plan, args, nulls);
 }
 
 /*

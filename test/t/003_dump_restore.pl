@@ -64,6 +64,17 @@ UPDATE "Help Desk"."Tickets" SET status = 'waiting' WHERE "Id" BETWEEN 11 AND 15
 SELECT escalation.run_cycle('2024-03-04 11:05+00');
 });
 
+# an escalation decided and left to the worker (escalation.defer_escalations),
+# not recorded yet when the dump is taken: the dump keeps it
+$node->safe_psql(
+	'helpdesk', q{
+SET escalation.defer_escalations = on;
+INSERT INTO "Help Desk"."Tickets" ("Id", subject, body, created_at)
+VALUES (50, 'money', 'a refund, for the worker', '2024-03-04 12:00+00');
+});
+is($node->safe_psql('helpdesk', 'SELECT count(*) FROM escalation.pending_escalations'),
+	'1', 'an escalation is pending when the dump is taken');
+
 # what we compare: every table of the extension, row for row
 my @tables = split /\n/, $node->safe_psql('helpdesk',
 	"SELECT c.relname FROM pg_class c WHERE c.relnamespace = 'escalation'::regnamespace
@@ -121,6 +132,15 @@ ok( $node->poll_query_until(
 ok( $node->poll_query_until(
 		'restored', 'SELECT count(*) = 0 FROM escalation.clocks WHERE next_at <= now()'),
 	'and works off what became due');
+ok( $node->poll_query_until(
+		'restored',
+		"SELECT count(*) = 0 FROM escalation.pending_escalations"),
+	'and records the escalation that was pending');
+is( $node->safe_psql(
+		'restored',
+		"SELECT e.target_team || ' ' || (e.created_at = '2024-03-04 12:00+00') FROM escalation.escalations e WHERE e.ticket_key = '50' AND e.origin = 'rule'"),
+	'billing true',
+	'the pending escalation, recorded in the restored database, at the ticket\'s time');
 
 $node->stop;
 done_testing();

@@ -1,0 +1,139 @@
+--
+-- defer: a new ticket's escalations left to the worker
+-- (escalation.defer_escalations, off by default).  The trigger decides
+-- them in the writer's transaction and appends them to
+-- escalation.pending_escalations, which commits or rolls back with the
+-- ticket; escalation.record_pending() (the first step of the worker's
+-- run_batch()) records them: the same escalations and "created" events as
+-- the trigger writes with the setting off, at the ticket's time.
+--
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+CREATE SCHEMA df_hd;
+CREATE TABLE df_hd.tickets (
+    id         integer PRIMARY KEY,
+    status     text NOT NULL DEFAULT 'open',
+    priority   text,
+    subject    text,
+    body       text,
+    requester  text,
+    account    text,
+    created_at timestamptz NOT NULL
+);
+SELECT escalation.attach('df_hd.tickets', key => 'id', status => 'status',
+           status_map => '{"open": ["open"], "solved": ["solved"]}',
+           priority => 'priority', subject => 'subject', body => 'body',
+           requester => 'requester', account => 'account', created_at => 'created_at',
+           name => 'deferred') AS sid \gset
+INSERT INTO escalation.rules (name, source_id, keywords, target_team)
+VALUES ('deferred: outage', :sid, '{outage}', 'tier2');
+INSERT INTO escalation.rules (name, source_id, keywords, target_team, severity)
+VALUES ('deferred: refund', :sid, '{refund}', 'billing', 3);
+INSERT INTO escalation.rules (name, source_id, keywords, target_team, severity)
+VALUES ('deferred: lawyer', :sid, '{lawyer}', 'tier2', 4);
+
+SHOW escalation.defer_escalations;
+
+-- The same new ticket both ways, in one transaction: recorded by the
+-- trigger (the default), rolled back, then left to the worker and
+-- recorded by record_pending().  Everything but the ids (drawn from
+-- sequences) is equal: both escalations and both "created" events.
+BEGIN;
+SAVEPOINT at_once;
+INSERT INTO df_hd.tickets VALUES
+    (10, 'open', 'high', 'Outage', 'A total outage; we want a refund.', 'ann@example.com', 'globex',
+     '2024-03-02 09:00+00');
+SELECT jsonb_agg(to_jsonb(e) - 'escalation_id' ORDER BY e.target_team) AS esc_at_once,
+       (SELECT jsonb_agg(to_jsonb(v) - 'event_id' - 'escalation_id' ORDER BY v.detail->>'target_team')
+          FROM escalation.events v WHERE v.source_id = :sid AND v.ticket_key = '10') AS ev_at_once
+  FROM escalation.escalations e WHERE e.source_id = :sid AND e.ticket_key = '10' \gset
+ROLLBACK TO SAVEPOINT at_once;
+SET LOCAL escalation.defer_escalations = on;
+INSERT INTO df_hd.tickets VALUES
+    (10, 'open', 'high', 'Outage', 'A total outage; we want a refund.', 'ann@example.com', 'globex',
+     '2024-03-02 09:00+00');
+-- decided, not recorded yet
+SELECT (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid) AS escalations,
+       (SELECT count(*) FROM escalation.pending_escalations WHERE source_id = :sid) AS pending;
+SELECT ticket_key, level, kind, target_team, severity, origin, at,
+       regress_reasons(reasons) AS reasons,
+       (SELECT jsonb_agg(r->>'rule') FROM jsonb_array_elements(event_reasons) r) AS event_rules
+  FROM escalation.pending_escalations ORDER BY target_team;
+SELECT escalation.record_pending() AS recorded;
+SELECT jsonb_agg(to_jsonb(e) - 'escalation_id' ORDER BY e.target_team) AS esc_deferred,
+       (SELECT jsonb_agg(to_jsonb(v) - 'event_id' - 'escalation_id' ORDER BY v.detail->>'target_team')
+          FROM escalation.events v WHERE v.source_id = :sid AND v.ticket_key = '10') AS ev_deferred
+  FROM escalation.escalations e WHERE e.source_id = :sid AND e.ticket_key = '10' \gset
+COMMIT;
+SELECT jsonb_array_length(:'esc_deferred'::jsonb) AS escalations,
+       jsonb_array_length(:'ev_deferred'::jsonb) AS events,
+       :'esc_at_once'::jsonb = :'esc_deferred'::jsonb AS same_escalations,
+       :'ev_at_once'::jsonb = :'ev_deferred'::jsonb AS same_events,
+       (SELECT count(*) FROM escalation.pending_escalations) AS pending;
+
+-- From here on, deferred for the session.
+SET escalation.defer_escalations = on;
+
+-- Rolled back with the ticket: nothing pending, nothing recorded.
+BEGIN;
+INSERT INTO df_hd.tickets VALUES
+    (11, 'open', 'high', 'Outage', 'Another outage.', 'ann@example.com', 'globex', '2024-03-02 10:00+00');
+SELECT count(*) AS pending_inside FROM escalation.pending_escalations;
+ROLLBACK;
+SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
+       (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '11') AS escalations;
+
+-- Oldest first (by the ticket's time), batch by batch; a ticket without a
+-- firing rule leaves nothing.
+INSERT INTO df_hd.tickets VALUES
+    (21, 'open', 'high', 'Outage', 'Outage at noon.', 'bob@example.com', 'globex', '2024-03-05 12:00+00'),
+    (20, 'open', 'high', 'Outage', 'Outage at nine.', 'bob@example.com', 'globex', '2024-03-05 09:00+00'),
+    (22, 'open', 'low', 'Hello', 'Just saying hi.', 'bob@example.com', 'globex', '2024-03-05 13:00+00');
+SELECT ticket_key, target_team, at FROM escalation.pending_escalations ORDER BY at;
+SELECT escalation.record_pending(1) AS recorded;
+SELECT ticket_key FROM escalation.pending_escalations;
+SELECT escalation.record_pending(10) AS recorded, escalation.record_pending(10) AS then;
+SELECT e.ticket_key, e.target_team, e.status, e.created_at, v.event, v.at
+  FROM escalation.escalations e JOIN escalation.events v USING (escalation_id)
+ WHERE e.source_id = :sid AND e.ticket_key IN ('20', '21', '22') ORDER BY e.ticket_key;
+
+-- An update before the worker came is recorded at once (an update reads
+-- the ticket's open escalations to tell what is new, and is never
+-- deferred): the pending escalation is not open yet, so the update's
+-- escalation carries every rule that fires on it.  The pending one then
+-- meets it (same level and target) and merges into it, adding nothing:
+-- one escalation, one "created" event.
+INSERT INTO df_hd.tickets VALUES
+    (30, 'open', 'high', 'Outage', 'Outage again.', 'cat@example.com', 'globex', '2024-03-06 09:00+00');
+UPDATE df_hd.tickets SET body = 'Outage again. My lawyer will call.' WHERE id = 30;
+SELECT e.target_team, e.severity, regress_reasons(e.reasons) AS reasons
+  FROM escalation.escalations e WHERE e.source_id = :sid AND e.ticket_key = '30';
+SELECT count(*) AS pending FROM escalation.pending_escalations;
+SELECT escalation.record_pending() AS recorded;
+SELECT e.target_team, e.severity, regress_reasons(e.reasons) AS reasons,
+       (SELECT count(*) FROM escalation.events v WHERE v.escalation_id = e.escalation_id AND v.event = 'created') AS created_events
+  FROM escalation.escalations e WHERE e.source_id = :sid AND e.ticket_key = '30';
+
+-- A DBA's index (or trigger) on the pending table: a heap insert would
+-- not keep it, so the trigger records the escalation itself.
+CREATE INDEX df_pending_at ON escalation.pending_escalations (at);
+INSERT INTO df_hd.tickets VALUES
+    (40, 'open', 'high', 'Outage', 'Outage with an index.', 'dan@example.com', 'globex', '2024-03-07 09:00+00');
+SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
+       (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '40') AS escalations;
+DROP INDEX escalation.df_pending_at;
+
+-- The worker's batch records them first.
+INSERT INTO df_hd.tickets VALUES
+    (50, 'open', 'high', 'Outage', 'Outage for the worker.', 'eve@example.com', 'globex', '2024-03-08 09:00+00');
+SELECT count(*) AS pending FROM escalation.pending_escalations;
+SELECT escalation.run_batch('2024-03-08 09:01+00', 10) >= 1 AS handled;
+SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
+       (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '50') AS escalations;
+
+-- Bad input.
+SELECT escalation.record_pending(0);
+SELECT escalation.record_pending(NULL);
+
+RESET escalation.defer_escalations;
