@@ -1802,6 +1802,10 @@ CREATE TABLE escalation.pending_escalations (
     event_reasons jsonb NOT NULL,
     tenant        text
 );
+-- the context snapshot (a few kB) stays in the row, uncompressed, as in
+-- escalation.escalations: a pglz attempt and a TOAST write would cost the
+-- writer much of what leaving the recording to the worker saves
+ALTER TABLE escalation.pending_escalations SET (toast_tuple_target = 8160);
 COMMENT ON TABLE escalation.pending_escalations IS
   'escalations the ticket trigger decided with escalation.defer_escalations on, waiting for the worker to record them (escalation.record_pending()); written by the trigger without the executor, so it has no index and no trigger (with either, the trigger records the escalation itself); administrators may read it, as the tenant policy lets them';
 REVOKE ALL ON escalation.pending_escalations FROM PUBLIC;

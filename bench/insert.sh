@@ -44,7 +44,12 @@
 #                    gets intel_ratio=<intel / bare>, intel_round_ratio
 #                    (the median of intel / bare within each round),
 #                    intel_us,
-#                    intel_escalated_pct, intel_full_ratio and intel_full_us
+#                    intel_escalated_pct, intel_full_ratio and intel_full_us;
+#                    and "intel_deferred" (intel with escalation.defer_escalations
+#                    on: the trigger decides, the worker records) in the same
+#                    rounds: intel_deferred_ratio, intel_deferred_round_ratio,
+#                    intel_deferred_us, and pending_us, what
+#                    escalation.record_pending() then takes per escalation
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -151,10 +156,29 @@ for v in bare attached plpgsql; do
 done
 chmod 644 "$work"/*.pgbench
 
+# escalation.record_pending() on whatever is pending, timed into
+# $work/pending (escalations, nanoseconds), then VACUUM of the table
+drain_pending() {
+    local n t0 t1
+    n="$(scalar "SELECT count(*) FROM escalation.pending_escalations")"
+    [ "$n" -gt 0 ] || return 0
+    t0="$(date +%s%N)"
+    n="$(scalar "SELECT escalation.record_pending(2147483647)")"
+    t1="$(date +%s%N)"
+    echo "$n $((t1 - t0))" >> "$work/pending"
+    psql_q -c "VACUUM escalation.pending_escalations"
+}
+
 # one run: prints the per-insert cost in microseconds
 run() {
     local variant="$1" secs="$2" out tps
     local lsn0 lsn1 n
+    # what an intel_deferred run left to the worker, recorded as the worker
+    # would (timed: the worker's share, pending_us), and its space vacuumed
+    # for the next run, as autovacuum keeps a drained queue's: the writer
+    # then appends to pages the table has, as it does in a steady state,
+    # not to new ones (each new page a write and page faults)
+    drain_pending
     psql_q -c "VACUUM ANALYZE helpdesk.tickets, helpdesk.tickets_bare, helpdesk.tickets_plpgsql" -c "CHECKPOINT"
     lsn0="$(scalar "SELECT pg_current_wal_insert_lsn()")"
     out="$(pgbench_run -n -c 1 -j 1 -M prepared -P 10 -T "$secs" -f "$work/$variant.pgbench" 2>&1)" || {
@@ -329,19 +353,24 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
     # every pgbench run is a new backend, which loads the model once
     echo "   model load in a new backend (first classify()): $(psql -X -A -t -c '\timing on' -c "SELECT count(*) FROM escalation.classify('x', 'helpdesk.tickets')" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1 ms/p')"
     intel_on()  { psql_q -c "UPDATE escalation.rules SET enabled = (name LIKE 'intel\\_%') WHERE name LIKE 'intel%'"; }
+    # intel with the escalations left to the worker (escalation.defer_escalations):
+    # the same rules, each new backend (a pgbench run) takes the database's setting
+    defer_on()  { psql_q -c "ALTER DATABASE \"$PGDATABASE\" SET escalation.defer_escalations = on"; }
+    defer_off() { psql_q -c "ALTER DATABASE \"$PGDATABASE\" RESET escalation.defer_escalations"; }
     intel_full_on() { psql_q -c "UPDATE escalation.rules SET enabled = true WHERE name LIKE 'intel%'"; }
     intel_off() { psql_q -c "UPDATE escalation.rules SET enabled = false WHERE name LIKE 'intel%'"; }
     intel_on
     intel_from="$(scalar "SELECT max(id) FROM helpdesk.tickets")"
     run attached 5 >/dev/null
-    echo "== $ROUNDS rounds of ${SECS} s: bare, intel (attached, 52 rules: + sentiment + team by model) and intel_full (53 rules: + escalation probability), order rotating"
-    ib=""; ii=""; iff=""; irr=""
+    echo "== $ROUNDS rounds of ${SECS} s: bare, intel (attached, 52 rules: + sentiment + team by model), intel_full (53 rules: + escalation probability) and intel_deferred (intel, escalations left to the worker), order rotating"
+    ib=""; ii=""; iff=""; irr=""; idf=""; idr=""
     for ((r = 0; r < ROUNDS; r++)); do
         rb=""; ri=""
-        case $((r % 3)) in
-            0) order="bare intel intel_full" ;;
-            1) order="intel intel_full bare" ;;
-            *) order="intel_full bare intel" ;;
+        case $((r % 4)) in
+            0) order="bare intel intel_full intel_deferred" ;;
+            1) order="intel intel_full intel_deferred bare" ;;
+            2) order="intel_full intel_deferred bare intel" ;;
+            *) order="intel_deferred bare intel intel_full" ;;
         esac
         line="   round $((r + 1)):"
         for v in $order; do
@@ -349,13 +378,22 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
                 bare) us="$(run bare "$SECS")"; ib+=" $us"; rb="$us" ;;
                 intel) intel_on; us="$(run attached "$SECS")"; ii+=" $us"; ri="$us" ;;
                 intel_full) intel_full_on; us="$(run attached "$SECS")"; iff+=" $us" ;;
+                intel_deferred) intel_on; defer_on; us="$(run attached "$SECS")"; defer_off; idf+=" $us"; rd="$us" ;;
             esac
             line+="  $v ${us} µs"
         done
         echo "$line"
         irr+=" $(awk -v a="$ri" -v b="$rb" 'BEGIN { printf "%.2f", a / b }')"
+        idr+=" $(awk -v a="$rd" -v b="$rb" 'BEGIN { printf "%.2f", a / b }')"
     done
     intel_off
+    # what the intel_deferred runs left to the worker, recorded after each
+    # (drain_pending; the benchmark's cluster runs no worker): the worker's
+    # cost per escalation, off the helpdesk's write path
+    drain_pending
+    read -r recorded pending_ns <<< "$(awk '{ n += $1; ns += $2 } END { printf "%d %d\n", n, ns }' "$work/pending" 2>/dev/null || echo "0 0")"
+    pending_us="$(awk -v n="$recorded" -v ns="$pending_ns" 'BEGIN { if (n > 0) printf "%.1f", ns / 1000 / n; else print 0 }')"
+    echo "   intel_deferred runs left $recorded escalations to the worker; escalation.record_pending() recorded them after each run, one call a run: ${pending_us} µs each (the worker does up to escalation.batch_size a batch)"
     # the ratio within each round (its intel run over its own bare run):
     # the machine's speed drifts between rounds, and this takes the drift
     # out of each ratio before the median is taken
@@ -363,17 +401,21 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
     ibare_us="$(echo "$ib" | median)"
     intel_us="$(echo "$ii" | median)"
     intel_full_us="$(echo "$iff" | median)"
+    intel_deferred_us="$(echo "$idf" | median)"
+    intel_deferred_ratio="$(awk -v a="$intel_deferred_us" -v b="$ibare_us" 'BEGIN { printf "%.2f", a / b }')"
+    intel_deferred_round_ratio="$(echo "$idr" | median 2)"
     intel_ratio="$(awk -v a="$intel_us" -v b="$ibare_us" 'BEGIN { printf "%.2f", a / b }')"
     intel_full_ratio="$(awk -v a="$intel_full_us" -v b="$ibare_us" 'BEGIN { printf "%.2f", a / b }')"
     echo "   bare ${ibare_us} µs, intel ${intel_us} µs (+$(awk -v a="$intel_us" -v b="$ibare_us" 'BEGIN { printf "%.1f", a - b }') µs); intel_ratio=${intel_ratio}, target <= 1.5"
     echo "   intel over bare within each round:${irr}; median intel_round_ratio=${intel_round_ratio}"
+    echo "   intel_deferred ${intel_deferred_us} µs (+$(awk -v a="$intel_deferred_us" -v b="$ibare_us" 'BEGIN { printf "%.1f", a - b }') µs); intel_deferred_ratio=${intel_deferred_ratio}; within each round:${idr}; median ${intel_deferred_round_ratio}"
     echo "   intel_full ${intel_full_us} µs (+$(awk -v a="$intel_full_us" -v b="$ibare_us" 'BEGIN { printf "%.1f", a - b }') µs); intel_full_ratio=${intel_full_ratio}"
     echo "   escalations with an intel rule among their reasons: $(scalar "SELECT count(*) FILTER (WHERE reasons::text LIKE '%intel_negative%') || ' sentiment, ' || count(*) FILTER (WHERE reasons::text LIKE '%intel_route_by_model%') || ' team by model, ' || count(*) FILTER (WHERE reasons::text LIKE '%intelfull_likely_escalation%') || ' escalation probability' FROM escalation.escalations WHERE source_id = $src")"
     intel_pct="$(scalar "SELECT round(100.0 * (SELECT count(DISTINCT ticket_key) FROM escalation.escalations
                                                  WHERE source_id = $src AND ticket_key::bigint > $intel_from)
                                       / nullif((SELECT count(*) FROM helpdesk.tickets WHERE id > $intel_from), 0), 1)")"
     echo "   tickets escalated in the intel and intel_full runs: ${intel_pct}% (the 50 rules alone: ${esc_pct}%)"
-    intel_kv=" intel_ratio=${intel_ratio} intel_round_ratio=${intel_round_ratio} intel_us=${intel_us} intel_escalated_pct=${intel_pct} intel_full_ratio=${intel_full_ratio} intel_full_us=${intel_full_us}"
+    intel_kv=" intel_ratio=${intel_ratio} intel_round_ratio=${intel_round_ratio} intel_us=${intel_us} intel_escalated_pct=${intel_pct} intel_full_ratio=${intel_full_ratio} intel_full_us=${intel_full_us} intel_deferred_ratio=${intel_deferred_ratio} intel_deferred_round_ratio=${intel_deferred_round_ratio} intel_deferred_us=${intel_deferred_us} pending_us=${pending_us}"
 fi
 
 if [ "${BENCH_PERF:-0}" = 1 ]; then

@@ -116,13 +116,21 @@ SELECT e.target_team, e.severity, regress_reasons(e.reasons) AS reasons,
   FROM escalation.escalations e WHERE e.source_id = :sid AND e.ticket_key = '30';
 
 -- A DBA's index (or trigger) on the pending table: a heap insert would
--- not keep it, so the trigger records the escalation itself.
+-- not keep it, so the trigger records the escalation itself (and the
+-- next insert, the index gone, is deferred again).
 CREATE INDEX df_pending_at ON escalation.pending_escalations (at);
 INSERT INTO df_hd.tickets VALUES
     (40, 'open', 'high', 'Outage', 'Outage with an index.', 'dan@example.com', 'globex', '2024-03-07 09:00+00');
 SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
        (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '40') AS escalations;
 DROP INDEX escalation.df_pending_at;
+-- So does a column of another type than the trigger forms.
+ALTER TABLE escalation.pending_escalations ALTER COLUMN tenant TYPE varchar;
+INSERT INTO df_hd.tickets VALUES
+    (41, 'open', 'high', 'Outage', 'Outage with a varchar.', 'dan@example.com', 'globex', '2024-03-07 10:00+00');
+SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
+       (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '41') AS escalations;
+ALTER TABLE escalation.pending_escalations ALTER COLUMN tenant TYPE text;
 
 -- The worker's batch records them first.
 INSERT INTO df_hd.tickets VALUES

@@ -33,6 +33,7 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
@@ -40,6 +41,30 @@
 #include "escalation.h"
 
 PG_FUNCTION_INFO_V1(escalation_record_pending);
+
+/* escalation.pending_escalations' columns: the record statement's parameters */
+static const Oid pending_types[ESC_RECORD_NARGS] = {
+	INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, INT4OID,
+	JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TEXTOID
+};
+
+/* the table as esc_pending_write() forms its rows? */
+static bool
+pending_shape(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (desc->natts != ESC_RECORD_NARGS)
+		return false;
+	for (int i = 0; i < ESC_RECORD_NARGS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->atttypid != pending_types[i])
+			return false;
+	}
+	return true;
+}
 
 /* an index on rel? (relhasindex stays set after a DROP INDEX until VACUUM) */
 static bool
@@ -61,7 +86,8 @@ has_index(Relation rel)
  * esc_record() made them) to escalation.pending_escalations.  False, with
  * nothing written, when the table is not there (an extension not updated
  * yet) or a simple heap insert would not do it right (a DBA gave it an
- * index or a trigger): the caller then records the escalation itself.
+ * index or a trigger, or changed its columns): the caller then records
+ * the escalation itself.
  */
 bool
 esc_pending_write(const Datum *args, const char *nulls, int nargs)
@@ -76,8 +102,8 @@ esc_pending_write(const Datum *args, const char *nulls, int nargs)
 	if (!OidIsValid(relid))
 		return false;
 	rel = table_open(relid, RowExclusiveLock);
-	if (RelationGetDescr(rel)->natts != nargs || rel->trigdesc != NULL ||
-		rel->rd_rel->relkind != RELKIND_RELATION || has_index(rel))
+	if (rel->trigdesc != NULL || rel->rd_rel->relkind != RELKIND_RELATION ||
+		!pending_shape(rel) || has_index(rel))
 	{
 		table_close(rel, RowExclusiveLock);
 		return false;
