@@ -125,12 +125,12 @@ SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
        (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '40') AS escalations;
 DROP INDEX escalation.df_pending_at;
 -- So does a column of another type than the trigger forms.
-ALTER TABLE escalation.pending_escalations ALTER COLUMN tenant TYPE varchar;
+ALTER TABLE escalation.pending_escalations ALTER COLUMN origin TYPE varchar;
 INSERT INTO df_hd.tickets VALUES
     (41, 'open', 'high', 'Outage', 'Outage with a varchar.', 'dan@example.com', 'globex', '2024-03-07 10:00+00');
 SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
        (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '41') AS escalations;
-ALTER TABLE escalation.pending_escalations ALTER COLUMN tenant TYPE text;
+ALTER TABLE escalation.pending_escalations ALTER COLUMN origin TYPE text;
 
 -- The worker's batch records them first.
 INSERT INTO df_hd.tickets VALUES
