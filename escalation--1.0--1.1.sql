@@ -1783,7 +1783,8 @@ GRANT EXECUTE ON FUNCTION escalation.train(regclass, text, text, text, float8, b
 -- (one heap insert, no index, no trigger: it commits or rolls back with
 -- the ticket), and the worker's next cycle records it, through the same
 -- statement as an update of the ticket would, before it routes
--- (record_pending(), from run_batch()).  Off (the default) the trigger
+-- (record_pending(), in transactions of its own before each cycle's
+-- batches).  Off (the default) the trigger
 -- records the escalation in the writer's transaction, as before.  The
 -- columns are the record statement's parameters.
 CREATE TABLE escalation.pending_escalations (
@@ -1806,6 +1807,9 @@ CREATE TABLE escalation.pending_escalations (
 -- escalation.escalations: a pglz attempt and a TOAST write would cost the
 -- writer much of what leaving the recording to the worker saves
 ALTER TABLE escalation.pending_escalations SET (toast_tuple_target = 8160);
+-- no key, by design (an index would cost the writer): a publication that
+-- replicates deletes needs the whole row to identify one
+ALTER TABLE escalation.pending_escalations REPLICA IDENTITY FULL;
 COMMENT ON TABLE escalation.pending_escalations IS
   'escalations the ticket trigger decided with escalation.defer_escalations on, waiting for the worker to record them (escalation.record_pending()); written by the trigger without the executor, so it has no index and no trigger (with either, the trigger records the escalation itself); administrators may read it, as the tenant policy lets them';
 REVOKE ALL ON escalation.pending_escalations FROM PUBLIC;
@@ -1826,94 +1830,40 @@ AS 'MODULE_PATHNAME', 'escalation_record_pending'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION escalation.record_pending(integer) IS
-  'records up to batch_size escalations the ticket trigger left in escalation.pending_escalations (escalation.defer_escalations), oldest first (by the ticket''s time), skipping rows other transactions hold; each goes through the statement that records an escalation on a ticket update (an open escalation of the same level and target takes its reasons), with its "created" event at the ticket''s time; returns how many. The worker''s run_batch() calls it first; call it by hand, or from pg_cron where the worker is off';
+  'records up to batch_size escalations the ticket trigger left in escalation.pending_escalations (escalation.defer_escalations), oldest first (by the ticket''s time), skipping rows other transactions hold; each goes through the statement that records an escalation on a ticket update (an open escalation of the same level and target takes its reasons), with its "created" event at the ticket''s time; returns how many. The worker calls it in transactions of its own before each cycle''s batches, run_cycle() first; call it by hand, or from pg_cron where the worker is off';
 REVOKE ALL ON FUNCTION escalation.record_pending(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.record_pending(integer) TO escalation_admin;
 
-CREATE OR REPLACE FUNCTION escalation.run_batch(as_of timestamptz, batch_size integer)
+-- The worker records them in transactions of their own, before each
+-- cycle's batches (worker.c): a new escalation is then committed before a
+-- clock, a routing decision or a fold of the same batch could hold it
+-- while waiting for a row a helpdesk writer holds (the ticket's, which
+-- routing writes the assignee to), and a writer's update that records
+-- the same escalation waits for that short transaction only.  run_cycle(),
+-- one transaction by definition, records them first too.
+GRANT EXECUTE ON FUNCTION escalation.record_pending(integer) TO escalation_worker;
+CREATE OR REPLACE FUNCTION escalation.run_cycle(as_of timestamptz DEFAULT now())
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    c escalation.clocks;
-    n record;
-    handled integer := 0;
+    batch integer := coalesce(nullif(current_setting('escalation.batch_size', true), '')::integer, 500);
+    n integer;
+    total integer := 0;
 BEGIN
-    IF as_of IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'run_batch needs an instant and a batch size of at least 1'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- escalations the triggers left to the worker (escalation.defer_escalations),
-    -- first: a clock or a routing decision of this batch may concern them
-    handled := handled + escalation.record_pending(batch_size);
-    -- a clock is claimed with its ticket's sla_tickets row, which every
-    -- writer of the ticket's bookkeeping locks first: a clock whose ticket
-    -- a transaction is writing is left to the next cycle, so the cycle
-    -- never waits, holding a clock, for what that transaction holds (an
-    -- escalation of the same target)
-    IF handled < batch_size THEN
-        FOR c IN SELECT x.* FROM escalation.clocks x
-                   JOIN escalation.sla_tickets t
-                     ON t.source_id = x.source_id AND t.ticket_key = x.ticket_key
-                  WHERE x.next_at <= as_of
-                  ORDER BY x.next_at
-                  LIMIT batch_size - handled
-                  FOR UPDATE OF x, t SKIP LOCKED LOOP
-            PERFORM escalation.clock_fire(c, as_of);
-            handled := handled + 1;
-        END LOOP;
-    END IF;
-    FOR n IN SELECT * FROM escalation.notifications x
-              WHERE x.sent_at IS NULL AND x.notify_at <= as_of
-              ORDER BY x.notify_at
-              LIMIT batch_size - handled
-              FOR UPDATE SKIP LOCKED LOOP
-        PERFORM pg_notify('escalation_sla', n.payload::text);
-        UPDATE escalation.notifications x SET sent_at = as_of
-         WHERE x.notification_id = n.notification_id;
-        handled := handled + 1;
+    -- escalations the triggers left to the worker (escalation.defer_escalations)
+    LOOP
+        n := escalation.record_pending(batch);
+        EXIT WHEN n < batch;
     END LOOP;
-    -- the requester's other tickets of escalations the triggers raised with
-    -- them deferred (escalation.defer_requester_tickets), before routing
-    -- offers them
-    IF handled < batch_size THEN
-        handled := handled + escalation.complete_contexts(batch_size - handled);
-    END IF;
-    -- routing (issue 4) with what is left of the batch
-    IF handled < batch_size THEN
-        handled := handled + escalation.route(as_of, batch_size - handled);
-    END IF;
-    -- metrics (issue 5): the ticket writes logged since the last batch, up
-    -- to ten times batch_size of them (a fold applies a change in about a
-    -- tenth of what a clock or a routing decision takes).  Never waits for a
-    -- fold already running, and is not counted in handled: the metrics lag
-    -- the writes by a cycle, and a backlog drains over the next cycles.
-    IF (EXISTS (SELECT 1 FROM escalation.fact_changes)
-        OR EXISTS (SELECT 1 FROM escalation.escalation_changes))
-       AND pg_try_advisory_xact_lock(hashtext('escalation.fold_facts')) THEN
-        PERFORM escalation.fold_facts(10 * batch_size);
-    END IF;
-    -- triage models due for retraining (escalation.triage_schedules)
-    handled := handled + escalation.retrain_due(as_of);
-    -- metrics (issue 5): the last batch of a cycle folds the rollups' delta
-    -- rows once batch_size of them piled up in one rollup (an index-only
-    -- probe of the partial index / a short scan).  Never waits: when a
-    -- compaction or rebuild holds the lock, the next cycle does it.  Not
-    -- counted in handled, so the cycle still ends here.
-    -- The lock is tried before the probe, in a statement of its own: a
-    -- rebuild_metrics() holds it with the rollups truncated, an ACCESS
-    -- EXCLUSIVE lock that even planning the probe would wait for.
-    IF handled < batch_size
-       AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
-        IF EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
-           OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
-           OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1) THEN
-            PERFORM escalation.compact_metrics();
-        END IF;
-    END IF;
-    RETURN handled;
+    LOOP
+        n := escalation.run_batch(as_of, batch);
+        total := total + n;
+        EXIT WHEN n < batch;
+    END LOOP;
+    RETURN total;
 END
 $$;
-COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
-  'one batch of a cycle: records up to batch_size escalations the triggers left to the worker (record_pending), then claims due clocks with the rest of the batch (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then adds the requester''s other tickets to escalations raised without them (complete_contexts), then routes queued escalations (escalation.route) with the rest of the batch, then folds up to 10 * batch_size logged ticket writes into the metrics (fold_facts, not counted); the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many pending escalations, clocks, notifications, completed contexts and escalations it handled. The background worker runs one transaction per batch';
+COMMENT ON FUNCTION escalation.run_cycle(timestamptz) IS
+  'one whole cycle as of an instant, in the caller''s transaction: records the escalations the triggers left to the worker (record_pending), then batches of escalation.batch_size until nothing is due; returns clocks and notifications handled. For pg_cron where the worker cannot be preloaded, and for tests';

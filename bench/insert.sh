@@ -414,7 +414,7 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
     intel_pct="$(scalar "SELECT round(100.0 * (SELECT count(DISTINCT ticket_key) FROM escalation.escalations
                                                  WHERE source_id = $src AND ticket_key::bigint > $intel_from)
                                       / nullif((SELECT count(*) FROM helpdesk.tickets WHERE id > $intel_from), 0), 1)")"
-    echo "   tickets escalated in the intel and intel_full runs: ${intel_pct}% (the 50 rules alone: ${esc_pct}%)"
+    echo "   tickets escalated in the intel, intel_full and intel_deferred runs: ${intel_pct}% (the 50 rules alone: ${esc_pct}%)"
     intel_kv=" intel_ratio=${intel_ratio} intel_round_ratio=${intel_round_ratio} intel_us=${intel_us} intel_escalated_pct=${intel_pct} intel_full_ratio=${intel_full_ratio} intel_full_us=${intel_full_us} intel_deferred_ratio=${intel_deferred_ratio} intel_deferred_round_ratio=${intel_deferred_round_ratio} intel_deferred_us=${intel_deferred_us} pending_us=${pending_us}"
 fi
 

@@ -3,8 +3,8 @@
 -- (escalation.defer_escalations, off by default).  The trigger decides
 -- them in the writer's transaction and appends them to
 -- escalation.pending_escalations, which commits or rolls back with the
--- ticket; escalation.record_pending() (the first step of the worker's
--- run_batch()) records them: the same escalations and "created" events as
+-- ticket; escalation.record_pending() (the worker's, at the start of
+-- every cycle) records them: the same escalations and "created" events as
 -- the trigger writes with the setting off, at the ticket's time.
 --
 SET TimeZone = 'UTC';
@@ -115,6 +115,20 @@ SELECT e.target_team, e.severity, regress_reasons(e.reasons) AS reasons,
        (SELECT count(*) FROM escalation.events v WHERE v.escalation_id = e.escalation_id AND v.event = 'created') AS created_events
   FROM escalation.escalations e WHERE e.source_id = :sid AND e.ticket_key = '30';
 
+-- The same with a pending reason the update's escalation lacks: merged
+-- into it, it adds the reason and its severity, and the open
+-- escalation's updated_at stays where the update put it (the pending
+-- one's time, the ticket's, is earlier).
+INSERT INTO df_hd.tickets VALUES
+    (31, 'open', 'high', 'Outage', 'Outage, once more.', 'cat@example.com', 'globex', '2024-03-06 10:00+00');
+UPDATE df_hd.tickets SET subject = 'Legal', body = 'My lawyer will call.' WHERE id = 31;
+SELECT escalation.record_pending() AS recorded;
+SELECT e.target_team, e.severity, regress_reasons(e.reasons) AS reasons,
+       e.updated_at >= e.created_at AS not_back_in_time,
+       (SELECT array_agg(v.event ORDER BY v.event_id) FROM escalation.events v
+         WHERE v.escalation_id = e.escalation_id) AS journey
+  FROM escalation.escalations e WHERE e.source_id = :sid AND e.ticket_key = '31';
+
 -- A DBA's index (or trigger) on the pending table: a heap insert would
 -- not keep it, so the trigger records the escalation itself (and the
 -- next insert, the index gone, is deferred again).
@@ -132,11 +146,15 @@ SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
        (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '41') AS escalations;
 ALTER TABLE escalation.pending_escalations ALTER COLUMN origin TYPE text;
 
--- The worker's batch records them first.
+-- The worker records them in transactions of their own, before a cycle's
+-- batches: run_batch() leaves them; run_cycle(), one transaction for
+-- pg_cron, records them first.
 INSERT INTO df_hd.tickets VALUES
     (50, 'open', 'high', 'Outage', 'Outage for the worker.', 'eve@example.com', 'globex', '2024-03-08 09:00+00');
 SELECT count(*) AS pending FROM escalation.pending_escalations;
-SELECT escalation.run_batch('2024-03-08 09:01+00', 10) >= 1 AS handled;
+SELECT escalation.run_batch('2024-03-08 09:01+00', 10) >= 0 AS batch_ran,
+       (SELECT count(*) FROM escalation.pending_escalations) AS still_pending;
+SELECT escalation.run_cycle('2024-03-08 09:01+00') >= 0 AS cycle_ran;
 SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
        (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '50') AS escalations;
 

@@ -14,10 +14,12 @@
  * escalation.pending_escalations instead: one heap insert into a table
  * with no index and no trigger, as facts.c logs a ticket's facts.  The
  * row commits or rolls back with the ticket, so an escalation is decided
- * and kept in the writer's transaction and never lost; the worker's next
- * cycle records it (escalation.record_pending(), the first step of
- * run_batch()) through the statement that records an escalation on a
- * ticket update, whose ON CONFLICT arbiter merges it into an open
+ * and kept in the writer's transaction and never lost.  The worker's
+ * next cycle records it, escalation.record_pending() in transactions of
+ * its own before the cycle's batches (worker.c), so that no batch holds
+ * a new escalation while it waits for a row a helpdesk writer holds
+ * (run_cycle() calls it first), through the statement that records an
+ * escalation on a ticket update, whose ON CONFLICT arbiter merges it into an open
  * escalation of the same level and target should one have been recorded
  * meanwhile.  Its times are the ticket's, so the metrics (time to
  * escalation) and the routing queue's order do not see the delay.
@@ -48,13 +50,13 @@ static const Oid pending_types[ESC_RECORD_NARGS] = {
 	JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TEXTOID
 };
 
-/* the table as esc_pending_write() forms its rows? */
+/* the table as esc_pending_write() forms its rows, with no CHECK to apply? */
 static bool
 pending_shape(Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 
-	if (desc->natts != ESC_RECORD_NARGS)
+	if (desc->natts != ESC_RECORD_NARGS || (desc->constr && desc->constr->num_check > 0))
 		return false;
 	for (int i = 0; i < ESC_RECORD_NARGS; i++)
 	{
@@ -86,8 +88,9 @@ has_index(Relation rel)
  * esc_record() made them) to escalation.pending_escalations.  False, with
  * nothing written, when the table is not there (an extension not updated
  * yet) or a simple heap insert would not do it right (a DBA gave it an
- * index or a trigger, or changed its columns): the caller then records
- * the escalation itself.
+ * index, a trigger, a rule or a CHECK, changed its columns, or forced row-level
+ * security on its owner, which record_pending() runs as): the caller then
+ * records the escalation itself.
  */
 bool
 esc_pending_write(const Datum *args, const char *nulls, int nargs)
@@ -103,9 +106,10 @@ esc_pending_write(const Datum *args, const char *nulls, int nargs)
 		return false;
 	rel = table_open(relid, RowExclusiveLock);
 	if (rel->trigdesc != NULL || rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relforcerowsecurity || rel->rd_rules != NULL ||
 		!pending_shape(rel) || has_index(rel))
 	{
-		table_close(rel, RowExclusiveLock);
+		table_close(rel, NoLock);
 		return false;
 	}
 	for (int i = 0; i < nargs; i++)
@@ -148,9 +152,13 @@ escalation_record_pending(PG_FUNCTION_ARGS)
 							  "done AS (DELETE FROM escalation.pending_escalations p USING todo "
 							  "         WHERE p.ctid OPERATOR(pg_catalog.=) todo.tid "
 							  "         RETURNING p.*) "
-							  "SELECT d.source_id, d.ticket_key, d.level, d.kind, d.target_team, "
-							  "  d.target_skills, d.target_tier, d.severity, d.reasons, d.context, "
-							  "  d.at, d.origin, d.event_reasons, d.tenant "
+							  "SELECT d.source_id::pg_catalog.int4, d.ticket_key::pg_catalog.text, "
+							  "  d.level::pg_catalog.int4, d.kind::pg_catalog.text, "
+							  "  d.target_team::pg_catalog.text, d.target_skills::pg_catalog.text[], "
+							  "  d.target_tier::pg_catalog.int4, d.severity::pg_catalog.int4, "
+							  "  d.reasons::pg_catalog.jsonb, d.context::pg_catalog.jsonb, "
+							  "  d.at::pg_catalog.timestamptz, d.origin::pg_catalog.text, "
+							  "  d.event_reasons::pg_catalog.jsonb, d.tenant::pg_catalog.text "
 							  "FROM done d ORDER BY d.at",
 							  1, (Oid[]) {INT4OID}, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read escalation.pending_escalations");

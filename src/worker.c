@@ -63,10 +63,13 @@
 #include "escalation.h"
 
 #define BATCH_SQL "SELECT escalation.run_batch($1, $2)"
+/* $1 unused: one call shape for both */
+#define PENDING_SQL "SELECT escalation.record_pending($2)"
 
 static int	my_slot = -1;
 static bool exit_absent = false;	/* the extension is not installed */
 static SPIPlanPtr batch_plan = NULL;
+static SPIPlanPtr pending_plan = NULL;
 static char *my_dbname;
 
 /* claim slot i for dboid; false when it is not ours to take */
@@ -137,12 +140,15 @@ worker_role(void)
 }
 
 /*
- * One call of escalation.run_batch() in one transaction (the worker_spi
- * sequence).  Returns what it returned, or -1 when the extension is gone.
+ * One call of escalation.run_batch() (pending: of escalation.record_pending())
+ * in one transaction (the worker_spi sequence).  Returns what it returned,
+ * or -1 when the extension is gone (or, pending, not updated to have it).
  */
 static int
-run_batch(TimestampTz as_of, int batch_size)
+run_batch(TimestampTz as_of, int batch_size, bool pending)
 {
+	const char *sql = pending ? PENDING_SQL : BATCH_SQL;
+	SPIPlanPtr *planp = pending ? &pending_plan : &batch_plan;
 	Oid			roleid;
 	Oid			save_userid;
 	int			save_sec;
@@ -156,9 +162,10 @@ run_batch(TimestampTz as_of, int batch_size)
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, BATCH_SQL);
+	pgstat_report_activity(STATE_RUNNING, sql);
 
-	if (!OidIsValid(get_extension_oid("escalation", true)))
+	if (!OidIsValid(get_extension_oid("escalation", true)) ||
+		(pending && !OidIsValid(esc_own_relid("pending_escalations"))))
 	{
 		SPI_finish();
 		PopActiveSnapshot();
@@ -170,37 +177,37 @@ run_batch(TimestampTz as_of, int batch_size)
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(roleid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
-	if (batch_plan == NULL)
+	if (*planp == NULL)
 	{
 		Oid			argtypes[2] = {TIMESTAMPTZOID, INT4OID};
-		SPIPlanPtr	plan = SPI_prepare(BATCH_SQL, 2, argtypes);
+		SPIPlanPtr	plan = SPI_prepare(sql, 2, argtypes);
 
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 BATCH_SQL, SPI_result_code_string(SPI_result));
+				 sql, SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
-		batch_plan = plan;
+		*planp = plan;
 	}
 
 	values[0] = TimestampTzGetDatum(as_of);
 	values[1] = Int32GetDatum(batch_size);
-	ret = SPI_execute_plan(batch_plan, values, NULL, false, 1);
+	ret = SPI_execute_plan(*planp, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "\"%s\" returned %s, " UINT64_FORMAT " rows",
-			 BATCH_SQL, SPI_result_code_string(ret), SPI_processed);
+			 sql, SPI_result_code_string(ret), SPI_processed);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("escalation.run_batch() returned NULL"),
-				 errdetail("It must return how many due clock steps it handled.")));
+				 errmsg("%s returned NULL", pending ? "escalation.record_pending()" : "escalation.run_batch()"),
+				 errdetail("It must return how many items it handled.")));
 	n = DatumGetInt32(d);
 	if (n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("escalation.run_batch() returned %d", n),
-				 errdetail("It must return how many due clock steps it handled.")));
+				 errmsg("%s returned %d", pending ? "escalation.record_pending()" : "escalation.run_batch()", n),
+				 errdetail("It must return how many items it handled.")));
 
 	SetUserIdAndSecContext(save_userid, save_sec);
 	SPI_finish();
@@ -222,40 +229,31 @@ slot_add_items(int n)
 }
 
 /*
- * One cycle.  Returns false when the extension is gone (the worker exits);
- * *more is set when the cycle stopped with work left (time is up, or a
- * reload is pending), so that the next one starts without sleeping.
+ * Batches of one kind (pending: escalation.record_pending(), else
+ * escalation.run_batch()) until one is not full, the cycle's time is up
+ * or a reload is pending (*more), or the extension is gone (*gone).  An
+ * error ends them: it is reported, and its copy left in *edata.
  */
-static bool
-run_cycle(MemoryContext cxt, bool *more)
+static void
+run_phase(MemoryContext cxt, TimestampTz as_of, TimestampTz deadline, int batch_size,
+		  bool pending, int64 *items, int *batches, bool *gone, bool *more,
+		  ErrorData **edata)
 {
-	EscWorkerSlot *slot = &esc_shared->slots[my_slot];
-	TimestampTz as_of = GetCurrentTimestamp();
-	TimestampTz deadline = TimestampTzPlusMilliseconds(as_of, esc_naptime);
-	int			batch_size = esc_batch_size;
-	int64		items = 0;
-	int			batches = 0;
-	volatile bool gone = false;
-	ErrorData  *edata = NULL;
-
-	*more = false;
-	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
-	slot->cycle_start = as_of;
-	LWLockRelease(esc_shared->lock);
-
 	PG_TRY();
 	{
 		for (;;)
 		{
-			int			n = run_batch(as_of, batch_size);
+			int			n = run_batch(as_of, batch_size, pending);
 
 			if (n < 0)
 			{
-				gone = true;
+				/* pending: only that the extension has no such step yet */
+				if (!pending)
+					*gone = true;
 				break;
 			}
-			items += n;
-			batches++;
+			*items += n;
+			(*batches)++;
 			slot_add_items(n);
 			if (n < batch_size)
 				break;
@@ -273,7 +271,7 @@ run_cycle(MemoryContext cxt, bool *more)
 
 		HOLD_INTERRUPTS();
 		ecxt = MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
+		*edata = CopyErrorData();
 		MemoryContextSwitchTo(ecxt);
 		EmitErrorReport();
 		AbortOutOfAnyTransaction();
@@ -282,6 +280,43 @@ run_cycle(MemoryContext cxt, bool *more)
 		RESUME_INTERRUPTS();
 	}
 	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * One cycle.  Returns false when the extension is gone (the worker exits);
+ * *more is set when the cycle stopped with work left (time is up, or a
+ * reload is pending), so that the next one starts without sleeping.
+ */
+static bool
+run_cycle(MemoryContext cxt, bool *more)
+{
+	EscWorkerSlot *slot = &esc_shared->slots[my_slot];
+	TimestampTz as_of = GetCurrentTimestamp();
+	TimestampTz deadline = TimestampTzPlusMilliseconds(as_of, esc_naptime);
+	int			batch_size = esc_batch_size;
+	int64		items = 0;
+	int			batches = 0;
+	bool		gone = false;
+	ErrorData  *edata = NULL;
+	ErrorData  *edata2 = NULL;
+
+	*more = false;
+	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
+	slot->cycle_start = as_of;
+	LWLockRelease(esc_shared->lock);
+
+	/*
+	 * First the escalations the triggers left to the worker, each batch in
+	 * a transaction of its own (pending.c), committed before a batch could
+	 * hold one while waiting for a row a helpdesk writer holds; an error
+	 * there is reported and the cycle goes on.  Then the batches: at least
+	 * one, however long the first phase took.
+	 */
+	run_phase(cxt, as_of, deadline, batch_size, true, &items, &batches, &gone, more, &edata);
+	if (!gone)
+		run_phase(cxt, as_of, deadline, batch_size, false, &items, &batches, &gone, more,
+				  edata ? &edata2 : &edata);
 	MemoryContextSwitchTo(cxt);
 
 	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
