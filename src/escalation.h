@@ -893,10 +893,11 @@ extern void esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired,
 					   bool may_exist);
 /* the record statement's parameters ($1 .. $14: see record.c) */
 #define ESC_RECORD_NARGS 14
+extern const Oid esc_record_types[ESC_RECORD_NARGS];
 extern void esc_record_args(Datum *args, char *nulls);
 
 /* ---------- pending.c: escalations left to the worker (escalation.defer_escalations) */
-extern bool esc_pending_write(const Datum *args, const char *nulls, int nargs);
+extern bool esc_pending_write(const Datum *args, const char *nulls);
 extern void esc_record_first_response(EscSource *src, const char *ticket_key,
 									  TimestampTz at, const char *author);
 extern char *esc_target_key(const char *team, char **skills, int nskills,

@@ -44,13 +44,10 @@
 
 PG_FUNCTION_INFO_V1(escalation_record_pending);
 
-/* escalation.pending_escalations' columns: the record statement's parameters */
-static const Oid pending_types[ESC_RECORD_NARGS] = {
-	INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, INT4OID,
-	JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TEXTOID
-};
-
-/* the table as esc_pending_write() forms its rows, with no CHECK to apply? */
+/*
+ * The table as esc_pending_write() forms its rows (its columns the record
+ * statement's parameters, esc_record_types), with no CHECK to apply?
+ */
 static bool
 pending_shape(Relation rel)
 {
@@ -62,7 +59,7 @@ pending_shape(Relation rel)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped || att->atttypid != pending_types[i])
+		if (att->attisdropped || att->atttypid != esc_record_types[i])
 			return false;
 	}
 	return true;
@@ -93,7 +90,7 @@ has_index(Relation rel)
  * records the escalation itself.
  */
 bool
-esc_pending_write(const Datum *args, const char *nulls, int nargs)
+esc_pending_write(const Datum *args, const char *nulls)
 {
 	Oid			relid = esc_own_relid("pending_escalations");
 	Relation	rel;
@@ -101,7 +98,6 @@ esc_pending_write(const Datum *args, const char *nulls, int nargs)
 	bool		isnull[ESC_RECORD_NARGS];
 	HeapTuple	tup;
 
-	Assert(nargs == ESC_RECORD_NARGS);
 	if (!OidIsValid(relid))
 		return false;
 	rel = table_open(relid, RowExclusiveLock);
@@ -112,7 +108,7 @@ esc_pending_write(const Datum *args, const char *nulls, int nargs)
 		table_close(rel, NoLock);
 		return false;
 	}
-	for (int i = 0; i < nargs; i++)
+	for (int i = 0; i < ESC_RECORD_NARGS; i++)
 	{
 		values[i] = args[i];
 		isnull[i] = (nulls[i] == 'n');

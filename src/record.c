@@ -301,16 +301,16 @@ target_key(EscFired *f)
  * happened; the row says why, once), $14 the ticket's tenant (its mapped
  * tenant column, as text; routing never crosses it).
  */
-#define RECORD_NARGS ESC_RECORD_NARGS
+const Oid	esc_record_types[ESC_RECORD_NARGS] = {
+	INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, INT4OID,
+	JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TEXTOID
+};
 
 static SPIPlanPtr record_plan = NULL;
 
 static void
 prepare_record_plan(void)
 {
-	Oid			types[RECORD_NARGS] = {INT4OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTARRAYOID,
-	INT4OID, INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID, TEXTOID, JSONBOID, TEXTOID};
-
 	if (record_plan)
 		return;
 	record_plan = esc_prepare_kept_plan(
@@ -336,7 +336,7 @@ prepare_record_plan(void)
 										"  i.last_actor, NULL, pg_catalog.jsonb_build_object('reasons', $13, "
 										"  'severity', i.severity, 'target_team', i.target_team), i.updated_at "
 										"FROM ins i WHERE i.escalation_id OPERATOR(pg_catalog.=) (SELECT id FROM drawn)",
-										RECORD_NARGS, types);
+										ESC_RECORD_NARGS, (Oid *) esc_record_types);
 }
 
 static void
@@ -580,8 +580,8 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 		int			severity = lead->severity;
 		bool		group_exists = false;
 		bool		anything_new = false;
-		Datum		args[RECORD_NARGS];
-		char		nulls[RECORD_NARGS];
+		Datum		args[ESC_RECORD_NARGS];
+		char		nulls[ESC_RECORD_NARGS];
 
 		if (done[i])
 			continue;
@@ -662,7 +662,7 @@ esc_record(EscSource *src, EscRow *row, EscFired *fired, int nfired, bool may_ex
 
 		/* a new ticket's escalation may be left to the worker (pending.c) */
 		if (!may_exist && esc_defer_escalations &&
-			esc_pending_write(args, nulls, RECORD_NARGS))
+			esc_pending_write(args, nulls))
 			continue;
 		if (may_exist || !esc_direct_records ||
 			!record_direct(args, nulls, group, ngroup, row->facts.is_message))

@@ -2,7 +2,8 @@
  *
  * worker.c
  *	  The per-database escalation worker: every escalation.naptime it runs
- *	  one cycle of escalation.run_batch() calls, one transaction each.
+ *	  one cycle of escalation.record_pending() and escalation.run_batch()
+ *	  calls, one transaction each.
  *
  * Started by the launcher (launcher.c) with its slot number as main
  * argument and its database's OID in bgw_extra.  It claims the slot before
@@ -15,14 +16,17 @@
  *	- as_of is the cycle's start (one instant for the whole cycle, so that
  *	  what becomes due while the cycle runs waits for the next one and a
  *	  cycle always ends);
- *	- it calls SELECT escalation.run_batch(as_of, escalation.batch_size)
- *	  in its own transaction, as escalation.worker_role, until a call
+ *	- it calls SELECT escalation.record_pending(escalation.batch_size),
+ *	  then SELECT escalation.run_batch(as_of, escalation.batch_size), each
+ *	  call in its own transaction, as escalation.worker_role, until a call
  *	  returns less than batch_size; after escalation.naptime it stops
- *	  calling and the next cycle starts at once with a fresh as_of, as it
- *	  does after a SIGHUP;
- *	- an ERROR aborts the transaction and ends the cycle: it is logged and
- *	  stored in the slot (escalation.workers.last_error), and the worker
- *	  sleeps as usual.  Batches committed before it stay committed.
+ *	  calling (but makes at least one run_batch() call) and the next cycle
+ *	  starts at once with a fresh as_of, as it does after a SIGHUP;
+ *	- an ERROR aborts the transaction and ends those calls: it is logged
+ *	  and stored in the slot (escalation.workers.last_error, the cycle's
+ *	  first error); one in record_pending() leaves the run_batch() calls
+ *	  to go on, one in run_batch() ends the cycle and the worker sleeps as
+ *	  usual.  Batches committed before it stay committed.
  *
  * Role: PostgreSQL before 17 lets a background worker connect only as a
  * role that may log in, and the worker role should not be able to.  So the
@@ -232,7 +236,8 @@ slot_add_items(int n)
  * Batches of one kind (pending: escalation.record_pending(), else
  * escalation.run_batch()) until one is not full, the cycle's time is up
  * or a reload is pending (*more), or the extension is gone (*gone).  An
- * error ends them: it is reported, and its copy left in *edata.
+ * error ends them: it is reported, and its copy left in *edata unless an
+ * earlier one is there.
  */
 static void
 run_phase(MemoryContext cxt, TimestampTz as_of, TimestampTz deadline, int batch_size,
@@ -271,7 +276,8 @@ run_phase(MemoryContext cxt, TimestampTz as_of, TimestampTz deadline, int batch_
 
 		HOLD_INTERRUPTS();
 		ecxt = MemoryContextSwitchTo(cxt);
-		*edata = CopyErrorData();
+		if (*edata == NULL)
+			*edata = CopyErrorData();
 		MemoryContextSwitchTo(ecxt);
 		EmitErrorReport();
 		AbortOutOfAnyTransaction();
@@ -299,7 +305,6 @@ run_cycle(MemoryContext cxt, bool *more)
 	int			batches = 0;
 	bool		gone = false;
 	ErrorData  *edata = NULL;
-	ErrorData  *edata2 = NULL;
 
 	*more = false;
 	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
@@ -315,9 +320,7 @@ run_cycle(MemoryContext cxt, bool *more)
 	 */
 	run_phase(cxt, as_of, deadline, batch_size, true, &items, &batches, &gone, more, &edata);
 	if (!gone)
-		run_phase(cxt, as_of, deadline, batch_size, false, &items, &batches, &gone, more,
-				  edata ? &edata2 : &edata);
-	MemoryContextSwitchTo(cxt);
+		run_phase(cxt, as_of, deadline, batch_size, false, &items, &batches, &gone, more, &edata);
 
 	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
 	slot->cycle_end = GetCurrentTimestamp();
