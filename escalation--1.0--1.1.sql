@@ -1830,9 +1830,68 @@ AS 'MODULE_PATHNAME', 'escalation_record_pending'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION escalation.record_pending(integer) IS
-  'records up to batch_size escalations the ticket trigger left in escalation.pending_escalations (escalation.defer_escalations), oldest first (by the ticket''s time), skipping rows other transactions hold; each goes through the statement that records an escalation on a ticket update (an open escalation of the same level and target takes its reasons), with its "created" event at the ticket''s time; returns how many. The worker calls it in transactions of its own before each cycle''s batches, run_cycle() first; call it by hand, or from pg_cron where the worker is off';
+  'records up to batch_size escalations the ticket trigger left in escalation.pending_escalations (escalation.defer_escalations), oldest first (by the ticket''s time), skipping rows other transactions hold; each goes through the statement that records an escalation on a ticket update (an open escalation of the same level and target takes its reasons), with its "created" event at the ticket''s time; returns how many. A row the statement rejects (a DBA''s trigger or constraint on escalations, say) is moved to escalation.pending_failed with its error, with a WARNING, and the rest are recorded; errors that are not a row''s (a cancel, a deadlock, a lack of memory) fail the call and leave the rows for the next. The worker calls it in transactions of its own before each cycle''s batches, run_cycle() first; call it by hand, or from pg_cron where the worker is off';
 REVOKE ALL ON FUNCTION escalation.record_pending(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.record_pending(integer) TO escalation_admin;
+
+-- A pending escalation the record statement rejects (a DBA's trigger or
+-- constraint on escalation.escalations, say) is set aside here with its
+-- error, so that one bad row does not hold up the queue: record_pending()
+-- records a batch in a subtransaction and, when it fails, in halves, down
+-- to the rows that fail.  Errors that are not a row's (a cancel, a
+-- deadlock, a lack of memory, a shutdown) fail the call instead, and the
+-- rows wait for the next one.  retry_pending_failed() puts them back once the
+-- cause is fixed.
+CREATE TABLE escalation.pending_failed (
+    source_id     integer NOT NULL,
+    ticket_key    text NOT NULL,
+    level         integer NOT NULL,
+    kind          text NOT NULL,
+    target_team   text,
+    target_skills text[],
+    target_tier   integer,
+    severity      integer NOT NULL,
+    reasons       jsonb NOT NULL,
+    context       jsonb,
+    at            timestamptz NOT NULL,
+    origin        text NOT NULL,
+    event_reasons jsonb NOT NULL,
+    tenant        text,
+    failed_at     timestamptz NOT NULL,
+    sqlstate      text NOT NULL,
+    error         text NOT NULL
+);
+ALTER TABLE escalation.pending_failed REPLICA IDENTITY FULL;
+COMMENT ON TABLE escalation.pending_failed IS
+  'pending escalations (escalation.pending_escalations) that escalation.record_pending() could not record, with the error (sqlstate, error) and when (failed_at); escalation.retry_pending_failed() queues them again. Administrators may read them and delete those they give up, as the tenant policy lets them';
+REVOKE ALL ON escalation.pending_failed FROM PUBLIC;
+GRANT SELECT, DELETE ON escalation.pending_failed TO escalation_admin;
+ALTER TABLE escalation.pending_failed ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.pending_failed FOR ALL
+    USING (source_id = ANY ((SELECT escalation.visible_sources())::integer[])
+           AND escalation.tenant_visible(tenant));
+SELECT pg_catalog.pg_extension_config_dump('escalation.pending_failed', '');
+
+CREATE FUNCTION escalation.retry_pending_failed()
+RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH f AS (DELETE FROM escalation.pending_failed RETURNING *),
+         q AS (INSERT INTO escalation.pending_escalations (source_id, ticket_key, level, kind,
+                   target_team, target_skills, target_tier, severity, reasons, context, at,
+                   origin, event_reasons, tenant)
+               SELECT f.source_id, f.ticket_key, f.level, f.kind, f.target_team, f.target_skills,
+                      f.target_tier, f.severity, f.reasons, f.context, f.at, f.origin,
+                      f.event_reasons, f.tenant
+                 FROM f
+               RETURNING 1)
+    SELECT pg_catalog.count(*)::integer FROM q
+$$;
+COMMENT ON FUNCTION escalation.retry_pending_failed() IS
+  'moves every row of escalation.pending_failed back to escalation.pending_escalations, for the worker''s next cycle (or record_pending()) to record, at the ticket''s time as before; returns how many. Call it once what made them fail is fixed';
+REVOKE ALL ON FUNCTION escalation.retry_pending_failed() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escalation.retry_pending_failed() TO escalation_admin;
 
 -- The worker records them in transactions of their own, before each
 -- cycle's batches (worker.c): a new escalation is then committed before a

@@ -158,6 +158,58 @@ SELECT escalation.run_cycle('2024-03-08 09:01+00') >= 0 AS cycle_ran;
 SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
        (SELECT count(*) FROM escalation.escalations WHERE source_id = :sid AND ticket_key = '50') AS escalations;
 
+-- A row the record statement rejects does not hold up the queue: here a
+-- DBA's trigger on escalations refuses two tickets.  record_pending()
+-- records the batch in a subtransaction, then, as it fails, in halves
+-- down to the rows that fail: the others are recorded, oldest first; the
+-- two are moved to escalation.pending_failed with their error, each with
+-- a WARNING.
+CREATE FUNCTION df_hd.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.ticket_key IN ('62', '64') THEN
+        RAISE EXCEPTION 'ticket % is on hold', NEW.ticket_key USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER df_refuse BEFORE INSERT ON escalation.escalations
+    FOR EACH ROW EXECUTE FUNCTION df_hd.refuse();
+INSERT INTO df_hd.tickets
+SELECT i, 'open', 'high', 'Outage', 'Outage number ' || i || '.', 'fay@example.com', 'globex',
+       '2024-03-09 09:00+00'::timestamptz + (i - 60) * interval '1 minute'
+  FROM generate_series(60, 66) i;
+SELECT count(*) AS pending FROM escalation.pending_escalations;
+SELECT escalation.record_pending() AS recorded;
+SELECT ticket_key, target_team, at, sqlstate, error, failed_at IS NOT NULL AS has_failed_at
+  FROM escalation.pending_failed ORDER BY at;
+SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
+       (SELECT array_agg(ticket_key ORDER BY created_at) FROM escalation.escalations
+         WHERE source_id = :sid AND ticket_key::integer BETWEEN 60 AND 66) AS recorded_tickets;
+-- An error that is not the rows' (here a serialization failure) fails
+-- the call, as a cancel or a lack of memory would: nothing is set aside,
+-- the rows wait for the next call.
+CREATE OR REPLACE FUNCTION df_hd.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'could not serialize' USING ERRCODE = 'serialization_failure';
+END
+$$;
+INSERT INTO df_hd.tickets VALUES
+    (67, 'open', 'high', 'Outage', 'Outage, serialized.', 'fay@example.com', 'globex', '2024-03-09 10:00+00');
+\set VERBOSITY terse
+SELECT escalation.record_pending() AS recorded;
+\set VERBOSITY default
+SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
+       (SELECT count(*) FROM escalation.pending_failed) AS failed;
+-- The cause fixed, retry_pending_failed() puts them back and the next call
+-- records them, at the tickets' times.
+DROP TRIGGER df_refuse ON escalation.escalations;
+SELECT escalation.retry_pending_failed() AS retried;
+SELECT (SELECT count(*) FROM escalation.pending_escalations) AS pending,
+       (SELECT count(*) FROM escalation.pending_failed) AS failed;
+SELECT escalation.record_pending() AS recorded;
+SELECT ticket_key, created_at FROM escalation.escalations
+ WHERE source_id = :sid AND ticket_key IN ('62', '64', '67') ORDER BY ticket_key;
+
 -- Bad input.
 SELECT escalation.record_pending(0);
 SELECT escalation.record_pending(NULL);

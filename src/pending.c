@@ -35,10 +35,13 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "escalation.h"
 
@@ -121,47 +124,87 @@ esc_pending_write(const Datum *args, const char *nulls)
 }
 
 /*
- * escalation.record_pending(batch_size integer): records up to batch_size
- * pending escalations, oldest first (by the ticket's time), and deletes
- * them; rows another transaction holds are left to the next call.
- * Returns how many.  SECURITY DEFINER: runs as the extension's owner.
+ * Subtransactions one call of record_pending() begins at most.  A batch is
+ * recorded in one; when it fails, in halves, and so on down to the row
+ * that fails (with one bad row in a batch of 500, about twenty).  Kept
+ * under the 64 subtransaction ids a backend lists in shared memory
+ * (PGPROC_MAX_CACHED_SUBXIDS): past them every other session's snapshot
+ * would look subtransactions up in pg_subtrans while this one runs.
+ * What the limit leaves is recorded by the next call.
  */
-Datum
-escalation_record_pending(PG_FUNCTION_ARGS)
+#define PENDING_MAX_SUBXACTS 48
+
+/* a batch of pending rows, locked by the caller's transaction */
+typedef struct PendingBatch
 {
-	int32		batch_size;
+	ItemPointerData *tids;
+	char	  **keys;			/* their ticket keys, for messages */
+	int			n;
+	int			subxacts;		/* subtransactions begun so far */
+	int			recorded;
+	int			failed;
+} PendingBatch;
+
+/*
+ * Errors that are not the row's: a cancel, a deadlock or serialization
+ * failure, a lack of memory or disk, a shutdown, a read-only transaction
+ * (a standby), an internal error.  The call fails on them, as before,
+ * and the rows wait for the next one; any other error is the row's.
+ */
+static bool
+transient_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_CONNECTION_EXCEPTION:
+		case ERRCODE_INVALID_TRANSACTION_STATE:
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+		case ERRCODE_INTERNAL_ERROR:
+			return true;
+		default:
+			return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+	}
+}
+
+/*
+ * Delete the pending rows at tids and record each, oldest first.  Returns
+ * how many.
+ */
+static int
+record_tids(ItemPointerData *tids, int n)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum	   *elems = palloc(sizeof(Datum) * n);
 	Datum		arg;
 	SPITupleTable *tt;
-	uint64		n;
+	uint64		done;
 
-	if (PG_ARGISNULL(0) || PG_GETARG_INT32(0) < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("record_pending needs a batch size of at least 1")));
-	batch_size = PG_GETARG_INT32(0);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	arg = Int32GetDatum(batch_size);
-	if (SPI_execute_with_args("WITH todo AS (SELECT p.ctid AS tid FROM escalation.pending_escalations p "
-							  "              ORDER BY p.at LIMIT $1 FOR UPDATE SKIP LOCKED), "
-							  "done AS (DELETE FROM escalation.pending_escalations p USING todo "
-							  "         WHERE p.ctid OPERATOR(pg_catalog.=) todo.tid "
-							  "         RETURNING p.*) "
-							  "SELECT d.source_id::pg_catalog.int4, d.ticket_key::pg_catalog.text, "
-							  "  d.level::pg_catalog.int4, d.kind::pg_catalog.text, "
-							  "  d.target_team::pg_catalog.text, d.target_skills::pg_catalog.text[], "
-							  "  d.target_tier::pg_catalog.int4, d.severity::pg_catalog.int4, "
-							  "  d.reasons::pg_catalog.jsonb, d.context::pg_catalog.jsonb, "
-							  "  d.at::pg_catalog.timestamptz, d.origin::pg_catalog.text, "
-							  "  d.event_reasons::pg_catalog.jsonb, d.tenant::pg_catalog.text "
-							  "FROM done d ORDER BY d.at",
-							  1, (Oid[]) {INT4OID}, &arg, NULL, false, 0) != SPI_OK_SELECT)
+	if (plan == NULL)
+		plan = esc_prepare_kept_plan("WITH done AS (DELETE FROM escalation.pending_escalations p "
+									 "              WHERE p.ctid OPERATOR(pg_catalog.=) ANY ($1) "
+									 "              RETURNING p.*) "
+									 "SELECT d.source_id::pg_catalog.int4, d.ticket_key::pg_catalog.text, "
+									 "  d.level::pg_catalog.int4, d.kind::pg_catalog.text, "
+									 "  d.target_team::pg_catalog.text, d.target_skills::pg_catalog.text[], "
+									 "  d.target_tier::pg_catalog.int4, d.severity::pg_catalog.int4, "
+									 "  d.reasons::pg_catalog.jsonb, d.context::pg_catalog.jsonb, "
+									 "  d.at::pg_catalog.timestamptz, d.origin::pg_catalog.text, "
+									 "  d.event_reasons::pg_catalog.jsonb, d.tenant::pg_catalog.text "
+									 "FROM done d ORDER BY d.at",
+									 1, (Oid[]) {TIDARRAYOID});
+	for (int i = 0; i < n; i++)
+		elems[i] = PointerGetDatum(&tids[i]);
+	arg = PointerGetDatum(construct_array(elems, n, TIDOID, sizeof(ItemPointerData),
+										  false, TYPALIGN_SHORT));
+	if (SPI_execute_plan(plan, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read escalation.pending_escalations");
 	/* the record statements' results do not free this one */
 	tt = SPI_tuptable;
-	n = SPI_processed;
-	for (uint64 i = 0; i < n; i++)
+	done = SPI_processed;
+	for (uint64 i = 0; i < done; i++)
 	{
 		Datum		args[ESC_RECORD_NARGS];
 		char		nulls[ESC_RECORD_NARGS];
@@ -175,6 +218,142 @@ escalation_record_pending(PG_FUNCTION_ARGS)
 		}
 		esc_record_args(args, nulls);
 	}
+	SPI_freetuptable(tt);
+	return (int) done;
+}
+
+/*
+ * The pending row at tid, which the record statement rejected, moved to
+ * escalation.pending_failed with the error, and a WARNING.
+ */
+static void
+set_aside(ItemPointerData *tid, const char *key, ErrorData *edata)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		args[3];
+
+	if (plan == NULL)
+		plan = esc_prepare_kept_plan("WITH d AS (DELETE FROM escalation.pending_escalations p "
+									 "           WHERE p.ctid OPERATOR(pg_catalog.=) $1 RETURNING p.*) "
+									 "INSERT INTO escalation.pending_failed (source_id, ticket_key, level, kind, "
+									 "  target_team, target_skills, target_tier, severity, reasons, context, at, "
+									 "  origin, event_reasons, tenant, failed_at, sqlstate, error) "
+									 "SELECT d.source_id, d.ticket_key, d.level, d.kind, d.target_team, "
+									 "  d.target_skills, d.target_tier, d.severity, d.reasons, d.context, d.at, "
+									 "  d.origin, d.event_reasons, d.tenant, pg_catalog.statement_timestamp(), $2, $3 "
+									 "FROM d",
+									 3, (Oid[]) {TIDOID, TEXTOID, TEXTOID});
+	args[0] = PointerGetDatum(tid);
+	args[1] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	args[2] = CStringGetTextDatum(edata->message ? edata->message : "(no message)");
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write escalation.pending_failed");
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("escalation of ticket \"%s\" could not be recorded: %s", key,
+					edata->message ? edata->message : "(no message)"),
+			 errdetail("It was moved from escalation.pending_escalations to escalation.pending_failed."),
+			 errhint("Once the cause is fixed, escalation.retry_pending_failed() queues it again.")));
+}
+
+/*
+ * Record the batch's rows lo to hi - 1 in a subtransaction; when that
+ * fails with an error that is the rows', each half of them the same way,
+ * down to the row that fails, which is set aside.
+ */
+static void
+record_range(PendingBatch *b, int lo, int hi)
+{
+	MemoryContext before = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	if (lo >= hi || b->subxacts >= PENDING_MAX_SUBXACTS)
+		return;
+	b->subxacts++;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(before);
+	PG_TRY();
+	{
+		b->recorded += record_tids(b->tids + lo, hi - lo);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(before);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(before);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(before);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	if (edata == NULL)
+		return;
+	if (transient_error(edata->sqlerrcode))
+		ReThrowError(edata);
+	if (hi - lo == 1)
+	{
+		set_aside(&b->tids[lo], b->keys[lo], edata);
+		b->failed++;
+	}
+	else
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		record_range(b, lo, mid);
+		record_range(b, mid, hi);
+	}
+	FreeErrorData(edata);
+}
+
+/*
+ * escalation.record_pending(batch_size integer): records up to batch_size
+ * pending escalations, oldest first (by the ticket's time), and deletes
+ * them; rows another transaction holds are left to the next call.  A row
+ * the record statement rejects (a DBA's trigger or constraint on
+ * escalation.escalations, say) is moved to escalation.pending_failed with
+ * its error, with a WARNING, and the others are recorded: one bad row
+ * does not hold up the queue.  Returns how many were recorded.  SECURITY
+ * DEFINER: runs as the extension's owner.
+ */
+Datum
+escalation_record_pending(PG_FUNCTION_ARGS)
+{
+	int32		batch_size;
+	Datum		arg;
+	PendingBatch b;
+
+	if (PG_ARGISNULL(0) || PG_GETARG_INT32(0) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record_pending needs a batch size of at least 1")));
+	batch_size = PG_GETARG_INT32(0);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* the batch, locked by the caller's transaction (which keeps the locks) */
+	arg = Int32GetDatum(batch_size);
+	if (SPI_execute_with_args("SELECT p.ctid, p.ticket_key FROM escalation.pending_escalations p "
+							  "ORDER BY p.at LIMIT $1 FOR UPDATE SKIP LOCKED",
+							  1, (Oid[]) {INT4OID}, &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read escalation.pending_escalations");
+	memset(&b, 0, sizeof(b));
+	b.n = (int) SPI_processed;
+	b.tids = palloc(sizeof(ItemPointerData) * Max(b.n, 1));
+	b.keys = palloc(sizeof(char *) * Max(b.n, 1));
+	for (int i = 0; i < b.n; i++)
+	{
+		bool		isnull;
+
+		b.tids[i] = *(ItemPointer) DatumGetPointer(heap_getattr(SPI_tuptable->vals[i], 1,
+													   SPI_tuptable->tupdesc, &isnull));
+		b.keys[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	record_range(&b, 0, b.n);
 	SPI_finish();
-	PG_RETURN_INT32((int32) n);
+	PG_RETURN_INT32((int32) b.recorded);
 }

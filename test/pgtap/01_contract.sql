@@ -7,10 +7,10 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(509);
+SELECT plan(524);
 -- tables
 SELECT has_schema('escalation');
-SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'fact_deltas', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_resolution', 'metric_resolution_fine', 'metric_sources', 'metric_tte', 'metric_tte_reasons', 'models', 'notifications', 'pending_escalations', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
+SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'fact_deltas', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_resolution', 'metric_resolution_fine', 'metric_sources', 'metric_tte', 'metric_tte_reasons', 'models', 'notifications', 'pending_escalations', 'pending_failed', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
 SELECT has_table('escalation', 'accounts', 'table escalation.accounts exists');
 SELECT has_table('escalation', 'agent_skills', 'table escalation.agent_skills exists');
 SELECT has_table('escalation', 'agents', 'table escalation.agents exists');
@@ -36,7 +36,7 @@ SELECT has_table('escalation', 'sla_tickets', 'table escalation.sla_tickets exis
 SELECT views_are('escalation', ARRAY['accounts_at_risk', 'agent_load', 'bypass_candidates', 'csat_comparison', 'escalation_patterns', 'escalation_rates', 'escalation_rates_by', 'metric_months_all', 'misroutes', 'reescalation_paths', 'reescalation_rates', 'reescalations', 'resolution_percentiles', 'resolution_times', 'sla_attainment', 'sla_breaches', 'sla_policy_overlaps', 'sla_target_proposals', 'team_keywords', 'team_load', 'ticket_journey', 'time_to_escalation', 'time_to_escalation_by_reason', 'transfer_hops', 'transfer_stats', 'transfer_stats_by', 'workers']);
 
 -- functions, with their signatures
-SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'apply_fact_deltas', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'call_after_write', 'caller_sees_ticket', 'caller_tenant_visible', 'cancel', 'check_accept', 'check_after_write', 'check_calendar_in_use', 'check_caller_tenant', 'check_column', 'check_indexes', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'complete_context', 'complete_contexts', 'csat_trigger', 'decline', 'detach', 'duration_bucket', 'duration_bucket_high', 'duration_bucket_low', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'fact_resolution', 'facts_delta', 'facts_escalated', 'fold_facts', 'forget_dropped_tables', 'frustration', 'guard_source', 'guard_triage_schedule', 'handoff', 'histogram_find', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keep_targeted_skills', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'pattern_runs', 'pattern_shape', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'rebuild_resolution_rollups', 'recompute_sla', 'record_event', 'record_pending', 'reescalate', 'refresh_escalated', 'report', 'requester_tickets', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_due', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'tenant_visible', 'text_passes', 'ticket_context', 'ticket_sentiment', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_routing_source', 'validate_rule', 'validate_sla', 'validate_sla_policy', 'validate_tenant_role', 'validate_tenant_roles', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
+SELECT functions_are('escalation', ARRAY['accept', 'account_facts', 'agent_load', 'apply_fact_deltas', 'at_risk_accounts', 'attach', 'attach_csat', 'attached_source', 'backfill_facts', 'business_add', 'business_periods', 'business_time', 'call_after_write', 'caller_sees_ticket', 'caller_tenant_visible', 'cancel', 'check_accept', 'check_after_write', 'check_calendar_in_use', 'check_caller_tenant', 'check_column', 'check_indexes', 'check_lookup', 'check_transition', 'classify', 'clock_crossing', 'clock_fire', 'clock_schedule', 'clock_set', 'clock_start', 'clocks_retarget', 'clocks_retarget_one', 'close_offer', 'compact_metrics', 'compare_value', 'complete_context', 'complete_contexts', 'csat_trigger', 'decline', 'detach', 'duration_bucket', 'duration_bucket_high', 'duration_bucket_low', 'escalate', 'escalation_valid', 'evaluate', 'event_valid', 'explain', 'explain_route', 'fact_days', 'fact_resolution', 'facts_delta', 'facts_escalated', 'fold_facts', 'forget_dropped_tables', 'frustration', 'guard_source', 'guard_triage_schedule', 'handoff', 'histogram_find', 'instant_expr', 'invalidate_cache', 'invert_value_map', 'is_clean_text_array', 'is_sla_duration', 'is_time_zone', 'is_zone_name', 'keep_targeted_skills', 'keyword_lexemes', 'match_keywords', 'merge_reasons', 'message_trigger', 'offer', 'overflow', 'pattern_runs', 'pattern_shape', 'previous_escalation', 'propose_sla_targets', 'reassign', 'rebuild_metrics', 'rebuild_paths', 'rebuild_resolution_rollups', 'recompute_sla', 'record_event', 'record_pending', 'reescalate', 'refresh_escalated', 'report', 'requester_tickets', 'requeue', 'resolve', 'restoring', 'retention', 'retrain_due', 'retry_pending_failed', 'route', 'route_plan', 'routing_config', 'run_batch', 'run_cycle', 'sentiment', 'sentiment_detail', 'set_status', 'sla_add', 'sla_between', 'sla_due', 'sla_escalate', 'sla_policy_for', 'sla_recomputed', 'sla_steps', 'sla_track_message', 'sla_track_ticket', 'sla_what_if', 'target_key', 'team_reachable_at', 'tenant_visible', 'text_passes', 'ticket_context', 'ticket_sentiment', 'ticket_trigger', 'track_ticket_facts', 'train', 'transition_allowed', 'tte_minutes', 'validate_calendar_hours', 'validate_routing_source', 'validate_rule', 'validate_sla', 'validate_sla_policy', 'validate_tenant_role', 'validate_tenant_roles', 'visible_sources', 'wakeup', 'warn_policy_overlaps', 'worker_status', 'write_assignee']);
 SELECT has_function('escalation', 'clock_crossing', ARRAY['escalation.clocks', 'double precision']::name[]);
 SELECT has_function('escalation', 'clock_fire', ARRAY['escalation.clocks', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'clock_schedule', ARRAY['escalation.clocks']::name[]);
@@ -526,6 +526,31 @@ SELECT is((SELECT count(*)::int FROM pg_catalog.pg_index i
 SELECT is((SELECT count(*)::int FROM pg_catalog.pg_extension e, unnest(e.extconfig) c
             WHERE e.extname = 'escalation' AND c = 'escalation.pending_escalations'::regclass),
           1, 'a dump keeps the pending escalations');
+-- pending escalations the record statement rejected, set aside with their error
+SELECT function_returns('escalation', 'retry_pending_failed', ARRAY[]::name[], 'integer');
+SELECT is_definer('escalation', 'retry_pending_failed', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'retry_pending_failed', ARRAY[]::name[], 'public', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'retry_pending_failed', ARRAY[]::name[], 'escalation_admin', ARRAY['EXECUTE']);
+SELECT function_privs_are('escalation', 'retry_pending_failed', ARRAY[]::name[], 'escalation_agent', ARRAY[]::name[]);
+SELECT function_privs_are('escalation', 'retry_pending_failed', ARRAY[]::name[], 'escalation_worker', ARRAY[]::name[]);
+SELECT ok((SELECT p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc p
+            WHERE p.oid = 'escalation.retry_pending_failed()'::regprocedure),
+          'retry_pending_failed() pins search_path');
+SELECT table_privs_are('escalation', 'pending_failed', 'public', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'pending_failed', 'escalation_admin', ARRAY['SELECT', 'DELETE']::name[]);
+SELECT table_privs_are('escalation', 'pending_failed', 'escalation_agent', ARRAY[]::name[]);
+SELECT table_privs_are('escalation', 'pending_failed', 'escalation_worker', ARRAY[]::name[]);
+SELECT policies_are('escalation', 'pending_failed', ARRAY['tenant'],
+                    'pending escalations set aside are shown to administrators by the tenant policy');
+SELECT ok((SELECT c.relrowsecurity FROM pg_catalog.pg_class c
+            WHERE c.oid = 'escalation.pending_failed'::regclass),
+          'pending escalations set aside have row-level security');
+SELECT is((SELECT c.relreplident::text FROM pg_catalog.pg_class c
+            WHERE c.oid = 'escalation.pending_failed'::regclass), 'f',
+          'pending escalations set aside are identified by the whole row when deletes are replicated');
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_extension e, unnest(e.extconfig) c
+            WHERE e.extname = 'escalation' AND c = 'escalation.pending_failed'::regclass),
+          1, 'a dump keeps the pending escalations set aside');
 -- the requester's tickets off the write path (escalation.defer_requester_tickets)
 SELECT function_returns('escalation', 'complete_contexts', ARRAY['integer']::name[], 'integer');
 SELECT is_definer('escalation', 'complete_contexts', ARRAY['integer']::name[]);
