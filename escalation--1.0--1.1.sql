@@ -1649,6 +1649,119 @@ $$;
 COMMENT ON FUNCTION escalation.route(timestamptz, integer) IS
   'one routing batch: re-queues offers that timed out or whose agent went offline, then offers queued escalations (most urgent first, FOR UPDATE SKIP LOCKED) (their context completed first: complete_context) to their best-fit agents within capacity, or overflows them; returns how many it handled. run_batch() calls it';
 
+--------------------------------------------------------------------------
+-- A clock that cannot fire does not stop the others (session 22)
+--------------------------------------------------------------------------
+-- Clocks fire in the order they are due, a batch in one transaction: a
+-- clock whose firing fails every time (a DBA's trigger or constraint that
+-- refuses its escalation, say) failed every batch, and no clock due after
+-- it fired, and nothing after the clocks in run_batch() ran (routing,
+-- metrics).  run_batch() now fires the batch in a subtransaction and, when
+-- that fails with an error that is the clock's, fires up to 48 of them
+-- one by one, each in a subtransaction (a backend lists 64 subtransaction
+-- ids in shared memory; past them every snapshot would read pg_subtrans),
+-- and sets the failing ones aside here with their error: their next_at is
+-- cleared, so that they fire no more until an administrator fixes the
+-- cause and calls retry_failed_clocks().  Errors that are not a clock's
+-- (transient_error()) fail the batch as before.
+CREATE FUNCTION escalation.transient_error(sqlstate text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.left(sqlstate, 2) IN ('08', '25', '40', '53', '57', '58', 'XX')
+        OR sqlstate = '55P03'
+$$;
+COMMENT ON FUNCTION escalation.transient_error(text) IS
+  'internal: whether an error (its SQLSTATE) is not the fault of the row being processed, and processing should stop and be tried again later rather than set the row aside: connection exceptions (08), invalid transaction state (25, a read-only standby), transaction rollback (40, deadlocks and serialization failures), insufficient resources (53), operator intervention (57, cancels and shutdowns), system errors (58), internal errors (XX) and lock_not_available (55P03)';
+REVOKE ALL ON FUNCTION escalation.transient_error(text) FROM PUBLIC;
+
+CREATE TABLE escalation.clock_failures (
+    clock_id   bigint PRIMARY KEY REFERENCES escalation.clocks (clock_id) ON DELETE CASCADE,
+    source_id  integer NOT NULL,
+    ticket_key text NOT NULL,
+    next_at    timestamptz NOT NULL,
+    failed_at  timestamptz NOT NULL,
+    sqlstate   text NOT NULL,
+    error      text NOT NULL
+);
+COMMENT ON TABLE escalation.clock_failures IS
+  'SLA clocks set aside because firing them failed (sqlstate, error, as of failed_at): the clock''s next_at was cleared, and next_at here is when its step was due. escalation.retry_failed_clocks() makes them due again; deleting a row gives up on the rest of that clock''s steps';
+REVOKE ALL ON escalation.clock_failures FROM PUBLIC;
+GRANT SELECT ON escalation.clock_failures TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT DELETE ON escalation.clock_failures TO escalation_admin;
+ALTER TABLE escalation.clock_failures ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.clock_failures FOR ALL
+    USING (EXISTS (SELECT 1 FROM escalation.sla_tickets t
+                    WHERE t.source_id OPERATOR(pg_catalog.=) clock_failures.source_id
+                      AND t.ticket_key OPERATOR(pg_catalog.=) clock_failures.ticket_key));
+SELECT pg_catalog.pg_extension_config_dump('escalation.clock_failures', '');
+
+CREATE FUNCTION escalation.fire_clocks_isolated(as_of timestamptz, batch_size integer)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c escalation.clocks;
+    handled integer := 0;
+    st text;
+    msg text;
+BEGIN
+    -- claimed here, outside the subtransactions below, so that a clock
+    -- whose firing is rolled back stays claimed by this transaction
+    FOR c IN SELECT x.* FROM escalation.clocks x
+               JOIN escalation.sla_tickets t
+                 ON t.source_id = x.source_id AND t.ticket_key = x.ticket_key
+              WHERE x.next_at <= as_of
+              ORDER BY x.next_at
+              LIMIT least(batch_size, 48)
+              FOR UPDATE OF x, t SKIP LOCKED LOOP
+        BEGIN
+            PERFORM escalation.clock_fire(c, as_of);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+            IF escalation.transient_error(st) THEN
+                RAISE;
+            END IF;
+            INSERT INTO escalation.clock_failures AS f
+                   (clock_id, source_id, ticket_key, next_at, failed_at, sqlstate, error)
+            VALUES (c.clock_id, c.source_id, c.ticket_key, c.next_at, as_of, st, msg)
+            ON CONFLICT (clock_id) DO UPDATE
+               SET next_at = excluded.next_at, failed_at = excluded.failed_at,
+                   sqlstate = excluded.sqlstate, error = excluded.error;
+            UPDATE escalation.clocks x SET next_at = NULL WHERE x.clock_id = c.clock_id;
+            RAISE WARNING 'the % clock of ticket "%" could not fire: %', c.metric, c.ticket_key, msg
+                USING ERRCODE = st,
+                      DETAIL = 'It was set aside in escalation.clock_failures and does not fire until it is retried.',
+                      HINT = 'Once the cause is fixed, escalation.retry_failed_clocks() makes it due again.';
+        END;
+        handled := handled + 1;
+    END LOOP;
+    RETURN handled;
+END
+$$;
+COMMENT ON FUNCTION escalation.fire_clocks_isolated(timestamptz, integer) IS
+  'internal: what run_batch() does when firing a batch of clocks failed: fires up to least(batch_size, 48) due clocks one by one, each in a subtransaction, and sets aside in escalation.clock_failures (next_at cleared, a WARNING) those that fail with an error that is theirs (not transient_error()); returns how many clocks it handled, set aside or not';
+REVOKE ALL ON FUNCTION escalation.fire_clocks_isolated(timestamptz, integer) FROM PUBLIC;
+
+CREATE FUNCTION escalation.retry_failed_clocks()
+RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH f AS (DELETE FROM escalation.clock_failures RETURNING clock_id, next_at),
+         u AS (UPDATE escalation.clocks c SET next_at = f.next_at
+                 FROM f
+                WHERE c.clock_id OPERATOR(pg_catalog.=) f.clock_id AND c.next_at IS NULL
+                RETURNING 1)
+    SELECT pg_catalog.count(*)::integer FROM f
+$$;
+COMMENT ON FUNCTION escalation.retry_failed_clocks() IS
+  'makes every clock of escalation.clock_failures due again at the instant its step was due (unless the clock has been rescheduled since, by a write of its ticket), for the next cycle to fire, and empties the table; returns how many. Call it once what made them fail is fixed';
+REVOKE ALL ON FUNCTION escalation.retry_failed_clocks() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escalation.retry_failed_clocks() TO escalation_admin;
+
 CREATE OR REPLACE FUNCTION escalation.run_batch(as_of timestamptz, batch_size integer)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1658,6 +1771,7 @@ DECLARE
     c escalation.clocks;
     n record;
     handled integer := 0;
+    st text;
 BEGIN
     IF as_of IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'run_batch needs an instant and a batch size of at least 1'
@@ -1668,16 +1782,30 @@ BEGIN
     -- a transaction is writing is left to the next cycle, so the cycle
     -- never waits, holding a clock, for what that transaction holds (an
     -- escalation of the same target)
-    FOR c IN SELECT x.* FROM escalation.clocks x
-               JOIN escalation.sla_tickets t
-                 ON t.source_id = x.source_id AND t.ticket_key = x.ticket_key
-              WHERE x.next_at <= as_of
-              ORDER BY x.next_at
-              LIMIT batch_size
-              FOR UPDATE OF x, t SKIP LOCKED LOOP
-        PERFORM escalation.clock_fire(c, as_of);
-        handled := handled + 1;
-    END LOOP;
+    -- A clock that fails to fire for a reason of its own (a DBA's trigger
+    -- that refuses its escalation, say) would head every batch, due first,
+    -- and stop every clock behind it: the batch's clocks fire in a
+    -- subtransaction and, when that fails with an error that is not
+    -- transient, again one by one (fire_clocks_isolated()), the failing
+    -- ones set aside in escalation.clock_failures.
+    BEGIN
+        FOR c IN SELECT x.* FROM escalation.clocks x
+                   JOIN escalation.sla_tickets t
+                     ON t.source_id = x.source_id AND t.ticket_key = x.ticket_key
+                  WHERE x.next_at <= as_of
+                  ORDER BY x.next_at
+                  LIMIT batch_size
+                  FOR UPDATE OF x, t SKIP LOCKED LOOP
+            PERFORM escalation.clock_fire(c, as_of);
+            handled := handled + 1;
+        END LOOP;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
+        IF escalation.transient_error(st) THEN
+            RAISE;
+        END IF;
+        handled := escalation.fire_clocks_isolated(as_of, batch_size);
+    END;
     FOR n IN SELECT * FROM escalation.notifications x
               WHERE x.sent_at IS NULL AND x.notify_at <= as_of
               ORDER BY x.notify_at
@@ -1730,7 +1858,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
-  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels, then sends notifications that were waiting for working hours, then adds the requester''s other tickets to escalations raised without them (complete_contexts), then routes queued escalations (escalation.route) with the rest of the batch, then folds up to 10 * batch_size logged ticket writes into the metrics (fold_facts, not counted); the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications, completed contexts and escalations it handled. The background worker runs one transaction per batch';
+  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels (in a subtransaction; when that fails with an error that is not transient, one by one, setting aside in escalation.clock_failures those that fail), then sends notifications that were waiting for working hours, then adds the requester''s other tickets to escalations raised without them (complete_contexts), then routes queued escalations (escalation.route) with the rest of the batch, then folds up to 10 * batch_size logged ticket writes into the metrics (fold_facts, not counted); the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications, completed contexts and escalations it handled. The background worker runs one transaction per batch';
 --------------------------------------------------------------------------
 -- train(max_features): a bound on the model's size (issue 6)
 --------------------------------------------------------------------------
