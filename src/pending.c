@@ -149,7 +149,9 @@ typedef struct PendingBatch
  * Errors that are not the row's: a cancel, a deadlock or serialization
  * failure, a lack of memory or disk, a shutdown, a read-only transaction
  * (a standby), an internal error.  The call fails on them, as before,
- * and the rows wait for the next one; any other error is the row's.
+ * and the rows wait for the next one; any other error is the row's.  The
+ * same classes as escalation.transient_error(), which run_batch() asks
+ * about a clock's.
  */
 static bool
 transient_error(int sqlerrcode)
