@@ -1663,7 +1663,9 @@ COMMENT ON FUNCTION escalation.route(timestamptz, integer) IS
 -- and sets the failing ones aside here with their error: their next_at is
 -- cleared, so that they fire no more until an administrator fixes the
 -- cause and calls retry_failed_clocks().  Errors that are not a clock's
--- (transient_error()) fail the batch as before.
+-- (transient_error()) fail the batch as before.  No foreign key to the
+-- clocks, as the other clock tables have none: a DBA may truncate them
+-- together without CASCADE, and the extension never deletes a clock.
 CREATE FUNCTION escalation.transient_error(sqlstate text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
@@ -1677,7 +1679,7 @@ COMMENT ON FUNCTION escalation.transient_error(text) IS
 REVOKE ALL ON FUNCTION escalation.transient_error(text) FROM PUBLIC;
 
 CREATE TABLE escalation.clock_failures (
-    clock_id   bigint PRIMARY KEY REFERENCES escalation.clocks (clock_id) ON DELETE CASCADE,
+    clock_id   bigint PRIMARY KEY,
     source_id  integer NOT NULL,
     ticket_key text NOT NULL,
     next_at    timestamptz NOT NULL,
