@@ -1699,6 +1699,29 @@ CREATE POLICY tenant ON escalation.clock_failures FOR ALL
                       AND t.ticket_key OPERATOR(pg_catalog.=) clock_failures.ticket_key));
 SELECT pg_catalog.pg_extension_config_dump('escalation.clock_failures', '');
 
+-- the due clocks a batch takes, locked with their ticket's sla_tickets
+-- row, which every writer of the ticket's bookkeeping locks first: a clock
+-- whose ticket a transaction is writing is left to the next cycle, so the
+-- cycle never waits, holding a clock, for what that transaction holds (an
+-- escalation of the same target)
+CREATE FUNCTION escalation.claim_due_clocks(as_of timestamptz, n integer)
+RETURNS SETOF escalation.clocks
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT x.* FROM escalation.clocks x
+      JOIN escalation.sla_tickets t
+        ON t.source_id OPERATOR(pg_catalog.=) x.source_id
+       AND t.ticket_key OPERATOR(pg_catalog.=) x.ticket_key
+     WHERE x.next_at OPERATOR(pg_catalog.<=) as_of
+     ORDER BY x.next_at
+     LIMIT n
+       FOR UPDATE OF x, t SKIP LOCKED
+$$;
+COMMENT ON FUNCTION escalation.claim_due_clocks(timestamptz, integer) IS
+  'internal: up to n clocks due at as_of, earliest first, each locked with its ticket''s sla_tickets row (FOR UPDATE SKIP LOCKED: a clock another transaction holds, or whose ticket it is writing, is left to the next cycle); run_batch() and fire_clocks_isolated() fire them';
+REVOKE ALL ON FUNCTION escalation.claim_due_clocks(timestamptz, integer) FROM PUBLIC;
+
 CREATE FUNCTION escalation.fire_clocks_isolated(as_of timestamptz, batch_size integer)
 RETURNS integer
 LANGUAGE plpgsql
@@ -1712,13 +1735,7 @@ DECLARE
 BEGIN
     -- claimed here, outside the subtransactions below, so that a clock
     -- whose firing is rolled back stays claimed by this transaction
-    FOR c IN SELECT x.* FROM escalation.clocks x
-               JOIN escalation.sla_tickets t
-                 ON t.source_id = x.source_id AND t.ticket_key = x.ticket_key
-              WHERE x.next_at <= as_of
-              ORDER BY x.next_at
-              LIMIT least(batch_size, 48)
-              FOR UPDATE OF x, t SKIP LOCKED LOOP
+    FOR c IN SELECT * FROM escalation.claim_due_clocks(as_of, least(batch_size, 48)) LOOP
         BEGIN
             PERFORM escalation.clock_fire(c, as_of);
         EXCEPTION WHEN OTHERS THEN
@@ -1779,11 +1796,7 @@ BEGIN
         RAISE EXCEPTION 'run_batch needs an instant and a batch size of at least 1'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- a clock is claimed with its ticket's sla_tickets row, which every
-    -- writer of the ticket's bookkeeping locks first: a clock whose ticket
-    -- a transaction is writing is left to the next cycle, so the cycle
-    -- never waits, holding a clock, for what that transaction holds (an
-    -- escalation of the same target)
+    -- due clocks, claimed with their tickets (claim_due_clocks()).
     -- A clock that fails to fire for a reason of its own (a DBA's trigger
     -- that refuses its escalation, say) would head every batch, due first,
     -- and stop every clock behind it: the batch's clocks fire in a
@@ -1791,13 +1804,7 @@ BEGIN
     -- transient, again one by one (fire_clocks_isolated()), the failing
     -- ones set aside in escalation.clock_failures.
     BEGIN
-        FOR c IN SELECT x.* FROM escalation.clocks x
-                   JOIN escalation.sla_tickets t
-                     ON t.source_id = x.source_id AND t.ticket_key = x.ticket_key
-                  WHERE x.next_at <= as_of
-                  ORDER BY x.next_at
-                  LIMIT batch_size
-                  FOR UPDATE OF x, t SKIP LOCKED LOOP
+        FOR c IN SELECT * FROM escalation.claim_due_clocks(as_of, batch_size) LOOP
             PERFORM escalation.clock_fire(c, as_of);
             handled := handled + 1;
         END LOOP;
@@ -1973,20 +1980,7 @@ GRANT EXECUTE ON FUNCTION escalation.record_pending(integer) TO escalation_admin
 -- rows wait for the next one.  retry_pending_failed() puts them back once the
 -- cause is fixed.
 CREATE TABLE escalation.pending_failed (
-    source_id     integer NOT NULL,
-    ticket_key    text NOT NULL,
-    level         integer NOT NULL,
-    kind          text NOT NULL,
-    target_team   text,
-    target_skills text[],
-    target_tier   integer,
-    severity      integer NOT NULL,
-    reasons       jsonb NOT NULL,
-    context       jsonb,
-    at            timestamptz NOT NULL,
-    origin        text NOT NULL,
-    event_reasons jsonb NOT NULL,
-    tenant        text,
+    LIKE escalation.pending_escalations,
     failed_at     timestamptz NOT NULL,
     sqlstate      text NOT NULL,
     error         text NOT NULL
