@@ -2050,3 +2050,76 @@ END
 $$;
 COMMENT ON FUNCTION escalation.run_cycle(timestamptz) IS
   'one whole cycle as of an instant, in the caller''s transaction: records the escalations the triggers left to the worker (record_pending), then batches of escalation.batch_size until nothing is due; returns clocks and notifications handled. For pg_cron where the worker cannot be preloaded, and for tests';
+
+--------------------------------------------------------------------------
+-- backlog(): is the worker keeping up? (session 22)
+--------------------------------------------------------------------------
+-- escalation.workers says whether the worker runs and what failed; this
+-- says what waits for it, per queue, with the oldest item and its age,
+-- as pgmq's metrics() does for a queue: the number to alert on when a
+-- worker is stopped, misconfigured or too slow.  Exact counts, each from
+-- the queue's own index where it has one (clocks_next, notifications_due,
+-- escalations_queue, escalations_context_pending) or from a table the
+-- worker empties every cycle.  SECURITY DEFINER: counts and instants only,
+-- for administrators and pg_monitor, across tenants (as escalation.workers).
+CREATE FUNCTION escalation.backlog(as_of timestamptz DEFAULT now())
+RETURNS TABLE (queue text, waiting bigint, oldest timestamptz, oldest_age interval, what text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- the planner takes NOT (context ? 'requester_tickets') for nearly every
+-- row and would scan escalations whole for the contexts queue; each queue
+-- has an index or is a table the worker empties (and with the penalty
+-- of a disabled scan in its cost, a plan would be compiled by JIT, which
+-- took a second where the counting takes milliseconds)
+SET enable_seqscan = off
+SET jit = off
+AS $$
+    SELECT q.queue, q.waiting, q.oldest, as_of OPERATOR(pg_catalog.-) q.oldest, q.what
+      FROM (
+        SELECT 1 AS n, 'pending_escalations' AS queue, count(*) AS waiting, min(p.at) AS oldest,
+               'escalations the triggers decided, for the worker to record (record_pending())' AS what
+          FROM escalation.pending_escalations p
+        UNION ALL
+        SELECT 2, 'pending_failed', count(*), min(f.failed_at),
+               'escalations the worker could not record, set aside (retry_pending_failed())'
+          FROM escalation.pending_failed f
+        UNION ALL
+        SELECT 3, 'due_clocks', count(*), min(c.next_at),
+               'SLA clocks with a warning, breach or ladder level due and not fired yet'
+          FROM escalation.clocks c
+         WHERE c.next_at OPERATOR(pg_catalog.<=) as_of
+        UNION ALL
+        SELECT 4, 'clock_failures', count(*), min(f.failed_at),
+               'SLA clocks that could not fire, set aside (retry_failed_clocks())'
+          FROM escalation.clock_failures f
+        UNION ALL
+        SELECT 5, 'notifications', count(*), min(n.notify_at),
+               'SLA notifications due and not sent yet'
+          FROM escalation.notifications n
+         WHERE n.sent_at IS NULL AND n.notify_at OPERATOR(pg_catalog.<=) as_of
+        UNION ALL
+        SELECT 6, 'contexts', count(*), min(e.created_at),
+               'escalations waiting for their requester''s other tickets (complete_contexts())'
+          FROM escalation.escalations e
+         WHERE e.requester IS NOT NULL
+           AND NOT e.context OPERATOR(pg_catalog.?) 'requester_tickets'
+        UNION ALL
+        SELECT 7, 'queued_escalations', count(*), min(e.created_at),
+               'escalations waiting for an agent (routing)'
+          FROM escalation.escalations e
+         WHERE e.status OPERATOR(pg_catalog.=) 'queued'
+        UNION ALL
+        SELECT 8, 'fact_changes', count(*), min(f.at),
+               'ticket writes not folded into the metrics yet (fold_facts())'
+          FROM escalation.fact_changes f
+        UNION ALL
+        SELECT 9, 'escalation_changes', count(*), NULL::timestamptz,
+               'tickets whose escalations changed, not folded into the metrics yet (fold_facts())'
+          FROM escalation.escalation_changes x
+      ) q
+     ORDER BY q.n
+$$;
+COMMENT ON FUNCTION escalation.backlog(timestamptz) IS
+  'what waits for the background worker, per queue: how many items, the oldest one''s instant and its age as of as_of, and what the queue is (pending and set-aside escalations, due and set-aside SLA clocks, unsent notifications, contexts to complete, queued escalations, writes to fold into the metrics); exact counts across tenants, for monitoring';
+REVOKE ALL ON FUNCTION escalation.backlog(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escalation.backlog(timestamptz) TO escalation_admin, pg_monitor;

@@ -90,3 +90,28 @@ SELECT c.ticket_key, c.breached_at,
          WHERE v.source_id = c.source_id AND v.ticket_key = c.ticket_key AND v.event = 'created') AS escalated_to
   FROM escalation.clocks c WHERE c.source_id = :sid ORDER BY c.ticket_key;
 SELECT count(*) AS set_aside FROM escalation.clock_failures;
+
+-- What waits for the worker, per queue (escalation.backlog(), for
+-- monitoring): a clock set aside shows there until it is retried.
+INSERT INTO cf_hd.tickets (id, subject, created_at) VALUES (5, 'Ticket 5', '2024-04-02 09:00+00');
+CREATE TRIGGER cf_refuse BEFORE INSERT ON escalation.escalations
+    FOR EACH ROW EXECUTE FUNCTION cf_hd.refuse();
+CREATE OR REPLACE FUNCTION cf_hd.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.ticket_key = '5' THEN
+        RAISE EXCEPTION 'ticket 5 may not be escalated' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+SELECT queue, waiting, oldest, oldest_age FROM escalation.backlog('2024-04-02 10:30+00')
+ WHERE queue IN ('pending_failed', 'clock_failures');
+SET client_min_messages = error;
+SELECT escalation.run_cycle('2024-04-02 10:30+00') >= 0 AS ran;
+RESET client_min_messages;
+SELECT queue, waiting, oldest, oldest_age FROM escalation.backlog('2024-04-02 10:30+00')
+ WHERE queue IN ('pending_failed', 'clock_failures');
+SELECT array_agg(queue ORDER BY queue) AS queues, bool_and(waiting >= 0) AS counted
+  FROM escalation.backlog();
+DROP TRIGGER cf_refuse ON escalation.escalations;
+DELETE FROM escalation.clock_failures;
