@@ -28,6 +28,15 @@
  * follow-up message reads the ticket's open escalations to tell what is
  * new, and would not see those still pending.
  *
+ * The queue is read oldest first, so a row the record statement rejects
+ * every time (a DBA's trigger or constraint on escalation.escalations)
+ * would head every batch and fail it.  record_pending() locks its batch in
+ * the caller's transaction and records it in a subtransaction; when that
+ * fails with an error that is the rows' (not transient_error()), it tries
+ * each half the same way, down to the rows that fail, which it moves to
+ * escalation.pending_failed with their error (retry_pending_failed() puts
+ * them back).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -142,7 +151,6 @@ typedef struct PendingBatch
 	int			n;
 	int			subxacts;		/* subtransactions begun so far */
 	int			recorded;
-	int			failed;
 } PendingBatch;
 
 /*
@@ -297,10 +305,7 @@ record_range(PendingBatch *b, int lo, int hi)
 	if (transient_error(edata->sqlerrcode))
 		ReThrowError(edata);
 	if (hi - lo == 1)
-	{
 		set_aside(&b->tids[lo], b->keys[lo], edata);
-		b->failed++;
-	}
 	else
 	{
 		int			mid = lo + (hi - lo) / 2;
