@@ -12,6 +12,7 @@ OBJS = \
 	src/row.o \
 	src/ticket_lock.o \
 	src/own_rel.o \
+	src/subxact.o \
 	src/rules.o \
 	src/shape.o \
 	src/literal.o \

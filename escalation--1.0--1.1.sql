@@ -1668,14 +1668,10 @@ COMMENT ON FUNCTION escalation.route(timestamptz, integer) IS
 -- together without CASCADE, and the extension never deletes a clock.
 CREATE FUNCTION escalation.transient_error(sqlstate text)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.left(sqlstate, 2) IN ('08', '25', '40', '53', '57', '58', 'XX')
-        OR sqlstate = '55P03'
-$$;
+AS 'MODULE_PATHNAME', 'escalation_transient_error'
+LANGUAGE C IMMUTABLE STRICT;
 COMMENT ON FUNCTION escalation.transient_error(text) IS
-  'internal: whether an error (its SQLSTATE) is not the fault of the row being processed, and processing should stop and be tried again later rather than set the row aside: connection exceptions (08), invalid transaction state (25, a read-only standby), transaction rollback (40, deadlocks and serialization failures), insufficient resources (53), operator intervention (57, cancels and shutdowns), system errors (58), internal errors (XX) and lock_not_available (55P03)';
+  'internal: whether an error (its SQLSTATE) is not the fault of the row being processed, and processing should stop and be tried again later rather than set the row aside (the test record_pending() makes in C, src/subxact.c): connection exceptions (08), invalid transaction state (25, a read-only standby), transaction rollback (40, deadlocks and serialization failures), insufficient resources (53), operator intervention (57, cancels and shutdowns), system errors (58), internal errors (XX) and lock_not_available (55P03)';
 REVOKE ALL ON FUNCTION escalation.transient_error(text) FROM PUBLIC;
 
 CREATE TABLE escalation.clock_failures (

@@ -868,43 +868,46 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
  * build_source inside a subtransaction: a source that no longer fits its
  * table is disabled with a WARNING, and the helpdesk's write goes on.
  */
+typedef struct BuildSourceArgs
+{
+	EscSource  *src;
+	List	   *mapping;
+	List	   *msgmapping;
+	List	   *valuemaps;
+	List	   *lookups;
+	List	   *rules;
+	List	   *rule_sources;
+	List	   *rule_keywords;
+	List	   *rule_case;
+} BuildSourceArgs;
+
+static void
+build_source_call(void *arg)
+{
+	BuildSourceArgs *a = (BuildSourceArgs *) arg;
+
+	build_source(a->src, a->mapping, a->msgmapping, a->valuemaps, a->lookups,
+				 a->rules, a->rule_sources, a->rule_keywords, a->rule_case);
+}
+
 static void
 build_source_safely(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 					List *lookups, List *rules, List *rule_sources, List *rule_keywords,
 					List *rule_case)
 {
-	MemoryContext before = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
+	BuildSourceArgs a = {src, mapping, msgmapping, valuemaps, lookups,
+	rules, rule_sources, rule_keywords, rule_case};
+	ErrorData  *edata = esc_in_subtransaction(build_source_call, &a);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(before);
-	PG_TRY();
-	{
-		build_source(src, mapping, msgmapping, valuemaps, lookups,
-					 rules, rule_sources, rule_keywords, rule_case);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(before);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(before);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(before);
-		CurrentResourceOwner = owner;
-		src->broken = true;
-		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("escalation source \"%s\" is disabled: %s",
-						src->name, edata->message),
-				 errhint("Detach and attach the table again with a mapping that matches it.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
+	if (edata == NULL)
+		return;
+	src->broken = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("escalation source \"%s\" is disabled: %s",
+					src->name, edata->message),
+			 errhint("Detach and attach the table again with a mapping that matches it.")));
+	FreeErrorData(edata);
 }
 
 static List *

@@ -930,6 +930,10 @@ extern TupleDesc esc_direct_desc(EscDirect *d);
 /* own_rel.c: escalation's own tables by name, looked up once */
 extern Oid	esc_own_relid(const char *name);
 
+/* subxact.c: work in a subtransaction, its error handed back (NULL: none) */
+extern ErrorData *esc_in_subtransaction(void (*fn) (void *), void *arg);
+extern bool esc_error_is_transient(int sqlerrcode);
+
 /* ---------- calendar.c: business calendars and business-time arithmetic */
 
 /* a working stretch of one weekday, microseconds from local midnight */

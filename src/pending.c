@@ -32,7 +32,7 @@
  * every time (a DBA's trigger or constraint on escalation.escalations)
  * would head every batch and fail it.  record_pending() locks its batch in
  * the caller's transaction and records it in a subtransaction; when that
- * fails with an error that is the rows' (not transient_error()), it tries
+ * fails with an error that is the rows' (not esc_error_is_transient()), it tries
  * each half the same way, down to the rows that fail, which it moves to
  * escalation.pending_failed with their error (retry_pending_failed() puts
  * them back).
@@ -44,13 +44,11 @@
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
-#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
-#include "utils/resowner.h"
 
 #include "escalation.h"
 
@@ -154,32 +152,6 @@ typedef struct PendingBatch
 } PendingBatch;
 
 /*
- * Errors that are not the row's: a cancel, a deadlock or serialization
- * failure, a lack of memory or disk, a shutdown, a read-only transaction
- * (a standby), an internal error.  The call fails on them, as before,
- * and the rows wait for the next one; any other error is the row's.  The
- * same classes as escalation.transient_error(), which run_batch() asks
- * about a clock's.
- */
-static bool
-transient_error(int sqlerrcode)
-{
-	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
-	{
-		case ERRCODE_CONNECTION_EXCEPTION:
-		case ERRCODE_INVALID_TRANSACTION_STATE:
-		case ERRCODE_TRANSACTION_ROLLBACK:
-		case ERRCODE_INSUFFICIENT_RESOURCES:
-		case ERRCODE_OPERATOR_INTERVENTION:
-		case ERRCODE_SYSTEM_ERROR:
-		case ERRCODE_INTERNAL_ERROR:
-			return true;
-		default:
-			return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
-	}
-}
-
-/*
  * Delete the pending rows at tids and record each, oldest first.  Returns
  * how many.
  */
@@ -266,6 +238,22 @@ set_aside(ItemPointerData *tid, const char *key, ErrorData *edata)
 			 errhint("Once the cause is fixed, escalation.retry_pending_failed() queues it again.")));
 }
 
+/* one range of a batch, for record_range_call() */
+typedef struct PendingRange
+{
+	PendingBatch *b;
+	int			lo;
+	int			hi;
+} PendingRange;
+
+static void
+record_range_call(void *arg)
+{
+	PendingRange *r = (PendingRange *) arg;
+
+	r->b->recorded += record_tids(r->b->tids + r->lo, r->hi - r->lo);
+}
+
 /*
  * Record the batch's rows lo to hi - 1 in a subtransaction; when that
  * fails with an error that is the rows', each half of them the same way,
@@ -274,35 +262,16 @@ set_aside(ItemPointerData *tid, const char *key, ErrorData *edata)
 static void
 record_range(PendingBatch *b, int lo, int hi)
 {
-	MemoryContext before = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	PendingRange r = {b, lo, hi};
+	ErrorData  *edata;
 
 	if (lo >= hi || b->subxacts >= PENDING_MAX_SUBXACTS)
 		return;
 	b->subxacts++;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(before);
-	PG_TRY();
-	{
-		b->recorded += record_tids(b->tids + lo, hi - lo);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(before);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(before);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(before);
-		CurrentResourceOwner = owner;
-	}
-	PG_END_TRY();
+	edata = esc_in_subtransaction(record_range_call, &r);
 	if (edata == NULL)
 		return;
-	if (transient_error(edata->sqlerrcode))
+	if (esc_error_is_transient(edata->sqlerrcode))
 		ReThrowError(edata);
 	if (hi - lo == 1)
 		set_aside(&b->tids[lo], b->keys[lo], edata);
