@@ -1288,13 +1288,12 @@ typedef struct Scoring
 	/*
 	 * The trigger's text pass and the source's keyword memo (NULL: none):
 	 * a span that is one plain word of the pass takes its reading from the
-	 * word's memo entry (scoring_word()); wi is the first word of the pass
-	 * that does not end before the span being looked at
+	 * word's memo entry (scoring_word()), and the spans are found from the
+	 * pass's words (scoring_pass_text())
 	 */
 	EscLexicon *lex;
 	const EscTextPass *tp;
 	EscWordReading **side;	/* tp->side, while it holds; else NULL */
-	int			wi;
 	uint32		word_generation;	/* EscWordReading.generation to match */
 	const EscSentimentTerms *terms;
 	EscSentiment *out;
@@ -1333,7 +1332,6 @@ scoring_start(Scoring *sc, const char *text, int len, const EscSentimentTerms *t
 	sc->lex = NULL;
 	sc->tp = NULL;
 	sc->side = NULL;
-	sc->wi = 0;
 	sc->word_generation = 0;
 	sc->terms = terms;
 	sc->out = out;
@@ -1487,7 +1485,7 @@ typedef struct SpanAt
 /*
  * Span [s, e), word wi of the text pass, a plain word: ASCII letters and
  * digits only, no longer than ESC_SENT_MAX_WORD, kept in the keyword memo
- * (plain_word()); upper: in ALL CAPS.  What the span memo would give, from
+ * (scoring_pass_text()); upper: in ALL CAPS.  What the span memo would give, from
  * the reading of the word in its keyword memo entry, which the keyword
  * rules have just looked up: add_raw_token() strips nothing from such a
  * span and classify_token() reads it, whose result is a function of its
@@ -1594,29 +1592,6 @@ ascii_case(const char *s, int len, const char *limit, bool *upper)
 }
 
 /*
- * The word of the text pass that span at is, when it is a plain word
- * (scoring_word()); -1 when it is not.  The spans come in order, and so
- * does the pass's word cursor.
- */
-static pg_attribute_always_inline int
-plain_word(Scoring *sc, SpanAt *at)
-{
-	const EscTextPass *tp = sc->tp;
-	const EscWord *w;
-
-	while (sc->wi < tp->nwords && tp->words[sc->wi].end <= at->start)
-		sc->wi++;
-	if (sc->wi == tp->nwords)
-		return -1;
-	w = &tp->words[sc->wi];
-	if (w->start != at->start || w->end != at->end ||
-		at->end - at->start > ESC_SENT_MAX_WORD || !esc_lexicon_keeps(sc->lex, w) ||
-		!ascii_case(tp->text + at->start, at->end - at->start, sc->rd.limit, &at->upper))
-		return -1;
-	return sc->wi;
-}
-
-/*
  * One raw token [s, e) (no white space in it) with its key (at->len 0:
  * not memoised); newline_before: a line break came before it.  Found in
  * the memo, or read and remembered.
@@ -1675,7 +1650,7 @@ scoring_spans(Scoring *sc, const char *text, SpanAt *spans, int n)
 			SpanAt	   *at = &spans[i];
 			int			len = at->end - at->start;
 
-			if (sc->lex != NULL && (at->word = plain_word(sc, at)) >= 0)
+			if (at->word >= 0)
 				continue;	/* the keyword rules have just read its entry */
 			if (len > SPAN_MEMO_BYTES)
 				continue;
@@ -1764,30 +1739,53 @@ space_bytes(uint64 x)
 /* spans scored at a time (scoring_spans()) */
 #define SPAN_BATCH 64
 
-/* every span of text[0 .. len), in order */
-static void
-scoring_text(Scoring *sc, const char *text, int len)
+/* a span [start, end) found, scored when the batch is full */
+static pg_attribute_always_inline void
+span_found(Scoring *sc, const char *text, SpanAt *spans, int *n, int start, int end,
+		   bool newline, int32 word, bool upper)
+{
+	SpanAt	   *at = &spans[*n];
+
+	at->start = start;
+	at->end = end;
+	at->newline = newline;
+	at->len = 0;
+	at->word = word;
+	at->upper = upper;
+	if (++*n == SPAN_BATCH)
+	{
+		scoring_spans(sc, text, spans, *n);
+		*n = 0;
+	}
+}
+
+/*
+ * Every span of text[from .. to), in order, where from and to are not
+ * inside a span (from is 0 or follows white space, to is the text's end
+ * or white space follows it); *newline: a line break since the last span,
+ * carried in and out.
+ */
+static pg_attribute_always_inline void
+text_spans(Scoring *sc, const char *text, int from, int to, SpanAt *spans, int *n,
+		   bool *newline)
 {
 	const unsigned char *p = (const unsigned char *) text;
-	int			start = 0;		/* of a span, unless white space is there */
-	bool		newline = false;	/* a line break since the last span */
-	SpanAt		spans[SPAN_BATCH];
-	int			n = 0;
+	int			start = from;	/* of a span, unless white space is there */
 
-	for (int base = 0; base < len; base += 8)
+	for (int base = from; base < to; base += 8)
 	{
 		uint64		x = 0;
 		uint64		sp;
 
-		if (len - base >= 8)
+		if (to - base >= 8)
 		{
 			memcpy(&x, p + base, 8);
 			sp = space_bytes(x);
 		}
 		else
 		{
-			memcpy(&x, p + base, len - base);
-			sp = space_bytes(x) & first_bytes(len - base);
+			memcpy(&x, p + base, to - base);
+			sp = space_bytes(x) & first_bytes(to - base);
 		}
 		for (; sp != 0; sp = clear_first_marked(sp))
 		{
@@ -1795,32 +1793,86 @@ scoring_text(Scoring *sc, const char *text, int len)
 
 			if (j > start)
 			{
-				spans[n].start = start;
-				spans[n].end = j;
-				spans[n].newline = newline;
-				spans[n].len = 0;
-				spans[n].word = -1;
-				if (++n == SPAN_BATCH)
-				{
-					scoring_spans(sc, text, spans, n);
-					n = 0;
-				}
-				newline = false;
+				span_found(sc, text, spans, n, start, j, *newline, -1, false);
+				*newline = false;
 			}
 			if (p[j] == '\n')
-				newline = true;
+				*newline = true;
 			start = j + 1;
 		}
 	}
-	if (start < len)
+	if (start < to)
 	{
-		spans[n].start = start;
-		spans[n].end = len;
-		spans[n].newline = newline;
-		spans[n].len = 0;
-		spans[n].word = -1;
-		n++;
+		span_found(sc, text, spans, n, start, to, *newline, -1, false);
+		*newline = false;
 	}
+}
+
+/* every span of text[0 .. len), in order */
+static void
+scoring_text(Scoring *sc, const char *text, int len)
+{
+	SpanAt		spans[SPAN_BATCH];
+	int			n = 0;
+	bool		newline = false;
+
+	text_spans(sc, text, 0, len, spans, &n, &newline);
+	scoring_spans(sc, text, spans, n);
+}
+
+/* ' ', '\t', '\n', '\v', '\f' or '\r', as space_bytes() says */
+static inline bool
+is_space_byte(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/*
+ * Every span of the pass's text, in order, found from the pass's words
+ * (sc->tp, with the keyword memo sc->lex).  A span that is one plain word
+ * of the pass (white space or the text's edge on both sides of the word,
+ * ASCII, no longer than ESC_SENT_MAX_WORD, kept in the keyword memo) is
+ * scored from the word's entry there (scoring_word()); the text between
+ * two such words, nearly always a single space, is looked at for spans
+ * only when it is something else.  The spans, their order and line
+ * breaks are scoring_text()'s: a plain word is a whole span, the text
+ * between two is whole spans and white space, and every white-space byte
+ * lies between two (or before the first, or after the last).  Walking the
+ * text for its white space and matching each span with its word cost
+ * about 16,000 instructions per 1 KB ticket; this costs a few per word.
+ */
+static void
+scoring_pass_text(Scoring *sc)
+{
+	const EscTextPass *tp = sc->tp;
+	const char *text = tp->text;
+	const unsigned char *p = (const unsigned char *) text;
+	int			len = tp->len;
+	SpanAt		spans[SPAN_BATCH];
+	int			n = 0;
+	int			done = 0;		/* text[0 .. done) is in spans */
+	bool		newline = false;
+
+	for (int wi = 0; wi < tp->nwords; wi++)
+	{
+		const EscWord *w = &tp->words[wi];
+		int			ws = w->start;
+		int			we = w->end;
+		bool		upper;
+
+		if ((ws > 0 && !is_space_byte(p[ws - 1])) || (we < len && !is_space_byte(p[we])))
+			continue;
+		if (we - ws > ESC_SENT_MAX_WORD || !esc_lexicon_keeps(sc->lex, w) ||
+			!ascii_case(text + ws, we - ws, sc->rd.limit, &upper))
+			continue;
+		if (ws > done && !(ws - done == 1 && p[done] == ' '))
+			text_spans(sc, text, done, ws, spans, &n, &newline);
+		span_found(sc, text, spans, &n, ws, we, newline, wi, upper);
+		newline = false;
+		done = we;
+	}
+	if (len > done)
+		text_spans(sc, text, done, len, spans, &n, &newline);
 	scoring_spans(sc, text, spans, n);
 }
 
@@ -1865,6 +1917,9 @@ esc_sentiment_pass(const EscTextPass *tp, const EscSentimentTerms *terms, EscLex
 			sc.side = esc_pass_side(tp);
 		sc.word_generation = (uint32) sc.rd.generation + 1;
 	}
-	scoring_text(&sc, tp->text, tp->len);
+	if (sc.lex != NULL)
+		scoring_pass_text(&sc);
+	else
+		scoring_text(&sc, tp->text, tp->len);
 	scoring_finish(&sc);
 }
