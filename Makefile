@@ -26,6 +26,7 @@ OBJS = \
 	src/funcs.o \
 	src/calendar.o \
 	src/sla.o \
+	src/sla_backfill.o \
 	src/sla_message.o \
 	src/facts.o \
 	src/histogram.o \

@@ -2119,3 +2119,20 @@ COMMENT ON FUNCTION escalation.backlog(timestamptz) IS
   'what waits for the background worker, per queue: how many items, the oldest one''s instant and its age as of as_of, and what the queue is (pending and set-aside escalations, due and set-aside SLA clocks, unsent notifications, contexts to complete, queued escalations, writes to fold into the metrics); exact counts across tenants, for monitoring';
 REVOKE ALL ON FUNCTION escalation.backlog(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.backlog(timestamptz) TO escalation_admin, pg_monitor;
+
+----------------------------------------------------------------------
+-- backfill_sla(): the trigger's SLA bookkeeping for tickets it has not
+-- (or not fully) seen: open tickets from before attach() or before the
+-- source's first SLA policy, and tickets whose bookkeeping failed in the
+-- writer's transaction (a WARNING there names this function).  Written
+-- in C (src/sla_backfill.c) so that a ticket is read through the mapping
+-- exactly as the trigger reads it.
+----------------------------------------------------------------------
+CREATE FUNCTION escalation.backfill_sla(ticket_table regclass, as_of timestamptz DEFAULT now())
+RETURNS bigint
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'escalation_backfill_sla';
+COMMENT ON FUNCTION escalation.backfill_sla(regclass, timestamptz) IS
+  'starts the SLA clocks of the table''s open and pending tickets that have none (as if inserted: from their created_at, so an overdue one breaches in the next cycle) and brings tracked open tickets up to their row as of as_of (a status change the trigger could not record); solved tickets without clocks are left alone. The caller must own the table. Returns the tickets handed to the bookkeeping';
+REVOKE ALL ON FUNCTION escalation.backfill_sla(regclass, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escalation.backfill_sla(regclass, timestamptz) TO escalation_admin;

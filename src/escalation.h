@@ -913,7 +913,7 @@ extern void esc_facts_ticket(EscSource *src, EscRow *row, HeapTuple newtup,
 							 HeapTuple oldtup, TupleDesc desc, TimestampTz at);
 
 /* ---------- sla.c: telling the SLA clocks what happened */
-extern void esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at);
+extern bool esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at);
 extern void esc_sla_message(EscSource *src, const char *ticket_key, bool by_agent,
 							TimestampTz at);
 

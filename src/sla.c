@@ -19,7 +19,8 @@
  * The helpdesk's write must not fail because of us: the bookkeeping runs
  * in a subtransaction, and an error in it (a deadlock with a cycle, a bug)
  * becomes a WARNING; the clocks of that ticket are then behind until its
- * next change or escalation.recompute_sla().  A cancel still cancels.
+ * next change or escalation.backfill_sla() (sla_backfill.c).  A cancel
+ * still cancels.
  *
  * Deciding when a clock is due is not done here: the cycle
  * (escalation.run_batch) finds due clocks through the index on next_at.
@@ -46,24 +47,26 @@
 static SPIPlanPtr ticket_plan = NULL;
 
 /*
- * Run the bookkeeping `fn` in a subtransaction: its failure is a WARNING,
- * not the writer's.
+ * Run the bookkeeping `fn` in a subtransaction: its failure is a WARNING
+ * (hint: how the ticket's clocks catch up), not the writer's.  Returns
+ * whether it succeeded.
  */
-static void
-run_protected(void (*fn) (void *), void *arg, const char *ticket_key)
+static bool
+run_protected(void (*fn) (void *), void *arg, const char *ticket_key, const char *hint)
 {
 	ErrorData  *edata = esc_in_subtransaction(fn, arg);
 
 	if (edata == NULL)
-		return;
+		return true;
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 		ReThrowError(edata);
 	ereport(WARNING,
 			(errcode(edata->sqlerrcode),
 			 errmsg("SLA clocks of ticket \"%s\" were not updated: %s",
 					ticket_key, edata->message),
-			 errhint("Run escalation.recompute_sla() for the ticket table once the cause is fixed.")));
+			 errhint("%s", hint)));
 	FreeErrorData(edata);
+	return false;
 }
 
 /* one kept statement with its arguments */
@@ -81,6 +84,8 @@ execute_plan_call(void *arg)
 
 	if (SPI_execute_plan(call->plan, call->args, call->nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SLA bookkeeping statement failed");
+	/* its one row is of no use: not kept until SPI_finish() (backfill_sla() makes many) */
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /* the extra fields (fields.<name>) as a jsonb object of texts */
@@ -120,9 +125,10 @@ fields_json(EscSource *src, EscRow *row)
 
 /*
  * A ticket row was inserted or a mapped column of it changed.  Called
- * connected to SPI, as the extension's owner.
+ * connected to SPI, as the extension's owner.  Returns false when the
+ * bookkeeping failed (a WARNING said so).
  */
-void
+bool
 esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at)
 {
 	Datum		args[10];
@@ -159,7 +165,8 @@ esc_sla_ticket(EscSource *src, EscRow *row, TimestampTz at)
 	{
 		PlanCall	call = {ticket_plan, args, nulls};
 
-		run_protected(execute_plan_call, &call, row->key);
+		return run_protected(execute_plan_call, &call, row->key,
+							 "Run escalation.backfill_sla() for the ticket table once the cause is fixed.");
 	}
 }
 
@@ -619,7 +626,8 @@ esc_sla_message(EscSource *src, const char *ticket_key, bool by_agent, Timestamp
 {
 	MessageCall call = {src->source_id, ticket_key, by_agent, at};
 
-	run_protected(track_message, &call, ticket_key);
+	(void) run_protected(track_message, &call, ticket_key,
+						 "The ticket's response clocks did not see this message; they go on until its next one.");
 }
 
 /*
