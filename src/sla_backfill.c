@@ -29,7 +29,10 @@
  * The caller must own the ticket table; the table is read, and the
  * bookkeeping written, as the extension's owner, as the trigger does.
  * The cost is one pass over the ticket table and one call of
- * sla_track_ticket() per open ticket: a repair, not a routine.
+ * sla_track_ticket() per open ticket: a repair, not a routine.  The open
+ * tickets' rows stay locked FOR SHARE until the caller commits (writers
+ * of those tickets wait); tickets being written are skipped.
+ * (test/isolation/specs/backfill_sla.spec)
  *
  *-------------------------------------------------------------------------
  */
@@ -124,6 +127,13 @@ escalation_backfill_sla(PG_FUNCTION_ARGS)
 	 * Every row as the table's own row type (so that the source's
 	 * attribute numbers hold), with whether the ticket is tracked; the
 	 * identifiers come from the catalog and the validated mapping, quoted.
+	 * Each row is locked (FOR SHARE, which a writer's UPDATE waits for and
+	 * which waits for one), so that its latest version is read and no
+	 * writer changes it until we commit: otherwise a status change
+	 * committed after our snapshot, whose trigger already told the clocks,
+	 * would be undone by our older reading.  A ticket a writer holds right
+	 * now is skipped (SKIP LOCKED): that writer's trigger tells its
+	 * clocks.
 	 */
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										 get_rel_name(relid));
@@ -136,10 +146,11 @@ escalation_backfill_sla(PG_FUNCTION_ARGS)
 					 "    ON x.source_id OPERATOR(pg_catalog.=) $1 "
 					 "   AND x.ticket_key OPERATOR(pg_catalog.=) t.%s::pg_catalog.text "
 					 " WHERE x.ticket_key IS NULL "
-					 "    OR x.status OPERATOR(pg_catalog.=) ANY ('{open,pending,unknown}'::pg_catalog.text[])",
+					 "    OR x.status OPERATOR(pg_catalog.=) ANY ('{open,pending,unknown}'::pg_catalog.text[]) "
+					 "   FOR SHARE OF t SKIP LOCKED",
 					 relname, quote_identifier(keycol));
 	args[0] = Int32GetDatum(source_id);
-	portal = SPI_cursor_open_with_args(NULL, sql.data, 1, argtypes, args, NULL, true, 0);
+	portal = SPI_cursor_open_with_args(NULL, sql.data, 1, argtypes, args, NULL, false, 0);
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "escalation backfill_sla row",
 								   ALLOCSET_DEFAULT_SIZES);
