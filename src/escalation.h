@@ -586,8 +586,13 @@ extern struct SysScanDescData *esc_probe_begin(EscProbe *p, struct RelationData 
 #define ESC_SHAPE_MAX	64		/* atoms in a shape: one lane */
 #define ESC_SHAPE_MIN	3		/* shorter runs filter too little */
 #define ESC_SHAPE_LANES 2		/* 64-bit state words per source */
+#define ESC_SHAPE_RANGES 3		/* ranges of trigger bytes a scan tests */
 
-/* a source's shapes, side by side in lanes, for one shift-and scan */
+/*
+ * A source's shapes, side by side in lanes, for one shift-and scan; the
+ * scan reads only windows around the shapes' trigger bytes, unless some
+ * shape has no rare atom or the trigger bytes need more ranges (shape.c)
+ */
 typedef struct EscShapeSet
 {
 	int			nlanes;
@@ -597,6 +602,12 @@ typedef struct EscShapeSet
 	uint64		start[ESC_SHAPE_LANES]; /* first bit of each shape */
 	uint64		end[ESC_SHAPE_LANES];	/* last bit of each shape */
 	uint64		mask[ESC_SHAPE_LANES][256]; /* per byte: the positions it fits */
+	bool		whole;			/* scan the whole text, not windows */
+	int			before;			/* a window's bytes before its trigger byte */
+	int			after;			/* and after it */
+	uint64		trigger[2];		/* the trigger bytes (all ASCII), a bit each */
+	uint64		range_ge[ESC_SHAPE_RANGES]; /* their ranges as SWAR addends; */
+	uint64		range_gt[ESC_SHAPE_RANGES]; /* 0 and 0: an unused range */
 } EscShapeSet;
 
 extern bool esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive,

@@ -8,7 +8,9 @@
  *
  * The shapes (shape.c): when a comparable pattern matches, the text holds
  * its shape, and the rules, which look for their shapes before running
- * the engine, still fire exactly when their patterns match.
+ * the engine, still fire exactly when their patterns match.  The scan,
+ * in windows around trigger bytes and in chains, finds exactly what one
+ * serial scan of the whole text finds, for one shape and for two.
  *
  * Input: a flags byte, then lines: pattern 1, pattern 2, field value,
  * field threshold; the rest is the ticket text.
@@ -363,36 +365,46 @@ check_shape(const char *pattern, bool cs, const char *text, int len)
 	FUZZ_CHECK(ascii == ascii_only(text), "shape scan: ASCII %d", ascii);
 	{
 		/*
-		 * The scan in four chains (texts of 512 bytes or more) finds what
-		 * one serial scan does: on the text, and on the text set into 601
-		 * bytes of filler across each bound of the chains' quarters and at
-		 * the end, where a chain's lead-in or the last chain's tail decide.
+		 * The scan, in windows around the trigger bytes (unless the shape
+		 * has no rare atom) and in four chains over a part of 512 bytes or
+		 * more, finds what one serial scan of the whole text does: on the
+		 * text, and on the text set into 601 bytes of filler across each
+		 * bound of the chains' quarters and at the end, where a chain's
+		 * lead-in or the last chain's tail decide.  The filler is a byte
+		 * that is no letter nor digit (mostly no trigger byte: windows
+		 * around the text's own only), then a trigger byte of the shape
+		 * (one window over all, in chains).
 		 */
 		uint64		serial[ESC_SHAPE_LANES];
 		int			flen = 601;
 		int			q = flen / 4;
 		int			bounds[4] = {q, 2 * q, 3 * q, flen};
 		char	   *longer = palloc(flen);
+		char		fillers[2] = {'\x01', '\x01'};
 
+		for (int c = 127; c > 0; c--)
+			if ((set->trigger[c >> 6] >> (c & 63)) & 1)
+				fillers[1] = (char) c;
 		esc_shape_scan_serial(set, text, len, serial);
 		FUZZ_CHECK(found[0] == serial[0], "shape scan of %d bytes: %llx, serially %llx",
 				   len, (unsigned long long) found[0], (unsigned long long) serial[0]);
-		for (int b = 0; b < 4 && len <= flen; b++)
-			for (int k = 0; k < 4; k++)
-			{
-				/* the text ends just before, at, or after the bound */
-				int			at = bounds[b] - len + (k == 0 ? -1 : k == 1 ? 0 : k == 2 ? 1 : len / 2);
+		for (int f = 0; f < 2 && (f == 0 || !set->whole); f++)
+			for (int b = 0; b < 4 && len <= flen; b++)
+				for (int k = 0; k < 4; k++)
+				{
+					/* the text ends just before, at, or after the bound */
+					int			at = bounds[b] - len + (k == 0 ? -1 : k == 1 ? 0 : k == 2 ? 1 : len / 2);
 
-				at = Max(0, Min(at, flen - len));
-				memset(longer, '\x01', flen);
-				memcpy(longer + at, text, len);
-				(void) esc_shape_scan(set, longer, flen, found);
-				esc_shape_scan_serial(set, longer, flen, serial);
-				FUZZ_CHECK(found[0] == serial[0],
-						   "shape scan of the text at %d of %d bytes: %llx, serially %llx",
-						   at, flen, (unsigned long long) found[0],
-						   (unsigned long long) serial[0]);
-			}
+					at = Max(0, Min(at, flen - len));
+					memset(longer, fillers[f], flen);
+					memcpy(longer + at, text, len);
+					(void) esc_shape_scan(set, longer, flen, found);
+					esc_shape_scan_serial(set, longer, flen, serial);
+					FUZZ_CHECK(found[0] == serial[0],
+							   "shape scan of the text at %d of %d bytes of 0x%02x: %llx, serially %llx",
+							   at, flen, (unsigned char) fillers[f], (unsigned long long) found[0],
+							   (unsigned long long) serial[0]);
+				}
 		pfree(longer);
 		(void) esc_shape_scan(set, text, len, found);
 	}
@@ -509,6 +521,20 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 			appendStringInfo(&combined_ere[g], "(%s)", pat[i]);
 			ncombined[g]++;
 		}
+	}
+	if (shapes->nlanes > 0)
+	{
+		/* the two rules' shapes in one set, in one lane or two: as serially */
+		uint64		got[ESC_SHAPE_LANES],
+					want[ESC_SHAPE_LANES];
+
+		(void) esc_shape_scan(shapes, text, len, got);
+		esc_shape_scan_serial(shapes, text, len, want);
+		for (int l = 0; l < shapes->nlanes; l++)
+			FUZZ_CHECK(got[l] == want[l],
+					   "two shapes (%s), lane %d of %d bytes: %llx, serially %llx",
+					   shapes->whole ? "whole text" : "windows", l, len,
+					   (unsigned long long) got[l], (unsigned long long) want[l]);
 	}
 	for (int g = 0; g < 2; g++)
 	{
