@@ -796,7 +796,7 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 			if (src->shapes == NULL)
 				src->shapes = palloc0(sizeof(EscShapeSet));
 			if (esc_shape_add(src->shapes, r->pattern, r->case_sensitive, ESC_SHAPE_LANES,
-							  &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
+							  false, &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
 				src->shapes->eager = true;
 			else
 				r->shape_end = 0;
@@ -834,7 +834,10 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 	 * Patterns with a literal: a common one ("status") lets many texts
 	 * through to the engine, so their shapes join too, checked after the
 	 * literal; only in the first lane, so that they never add a lane to
-	 * the scan every text pays for.
+	 * the scan every text pays for, and only when they keep the scan in
+	 * windows around rare bytes (shape.c): a shape of letters and spaces
+	 * ("breach of ") filters little the literal does not, and would make
+	 * every text be scanned whole.
 	 */
 	for (int k = 0; k < src->nrules; k++)
 	{
@@ -844,7 +847,7 @@ build_source(EscSource *src, List *mapping, List *msgmapping, List *valuemaps,
 			continue;
 		if (src->shapes == NULL)
 			src->shapes = palloc0(sizeof(EscShapeSet));
-		if (!esc_shape_add(src->shapes, r->pattern, r->case_sensitive, 1,
+		if (!esc_shape_add(src->shapes, r->pattern, r->case_sensitive, 1, true,
 						   &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
 			r->shape_end = 0;
 	}

@@ -611,7 +611,8 @@ typedef struct EscShapeSet
 } EscShapeSet;
 
 extern bool esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive,
-						  int max_lanes, int *lane, uint64 *endbit, bool *ascii_only);
+						  int max_lanes, bool windowed_only, int *lane, uint64 *endbit,
+						  bool *ascii_only);
 extern void esc_shape_scan_serial(const EscShapeSet *set, const char *text, int len,
 								  uint64 *found);
 extern bool esc_shape_scan(const EscShapeSet *set, const char *text, int len,

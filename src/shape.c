@@ -567,16 +567,21 @@ trigger_ranges(EscShapeSet *set)
 /*
  * Add a pattern's shape to a source's set, in one of its first max_lanes
  * lanes.  Returns false, changing nothing, when the pattern has no shape
- * or those lanes have no room for it; otherwise sets *lane, *endbit and
- * *ascii_only for the rule.
+ * or those lanes have no room for it, or (windowed_only) when the shape
+ * would make a set scanned in windows scan whole texts (it has no rare
+ * atom, or its trigger bytes would take the set past ESC_SHAPE_RANGES
+ * ranges): a pattern with a literal of its own is filtered by that
+ * literal already, and its shape is not worth every text's whole scan.
+ * Otherwise sets *lane, *endbit and *ascii_only for the rule.
  */
 bool
 esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive, int max_lanes,
-			  int *lane, uint64 *endbit, bool *ascii_only)
+			  bool windowed_only, int *lane, uint64 *endbit, bool *ascii_only)
 {
 	ShapeRun   *run = palloc(sizeof(ShapeRun));
 	int			l;
 	int			trigger;
+	uint64		old_trigger[2];
 
 	if (!pattern_shape(pattern, case_sensitive, run))
 	{
@@ -593,6 +598,38 @@ esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive, int ma
 		pfree(run);
 		return false;
 	}
+
+	/* its trigger and the windows it needs (see the file header) */
+	trigger = run_trigger(run);
+	if (windowed_only && !set->whole && trigger < 0)
+	{
+		pfree(run);
+		return false;
+	}
+	memcpy(old_trigger, set->trigger, sizeof(old_trigger));
+	if (trigger >= 0)
+	{
+		/* a trigger atom is all ASCII (byte_weight()) */
+		for (int b = 0; b < 128; b++)
+			if (atom_has(&run->atoms[trigger], (unsigned char) b))
+				set->trigger[b >> 6] |= UINT64CONST(1) << (b & 63);
+		if (!trigger_ranges(set))
+		{
+			if (windowed_only && !set->whole)
+			{
+				/* trigger_ranges() left the ranges as they were */
+				memcpy(set->trigger, old_trigger, sizeof(old_trigger));
+				pfree(run);
+				return false;
+			}
+			set->whole = true;
+		}
+		set->before = Max(set->before, trigger);
+		set->after = Max(set->after, run->len - 1 - trigger);
+	}
+	else
+		set->whole = true;
+
 	for (int i = 0; i < run->len; i++)
 	{
 		uint64		bit = UINT64CONST(1) << (set->used[l] + i);
@@ -606,22 +643,6 @@ esc_shape_add(EscShapeSet *set, const char *pattern, bool case_sensitive, int ma
 	set->end[l] |= *endbit;
 	set->used[l] += run->len;
 	set->nlanes = Max(set->nlanes, l + 1);
-
-	/* its trigger and the windows it needs (see the file header) */
-	trigger = run_trigger(run);
-	if (trigger < 0)
-		set->whole = true;
-	else
-	{
-		/* a trigger atom is all ASCII (byte_weight()) */
-		for (int b = 0; b < 128; b++)
-			if (atom_has(&run->atoms[trigger], (unsigned char) b))
-				set->trigger[b >> 6] |= UINT64CONST(1) << (b & 63);
-		set->before = Max(set->before, trigger);
-		set->after = Max(set->after, run->len - 1 - trigger);
-		if (!trigger_ranges(set))
-			set->whole = true;
-	}
 
 	*lane = l;
 	*ascii_only = run->ascii_only;

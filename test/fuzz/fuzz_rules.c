@@ -356,7 +356,7 @@ check_shape(const char *pattern, bool cs, const char *text, int len)
 				eo;
 
 	(void) esc_shape_describe(pattern, cs);
-	if (!esc_shape_add(set, pattern, cs, ESC_SHAPE_LANES, &lane, &endbit, &ascii_only_shape))
+	if (!esc_shape_add(set, pattern, cs, ESC_SHAPE_LANES, false, &lane, &endbit, &ascii_only_shape))
 		return;
 	FUZZ_CHECK(lane == 0 && endbit != 0 && set->nlanes == 1 && set->used[0] >= ESC_SHAPE_MIN &&
 			   set->used[0] <= ESC_SHAPE_MAX, "shape of \"%s\": lane %d, %d atoms",
@@ -503,7 +503,8 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 			continue;
 		r->literals = esc_required_literals(pat[i], cs[i]);
 		if (!esc_shape_add(shapes, pat[i], cs[i], r->literals == NIL ? ESC_SHAPE_LANES : 1,
-						   &r->shape_lane, &r->shape_end, &r->shape_ascii_only))
+						   r->literals != NIL, &r->shape_lane, &r->shape_end,
+						   &r->shape_ascii_only))
 			r->shape_end = 0;
 		else if (r->literals == NIL || (flags & 0x80))
 			shapes->eager = true;	/* both orders of the literal and shape checks */
