@@ -1777,6 +1777,14 @@ COMMENT ON FUNCTION escalation.retry_failed_clocks() IS
 REVOKE ALL ON FUNCTION escalation.retry_failed_clocks() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.retry_failed_clocks() TO escalation_admin;
 
+CREATE FUNCTION escalation.step_failed(step text, sqlstate text, message text)
+RETURNS void
+LANGUAGE c VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'escalation_step_failed';
+COMMENT ON FUNCTION escalation.step_failed(text, text, text) IS
+  'internal: what run_batch() does when one of its steps after the clocks failed with an error of its own: a WARNING with the error''s SQLSTATE and, in the background worker, the error counted and shown in escalation.workers.last_error as "<step>: <message>"';
+REVOKE ALL ON FUNCTION escalation.step_failed(text, text, text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION escalation.run_batch(as_of timestamptz, batch_size integer)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1786,7 +1794,9 @@ DECLARE
     c escalation.clocks;
     n record;
     handled integer := 0;
+    k integer;
     st text;
+    msg text;
 BEGIN
     IF as_of IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'run_batch needs an instant and a batch size of at least 1'
@@ -1811,38 +1821,90 @@ BEGIN
         END IF;
         handled := escalation.fire_clocks_isolated(as_of, batch_size);
     END;
-    FOR n IN SELECT * FROM escalation.notifications x
-              WHERE x.sent_at IS NULL AND x.notify_at <= as_of
-              ORDER BY x.notify_at
-              LIMIT batch_size - handled
-              FOR UPDATE SKIP LOCKED LOOP
-        PERFORM pg_notify('escalation_sla', n.payload::text);
-        UPDATE escalation.notifications x SET sent_at = as_of
-         WHERE x.notification_id = n.notification_id;
-        handled := handled + 1;
-    END LOOP;
+    -- The other steps, each in a subtransaction of its own: a step that
+    -- fails with an error of its own (a DBA's trigger that refuses a
+    -- routing decision or a metrics row, a notification too long to send)
+    -- would otherwise undo the clocks fired above and fail every batch,
+    -- stopping the SLA clocks for as long as it fails.  Its work is
+    -- undone, a WARNING says so (escalation.step_failed(), which also
+    -- shows it in escalation.workers.last_error), and the next steps go
+    -- on; the next batch tries it again.  Transient errors fail the batch
+    -- as before.
+    -- notifications that were waiting for working hours
+    BEGIN
+        k := 0;
+        FOR n IN SELECT * FROM escalation.notifications x
+                  WHERE x.sent_at IS NULL AND x.notify_at <= as_of
+                  ORDER BY x.notify_at
+                  LIMIT batch_size - handled
+                  FOR UPDATE SKIP LOCKED LOOP
+            PERFORM pg_notify('escalation_sla', n.payload::text);
+            UPDATE escalation.notifications x SET sent_at = as_of
+             WHERE x.notification_id = n.notification_id;
+            k := k + 1;
+        END LOOP;
+        handled := handled + k;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        IF escalation.transient_error(st) THEN
+            RAISE;
+        END IF;
+        PERFORM escalation.step_failed('notifications', st, msg);
+    END;
     -- the requester's other tickets of escalations the triggers raised with
     -- them deferred (escalation.defer_requester_tickets), before routing
     -- offers them
     IF handled < batch_size THEN
-        handled := handled + escalation.complete_contexts(batch_size - handled);
+        BEGIN
+            handled := handled + escalation.complete_contexts(batch_size - handled);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+            IF escalation.transient_error(st) THEN
+                RAISE;
+            END IF;
+            PERFORM escalation.step_failed('contexts', st, msg);
+        END;
     END IF;
     -- routing (issue 4) with what is left of the batch
     IF handled < batch_size THEN
-        handled := handled + escalation.route(as_of, batch_size - handled);
+        BEGIN
+            handled := handled + escalation.route(as_of, batch_size - handled);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+            IF escalation.transient_error(st) THEN
+                RAISE;
+            END IF;
+            PERFORM escalation.step_failed('routing', st, msg);
+        END;
     END IF;
     -- metrics (issue 5): the ticket writes logged since the last batch, up
     -- to ten times batch_size of them (a fold applies a change in about a
     -- tenth of what a clock or a routing decision takes).  Never waits for a
     -- fold already running, and is not counted in handled: the metrics lag
     -- the writes by a cycle, and a backlog drains over the next cycles.
-    IF (EXISTS (SELECT 1 FROM escalation.fact_changes)
-        OR EXISTS (SELECT 1 FROM escalation.escalation_changes))
-       AND pg_try_advisory_xact_lock(hashtext('escalation.fold_facts')) THEN
-        PERFORM escalation.fold_facts(10 * batch_size);
-    END IF;
+    BEGIN
+        IF (EXISTS (SELECT 1 FROM escalation.fact_changes)
+            OR EXISTS (SELECT 1 FROM escalation.escalation_changes))
+           AND pg_try_advisory_xact_lock(hashtext('escalation.fold_facts')) THEN
+            PERFORM escalation.fold_facts(10 * batch_size);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        IF escalation.transient_error(st) THEN
+            RAISE;
+        END IF;
+        PERFORM escalation.step_failed('metrics fold', st, msg);
+    END;
     -- triage models due for retraining (escalation.triage_schedules)
-    handled := handled + escalation.retrain_due(as_of);
+    BEGIN
+        handled := handled + escalation.retrain_due(as_of);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        IF escalation.transient_error(st) THEN
+            RAISE;
+        END IF;
+        PERFORM escalation.step_failed('retraining', st, msg);
+    END;
     -- metrics (issue 5): the last batch of a cycle folds the rollups' delta
     -- rows once batch_size of them piled up in one rollup (an index-only
     -- probe of the partial index / a short scan).  Never waits: when a
@@ -1851,19 +1913,28 @@ BEGIN
     -- The lock is tried before the probe, in a statement of its own: a
     -- rebuild_metrics() holds it with the rollups truncated, an ACCESS
     -- EXCLUSIVE lock that even planning the probe would wait for.
-    IF handled < batch_size
-       AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
-        IF EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
-           OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
-           OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1) THEN
-            PERFORM escalation.compact_metrics();
-        END IF;
+    IF handled < batch_size THEN
+        BEGIN
+            IF pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
+                IF EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
+                   OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
+                   OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1) THEN
+                    PERFORM escalation.compact_metrics();
+                END IF;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+            IF escalation.transient_error(st) THEN
+                RAISE;
+            END IF;
+            PERFORM escalation.step_failed('metrics compaction', st, msg);
+        END;
     END IF;
     RETURN handled;
 END
 $$;
 COMMENT ON FUNCTION escalation.run_batch(timestamptz, integer) IS
-  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels (in a subtransaction; when that fails with an error that is not transient, one by one, setting aside in escalation.clock_failures those that fail), then sends notifications that were waiting for working hours, then adds the requester''s other tickets to escalations raised without them (complete_contexts), then routes queued escalations (escalation.route) with the rest of the batch, then folds up to 10 * batch_size logged ticket writes into the metrics (fold_facts, not counted); the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; returns how many clocks, notifications, completed contexts and escalations it handled. The background worker runs one transaction per batch';
+  'one batch of a cycle: claims up to batch_size due clocks (FOR UPDATE SKIP LOCKED), fires their warnings, breaches and ladder levels (in a subtransaction; when that fails with an error that is not transient, one by one, setting aside in escalation.clock_failures those that fail), then sends notifications that were waiting for working hours, then adds the requester''s other tickets to escalations raised without them (complete_contexts), then routes queued escalations (escalation.route) with the rest of the batch, then folds up to 10 * batch_size logged ticket writes into the metrics (fold_facts, not counted); the last batch (fewer than batch_size handled) also runs compact_metrics() when a metrics rollup holds batch_size or more delta rows and no other compaction runs; each step after the clocks runs in a subtransaction of its own, and one that fails with an error that is not transient is undone with a WARNING (escalation.step_failed()) while the others go on; returns how many clocks, notifications, completed contexts and escalations it handled. The background worker runs one transaction per batch';
 --------------------------------------------------------------------------
 -- train(max_features): a bound on the model's size (issue 6)
 --------------------------------------------------------------------------

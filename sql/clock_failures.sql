@@ -197,3 +197,31 @@ RESET ROLE;
 \set VERBOSITY default
 REVOKE USAGE ON SCHEMA cf_hd FROM cf_other;
 DROP ROLE cf_other;
+
+-- A step of the batch after the clocks that fails on its own (here the
+-- metrics fold: a DBA's trigger refuses every ticket_facts row) does not
+-- undo the clocks fired before it or stop the steps after it: the step is
+-- undone, a WARNING says which one and why, and the next batch tries it
+-- again.  Before, the whole batch failed, every batch, and no SLA clock
+-- fired for as long as the fold failed.
+INSERT INTO cf_hd.tickets (id, subject, created_at) VALUES (11, 'Ticket 11', '2024-04-04 09:00+00');
+CREATE FUNCTION cf_hd.refuse_facts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'no facts today' USING ERRCODE = 'check_violation';
+END
+$$;
+CREATE TRIGGER cf_refuse_facts BEFORE INSERT OR UPDATE ON escalation.ticket_facts
+    FOR EACH ROW EXECUTE FUNCTION cf_hd.refuse_facts();
+SELECT count(*) > 0 AS facts_waiting FROM escalation.fact_changes;
+SELECT escalation.run_cycle('2024-04-04 10:30+00') >= 0 AS ran;
+SELECT c.ticket_key, c.breached_at,
+       (SELECT count(*) FROM escalation.escalations e
+         WHERE e.source_id = c.source_id AND e.ticket_key = c.ticket_key) AS escalations
+  FROM escalation.clocks c WHERE c.source_id = :sid AND c.ticket_key = '11';
+SELECT count(*) > 0 AS facts_still_waiting FROM escalation.fact_changes;
+-- fixed, the next cycle folds what waited
+DROP TRIGGER cf_refuse_facts ON escalation.ticket_facts;
+SELECT escalation.run_cycle('2024-04-04 10:31+00') >= 0 AS ran;
+SELECT count(*) AS facts_waiting FROM escalation.fact_changes;
+SELECT f.ticket_key, f.status FROM escalation.ticket_facts f
+ WHERE f.source_id = :sid AND f.ticket_key = '11';

@@ -72,6 +72,8 @@
 
 static int	my_slot = -1;
 static bool exit_absent = false;	/* the extension is not installed */
+/* the last step of this cycle's batches that failed on its own, or "" */
+static char step_error[ESC_ERROR_LEN];
 static SPIPlanPtr batch_plan = NULL;
 static SPIPlanPtr pending_plan = NULL;
 static char *my_dbname;
@@ -307,6 +309,7 @@ run_cycle(MemoryContext cxt, bool *more)
 	ErrorData  *edata = NULL;
 
 	*more = false;
+	step_error[0] = '\0';
 	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
 	slot->cycle_start = as_of;
 	LWLockRelease(esc_shared->lock);
@@ -332,6 +335,13 @@ run_cycle(MemoryContext cxt, bool *more)
 		slot->error_at = slot->cycle_end;
 		strlcpy(slot->last_error, edata->message ? edata->message : "(no message)",
 				ESC_ERROR_LEN);
+	}
+	else if (step_error[0] != '\0')
+	{
+		/* a step failed while the others went on (escalation_step_failed()) */
+		slot->errors++;
+		slot->error_at = slot->cycle_end;
+		strlcpy(slot->last_error, step_error, ESC_ERROR_LEN);
 	}
 	LWLockRelease(esc_shared->lock);
 
@@ -416,4 +426,34 @@ esc_worker_main(Datum arg)
 						 esc_naptime, esc_wait_event());
 		ResetLatch(MyLatch);
 	}
+}
+
+PG_FUNCTION_INFO_V1(escalation_step_failed);
+
+/*
+ * escalation.step_failed(step text, sqlstate text, message text): what
+ * run_batch() does when one of its steps (routing, the metrics fold, ...)
+ * failed with an error of its own, which it caught so that the other
+ * steps, the SLA clocks first, go on.  A WARNING with the error's
+ * SQLSTATE; in the background worker, the cycle also counts an error and
+ * shows it in escalation.workers.last_error ("<step>: <message>"), as a
+ * failed batch does.
+ */
+Datum
+escalation_step_failed(PG_FUNCTION_ARGS)
+{
+	char	   *step = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *state = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *message = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	int			code = ERRCODE_INTERNAL_ERROR;
+
+	if (strlen(state) == 5)
+		code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+	if (my_slot >= 0)
+		snprintf(step_error, sizeof(step_error), "%s: %s", step, message);
+	ereport(WARNING,
+			(errcode(code),
+			 errmsg("the %s step of an escalation batch failed: %s", step, message),
+			 errhint("The batch's other steps went on; this one is tried again in the next batch.")));
+	PG_RETURN_VOID();
 }

@@ -47,7 +47,8 @@ $node->safe_psql(
 BEGIN;
 CREATE EXTENSION escalation;
 CREATE SCHEMA tap;
-CREATE TABLE tap.ctl (fail boolean NOT NULL DEFAULT false, nap float8 NOT NULL DEFAULT 0);
+CREATE TABLE tap.ctl (fail boolean NOT NULL DEFAULT false, nap float8 NOT NULL DEFAULT 0,
+                      step_fail boolean NOT NULL DEFAULT false);
 INSERT INTO tap.ctl DEFAULT VALUES;
 CREATE TABLE tap.due (id integer PRIMARY KEY, due_at timestamptz NOT NULL, fired_at timestamptz);
 CREATE TABLE tap.fired (id integer NOT NULL, as_of timestamptz NOT NULL, xid xid8 NOT NULL);
@@ -66,6 +67,10 @@ BEGIN
     END IF;
     IF c.fail THEN
         RAISE EXCEPTION 'tap: run_batch failed on purpose';
+    END IF;
+    IF c.step_fail THEN
+        -- what the real run_batch() does when a step after the clocks fails
+        PERFORM escalation.step_failed('tap step', '23514', 'tap: a step failed on purpose');
     END IF;
     WITH claimed AS (
         SELECT id FROM tap.due
@@ -175,6 +180,30 @@ ok($node->poll_query_until('helpdesk', 'SELECT count(*) = 30 FROM tap.fired'),
 	'the worker survived the errors and fires again');
 is($node->safe_psql('helpdesk', "SELECT pid FROM escalation.workers WHERE database = 'helpdesk'"),
 	$pid, 'same worker process');
+
+# ---------------------------------------------------------------------------
+# a step of run_batch() that failed while the others went on
+# (escalation.step_failed()): the batch commits, and the cycle counts the
+# error and shows it in escalation.workers.last_error
+# (the double runs as escalation_worker; the real run_batch() as the
+# extension's owner, who may call the internal step_failed())
+$node->safe_psql('helpdesk',
+	'GRANT EXECUTE ON FUNCTION escalation.step_failed(text, text, text) TO escalation_worker');
+my $errors = $node->safe_psql('helpdesk',
+	"SELECT errors FROM escalation.workers WHERE database = 'helpdesk'");
+my $calls_before = $node->safe_psql('helpdesk', 'SELECT count(*) FROM tap.calls');
+$node->safe_psql('helpdesk', 'UPDATE tap.ctl SET step_fail = true');
+ok( $node->poll_query_until(
+		'helpdesk',
+		"SELECT errors > $errors AND last_error = 'tap step: tap: a step failed on purpose'
+		   FROM escalation.workers WHERE database = 'helpdesk'"),
+	'a failed step shows in escalation.workers.last_error');
+ok($node->poll_query_until('helpdesk', "SELECT count(*) > $calls_before FROM tap.calls"),
+	'and the batch around it committed');
+like(slurp_file($node->logfile),
+	qr/WARNING:  the tap step step of an escalation batch failed: tap: a step failed on purpose/,
+	'the step\'s failure is a WARNING in the log');
+$node->safe_psql('helpdesk', 'UPDATE tap.ctl SET step_fail = false');
 
 # ---------------------------------------------------------------------------
 # escalation.worker_role must not be a superuser
