@@ -1795,6 +1795,7 @@ DECLARE
     n record;
     handled integer := 0;
     k integer;
+    step text;
     st text;
     msg text;
 BEGIN
@@ -1830,106 +1831,80 @@ BEGIN
     -- shows it in escalation.workers.last_error), and the next steps go
     -- on; the next batch tries it again.  Transient errors fail the batch
     -- as before.
-    -- notifications that were waiting for working hours
-    BEGIN
-        k := 0;
-        FOR n IN SELECT * FROM escalation.notifications x
-                  WHERE x.sent_at IS NULL AND x.notify_at <= as_of
-                  ORDER BY x.notify_at
-                  LIMIT batch_size - handled
-                  FOR UPDATE SKIP LOCKED LOOP
-            PERFORM pg_notify('escalation_sla', n.payload::text);
-            UPDATE escalation.notifications x SET sent_at = as_of
-             WHERE x.notification_id = n.notification_id;
-            k := k + 1;
-        END LOOP;
-        handled := handled + k;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-        IF escalation.transient_error(st) THEN
-            RAISE;
-        END IF;
-        PERFORM escalation.step_failed('notifications', st, msg);
-    END;
-    -- the requester's other tickets of escalations the triggers raised with
-    -- them deferred (escalation.defer_requester_tickets), before routing
-    -- offers them
-    IF handled < batch_size THEN
+    FOREACH step IN ARRAY ARRAY['notifications', 'contexts', 'routing', 'metrics fold',
+                                'retraining', 'metrics compaction'] LOOP
         BEGIN
-            handled := handled + escalation.complete_contexts(batch_size - handled);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-            IF escalation.transient_error(st) THEN
-                RAISE;
-            END IF;
-            PERFORM escalation.step_failed('contexts', st, msg);
-        END;
-    END IF;
-    -- routing (issue 4) with what is left of the batch
-    IF handled < batch_size THEN
-        BEGIN
-            handled := handled + escalation.route(as_of, batch_size - handled);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-            IF escalation.transient_error(st) THEN
-                RAISE;
-            END IF;
-            PERFORM escalation.step_failed('routing', st, msg);
-        END;
-    END IF;
-    -- metrics (issue 5): the ticket writes logged since the last batch, up
-    -- to ten times batch_size of them (a fold applies a change in about a
-    -- tenth of what a clock or a routing decision takes).  Never waits for a
-    -- fold already running, and is not counted in handled: the metrics lag
-    -- the writes by a cycle, and a backlog drains over the next cycles.
-    BEGIN
-        IF (EXISTS (SELECT 1 FROM escalation.fact_changes)
-            OR EXISTS (SELECT 1 FROM escalation.escalation_changes))
-           AND pg_try_advisory_xact_lock(hashtext('escalation.fold_facts')) THEN
-            PERFORM escalation.fold_facts(10 * batch_size);
-        END IF;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-        IF escalation.transient_error(st) THEN
-            RAISE;
-        END IF;
-        PERFORM escalation.step_failed('metrics fold', st, msg);
-    END;
-    -- triage models due for retraining (escalation.triage_schedules)
-    BEGIN
-        handled := handled + escalation.retrain_due(as_of);
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-        IF escalation.transient_error(st) THEN
-            RAISE;
-        END IF;
-        PERFORM escalation.step_failed('retraining', st, msg);
-    END;
-    -- metrics (issue 5): the last batch of a cycle folds the rollups' delta
-    -- rows once batch_size of them piled up in one rollup (an index-only
-    -- probe of the partial index / a short scan).  Never waits: when a
-    -- compaction or rebuild holds the lock, the next cycle does it.  Not
-    -- counted in handled, so the cycle still ends here.
-    -- The lock is tried before the probe, in a statement of its own: a
-    -- rebuild_metrics() holds it with the rollups truncated, an ACCESS
-    -- EXCLUSIVE lock that even planning the probe would wait for.
-    IF handled < batch_size THEN
-        BEGIN
-            IF pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
-                IF EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
-                   OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
-                   OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1) THEN
-                    PERFORM escalation.compact_metrics();
+            k := 0;
+            CASE step
+            WHEN 'notifications' THEN
+                -- notifications that were waiting for working hours
+                FOR n IN SELECT * FROM escalation.notifications x
+                          WHERE x.sent_at IS NULL AND x.notify_at <= as_of
+                          ORDER BY x.notify_at
+                          LIMIT batch_size - handled
+                          FOR UPDATE SKIP LOCKED LOOP
+                    PERFORM pg_notify('escalation_sla', n.payload::text);
+                    UPDATE escalation.notifications x SET sent_at = as_of
+                     WHERE x.notification_id = n.notification_id;
+                    k := k + 1;
+                END LOOP;
+            WHEN 'contexts' THEN
+                -- the requester's other tickets of escalations the triggers
+                -- raised with them deferred (escalation.defer_requester_tickets),
+                -- before routing offers them
+                IF handled < batch_size THEN
+                    k := escalation.complete_contexts(batch_size - handled);
                 END IF;
-            END IF;
+            WHEN 'routing' THEN
+                -- routing (issue 4) with what is left of the batch
+                IF handled < batch_size THEN
+                    k := escalation.route(as_of, batch_size - handled);
+                END IF;
+            WHEN 'metrics fold' THEN
+                -- metrics (issue 5): the ticket writes logged since the last
+                -- batch, up to ten times batch_size of them (a fold applies a
+                -- change in about a tenth of what a clock or a routing
+                -- decision takes).  Never waits for a fold already running,
+                -- and is not counted in handled: the metrics lag the writes
+                -- by a cycle, and a backlog drains over the next cycles.
+                IF (EXISTS (SELECT 1 FROM escalation.fact_changes)
+                    OR EXISTS (SELECT 1 FROM escalation.escalation_changes))
+                   AND pg_try_advisory_xact_lock(hashtext('escalation.fold_facts')) THEN
+                    PERFORM escalation.fold_facts(10 * batch_size);
+                END IF;
+            WHEN 'retraining' THEN
+                -- triage models due for retraining (escalation.triage_schedules)
+                k := escalation.retrain_due(as_of);
+            WHEN 'metrics compaction' THEN
+                -- metrics (issue 5): the last batch of a cycle folds the
+                -- rollups' delta rows once batch_size of them piled up in
+                -- one rollup (an index-only probe of the partial index / a
+                -- short scan).  Never waits: when a compaction or rebuild
+                -- holds the lock, the next cycle does it.  Not counted in
+                -- handled, so the cycle still ends here.  The lock is tried
+                -- before the probe, in a statement of its own: a
+                -- rebuild_metrics() holds it with the rollups truncated, an
+                -- ACCESS EXCLUSIVE lock that even planning the probe would
+                -- wait for.
+                IF handled < batch_size
+                   AND pg_try_advisory_xact_lock(hashtext('escalation.compact_metrics')) THEN
+                    IF EXISTS (SELECT 1 FROM escalation.metric_days m WHERE NOT m.folded OFFSET batch_size - 1)
+                       OR EXISTS (SELECT 1 FROM escalation.metric_tte m WHERE NOT m.folded OFFSET batch_size - 1)
+                       OR EXISTS (SELECT 1 FROM escalation.metric_paths m WHERE NOT m.folded OFFSET batch_size - 1) THEN
+                        PERFORM escalation.compact_metrics();
+                    END IF;
+                END IF;
+            END CASE;
+            -- counted once the step's subtransaction holds
+            handled := handled + k;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
             IF escalation.transient_error(st) THEN
                 RAISE;
             END IF;
-            PERFORM escalation.step_failed('metrics compaction', st, msg);
+            PERFORM escalation.step_failed(step, st, msg);
         END;
-    END IF;
+    END LOOP;
     RETURN handled;
 END
 $$;
