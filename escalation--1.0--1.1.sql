@@ -1572,6 +1572,136 @@ COMMENT ON FUNCTION escalation.complete_contexts(integer) IS
 REVOKE ALL ON FUNCTION escalation.complete_contexts(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.complete_contexts(integer) TO escalation_admin;
 
+-- Routing decisions that fail every time (routing_failures): the queue
+-- skips them until an administrator retries them.  No foreign key to
+-- escalations (as clock_failures to clocks): a set-aside row must never
+-- stop a DBA's cleanup of escalations.
+CREATE TABLE escalation.routing_failures (
+    escalation_id bigint PRIMARY KEY,
+    source_id     integer NOT NULL,
+    ticket_key    text NOT NULL,
+    failed_at     timestamptz NOT NULL,
+    sqlstate      text NOT NULL,
+    error         text NOT NULL
+);
+COMMENT ON TABLE escalation.routing_failures IS
+  'queued escalations whose routing failed with an error of their own (sqlstate, error, as of failed_at), set aside: the routing queue skips them until escalation.retry_routing_failures(); deleting a row puts that escalation back in the queue too';
+REVOKE ALL ON escalation.routing_failures FROM PUBLIC;
+GRANT SELECT ON escalation.routing_failures TO escalation_admin, escalation_agent, escalation_analyst;
+GRANT DELETE ON escalation.routing_failures TO escalation_admin;
+ALTER TABLE escalation.routing_failures ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON escalation.routing_failures FOR ALL
+    USING (EXISTS (SELECT 1 FROM escalation.escalations e
+                    WHERE e.escalation_id OPERATOR(pg_catalog.=) routing_failures.escalation_id));
+SELECT pg_catalog.pg_extension_config_dump('escalation.routing_failures', '');
+
+-- one routing decision of route_plan(), carried out: the escalation, if
+-- still queued, offered to its best agent (or the next best if its last
+-- slot went meanwhile) or overflowed; true when it was
+CREATE FUNCTION escalation.route_one(p_escalation bigint, p_action text, p_agent_ids text[],
+                                     p_totals float8[], p_decision jsonb, p_note text,
+                                     as_of timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e escalation.escalations;
+BEGIN
+    SELECT * INTO e FROM escalation.escalations x
+     WHERE x.escalation_id = p_escalation AND x.status = 'queued'
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    -- its snapshot complete before anyone is offered it
+    IF e.requester IS NOT NULL
+       AND NOT e.context OPERATOR(pg_catalog.?) 'requester_tickets' THEN
+        PERFORM escalation.complete_context(e.escalation_id);
+    END IF;
+    IF p_action = 'overflow' THEN
+        RETURN escalation.overflow(e, p_agent_ids[1], p_decision, p_note, as_of);
+    END IF;
+    FOR i IN 1 .. cardinality(p_agent_ids) LOOP
+        IF escalation.offer(e, p_agent_ids[i],
+                            CASE WHEN p_decision ? 'previous_agent' AND i = 1
+                                 THEN 'reopen' ELSE 'routed' END,
+                            CASE WHEN i = 1 THEN p_decision
+                                 ELSE (p_decision - 'factors' - 'runner_up')
+                                      || jsonb_build_object('agent_id', p_agent_ids[i],
+                                                            'total', p_totals[i], 'rank', i)
+                            END,
+                            p_note, as_of) THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION escalation.route_one(bigint, text, text[], float8[], jsonb, text, timestamptz) IS
+  'internal: carries out one decision of route_plan() (offer to the best agent with room, or overflow), the escalation locked and its context completed first; true when it was routed';
+REVOKE ALL ON FUNCTION escalation.route_one(bigint, text, text[], float8[], jsonb, text, timestamptz) FROM PUBLIC;
+
+-- what route() does when its decisions failed: up to least(n, 48) of
+-- them one by one, each in a subtransaction (48: under the 64
+-- subtransaction ids a backend keeps in shared memory), the ones that
+-- fail with an error of their own set aside in routing_failures with a
+-- WARNING; returns how many it handled, set aside or not
+CREATE FUNCTION escalation.route_isolated(as_of timestamptz, n integer)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    handled integer := 0;
+    st text;
+    msg text;
+BEGIN
+    FOR p IN SELECT * FROM escalation.route_plan(as_of, least(n, 48)) LOOP
+        BEGIN
+            IF escalation.route_one(p.escalation_id, p.action, p.agent_ids, p.totals,
+                                    p.decision, p.note, as_of) THEN
+                handled := handled + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+            IF escalation.transient_error(st) THEN
+                RAISE;
+            END IF;
+            INSERT INTO escalation.routing_failures AS f
+                   (escalation_id, source_id, ticket_key, failed_at, sqlstate, error)
+            SELECT e.escalation_id, e.source_id, e.ticket_key, as_of, st, msg
+              FROM escalation.escalations e WHERE e.escalation_id = p.escalation_id
+            ON CONFLICT (escalation_id) DO UPDATE
+               SET failed_at = EXCLUDED.failed_at, sqlstate = EXCLUDED.sqlstate,
+                   error = EXCLUDED.error;
+            RAISE WARNING 'escalation % could not be routed: %', p.escalation_id, msg
+                USING ERRCODE = st,
+                      HINT = 'It is set aside in escalation.routing_failures; once the cause is fixed, escalation.retry_routing_failures() puts it back in the queue.';
+            handled := handled + 1;
+        END;
+    END LOOP;
+    RETURN handled;
+END
+$$;
+COMMENT ON FUNCTION escalation.route_isolated(timestamptz, integer) IS
+  'internal: what route() does when a batch of routing decisions failed: carries out up to least(n, 48) of them one by one, each in a subtransaction, and sets aside in escalation.routing_failures (a WARNING) those that fail with an error that is theirs (not transient_error()); returns how many it handled, set aside or not';
+REVOKE ALL ON FUNCTION escalation.route_isolated(timestamptz, integer) FROM PUBLIC;
+
+CREATE FUNCTION escalation.retry_routing_failures()
+RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH f AS (DELETE FROM escalation.routing_failures RETURNING 1)
+    SELECT pg_catalog.count(*)::integer FROM f
+$$;
+COMMENT ON FUNCTION escalation.retry_routing_failures() IS
+  'puts every escalation of escalation.routing_failures back in the routing queue (empties the table); returns how many. Call it once what made their routing fail is fixed';
+REVOKE ALL ON FUNCTION escalation.retry_routing_failures() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION escalation.retry_routing_failures() TO escalation_admin;
+
 CREATE OR REPLACE FUNCTION escalation.route(as_of timestamptz DEFAULT now(), batch_size integer DEFAULT 500)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1579,9 +1709,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     handled integer := 0;
+    k integer;
+    st text;
     o record;
     p record;
-    e escalation.escalations;
 BEGIN
     IF as_of IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'route needs an instant and a batch size of at least 1'
@@ -1609,39 +1740,29 @@ BEGIN
         END IF;
     END LOOP;
     -- 2. queued escalations, most urgent first, to their best agents
+    -- (route_one()).  One that cannot be routed for a reason of its own
+    -- (a DBA's trigger that refuses its offer, say) would head every batch
+    -- and stop the routing of every escalation behind it: the decisions go
+    -- in a subtransaction and, when that fails with an error that is not
+    -- transient, again one by one (route_isolated()), the failing ones set
+    -- aside in escalation.routing_failures, which the queue skips.
     IF handled < batch_size THEN
-        FOR p IN SELECT * FROM escalation.route_plan(as_of, batch_size - handled) LOOP
-            SELECT * INTO e FROM escalation.escalations x
-             WHERE x.escalation_id = p.escalation_id AND x.status = 'queued'
-               FOR UPDATE SKIP LOCKED;
-            CONTINUE WHEN NOT FOUND;
-            -- its snapshot complete before anyone is offered it
-            IF e.requester IS NOT NULL
-               AND NOT e.context OPERATOR(pg_catalog.?) 'requester_tickets' THEN
-                PERFORM escalation.complete_context(e.escalation_id);
-            END IF;
-            IF p.action = 'overflow' THEN
-                IF escalation.overflow(e, p.agent_ids[1], p.decision, p.note, as_of) THEN
-                    handled := handled + 1;
-                END IF;
-                CONTINUE;
-            END IF;
-            -- the best agent, or the next best if its last slot went meanwhile
-            FOR i IN 1 .. cardinality(p.agent_ids) LOOP
-                IF escalation.offer(e, p.agent_ids[i],
-                                    CASE WHEN p.decision ? 'previous_agent' AND i = 1
-                                         THEN 'reopen' ELSE 'routed' END,
-                                    CASE WHEN i = 1 THEN p.decision
-                                         ELSE (p.decision - 'factors' - 'runner_up')
-                                              || jsonb_build_object('agent_id', p.agent_ids[i],
-                                                                    'total', p.totals[i], 'rank', i)
-                                    END,
-                                    p.note, as_of) THEN
-                    handled := handled + 1;
-                    EXIT;
+        BEGIN
+            k := 0;
+            FOR p IN SELECT * FROM escalation.route_plan(as_of, batch_size - handled) LOOP
+                IF escalation.route_one(p.escalation_id, p.action, p.agent_ids, p.totals,
+                                        p.decision, p.note, as_of) THEN
+                    k := k + 1;
                 END IF;
             END LOOP;
-        END LOOP;
+            handled := handled + k;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
+            IF escalation.transient_error(st) THEN
+                RAISE;
+            END IF;
+            handled := handled + escalation.route_isolated(as_of, batch_size - handled);
+        END;
     END IF;
     RETURN handled;
 END
@@ -2151,11 +2272,15 @@ AS $$
           FROM escalation.escalations e
          WHERE e.status OPERATOR(pg_catalog.=) 'queued'
         UNION ALL
-        SELECT 8, 'fact_changes', count(*), min(f.at),
+        SELECT 8, 'routing_failures', count(*), min(f.failed_at),
+               'queued escalations whose routing failed, set aside (retry_routing_failures())'
+          FROM escalation.routing_failures f
+        UNION ALL
+        SELECT 9, 'fact_changes', count(*), min(f.at),
                'ticket writes not folded into the metrics yet (fold_facts())'
           FROM escalation.fact_changes f
         UNION ALL
-        SELECT 9, 'escalation_changes', count(*), NULL::timestamptz,
+        SELECT 10, 'escalation_changes', count(*), NULL::timestamptz,
                'tickets whose escalations changed, not folded into the metrics yet (fold_facts())'
           FROM escalation.escalation_changes x
       ) q

@@ -347,3 +347,67 @@ COMMIT;
 SELECT count(*) AS cancelled FROM (
     SELECT escalation.cancel(escalation_id, 'routing test: done', '2024-06-03 14:00+00')
       FROM escalation.escalations WHERE escalation_id IN (:ua, :ub, :uc)) c;
+
+--------------------------------------------------------------------------
+-- a routing decision that fails for a reason of its own (a DBA's trigger
+-- refuses the offer of one escalation) does not stop the queue behind it:
+-- the decisions go in a subtransaction and, when that fails, one by one;
+-- the failing escalation is set aside in escalation.routing_failures (a
+-- WARNING), the queue skips it, retry_routing_failures() puts it back
+--------------------------------------------------------------------------
+SELECT count(*) >= 0 AS cleaned FROM (
+    SELECT escalation.cancel(escalation_id, 'routing test: clean queue', '2024-06-03 15:00+00')
+      FROM escalation.escalations WHERE status IN ('queued', 'offered', 'accepted')) c;
+INSERT INTO escalation.teams (name, kind, tier) VALUES ('rt fail', 'functional', 1);
+INSERT INTO escalation.skills (name) VALUES ('rt failing');
+INSERT INTO escalation.agents (agent_id, team, tier, capacity, languages, availability, active)
+VALUES ('rt_fix', 'rt fail', 1, 5, '{en}', 'online', true);
+INSERT INTO escalation.agent_skills (agent_id, skill, level) VALUES ('rt_fix', 'rt failing', 3);
+SELECT escalation.escalate('rt_hd.tickets', '18', target_team => 'rt fail', target_skills => '{rt failing}',
+           severity => 4, as_of => '2024-06-03 15:01+00') AS rf1 \gset
+SELECT escalation.escalate('rt_hd.tickets', '19', target_team => 'rt fail', target_skills => '{rt failing}',
+           severity => 3, as_of => '2024-06-03 15:02+00') AS rf2 \gset
+CREATE FUNCTION rt_hd.refuse_offer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.escalation_id = (SELECT e.escalation_id FROM escalation.escalations e
+                             JOIN escalation.sources s USING (source_id)
+                            WHERE s.ticket_table = 'rt_hd.tickets'::regclass AND e.ticket_key = '18'
+                              AND e.target_team = 'rt fail') THEN
+        RAISE EXCEPTION 'ticket 18 may not be offered' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER rt_refuse_offer BEFORE INSERT ON escalation.assignments
+    FOR EACH ROW EXECUTE FUNCTION rt_hd.refuse_offer();
+-- the more urgent one is refused and set aside; the other is offered
+SELECT escalation.route('2024-06-03 15:05+00', 10) AS handled;
+SELECT escalation_id = :rf1 AS is_rf1, status, agent_id
+  FROM escalation.escalations WHERE escalation_id IN (:rf1, :rf2) ORDER BY escalation_id;
+SELECT escalation_id = :rf1 AS is_rf1, ticket_key, failed_at, sqlstate, error
+  FROM escalation.routing_failures;
+SELECT queue, waiting, oldest FROM escalation.backlog('2024-06-03 15:05+00')
+ WHERE queue = 'routing_failures';
+-- the queue skips it now: the next batch routes nothing and warns nothing
+SELECT escalation.route('2024-06-03 15:06+00', 10) AS handled;
+SELECT count(*) AS planned FROM escalation.route_plan('2024-06-03 15:06+00', 10) WHERE escalation_id = :rf1;
+-- an error that is not the escalation's fails the batch, nothing set aside
+CREATE OR REPLACE FUNCTION rt_hd.refuse_offer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'could not serialize' USING ERRCODE = 'serialization_failure';
+END
+$$;
+SELECT escalation.retry_routing_failures() AS retried;
+\set VERBOSITY terse
+SELECT escalation.route('2024-06-03 15:07+00', 10) AS handled;
+\set VERBOSITY default
+SELECT count(*) AS set_aside FROM escalation.routing_failures;
+-- fixed and retried: it is offered
+DROP TRIGGER rt_refuse_offer ON escalation.assignments;
+SELECT escalation.route('2024-06-03 15:08+00', 10) AS handled;
+SELECT escalation_id = :rf1 AS is_rf1, status, agent_id
+  FROM escalation.escalations WHERE escalation_id IN (:rf1, :rf2) ORDER BY escalation_id;
+SELECT count(*) AS cancelled FROM (
+    SELECT escalation.cancel(escalation_id, 'routing test: done', '2024-06-03 16:00+00')
+      FROM escalation.escalations WHERE escalation_id IN (:rf1, :rf2)) c;
+UPDATE escalation.agents SET active = false WHERE agent_id = 'rt_fix';

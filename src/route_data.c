@@ -637,6 +637,21 @@ QUEUE_COLUMNS
 " WHERE e.status OPERATOR(pg_catalog.=) 'queued' "
 " ORDER BY e.severity DESC, e.sla_due_at, e.created_at, e.escalation_id";
 
+/*
+ * The same without the escalations routing set aside (route_isolated():
+ * their routing failed with an error of their own), since 1.1; the plan
+ * above serves a 1.0 schema until ALTER EXTENSION UPDATE.
+ */
+static const char *const queue_sql_1_1 =
+QUEUE_COLUMNS
+" WHERE e.status OPERATOR(pg_catalog.=) 'queued' "
+"   AND NOT EXISTS (SELECT 1 FROM escalation.routing_failures f "
+"                    WHERE f.escalation_id OPERATOR(pg_catalog.=) e.escalation_id) "
+" ORDER BY e.severity DESC, e.sla_due_at, e.created_at, e.escalation_id";
+
+/* whether plans[6] reads queue_sql_1_1 */
+static bool queue_plan_1_1 = false;
+
 static const char *const one_sql =
 QUEUE_COLUMNS
 " WHERE e.escalation_id OPERATOR(pg_catalog.=) $1";
@@ -647,8 +662,16 @@ esc_route_queue_open(void)
 	Portal		portal;
 	Oid			save_userid;
 	int			save_sec;
+	bool		has_failures;
 
 	esc_become_owner(&save_userid, &save_sec);
+	has_failures = OidIsValid(esc_own_relid("routing_failures"));
+	if (plans[6] != NULL && has_failures != queue_plan_1_1)
+	{
+		/* the extension was updated (or the table dropped) since */
+		SPI_freeplan(plans[6]);
+		plans[6] = NULL;
+	}
 	if (plans[6] == NULL)
 	{
 		/*
@@ -661,7 +684,7 @@ esc_route_queue_open(void)
 		(void) set_config_option("search_path", "pg_catalog, pg_temp",
 								 PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		p = SPI_prepare_cursor(queue_sql, 0, NULL,
+		p = SPI_prepare_cursor(has_failures ? queue_sql_1_1 : queue_sql, 0, NULL,
 							   CURSOR_OPT_GENERIC_PLAN | CURSOR_OPT_FAST_PLAN);
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed for the routing queue: %s",
@@ -670,6 +693,7 @@ esc_route_queue_open(void)
 		if (SPI_keepplan(p) != 0)
 			elog(ERROR, "SPI_keepplan failed");
 		plans[6] = p;
+		queue_plan_1_1 = has_failures;
 	}
 	portal = SPI_cursor_open(NULL, plans[6], NULL, NULL, true);
 	esc_restore_user(save_userid, save_sec);
