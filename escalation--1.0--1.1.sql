@@ -1702,6 +1702,79 @@ COMMENT ON FUNCTION escalation.retry_routing_failures() IS
 REVOKE ALL ON FUNCTION escalation.retry_routing_failures() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.retry_routing_failures() TO escalation_admin;
 
+-- the offers routing takes back: expired, or whose agent went offline or
+-- inactive, oldest first, their escalations locked (SKIP LOCKED), those
+-- set aside in routing_failures left alone
+CREATE FUNCTION escalation.offers_to_take_back(as_of timestamptz, n integer)
+RETURNS TABLE (escalation_id bigint, outcome text, note text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.escalation_id,
+           CASE WHEN a.expires_at OPERATOR(pg_catalog.<=) as_of THEN 'timed_out' ELSE 'withdrawn' END,
+           CASE WHEN a.expires_at OPERATOR(pg_catalog.<=) as_of
+                THEN 'offer to ' OPERATOR(pg_catalog.||) a.agent_id OPERATOR(pg_catalog.||) ' timed out'
+                ELSE a.agent_id OPERATOR(pg_catalog.||) ' is no longer available' END
+      FROM escalation.assignments a
+      JOIN escalation.escalations x ON x.escalation_id OPERATOR(pg_catalog.=) a.escalation_id
+      LEFT JOIN escalation.agents g ON g.agent_id OPERATOR(pg_catalog.=) a.agent_id
+     WHERE a.outcome OPERATOR(pg_catalog.=) 'offered' AND x.status OPERATOR(pg_catalog.=) 'offered'
+       AND (a.expires_at OPERATOR(pg_catalog.<=) as_of OR g.agent_id IS NULL OR NOT g.active
+            OR g.availability OPERATOR(pg_catalog.=) 'offline')
+       AND NOT EXISTS (SELECT 1 FROM escalation.routing_failures f
+                        WHERE f.escalation_id OPERATOR(pg_catalog.=) a.escalation_id)
+     ORDER BY a.expires_at, a.assignment_id
+     LIMIT n
+       FOR UPDATE OF x SKIP LOCKED
+$$;
+COMMENT ON FUNCTION escalation.offers_to_take_back(timestamptz, integer) IS
+  'internal: the offers route() takes back (expired, or whose agent went offline or inactive), oldest first, their escalations locked FOR UPDATE SKIP LOCKED, those set aside in escalation.routing_failures left alone';
+REVOKE ALL ON FUNCTION escalation.offers_to_take_back(timestamptz, integer) FROM PUBLIC;
+
+-- what route() does when taking offers back failed: up to least(n, 48)
+-- one by one, the failing ones set aside in routing_failures (their
+-- escalation stays offered until retry_routing_failures())
+CREATE FUNCTION escalation.requeue_isolated(as_of timestamptz, n integer)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o record;
+    handled integer := 0;
+    st text;
+    msg text;
+BEGIN
+    FOR o IN SELECT * FROM escalation.offers_to_take_back(as_of, least(n, 48)) LOOP
+        BEGIN
+            IF escalation.requeue(o.escalation_id, o.outcome, 'escalation routing', o.note, as_of) THEN
+                handled := handled + 1;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+            IF escalation.transient_error(st) THEN
+                RAISE;
+            END IF;
+            INSERT INTO escalation.routing_failures AS f
+                   (escalation_id, source_id, ticket_key, failed_at, sqlstate, error)
+            SELECT e.escalation_id, e.source_id, e.ticket_key, as_of, st, msg
+              FROM escalation.escalations e WHERE e.escalation_id = o.escalation_id
+            ON CONFLICT (escalation_id) DO UPDATE
+               SET failed_at = EXCLUDED.failed_at, sqlstate = EXCLUDED.sqlstate,
+                   error = EXCLUDED.error;
+            RAISE WARNING 'the offer of escalation % could not be taken back: %', o.escalation_id, msg
+                USING ERRCODE = st,
+                      HINT = 'It is set aside in escalation.routing_failures; once the cause is fixed, escalation.retry_routing_failures() lets routing take it back.';
+            handled := handled + 1;
+        END;
+    END LOOP;
+    RETURN handled;
+END
+$$;
+COMMENT ON FUNCTION escalation.requeue_isolated(timestamptz, integer) IS
+  'internal: what route() does when taking back a batch of offers failed: takes back up to least(n, 48) of them one by one, each in a subtransaction, and sets aside in escalation.routing_failures (a WARNING) those that fail with an error that is theirs (not transient_error()); returns how many it handled, set aside or not';
+REVOKE ALL ON FUNCTION escalation.requeue_isolated(timestamptz, integer) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION escalation.route(as_of timestamptz DEFAULT now(), batch_size integer DEFAULT 500)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1721,24 +1794,25 @@ BEGIN
     IF EXISTS (SELECT 1 FROM escalation.routing_settings s WHERE NOT s.enabled) THEN
         RETURN 0;
     END IF;
-    -- 1. offers that expired, or whose agent went offline or inactive
-    FOR o IN SELECT a.escalation_id,
-                    CASE WHEN a.expires_at <= as_of THEN 'timed_out' ELSE 'withdrawn' END AS outcome,
-                    CASE WHEN a.expires_at <= as_of THEN 'offer to ' || a.agent_id || ' timed out'
-                         ELSE a.agent_id || ' is no longer available' END AS note
-               FROM escalation.assignments a
-               JOIN escalation.escalations x ON x.escalation_id = a.escalation_id
-               LEFT JOIN escalation.agents g ON g.agent_id = a.agent_id
-              WHERE a.outcome = 'offered' AND x.status = 'offered'
-                AND (a.expires_at <= as_of OR g.agent_id IS NULL OR NOT g.active
-                     OR g.availability = 'offline')
-              ORDER BY a.expires_at, a.assignment_id
-              LIMIT batch_size
-                FOR UPDATE OF x SKIP LOCKED LOOP
-        IF escalation.requeue(o.escalation_id, o.outcome, 'escalation routing', o.note, as_of) THEN
-            handled := handled + 1;
+    -- 1. offers that expired, or whose agent went offline or inactive,
+    -- taken back (offers_to_take_back()); as the decisions below, in a
+    -- subtransaction and, when an escalation's own error fails it, one by
+    -- one (requeue_isolated()), the failing ones set aside
+    BEGIN
+        k := 0;
+        FOR o IN SELECT * FROM escalation.offers_to_take_back(as_of, batch_size) LOOP
+            IF escalation.requeue(o.escalation_id, o.outcome, 'escalation routing', o.note, as_of) THEN
+                k := k + 1;
+            END IF;
+        END LOOP;
+        handled := handled + k;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
+        IF escalation.transient_error(st) THEN
+            RAISE;
         END IF;
-    END LOOP;
+        handled := handled + escalation.requeue_isolated(as_of, batch_size);
+    END;
     -- 2. queued escalations, most urgent first, to their best agents
     -- (route_one()).  One that cannot be routed for a reason of its own
     -- (a DBA's trigger that refuses its offer, say) would head every batch

@@ -407,6 +407,30 @@ DROP TRIGGER rt_refuse_offer ON escalation.assignments;
 SELECT escalation.route('2024-06-03 15:08+00', 10) AS handled;
 SELECT escalation_id = :rf1 AS is_rf1, status, agent_id
   FROM escalation.escalations WHERE escalation_id IN (:rf1, :rf2) ORDER BY escalation_id;
+-- taking an offer back that fails (a DBA's trigger refuses updates of
+-- ticket 18's assignment): set aside too, the other offer is taken back
+CREATE FUNCTION rt_hd.refuse_requeue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.escalation_id = (SELECT e.escalation_id FROM escalation.escalations e
+                             JOIN escalation.sources s USING (source_id)
+                            WHERE s.ticket_table = 'rt_hd.tickets'::regclass AND e.ticket_key = '18'
+                              AND e.target_team = 'rt fail') THEN
+        RAISE EXCEPTION 'ticket 18''s offer may not change' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER rt_refuse_requeue BEFORE UPDATE ON escalation.assignments
+    FOR EACH ROW EXECUTE FUNCTION rt_hd.refuse_requeue();
+SELECT escalation.route('2024-06-03 15:30+00', 10) >= 1 AS handled;
+SELECT escalation_id = :rf1 AS is_rf1, ticket_key, sqlstate, error FROM escalation.routing_failures;
+SELECT escalation_id = :rf1 AS is_rf1, outcome FROM escalation.assignments
+ WHERE escalation_id IN (:rf1, :rf2) ORDER BY escalation_id, assignment_id;
+DROP TRIGGER rt_refuse_requeue ON escalation.assignments;
+SELECT escalation.retry_routing_failures() AS retried;
+SELECT escalation.route('2024-06-03 15:31+00', 10) >= 1 AS handled;
+SELECT escalation_id = :rf1 AS is_rf1, outcome FROM escalation.assignments
+ WHERE escalation_id = :rf1 ORDER BY assignment_id;
 SELECT count(*) AS cancelled FROM (
     SELECT escalation.cancel(escalation_id, 'routing test: done', '2024-06-03 16:00+00')
       FROM escalation.escalations WHERE escalation_id IN (:rf1, :rf2)) c;
