@@ -1585,7 +1585,7 @@ CREATE TABLE escalation.routing_failures (
     error         text NOT NULL
 );
 COMMENT ON TABLE escalation.routing_failures IS
-  'queued escalations whose routing failed with an error of their own (sqlstate, error, as of failed_at), set aside: the routing queue skips them until escalation.retry_routing_failures(); deleting a row puts that escalation back in the queue too';
+  'escalations whose routing failed with an error of their own (sqlstate, error, as of failed_at): a queued one''s offer or overflow, or taking back an offered one''s expired offer; set aside, routing skips them until escalation.retry_routing_failures() (deleting a row does the same for that escalation)';
 REVOKE ALL ON escalation.routing_failures FROM PUBLIC;
 GRANT SELECT ON escalation.routing_failures TO escalation_admin, escalation_agent, escalation_analyst;
 GRANT DELETE ON escalation.routing_failures TO escalation_admin;
@@ -1698,7 +1698,7 @@ AS $$
     SELECT pg_catalog.count(*)::integer FROM f
 $$;
 COMMENT ON FUNCTION escalation.retry_routing_failures() IS
-  'puts every escalation of escalation.routing_failures back in the routing queue (empties the table); returns how many. Call it once what made their routing fail is fixed';
+  'lets routing take every escalation of escalation.routing_failures again (a queued one is offered, an expired offer taken back) and empties the table; returns how many. Call it once what made their routing fail is fixed';
 REVOKE ALL ON FUNCTION escalation.retry_routing_failures() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.retry_routing_failures() TO escalation_admin;
 
@@ -2347,7 +2347,7 @@ AS $$
          WHERE e.status OPERATOR(pg_catalog.=) 'queued'
         UNION ALL
         SELECT 8, 'routing_failures', count(*), min(f.failed_at),
-               'queued escalations whose routing failed, set aside (retry_routing_failures())'
+               'escalations whose routing failed, set aside (retry_routing_failures())'
           FROM escalation.routing_failures f
         UNION ALL
         SELECT 9, 'fact_changes', count(*), min(f.at),
