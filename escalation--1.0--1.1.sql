@@ -1595,6 +1595,31 @@ CREATE POLICY tenant ON escalation.routing_failures FOR ALL
                     WHERE e.escalation_id OPERATOR(pg_catalog.=) routing_failures.escalation_id));
 SELECT pg_catalog.pg_extension_config_dump('escalation.routing_failures', '');
 
+-- an escalation whose routing failed with an error of its own, set aside
+-- (route_isolated(), requeue_isolated()) with a WARNING: what failed
+-- ("escalation 42 could not be routed"), then the error
+CREATE FUNCTION escalation.routing_set_aside(p_escalation bigint, as_of timestamptz,
+                                             p_sqlstate text, p_error text, p_what text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO escalation.routing_failures AS f
+           (escalation_id, source_id, ticket_key, failed_at, sqlstate, error)
+    SELECT e.escalation_id, e.source_id, e.ticket_key, as_of, p_sqlstate, p_error
+      FROM escalation.escalations e WHERE e.escalation_id = p_escalation
+    ON CONFLICT (escalation_id) DO UPDATE
+       SET failed_at = EXCLUDED.failed_at, sqlstate = EXCLUDED.sqlstate, error = EXCLUDED.error;
+    RAISE WARNING '%: %', p_what, p_error
+        USING ERRCODE = p_sqlstate,
+              HINT = 'It is set aside in escalation.routing_failures; once the cause is fixed, escalation.retry_routing_failures() lets routing take it again.';
+END
+$$;
+COMMENT ON FUNCTION escalation.routing_set_aside(bigint, timestamptz, text, text, text) IS
+  'internal: sets an escalation whose routing failed aside in escalation.routing_failures, with a WARNING';
+REVOKE ALL ON FUNCTION escalation.routing_set_aside(bigint, timestamptz, text, text, text) FROM PUBLIC;
+
 -- one routing decision of route_plan(), carried out: the escalation, if
 -- still queued, offered to its best agent (or the next best if its last
 -- slot went meanwhile) or overflowed; true when it was
@@ -1669,16 +1694,8 @@ BEGIN
             IF escalation.transient_error(st) THEN
                 RAISE;
             END IF;
-            INSERT INTO escalation.routing_failures AS f
-                   (escalation_id, source_id, ticket_key, failed_at, sqlstate, error)
-            SELECT e.escalation_id, e.source_id, e.ticket_key, as_of, st, msg
-              FROM escalation.escalations e WHERE e.escalation_id = p.escalation_id
-            ON CONFLICT (escalation_id) DO UPDATE
-               SET failed_at = EXCLUDED.failed_at, sqlstate = EXCLUDED.sqlstate,
-                   error = EXCLUDED.error;
-            RAISE WARNING 'escalation % could not be routed: %', p.escalation_id, msg
-                USING ERRCODE = st,
-                      HINT = 'It is set aside in escalation.routing_failures; once the cause is fixed, escalation.retry_routing_failures() puts it back in the queue.';
+            PERFORM escalation.routing_set_aside(p.escalation_id, as_of, st, msg,
+                format('escalation %s could not be routed', p.escalation_id));
             handled := handled + 1;
         END;
     END LOOP;
@@ -1755,16 +1772,8 @@ BEGIN
             IF escalation.transient_error(st) THEN
                 RAISE;
             END IF;
-            INSERT INTO escalation.routing_failures AS f
-                   (escalation_id, source_id, ticket_key, failed_at, sqlstate, error)
-            SELECT e.escalation_id, e.source_id, e.ticket_key, as_of, st, msg
-              FROM escalation.escalations e WHERE e.escalation_id = o.escalation_id
-            ON CONFLICT (escalation_id) DO UPDATE
-               SET failed_at = EXCLUDED.failed_at, sqlstate = EXCLUDED.sqlstate,
-                   error = EXCLUDED.error;
-            RAISE WARNING 'the offer of escalation % could not be taken back: %', o.escalation_id, msg
-                USING ERRCODE = st,
-                      HINT = 'It is set aside in escalation.routing_failures; once the cause is fixed, escalation.retry_routing_failures() lets routing take it back.';
+            PERFORM escalation.routing_set_aside(o.escalation_id, as_of, st, msg,
+                format('the offer of escalation %s could not be taken back', o.escalation_id));
             handled := handled + 1;
         END;
     END LOOP;
