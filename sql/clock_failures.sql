@@ -167,7 +167,12 @@ SELECT count(*) AS untracked FROM escalation.sla_tickets
 -- backfill_sla(): ticket 6 and ticket 9 tracked from their created_at (9
 -- is overdue: the next cycle breaches it), ticket 8's clock met at as_of,
 -- ticket 10 left alone (solved), the others as they were
+BEGIN;
 SELECT escalation.backfill_sla('cf_hd.tickets', '2024-04-03 09:20+00') AS handed;
+-- only the tickets handed over are locked (FOR SHARE) until commit, not
+-- the solved ones left alone
+SELECT id, xmax <> '0'::xid AS locked FROM cf_hd.tickets WHERE id IN (9, 10) ORDER BY id;
+COMMIT;
 SELECT t.ticket_key, t.status, c.metric, c.state, c.started_at, c.next_at
   FROM escalation.sla_tickets t
   LEFT JOIN escalation.clocks c USING (source_id, ticket_key)

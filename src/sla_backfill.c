@@ -29,10 +29,11 @@
  * The caller must own the ticket table; the table is read, and the
  * bookkeeping written, as the extension's owner, as the trigger does.
  * The cost is one pass over the ticket table and one call of
- * sla_track_ticket() per open ticket: a repair, not a routine.  The open
- * tickets' rows stay locked FOR SHARE until the caller commits (writers
- * of those tickets wait); tickets being written are skipped.
- * (test/isolation/specs/backfill_sla.spec)
+ * sla_track_ticket() per open ticket: a repair, not a routine.  The rows
+ * of the tickets handed over stay locked FOR SHARE until the caller
+ * commits (writers of those tickets wait); tickets being written, or
+ * changed since they were read, are skipped: their writers' triggers tell
+ * the clocks.  (test/isolation/specs/backfill_sla.spec)
  *
  *-------------------------------------------------------------------------
  */
@@ -89,6 +90,9 @@ escalation_backfill_sla(PG_FUNCTION_ARGS)
 	const char *relname;
 	const char *keycol;
 	StringInfoData sql;
+	StringInfoData lock_sql;
+	SPIPlanPtr	lock_plan;
+	Oid			lock_types[2] = {OIDOID, TIDOID};
 	Portal		portal;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
@@ -125,32 +129,41 @@ escalation_backfill_sla(PG_FUNCTION_ARGS)
 
 	/*
 	 * Every row as the table's own row type (so that the source's
-	 * attribute numbers hold), with whether the ticket is tracked; the
-	 * identifiers come from the catalog and the validated mapping, quoted.
-	 * Each row is locked (FOR SHARE, which a writer's UPDATE waits for and
-	 * which waits for one), so that its latest version is read and no
-	 * writer changes it until we commit: otherwise a status change
-	 * committed after our snapshot, whose trigger already told the clocks,
-	 * would be undone by our older reading.  A ticket a writer holds right
-	 * now is skipped (SKIP LOCKED): that writer's trigger tells its
-	 * clocks.
+	 * attribute numbers hold), with whether the ticket is tracked and where
+	 * the row is; the identifiers come from the catalog and the validated
+	 * mapping, quoted.  A ticket to hand over is locked first, by where it
+	 * was read (lock_sql: FOR SHARE, which a writer's UPDATE waits for and
+	 * which waits for one), so that no writer changes it until we commit;
+	 * when that finds nothing, the row was changed since it was read (its
+	 * writer's trigger told the clocks, and our reading is old: handing it
+	 * over would undo that), or a writer holds it right now (SKIP LOCKED:
+	 * its trigger will): it is skipped.  Only the tickets handed over are
+	 * locked, not the solved ones a table is mostly made of.
 	 */
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 										 get_rel_name(relid));
 	keycol = src->cols[ESC_ROLE_KEY].name;
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "SELECT t, x.ticket_key IS NOT NULL "
+					 "SELECT t, x.ticket_key IS NOT NULL, t.tableoid, t.ctid "
 					 "  FROM %s t "
 					 "  LEFT JOIN escalation.sla_tickets x "
 					 "    ON x.source_id OPERATOR(pg_catalog.=) $1 "
 					 "   AND x.ticket_key OPERATOR(pg_catalog.=) t.%s::pg_catalog.text "
 					 " WHERE x.ticket_key IS NULL "
-					 "    OR x.status OPERATOR(pg_catalog.=) ANY ('{open,pending,unknown}'::pg_catalog.text[]) "
-					 "   FOR SHARE OF t SKIP LOCKED",
+					 "    OR x.status OPERATOR(pg_catalog.=) ANY ('{open,pending,unknown}'::pg_catalog.text[])",
 					 relname, quote_identifier(keycol));
+	initStringInfo(&lock_sql);
+	appendStringInfo(&lock_sql,
+					 "SELECT 1 FROM %s t "
+					 " WHERE t.tableoid OPERATOR(pg_catalog.=) $1 AND t.ctid OPERATOR(pg_catalog.=) $2 "
+					 "   FOR SHARE OF t SKIP LOCKED",
+					 relname);
+	lock_plan = SPI_prepare(lock_sql.data, 2, lock_types);
+	if (lock_plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	args[0] = Int32GetDatum(source_id);
-	portal = SPI_cursor_open_with_args(NULL, sql.data, 1, argtypes, args, NULL, false, 0);
+	portal = SPI_cursor_open_with_args(NULL, sql.data, 1, argtypes, args, NULL, true, 0);
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "escalation backfill_sla row",
 								   ALLOCSET_DEFAULT_SIZES);
@@ -190,9 +203,18 @@ escalation_backfill_sla(PG_FUNCTION_ARGS)
 			at = tracked || row.created_at == 0 ? as_of : row.created_at;
 			if (row.key != NULL &&
 				(tracked || (row.facts.status != ESC_STATUS_SOLVED &&
-							 row.facts.status != ESC_STATUS_OTHER)) &&
-				esc_sla_ticket(src, &row, at))
-				done++;
+							 row.facts.status != ESC_STATUS_OTHER)))
+			{
+				Datum		where[2];
+
+				where[0] = SPI_getbinval(tt->vals[i], tt->tupdesc, 3, &isnull);
+				where[1] = SPI_getbinval(tt->vals[i], tt->tupdesc, 4, &isnull);
+				if (SPI_execute_plan(lock_plan, where, NULL, false, 1) != SPI_OK_SELECT)
+					elog(ERROR, "could not lock a ticket of table %s", relname);
+				if (SPI_processed == 1 && esc_sla_ticket(src, &row, at))
+					done++;
+				SPI_freetuptable(SPI_tuptable);
+			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(rowcxt);
 		}
