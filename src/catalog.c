@@ -1345,6 +1345,24 @@ esc_get_source_by_relid(Oid relid)
 	return NULL;
 }
 
+/*
+ * The same, or an error when the table is not attached: for the C
+ * functions that take a ticket table.
+ */
+EscSource *
+esc_attached_source(Oid relid)
+{
+	EscSource  *src = esc_get_source_by_relid(relid);
+
+	if (src == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s is not attached",
+						get_rel_name(relid) ? get_rel_name(relid) : "?"),
+				 errhint("Attach it with escalation.attach().")));
+	return src;
+}
+
 /* ----------------------------------------------------------------
  * Accounts: filled on demand, dropped when escalation.accounts changes
  * ----------------------------------------------------------------

@@ -769,6 +769,7 @@ typedef struct EscSource
 extern void esc_cache_init(void);
 extern EscSource *esc_get_source(int32 source_id);
 extern EscSource *esc_get_source_by_relid(Oid relid);
+extern EscSource *esc_attached_source(Oid relid);
 extern EscAccount *esc_lookup_account(const char *key);
 extern Oid	esc_extension_owner(void);
 extern const char *esc_value_map_get(EscValueMap *vm, const char *raw);

@@ -67,19 +67,6 @@ begin_srf(FunctionCallInfo fcinfo, TupleDesc *desc)
 	return ts;
 }
 
-static EscSource *
-attached_source(Oid relid)
-{
-	EscSource  *src = esc_get_source_by_relid(relid);
-
-	if (src == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("table %s is not attached", get_rel_name(relid) ? get_rel_name(relid) : "?"),
-				 errhint("Attach it with escalation.attach().")));
-	return src;
-}
-
 static Datum
 cstring_array(char **list, int n)
 {
@@ -101,7 +88,7 @@ escalation_explain(PG_FUNCTION_ARGS)
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(2);
 	TupleDesc	outdesc;
 	Tuplestorestate *ts = begin_srf(fcinfo, &outdesc);
-	EscSource  *src = attached_source(relid);
+	EscSource  *src = esc_attached_source(relid);
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	HeapTuple	ticket;
 	TupleDesc	tdesc;

@@ -56,23 +56,6 @@
 /* rows fetched from the table at a time */
 #define BACKFILL_BATCH 1000
 
-/* the source attached to a table (errors as attached_source() does) */
-static int32
-attached_source_id(Oid relid)
-{
-	Oid			argtypes[1] = {REGCLASSOID};
-	Datum		args[1] = {ObjectIdGetDatum(relid)};
-	bool		isnull;
-	Datum		d;
-
-	if (SPI_execute_with_args("SELECT (escalation.attached_source($1)).source_id",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not find the source of table %u", relid);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? -1 : DatumGetInt32(d);
-}
-
 PG_FUNCTION_INFO_V1(escalation_backfill_sla);
 
 /*
@@ -85,7 +68,6 @@ escalation_backfill_sla(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
-	int32		source_id;
 	EscSource  *src;
 	const char *relname;
 	const char *keycol;
@@ -114,14 +96,12 @@ escalation_backfill_sla(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	source_id = attached_source_id(relid);
-	src = esc_get_source(source_id);
-	if (src == NULL || !src->has_sla)
+	src = esc_attached_source(relid);
+	if (!src->has_sla)
 	{
-		if (src != NULL)
-			ereport(NOTICE,
-					(errmsg("source of table %s has no SLA policy", get_rel_name(relid)),
-					 errhint("Add one to escalation.sla_policies; its tickets are tracked from then on.")));
+		ereport(NOTICE,
+				(errmsg("source of table %s has no SLA policy", get_rel_name(relid)),
+				 errhint("Add one to escalation.sla_policies; its tickets are tracked from then on.")));
 		SPI_finish();
 		esc_restore_user(save_userid, save_sec);
 		PG_RETURN_INT64(0);
@@ -162,7 +142,7 @@ escalation_backfill_sla(PG_FUNCTION_ARGS)
 	lock_plan = SPI_prepare(lock_sql.data, 2, lock_types);
 	if (lock_plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	args[0] = Int32GetDatum(source_id);
+	args[0] = Int32GetDatum(src->source_id);
 	portal = SPI_cursor_open_with_args(NULL, sql.data, 1, argtypes, args, NULL, true, 0);
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "escalation backfill_sla row",

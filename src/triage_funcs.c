@@ -276,20 +276,6 @@ typedef struct Ticket
 	uint32		keyhash;		/* hash of the ticket key */
 } Ticket;
 
-static EscSource *
-source_of(Oid relid)
-{
-	EscSource  *src = esc_get_source_by_relid(relid);
-
-	if (src == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("table %s is not attached",
-						get_rel_name(relid) ? get_rel_name(relid) : "?"),
-				 errhint("Attach it with escalation.attach().")));
-	return src;
-}
-
 /* a column of the ticket table, checked; its quoted name */
 static const char *
 checked_column(Oid relid, const char *what, const char *name, Oid want_type)
@@ -815,7 +801,7 @@ escalation_train(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ticket_table must not be NULL")));
 	relid = PG_GETARG_OID(0);
-	src = source_of(relid);
+	src = esc_attached_source(relid);
 	spec.team_column = text_arg(fcinfo, 1);
 	spec.escalated_column = text_arg(fcinfo, 2);
 	spec.holdout_column = text_arg(fcinfo, 3);
@@ -1326,7 +1312,7 @@ escalation_evaluate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("ticket_table must not be NULL")));
 	relid = PG_GETARG_OID(0);
-	src = source_of(relid);
+	src = esc_attached_source(relid);
 	model_id = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
 	if (get_call_result_type(fcinfo, NULL, &outdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -1440,7 +1426,7 @@ escalation_classify(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &outdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	outdesc = BlessTupleDesc(outdesc);
-	src = source_of(PG_GETARG_OID(1));
+	src = esc_attached_source(PG_GETARG_OID(1));
 	m = esc_triage_model_for(src->source_id);
 	if (m != NULL && !PG_ARGISNULL(0))
 	{
