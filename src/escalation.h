@@ -176,6 +176,13 @@ typedef struct EscLexicon
 
 #define ESC_WORD_DIGITS	0x01	/* the word has an ASCII digit */
 #define ESC_WORD_LONG	0x02	/* ESC_MAX_WORD bytes or more: no hash */
+#define ESC_WORD_PLAIN	0x04	/* (a pass with cases) sentiment's raw token
+								 * as it stands: white space or the text's
+								 * edge on both sides, ASCII, at most
+								 * ESC_WORD_PLAIN_MAX bytes */
+#define ESC_WORD_PLAIN_MAX 31	/* sentiment's ESC_SENT_MAX_WORD */
+#define ESC_WORD_UPPER	0x08	/* (and plain) in ALL CAPS: an upper-case
+								 * letter and no lower-case one */
 
 /* a word: a run of ASCII letters and digits or of non-ASCII bytes */
 typedef struct EscWord
@@ -190,6 +197,7 @@ typedef struct EscTextPass
 {
 	const char *text;
 	int			len;
+	bool		cases;			/* words have ESC_WORD_PLAIN, _UPPER */
 	char	   *folded;			/* text, ASCII folded to lower case, NUL-ended */
 	EscWord    *words;
 	int			nwords;
@@ -206,7 +214,7 @@ typedef struct EscTextPass
 } EscTextPass;
 
 extern uint64 esc_text_passes;
-extern EscTextPass *esc_textpass(const char *text, int len);
+extern EscTextPass *esc_textpass(const char *text, int len, bool cases);
 
 /* bigmem.c: large tables read at random, on huge pages where they are big */
 extern void *esc_alloc_big(MemoryContext cxt, size_t size);
@@ -807,6 +815,8 @@ typedef struct EscFacts
 	bool		text_ascii;		/* the text has no non-ASCII byte */
 	uint64		shapes_found[ESC_SHAPE_LANES];	/* end bits of shapes found */
 	EscTextPass *pass;			/* the one tokenising pass over text, lazily */
+	bool		pass_cases;		/* a sentiment rule will read it: the pass
+								 * notes plain words and their case */
 	const EscSentimentTerms *sentiment_terms;	/* the source's own terms */
 	EscLexicon *lexicon;		/* the source's keywords, when a rule asks
 								 * the sentiment: it keeps its readings of

@@ -312,6 +312,7 @@ esc_read_ticket(EscSource *src, HeapTuple tuple, TupleDesc desc, EscRow *row,
 	f->sentiment_terms = src->sentiment_terms;
 	/* sentiment and triage read the keyword memo's entries (tp->side) */
 	f->lexicon = (src->any_sentiment_rule || src->any_triage_rule) ? src->lexicon : NULL;
+	f->pass_cases = src->any_sentiment_rule;
 	f->triage_escalation = src->any_escalation_probability_rule;
 }
 

@@ -413,7 +413,8 @@ esc_facts_pass(EscFacts *facts)
 {
 	if (facts->pass == NULL)
 	{
-		facts->pass = esc_textpass(facts->text, facts->text ? facts->textlen : 0);
+		facts->pass = esc_textpass(facts->text, facts->text ? facts->textlen : 0,
+								   facts->pass_cases);
 		if (facts->triage != NULL)
 			esc_triage_prefetch_pass(facts->triage, facts->pass, facts->lexicon);
 	}

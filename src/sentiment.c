@@ -1476,11 +1476,34 @@ typedef struct SpanAt
 	bool		newline;
 	uint8		len;
 	int8		way;			/* the way whose tag matched, -1: none */
-	bool		upper;			/* a plain word in ALL CAPS */
-	int32		word;			/* the plain word of the pass it is, -1 */
 	uint64		h;
 	uint64		w[SPAN_MEMO_WORDS];
 } SpanAt;
+
+/* spans, and plain words, scored at a time (batch_flush()) */
+#define SPAN_BATCH 64
+
+/*
+ * What is waiting to be scored: spans, in text order, and the plain words
+ * of the pass (scoring_pass_text()) found among them, in text order, each
+ * as its word number shifted left by two, PLAIN_NEWLINE and PLAIN_UPPER.
+ * A plain word needs no memo key and no fetching ahead (its reading is in
+ * the keyword memo entry the keyword rules have just read): it is kept
+ * apart, in four bytes, and the two lists are merged by where they start
+ * when they are scored.  A SpanAt for each, walked three times, cost
+ * some 50 instructions a word.  A text (1 GB at most) has fewer than
+ * 2^30 words: a word's number fits.
+ */
+#define PLAIN_NEWLINE	0x2
+#define PLAIN_UPPER		0x1
+
+typedef struct SpanBatch
+{
+	int			n;
+	int			nplain;
+	SpanAt		spans[SPAN_BATCH];
+	uint32		plain[SPAN_BATCH];
+} SpanBatch;
 
 /*
  * Span [s, e), word wi of the text pass, a plain word: ASCII letters and
@@ -1495,20 +1518,25 @@ typedef struct SpanAt
  */
 static pg_attribute_always_inline void
 scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
-			 int wi, bool upper)
+			 EscWordReading *ws, uint32 generation, bool upper)
 {
 	Sentence   *sent = &sc->sent;
-	EscWordReading *ws;
 	Token	   *t;
 	uint8		notes;
 
-	scoring_span_start(sc, s, newline_before, 0, 0);
+	/* scoring_span_start(), with no "!" or "?" */
+	if (newline_before && sent->ntok > 0)
+		scoring_end_sentence(sc);
+	if (sent->start == NULL)
+		sent->start = s;
+	if (sent->ntok >= MAX_TOKENS)
+		scoring_split_sentence(sc, s);
+
 	t = &sent->tok[sent->ntok];
 	t->s = s;
 	t->len = e - s;
 	t->emoji = false;
-	ws = sc->side ? sc->side[wi] : esc_lexicon_word_sentiment(sc->lex, sc->tp, wi);
-	if (likely(ws->generation == sc->word_generation))
+	if (likely(ws->generation == generation))
 	{
 		t->lowlen = t->len;
 		t->flags = ws->flags;
@@ -1529,7 +1557,7 @@ scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
 		notes = token_notes(t);
 		if (t->word <= PG_INT16_MAX && t->term <= PG_INT16_MAX)
 		{
-			ws->generation = sc->word_generation;
+			ws->generation = generation;
 			ws->valence = t->valence;
 			ws->word = (int16) t->word;
 			ws->term = (int16) t->term;
@@ -1603,11 +1631,6 @@ scoring_span(Scoring *sc, const char *s, const char *e, bool newline_before,
 	SpanMemo   *m;
 	int			way;
 
-	if (at->word >= 0)
-	{
-		scoring_word(sc, s, e, newline_before, at->word, at->upper);
-		return;
-	}
 	if (at->len == 0)
 	{
 		scoring_span_read(sc, s, e, newline_before, NULL, NULL);
@@ -1632,17 +1655,21 @@ scoring_span(Scoring *sc, const char *s, const char *e, bool newline_before,
 }
 
 /*
- * Score the spans found so far, in order.  The memo is large and the rest
- * of an insert evicts it from the CPU caches, so a span's look-up would
- * wait twice on memory (its set's tags, then the entry): the spans' keys
- * are made first and their tags fetched, then the entries the tags point
- * at, then the spans are scored, so that the waits overlap.  The memo is
- * only fetched ahead here, never changed: an entry a span replaces is
- * looked up again when its turn comes.
+ * Score what the batch holds, in order, and empty it.  The memo is large
+ * and the rest of an insert evicts it from the CPU caches, so a span's
+ * look-up would wait twice on memory (its set's tags, then the entry):
+ * the spans' keys are made first and their tags fetched, then the entries
+ * the tags point at, then the spans and plain words are scored, so that
+ * the waits overlap.  The memo is only fetched ahead here, never changed:
+ * an entry a span replaces is looked up again when its turn comes.
  */
 static void
-scoring_spans(Scoring *sc, const char *text, SpanAt *spans, int n)
+batch_flush(Scoring *sc, const char *text, SpanBatch *b)
 {
+	SpanAt	   *spans = b->spans;
+	int			n = b->n;
+	int			k = 0;
+
 	if (sc->rd.memoise)
 	{
 		for (int i = 0; i < n; i++)
@@ -1650,8 +1677,6 @@ scoring_spans(Scoring *sc, const char *text, SpanAt *spans, int n)
 			SpanAt	   *at = &spans[i];
 			int			len = at->end - at->start;
 
-			if (at->word >= 0)
-				continue;	/* the keyword rules have just read its entry */
 			if (len > SPAN_MEMO_BYTES)
 				continue;
 			memset(at->w, 0, sizeof(at->w));
@@ -1675,8 +1700,32 @@ scoring_spans(Scoring *sc, const char *text, SpanAt *spans, int n)
 			}
 		}
 	}
-	for (int i = 0; i < n; i++)
-		scoring_span(sc, text + spans[i].start, text + spans[i].end, spans[i].newline, &spans[i]);
+	if (b->nplain > 0)
+	{
+		/* in locals: the tokens' stores could be to anything */
+		const EscWord *words = sc->tp->words;
+		EscWordReading **side = sc->side;
+		uint32		generation = sc->word_generation;
+
+		for (int j = 0; j < b->nplain; j++)
+		{
+			uint32		pw = b->plain[j];
+			int			wi = (int) (pw >> 2);
+			int			ws = words[wi].start;
+
+			for (; k < n && spans[k].start < ws; k++)
+				scoring_span(sc, text + spans[k].start, text + spans[k].end, spans[k].newline,
+							 &spans[k]);
+			scoring_word(sc, text + ws, text + words[wi].end, (pw & PLAIN_NEWLINE) != 0,
+						 side ? side[wi] : esc_lexicon_word_sentiment(sc->lex, sc->tp, wi),
+						 generation, (pw & PLAIN_UPPER) != 0);
+		}
+	}
+	for (; k < n; k++)
+		scoring_span(sc, text + spans[k].start, text + spans[k].end, spans[k].newline,
+					 &spans[k]);
+	b->n = 0;
+	b->nplain = 0;
 }
 
 static void
@@ -1736,27 +1785,18 @@ space_bytes(uint64 x)
 	return (ctl | blank) & ~x & HIGH;
 }
 
-/* spans scored at a time (scoring_spans()) */
-#define SPAN_BATCH 64
-
 /* a span [start, end) found, scored when the batch is full */
 static pg_attribute_always_inline void
-span_found(Scoring *sc, const char *text, SpanAt *spans, int *n, int start, int end,
-		   bool newline, int32 word, bool upper)
+span_found(Scoring *sc, const char *text, SpanBatch *b, int start, int end, bool newline)
 {
-	SpanAt	   *at = &spans[*n];
+	SpanAt	   *at = &b->spans[b->n];
 
 	at->start = start;
 	at->end = end;
 	at->newline = newline;
 	at->len = 0;
-	at->word = word;
-	at->upper = upper;
-	if (++*n == SPAN_BATCH)
-	{
-		scoring_spans(sc, text, spans, *n);
-		*n = 0;
-	}
+	if (++b->n == SPAN_BATCH)
+		batch_flush(sc, text, b);
 }
 
 /*
@@ -1766,8 +1806,7 @@ span_found(Scoring *sc, const char *text, SpanAt *spans, int *n, int start, int 
  * carried in and out.
  */
 static pg_attribute_always_inline void
-text_spans(Scoring *sc, const char *text, int from, int to, SpanAt *spans, int *n,
-		   bool *newline)
+text_spans(Scoring *sc, const char *text, int from, int to, SpanBatch *b, bool *newline)
 {
 	const unsigned char *p = (const unsigned char *) text;
 	int			start = from;	/* of a span, unless white space is there */
@@ -1793,7 +1832,7 @@ text_spans(Scoring *sc, const char *text, int from, int to, SpanAt *spans, int *
 
 			if (j > start)
 			{
-				span_found(sc, text, spans, n, start, j, *newline, -1, false);
+				span_found(sc, text, b, start, j, *newline);
 				*newline = false;
 			}
 			if (p[j] == '\n')
@@ -1803,7 +1842,7 @@ text_spans(Scoring *sc, const char *text, int from, int to, SpanAt *spans, int *
 	}
 	if (start < to)
 	{
-		span_found(sc, text, spans, n, start, to, *newline, -1, false);
+		span_found(sc, text, b, start, to, *newline);
 		*newline = false;
 	}
 }
@@ -1812,12 +1851,12 @@ text_spans(Scoring *sc, const char *text, int from, int to, SpanAt *spans, int *
 static void
 scoring_text(Scoring *sc, const char *text, int len)
 {
-	SpanAt		spans[SPAN_BATCH];
-	int			n = 0;
+	SpanBatch	b;
 	bool		newline = false;
 
-	text_spans(sc, text, 0, len, spans, &n, &newline);
-	scoring_spans(sc, text, spans, n);
+	b.n = b.nplain = 0;
+	text_spans(sc, text, 0, len, &b, &newline);
+	batch_flush(sc, text, &b);
 }
 
 /* ' ', '\t', '\n', '\v', '\f' or '\r', as space_bytes() says */
@@ -1841,39 +1880,72 @@ is_space_byte(unsigned char c)
  * text for its white space and matching each span with its word cost
  * about 16,000 instructions per 1 KB ticket; this costs a few per word.
  */
-static void
-scoring_pass_text(Scoring *sc)
+static pg_attribute_always_inline void
+scoring_pass_words(Scoring *sc, bool cases)
 {
 	const EscTextPass *tp = sc->tp;
 	const char *text = tp->text;
 	const unsigned char *p = (const unsigned char *) text;
 	int			len = tp->len;
-	SpanAt		spans[SPAN_BATCH];
-	int			n = 0;
-	int			done = 0;		/* text[0 .. done) is in spans */
+	int			nwords = tp->nwords;
+	const EscWord *words = tp->words;
+	SpanBatch	b;
+	int			done = 0;		/* text[0 .. done) is in the batch */
 	bool		newline = false;
+	/* a plain word the keyword memo keeps (esc_lexicon_keeps()) */
+	uint32		mask = ESC_WORD_PLAIN | (sc->lex->digit_stems ? 0 : ESC_WORD_DIGITS);
 
-	for (int wi = 0; wi < tp->nwords; wi++)
+	b.n = b.nplain = 0;
+	for (int wi = 0; wi < nwords; wi++)
 	{
-		const EscWord *w = &tp->words[wi];
+		const EscWord *w = &words[wi];
 		int			ws = w->start;
 		int			we = w->end;
 		bool		upper;
 
-		if ((ws > 0 && !is_space_byte(p[ws - 1])) || (we < len && !is_space_byte(p[we])))
-			continue;
-		if (we - ws > ESC_SENT_MAX_WORD || !esc_lexicon_keeps(sc->lex, w) ||
-			!ascii_case(text + ws, we - ws, sc->rd.limit, &upper))
-			continue;
+		if (cases)
+		{
+			if ((w->flags & mask) != ESC_WORD_PLAIN)
+				continue;
+			upper = (w->flags & ESC_WORD_UPPER) != 0;
+		}
+		else
+		{
+			if ((ws > 0 && !is_space_byte(p[ws - 1])) || (we < len && !is_space_byte(p[we])))
+				continue;
+			if (we - ws > ESC_SENT_MAX_WORD || !esc_lexicon_keeps(sc->lex, w) ||
+				!ascii_case(text + ws, we - ws, sc->rd.limit, &upper))
+				continue;
+		}
 		if (ws > done && !(ws - done == 1 && p[done] == ' '))
-			text_spans(sc, text, done, ws, spans, &n, &newline);
-		span_found(sc, text, spans, &n, ws, we, newline, wi, upper);
+			text_spans(sc, text, done, ws, &b, &newline);
+		b.plain[b.nplain] = ((uint32) wi << 2) | (newline ? PLAIN_NEWLINE : 0) |
+			(upper ? PLAIN_UPPER : 0);
+		if (++b.nplain == SPAN_BATCH)
+			batch_flush(sc, text, &b);
 		newline = false;
 		done = we;
 	}
 	if (len > done)
-		text_spans(sc, text, done, len, spans, &n, &newline);
-	scoring_spans(sc, text, spans, n);
+		text_spans(sc, text, done, len, &b, &newline);
+	batch_flush(sc, text, &b);
+}
+
+StaticAssertDecl(ESC_WORD_PLAIN_MAX == ESC_SENT_MAX_WORD,
+				 "the text pass's plain words are sentiment's");
+
+/*
+ * The pass's plain words: the text pass noted them (ESC_WORD_PLAIN,
+ * ESC_WORD_UPPER: a few instructions a word more there, where the word's
+ * bytes have just been read for its hash), or they are found here.
+ */
+static void
+scoring_pass_text(Scoring *sc)
+{
+	if (sc->tp->cases)
+		scoring_pass_words(sc, true);
+	else
+		scoring_pass_words(sc, false);
 }
 
 /*

@@ -22,7 +22,12 @@
  * multiplication), the words' starts and ends taken from the bitmap by
  * counting trailing zeros, each word's hash (the memos' key, read from the
  * folded bytes eight at a time) and its flags: a digit in it, too long to
- * be a word of ours (ESC_MAX_WORD bytes or more).  The trigger makes one
+ * be a word of ours (ESC_MAX_WORD bytes or more), and, when sentiment will
+ * read the pass (cases), whether the word is one of its raw tokens as it
+ * stands (white space on both sides, ASCII) and in ALL CAPS, told from
+ * the bytes around it and its first two (session 24: 30 instructions a
+ * word here saved 60 in sentiment.c, which told it itself, eight bytes at
+ * a time, after checking both sides).  The trigger makes one
  * pass per row text (subject and body of a ticket, or a message's body)
  * and every rule condition, the triage model and sentiment read it; the
  * standalone functions (classify(), sentiment(), explain()) make their
@@ -132,17 +137,20 @@ fold_ascii(char *dst, const char *src, int len)
  * multiply, and the result put through MurmurHash3's 64-bit finaliser so
  * that the low bits, which index the memos, depend on every byte.  A chunk
  * is masked to the word's length: the bytes after a word are not part of
- * it.
+ * it.  *bits: the chunks or-ed together (their high bits: whether the
+ * word is ASCII).
  */
 static inline uint32
-word_hash(const char *w, int len)
+word_hash(const char *w, int len, uint64 *bits)
 {
 	uint64		h = (uint64) len * UINT64CONST(0x9E3779B97F4A7C15);
+	uint64		all = 0;
 
 	for (;;)
 	{
 		uint64		x = esc_word_head(w, len);
 
+		all |= x;
 		h = (h ^ x) * UINT64CONST(0xFF51AFD7ED558CCD);
 		if (len <= 8)
 			break;
@@ -152,28 +160,73 @@ word_hash(const char *w, int len)
 	h ^= h >> 33;
 	h *= UINT64CONST(0xC4CEB9FE1A85EC53);
 	h ^= h >> 33;
+	*bits = all;
 	return (uint32) h;
 }
 
-/* record a word [ws, we) of the folded text */
-static inline void
-add_word(EscTextPass *tp, const char *folded, int ws, int we, bool digit)
+/* ' ', '\t', '\n', '\v', '\f' or '\r': what separates sentiment's raw tokens */
+static inline bool
+is_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/*
+ * ESC_WORD_PLAIN and ESC_WORD_UPPER of a word [ws, we) of at most
+ * ESC_WORD_PLAIN_MAX bytes of text[0 .. len), for sentiment (tp->cases);
+ * ascii: it has no byte with its high bit set (word_hash() saw its
+ * bytes).  Plain: white space or the text's edge on both sides, and
+ * ASCII.  In ALL CAPS: an upper-case letter and no lower-case one; a
+ * plain word's bytes are letters and digits, so a lower-case letter is a
+ * byte from 'a' up, and a word whose first or second byte is one (nearly
+ * every word) is told at once.
+ */
+static pg_attribute_always_inline uint32
+case_flags(const unsigned char *text, int len, int ws, int we, bool ascii)
+{
+	bool		any_upper = false;
+
+	if (!ascii || (ws > 0 && !is_space(text[ws - 1])) || (we < len && !is_space(text[we])))
+		return 0;
+	if (text[ws] >= 'a' || (we - ws > 1 && text[ws + 1] >= 'a'))
+		return ESC_WORD_PLAIN;
+	for (int i = ws; i < we; i++)
+	{
+		if (text[i] >= 'a')
+			return ESC_WORD_PLAIN;
+		any_upper |= (text[i] >= 'A');
+	}
+	return ESC_WORD_PLAIN | (any_upper ? ESC_WORD_UPPER : 0);
+}
+
+/*
+ * Record a word [ws, we) of the folded text; text, len: the text as
+ * written, and cases: tp->cases (passed in so that they stay in registers
+ * while the word is stored).
+ */
+static pg_attribute_always_inline void
+add_word(EscTextPass *tp, const char *folded, int ws, int we, bool digit,
+		 const unsigned char *text, int len, bool cases)
 {
 	EscWord    *w;
+	uint32		flags = digit ? ESC_WORD_DIGITS : 0;
+	uint64		high = SWAR_HIGH;
 
 	if (tp->nwords == tp->maxwords)
 		grow_words(tp);
 	w = &tp->words[tp->nwords++];
 	w->start = ws;
 	w->end = we;
-	w->flags = digit ? ESC_WORD_DIGITS : 0;
 	if (we - ws >= ESC_MAX_WORD)
 	{
-		w->flags |= ESC_WORD_LONG;
+		flags |= ESC_WORD_LONG;
 		w->hash = 0;
 	}
 	else
-		w->hash = word_hash(folded + ws, we - ws);
+		w->hash = word_hash(folded + ws, we - ws, &high);
+	if (cases && we - ws <= ESC_WORD_PLAIN_MAX)
+		flags |= case_flags(text, len, ws, we, (high & SWAR_HIGH) == 0);
+	w->flags = flags;
 }
 
 /* the bits of x below bit n (n in 0 .. 64) */
@@ -184,14 +237,16 @@ bits_below(uint64 x, int n)
 }
 
 /*
- * Walk text[0 .. len) once for its words.  The result (and its arrays) is
- * allocated in the current memory context; text must stay valid as long
- * as it is used.  A NULL text is an empty one.
+ * Walk text[0 .. len) once for its words; cases: sentiment will read the
+ * pass, note ESC_WORD_PLAIN and ESC_WORD_UPPER.  The result (and its
+ * arrays) is allocated in the current memory context; text must stay
+ * valid as long as it is used.  A NULL text is an empty one.
  */
 EscTextPass *
-esc_textpass(const char *text, int len)
+esc_textpass(const char *text, int len, bool cases)
 {
 	EscTextPass *tp = palloc(sizeof(EscTextPass));
+	const unsigned char *t;
 	char	   *folded;
 	int			open;
 	bool		open_digit;
@@ -203,7 +258,9 @@ esc_textpass(const char *text, int len)
 	if (text == NULL)
 		len = 0;
 	tp->text = text ? text : "";
+	t = (const unsigned char *) tp->text;
 	tp->len = len;
+	tp->cases = cases;
 	/* a ticket has a word in about seven bytes: start there, grow by doubling */
 	tp->maxwords = len / 6 + 16;
 	tp->words = palloc_extended(sizeof(EscWord) * tp->maxwords, MCXT_ALLOC_HUGE);
@@ -267,7 +324,7 @@ esc_textpass(const char *text, int len)
 			we = pg_rightmost_one_pos64(ends);
 			ends &= ends - 1;
 			add_word(tp, folded, open, base + we,
-					 open_digit || bits_below(db, we) != 0);
+					 open_digit || bits_below(db, we) != 0, t, len, cases);
 			open = -1;
 		}
 		while (starts != 0)
@@ -284,11 +341,11 @@ esc_textpass(const char *text, int len)
 			we = pg_rightmost_one_pos64(ends);
 			ends &= ends - 1;
 			add_word(tp, folded, base + ws, base + we,
-					 bits_below(db >> ws, we - ws) != 0);
+					 bits_below(db >> ws, we - ws) != 0, t, len, cases);
 		}
 	}
 	/* a word up to the end of a text of whole blocks */
 	if (open >= 0)
-		add_word(tp, folded, open, len, open_digit);
+		add_word(tp, folded, open, len, open_digit, t, len, cases);
 	return tp;
 }

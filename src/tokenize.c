@@ -485,7 +485,7 @@ esc_lexicon_match(EscLexicon *lex, const char *text, int len, int field_break, E
 		esc_lexicon_match_pass(lex, NULL, field_break, false, m);
 		return;
 	}
-	esc_lexicon_match_pass(lex, esc_textpass(text, len), field_break, false, m);
+	esc_lexicon_match_pass(lex, esc_textpass(text, len, false), field_break, false, m);
 }
 
 /*

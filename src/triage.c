@@ -1113,7 +1113,7 @@ esc_triage_doc_keys(EscTriageVocab *v, const char *text, int len,
 					const char *priority, const char *channel, const char *tier,
 					uint64 **keys)
 {
-	EscTextPass *tp = text != NULL ? esc_textpass(text, len) : NULL;
+	EscTextPass *tp = text != NULL ? esc_textpass(text, len, false) : NULL;
 	int			n = esc_triage_doc_keys_pass(v, tp, priority, channel, tier, keys);
 
 	if (tp)
@@ -1232,7 +1232,7 @@ esc_triage_vectorize(EscTriageModel *m, const char *text, int len,
 					 const char *priority, const char *channel, const char *tier,
 					 EscTriageDoc *doc)
 {
-	EscTextPass *tp = text != NULL ? esc_textpass(text, len) : NULL;
+	EscTextPass *tp = text != NULL ? esc_textpass(text, len, false) : NULL;
 
 	esc_triage_vectorize_pass(m, tp, priority, channel, tier, true, doc);
 	if (tp)

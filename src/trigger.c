@@ -484,6 +484,7 @@ escalation_message_trigger(PG_FUNCTION_ARGS)
 		row.facts.shapes_done = false;
 		row.facts.sentiment_terms = src->sentiment_terms;
 		row.facts.lexicon = src->any_sentiment_rule ? src->lexicon : NULL;
+		row.facts.pass_cases = src->any_sentiment_rule;
 		row.facts.sentiment_done = false;
 
 		if (row.facts.status != ESC_STATUS_OTHER)

@@ -23,6 +23,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "escalation.h"
 #include "shim.h"
 
@@ -244,8 +246,9 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	 * word's hash the same wherever it stands (the pass of the word alone
 	 * reads no byte after it).
 	 */
+	for (int cases = 0; cases <= 1; cases++)
 	{
-		EscTextPass *tp = esc_textpass(text, len);
+		EscTextPass *tp = esc_textpass(text, len, cases);
 
 		FUZZ_CHECK(tp->nwords == nw, "text pass: %d words, reference %d", tp->nwords, nw);
 		for (int w = 0; w < nw; w++)
@@ -253,18 +256,41 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 			const EscWord *pw = &tp->words[w];
 			bool		digit = false;
 			bool		longw = (we[w] - ws[w] >= ESC_MAX_WORD);
+			bool		plain = false;
+			bool		upper = false;
 
 			for (int i = ws[w]; i < we[w]; i++)
 				digit |= (text[i] >= '0' && text[i] <= '9');
+			/* sentiment's plain word, byte by byte: see textpass.c's case_flags() */
+			if (cases && we[w] - ws[w] <= ESC_WORD_PLAIN_MAX &&
+				(ws[w] == 0 || isspace((unsigned char) text[ws[w] - 1])) &&
+				(we[w] == len || isspace((unsigned char) text[we[w]])))
+			{
+				bool		any_upper = false,
+							any_lower = false;
+
+				plain = true;
+				for (int i = ws[w]; i < we[w]; i++)
+				{
+					unsigned char c = (unsigned char) text[i];
+
+					plain &= (c < 0x80);
+					any_upper |= (c >= 'A' && c <= 'Z');
+					any_lower |= (c >= 'a' && c <= 'z');
+				}
+				upper = plain && any_upper && !any_lower;
+			}
 			FUZZ_CHECK(pw->start == ws[w] && pw->end == we[w],
 					   "text pass: word %d at %d..%d, reference %d..%d",
 					   w, pw->start, pw->end, ws[w], we[w]);
 			FUZZ_CHECK(((pw->flags & ESC_WORD_DIGITS) != 0) == digit &&
-					   ((pw->flags & ESC_WORD_LONG) != 0) == longw,
-					   "text pass: word %d flags %u", w, pw->flags);
+					   ((pw->flags & ESC_WORD_LONG) != 0) == longw &&
+					   ((pw->flags & ESC_WORD_PLAIN) != 0) == plain &&
+					   ((pw->flags & ESC_WORD_UPPER) != 0) == upper,
+					   "text pass: word %d flags %u (cases %d)", w, pw->flags, cases);
 			if (!longw)
 			{
-				EscTextPass *one = esc_textpass(text + ws[w], we[w] - ws[w]);
+				EscTextPass *one = esc_textpass(text + ws[w], we[w] - ws[w], cases);
 
 				FUZZ_CHECK(one->nwords == 1 && one->words[0].hash == pw->hash,
 						   "text pass: word %d hashes differently alone", w);

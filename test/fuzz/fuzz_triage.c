@@ -260,7 +260,7 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		 * with the same probability
 		 */
 		{
-			EscTextPass *tp = esc_textpass(text, len);
+			EscTextPass *tp = esc_textpass(text, len, (len & 1) != 0);
 			EscTriageDoc wd;
 			EscPrediction wp,
 						fp;
@@ -296,11 +296,11 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 
 			(void) esc_lexicon_add_keyword(lex, "refund");
 			(void) esc_lexicon_add_keyword(lex, "error 404");
-			esc_triage_vectorize_pass(m, esc_textpass(text, len), fields[0], fields[1],
+			esc_triage_vectorize_pass(m, esc_textpass(text, len, (len & 1) != 0), fields[0], fields[1],
 									  fields[2], false, &wd);
 			for (int round = 0; round < 3; round++)
 			{
-				EscTextPass *tp = esc_textpass(text, len);
+				EscTextPass *tp = esc_textpass(text, len, (len & 1) != 0);
 				EscMatch	match;
 				EscTriageDoc kd;
 
