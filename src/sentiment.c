@@ -1506,10 +1506,12 @@ typedef struct SpanBatch
 } SpanBatch;
 
 /*
- * Span [s, e), word wi of the text pass, a plain word: ASCII letters and
- * digits only, no longer than ESC_SENT_MAX_WORD, kept in the keyword memo
- * (scoring_pass_text()); upper: in ALL CAPS.  What the span memo would give, from
- * the reading of the word in its keyword memo entry, which the keyword
+ * Span [s, e), a plain word of the text pass: ASCII letters and digits
+ * only, no longer than ESC_SENT_MAX_WORD, kept in the keyword memo
+ * (scoring_pass_text()), whose entry's reading is ws (generation: the
+ * one a reading of these terms has); upper: in ALL CAPS.  What the span
+ * memo would give, from the reading of the word in its keyword memo
+ * entry, which the keyword
  * rules have just looked up: add_raw_token() strips nothing from such a
  * span and classify_token() reads it, whose result is a function of its
  * lower-case bytes, which the entry is keyed by, and of the terms, whose
