@@ -236,14 +236,9 @@ bits_below(uint64 x, int n)
 	return n >= 64 ? x : x & ((UINT64CONST(1) << n) - 1);
 }
 
-/*
- * Walk text[0 .. len) once for its words; cases: sentiment will read the
- * pass, note ESC_WORD_PLAIN and ESC_WORD_UPPER.  The result (and its
- * arrays) is allocated in the current memory context; text must stay
- * valid as long as it is used.  A NULL text is an empty one.
- */
-EscTextPass *
-esc_textpass(const char *text, int len, bool cases)
+/* esc_textpass(), for one value of cases */
+static pg_attribute_always_inline EscTextPass *
+textpass(const char *text, int len, bool cases)
 {
 	EscTextPass *tp = palloc(sizeof(EscTextPass));
 	const unsigned char *t;
@@ -348,4 +343,17 @@ esc_textpass(const char *text, int len, bool cases)
 	if (open >= 0)
 		add_word(tp, folded, open, len, open_digit, t, len, cases);
 	return tp;
+}
+
+/*
+ * Walk text[0 .. len) once for its words; cases: sentiment will read the
+ * pass, note ESC_WORD_PLAIN and ESC_WORD_UPPER (the walk is made twice,
+ * so that a pass without them runs no code of theirs).  The result (and
+ * its arrays) is allocated in the current memory context; text must stay
+ * valid as long as it is used.  A NULL text is an empty one.
+ */
+EscTextPass *
+esc_textpass(const char *text, int len, bool cases)
+{
+	return cases ? textpass(text, len, true) : textpass(text, len, false);
 }
