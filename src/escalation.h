@@ -216,6 +216,25 @@ typedef struct EscTextPass
 extern uint64 esc_text_passes;
 extern EscTextPass *esc_textpass(const char *text, int len, bool cases);
 
+/* ' ', '\t', '\n', '\v', '\f' or '\r': what separates sentiment's raw tokens */
+static inline bool
+esc_is_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/*
+ * Whether word [ws, we) of text[0 .. len) has white space or the text's
+ * edge on both sides: one of sentiment's raw tokens as it stands, if it
+ * is ASCII
+ */
+static inline bool
+esc_word_spaced(const unsigned char *text, int len, int ws, int we)
+{
+	return (ws == 0 || esc_is_space(text[ws - 1])) &&
+		(we == len || esc_is_space(text[we]));
+}
+
 /* bigmem.c: large tables read at random, on huge pages where they are big */
 extern void *esc_alloc_big(MemoryContext cxt, size_t size);
 extern void esc_free_big(void *p);

@@ -1511,12 +1511,12 @@ typedef struct SpanBatch
  * (scoring_pass_text()), whose entry's reading is ws (generation: the
  * one a reading of these terms has); upper: in ALL CAPS.  What the span
  * memo would give, from the reading of the word in its keyword memo
- * entry, which the keyword
- * rules have just looked up: add_raw_token() strips nothing from such a
- * span and classify_token() reads it, whose result is a function of its
- * lower-case bytes, which the entry is keyed by, and of the terms, whose
- * generation it keeps, but for the case, which upper gives.  A span
- * without punctuation ends no sentence and holds no "!" or "?".
+ * entry, which the keyword rules have just looked up: add_raw_token()
+ * strips nothing from such a span and classify_token() reads it, whose
+ * result is a function of its lower-case bytes, which the entry is keyed
+ * by, and of the terms, whose generation it keeps, but for the case,
+ * which upper gives.  A span without punctuation ends no sentence and
+ * holds no "!" or "?".
  */
 static pg_attribute_always_inline void
 scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
@@ -1526,14 +1526,7 @@ scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
 	Token	   *t;
 	uint8		notes;
 
-	/* scoring_span_start(), with no "!" or "?" */
-	if (newline_before && sent->ntok > 0)
-		scoring_end_sentence(sc);
-	if (sent->start == NULL)
-		sent->start = s;
-	if (sent->ntok >= MAX_TOKENS)
-		scoring_split_sentence(sc, s);
-
+	scoring_span_start(sc, s, newline_before, 0, 0);
 	t = &sent->tok[sent->ntok];
 	t->s = s;
 	t->len = e - s;
@@ -1861,13 +1854,6 @@ scoring_text(Scoring *sc, const char *text, int len)
 	batch_flush(sc, text, &b);
 }
 
-/* ' ', '\t', '\n', '\v', '\f' or '\r', as space_bytes() says */
-static inline bool
-is_space_byte(unsigned char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /*
  * Every span of the pass's text, in order, found from the pass's words
  * (sc->tp, with the keyword memo sc->lex).  A span that is one plain word
@@ -1913,7 +1899,7 @@ scoring_pass_words(Scoring *sc, bool cases)
 		}
 		else
 		{
-			if ((ws > 0 && !is_space_byte(p[ws - 1])) || (we < len && !is_space_byte(p[we])))
+			if (!esc_word_spaced(p, len, ws, we))
 				continue;
 			if (we - ws > ESC_SENT_MAX_WORD || !esc_lexicon_keeps(sc->lex, w) ||
 				!ascii_case(text + ws, we - ws, sc->rd.limit, &upper))

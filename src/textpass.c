@@ -164,13 +164,6 @@ word_hash(const char *w, int len, uint64 *bits)
 	return (uint32) h;
 }
 
-/* ' ', '\t', '\n', '\v', '\f' or '\r': what separates sentiment's raw tokens */
-static inline bool
-is_space(unsigned char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /*
  * ESC_WORD_PLAIN and ESC_WORD_UPPER of a word [ws, we) of at most
  * ESC_WORD_PLAIN_MAX bytes of text[0 .. len), for sentiment (tp->cases);
@@ -186,7 +179,7 @@ case_flags(const unsigned char *text, int len, int ws, int we, bool ascii)
 {
 	bool		any_upper = false;
 
-	if (!ascii || (ws > 0 && !is_space(text[ws - 1])) || (we < len && !is_space(text[we])))
+	if (!ascii || !esc_word_spaced(text, len, ws, we))
 		return 0;
 	if (text[ws] >= 'a' || (we - ws > 1 && text[ws + 1] >= 'a'))
 		return ESC_WORD_PLAIN;
