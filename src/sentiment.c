@@ -248,10 +248,22 @@ utf8_decode(const unsigned char *p, const unsigned char *end, uint32 *cp)
 	return n;
 }
 
+/*
+ * ASCII punctuation, as ispunct() has it in the C locale (and in every
+ * glibc locale for these bytes), from two 64-bit masks: it is asked for
+ * every byte around a word, and ispunct() is a call and a table look-up
+ * through the locale.  Not locale-dependent: the same text scores the
+ * same under every LC_CTYPE.
+ */
+#define PUNCT_LOW	UINT64CONST(0xFC00FFFE00000000)	/* 0x21-0x2F, 0x3A-0x3F */
+#define PUNCT_HIGH	UINT64CONST(0x78000001F8000001)	/* 0x40, 0x5B-0x60, 0x7B-0x7E */
+
 static inline bool
 is_punct(unsigned char c)
 {
-	return c < 0x80 && ispunct(c);
+	if (c < 64)
+		return (PUNCT_LOW >> c) & 1;
+	return c < 128 && ((PUNCT_HIGH >> (c - 64)) & 1);
 }
 
 /*
@@ -1350,7 +1362,10 @@ scoring_end_sentence(Scoring *sc)
 	sentence_reset(&sc->sent, NULL);
 }
 
-/* ". ", "! ", "?\" " end a sentence; "e.g." and "3.5" do not */
+/*
+ * ". ", "! ", "?\" " end a sentence; "e.g." and "3.5" do not, nor an
+ * initial ("J."; an ASCII capital, whatever the locale)
+ */
 static bool
 span_ends_sentence(const char *s, const char *e)
 {
@@ -1359,7 +1374,7 @@ span_ends_sentence(const char *s, const char *e)
 	while (q > s && (*q == '"' || *q == '\'' || *q == ')'))
 		q--;
 	return (*q == '.' || *q == '!' || *q == '?') && q > s &&
-		!(q - s >= 2 && q[-2] == '.') && !(q - s == 1 && isupper((unsigned char) *s));
+		!(q - s >= 2 && q[-2] == '.') && !(q - s == 1 && *s >= 'A' && *s <= 'Z');
 }
 
 /* a very long sentence: score what it has, the rest starts at s */
@@ -1486,16 +1501,20 @@ typedef struct SpanAt
 /*
  * What is waiting to be scored: spans, in text order, and the plain words
  * of the pass (scoring_pass_text()) found among them, in text order, each
- * as its word number shifted left by two, PLAIN_NEWLINE and PLAIN_UPPER.
+ * as its word number shifted left by PLAIN_SHIFT, PLAIN_PUNCT (the word
+ * has punctuation beside it: punct_span()), PLAIN_NEWLINE and
+ * PLAIN_UPPER.
  * A plain word needs no memo key and no fetching ahead (its reading is in
  * the keyword memo entry the keyword rules have just read): it is kept
  * apart, in four bytes, and the two lists are merged by where they start
  * when they are scored.  A SpanAt for each, walked three times, cost
  * some 50 instructions a word.  A text (1 GB at most) has fewer than
- * 2^30 words: a word's number fits.
+ * 2^29 words (each a byte and the one after it): a word's number fits.
  */
+#define PLAIN_PUNCT		0x4
 #define PLAIN_NEWLINE	0x2
 #define PLAIN_UPPER		0x1
+#define PLAIN_SHIFT		3
 
 typedef struct SpanBatch
 {
@@ -1506,27 +1525,24 @@ typedef struct SpanBatch
 } SpanBatch;
 
 /*
- * Span [s, e), a plain word of the text pass: ASCII letters and digits
- * only, no longer than ESC_SENT_MAX_WORD, kept in the keyword memo
- * (scoring_pass_text()), whose entry's reading is ws (generation: the
- * one a reading of these terms has); upper: in ALL CAPS.  What the span
- * memo would give, from the reading of the word in its keyword memo
- * entry, which the keyword rules have just looked up: add_raw_token()
- * strips nothing from such a span and classify_token() reads it, whose
- * result is a function of its lower-case bytes, which the entry is keyed
- * by, and of the terms, whose generation it keeps, but for the case,
- * which upper gives.  A span without punctuation ends no sentence and
- * holds no "!" or "?".
+ * The token of word [s, e) of the text pass (ASCII letters and digits
+ * only, no longer than ESC_SENT_MAX_WORD, kept in the keyword memo:
+ * scoring_pass_text()), whose entry's reading is ws (generation: the one
+ * a reading of these terms has); upper: in ALL CAPS.  What the span memo
+ * would give, from the reading of the word in its keyword memo entry,
+ * which the keyword rules have just looked up: classify_token() reads
+ * the word, whose result is a function of its lower-case bytes, which
+ * the entry is keyed by, and of the terms, whose generation it keeps, but
+ * for the case, which upper gives.
  */
 static pg_attribute_always_inline void
-scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
-			 EscWordReading *ws, uint32 generation, bool upper)
+scoring_word_token(Scoring *sc, const char *s, const char *e, EscWordReading *ws,
+				   uint32 generation, bool upper)
 {
 	Sentence   *sent = &sc->sent;
 	Token	   *t;
 	uint8		notes;
 
-	scoring_span_start(sc, s, newline_before, 0, 0);
 	t = &sent->tok[sent->ntok];
 	t->s = s;
 	t->len = e - s;
@@ -1562,7 +1578,59 @@ scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
 		}
 	}
 	push_token(sent, notes);
-	sent->end = e;
+}
+
+/*
+ * Span [s, e), a plain word: add_raw_token() strips nothing from it, and
+ * a span without punctuation ends no sentence and holds no "!" or "?".
+ */
+static pg_attribute_always_inline void
+scoring_word(Scoring *sc, const char *s, const char *e, bool newline_before,
+			 EscWordReading *ws, uint32 generation, bool upper)
+{
+	scoring_span_start(sc, s, newline_before, 0, 0);
+	scoring_word_token(sc, s, e, ws, generation, upper);
+	sc->sent.end = e;
+}
+
+/*
+ * Span [s, e): punctuation around one word [w, we) of the pass that
+ * scoring_word() could read (punct_span()), "done.", "(see", "'ok',":
+ * some 16 of the ~18 spans of a benchmark ticket that are not
+ * plain words.  What scoring_span_read() and add_raw_token() make of it:
+ * the punctuation stripped from both ends leaves the word (three
+ * characters or more, so not an emoticon, and ASCII, so no emoji), whose
+ * token classify_token() reads as it reads the plain word; the span's
+ * "!" and "?" count, and it may end its sentence.  Read from the word's
+ * keyword memo entry instead of the span memo, whose lines are cold (and
+ * whose look-up of a span never seen, a ticket number's, reads the
+ * lexicon too): about 130 ns a span on the benchmark, against some 17 a
+ * plain word (docs/benchmarks.md, session 25).
+ */
+static pg_attribute_always_inline void
+scoring_punct_word(Scoring *sc, const char *s, const char *e, const char *w,
+				   const char *we, bool newline_before, EscWordReading *ws,
+				   uint32 generation, bool upper)
+{
+	int			nexclaim = 0,
+				nquestion = 0;
+
+	/* the word holds neither: the punctuation before it, then after */
+	for (int side = 0; side < 2; side++)
+	{
+		for (const char *p = side ? we : s; p < (side ? e : w); p++)
+		{
+			if (*p == '!')
+				nexclaim++;
+			else if (*p == '?')
+				nquestion++;
+		}
+	}
+	scoring_span_start(sc, s, newline_before, nexclaim, nquestion);
+	scoring_word_token(sc, w, we, ws, generation, upper);
+	sc->sent.end = e;
+	if (span_ends_sentence(s, e))
+		scoring_end_sentence(sc);
 }
 
 /* or into *high, *up and *low the high bits, upper- and lower-case letters of x */
@@ -1705,15 +1773,32 @@ batch_flush(Scoring *sc, const char *text, SpanBatch *b)
 		for (int j = 0; j < b->nplain; j++)
 		{
 			uint32		pw = b->plain[j];
-			int			wi = (int) (pw >> 2);
+			int			wi = (int) (pw >> PLAIN_SHIFT);
 			int			ws = words[wi].start;
+			EscWordReading *r;
 
+			/* (a span in the batch starts before the word's punctuation too) */
 			for (; k < n && spans[k].start < ws; k++)
 				scoring_span(sc, text + spans[k].start, text + spans[k].end, spans[k].newline,
 							 &spans[k]);
-			scoring_word(sc, text + ws, text + words[wi].end, (pw & PLAIN_NEWLINE) != 0,
-						 side ? side[wi] : esc_lexicon_word_sentiment(sc->lex, sc->tp, wi),
-						 generation, (pw & PLAIN_UPPER) != 0);
+			r = side ? side[wi] : esc_lexicon_word_sentiment(sc->lex, sc->tp, wi);
+			if (pw & PLAIN_PUNCT)
+			{
+				/* the span around the word, as punct_span() found it */
+				const char *s = text + ws;
+				const char *e = text + words[wi].end;
+
+				while (s > text && is_punct((unsigned char) s[-1]))
+					s--;
+				while (e < sc->rd.limit && is_punct((unsigned char) *e))
+					e++;
+				scoring_punct_word(sc, s, e, text + ws, text + words[wi].end,
+								   (pw & PLAIN_NEWLINE) != 0, r, generation,
+								   (pw & PLAIN_UPPER) != 0);
+			}
+			else
+				scoring_word(sc, text + ws, text + words[wi].end, (pw & PLAIN_NEWLINE) != 0,
+							 r, generation, (pw & PLAIN_UPPER) != 0);
 		}
 	}
 	for (; k < n; k++)
@@ -1855,16 +1940,55 @@ scoring_text(Scoring *sc, const char *text, int len)
 }
 
 /*
+ * Whether word w of the pass, not a plain word, is the word of a span
+ * that scoring_punct_word() reads: three to ESC_SENT_MAX_WORD bytes,
+ * ASCII, kept in the keyword memo, and punctuation (is_punct()) on at
+ * least one side of it, up to white space or the text's edge on both;
+ * then *start and *end are the span's, *upper whether the word is in ALL
+ * CAPS.  A word with anything else beside it ("v2.7", "INV-2045", "don't")
+ * is read with its span from the span memo, as before.
+ */
+static pg_attribute_always_inline bool
+punct_span(const Scoring *sc, const unsigned char *p, int len, const EscWord *w,
+		   int *start, int *end, bool *upper)
+{
+	int			j = w->start;
+	int			k = w->end;
+
+	if (w->end - w->start < 3 || w->end - w->start > ESC_SENT_MAX_WORD ||
+		!esc_lexicon_keeps(sc->lex, w))
+		return false;
+	while (j > 0 && is_punct(p[j - 1]))
+		j--;
+	if (j > 0 && !esc_is_space(p[j - 1]))
+		return false;
+	while (k < len && is_punct(p[k]))
+		k++;
+	if (k < len && !esc_is_space(p[k]))
+		return false;
+	/* nothing beside it: a plain word that is not ASCII, or not kept */
+	if (j == w->start && k == w->end)
+		return false;
+	if (!ascii_case((const char *) p + w->start, w->end - w->start, sc->rd.limit, upper))
+		return false;
+	*start = j;
+	*end = k;
+	return true;
+}
+
+/*
  * Every span of the pass's text, in order, found from the pass's words
  * (sc->tp, with the keyword memo sc->lex).  A span that is one plain word
  * of the pass (white space or the text's edge on both sides of the word,
  * ASCII, no longer than ESC_SENT_MAX_WORD, kept in the keyword memo) is
- * scored from the word's entry there (scoring_word()); the text between
- * two such words, nearly always a single space, is looked at for spans
- * only when it is something else.  The spans, their order and line
- * breaks are scoring_text()'s: a plain word is a whole span, the text
- * between two is whole spans and white space, and every white-space byte
- * lies between two (or before the first, or after the last).  Walking the
+ * scored from the word's entry there (scoring_word()), and so is a span
+ * of such a word with punctuation beside it, "done." (punct_span(),
+ * scoring_punct_word()); the text between two such spans, nearly always
+ * a single space, is looked at for spans only when it is something else.
+ * The spans, their order and line breaks are scoring_text()'s: each of
+ * these is a whole span, the text between two is whole spans and white
+ * space, and every white-space byte lies between two (or before the
+ * first, or after the last).  Walking the
  * text for its white space and matching each span with its word cost
  * about 16,000 instructions per 1 KB ticket; this costs a few per word.
  */
@@ -1887,32 +2011,38 @@ scoring_pass_words(Scoring *sc, bool cases)
 	for (int wi = 0; wi < nwords; wi++)
 	{
 		const EscWord *w = &words[wi];
-		int			ws = w->start;
-		int			we = w->end;
+		int			ss = w->start;	/* the word's span */
+		int			se = w->end;
 		bool		upper;
+		uint32		punct = 0;
 
 		if (cases)
 		{
-			if ((w->flags & mask) != ESC_WORD_PLAIN)
+			if ((w->flags & mask) == ESC_WORD_PLAIN)
+				upper = (w->flags & ESC_WORD_UPPER) != 0;
+			else if (punct_span(sc, p, len, w, &ss, &se, &upper))
+				punct = PLAIN_PUNCT;
+			else
 				continue;
-			upper = (w->flags & ESC_WORD_UPPER) != 0;
 		}
-		else
+		else if (esc_word_spaced(p, len, ss, se))
 		{
-			if (!esc_word_spaced(p, len, ws, we))
-				continue;
-			if (we - ws > ESC_SENT_MAX_WORD || !esc_lexicon_keeps(sc->lex, w) ||
-				!ascii_case(text + ws, we - ws, sc->rd.limit, &upper))
+			if (se - ss > ESC_SENT_MAX_WORD || !esc_lexicon_keeps(sc->lex, w) ||
+				!ascii_case(text + ss, se - ss, sc->rd.limit, &upper))
 				continue;
 		}
-		if (ws > done && !(ws - done == 1 && p[done] == ' '))
-			text_spans(sc, text, done, ws, &b, &newline);
-		b.plain[b.nplain] = ((uint32) wi << 2) | (newline ? PLAIN_NEWLINE : 0) |
-			(upper ? PLAIN_UPPER : 0);
+		else if (punct_span(sc, p, len, w, &ss, &se, &upper))
+			punct = PLAIN_PUNCT;
+		else
+			continue;
+		if (ss > done && !(ss - done == 1 && p[done] == ' '))
+			text_spans(sc, text, done, ss, &b, &newline);
+		b.plain[b.nplain] = ((uint32) wi << PLAIN_SHIFT) | punct |
+			(newline ? PLAIN_NEWLINE : 0) | (upper ? PLAIN_UPPER : 0);
 		if (++b.nplain == SPAN_BATCH)
 			batch_flush(sc, text, &b);
 		newline = false;
-		done = we;
+		done = se;
 	}
 	if (len > done)
 		text_spans(sc, text, done, len, &b, &newline);
