@@ -1414,6 +1414,19 @@ scoring_span_start(Scoring *sc, const char *s, bool newline_before, int nexclaim
 		scoring_split_sentence(sc, s);
 }
 
+/* add the "!" and "?" of text [s, e) to the counts */
+static inline void
+span_marks(const char *s, const char *e, int *nexclaim, int *nquestion)
+{
+	for (const char *p = s; p < e; p++)
+	{
+		if (*p == '!')
+			(*nexclaim)++;
+		else if (*p == '?')
+			(*nquestion)++;
+	}
+}
+
 /*
  * Raw token [s, e) read in full; m: the memo entry to remember it in
  * (NULL: none), with its key w.
@@ -1429,13 +1442,7 @@ scoring_span_read(Scoring *sc, const char *s, const char *e, bool newline_before
 	bool		emoji;
 	bool		ends;
 
-	for (const char *p = s; p < e; p++)
-	{
-		if (*p == '!')
-			nexclaim++;
-		else if (*p == '?')
-			nquestion++;
-	}
+	span_marks(s, e, &nexclaim, &nquestion);
 	scoring_span_start(sc, s, newline_before, nexclaim, nquestion);
 	ntok = sent->ntok;
 	emoji = add_raw_token(sent, s, e, &sc->rd);
@@ -1509,10 +1516,11 @@ typedef struct SpanAt
  * PLAIN_UPPER.
  * A plain word needs no memo key and no fetching ahead (its reading is in
  * the keyword memo entry the keyword rules have just read): it is kept
- * apart, in four bytes, and the two lists are merged by where they start
- * when they are scored.  A SpanAt for each, walked three times, cost
- * some 50 instructions a word.  A text (1 GB at most) has fewer than
- * 2^29 words (each a byte and the one after it): a word's number fits.
+ * apart, in four bytes (and a punctuated word's span beside them), and
+ * the two lists are merged by where they start when they are scored.  A
+ * SpanAt for each, walked three times, cost some 50 instructions a word.
+ * A text (1 GB at most) has fewer than 2^29 words (each a byte and the
+ * one after it): a word's number fits.
  */
 #define PLAIN_PUNCT		0x4
 #define PLAIN_NEWLINE	0x2
@@ -1525,6 +1533,7 @@ typedef struct SpanBatch
 	int			nplain;
 	SpanAt		spans[SPAN_BATCH];
 	uint32		plain[SPAN_BATCH];
+	int			punct[SPAN_BATCH][2];	/* a PLAIN_PUNCT word's span */
 } SpanBatch;
 
 /*
@@ -1618,17 +1627,9 @@ scoring_punct_word(Scoring *sc, const char *s, const char *e, const char *w,
 	int			nexclaim = 0,
 				nquestion = 0;
 
-	/* the word holds neither: the punctuation before it, then after */
-	for (int side = 0; side < 2; side++)
-	{
-		for (const char *p = side ? we : s; p < (side ? e : w); p++)
-		{
-			if (*p == '!')
-				nexclaim++;
-			else if (*p == '?')
-				nquestion++;
-		}
-	}
+	/* the word holds neither: the punctuation before it and after it */
+	span_marks(s, w, &nexclaim, &nquestion);
+	span_marks(we, e, &nexclaim, &nquestion);
 	scoring_span_start(sc, s, newline_before, nexclaim, nquestion);
 	scoring_word_token(sc, w, we, ws, generation, upper);
 	sc->sent.end = e;
@@ -1788,14 +1789,8 @@ batch_flush(Scoring *sc, const char *text, SpanBatch *b)
 			if (pw & PLAIN_PUNCT)
 			{
 				/* the span around the word, as punct_span() found it */
-				const char *s = text + ws;
-				const char *e = text + words[wi].end;
-
-				while (s > text && is_punct((unsigned char) s[-1]))
-					s--;
-				while (e < sc->rd.limit && is_punct((unsigned char) *e))
-					e++;
-				scoring_punct_word(sc, s, e, text + ws, text + words[wi].end,
+				scoring_punct_word(sc, text + b->punct[j][0], text + b->punct[j][1],
+								   text + ws, text + words[wi].end,
 								   (pw & PLAIN_NEWLINE) != 0, r, generation,
 								   (pw & PLAIN_UPPER) != 0);
 			}
@@ -2042,6 +2037,11 @@ scoring_pass_words(Scoring *sc, bool cases)
 			text_spans(sc, text, done, ss, &b, &newline);
 		b.plain[b.nplain] = ((uint32) wi << PLAIN_SHIFT) | punct |
 			(newline ? PLAIN_NEWLINE : 0) | (upper ? PLAIN_UPPER : 0);
+		if (punct)
+		{
+			b.punct[b.nplain][0] = ss;
+			b.punct[b.nplain][1] = se;
+		}
 		if (++b.nplain == SPAN_BATCH)
 			batch_flush(sc, text, &b);
 		newline = false;
