@@ -43,6 +43,7 @@ OBJS = \
 	src/worker.o \
 	src/ddl.o \
 	src/status.o \
+	src/wake.o \
 	src/route.o \
 	src/route_data.o \
 	src/route_due.o \

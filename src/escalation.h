@@ -21,6 +21,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "port/atomics.h"
 #include "regex/regex.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
@@ -1203,6 +1204,8 @@ typedef struct EscWorkerSlot
 	int64		errors;
 	TimestampTz error_at;
 	char		last_error[ESC_ERROR_LEN];
+	pg_atomic_uint32 wake;		/* ESC_WAKE_* bits: what commits woke the
+								 * worker for (wake.c) */
 } EscWorkerSlot;
 
 typedef struct EscalationSharedState
@@ -1220,6 +1223,12 @@ extern void esc_shmem_init(void);
 extern void esc_check_shared_state(void);
 extern int	esc_slot_find(Oid dboid);
 extern bool esc_stop_database_worker(Oid dboid, int holdoff_ms);
+
+/* wake.c: what a commit wakes a database's worker for */
+#define ESC_WAKE_CYCLE		0x01	/* a cycle now (escalation.wakeup()) */
+#define ESC_WAKE_PENDING	0x02	/* record the escalations left pending */
+extern bool esc_wake_at_commit(uint32 what);
+extern uint32 esc_wake_take(int i);
 
 /* ---------- launcher.c */
 extern void esc_launcher_register(void);

@@ -14,8 +14,9 @@
  * escalation.pending_escalations instead: one heap insert into a table
  * with no index and no trigger, as facts.c logs a ticket's facts.  The
  * row commits or rolls back with the ticket, so an escalation is decided
- * and kept in the writer's transaction and never lost.  The worker's
- * next cycle records it, escalation.record_pending() in transactions of
+ * and kept in the writer's transaction and never lost.  The commit wakes
+ * the database's worker (wake.c), which records it at once, and
+ * every cycle does too, escalation.record_pending() in transactions of
  * its own before the cycle's batches (worker.c), so that no batch holds
  * a new escalation while it waits for a row a helpdesk writer holds
  * (run_cycle() calls it first), through the statement that records an
@@ -127,6 +128,7 @@ esc_pending_write(const Datum *args, const char *nulls)
 	simple_heap_insert(rel, tup);
 	heap_freetuple(tup);
 	table_close(rel, NoLock);
+	(void) esc_wake_at_commit(ESC_WAKE_PENDING);
 	return true;
 }
 

@@ -19,6 +19,9 @@
  *	  latch and sets STOPPED or ABSENT with the time it may be started again;
  *	- ddl.c pushes retry_after forward and signals the worker before
  *	  DROP / RENAME DATABASE;
+ *	- a committing backend ORs what it wakes the worker for into wake (an
+ *	  atomic, under the lock held shared or exclusively) and sets the
+ *	  worker's latch, and the worker takes wake's bits (wake.c);
  *	- status.c only reads.
  *
  * Statistics survive a worker's restart (the slot stays with its database)
@@ -80,6 +83,8 @@ shmem_startup(void)
 		memset(esc_shared, 0, shared_size());
 		esc_shared->lock = &(GetNamedLWLockTranche(ESC_TRANCHE))->lock;
 		esc_shared->nslots = esc_max_workers;
+		for (int i = 0; i < esc_shared->nslots; i++)
+			pg_atomic_init_u32(&esc_shared->slots[i].wake, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -8,20 +8,18 @@
  * worker_status() copies the slots under the shared lock and builds its
  * rows after releasing it.  wakeup() acts at commit of the calling
  * transaction, so that the cycle it starts sees what that transaction
- * wrote: it sets the latch of this database's worker, or, when there is
- * none, bumps the wakeup epoch and sets the launcher's latch so that the
- * launcher looks at every database again at once (this is how CREATE
- * EXTENSION gets its worker without waiting for the launcher's recheck).
+ * wrote (wake.c): it wakes this database's worker for a cycle, or, when
+ * there is none, the launcher, which looks at every database again at once
+ * (this is how CREATE EXTENSION gets its worker without waiting for the
+ * launcher's recheck).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "commands/dbcommands.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -131,48 +129,9 @@ escalation_worker_status(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-static bool wakeup_pending = false;
-static bool wakeup_callback_registered = false;
-
-static void
-wakeup_at_commit(XactEvent event, void *arg)
-{
-	int			i;
-
-	if (!wakeup_pending)
-		return;
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT &&
-		event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT &&
-		event != XACT_EVENT_PREPARE)
-		return;
-	wakeup_pending = false;
-	/* rolled back, or prepared (its COMMIT PREPARED may run anywhere): nothing */
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT)
-		return;
-
-	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
-	i = esc_slot_find(MyDatabaseId);
-	if (i >= 0 && esc_shared->slots[i].latch != NULL)
-		SetLatch(esc_shared->slots[i].latch);
-	else
-	{
-		esc_shared->wakeup_epoch++;
-		if (esc_shared->launcher_latch != NULL)
-			SetLatch(esc_shared->launcher_latch);
-	}
-	LWLockRelease(esc_shared->lock);
-}
-
 Datum
 escalation_wakeup(PG_FUNCTION_ARGS)
 {
-	if (esc_shared == NULL)
-		PG_RETURN_BOOL(false);	/* not preloaded: there is no worker to wake */
-	if (!wakeup_callback_registered)
-	{
-		RegisterXactCallback(wakeup_at_commit, NULL);
-		wakeup_callback_registered = true;
-	}
-	wakeup_pending = true;
-	PG_RETURN_BOOL(true);
+	/* false when not preloaded: there is no worker to wake */
+	PG_RETURN_BOOL(esc_wake_at_commit(ESC_WAKE_CYCLE));
 }

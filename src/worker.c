@@ -35,6 +35,12 @@
  * which forbids SET ROLE and SET SESSION AUTHORIZATION inside it; the role
  * is looked up in every transaction and refused if it is a superuser.
  *
+ * Between cycles, a helpdesk transaction that committed escalations it
+ * left pending (escalation.defer_escalations) wakes the worker
+ * (wake.c): it records them at once, in a pass of
+ * escalation.record_pending() batches that is not a cycle, and sleeps on
+ * until the cycle is due.
+ *
  * Signals: SIGHUP reloads the configuration (and wakes the worker), SIGTERM
  * exits at the next interrupt check (die), SIGINT cancels the running
  * batch like a query cancel.
@@ -234,6 +240,15 @@ slot_add_items(int n)
 	LWLockRelease(esc_shared->lock);
 }
 
+/* count an error of the worker's in its slot; caller holds the lock exclusively */
+static void
+slot_set_error(EscWorkerSlot *slot, const char *message)
+{
+	slot->errors++;
+	slot->error_at = GetCurrentTimestamp();
+	strlcpy(slot->last_error, message, ESC_ERROR_LEN);
+}
+
 /*
  * Batches of one kind (pending: escalation.record_pending(), else
  * escalation.run_batch()) until one is not full, the cycle's time is up
@@ -313,6 +328,8 @@ run_cycle(MemoryContext cxt, bool *more)
 	LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
 	slot->cycle_start = as_of;
 	LWLockRelease(esc_shared->lock);
+	/* a cycle serves every wake-up (and records what is pending first) */
+	(void) esc_wake_take(my_slot);
 
 	/*
 	 * First the escalations the triggers left to the worker, each batch in
@@ -330,18 +347,11 @@ run_cycle(MemoryContext cxt, bool *more)
 	slot->items_last_cycle = items;
 	slot->cycles++;
 	if (edata != NULL)
-	{
-		slot->errors++;
-		slot->error_at = slot->cycle_end;
-		strlcpy(slot->last_error, edata->message ? edata->message : "(no message)",
-				ESC_ERROR_LEN);
-	}
+		slot_set_error(slot, edata->message ? edata->message : "(no message)");
 	else if (step_error[0] != '\0')
 	{
 		/* a step failed while the others went on (escalation_step_failed()) */
-		slot->errors++;
-		slot->error_at = slot->cycle_end;
-		strlcpy(slot->last_error, step_error, ESC_ERROR_LEN);
+		slot_set_error(slot, step_error);
 	}
 	LWLockRelease(esc_shared->lock);
 
@@ -349,6 +359,69 @@ run_cycle(MemoryContext cxt, bool *more)
 			(errmsg_internal("escalation worker cycle in database \"%s\": %d batches, " INT64_FORMAT " items%s",
 							 my_dbname, batches, items, edata ? ", failed" : "")));
 	return !gone;
+}
+
+/*
+ * Woken by a commit that left escalations pending (wake.c): record
+ * them, and nothing else, in batches of escalation.record_pending() as the
+ * cycle's first phase does.  Not a cycle: the slot's cycle statistics stay
+ * as they are, but its items and an error are counted.
+ */
+static void
+run_pending_pass(MemoryContext cxt)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		items = 0;
+	int			batches = 0;
+	bool		gone = false;
+	bool		more = false;
+	ErrorData  *edata = NULL;
+
+	MemoryContextSwitchTo(cxt);
+	run_phase(cxt, now, TimestampTzPlusMilliseconds(now, esc_naptime), esc_batch_size,
+			  true, &items, &batches, &gone, &more, &edata);
+	if (edata != NULL)
+	{
+		EscWorkerSlot *slot = &esc_shared->slots[my_slot];
+
+		LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
+		slot_set_error(slot, edata->message ? edata->message : "(no message)");
+		LWLockRelease(esc_shared->lock);
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("escalation worker in database \"%s\" woken for pending escalations: %d batches, " INT64_FORMAT " items%s",
+							 my_dbname, batches, items, edata ? ", failed" : "")));
+	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextReset(cxt);
+}
+
+/*
+ * Sleep until the next cycle is due, escalation.naptime from now.  A wake-up
+ * for pending escalations only records them and sleeps on; the latch set for
+ * anything else (escalation.wakeup(), a reload, a signal) ends the sleep, and
+ * the next cycle starts at once, as it always did.
+ */
+static void
+sleep_until_next_cycle(MemoryContext cxt)
+{
+	TimestampTz due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), esc_naptime);
+
+	for (;;)
+	{
+		long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), due);
+		int			rc;
+
+		if (ms <= 0)
+			return;
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   ms, esc_wait_event());
+		ResetLatch(MyLatch);
+		if ((rc & WL_LATCH_SET) == 0 || ConfigReloadPending ||
+			ProcDiePending || QueryCancelPending ||
+			esc_wake_take(my_slot) != ESC_WAKE_PENDING)
+			return;
+		run_pending_pass(cxt);
+	}
 }
 
 void
@@ -422,9 +495,7 @@ esc_worker_main(Datum arg)
 		if (more)
 			continue;
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 esc_naptime, esc_wait_event());
-		ResetLatch(MyLatch);
+		sleep_until_next_cycle(loop_cxt);
 	}
 }
 
