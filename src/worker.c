@@ -364,11 +364,14 @@ run_cycle(MemoryContext cxt, bool *more)
 /*
  * Woken by a commit that left escalations pending (wake.c): record
  * them, and nothing else, in batches of escalation.record_pending() as the
- * cycle's first phase does.  Not a cycle: the slot's cycle statistics stay
- * as they are, but its items and an error are counted.
+ * cycle's first phase does, until a batch is not full or the cycle is due
+ * (so that a stream of deferred escalations never holds the SLA clocks
+ * back: the cycle starts on time and records the rest first).  Not a
+ * cycle: the slot's cycle statistics stay as they are, but its items and
+ * an error are counted.
  */
 static void
-run_pending_pass(MemoryContext cxt)
+run_pending_pass(MemoryContext cxt, TimestampTz due)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	int64		items = 0;
@@ -378,8 +381,7 @@ run_pending_pass(MemoryContext cxt)
 	ErrorData  *edata = NULL;
 
 	MemoryContextSwitchTo(cxt);
-	run_phase(cxt, now, TimestampTzPlusMilliseconds(now, esc_naptime), esc_batch_size,
-			  true, &items, &batches, &gone, &more, &edata);
+	run_phase(cxt, now, due, esc_batch_size, true, &items, &batches, &gone, &more, &edata);
 	if (edata != NULL)
 	{
 		EscWorkerSlot *slot = &esc_shared->slots[my_slot];
@@ -420,7 +422,7 @@ sleep_until_next_cycle(MemoryContext cxt)
 			ProcDiePending || QueryCancelPending ||
 			esc_wake_take(my_slot) != ESC_WAKE_PENDING)
 			return;
-		run_pending_pass(cxt);
+		run_pending_pass(cxt, due);
 	}
 }
 
