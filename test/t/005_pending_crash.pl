@@ -8,6 +8,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use EscDeferred;
+
 my $node = PostgreSQL::Test::Cluster->new('pending');
 $node->init;
 $node->append_conf(
@@ -17,15 +19,7 @@ escalation.worker_enabled = off
 });
 $node->start;
 
-$node->safe_psql(
-	'postgres', q{
-CREATE EXTENSION escalation;
-CREATE TABLE tickets (id integer PRIMARY KEY, body text, created_at timestamptz NOT NULL);
-SELECT escalation.attach('tickets', key => 'id', body => 'body', created_at => 'created_at');
-INSERT INTO escalation.teams (name) VALUES ('tier2');
-INSERT INTO escalation.rules (name, keywords, target_team) VALUES ('outage', '{outage}', 'tier2');
-ALTER DATABASE postgres SET escalation.defer_escalations = on;
-});
+deferred_helpdesk($node, 'postgres');
 $node->safe_psql('postgres', q{
 INSERT INTO tickets SELECT g, CASE WHEN g % 2 = 0 THEN 'an outage' ELSE 'a question' END,
        timestamptz '2024-06-01 09:00+00' + g * interval '1 minute'

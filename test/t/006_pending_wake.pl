@@ -12,6 +12,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use EscDeferred;
+
 my $node = PostgreSQL::Test::Cluster->new('pending_wake');
 $node->init;
 $node->append_conf(
@@ -23,21 +25,29 @@ escalation.launcher_naptime = '1s'
 $node->start;
 
 $node->safe_psql('postgres', 'CREATE DATABASE helpdesk');
-$node->safe_psql(
-	'helpdesk', q{
-CREATE EXTENSION escalation;
-CREATE TABLE tickets (id integer PRIMARY KEY, body text, created_at timestamptz NOT NULL);
-SELECT escalation.attach('tickets', key => 'id', body => 'body', created_at => 'created_at');
-INSERT INTO escalation.teams (name) VALUES ('tier2');
-INSERT INTO escalation.rules (name, keywords, target_team) VALUES ('outage', '{outage}', 'tier2');
-ALTER DATABASE helpdesk SET escalation.defer_escalations = on;
-});
+deferred_helpdesk($node, 'helpdesk');
+
+# until n escalations are recorded and nothing is pending (with the naptime
+# at an hour, only a wake-up at commit does that before the poll gives up)
+sub recorded
+{
+	my ($n) = @_;
+	return $node->poll_query_until(
+		'helpdesk',
+		"SELECT (SELECT count(*) FROM escalation.escalations) = $n
+		    AND (SELECT count(*) FROM escalation.pending_escalations) = 0");
+}
+
+# until the worker is running and has ended its first cycle
+sub first_cycle_done
+{
+	return $node->poll_query_until(
+		'helpdesk',
+		"SELECT state = 'running' AND cycles >= 1 FROM escalation.workers WHERE database = 'helpdesk'");
+}
 
 # the worker has run its first cycle and sleeps for an hour
-ok( $node->poll_query_until(
-		'helpdesk',
-		"SELECT state = 'running' AND cycles >= 1 FROM escalation.workers WHERE database = 'helpdesk'"),
-	'the worker ran its first cycle');
+ok(first_cycle_done(), 'the worker ran its first cycle');
 my ($cycles, $items) = split /\|/,
   $node->safe_psql('helpdesk',
 	"SELECT cycles, items_total FROM escalation.workers WHERE database = 'helpdesk'");
@@ -45,10 +55,7 @@ my ($cycles, $items) = split /\|/,
 # one ticket
 $node->safe_psql('helpdesk',
 	q{INSERT INTO tickets VALUES (1, 'an outage since noon', '2024-06-01 12:00+00')});
-ok( $node->poll_query_until(
-		'helpdesk',
-		"SELECT (SELECT count(*) FROM escalation.escalations) = 1
-		    AND (SELECT count(*) FROM escalation.pending_escalations) = 0"),
+ok(recorded(1),
 	'a deferred escalation is recorded after its commit, long before the next cycle');
 is( $node->safe_psql(
 		'helpdesk', q{
@@ -75,10 +82,7 @@ BEGIN;
 INSERT INTO tickets VALUES (8, 'an outage rolled back', '2024-06-01 14:00+00');
 ROLLBACK;
 });
-ok( $node->poll_query_until(
-		'helpdesk',
-		"SELECT (SELECT count(*) FROM escalation.escalations) = 6
-		    AND (SELECT count(*) FROM escalation.pending_escalations) = 0"),
+ok(recorded(6),
 	'the five escalations of a multi-row insert are recorded after its commit');
 is( $node->safe_psql(
 		'helpdesk',
@@ -90,10 +94,7 @@ is( $node->safe_psql(
 # commits its rows, which the next wake-up or cycle records
 $node->safe_psql('postgres', 'ALTER SYSTEM SET max_prepared_transactions = 5');
 $node->restart;
-ok( $node->poll_query_until(
-		'helpdesk',
-		"SELECT state = 'running' AND cycles >= 1 FROM escalation.workers WHERE database = 'helpdesk'"),
-	'the worker runs again after the restart');
+ok(first_cycle_done(), 'the worker runs again after the restart');
 $node->safe_psql(
 	'helpdesk', q{
 BEGIN;
@@ -105,10 +106,7 @@ is($node->safe_psql('helpdesk', 'SELECT count(*) FROM escalation.pending_escalat
 	'1', 'a prepared transaction\'s escalation waits for the worker');
 $node->safe_psql('helpdesk',
 	q{INSERT INTO tickets VALUES (10, 'an outage after it', '2024-06-01 16:00+00')});
-ok( $node->poll_query_until(
-		'helpdesk',
-		"SELECT (SELECT count(*) FROM escalation.escalations) = 8
-		    AND (SELECT count(*) FROM escalation.pending_escalations) = 0"),
+ok(recorded(8),
 	'the next commit that defers one wakes the worker, which records both');
 
 # escalation.wakeup() in the same transaction still gets its cycle
