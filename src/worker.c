@@ -240,12 +240,12 @@ slot_add_items(int n)
 	LWLockRelease(esc_shared->lock);
 }
 
-/* count an error of the worker's in its slot; caller holds the lock exclusively */
+/* count an error of the worker's at time at in its slot; caller holds the lock exclusively */
 static void
-slot_set_error(EscWorkerSlot *slot, const char *message)
+slot_set_error(EscWorkerSlot *slot, TimestampTz at, const char *message)
 {
 	slot->errors++;
-	slot->error_at = GetCurrentTimestamp();
+	slot->error_at = at;
 	strlcpy(slot->last_error, message, ESC_ERROR_LEN);
 }
 
@@ -347,11 +347,12 @@ run_cycle(MemoryContext cxt, bool *more)
 	slot->items_last_cycle = items;
 	slot->cycles++;
 	if (edata != NULL)
-		slot_set_error(slot, edata->message ? edata->message : "(no message)");
+		slot_set_error(slot, slot->cycle_end,
+					   edata->message ? edata->message : "(no message)");
 	else if (step_error[0] != '\0')
 	{
 		/* a step failed while the others went on (escalation_step_failed()) */
-		slot_set_error(slot, step_error);
+		slot_set_error(slot, slot->cycle_end, step_error);
 	}
 	LWLockRelease(esc_shared->lock);
 
@@ -387,7 +388,8 @@ run_pending_pass(MemoryContext cxt, TimestampTz due)
 		EscWorkerSlot *slot = &esc_shared->slots[my_slot];
 
 		LWLockAcquire(esc_shared->lock, LW_EXCLUSIVE);
-		slot_set_error(slot, edata->message ? edata->message : "(no message)");
+		slot_set_error(slot, GetCurrentTimestamp(),
+					   edata->message ? edata->message : "(no message)");
 		LWLockRelease(esc_shared->lock);
 	}
 	ereport(DEBUG1,
