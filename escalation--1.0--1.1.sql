@@ -2163,13 +2163,13 @@ GRANT EXECUTE ON FUNCTION escalation.train(regclass, text, text, text, float8, b
 -- of the ticket, and 12 us per ticket insert on average, the largest part
 -- of the trigger's time.  With escalation.defer_escalations on, the
 -- trigger appends what the record statement needs to this table instead
--- (one heap insert, no index, no trigger: it commits or rolls back with
--- the ticket), and the worker's next cycle records it, through the same
--- statement as an update of the ticket would, before it routes
--- (record_pending(), in transactions of its own before each cycle's
--- batches).  Off (the default) the trigger
--- records the escalation in the writer's transaction, as before.  The
--- columns are the record statement's parameters.
+-- (one heap insert and one entry in the queue's index, no trigger: it
+-- commits or rolls back with the ticket), and the worker records it,
+-- through the same statement as an update of the ticket would, before it
+-- routes (record_pending(), in transactions of its own before each
+-- cycle's batches).  Off (the default) the trigger records the
+-- escalation in the writer's transaction, as before.  The columns are the
+-- record statement's parameters.
 CREATE TABLE escalation.pending_escalations (
     source_id     integer NOT NULL,
     ticket_key    text NOT NULL,
@@ -2190,11 +2190,19 @@ CREATE TABLE escalation.pending_escalations (
 -- escalation.escalations: a pglz attempt and a TOAST write would cost the
 -- writer much of what leaving the recording to the worker saves
 ALTER TABLE escalation.pending_escalations SET (toast_tuple_target = 8160);
--- no key, by design (an index would cost the writer): a publication that
--- replicates deletes needs the whole row to identify one
+-- the queue's order: record_pending() takes the oldest batch_size rows.
+-- Without it each batch read and sorted the whole table: with 200,000
+-- rows waiting (a burst the worker fell behind on), 190 ms of every
+-- batch of 500, the sort spilling to disk, so the queue drained slower
+-- the longer it was (docs/design.md 7b).  The trigger keeps this one
+-- index itself, for about 2 us a pending row (a plain btree on a time
+-- that mostly grows: its rightmost page)
+CREATE INDEX pending_escalations_at ON escalation.pending_escalations (at);
+-- no key: a publication that replicates deletes needs the whole row to
+-- identify one
 ALTER TABLE escalation.pending_escalations REPLICA IDENTITY FULL;
 COMMENT ON TABLE escalation.pending_escalations IS
-  'escalations the ticket trigger decided with escalation.defer_escalations on, waiting for the worker to record them (escalation.record_pending()); written by the trigger without the executor, so it has no index and no trigger (with either, the trigger records the escalation itself); administrators may read it, as the tenant policy lets them';
+  'escalations the ticket trigger decided with escalation.defer_escalations on, waiting for the worker to record them (escalation.record_pending()), oldest first by the index pending_escalations_at; written by the trigger without the executor, which keeps that index and no other: with another index, or a trigger, the trigger records the escalation itself; administrators may read it, as the tenant policy lets them';
 REVOKE ALL ON escalation.pending_escalations FROM PUBLIC;
 -- administrators may watch the backlog, with the record's policy: the
 -- source's scope and the tenant (as fact_changes); the trigger and

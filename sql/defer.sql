@@ -129,9 +129,32 @@ SELECT e.target_team, e.severity, regress_reasons(e.reasons) AS reasons,
          WHERE v.escalation_id = e.escalation_id) AS journey
   FROM escalation.escalations e WHERE e.source_id = :sid AND e.ticket_key = '31';
 
--- A DBA's index (or trigger) on the pending table: a heap insert would
--- not keep it, so the trigger records the escalation itself (and the
--- next insert, the index gone, is deferred again).
+-- The trigger keeps the queue's index (pending_escalations_at, which
+-- record_pending() reads the oldest rows from) itself: every pending row
+-- is in it, as a scan of the index alone tells.
+INSERT INTO df_hd.tickets VALUES
+    (35, 'open', 'high', 'Outage', 'Outage, indexed.', 'dan@example.com', 'globex', '2024-03-06 11:00+00'),
+    (36, 'open', 'high', 'Legal', 'My lawyer, indexed.', 'dan@example.com', 'globex', '2024-03-06 10:30+00');
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT array_agg(ticket_key ORDER BY at) AS by_index FROM escalation.pending_escalations WHERE at > '-infinity';
+RESET enable_bitmapscan;
+RESET enable_seqscan;
+SELECT array_agg(ticket_key ORDER BY at) AS by_heap FROM escalation.pending_escalations;
+SELECT escalation.record_pending() AS recorded;
+-- Without it (a DBA dropped it) the rows are still left to the worker;
+-- record_pending() then reads the table whole.
+BEGIN;
+DROP INDEX escalation.pending_escalations_at;
+INSERT INTO df_hd.tickets VALUES
+    (37, 'open', 'high', 'Outage', 'Outage, unindexed.', 'dan@example.com', 'globex', '2024-03-06 12:00+00');
+SELECT count(*) AS pending FROM escalation.pending_escalations;
+SELECT escalation.record_pending() AS recorded;
+ROLLBACK;
+
+-- Any other index (or a trigger) on the pending table: a heap insert
+-- would not keep it, so the trigger records the escalation itself (and
+-- the next insert, the index gone, is deferred again).
 CREATE INDEX df_pending_at ON escalation.pending_escalations (at);
 INSERT INTO df_hd.tickets VALUES
     (40, 'open', 'high', 'Outage', 'Outage with an index.', 'dan@example.com', 'globex', '2024-03-07 09:00+00');

@@ -93,4 +93,16 @@ esc_wait_event(void)
 	((rri)->ri_GeneratedExprs = (exprs), (rri)->ri_NumGeneratedNeeded = (n))
 #endif
 
+/*
+ * pending.c: index_insert() takes whether the row is an unchanged update
+ * (the bottom-up deletion hint) from 14 on.
+ */
+#if PG_VERSION_NUM >= 140000
+#define esc_index_insert(index, values, isnull, tid, heap, info) \
+	index_insert((index), (values), (isnull), (tid), (heap), UNIQUE_CHECK_NO, false, (info))
+#else
+#define esc_index_insert(index, values, isnull, tid, heap, info) \
+	index_insert((index), (values), (isnull), (tid), (heap), UNIQUE_CHECK_NO, (info))
+#endif
+
 #endif							/* ESCALATION_COMPAT_H */

@@ -12,7 +12,9 @@
  * trigger's time.  With escalation.defer_escalations on, the trigger
  * appends the record statement's parameters to
  * escalation.pending_escalations instead: one heap insert into a table
- * with no index and no trigger, as facts.c logs a ticket's facts.  The
+ * with no trigger, as facts.c logs a ticket's facts, and its entry in the
+ * table's one index, pending_escalations_at (the queue's order: a batch
+ * reads what it records, not the whole table).  The
  * row commits or rolls back with the ticket, so an escalation is decided
  * and kept in the writer's transaction and never lost.  The commit wakes
  * the database's worker (wake.c), which records it at once, and
@@ -42,15 +44,20 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 
+#include "compat.h"
 #include "escalation.h"
 
 PG_FUNCTION_INFO_V1(escalation_record_pending);
@@ -76,19 +83,47 @@ pending_shape(Relation rel)
 	return true;
 }
 
-/* an index on rel? (relhasindex stays set after a DROP INDEX until VACUUM) */
+/* the column record_pending() reads the queue in the order of */
+#define PENDING_AT_ATTNUM 11
+
+/*
+ * The table's indexes, as esc_pending_write() can keep them: none (after
+ * a DBA dropped it; relhasindex stays set until VACUUM), or only the
+ * queue's order, pending_escalations_at: a plain btree on "at" alone,
+ * valid and ready, which it inserts into itself.  Anything else (another
+ * index, a unique or partial one, one being built) and the trigger
+ * records the escalation itself.  Returns false then; *at_index is the
+ * order's index, or InvalidOid when there is none.
+ */
 static bool
-has_index(Relation rel)
+pending_indexes(Relation rel, Oid *at_index)
 {
 	List	   *indexes;
-	bool		any;
+	bool		ok = true;
 
+	*at_index = InvalidOid;
 	if (!rel->rd_rel->relhasindex)
-		return false;
+		return true;
 	indexes = RelationGetIndexList(rel);
-	any = (indexes != NIL);
+	if (list_length(indexes) == 1)
+	{
+		Relation	index = index_open(linitial_oid(indexes), RowExclusiveLock);
+		Form_pg_index form = index->rd_index;
+
+		if (index->rd_rel->relam == BTREE_AM_OID && form->indnatts == 1 &&
+			form->indkey.values[0] == PENDING_AT_ATTNUM && !form->indisunique &&
+			form->indisvalid && form->indisready && form->indislive &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
+			*at_index = RelationGetRelid(index);
+		else
+			ok = false;
+		index_close(index, NoLock);
+	}
+	else if (indexes != NIL)
+		ok = false;
 	list_free(indexes);
-	return any;
+	return ok;
 }
 
 /*
@@ -105,6 +140,7 @@ esc_pending_write(const Datum *args, const char *nulls)
 {
 	Oid			relid = esc_own_relid("pending_escalations");
 	Relation	rel;
+	Oid			at_index;
 	Datum		values[ESC_RECORD_NARGS];
 	bool		isnull[ESC_RECORD_NARGS];
 	HeapTuple	tup;
@@ -114,7 +150,7 @@ esc_pending_write(const Datum *args, const char *nulls)
 	rel = table_open(relid, RowExclusiveLock);
 	if (rel->trigdesc != NULL || rel->rd_rel->relkind != RELKIND_RELATION ||
 		rel->rd_rel->relforcerowsecurity || rel->rd_rules != NULL ||
-		!pending_shape(rel) || has_index(rel))
+		!pending_shape(rel) || !pending_indexes(rel, &at_index))
 	{
 		table_close(rel, NoLock);
 		return false;
@@ -126,6 +162,16 @@ esc_pending_write(const Datum *args, const char *nulls)
 	}
 	tup = heap_form_tuple(RelationGetDescr(rel), values, isnull);
 	simple_heap_insert(rel, tup);
+	if (OidIsValid(at_index))
+	{
+		/* locked by pending_indexes() */
+		Relation	index = index_open(at_index, NoLock);
+
+		esc_index_insert(index, &values[PENDING_AT_ATTNUM - 1],
+						 &isnull[PENDING_AT_ATTNUM - 1], &tup->t_self, rel,
+						 BuildIndexInfo(index));
+		index_close(index, NoLock);
+	}
 	heap_freetuple(tup);
 	table_close(rel, NoLock);
 	(void) esc_wake_at_commit(ESC_WAKE_PENDING);

@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(571);
+SELECT plan(572);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_failures', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'fact_deltas', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_resolution', 'metric_resolution_fine', 'metric_sources', 'metric_tte', 'metric_tte_reasons', 'models', 'notifications', 'pending_escalations', 'pending_failed', 'routing_failures', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
@@ -513,6 +513,8 @@ SELECT function_privs_are('escalation', 'record_pending', ARRAY['integer']::name
 SELECT is((SELECT c.relreplident::text FROM pg_catalog.pg_class c
             WHERE c.oid = 'escalation.pending_escalations'::regclass), 'f',
           'pending escalations are identified by the whole row when deletes are replicated');
+SELECT has_index('escalation', 'pending_escalations', 'pending_escalations_at', ARRAY['at'],
+                 'record_pending() reads the oldest pending escalations from an index, not by sorting the table');
 SELECT ok((SELECT p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc p
             WHERE p.oid = 'escalation.record_pending(integer)'::regprocedure),
           'record_pending() pins search_path');
