@@ -59,7 +59,7 @@ PG_CPPFLAGS = -I$(srcdir)/src
 # pg_regress: one topic per file, run in this order
 REGRESS = setup attach rules keywords fields_accounts messages context transitions explain \
           cache bad_input bad_input_catalogue privileges calendar sla sentiment routing metrics metrics_percentiles dashboard chatwoot znuny triage textpass \
-          sla_message direct_records defer pattern_shapes ticket_lock clock_failures
+          sla_message direct_records defer merge_reasons pattern_shapes ticket_lock clock_failures
 
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(wildcard test/isolation/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output_iso --load-extension=escalation

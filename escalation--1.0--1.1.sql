@@ -2191,10 +2191,10 @@ CREATE TABLE escalation.pending_escalations (
 -- writer much of what leaving the recording to the worker saves
 ALTER TABLE escalation.pending_escalations SET (toast_tuple_target = 8160);
 -- the queue's order: record_pending() takes the oldest batch_size rows.
--- Without it each batch read and sorted the whole table: with 200,000
--- rows waiting (a burst the worker fell behind on), 190 ms of every
--- batch of 500, the sort spilling to disk, so the queue drained slower
--- the longer it was (docs/design.md 7b).  The trigger keeps this one
+-- Without it each batch read and sorted the whole table: with 192,000
+-- rows waiting (a burst the worker fell behind on), 200 ms of every
+-- batch of 500 against 2 ms from the index, the sort spilling to disk
+-- (docs/design.md 7b).  The trigger keeps this one
 -- index itself, for about 2 us a pending row (a plain btree on a time
 -- that mostly grows: its rightmost page)
 CREATE INDEX pending_escalations_at ON escalation.pending_escalations (at);
@@ -2398,3 +2398,17 @@ COMMENT ON FUNCTION escalation.backfill_sla(regclass, timestamptz) IS
   'starts the SLA clocks of the table''s open and pending tickets that have none (as if inserted: from their created_at, so an overdue one breaches in the next cycle) and brings tracked open tickets up to their row as of as_of (a status change the trigger could not record); solved tickets without clocks are left alone. The caller must own the table. Returns the tickets handed to the bookkeeping';
 REVOKE ALL ON FUNCTION escalation.backfill_sla(regclass, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION escalation.backfill_sla(regclass, timestamptz) TO escalation_admin;
+
+--------------------------------------------------------------------------
+-- merge_reasons() in C (the record statement's ON CONFLICT branch)
+--------------------------------------------------------------------------
+-- As an SQL function with a pinned search_path it could not be inlined,
+-- and every statement that called it parsed and planned its body again:
+-- about 100 us a call, twice in the statement that adds a new reason to an
+-- open escalation (a ticket's update or follow-up, or a pending
+-- escalation the worker merges).  Same arguments, results and errors; its
+-- grants and comment stay.
+CREATE OR REPLACE FUNCTION escalation.merge_reasons(old jsonb, new jsonb)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'escalation_merge_reasons'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;

@@ -4,7 +4,8 @@
  *	  SQL-callable functions that are not triggers: explain(), the context
  *	  snapshot for hand escalations, the keyword matcher exposed for
  *	  testing and for validation of rules, and the checks of the record's
- *	  rows (escalation_valid(), event_valid()).
+ *	  rows (escalation_valid(), event_valid()) and the merge of its reasons
+ *	  (merge_reasons()).
  *
  * explain() and ticket_context() read the ticket as the caller, so the
  * helpdesk's row-level security and grants apply to them; so does
@@ -38,6 +39,7 @@ PG_FUNCTION_INFO_V1(escalation_keyword_lexemes);
 PG_FUNCTION_INFO_V1(escalation_target_key);
 PG_FUNCTION_INFO_V1(escalation_escalation_valid);
 PG_FUNCTION_INFO_V1(escalation_event_valid);
+PG_FUNCTION_INFO_V1(escalation_merge_reasons);
 PG_FUNCTION_INFO_V1(escalation_text_passes);
 PG_FUNCTION_INFO_V1(escalation_pattern_shape);
 PG_FUNCTION_INFO_V1(escalation_pattern_runs);
@@ -420,6 +422,101 @@ escalation_event_valid(PG_FUNCTION_ARGS)
 	"accepted", "resolved", "cancelled", "updated", NULL};
 
 	PG_RETURN_BOOL(text_in(PG_GETARG_TEXT_PP(0), events));
+}
+
+/* jsonb_array_elements()'s refusal of what is not an array */
+static void
+require_array(Jsonb *jb)
+{
+	if (JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot extract elements from a scalar")));
+	if (!JB_ROOT_IS_ARRAY(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot extract elements from an object")));
+}
+
+/* element's "rule" value (NULL: not an object, or no such key) */
+static JsonbValue *
+reason_rule(JsonbValue *element, JsonbValue *buf)
+{
+	if (element->type != jbvBinary || !JsonContainerIsObject(element->val.binary.data))
+		return NULL;
+	return getKeyJsonValueFromContainer(element->val.binary.data, "rule", 4, buf);
+}
+
+/* a = b, as the jsonb = operator says */
+static bool
+jsonb_values_equal(JsonbValue *a, JsonbValue *b)
+{
+	if (a->type == jbvString && b->type == jbvString)
+		return a->val.string.len == b->val.string.len &&
+			memcmp(a->val.string.val, b->val.string.val, a->val.string.len) == 0;
+	if (a->type != b->type)
+		return false;
+	return compareJsonbContainers(&JsonbValueToJsonb(a)->root,
+								  &JsonbValueToJsonb(b)->root) == 0;
+}
+
+/*
+ * escalation.merge_reasons(old, new): old || the elements of new whose
+ * "rule" no element of old has, in new's order.  Until 1.1 this was an
+ * SQL function; with its pinned search_path PostgreSQL could not inline
+ * it, and parsed and planned it again in every statement that called it
+ * (the record statement's ON CONFLICT branch calls it twice): about 100
+ * us a call, where this takes a few.  Same results, same errors: NULL
+ * old gives NULL, NULL new gives old || '[]', and an argument that is not
+ * an array is refused as jsonb_array_elements() refuses it (old only when
+ * new has elements).
+ */
+Datum
+escalation_merge_reasons(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *old;
+	JsonbParseState *st = NULL;
+	JsonbValue *added;
+	int			nold = 0;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	old = PG_GETARG_JSONB_P(0);
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	if (!PG_ARGISNULL(1))
+	{
+		Jsonb	   *new = PG_GETARG_JSONB_P(1);
+		int			nnew;
+
+		require_array(new);
+		nnew = JB_ROOT_COUNT(new);
+		if (nnew > 0)
+		{
+			require_array(old);
+			nold = JB_ROOT_COUNT(old);
+		}
+		for (int i = 0; i < nnew; i++)
+		{
+			JsonbValue *n = getIthJsonbValueFromContainer(&new->root, i);
+			JsonbValue	nbuf;
+			JsonbValue *nrule = reason_rule(n, &nbuf);
+			bool		present = false;
+
+			for (int j = 0; nrule != NULL && j < nold && !present; j++)
+			{
+				JsonbValue *o = getIthJsonbValueFromContainer(&old->root, j);
+				JsonbValue	obuf;
+				JsonbValue *orule = reason_rule(o, &obuf);
+
+				present = orule != NULL && jsonb_values_equal(orule, nrule);
+			}
+			if (!present)
+				pushJsonbValue(&st, WJB_ELEM, n);
+		}
+	}
+	added = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	return DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(old),
+							   JsonbPGetDatum(JsonbValueToJsonb(added)));
 }
 
 /*
