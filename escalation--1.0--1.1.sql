@@ -2412,3 +2412,39 @@ CREATE OR REPLACE FUNCTION escalation.merge_reasons(old jsonb, new jsonb)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'escalation_merge_reasons'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+--------------------------------------------------------------------------
+-- sla_policy_for() in PL/pgSQL (every tracked ticket's insert calls it)
+--------------------------------------------------------------------------
+-- sla_track_ticket() calls it for every write of a ticket of a source
+-- with SLA policies.  An SQL function whose body has a FROM clause is not
+-- inlined, and PostgreSQL parsed and planned its body again in every
+-- transaction that called it: about 400 us of a 1.4 ms ticket insert with
+-- one policy (docs/benchmarks.md, session 27).  In PL/pgSQL its query is
+-- planned once per session.  Same arguments and result; its grants and
+-- comment stay.
+CREATE OR REPLACE FUNCTION escalation.sla_policy_for(source_id integer, priority text, channel text,
+                                                     team text, account_key text, fields jsonb)
+RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (
+    SELECT p.policy_id
+      FROM escalation.sla_policies p
+      LEFT JOIN escalation.accounts a ON a.account_key = sla_policy_for.account_key
+     WHERE p.enabled
+       AND (p.source_id IS NULL OR p.source_id = sla_policy_for.source_id)
+       AND (p.tenant IS NULL OR p.tenant = sla_policy_for.fields ->> 'tenant')
+       AND (p.priorities IS NULL OR sla_policy_for.priority = ANY (p.priorities))
+       AND (p.channels IS NULL OR sla_policy_for.channel = ANY (p.channels))
+       AND (p.teams IS NULL OR sla_policy_for.team = ANY (p.teams))
+       AND (p.account_tiers IS NULL OR a.tier = ANY (p.account_tiers))
+       AND (p.account_vip IS NULL OR coalesce(a.vip, false) = p.account_vip)
+       AND (p.field IS NULL
+            OR escalation.compare_value(sla_policy_for.fields ->> p.field, p.field_op, p.field_value))
+     ORDER BY p.position
+     LIMIT 1);
+END
+$$;
