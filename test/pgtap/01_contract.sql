@@ -7,7 +7,7 @@ CREATE EXTENSION IF NOT EXISTS escalation;
 RESET client_min_messages;
 
 BEGIN;
-SELECT plan(572);
+SELECT plan(574);
 -- tables
 SELECT has_schema('escalation');
 SELECT tables_are('escalation', ARRAY['accounts', 'agent_skills', 'agents', 'assignments', 'calendar_holidays', 'calendar_hours', 'calendars', 'clock_failures', 'clock_firings', 'clock_segments', 'clocks', 'csat_sources', 'escalation_changes', 'escalations', 'events', 'fact_changes', 'fact_deltas', 'first_responses', 'metric_days', 'metric_months', 'metric_paths', 'metric_resolution', 'metric_resolution_fine', 'metric_sources', 'metric_tte', 'metric_tte_reasons', 'models', 'notifications', 'pending_escalations', 'pending_failed', 'routing_failures', 'routing_settings', 'routing_sources', 'routing_weights', 'rules', 'sentiment_terms', 'skills', 'sla_ladder', 'sla_policies', 'sla_targets', 'sla_tickets', 'sources', 'teams', 'tenant_roles', 'ticket_facts', 'ticket_paths', 'ticket_transfers', 'triage_schedules']);
@@ -55,6 +55,10 @@ SELECT has_function('escalation', 'sla_add', ARRAY['text', 'timestamp with time 
 SELECT has_function('escalation', 'sla_between', ARRAY['text', 'timestamp with time zone', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'sla_escalate', ARRAY['escalation.clocks', 'escalation.sla_ladder', 'timestamp with time zone', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'sla_policy_for', ARRAY['integer', 'text', 'text', 'text', 'text', 'jsonb']::name[]);
+SELECT function_lang_is('escalation', 'sla_policy_for', ARRAY['integer', 'text', 'text', 'text', 'text', 'jsonb']::name[], 'plpgsql',
+                        'sla_policy_for() is PL/pgSQL, whose plan lasts the session (an SQL function with a FROM clause is planned again in every transaction that calls it)');
+SELECT function_lang_is('escalation', 'merge_reasons', ARRAY['jsonb', 'jsonb']::name[], 'c',
+                        'merge_reasons() is C (as SQL with a pinned search_path it was planned again in every record statement)');
 SELECT has_function('escalation', 'sla_recomputed', ARRAY['integer', 'timestamp with time zone']::name[]);
 SELECT has_function('escalation', 'sla_steps', ARRAY['integer', 'text', 'interval']::name[]);
 SELECT has_function('escalation', 'sla_track_message', ARRAY['integer', 'text', 'text', 'timestamp with time zone']::name[]);
