@@ -36,10 +36,13 @@
  *
  * The BEFORE INSERT minimum is read through the clocks' (source_id,
  * ticket_key, ...) index directly, with the active snapshot (no statement:
- * it runs for every escalation a helpdesk's insert writes); without such an
- * index, and for the AFTER update, statements run as the extension's owner
- * with generic plans kept for the backend (no plpgsql, no search_path
- * switch per row).
+ * it runs for every escalation a helpdesk's insert writes).  The AFTER
+ * update first looks for a queued or offered escalation of the ticket
+ * through the escalations' (source_id, ticket_key) index, and runs its
+ * statement only when there is one: most tickets never escalate, and every
+ * new tracked ticket starts clocks.  Without such indexes, and for the
+ * update itself, statements run as the extension's owner with generic
+ * plans kept for the backend (no plpgsql, no search_path switch per row).
  *
  *-------------------------------------------------------------------------
  */
@@ -48,6 +51,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
@@ -133,6 +137,55 @@ min_running_due(Datum source_id, Datum ticket_key, TimestampTz *due, bool *due_n
 	return true;
 }
 
+/*
+ * Has the ticket a queued or offered escalation, as the AFTER trigger's
+ * update would see them?  Read through an index of escalation.escalations
+ * that leads with (source_id, ticket_key) (escalations_ticket), with the
+ * snapshot the update's statement would take (SPI's: the commands before
+ * counted, a new snapshot in READ COMMITTED).  Most tickets never escalate,
+ * and their clocks change on every status change: for them the update
+ * statement, its executor and its scans, was the trigger's whole cost
+ * (two new clocks, about 70 us of a tracked ticket's insert).  Sets
+ * *known to false when there is no such index (the caller runs the
+ * update).
+ */
+static EscProbe escalations_probe = {"escalations", 1, {"status"}};
+
+static bool
+has_waiting_escalation(Datum source_id, Datum ticket_key, bool *known)
+{
+	Relation	rel = esc_probe_open(&escalations_probe);
+	SysScanDesc scan;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	int			att_status = escalations_probe.att[0];
+	bool		found = false;
+
+	*known = (rel != NULL);
+	if (rel == NULL)
+		return false;
+	desc = RelationGetDescr(rel);
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	scan = esc_probe_begin(&escalations_probe, rel, source_id, ticket_key, GetActiveSnapshot());
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		status = heap_getattr(tup, att_status, desc, &isnull);
+
+		if (!isnull)
+		{
+			char	   *s = TextDatumGetCString(status);
+
+			found = strcmp(s, "queued") == 0 || strcmp(s, "offered") == 0;
+		}
+	}
+	systable_endscan(scan);
+	PopActiveSnapshot();
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 static int
 attnum(TupleDesc desc, const char *name, int *cached)
 {
@@ -213,6 +266,14 @@ escalation_sla_due(PG_FUNCTION_ARGS)
 	/* a new escalation: the minimum by an index probe when there is one */
 	if (before && min_running_due(args[0], args[1], &due, &due_null))
 		return PointerGetDatum(with_due(tup, desc, due, due_null));
+	/* a clock's change: nothing to update for a ticket with none waiting */
+	if (!before)
+	{
+		bool		known;
+
+		if (!has_waiting_escalation(args[0], args[1], &known) && known)
+			return PointerGetDatum(NULL);
+	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
