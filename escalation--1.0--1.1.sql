@@ -2448,3 +2448,56 @@ BEGIN
      LIMIT 1);
 END
 $$;
+
+--------------------------------------------------------------------------
+-- clock_start() writes a running clock's due times with the clock
+--------------------------------------------------------------------------
+-- It inserted the clock and then had clock_schedule() update it with its
+-- due_at and next_at: for every new tracked ticket, one UPDATE per clock
+-- (a new row version, its three index entries, the sla_due trigger).  A
+-- new clock has no elapsed time and no firings, so what clock_schedule()
+-- computes for it is sla_add() from its start, of the target and of the
+-- first step: written with the INSERT.  Paused clocks are inserted as
+-- before (clock_schedule() leaves their times NULL).
+CREATE OR REPLACE FUNCTION escalation.clock_start(p_source integer, p_key text, p_metric text,
+                                                  p_policy integer, p_start timestamptz, p_paused boolean)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t escalation.sla_targets;
+    cid bigint;
+BEGIN
+    SELECT * INTO t FROM escalation.sla_targets x WHERE x.policy_id = p_policy AND x.metric = p_metric;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF p_paused THEN
+        INSERT INTO escalation.clocks AS k
+            (source_id, ticket_key, metric, round, policy_id, target, calendar, state,
+             started_at, running_since)
+        VALUES (p_source, p_key, p_metric,
+                coalesce((SELECT max(o.round) + 1 FROM escalation.clocks o
+                           WHERE o.source_id = p_source AND o.ticket_key = p_key
+                             AND o.metric = p_metric), 1),
+                p_policy, t.target, t.calendar, 'paused', p_start, NULL);
+        RETURN;
+    END IF;
+    -- clock_schedule() of a running clock with no elapsed time and no firings
+    INSERT INTO escalation.clocks AS k
+        (source_id, ticket_key, metric, round, policy_id, target, calendar, state,
+         started_at, running_since, due_at, next_at)
+    VALUES (p_source, p_key, p_metric,
+            coalesce((SELECT max(o.round) + 1 FROM escalation.clocks o
+                       WHERE o.source_id = p_source AND o.ticket_key = p_key
+                         AND o.metric = p_metric), 1),
+            p_policy, t.target, t.calendar, 'running', p_start, p_start,
+            escalation.sla_add(t.calendar, p_start, extract(epoch FROM t.target)::float8),
+            (SELECT CASE WHEN min(s.at_secs) IS NULL THEN NULL
+                         ELSE escalation.sla_add(t.calendar, p_start, min(s.at_secs)) END
+               FROM escalation.sla_steps(p_policy, p_metric, t.target) s))
+    RETURNING k.clock_id INTO cid;
+    INSERT INTO escalation.clock_segments (clock_id, starts) VALUES (cid, p_start);
+END
+$$;
