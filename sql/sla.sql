@@ -346,6 +346,29 @@ SELECT * FROM escalation.propose_sla_targets('sla_hd.tickets', since => '2024-01
 SELECT regress_error($$SELECT * FROM escalation.propose_sla_targets('sla_hd.tickets', quantile => 1)$$);
 SELECT regress_error($$SELECT * FROM escalation.propose_sla_targets('pg_class')$$);
 
+-- A running clock's due times, as clock_start() writes them with a new
+-- clock (no elapsed time, no firings), are what clock_schedule() computes
+-- from sla_steps() for such a clock: new tickets of each policy, in and
+-- out of the calendar's hours.
+INSERT INTO sla_hd.tickets (id, priority, subject, created_at, updated_at) VALUES
+    (901, 'urgent', 'fresh', '2024-03-14 08:00+00', '2024-03-14 08:00+00'),
+    (902, 'normal', 'fresh', '2024-03-14 10:17+00', '2024-03-14 10:17+00'),
+    (903, 'normal', 'fresh', '2024-03-15 16:59+00', '2024-03-15 16:59+00'),
+    (904, 'urgent', 'fresh', '2024-03-16 23:30+00', '2024-03-16 23:30+00');
+SELECT count(*) AS fresh_clocks, count(DISTINCT c.calendar) AS calendars
+  FROM escalation.clocks c WHERE c.source_id = :sid AND c.ticket_key IN ('901', '902', '903', '904');
+SELECT count(*) > 5 AS checked,
+       count(*) FILTER (WHERE c.due_at IS DISTINCT FROM
+                                  escalation.sla_add(c.calendar, c.running_since,
+                                                     extract(epoch FROM c.target)::float8)
+                           OR c.next_at IS DISTINCT FROM
+                                  (SELECT escalation.sla_add(c.calendar, c.running_since, min(s.at_secs))
+                                     FROM escalation.sla_steps(c.policy_id, c.metric, c.target) s)) AS differ,
+       count(DISTINCT c.calendar) AS calendars
+  FROM escalation.clocks c
+ WHERE c.state = 'running' AND c.elapsed = '0'
+   AND NOT EXISTS (SELECT 1 FROM escalation.clock_firings f WHERE f.clock_id = c.clock_id);
+
 --------------------------------------------------------------------------
 -- 11. Sources without a policy keep no clocks; the helpdesk write never fails
 --------------------------------------------------------------------------
