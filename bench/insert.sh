@@ -50,6 +50,10 @@
 #                    rounds: intel_deferred_ratio, intel_deferred_round_ratio,
 #                    intel_deferred_us, and pending_us, what
 #                    escalation.record_pending() then takes per escalation
+#   BENCH_SLA        1 (default) adds the "sla" variant: the attached table
+#                    (the 50 rules) on a source with one SLA policy of two
+#                    targets, in rounds alternating with bare; RESULT gets
+#                    sla_ratio, sla_round_ratio and sla_us
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -418,6 +422,56 @@ if [ "${BENCH_INTEL:-1}" = 1 ]; then
     intel_kv=" intel_ratio=${intel_ratio} intel_round_ratio=${intel_round_ratio} intel_us=${intel_us} intel_escalated_pct=${intel_pct} intel_full_ratio=${intel_full_ratio} intel_full_us=${intel_full_us} intel_deferred_ratio=${intel_deferred_ratio} intel_deferred_round_ratio=${intel_deferred_round_ratio} intel_deferred_us=${intel_deferred_us} pending_us=${pending_us}"
 fi
 
+# ---------------------------------------------------------------- SLA clocks
+# The attached table (the 50 rules; issue 6's rules off) on a source with
+# one SLA policy of two targets, first_response 4 hours on a business
+# calendar (Monday to Friday, 09:00-17:00 UTC) and resolution 2 days,
+# against bare inserts in the same rounds: what starting a new ticket's
+# clocks costs. Until session 27 the benchmark had no policy, and a
+# tracked ticket's insert cost twenty bare inserts without a figure
+# showing it. RESULT gets sla_ratio=<sla / bare>, sla_round_ratio (the
+# median within each round) and sla_us.
+sla_kv=""
+if [ "${BENCH_SLA:-1}" = 1 ]; then
+    echo "== SLA: one policy for the attached table's source (first_response 4 h on a business calendar, resolution 2 days)"
+    psql_q <<SQL
+INSERT INTO escalation.calendars (name, time_zone) VALUES ('bench office', 'UTC');
+INSERT INTO escalation.calendar_hours (calendar_id, weekday, starts, ends)
+SELECT c.calendar_id, d, '09:00', '17:00'
+  FROM escalation.calendars c, generate_series(1, 5) AS d WHERE c.name = 'bench office';
+INSERT INTO escalation.sla_policies (name, source_id, position) VALUES ('bench standard', $src, 1);
+INSERT INTO escalation.sla_targets (policy_id, metric, target, calendar)
+SELECT p.policy_id, t.metric, t.target::interval, t.calendar
+  FROM escalation.sla_policies p,
+       (VALUES ('first_response', '4 hours', 'bench office'), ('resolution', '2 days', NULL)) AS t(metric, target, calendar)
+ WHERE p.name = 'bench standard';
+SQL
+    sla_from="$(scalar "SELECT max(id) FROM helpdesk.tickets")"
+    run attached 5 >/dev/null
+    sb=""; ss=""; srr=""
+    for ((r = 0; r < ROUNDS; r++)); do
+        if [ $((r % 2)) = 0 ]; then order="bare sla"; else order="sla bare"; fi
+        line="   round $((r + 1)):"
+        for v in $order; do
+            case $v in
+                bare) us="$(run bare "$SECS")"; sb+=" $us"; rb="$us" ;;
+                sla) us="$(run attached "$SECS")"; ss+=" $us"; rs="$us" ;;
+            esac
+            line+="  $v ${us} µs"
+        done
+        echo "$line"
+        srr+=" $(awk -v a="$rs" -v b="$rb" 'BEGIN { printf "%.2f", a / b }')"
+    done
+    psql_q -c "UPDATE escalation.sla_policies SET enabled = false WHERE name = 'bench standard'"
+    sla_bare_us="$(echo "$sb" | median)"
+    sla_us="$(echo "$ss" | median)"
+    sla_ratio="$(awk -v a="$sla_us" -v b="$sla_bare_us" 'BEGIN { printf "%.2f", a / b }')"
+    sla_round_ratio="$(echo "$srr" | median 2)"
+    echo "   bare ${sla_bare_us} µs, sla ${sla_us} µs (+$(awk -v a="$sla_us" -v b="$sla_bare_us" 'BEGIN { printf "%.1f", a - b }') µs); sla_ratio=${sla_ratio}; within each round:${srr}; median sla_round_ratio=${sla_round_ratio}"
+    echo "   clocks started by the sla runs: $(scalar "SELECT count(*) || ' for ' || count(DISTINCT ticket_key) || ' tickets' FROM escalation.clocks WHERE source_id = $src AND ticket_key::bigint > $sla_from")"
+    sla_kv=" sla_ratio=${sla_ratio} sla_round_ratio=${sla_round_ratio} sla_us=${sla_us}"
+fi
+
 if [ "${BENCH_PERF:-0}" = 1 ]; then
     if command -v perf >/dev/null; then
         # intel rules on (when the intel variant ran), as the budget measures
@@ -486,4 +540,4 @@ echo "   bare      ${bare_us} µs   (WAL ${bare_wal} bytes per insert)"
 echo "   attached  ${att_us} µs   (+$(awk -v a="$att_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the C trigger; WAL ${att_wal} bytes per insert)"
 echo "   plpgsql   ${pl_us} µs   (+$(awk -v a="$pl_us" -v b="$bare_us" 'BEGIN { printf "%.1f", a - b }') µs for the PL/pgSQL trigger; WAL ${pl_wal} bytes per insert)"
 echo "   vs_plpgsql=${vs_pl} (attached cost / PL/pgSQL cost); target cost_ratio <= 1.5"
-echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio} bare_wal=${bare_wal} attached_wal=${att_wal} complete_us=${complete_us}${split_kv:-}${intel_kv}" > "$ESC_BENCH_RESULT"
+echo "RESULT insert: cost_ratio=${cost_ratio} escalated_pct=${esc_pct} bare_us=${bare_us} attached_us=${att_us} plpgsql_ratio=${pl_ratio} bare_wal=${bare_wal} attached_wal=${att_wal} complete_us=${complete_us}${split_kv:-}${intel_kv}${sla_kv}" > "$ESC_BENCH_RESULT"
