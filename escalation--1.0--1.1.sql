@@ -2457,8 +2457,8 @@ $$;
 -- (a new row version, its three index entries, the sla_due trigger).  A
 -- new clock has no elapsed time and no firings, so what clock_schedule()
 -- computes for it is sla_add() from its start, of the target and of the
--- first step: written with the INSERT.  Paused clocks are inserted as
--- before (clock_schedule() leaves their times NULL).
+-- first step: written with the INSERT (a paused clock's stay NULL, as
+-- clock_schedule() leaves them).
 CREATE OR REPLACE FUNCTION escalation.clock_start(p_source integer, p_key text, p_metric text,
                                                   p_policy integer, p_start timestamptz, p_paused boolean)
 RETURNS void
@@ -2473,18 +2473,8 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    IF p_paused THEN
-        INSERT INTO escalation.clocks AS k
-            (source_id, ticket_key, metric, round, policy_id, target, calendar, state,
-             started_at, running_since)
-        VALUES (p_source, p_key, p_metric,
-                coalesce((SELECT max(o.round) + 1 FROM escalation.clocks o
-                           WHERE o.source_id = p_source AND o.ticket_key = p_key
-                             AND o.metric = p_metric), 1),
-                p_policy, t.target, t.calendar, 'paused', p_start, NULL);
-        RETURN;
-    END IF;
-    -- clock_schedule() of a running clock with no elapsed time and no firings
+    -- a running clock gets what clock_schedule() computes for a clock with
+    -- no elapsed time and no firings; a paused one none
     INSERT INTO escalation.clocks AS k
         (source_id, ticket_key, metric, round, policy_id, target, calendar, state,
          started_at, running_since, due_at, next_at)
@@ -2492,12 +2482,18 @@ BEGIN
             coalesce((SELECT max(o.round) + 1 FROM escalation.clocks o
                        WHERE o.source_id = p_source AND o.ticket_key = p_key
                          AND o.metric = p_metric), 1),
-            p_policy, t.target, t.calendar, 'running', p_start, p_start,
-            escalation.sla_add(t.calendar, p_start, extract(epoch FROM t.target)::float8),
-            (SELECT CASE WHEN min(s.at_secs) IS NULL THEN NULL
-                         ELSE escalation.sla_add(t.calendar, p_start, min(s.at_secs)) END
-               FROM escalation.sla_steps(p_policy, p_metric, t.target) s))
+            p_policy, t.target, t.calendar,
+            CASE WHEN p_paused THEN 'paused' ELSE 'running' END,
+            p_start, CASE WHEN p_paused THEN NULL ELSE p_start END,
+            CASE WHEN NOT p_paused
+                 THEN escalation.sla_add(t.calendar, p_start, extract(epoch FROM t.target)::float8) END,
+            CASE WHEN NOT p_paused
+                 THEN (SELECT CASE WHEN min(s.at_secs) IS NULL THEN NULL
+                                   ELSE escalation.sla_add(t.calendar, p_start, min(s.at_secs)) END
+                         FROM escalation.sla_steps(p_policy, p_metric, t.target) s) END)
     RETURNING k.clock_id INTO cid;
-    INSERT INTO escalation.clock_segments (clock_id, starts) VALUES (cid, p_start);
+    IF NOT p_paused THEN
+        INSERT INTO escalation.clock_segments (clock_id, starts) VALUES (cid, p_start);
+    END IF;
 END
 $$;

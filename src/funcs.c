@@ -477,7 +477,6 @@ escalation_merge_reasons(PG_FUNCTION_ARGS)
 	Jsonb	   *old;
 	JsonbParseState *st = NULL;
 	JsonbValue *added;
-	int			nold = 0;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -487,6 +486,10 @@ escalation_merge_reasons(PG_FUNCTION_ARGS)
 	{
 		Jsonb	   *new = PG_GETARG_JSONB_P(1);
 		int			nnew;
+		int			nold = 0;
+		JsonbValue *obuf = NULL;
+		JsonbValue **orule = NULL;	/* each old element's rule, once; NULL:
+									 * none */
 
 		require_array(new);
 		nnew = JB_ROOT_COUNT(new);
@@ -494,6 +497,10 @@ escalation_merge_reasons(PG_FUNCTION_ARGS)
 		{
 			require_array(old);
 			nold = JB_ROOT_COUNT(old);
+			obuf = palloc(sizeof(JsonbValue) * Max(nold, 1));
+			orule = palloc(sizeof(JsonbValue *) * Max(nold, 1));
+			for (int j = 0; j < nold; j++)
+				orule[j] = reason_rule(getIthJsonbValueFromContainer(&old->root, j), &obuf[j]);
 		}
 		for (int i = 0; i < nnew; i++)
 		{
@@ -503,13 +510,7 @@ escalation_merge_reasons(PG_FUNCTION_ARGS)
 			bool		present = false;
 
 			for (int j = 0; nrule != NULL && j < nold && !present; j++)
-			{
-				JsonbValue *o = getIthJsonbValueFromContainer(&old->root, j);
-				JsonbValue	obuf;
-				JsonbValue *orule = reason_rule(o, &obuf);
-
-				present = orule != NULL && jsonb_values_equal(orule, nrule);
-			}
+				present = orule[j] != NULL && jsonb_values_equal(orule[j], nrule);
 			if (!present)
 				pushJsonbValue(&st, WJB_ELEM, n);
 		}

@@ -93,15 +93,16 @@ pending_shape(Relation rel)
  * valid and ready, which it inserts into itself.  Anything else (another
  * index, a unique or partial one, one being built) and the trigger
  * records the escalation itself.  Returns false then; *at_index is the
- * order's index, or InvalidOid when there is none.
+ * order's index, opened and locked for the insert, or NULL when there is
+ * none.
  */
 static bool
-pending_indexes(Relation rel, Oid *at_index)
+pending_indexes(Relation rel, Relation *at_index)
 {
 	List	   *indexes;
 	bool		ok = true;
 
-	*at_index = InvalidOid;
+	*at_index = NULL;
 	if (!rel->rd_rel->relhasindex)
 		return true;
 	indexes = RelationGetIndexList(rel);
@@ -115,10 +116,12 @@ pending_indexes(Relation rel, Oid *at_index)
 			form->indisvalid && form->indisready && form->indislive &&
 			heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
 			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
-			*at_index = RelationGetRelid(index);
+			*at_index = index;
 		else
+		{
 			ok = false;
-		index_close(index, NoLock);
+			index_close(index, NoLock);
+		}
 	}
 	else if (indexes != NIL)
 		ok = false;
@@ -130,17 +133,17 @@ pending_indexes(Relation rel, Oid *at_index)
  * Append one escalation (the record statement's parameters, as
  * esc_record() made them) to escalation.pending_escalations.  False, with
  * nothing written, when the table is not there (an extension not updated
- * yet) or a simple heap insert would not do it right (a DBA gave it an
- * index, a trigger, a rule or a CHECK, changed its columns, or forced row-level
- * security on its owner, which record_pending() runs as): the caller then
- * records the escalation itself.
+ * yet) or a simple heap insert would not do it right (a DBA gave it
+ * another index, a trigger, a rule or a CHECK, changed its columns, or
+ * forced row-level security on its owner, which record_pending() runs
+ * as): the caller then records the escalation itself.
  */
 bool
 esc_pending_write(const Datum *args, const char *nulls)
 {
 	Oid			relid = esc_own_relid("pending_escalations");
 	Relation	rel;
-	Oid			at_index;
+	Relation	at_index;
 	Datum		values[ESC_RECORD_NARGS];
 	bool		isnull[ESC_RECORD_NARGS];
 	HeapTuple	tup;
@@ -162,15 +165,12 @@ esc_pending_write(const Datum *args, const char *nulls)
 	}
 	tup = heap_form_tuple(RelationGetDescr(rel), values, isnull);
 	simple_heap_insert(rel, tup);
-	if (OidIsValid(at_index))
+	if (at_index != NULL)
 	{
-		/* locked by pending_indexes() */
-		Relation	index = index_open(at_index, NoLock);
-
-		esc_index_insert(index, &values[PENDING_AT_ATTNUM - 1],
+		esc_index_insert(at_index, &values[PENDING_AT_ATTNUM - 1],
 						 &isnull[PENDING_AT_ATTNUM - 1], &tup->t_self, rel,
-						 BuildIndexInfo(index));
-		index_close(index, NoLock);
+						 BuildIndexInfo(at_index));
+		index_close(at_index, NoLock);
 	}
 	heap_freetuple(tup);
 	table_close(rel, NoLock);

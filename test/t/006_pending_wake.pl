@@ -1,6 +1,6 @@
 # Escalations left to the worker (escalation.defer_escalations) are recorded
 # as soon as their ticket commits: the commit wakes the database's worker
-# (pending_wake.c), which records what is pending without running a cycle.
+# (wake.c), which records what is pending without running a cycle.
 # The worker's naptime is an hour here, so only the wake-up can record them
 # within the poll's timeout.
 #
